@@ -1,0 +1,42 @@
+# Two commands on a fresh machine: `make run` and `make test` (see README).
+PYTHON ?= python3
+VENV ?= .venv
+PORT ?= 8501
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
+
+.PHONY: run test install install-dev db bench clean-db
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP) $@
+
+install: $(STAMP)
+
+install-dev: $(DEV_STAMP)
+
+# Create or upgrade the schema, then seed the synthetic demo ward if the database is empty.
+db: install
+	$(BIN)/il2-monitor db upgrade
+	$(BIN)/il2-monitor demo --if-empty
+
+run: db
+	$(BIN)/streamlit run dashboard/app.py --server.port $(PORT) --server.address 0.0.0.0
+
+test: install-dev
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: install-dev
+	$(BIN)/python -m bench.run
+
+clean-db:
+	rm -f data/il2_monitor.db data/il2_monitor.db-wal data/il2_monitor.db-shm

@@ -1,0 +1,26 @@
+"""Ward: the patients on the ward with their IL-2 course and how fresh their observations are."""
+from datetime import datetime, timezone
+
+import streamlit as st
+
+from dashboard.resources import get_engine, get_settings
+from monitoring.db import session_scope
+from monitoring.repository import list_wards, ward_patient_list
+from monitoring.ward import ward_rows
+
+st.title("Ward")
+with session_scope(get_engine()) as session:
+    wards = list_wards(session=session)
+    options = {w.name: w for w in wards}
+    choice = st.selectbox("Ward", list(options), key="ward") if len(options) > 1 else next(iter(options), None)
+    ward = options.get(choice) if choice else None
+    patients = ward_patient_list(session=session, ward_id=ward.id if ward else None)
+
+if patients.empty:
+    st.info("No patients yet. `make run` seeds a synthetic demo ward into an empty database; "
+            "`il2-monitor demo` adds one by hand.")
+else:
+    tz = get_settings().timezone
+    now = datetime.now(timezone.utc)
+    st.caption(f"{len(patients)} patients · times in {tz.key} · as of {now.astimezone(tz):%H:%M}")
+    st.dataframe(ward_rows(patients, now=now, tz=tz), hide_index=True, width="stretch")

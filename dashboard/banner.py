@@ -1,0 +1,20 @@
+"""The banner every page shows: what the product is, and when the data are synthetic."""
+import streamlit as st
+from sqlalchemy import select
+
+from dashboard.resources import get_engine
+from monitoring.db import session_scope
+from monitoring.models import Patient
+
+
+def holds_synthetic_data() -> bool:
+    with session_scope(get_engine()) as session:
+        return session.scalar(select(Patient.id).where(Patient.is_synthetic).limit(1)) is not None
+
+
+def show_banner() -> None:
+    if holds_synthetic_data():
+        st.warning("**Synthetic demo data.** Every patient here is invented for demonstration and testing; "
+                   "none is a real person.", icon=":material/science:")
+    st.caption("Decision support only: every score and alert shows its basis so a clinician can check it. "
+               "It does not replace clinical judgement.")

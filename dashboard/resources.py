@@ -1,0 +1,19 @@
+"""Process-wide resources. Only the engine and settings are cached: patient data never is
+(st.connection().query() caches forever without ttl; engineering.md surprise 4)."""
+from __future__ import annotations
+
+import streamlit as st
+from sqlalchemy import Engine
+
+from monitoring.config import Settings, load_settings
+from monitoring.db import make_engine
+
+
+@st.cache_resource
+def get_settings() -> Settings:
+    return load_settings()
+
+
+@st.cache_resource(on_release=lambda engine: engine.dispose())
+def get_engine() -> Engine:
+    return make_engine(get_settings().database_url)

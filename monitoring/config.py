@@ -1,0 +1,90 @@
+"""Settings read once from the environment and validated in one place.
+
+Every setting is declared in SETTINGS with its default and help text; README lists them all
+(a test checks that), so operators never have to read code to configure a ward.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: str
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("DATABASE_URL", "sqlite:///data/il2_monitor.db",
+            "Database to use. SQLite (default, one ward server) or PostgreSQL "
+            "(postgres://, postgresql:// or postgresql+psycopg:// URLs). Relative SQLite paths are "
+            "resolved against the project directory."),
+    Setting("IL2_TIMEZONE", "Europe/London",
+            "IANA time zone used to display times on the ward (storage is always UTC)."),
+    Setting("IL2_DATA_DIR", "data",
+            "Folder holding catalogue.toml and thresholds.toml (relative to the project directory)."),
+)
+
+
+class SettingsError(ValueError):
+    """A setting has a value the monitor cannot use; the message names the setting."""
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept URLs as operations write them and pick the psycopg 3 driver for PostgreSQL."""
+    url = url.strip()
+    if not url:
+        raise SettingsError("DATABASE_URL is empty; leave it unset for the embedded SQLite database.")
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        relative = url[len("sqlite:///"):]
+        if relative and relative != ":memory:":
+            return "sqlite:///" + str((REPO_ROOT / relative).resolve())
+    if url.startswith(("sqlite:", "postgresql+psycopg://")):
+        return url
+    raise SettingsError(
+        f"DATABASE_URL {url.split('://')[0]}://... is not supported; use sqlite:///path/to/file.db "
+        "or postgresql://user@host:5432/dbname."
+    )
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    timezone: ZoneInfo
+    data_dir: Path
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def _value(name: str, environ: dict[str, str]) -> str:
+    default = next(s.default for s in SETTINGS if s.name == name)
+    return environ.get(name) or default
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Read and validate every setting; raise SettingsError naming the first bad one."""
+    env = dict(os.environ if environ is None else environ)
+    tz_name = _value("IL2_TIMEZONE", env)
+    try:
+        timezone = ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(f"IL2_TIMEZONE '{tz_name}' is not an IANA time zone such as Europe/London.") from None
+    data_dir = Path(_value("IL2_DATA_DIR", env))
+    if not data_dir.is_absolute():
+        data_dir = REPO_ROOT / data_dir
+    return Settings(
+        database_url=normalise_database_url(_value("DATABASE_URL", env)),
+        timezone=timezone,
+        data_dir=data_dir,
+    )

@@ -1,0 +1,564 @@
+"""Persistence: the one way data gets into and out of the store.
+
+Every function takes an explicit session, keyword-only, and writes exactly one AuditEvent per
+write. Callers own the transaction (monitoring.db.session_scope): an observation set is validated
+in full before the first row is added, and one set is one transaction, so nothing is half saved.
+"""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import exists, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
+from sqlmodel import Session
+
+from monitoring.catalogue import Catalogue, ObservationValueError, UnknownCodeError, default_catalogue
+from monitoring.models import (
+    DOSE_STATUSES,
+    ELIGIBILITY_ANSWERS,
+    ELIGIBILITY_ITEMS,
+    OBSERVATION_SOURCES,
+    REGIMENS,
+    ROUTES,
+    AuditEvent,
+    Bed,
+    DoseEvent,
+    EligibilityAnswer,
+    Observation,
+    Patient,
+    PatientIdentity,
+    TreatmentCourse,
+    Ward,
+)
+
+# An entry more than this long after the observation time is a late entry and needs a reason
+# (peers.md §4: coroner PFD, 'mandatory reason for late observations'). Workflow rule, not clinical.
+LATE_ENTRY_AFTER = timedelta(hours=1)
+# Device clocks drift; a time further in the future than this is a typing error.
+FUTURE_TOLERANCE = timedelta(minutes=5)
+
+
+class RecordError(ValueError):
+    """Input refused; `errors` lists every problem found, each naming value, unit and what is accepted."""
+
+    def __init__(self, errors: Sequence[str]):
+        self.errors = list(errors)
+        super().__init__("; ".join(self.errors))
+
+
+class ConfirmationRequired(RecordError):
+    """Values are possible but surprising: save again with them confirmed (by code)."""
+
+    def __init__(self, confirmations: Mapping[str, str]):
+        self.confirmations = dict(confirmations)
+        super().__init__(list(self.confirmations.values()))
+
+
+@dataclass(frozen=True)
+class ObservationInput:
+    """One value as entered: code, value and unit as typed, plus a lab reference range if any."""
+
+    code: str
+    value: Any
+    unit: str | None = None
+    ref_low: float | None = None
+    ref_high: float | None = None
+    period_start: datetime | None = None
+    import_key: str | None = None
+
+
+@dataclass
+class SavedSet:
+    set_id: str
+    observations: list[Observation] = field(default_factory=list)
+
+
+def _require_aware(name: str, value: datetime | None) -> None:
+    if value is not None and value.utcoffset() is None:
+        raise RecordError([f"{name} {value.isoformat()} has no time zone; give a time zone-aware time."])
+
+
+def _jsonable(row: Any) -> dict[str, Any]:
+    data = row.model_dump() if hasattr(row, "model_dump") else dict(row)
+    return {k: (v.isoformat() if isinstance(v, (datetime, date)) else v) for k, v in data.items()}
+
+
+def write_audit(*, session: Session, username: str, action: str, entity: str,
+                entity_id: Any = None, before: Any = None, after: Any = None) -> AuditEvent:
+    """Append one audit row (21 CFR Part 11 spirit: who, when, what, before and after)."""
+    event = AuditEvent(username=username, action=action, entity=entity,
+                       entity_id=None if entity_id is None else str(entity_id),
+                       before=before, after=after)
+    session.add(event)
+    return event
+
+
+# --- wards, patients, courses -------------------------------------------------------------------
+
+def get_or_create_ward(*, session: Session, code: str, name: str, timezone_name: str | None = None,
+                       username: str = "system") -> Ward:
+    ward = session.scalars(select(Ward).where(Ward.code == code)).first()
+    if ward is None:
+        ward = Ward(code=code, name=name, timezone=timezone_name)
+        session.add(ward)
+        session.flush()
+        write_audit(session=session, username=username, action="create", entity="ward",
+                    entity_id=ward.id, after=_jsonable(ward))
+    return ward
+
+
+def get_or_create_bed(*, session: Session, ward_id: int, label: str, username: str = "system") -> Bed:
+    bed = session.scalars(select(Bed).where(Bed.ward_id == ward_id, Bed.label == label)).first()
+    if bed is None:
+        bed = Bed(ward_id=ward_id, label=label)
+        session.add(bed)
+        session.flush()
+        write_audit(session=session, username=username, action="create", entity="bed",
+                    entity_id=bed.id, after=_jsonable(bed))
+    return bed
+
+
+def add_patient(*, session: Session, mrn: str, given_name: str, family_name: str, recorded_by: str,
+                birth_date: date | None = None, sex: str | None = None, ward_id: int | None = None,
+                bed_id: int | None = None, is_synthetic: bool = False,
+                admitted_at: datetime | None = None) -> Patient:
+    """Register a patient: clinical row and identity row written together."""
+    _require_aware("admitted_at", admitted_at)
+    if not mrn.strip():
+        raise RecordError(["Record number is empty; every patient needs one."])
+    patient = Patient(ward_id=ward_id, bed_id=bed_id, sex=sex, is_synthetic=is_synthetic,
+                      admitted_at=admitted_at)
+    session.add(patient)
+    session.flush()
+    identity = PatientIdentity(patient_id=patient.id, mrn=mrn.strip(), given_name=given_name,
+                               family_name=family_name, birth_date=birth_date)
+    session.add(identity)
+    write_audit(session=session, username=recorded_by, action="create", entity="patient",
+                entity_id=patient.id, after={**_jsonable(patient), **_jsonable(identity)})
+    return patient
+
+
+def add_course(*, session: Session, patient_id: int, regimen: str, start_at: datetime, created_by: str,
+               cycle: int = 1, dose_per_kg: float | None = None, dose_unit: str = "[IU]/kg",
+               planned_doses: int | None = None, dose_interval_hours: float | None = None,
+               after_lymphodepletion: bool = False, baseline_weight_kg: float | None = None,
+               baseline_creatinine_mg_dl: float | None = None, usual_sbp_mm_hg: float | None = None,
+               status: str = "active") -> TreatmentCourse:
+    errors = []
+    if regimen not in REGIMENS:
+        errors.append(f"Regimen '{regimen}' is not known; accepted: {', '.join(REGIMENS)}.")
+    if cycle < 1:
+        errors.append(f"Cycle {cycle} is not valid; cycles start at 1.")
+    if planned_doses is not None and planned_doses < 0:
+        errors.append(f"Planned doses {planned_doses} is negative.")
+    if errors:
+        raise RecordError(errors)
+    _require_aware("start_at", start_at)
+    course = TreatmentCourse(
+        patient_id=patient_id, regimen=regimen, cycle=cycle, dose_per_kg=dose_per_kg, dose_unit=dose_unit,
+        planned_doses=planned_doses, dose_interval_hours=dose_interval_hours, start_at=start_at,
+        status=status, after_lymphodepletion=after_lymphodepletion, baseline_weight_kg=baseline_weight_kg,
+        baseline_creatinine_mg_dl=baseline_creatinine_mg_dl, usual_sbp_mm_hg=usual_sbp_mm_hg,
+        created_by=created_by)
+    session.add(course)
+    session.flush()
+    write_audit(session=session, username=created_by, action="create", entity="course",
+                entity_id=course.id, after=_jsonable(course))
+    return course
+
+
+def record_eligibility(*, session: Session, course_id: int, answers: Mapping[str, str], answered_by: str,
+                       notes: Mapping[str, str] | None = None,
+                       answered_at: datetime | None = None) -> list[EligibilityAnswer]:
+    """Record eligibility-screen answers, each with who and when (a new answer never overwrites)."""
+    errors = [f"Eligibility item '{item}' is not known; accepted: {', '.join(ELIGIBILITY_ITEMS)}."
+              for item in answers if item not in ELIGIBILITY_ITEMS]
+    errors += [f"Answer '{a}' for {item} is not accepted; answer {', '.join(ELIGIBILITY_ANSWERS)}."
+               for item, a in answers.items() if a not in ELIGIBILITY_ANSWERS]
+    if errors:
+        raise RecordError(errors)
+    _require_aware("answered_at", answered_at)
+    at = answered_at or datetime.now(timezone.utc)
+    rows = [EligibilityAnswer(course_id=course_id, item=item, answer=answer, answered_by=answered_by,
+                              answered_at=at, note=(notes or {}).get(item)) for item, answer in answers.items()]
+    session.add_all(rows)
+    session.flush()
+    write_audit(session=session, username=answered_by, action="record", entity="eligibility",
+                entity_id=course_id, after={r.item: r.answer for r in rows})
+    return rows
+
+
+def latest_eligibility(*, session: Session, course_id: int) -> dict[str, EligibilityAnswer]:
+    rows = session.scalars(select(EligibilityAnswer).where(EligibilityAnswer.course_id == course_id)
+                           .order_by(EligibilityAnswer.answered_at, EligibilityAnswer.id)).all()
+    return {row.item: row for row in rows}
+
+
+# --- observations --------------------------------------------------------------------------------
+
+def _validated_rows(values: Iterable[ObservationInput], catalogue: Catalogue, confirmed: set[str]
+                    ) -> tuple[list[dict[str, Any]], list[str], dict[str, str]]:
+    rows, errors, confirmations = [], [], {}
+    for item in values:
+        try:
+            checked = catalogue.validate(item.code, item.value, item.unit)
+            entry = catalogue[item.code]
+            conversion = entry.conversion(item.unit)
+            ref_low = None if item.ref_low is None else conversion.to_canonical(item.ref_low)
+            ref_high = None if item.ref_high is None else conversion.to_canonical(item.ref_high)
+        except (ObservationValueError, UnknownCodeError) as exc:
+            errors.append(str(exc))
+            continue
+        if entry.requires_period and item.period_start is None:
+            errors.append(f"{entry.label} {item.value} {entry.unit_label} needs the start of the period "
+                          "it was measured over (for example the start of the shift).")
+            continue
+        if checked.confirmation and item.code not in confirmed:
+            confirmations[item.code] = checked.confirmation
+        rows.append(dict(code=item.code, value_num=checked.value_num, value_code=checked.value_code,
+                         unit=checked.unit, original_value=checked.original_value,
+                         original_unit=checked.original_unit, ref_low=ref_low, ref_high=ref_high,
+                         period_start=item.period_start, import_key=item.import_key))
+    return rows, errors, confirmations
+
+
+def add_observation_set(*, session: Session, patient_id: int, values: Sequence[ObservationInput],
+                        observed_at: datetime, recorded_by: str, course_id: int | None = None,
+                        source: str = "manual", confirmed: Iterable[str] = (), late_reason: str | None = None,
+                        now: datetime | None = None, catalogue: Catalogue | None = None) -> SavedSet:
+    """Validate a whole set against the catalogue, then add it; refuse it whole on any error.
+
+    Raises RecordError listing every refused value, or ConfirmationRequired for surprising values
+    not yet confirmed. Missing values are simply absent from `values`: missing is never zero.
+    """
+    catalogue = catalogue or default_catalogue()
+    now = now or datetime.now(timezone.utc)
+    _require_aware("observed_at", observed_at)
+    errors: list[str] = []
+    if not values:
+        errors.append("The observation set is empty; enter at least one value.")
+    if source not in OBSERVATION_SOURCES:
+        errors.append(f"Source '{source}' is not known; accepted: {', '.join(OBSERVATION_SOURCES)}.")
+    if observed_at > now + FUTURE_TOLERANCE:
+        errors.append(f"Observation time {observed_at.isoformat()} is in the future.")
+    if source == "manual" and now - observed_at > LATE_ENTRY_AFTER and not (late_reason or "").strip():
+        errors.append(f"This set is entered more than {int(LATE_ENTRY_AFTER.total_seconds() // 60)} minutes "
+                      "after the observation time; give a reason for the late entry.")
+    codes = [v.code for v in values]
+    duplicates = sorted({c for c in codes if codes.count(c) > 1})
+    if duplicates:
+        errors.append(f"{', '.join(duplicates)} entered twice in one set; enter each value once.")
+    rows, value_errors, confirmations = _validated_rows(values, catalogue, set(confirmed))
+    errors += value_errors
+    for row in rows:
+        _require_aware("period_start", row["period_start"])
+        if row["period_start"] is not None and row["period_start"] >= observed_at:
+            errors.append(f"{row['code']}: the period start must be before the observation time.")
+    if errors:
+        raise RecordError(errors)
+    if confirmations:
+        raise ConfirmationRequired(confirmations)
+    saved = SavedSet(set_id=str(uuid.uuid4()))
+    for row in rows:
+        obs = Observation(patient_id=patient_id, course_id=course_id, set_id=saved.set_id,
+                          observed_at=observed_at, recorded_at=now, recorded_by=recorded_by, source=source,
+                          reason=late_reason if source == "manual" and late_reason else None, **row)
+        session.add(obs)
+        saved.observations.append(obs)
+    session.flush()
+    write_audit(session=session, username=recorded_by, action="record", entity="observation-set",
+                entity_id=saved.set_id,
+                after={"patient_id": patient_id, "observed_at": observed_at.isoformat(), "source": source,
+                       "values": [_jsonable(o) for o in saved.observations]})
+    return saved
+
+
+def _supersede(*, session: Session, observation_id: int, changes: dict[str, Any], username: str,
+               action: str) -> Observation:
+    """Add a row that supersedes `observation_id`, copying what identifies the measurement."""
+    original = session.get(Observation, observation_id)
+    if original is None:
+        raise RecordError([f"Observation {observation_id} does not exist."])
+    if original.status == "entered-in-error":
+        raise RecordError([f"Observation {observation_id} is an entered-in-error mark; correct the value it marks."])
+    if session.scalar(select(Observation.id).where(Observation.supersedes_id == observation_id)) is not None:
+        raise RecordError([f"Observation {observation_id} has already been corrected; correct the latest version."])
+    kept = {name: getattr(original, name) for name in ("patient_id", "course_id", "set_id", "code", "unit",
+                                                       "observed_at", "period_start", "source", "ref_low",
+                                                       "ref_high")}
+    row = Observation(**{**kept, **changes}, supersedes_id=observation_id, recorded_by=username)
+    session.add(row)
+    try:
+        session.flush()
+    except IntegrityError:
+        # A concurrent correction won the unique supersedes_id: the chain cannot fork.
+        raise RecordError([f"Observation {observation_id} was corrected by someone else a moment ago; "
+                           "reload and correct the latest version."]) from None
+    write_audit(session=session, username=username, action=action, entity="observation",
+                entity_id=row.id, before=_jsonable(original), after=_jsonable(row))
+    return row
+
+
+def amend_observation(*, session: Session, observation_id: int, value: Any, reason: str, recorded_by: str,
+                      unit: str | None = None, now: datetime | None = None,
+                      catalogue: Catalogue | None = None) -> Observation:
+    """Correct a value: a new 'amended' row supersedes the original, which stays in the history."""
+    catalogue = catalogue or default_catalogue()
+    if not (reason or "").strip():
+        raise RecordError(["Give a reason for the amendment."])
+    original = session.get(Observation, observation_id)
+    if original is None:
+        raise RecordError([f"Observation {observation_id} does not exist."])
+    try:
+        checked = catalogue.validate(original.code, value, unit)
+    except ObservationValueError as exc:
+        raise RecordError([str(exc)]) from None
+    changes = dict(value_num=checked.value_num, value_code=checked.value_code, unit=checked.unit,
+                   original_value=checked.original_value, original_unit=checked.original_unit,
+                   status="amended", reason=reason.strip(), recorded_at=now or datetime.now(timezone.utc))
+    return _supersede(session=session, observation_id=observation_id, changes=changes,
+                      username=recorded_by, action="amend")
+
+
+def mark_entered_in_error(*, session: Session, observation_id: int, reason: str, recorded_by: str,
+                          now: datetime | None = None) -> Observation:
+    """Withdraw a value entered in error: a valueless row supersedes it; the original stays visible."""
+    if not (reason or "").strip():
+        raise RecordError(["Give a reason for marking the value as entered in error."])
+    changes = dict(status="entered-in-error", reason=reason.strip(), recorded_at=now or datetime.now(timezone.utc))
+    return _supersede(session=session, observation_id=observation_id, changes=changes,
+                      username=recorded_by, action="entered-in-error")
+
+
+OBSERVATION_COLUMNS = ["id", "patient_id", "course_id", "set_id", "code", "value_num", "value_code", "unit",
+                       "ref_low", "ref_high", "observed_at", "period_start", "recorded_at", "recorded_by",
+                       "source", "status", "supersedes_id", "reason"]
+
+
+def current_observations(*, session: Session, patient_ids: Sequence[int] | None = None,
+                         codes: Sequence[str] | None = None, since: datetime | None = None) -> pd.DataFrame:
+    """The valid record: the latest version of every value, entered-in-error ones left out."""
+    newer = aliased(Observation)
+    query = (select(*[getattr(Observation, c) for c in OBSERVATION_COLUMNS])
+             .where(~exists().where(newer.supersedes_id == Observation.id))
+             .where(Observation.status != "entered-in-error"))
+    if patient_ids is not None:
+        query = query.where(Observation.patient_id.in_(list(patient_ids)))
+    if codes is not None:
+        query = query.where(Observation.code.in_(list(codes)))
+    if since is not None:
+        query = query.where(Observation.observed_at >= since)
+    query = query.order_by(Observation.patient_id, Observation.observed_at, Observation.id)
+    return _frame(session.execute(query).all(), OBSERVATION_COLUMNS)
+
+
+def observation_history(*, session: Session, observation_id: int) -> list[Observation]:
+    """Every version of one value, oldest first: the original, each amendment and any withdrawal."""
+    row = session.get(Observation, observation_id)
+    if row is None:
+        return []
+    while row.supersedes_id is not None:  # walk back to the original
+        row = session.get(Observation, row.supersedes_id)
+    chain = [row]
+    while (nxt := session.scalars(select(Observation).where(Observation.supersedes_id == chain[-1].id)).first()):
+        chain.append(nxt)
+    return chain
+
+
+def _frame(rows: Sequence[Any], columns: list[str]) -> pd.DataFrame:
+    frame = pd.DataFrame.from_records([tuple(r) for r in rows], columns=columns)
+    for column in columns:
+        if column.endswith("_at") or column == "period_start":
+            frame[column] = pd.to_datetime(frame[column], utc=True)
+    return frame
+
+
+# --- IL-2 doses ----------------------------------------------------------------------------------
+
+def record_dose(*, session: Session, course_id: int, dose_number: int, scheduled_at: datetime, status: str,
+                recorded_by: str, given_at: datetime | None = None, dose: float | None = None,
+                dose_unit: str | None = None, route: str | None = None, reason: str | None = None,
+                now: datetime | None = None) -> DoseEvent:
+    """Record an IL-2 dose as given (time and dose), held or stopped (with the reason)."""
+    errors = []
+    if status not in DOSE_STATUSES:
+        errors.append(f"Dose status '{status}' is not known; accepted: {', '.join(DOSE_STATUSES)}.")
+    if status == "given" and given_at is None:
+        errors.append("A given dose needs the time it was given.")
+    if status in ("held", "stopped") and not (reason or "").strip():
+        errors.append(f"A {status} dose needs a reason.")
+    if route is not None and route not in ROUTES:
+        errors.append(f"Route '{route}' is not known; accepted: {', '.join(ROUTES)}.")
+    if dose is not None and not dose > 0:
+        errors.append(f"Dose {dose} {dose_unit or ''} is not a positive amount.".replace("  ", " "))
+    if dose_number < 1:
+        errors.append(f"Dose number {dose_number} is not valid; doses are numbered from 1.")
+    if errors:
+        raise RecordError(errors)
+    _require_aware("scheduled_at", scheduled_at)
+    _require_aware("given_at", given_at)
+    course = session.get(TreatmentCourse, course_id)
+    if course is None:
+        raise RecordError([f"Treatment course {course_id} does not exist."])
+    event = DoseEvent(course_id=course_id, patient_id=course.patient_id, dose_number=dose_number,
+                      scheduled_at=scheduled_at, status=status, given_at=given_at, dose=dose,
+                      dose_unit=dose_unit, route=route, reason=(reason or "").strip() or None,
+                      recorded_by=recorded_by, recorded_at=now or datetime.now(timezone.utc))
+    session.add(event)
+    session.flush()
+    write_audit(session=session, username=recorded_by, action=f"dose-{status}", entity="dose",
+                entity_id=event.id, after=_jsonable(event))
+    return event
+
+
+DOSE_COLUMNS = ["id", "course_id", "patient_id", "dose_number", "scheduled_at", "status", "given_at", "dose",
+                "dose_unit", "route", "reason", "recorded_by", "recorded_at"]
+
+
+def current_doses(*, session: Session, patient_ids: Sequence[int] | None = None) -> pd.DataFrame:
+    """Dose events that stand (not superseded, not entered in error), in time order."""
+    newer = aliased(DoseEvent)
+    query = (select(*[getattr(DoseEvent, c) for c in DOSE_COLUMNS])
+             .where(~exists().where(newer.supersedes_id == DoseEvent.id))
+             .where(DoseEvent.record_status != "entered-in-error"))
+    if patient_ids is not None:
+        query = query.where(DoseEvent.patient_id.in_(list(patient_ids)))
+    query = query.order_by(DoseEvent.patient_id, DoseEvent.scheduled_at, DoseEvent.id)
+    return _frame(session.execute(query).all(), DOSE_COLUMNS)
+
+
+# --- ward list -----------------------------------------------------------------------------------
+
+WARD_LIST_COLUMNS = ["patient_id", "ward", "bed", "name", "mrn", "is_synthetic", "course_id", "regimen",
+                     "cycle", "course_start", "planned_doses", "doses_given", "last_dose_status",
+                     "last_dose_at", "last_set_at"]
+
+
+def ward_patient_list(*, session: Session, ward_id: int | None = None) -> pd.DataFrame:
+    """One row per patient on the ward with the latest course, dose counts and the last set time."""
+    latest_course = (select(TreatmentCourse.patient_id, func.max(TreatmentCourse.id).label("course_id"))
+                     .group_by(TreatmentCourse.patient_id).subquery())
+    given = (select(DoseEvent.course_id, func.count().label("n"))
+             .where(DoseEvent.status == "given", DoseEvent.record_status != "entered-in-error")
+             .group_by(DoseEvent.course_id).subquery())
+    last_dose_id = (select(DoseEvent.course_id, func.max(DoseEvent.id).label("dose_id"))
+                    .group_by(DoseEvent.course_id).subquery())
+    last_dose = aliased(DoseEvent)
+    last_set = (select(Observation.patient_id, func.max(Observation.observed_at).label("at"))
+                .where(Observation.source != "lab-import").group_by(Observation.patient_id).subquery())
+    query = (
+        select(Patient.id, Ward.name, Bed.label,
+               (PatientIdentity.family_name + ", " + PatientIdentity.given_name), PatientIdentity.mrn,
+               Patient.is_synthetic, TreatmentCourse.id, TreatmentCourse.regimen, TreatmentCourse.cycle,
+               TreatmentCourse.start_at, TreatmentCourse.planned_doses, func.coalesce(given.c.n, 0),
+               last_dose.status, func.coalesce(last_dose.given_at, last_dose.scheduled_at), last_set.c.at)
+        .join(PatientIdentity, PatientIdentity.patient_id == Patient.id)
+        .outerjoin(Ward, Ward.id == Patient.ward_id)
+        .outerjoin(Bed, Bed.id == Patient.bed_id)
+        .outerjoin(latest_course, latest_course.c.patient_id == Patient.id)
+        .outerjoin(TreatmentCourse, TreatmentCourse.id == latest_course.c.course_id)
+        .outerjoin(given, given.c.course_id == TreatmentCourse.id)
+        .outerjoin(last_dose_id, last_dose_id.c.course_id == TreatmentCourse.id)
+        .outerjoin(last_dose, last_dose.id == last_dose_id.c.dose_id)
+        .outerjoin(last_set, last_set.c.patient_id == Patient.id)
+        .order_by(Ward.name, Bed.label, Patient.id)
+    )
+    if ward_id is not None:
+        query = query.where(Patient.ward_id == ward_id)
+    frame = _frame(session.execute(query).all(), WARD_LIST_COLUMNS)
+    for column in ("course_start", "last_dose_at", "last_set_at"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    return frame
+
+
+def list_wards(*, session: Session) -> list[Ward]:
+    return list(session.scalars(select(Ward).order_by(Ward.name)).all())
+
+
+# --- bulk paths (lab import, synthetic data) ----------------------------------------------------
+
+BULK_OBSERVATION_COLUMNS = ["patient_id", "course_id", "code", "value_num", "value_code", "unit", "observed_at",
+                            "period_start", "ref_low", "ref_high", "source", "set_id"]
+
+
+def add_observations_bulk(*, session: Session, frame: pd.DataFrame, recorded_by: str, source: str,
+                          now: datetime | None = None) -> int:
+    """Insert many already-canonical observations in one statement per chunk (synthetic data, imports).
+
+    `frame` has BULK_OBSERVATION_COLUMNS (course_id, value_num/value_code, period_start, ref_low,
+    ref_high and set_id may be missing or NA; observed_at timezone-aware). Codes and ranges are
+    checked vectorised against the catalogue first: any refused row refuses the whole frame.
+    One audit row records the write.
+    """
+    if source not in OBSERVATION_SOURCES:
+        raise RecordError([f"Source '{source}' is not known; accepted: {', '.join(OBSERVATION_SOURCES)}."])
+    if frame.empty:
+        return 0
+    catalogue = default_catalogue()
+    checked = catalogue.validate_frame(pd.DataFrame({
+        "code": frame["code"],
+        "value": frame["value_num"].astype("object").where(frame["value_num"].notna(), frame.get("value_code")),
+        "unit": frame["unit"],
+    }))
+    bad = checked["error"].notna()
+    if bad.any():
+        raise RecordError(checked.loc[bad, "error"].head(20).tolist())
+    now = now or datetime.now(timezone.utc)
+    data = frame.copy()
+    for column in BULK_OBSERVATION_COLUMNS:
+        if column not in data:
+            data[column] = None
+    data["value_num"] = checked["value_num"].to_numpy()
+    data["value_code"] = checked["value_code"].to_numpy()
+    data["unit"] = checked["unit_canonical"].to_numpy()
+    if data["set_id"].isna().any():
+        # One set per patient and time, as a nurse would have entered it.
+        keys = data["patient_id"].astype(str) + "|" + data["observed_at"].astype(str)
+        generated = keys.map({k: str(uuid.uuid5(uuid.NAMESPACE_URL, "il2-set:" + k)) for k in keys.unique()})
+        data["set_id"] = data["set_id"].where(data["set_id"].notna(), generated)
+    records = data[BULK_OBSERVATION_COLUMNS].astype(object).where(data[BULK_OBSERVATION_COLUMNS].notna(), None)
+    records["recorded_at"] = now
+    records["recorded_by"] = recorded_by
+    records["source"] = source
+    records["status"] = "final"
+    for column in ("observed_at", "period_start"):
+        records[column] = [None if v is None else pd.Timestamp(v).to_pydatetime() for v in records[column]]
+    table = Observation.__table__
+    rows = records.to_dict("records")
+    for start in range(0, len(rows), 20_000):
+        session.execute(table.insert(), rows[start:start + 20_000])
+    write_audit(session=session, username=recorded_by, action="bulk-record", entity="observation",
+                after={"rows": len(rows), "source": source, "patients": int(data["patient_id"].nunique())})
+    return len(rows)
+
+
+def add_doses_bulk(*, session: Session, frame: pd.DataFrame, recorded_by: str, now: datetime | None = None) -> int:
+    """Insert many dose events (synthetic data). Columns as DOSE_COLUMNS without id/recorded_*."""
+    if frame.empty:
+        return 0
+    bad = ~frame["status"].isin(DOSE_STATUSES)
+    if bad.any():
+        raise RecordError([f"Dose status '{s}' is not known; accepted: {', '.join(DOSE_STATUSES)}."
+                           for s in frame.loc[bad, "status"].unique()])
+    unexplained = frame["status"].isin(["held", "stopped"]) & frame["reason"].isna()
+    if unexplained.any():
+        raise RecordError([f"{int(unexplained.sum())} held or stopped doses have no reason."])
+    now = now or datetime.now(timezone.utc)
+    columns = [c for c in DOSE_COLUMNS if c not in ("id", "recorded_at", "recorded_by")]
+    records = frame.reindex(columns=columns).astype(object)
+    records = records.where(records.notna(), None)
+    for column in ("scheduled_at", "given_at"):
+        records[column] = [None if v is None else pd.Timestamp(v).to_pydatetime() for v in records[column]]
+    records["recorded_at"] = now
+    records["recorded_by"] = recorded_by
+    records["record_status"] = "final"
+    session.execute(DoseEvent.__table__.insert(), records.to_dict("records"))
+    write_audit(session=session, username=recorded_by, action="bulk-record", entity="dose",
+                after={"rows": len(records)})
+    return len(records)

@@ -1,0 +1,78 @@
+"""Shared fixtures: the same repository tests run on SQLite and, when TEST_DATABASE_URL is set, on
+PostgreSQL (reported as skipped with the reason otherwise)."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from monitoring.db import make_engine, upgrade
+from monitoring.models import SQLModel
+
+PG_SKIP_REASON = ("TEST_DATABASE_URL is not set: PostgreSQL tests need a database they may fill and empty "
+                  "(.ci/run creates one)")
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    """A migrated SQLite file, copied for each test (migrating once keeps the suite fast)."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        pytest.skip(PG_SKIP_REASON)
+    upgrade(url)
+    return url
+
+
+def _empty_postgres(url: str) -> None:
+    engine = make_engine(url)
+    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+    with engine.begin() as conn:
+        # TRUNCATE does not fire the row-level triggers that refuse DELETE on append-only tables.
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request, tmp_path, sqlite_template) -> str:
+    """A database URL holding the current schema and no rows."""
+    if request.param == "sqlite":
+        path = tmp_path / "test.db"
+        shutil.copy(sqlite_template, path)
+        return f"sqlite:///{path}"
+    url = request.getfixturevalue("postgres_url")
+    _empty_postgres(url)
+    return url
+
+
+@pytest.fixture
+def engine(db_url):
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+_marker_outcomes: dict[str, dict[str, int]] = {"postgres": {}, "browser": {}}
+
+
+def pytest_runtest_logreport(report):
+    """Count outcomes of the PostgreSQL and browser tests for the closing summary (.ci/run reads it)."""
+    if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+        for marker, outcomes in _marker_outcomes.items():
+            if marker in report.keywords:
+                outcomes[report.outcome] = outcomes.get(report.outcome, 0) + 1
+
+
+def pytest_terminal_summary(terminalreporter):
+    for marker, outcomes in _marker_outcomes.items():
+        text_ = ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items())) or "none collected"
+        terminalreporter.write_line(f"{marker} tests: {text_}")

@@ -1,0 +1,112 @@
+"""Browser tests: a real `streamlit run` on a free port against a seeded SQLite file, driven by
+Playwright in Debian's chromium (engineering.md §1c; streamlit's own e2e_playwright/conftest.py)."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+DEMO_END = "2026-11-27T08:00:00+00:00"
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "tests/e2e" in str(item.fspath):
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"Chromium not found at {CHROMIUM} (set CHROMIUM_PATH, or apt-get install chromium)")
+    return CHROMIUM
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def seeded_db_url(tmp_path_factory) -> str:
+    path = tmp_path_factory.mktemp("e2e-db") / "ward.db"
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{path}"}
+    subprocess.run([sys.executable, "-m", "monitoring", "demo", "--end", DEMO_END], env=env, check=True,
+                   cwd=ROOT, capture_output=True)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory, seeded_db_url, chromium_path):
+    port = _free_port()
+    log_path = tmp_path_factory.mktemp("e2e-log") / "streamlit.log"
+    log = open(log_path, "w+")  # a file, not a pipe: a full pipe can stall the server
+    env = {**os.environ, "DATABASE_URL": seeded_db_url}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"),
+         "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
+         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
+                break
+        except OSError:
+            pass
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
+            log.seek(0)
+            raise RuntimeError("streamlit did not become healthy:\n" + log.read())
+        time.sleep(0.2)
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def wait_for_app_run(page, timeout: int = 30_000) -> None:
+    """Websocket connected, script finished, no skeletons (Streamlit's own e2e signals)."""
+    from playwright.sync_api import expect
+
+    page.wait_for_timeout(150)
+    page.locator("[data-testid='stApp'][data-test-connection-state='CONNECTED']").wait_for(
+        state="attached", timeout=timeout)
+    page.locator("[data-testid='stApp'][data-test-script-state='notRunning']").wait_for(
+        state="attached", timeout=timeout)
+    expect(page.get_by_test_id("stSkeleton")).to_have_count(0, timeout=timeout)
+
+
+@pytest.fixture
+def page(browser, app_url):
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    page.goto(app_url)
+    wait_for_app_run(page)
+    yield page
+    context.close()

@@ -1,0 +1,63 @@
+"""The core stays importable without Streamlit, and the settings are all documented."""
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from monitoring.config import SETTINGS, SettingsError, load_settings, normalise_database_url
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_no_module_of_monitoring_imports_streamlit():
+    offenders = []
+    for path in (ROOT / "monitoring").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            offenders += [f"{path.relative_to(ROOT)}: {n}" for n in names if n.split(".")[0] == "streamlit"]
+    assert offenders == []
+
+
+def test_importing_the_whole_core_does_not_load_streamlit():
+    code = ("import sys, pkgutil, importlib, monitoring\n"
+            "for m in pkgutil.walk_packages(monitoring.__path__, 'monitoring.'):\n"
+            "    if '.migrations' not in m.name and m.name != 'monitoring.__main__': importlib.import_module(m.name)\n"
+            "print('streamlit' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert result.stdout.strip() == "False"
+
+
+def test_every_setting_is_documented_in_the_readme():
+    readme = (ROOT / "README.md").read_text()
+    assert [s.name for s in SETTINGS if f"`{s.name}`" not in readme] == []
+
+
+@pytest.mark.parametrize("given, expected", [
+    ("postgres://u:p@db:5432/il2", "postgresql+psycopg://u:p@db:5432/il2"),
+    ("postgresql://u@db/il2", "postgresql+psycopg://u@db/il2"),
+    ("postgresql+psycopg://u@db/il2", "postgresql+psycopg://u@db/il2"),
+    ("sqlite:////var/lib/il2.db", "sqlite:////var/lib/il2.db"),
+    ("sqlite:///data/x.db", f"sqlite:///{ROOT / 'data' / 'x.db'}"),
+])
+def test_database_urls_are_accepted_as_operations_write_them(given, expected):
+    assert normalise_database_url(given) == expected
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"DATABASE_URL": "mysql://x@y/z"}, "DATABASE_URL"),
+    ({"IL2_TIMEZONE": "Mars/Olympus"}, "IL2_TIMEZONE"),
+])
+def test_bad_settings_are_refused_naming_the_setting(env, message):
+    with pytest.raises(SettingsError, match=message):
+        load_settings(env)
+
+
+def test_default_settings_need_no_environment():
+    settings = load_settings({})
+    assert settings.database_url == f"sqlite:///{ROOT / 'data' / 'il2_monitor.db'}"
+    assert settings.timezone.key == "Europe/London"

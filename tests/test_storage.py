@@ -1,0 +1,276 @@
+"""The clinical record on SQLite and PostgreSQL: whole sets or nothing, corrections that never
+overwrite, UTC in and out, one audit row per write, and the database itself refusing edits."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
+
+from monitoring import repository
+from monitoring.db import session_scope
+from monitoring.models import AuditEvent, Observation
+from monitoring.repository import ConfirmationRequired, ObservationInput, RecordError
+from tests.factories import NOW, make_patient_with_course
+
+VITALS = [ObservationInput("temperature", "38.4"), ObservationInput("heart_rate", 112),
+          ObservationInput("sbp", 98), ObservationInput("consciousness", "A")]
+
+
+def count(engine, model) -> int:
+    with session_scope(engine) as session:
+        return session.scalar(select(func.count()).select_from(model))
+
+
+def save(engine, patient_id, values, *, observed_at=NOW, **kwargs):
+    with session_scope(engine) as session:
+        return repository.add_observation_set(session=session, patient_id=patient_id, values=values,
+                                              observed_at=observed_at, recorded_by="nurse.a", now=NOW, **kwargs)
+
+
+def test_a_valid_set_is_stored_in_canonical_units_with_who_and_when(engine):
+    patient_id, course_id = make_patient_with_course(engine)
+    save(engine, patient_id, [ObservationInput("temperature", "101.3", "[degF]"), *VITALS[1:]], course_id=course_id)
+    with session_scope(engine) as session:
+        frame = repository.current_observations(session=session, patient_ids=[patient_id])
+    temp = frame.set_index("code").loc["temperature"]
+    assert temp["value_num"] == pytest.approx(38.5)
+    assert temp["unit"] == "Cel"
+    assert temp["recorded_by"] == "nurse.a"
+    assert set(frame["code"]) == {"temperature", "heart_rate", "sbp", "consciousness"}
+    assert frame.set_index("code").loc["consciousness", "value_code"] == "A"
+    assert frame["set_id"].nunique() == 1
+
+
+def test_one_implausible_value_refuses_the_whole_set_and_names_value_unit_and_range(engine):
+    patient_id, _ = make_patient_with_course(engine)
+    with pytest.raises(RecordError) as refused:
+        save(engine, patient_id, [*VITALS, ObservationInput("spo2", 140)])
+    message = str(refused.value)
+    assert "140" in message and "%" in message and "100" in message
+    assert count(engine, Observation) == 0
+
+
+def test_every_refused_value_is_listed_not_only_the_first(engine):
+    patient_id, _ = make_patient_with_course(engine)
+    with pytest.raises(RecordError) as refused:
+        save(engine, patient_id, [ObservationInput("spo2", 140), ObservationInput("heart_rate", -5),
+                                  ObservationInput("nonsense", 1)])
+    assert len(refused.value.errors) == 3
+    assert count(engine, Observation) == 0
+
+
+def test_a_surprising_value_asks_for_confirmation_and_saves_once_confirmed(engine):
+    patient_id, _ = make_patient_with_course(engine)
+    values = [ObservationInput("temperature", "35.0"), ObservationInput("heart_rate", 80)]
+    with pytest.raises(ConfirmationRequired) as asked:
+        save(engine, patient_id, values)
+    assert set(asked.value.confirmations) == {"temperature"}
+    assert count(engine, Observation) == 0
+    save(engine, patient_id, values, confirmed={"temperature"})
+    assert count(engine, Observation) == 2
+
+
+def test_missing_is_never_zero_an_empty_value_is_refused(engine):
+    patient_id, _ = make_patient_with_course(engine)
+    with pytest.raises(RecordError, match="(?i)missing|empty"):
+        save(engine, patient_id, [ObservationInput("heart_rate", "")])
+    assert count(engine, Observation) == 0
+
+
+@pytest.mark.parametrize("minutes_late, reason, accepted", [
+    (59, None, True), (60, None, True), (61, None, False), (61, "Patient in X-ray; observed on return", True),
+])
+def test_late_entries_over_one_hour_need_a_reason(engine, minutes_late, reason, accepted):
+    patient_id, _ = make_patient_with_course(engine)
+    observed_at = NOW - timedelta(minutes=minutes_late)
+    if accepted:
+        save(engine, patient_id, VITALS, observed_at=observed_at, late_reason=reason)
+        assert count(engine, Observation) == len(VITALS)
+    else:
+        with pytest.raises(RecordError, match="late entry"):
+            save(engine, patient_id, VITALS, observed_at=observed_at, late_reason=reason)
+
+
+def test_a_time_in_the_future_is_refused(engine):
+    patient_id, _ = make_patient_with_course(engine)
+    with pytest.raises(RecordError, match="future"):
+        save(engine, patient_id, VITALS, observed_at=NOW + timedelta(minutes=30))
+
+
+def test_urine_output_needs_the_period_it_was_measured_over(engine):
+    patient_id, _ = make_patient_with_course(engine)
+    with pytest.raises(RecordError, match="period"):
+        save(engine, patient_id, [ObservationInput("urine_output", 320)])
+    save(engine, patient_id, [ObservationInput("urine_output", 320, period_start=NOW - timedelta(hours=8))])
+    with session_scope(engine) as session:
+        frame = repository.current_observations(session=session)
+    assert frame.loc[0, "period_start"] == NOW - timedelta(hours=8)
+
+
+def test_times_are_utc_in_storage_whatever_zone_they_were_entered_in(engine):
+    patient_id, _ = make_patient_with_course(engine)
+    london_summer = datetime(2026, 7, 1, 11, 0, tzinfo=ZoneInfo("Europe/London"))  # 10:00 UTC (BST)
+    with session_scope(engine) as session:
+        repository.add_observation_set(session=session, patient_id=patient_id, values=VITALS[:1],
+                                       observed_at=london_summer, recorded_by="n", now=london_summer)
+    with session_scope(engine) as session:
+        row = session.scalars(select(Observation)).one()
+    assert row.observed_at == datetime(2026, 7, 1, 10, 0, tzinfo=timezone.utc)
+    assert row.observed_at.utcoffset() == timedelta(0)
+
+
+def test_a_naive_time_is_refused_with_a_message(engine):
+    patient_id, _ = make_patient_with_course(engine)
+    with pytest.raises(RecordError, match="time zone"):
+        save(engine, patient_id, VITALS, observed_at=datetime(2026, 11, 27, 9, 0))
+
+
+def test_an_amendment_supersedes_and_the_original_stays_in_the_history(engine):
+    patient_id, _ = make_patient_with_course(engine)
+    saved = save(engine, patient_id, VITALS)
+    hr_id = next(o.id for o in saved.observations if o.code == "heart_rate")
+    with session_scope(engine) as session:
+        repository.amend_observation(session=session, observation_id=hr_id, value=92,
+                                     reason="Misread the monitor", recorded_by="nurse.b", now=NOW)
+    with session_scope(engine) as session:
+        current = repository.current_observations(session=session).set_index("code")
+        history = repository.observation_history(session=session, observation_id=hr_id)
+    assert current.loc["heart_rate", "value_num"] == 92
+    assert [(h.value_num, h.status, h.recorded_by) for h in history] == [
+        (112, "final", "nurse.a"), (92, "amended", "nurse.b")]
+    assert history[1].reason == "Misread the monitor"
+    assert count(engine, Observation) == len(VITALS) + 1
+
+
+def test_entered_in_error_withdraws_the_value_but_keeps_it_visible(engine):
+    patient_id, _ = make_patient_with_course(engine)
+    saved = save(engine, patient_id, VITALS)
+    temp_id = next(o.id for o in saved.observations if o.code == "temperature")
+    with session_scope(engine) as session:
+        repository.mark_entered_in_error(session=session, observation_id=temp_id,
+                                         reason="Wrong patient", recorded_by="nurse.b")
+    with session_scope(engine) as session:
+        current = repository.current_observations(session=session)
+        history = repository.observation_history(session=session, observation_id=temp_id)
+    assert "temperature" not in set(current["code"])
+    assert [h.status for h in history] == ["final", "entered-in-error"]
+    assert history[0].value_num == pytest.approx(38.4)
+
+
+def test_a_value_can_be_corrected_once_then_only_its_latest_version(engine):
+    patient_id, _ = make_patient_with_course(engine)
+    saved = save(engine, patient_id, VITALS)
+    hr_id = next(o.id for o in saved.observations if o.code == "heart_rate")
+    with session_scope(engine) as session:
+        amended = repository.amend_observation(session=session, observation_id=hr_id, value=90,
+                                               reason="typo", recorded_by="b")
+    with pytest.raises(RecordError, match="already been corrected"):
+        with session_scope(engine) as session:
+            repository.amend_observation(session=session, observation_id=hr_id, value=91, reason="x", recorded_by="c")
+    with session_scope(engine) as session:
+        repository.amend_observation(session=session, observation_id=amended.id, value=91, reason="y", recorded_by="c")
+        assert len(repository.observation_history(session=session, observation_id=hr_id)) == 3
+
+
+def test_an_amendment_without_a_reason_or_with_an_implausible_value_is_refused(engine):
+    patient_id, _ = make_patient_with_course(engine)
+    saved = save(engine, patient_id, VITALS)
+    hr_id = next(o.id for o in saved.observations if o.code == "heart_rate")
+    for value, reason, match in [(90, " ", "reason"), (900, "typo", "900")]:
+        with pytest.raises(RecordError, match=match):
+            with session_scope(engine) as session:
+                repository.amend_observation(session=session, observation_id=hr_id, value=value,
+                                             reason=reason, recorded_by="b")
+    assert count(engine, Observation) == len(VITALS)
+
+
+@pytest.mark.parametrize("statement", [
+    "UPDATE observation SET value_num = 1",
+    "DELETE FROM observation",
+    "UPDATE auditevent SET username = 'someone else'",
+    "DELETE FROM auditevent",
+])
+def test_the_database_itself_refuses_to_edit_or_delete_the_record(engine, statement):
+    patient_id, _ = make_patient_with_course(engine)
+    save(engine, patient_id, VITALS)
+    with pytest.raises(DBAPIError, match="append-only"):
+        with engine.begin() as conn:
+            conn.execute(text(statement))
+    assert count(engine, Observation) == len(VITALS)
+
+
+def test_every_write_leaves_exactly_one_audit_row(engine):
+    patient_id, course_id = make_patient_with_course(engine)  # ward, bed, patient, course
+    before = count(engine, AuditEvent)
+    assert before == 4
+    saved = save(engine, patient_id, VITALS)
+    assert count(engine, AuditEvent) == before + 1
+    with session_scope(engine) as session:
+        repository.amend_observation(session=session, observation_id=saved.observations[0].id, value="38.1",
+                                     reason="typo", recorded_by="b")
+    with session_scope(engine) as session:
+        repository.record_dose(session=session, course_id=course_id, dose_number=1, scheduled_at=NOW,
+                               status="held", reason="SBP 84 mmHg", recorded_by="nurse.a")
+    with session_scope(engine) as session:
+        repository.record_eligibility(session=session, course_id=course_id, answered_by="dr.x",
+                                      answers={"bedbound": "no", "on_steroids": "no"})
+    assert count(engine, AuditEvent) == before + 4
+    with session_scope(engine) as session:
+        amend = session.scalars(select(AuditEvent).where(AuditEvent.action == "amend")).one()
+    assert amend.before["value_num"] == pytest.approx(38.4) and amend.after["value_num"] == pytest.approx(38.1)
+
+
+def test_a_refused_set_leaves_no_audit_row(engine):
+    patient_id, _ = make_patient_with_course(engine)
+    before = count(engine, AuditEvent)
+    with pytest.raises(RecordError):
+        save(engine, patient_id, [ObservationInput("spo2", 140)])
+    assert count(engine, AuditEvent) == before
+
+
+@pytest.mark.parametrize("status, kwargs, message", [
+    ("held", {}, "reason"),
+    ("stopped", {"reason": "  "}, "reason"),
+    ("given", {}, "time it was given"),
+    ("paused", {}, "not known"),
+    ("given", {"given_at": NOW, "dose": -3}, "positive"),
+])
+def test_doses_need_their_facts(engine, status, kwargs, message):
+    _, course_id = make_patient_with_course(engine)
+    with pytest.raises(RecordError, match=message):
+        with session_scope(engine) as session:
+            repository.record_dose(session=session, course_id=course_id, dose_number=1, scheduled_at=NOW,
+                                   status=status, recorded_by="n", **kwargs)
+
+
+def test_doses_and_eligibility_are_kept_with_who_and_when(engine):
+    patient_id, course_id = make_patient_with_course(engine)
+    with session_scope(engine) as session:
+        repository.record_dose(session=session, course_id=course_id, dose_number=1, scheduled_at=NOW,
+                               status="given", given_at=NOW + timedelta(minutes=10), dose=48e6,
+                               dose_unit="[IU]", route="IV", recorded_by="nurse.a")
+        repository.record_eligibility(session=session, course_id=course_id, answered_by="dr.x",
+                                      answers={"bedbound": "no"})
+        repository.record_eligibility(session=session, course_id=course_id, answered_by="dr.y",
+                                      answers={"bedbound": "yes"}, notes={"bedbound": "fell on day 2"})
+    with session_scope(engine) as session:
+        doses = repository.current_doses(session=session, patient_ids=[patient_id])
+        latest = repository.latest_eligibility(session=session, course_id=course_id)
+    assert doses.loc[0, "given_at"] == NOW + timedelta(minutes=10)
+    assert latest["bedbound"].answer == "yes" and latest["bedbound"].answered_by == "dr.y"
+
+
+def test_the_ward_list_shows_course_doses_and_last_set(engine):
+    patient_id, course_id = make_patient_with_course(engine)
+    save(engine, patient_id, VITALS, observed_at=NOW - timedelta(minutes=30))
+    with session_scope(engine) as session:
+        repository.record_dose(session=session, course_id=course_id, dose_number=1, scheduled_at=NOW,
+                               status="given", given_at=NOW, recorded_by="n")
+        frame = repository.ward_patient_list(session=session)
+    row = frame.iloc[0]
+    assert (row["bed"], row["name"], row["regimen"], row["doses_given"], row["last_dose_status"]) == (
+        "B1", "Person, Test", "hd-iv-bolus", 1, "given")
+    assert row["last_set_at"] == NOW - timedelta(minutes=30)
