@@ -1,0 +1,17 @@
+"""Bad input to the engine and the CLI: one exception that names the row and the column."""
+from __future__ import annotations
+
+
+class InputError(ValueError):
+    """Input the engine refuses. `problems` lists (row, column, message); rows are 1-based data rows
+    as a spreadsheet user counts them (row 1 = the first line after the header). The CLI exits 2."""
+
+    def __init__(self, problems: list[tuple[int | None, str | None, str]], total: int | None = None):
+        self.problems = problems
+        self.total = total if total is not None else len(problems)
+        lines = [f"row {r}, column {c}: {m}" if r is not None and c else
+                 (f"column {c}: {m}" if c else m) for r, c, m in problems[:20]]
+        more = self.total - len(lines)
+        if more > 0:
+            lines.append(f"... and {more} more problems")
+        super().__init__("\n".join(lines))

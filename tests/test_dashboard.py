@@ -1,0 +1,53 @@
+"""The dashboard shell under Streamlit's AppTest: real entry point, real database."""
+from __future__ import annotations
+
+import shutil
+from datetime import datetime, timezone
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from monitoring import demo
+from monitoring.db import make_engine, session_scope
+
+APP = "../dashboard/app.py"
+
+
+@pytest.fixture
+def app_db(tmp_path, sqlite_template, monkeypatch):
+    path = tmp_path / "app.db"
+    shutil.copy(sqlite_template, path)
+    url = f"sqlite:///{path}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    st.cache_resource.clear()  # cache_resource is process-global across AppTests
+    yield url
+    st.cache_resource.clear()
+
+
+def seed(url: str) -> None:
+    engine = make_engine(url)
+    ward = demo.generate_ward(patients=12, days=3, seed=1, end=datetime(2026, 11, 27, 8, tzinfo=timezone.utc))
+    with session_scope(engine) as session:
+        demo.write_ward(session=session, ward=ward)
+    engine.dispose()
+
+
+def test_an_empty_database_says_how_to_get_patients(app_db):
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    assert not at.exception
+    assert "No patients yet" in at.info[0].value
+    assert not at.warning  # no synthetic banner without synthetic data
+
+
+def test_the_ward_page_lists_every_demo_patient_with_the_synthetic_banner(app_db):
+    seed(app_db)
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    assert not at.exception
+    assert "Synthetic demo data" in at.warning[0].value
+    table = at.dataframe[0].value
+    assert len(table) == 12
+    assert table["Patient"].str.endswith("(synthetic)").all()
+    assert table["Bed"].notna().all()
+    assert set(table["Regimen"]) >= {"High-dose IV bolus every 8 h", "IL-2 after TIL cell infusion (after lymphodepletion)"}
+    assert any("Decision support only" in c.value for c in at.caption)
