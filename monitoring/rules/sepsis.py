@@ -32,9 +32,6 @@ EXPECTED = Rule(id="il2-expected-effect", version="1.0", section="il2_schedule",
 
 @dataclass(frozen=True)
 class SepsisSettings:
-    qsofa_positive: int
-    news2_urgent: int
-    news2_emergency: int
     lactate_above: float
     fever_c: float
     shock_sbp_below: float
@@ -47,8 +44,6 @@ class SepsisSettings:
 @parser("sepsis_screen")
 def parse(section: Section) -> SepsisSettings:
     return SepsisSettings(
-        qsofa_positive=section.integer("qsofa_positive", low=1), news2_urgent=section.integer("news2_urgent", low=1),
-        news2_emergency=section.integer("news2_emergency", low=1),
         lactate_above=section.number("lactate_above_mmol_l", low=0, high=20),
         fever_c=section.number("fever_c", low=37, high=41),
         shock_sbp_below=section.number("shock_sbp_below", low=40, high=150),
@@ -66,7 +61,8 @@ def _value_text(sets: pd.DataFrame, code: str, label: str, unit: str, decimals: 
     return where_text(value.notna(), text)
 
 
-def findings(data: EvalData, s: SepsisSettings) -> tuple[pd.DataFrame, pd.DataFrame]:
+def findings(data: EvalData, s: SepsisSettings, *, qsofa_positive: int, news2_urgent: int,
+             news2_emergency: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     rigors_sepsis, rigors_expected = _rigor_findings(data)
     sets = data.sets.copy()
     if sets.empty:
@@ -92,13 +88,13 @@ def findings(data: EvalData, s: SepsisSettings) -> tuple[pd.DataFrame, pd.DataFr
     fever = (sets["temperature"] >= s.fever_c).fillna(False)
     hypotension = ((sets["sbp"] < s.shock_sbp_below) | (sets["map_used"] < s.shock_map_below)).fillna(False)
     shock = hypotension & lactate_high
-    qsofa_pos = (sets["qsofa"] >= s.qsofa_positive).fillna(False)
+    qsofa_pos = (sets["qsofa"] >= qsofa_positive).fillna(False)
     news = sets["news2"].astype("Float64")
-    news_urgent = (news >= s.news2_urgent).fillna(False).astype(bool)
-    news_emergency = (news >= s.news2_emergency).fillna(False).astype(bool)
+    news_urgent = (news >= news2_urgent).fillna(False).astype(bool)
+    news_emergency = (news >= news2_emergency).fillna(False).astype(bool)
     # NEWS2 without its temperature and heart-rate points: what is left beyond the IL-2 effect.
     beyond = (news - sets["news2_temperature"].astype("Float64") - sets["news2_heart_rate"].astype("Float64"))
-    news_beyond = (beyond >= s.news2_urgent).fillna(False).astype(bool)
+    news_beyond = (beyond >= news2_urgent).fillna(False).astype(bool)
     lactate_crit = lactate_high & (fever | hypotension)
     rising = (lactate_high & (sets["lactate"] - sets["lactate_previous"] >= s.lactate_rise)).fillna(False)
     fever_outside = fever & ~in_window
@@ -166,7 +162,11 @@ def _rigor_findings(data: EvalData) -> tuple[pd.DataFrame, pd.DataFrame]:
 def evaluate(data: EvalData, thresholds) -> pd.DataFrame:
     s: SepsisSettings = thresholds["sepsis_screen"]
     schedule = thresholds["il2_schedule"]
-    sepsis, expected = findings(data, s)
+    news2 = thresholds["news2"]
+    # Bands from RCP Chart 2: medium starts above the first aggregate bound, high above the second.
+    sepsis, expected = findings(data, s, qsofa_positive=thresholds["qsofa"].positive_at_or_above,
+                                news2_urgent=int(news2.aggregate_upper_bounds[0]) + 1,
+                                news2_emergency=int(news2.aggregate_upper_bounds[1]) + 1)
     return pd.concat([
         episodes(sepsis, RULE, gap_hours=s.episode_gap_hours, source=s.source),
         # One expected-effect episode per dose: findings further apart than the window belong to another dose.
