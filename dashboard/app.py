@@ -12,5 +12,6 @@ st.set_page_config(page_title="IL-2 Toxicity Monitor", page_icon=":material/moni
 show_banner()
 page = st.navigation([
     st.Page("app_pages/ward.py", title="Ward", icon=":material/bed:", url_path="ward", default=True),
+    st.Page("app_pages/alerts.py", title="Patient alerts", icon=":material/notifications:", url_path="alerts"),
 ])
 page.run()

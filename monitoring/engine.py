@@ -81,6 +81,8 @@ def evaluate(observations: pd.DataFrame, doses: pd.DataFrame | None = None, *,
         alerts["_rank"] = alerts["severity"].map(SEVERITY_RANK)
         alerts = alerts.sort_values(["patient_id", "onset", "rule"], kind="stable").drop(columns="_rank") \
             .reset_index(drop=True)
+        for column in ("onset", "last_seen"):
+            alerts[column] = pd.to_datetime(alerts[column], utc=True)
     return alerts[ALERT_COLUMNS if detail else OUTPUT_COLUMNS]
 
 

@@ -51,3 +51,30 @@ def test_the_ward_page_lists_every_demo_patient_with_the_synthetic_banner(app_db
     assert table["Bed"].notna().all()
     assert set(table["Regimen"]) >= {"High-dose IV bolus every 8 h", "IL-2 after TIL cell infusion (after lymphodepletion)"}
     assert any("Decision support only" in c.value for c in at.caption)
+
+
+def test_the_alerts_page_shows_each_alert_with_evidence_standard_and_context(app_db):
+    from monitoring.alerting import sync_alerts
+
+    seed(app_db)
+    engine = make_engine(app_db)
+    with session_scope(engine) as session:
+        counts = sync_alerts(session=session)
+    engine.dispose()
+    assert counts["new"] > 0
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    at.switch_page("app_pages/alerts.py").run()
+    assert not at.exception
+    patients = at.selectbox(key="alerts_patient")
+    shown = {}
+    for option in patients.options:
+        at.selectbox(key="alerts_patient").select(option).run()
+        shown[option] = [m.value for m in at.markdown if m.value.startswith("**Evidence:**")]
+    assert not at.exception
+    assert max(len(v) for v in shown.values()) > 0
+    assert any("Standard:" in c.value and "[" in c.value for c in at.caption)
+    busiest = max(shown, key=lambda o: len(shown[o]))
+    at.selectbox(key="alerts_patient").select(busiest).run()
+    at.toggle(key="show_expected").set_value(True).run()
+    with_expected = [m.value for m in at.markdown if m.value.startswith("**Evidence:**")]
+    assert len(with_expected) >= len(shown[busiest])

@@ -296,7 +296,7 @@ CHECKS = {
     },
     "doseevent": {"status": ("given", "held", "stopped"), "record_status": ("final", "amended", "entered-in-error")},
     "observation": {"source": ("manual", "device", "lab-import"), "status": ("final", "amended", "entered-in-error")},
-    "alert": {"status": ("open", "acknowledged", "declined", "escalated", "snoozed", "resolved")},
+    "alert": {"status": ("open", "acknowledged", "declined", "escalated", "snoozed", "resolved", "retracted")},
     "alertaction": {"action": ("acknowledge", "decline", "escalate", "snooze", "resolve")},
     "user": {"role": ("nurse", "oncologist", "quality", "admin")},
 }

@@ -1,0 +1,117 @@
+"""Evaluate patients from the store and keep the Alert table in step with the engine.
+
+Alerts are derived: the engine is the truth and the table remembers them so that actions can attach.
+An alert is identified by alert_key (patient + rule + onset). Re-evaluation updates the level,
+evidence and context of an alert it finds again; an open alert the engine no longer produces (the
+data behind it were corrected) is marked 'retracted', never deleted, so the history shows it.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timezone
+
+import pandas as pd
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from monitoring import repository
+from monitoring.engine import evaluate
+from monitoring.models import Alert, TreatmentCourse
+from monitoring.repository import write_audit
+
+
+def store_frames(*, session: Session, patient_ids: Sequence[int] | None = None
+                 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The engine's inputs from the store: canonical observations, doses and course baselines."""
+    obs = repository.current_observations(session=session, patient_ids=patient_ids)
+    obs = obs.rename(columns={"observed_at": "time"})[
+        ["patient_id", "time", "code", "value_num", "value_code", "period_start"]]
+    doses = repository.current_doses(session=session, patient_ids=patient_ids)
+    doses = pd.DataFrame({"patient_id": doses["patient_id"], "time": doses["given_at"].fillna(doses["scheduled_at"]),
+                          "status": doses["status"], "dose_number": doses["dose_number"].astype("Int64")})
+    latest = select(TreatmentCourse.patient_id, func.max(TreatmentCourse.id)).group_by(TreatmentCourse.patient_id)
+    if patient_ids is not None:
+        latest = latest.where(TreatmentCourse.patient_id.in_(list(patient_ids)))
+    course_ids = [row[1] for row in session.execute(latest).all()]
+    rows = session.scalars(select(TreatmentCourse).where(TreatmentCourse.id.in_(course_ids))).all()
+    courses = pd.DataFrame([{"patient_id": c.patient_id, "baseline_weight_kg": c.baseline_weight_kg,
+                             "baseline_creatinine_mg_dl": c.baseline_creatinine_mg_dl,
+                             "usual_sbp_mm_hg": c.usual_sbp_mm_hg, "course_id": c.id} for c in rows],
+                           columns=["patient_id", "baseline_weight_kg", "baseline_creatinine_mg_dl",
+                                    "usual_sbp_mm_hg", "course_id"])
+    for frame in (obs, doses, courses):
+        frame["patient_id"] = frame["patient_id"].astype(str)
+    for column in ("baseline_weight_kg", "baseline_creatinine_mg_dl", "usual_sbp_mm_hg"):
+        courses[column] = pd.to_numeric(courses[column])
+    return obs, doses, courses
+
+
+def evaluate_store(*, session: Session, patient_ids: Sequence[int] | None = None) -> pd.DataFrame:
+    """Alerts (detail columns) for these patients, computed from the current record."""
+    obs, doses, courses = store_frames(session=session, patient_ids=patient_ids)
+    alerts = evaluate(obs, doses, courses=courses, canonical=True, detail=True)
+    course_of = courses.set_index("patient_id")["course_id"]
+    alerts["course_id"] = alerts["patient_id"].map(course_of)
+    return alerts
+
+
+def sync_alerts(*, session: Session, patient_ids: Sequence[int] | None = None, username: str = "engine",
+                now: datetime | None = None) -> dict[str, int]:
+    """Re-evaluate and store: new alerts inserted, known ones updated, vanished open ones retracted."""
+    now = now or datetime.now(timezone.utc)
+    alerts = evaluate_store(session=session, patient_ids=patient_ids)
+    query = select(Alert)
+    if patient_ids is not None:
+        query = query.where(Alert.patient_id.in_(list(patient_ids)))
+    known = {a.alert_key: a for a in session.scalars(query).all()}
+    counts = {"new": 0, "updated": 0, "retracted": 0}
+    seen = set()
+    for row in alerts.itertuples(index=False):
+        seen.add(row.alert_key)
+        fields = dict(level=row.level, severity=row.severity, evidence_text=row.evidence, standard=row.standard,
+                      context=row.context, rule_version=row.rule_version, last_evaluated_at=now)
+        alert = known.get(row.alert_key)
+        if alert is None:
+            alert = Alert(alert_key=row.alert_key, patient_id=int(row.patient_id), rule_id=row.rule,
+                          onset_at=row.onset.to_pydatetime(), first_seen_at=now,
+                          course_id=None if pd.isna(row.course_id) else int(row.course_id),
+                          evidence=[{"text": row.evidence, "last_seen": row.last_seen.isoformat(),
+                                     "findings": int(row.findings)}], **fields)
+            session.add(alert)
+            counts["new"] += 1
+        elif (alert.level, alert.severity, alert.evidence_text) != (row.level, row.severity, row.evidence):
+            for name, value in fields.items():
+                setattr(alert, name, value)
+            alert.evidence = [{"text": row.evidence, "last_seen": row.last_seen.isoformat(),
+                               "findings": int(row.findings)}]
+            if alert.status == "retracted":
+                alert.status = "open"
+            counts["updated"] += 1
+    for key, alert in known.items():
+        if key not in seen and alert.status not in ("retracted", "resolved"):
+            alert.status = "retracted"
+            alert.last_evaluated_at = now
+            counts["retracted"] += 1
+    session.flush()
+    if any(counts.values()):
+        write_audit(session=session, username=username, action="evaluate", entity="alert",
+                    after={**counts, "patients": None if patient_ids is None else list(patient_ids)})
+    return counts
+
+
+ALERT_LIST_COLUMNS = ["id", "patient_id", "rule_id", "onset_at", "level", "severity", "status", "evidence_text",
+                      "standard", "context", "last_evaluated_at"]
+
+
+def list_alerts(*, session: Session, patient_ids: Sequence[int] | None = None,
+                include_info: bool = True) -> pd.DataFrame:
+    """Stored alerts, newest onset first."""
+    query = select(*[getattr(Alert, c) for c in ALERT_LIST_COLUMNS]).order_by(Alert.onset_at.desc(), Alert.id)
+    if patient_ids is not None:
+        query = query.where(Alert.patient_id.in_(list(patient_ids)))
+    if not include_info:
+        query = query.where(Alert.severity != "info")
+    frame = pd.DataFrame.from_records([tuple(r) for r in session.execute(query).all()], columns=ALERT_LIST_COLUMNS)
+    for column in ("onset_at", "last_evaluated_at"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    return frame
