@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import exists, func, select
 from sqlalchemy.exc import IntegrityError
@@ -522,20 +523,15 @@ def add_observations_bulk(*, session: Session, frame: pd.DataFrame, recorded_by:
         keys = data["patient_id"].astype(str) + "|" + data["observed_at"].astype(str)
         generated = keys.map({k: str(uuid.uuid5(uuid.NAMESPACE_URL, "il2-set:" + k)) for k in keys.unique()})
         data["set_id"] = data["set_id"].where(data["set_id"].notna(), generated)
-    records = data[BULK_OBSERVATION_COLUMNS].astype(object).where(data[BULK_OBSERVATION_COLUMNS].notna(), None)
-    records["recorded_at"] = now
+    records = data[BULK_OBSERVATION_COLUMNS].copy()
+    records["recorded_at"] = pd.Timestamp(now)
     records["recorded_by"] = recorded_by
     records["source"] = source
     records["status"] = "final"
-    for column in ("observed_at", "period_start"):
-        records[column] = [None if v is None else pd.Timestamp(v).to_pydatetime() for v in records[column]]
-    table = Observation.__table__
-    rows = records.to_dict("records")
-    for start in range(0, len(rows), 20_000):
-        session.execute(table.insert(), rows[start:start + 20_000])
+    rows = insert_frame(session=session, table="observation", frame=records)
     write_audit(session=session, username=recorded_by, action="bulk-record", entity="observation",
-                after={"rows": len(rows), "source": source, "patients": int(data["patient_id"].nunique())})
-    return len(rows)
+                after={"rows": rows, "source": source, "patients": int(data["patient_id"].nunique())})
+    return rows
 
 
 def add_doses_bulk(*, session: Session, frame: pd.DataFrame, recorded_by: str, now: datetime | None = None) -> int:
@@ -551,14 +547,57 @@ def add_doses_bulk(*, session: Session, frame: pd.DataFrame, recorded_by: str, n
         raise RecordError([f"{int(unexplained.sum())} held or stopped doses have no reason."])
     now = now or datetime.now(timezone.utc)
     columns = [c for c in DOSE_COLUMNS if c not in ("id", "recorded_at", "recorded_by")]
-    records = frame.reindex(columns=columns).astype(object)
-    records = records.where(records.notna(), None)
-    for column in ("scheduled_at", "given_at"):
-        records[column] = [None if v is None else pd.Timestamp(v).to_pydatetime() for v in records[column]]
-    records["recorded_at"] = now
+    records = frame.reindex(columns=columns)
+    records["recorded_at"] = pd.Timestamp(now)
     records["recorded_by"] = recorded_by
     records["record_status"] = "final"
-    session.execute(DoseEvent.__table__.insert(), records.to_dict("records"))
+    insert_frame(session=session, table="doseevent", frame=records)
     write_audit(session=session, username=recorded_by, action="bulk-record", entity="dose",
                 after={"rows": len(records)})
     return len(records)
+
+
+def _column_values(series: pd.Series, dialect: str) -> list[Any]:
+    """Python values for the driver: None for missing; UTC text on SQLite (the format SQLAlchemy's
+    DateTime type stores there) and aware datetimes elsewhere."""
+    first = series.dropna().iloc[0] if series.notna().any() else None
+    if pd.api.types.is_datetime64_any_dtype(series) or isinstance(first, datetime):
+        times = pd.to_datetime(series, utc=True)
+        if dialect == "sqlite":
+            text = times.dt.strftime("%Y-%m-%d %H:%M:%S.%f")
+            return text.astype(object).where(times.notna(), None).tolist()
+        return [None if pd.isna(v) else v.to_pydatetime() for v in times]
+    missing = series.isna().to_numpy()
+    if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+        values = series.to_numpy(dtype=float, na_value=np.nan).tolist()  # Python floats
+        if pd.api.types.is_integer_dtype(series):
+            values = [int(v) if v == v else None for v in values]
+    else:
+        values = series.astype(object).tolist()
+    if missing.any():
+        values = [None if m else v for v, m in zip(values, missing)]
+    return values
+
+
+def insert_frame(*, session: Session, table: str, frame: pd.DataFrame) -> int:
+    """Insert a frame whose columns are table columns, at driver speed, inside the session's transaction.
+
+    Column-wise conversion and executemany (SQLite) or COPY (PostgreSQL): about ten times faster than
+    ORM or per-row Core inserts for synthetic and imported data, which matters at hospital scale.
+    """
+    if frame.empty:
+        return 0
+    connection = session.connection()
+    dialect = connection.dialect.name
+    columns = list(frame.columns)
+    rows = list(zip(*[_column_values(frame[c], dialect) for c in columns]))
+    quoted = ", ".join(f'"{c}"' for c in columns)
+    if dialect == "postgresql":
+        raw = connection.connection.driver_connection
+        with raw.cursor() as cursor, cursor.copy(f'COPY "{table}" ({quoted}) FROM STDIN') as copy:
+            for row in rows:
+                copy.write_row(row)
+    else:
+        placeholders = ", ".join("?" for _ in columns)
+        connection.exec_driver_sql(f'INSERT INTO "{table}" ({quoted}) VALUES ({placeholders})', rows)
+    return len(rows)

@@ -72,9 +72,9 @@ def test_the_alerts_page_shows_each_alert_with_evidence_standard_and_context(app
         shown[option] = [m.value for m in at.markdown if m.value.startswith("**Evidence:**")]
     assert not at.exception
     assert max(len(v) for v in shown.values()) > 0
-    assert any("Standard:" in c.value and "[" in c.value for c in at.caption)
     busiest = max(shown, key=lambda o: len(shown[o]))
     at.selectbox(key="alerts_patient").select(busiest).run()
+    assert any("Standard:" in c.value and "[" in c.value for c in at.caption)
     at.toggle(key="show_expected").set_value(True).run()
     with_expected = [m.value for m in at.markdown if m.value.startswith("**Evidence:**")]
     assert len(with_expected) >= len(shown[busiest])
