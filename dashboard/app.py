@@ -13,5 +13,5 @@ show_banner()
 page = st.navigation([
     st.Page("app_pages/ward.py", title="Ward", icon=":material/bed:", url_path="ward", default=True),
     st.Page("app_pages/alerts.py", title="Patient alerts", icon=":material/notifications:", url_path="alerts"),
-])
+], position="top")  # the full width for tables on a 1366-px ward workstation
 page.run()

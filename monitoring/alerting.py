@@ -115,3 +115,14 @@ def list_alerts(*, session: Session, patient_ids: Sequence[int] | None = None,
     for column in ("onset_at", "last_evaluated_at"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
     return frame
+
+
+def open_alert_counts(*, session: Session) -> dict[int, dict[str, int]]:
+    """Open alerts (not expected effects) per patient and severity, for the ward list."""
+    rows = session.execute(select(Alert.patient_id, Alert.severity, func.count())
+                           .where(Alert.status == "open", Alert.severity != "info")
+                           .group_by(Alert.patient_id, Alert.severity)).all()
+    counts: dict[int, dict[str, int]] = {}
+    for patient_id, severity, n in rows:
+        counts.setdefault(patient_id, {})[severity] = n
+    return counts

@@ -31,6 +31,15 @@ REGIMENS: dict[str, str] = {
     "til-il2": "IL-2 after TIL cell infusion (after lymphodepletion)",
     "intralesional": "Intralesional IL-2",
 }
+# Short names for tables read on a 1366-px ward workstation.
+REGIMEN_SHORT: dict[str, str] = {
+    "hd-iv-bolus": "HD IV bolus q8h",
+    "continuous-iv": "Continuous IV",
+    "low-dose-sc": "Low-dose SC",
+    "biochemotherapy": "IL-2 + IFN + TMZ",
+    "til-il2": "TIL + IL-2",
+    "intralesional": "Intralesional",
+}
 ROUTES = ("IV", "SC", "intralesional")
 ELIGIBILITY_ITEMS: dict[str, str] = {
     "bedbound": "Bedbound",

@@ -196,4 +196,5 @@ def _import_rule_modules() -> None:
 RULE_MODULES: list[str] = [
     "monitoring.scores",
     "monitoring.rules",
+    "monitoring.ctcae",
 ]

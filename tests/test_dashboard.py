@@ -49,7 +49,7 @@ def test_the_ward_page_lists_every_demo_patient_with_the_synthetic_banner(app_db
     assert len(table) == 12
     assert table["Patient"].str.endswith("(synthetic)").all()
     assert table["Bed"].notna().all()
-    assert set(table["Regimen"]) >= {"High-dose IV bolus every 8 h", "IL-2 after TIL cell infusion (after lymphodepletion)"}
+    assert set(table["Regimen"]) >= {"HD IV bolus q8h", "TIL + IL-2"}
     assert any("Decision support only" in c.value for c in at.caption)
 
 

@@ -4,6 +4,7 @@ from datetime import datetime, timezone
 import streamlit as st
 
 from dashboard.resources import get_engine, get_settings
+from monitoring.alerting import open_alert_counts
 from monitoring.db import session_scope
 from monitoring.repository import list_wards, ward_patient_list
 from monitoring.ward import ward_rows
@@ -15,6 +16,7 @@ with session_scope(get_engine()) as session:
     choice = st.selectbox("Ward", list(options), key="ward") if len(options) > 1 else next(iter(options), None)
     ward = options.get(choice) if choice else None
     patients = ward_patient_list(session=session, ward_id=ward.id if ward else None)
+    open_alerts = open_alert_counts(session=session)
 
 if patients.empty:
     st.info("No patients yet. `make run` seeds a synthetic demo ward into an empty database; "
@@ -23,4 +25,7 @@ else:
     tz = get_settings().timezone
     now = datetime.now(timezone.utc)
     st.caption(f"{len(patients)} patients · times in {tz.key} · as of {now.astimezone(tz):%H:%M}")
-    st.dataframe(ward_rows(patients, now=now, tz=tz), hide_index=True, width="stretch")
+    rows = ward_rows(patients, now=now, tz=tz, open_alerts=open_alerts)
+    # Every patient visible without scrolling the table (one row is 35 px in st.dataframe).
+    st.dataframe(rows, hide_index=True, width="stretch", height=35 * (len(rows) + 1) + 3,
+                 column_config={"Cycle · day": st.column_config.TextColumn(width="small")})
