@@ -98,7 +98,7 @@ def test_febrile_neutropenia_idsa_2010(case, rows, expected):
 def test_fn_onset_is_when_both_criteria_are_first_known():
     found = alerts_for("febrile-neutropenia", obs((0, "temperature", 38.6), (5, "anc", 0.3)))
     assert found.loc[0, "onset"] == T0 + timedelta(hours=5)
-    assert "38.6 °C" in found.loc[0, "evidence"] and "ANC 0.3" in found.loc[0, "evidence"]
+    assert "38.6 °C" in found.loc[0, "evidence"] and "ANC 0.30" in found.loc[0, "evidence"]
 
 
 @pytest.mark.parametrize("case, rows, expected", [

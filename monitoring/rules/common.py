@@ -96,13 +96,9 @@ def fmt_time(times: pd.Series) -> pd.Series:
 
 
 def fmt_num(values: pd.Series, decimals: int = 1) -> pd.Series:
-    """Numbers for evidence text without trailing noise (38.30 -> '38.3', 112.0 -> '112')."""
+    """Numbers for evidence text at a fixed precision (37.0 °C, 0.30 x10^9/L, 118/min); '–' when missing."""
     rounded = values.astype(float).round(decimals)
-    if decimals == 0:
-        text = rounded.map(lambda v: "–" if pd.isna(v) else f"{v:.0f}")
-    else:
-        text = rounded.map(lambda v: "–" if pd.isna(v) else f"{v:.{decimals}f}".rstrip("0").rstrip("."))
-    return text.astype("str")
+    return rounded.map(lambda v: "–" if pd.isna(v) else f"{v:.{decimals}f}").astype("str")
 
 
 def hours_text(hours: pd.Series) -> pd.Series:
