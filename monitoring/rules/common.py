@@ -97,8 +97,11 @@ def fmt_time(times: pd.Series) -> pd.Series:
 
 def fmt_num(values: pd.Series, decimals: int = 1) -> pd.Series:
     """Numbers for evidence text at a fixed precision (37.0 °C, 0.30 x10^9/L, 118/min); '–' when missing."""
-    rounded = values.astype(float).round(decimals)
-    return rounded.map(lambda v: "–" if pd.isna(v) else f"{v:.{decimals}f}").astype("str")
+    array = values.to_numpy(dtype=float, na_value=np.nan)
+    missing = np.isnan(array)
+    text = np.char.mod(f"%.{decimals}f", np.where(missing, 0.0, array)).astype(object)
+    text[missing] = "–"
+    return pd.Series(text, index=values.index, dtype="str")
 
 
 def hours_text(hours: pd.Series) -> pd.Series:

@@ -70,8 +70,10 @@ def _latest(data: EvalData, points: pd.DataFrame, code: str, validity: pd.Timede
     return got
 
 
-def assess(data: EvalData, points: pd.DataFrame, s: HoldSettings) -> pd.DataFrame:
-    """Decision and criteria at each (patient_id, time) of `points` (index kept)."""
+def assess(data: EvalData, points: pd.DataFrame, s: HoldSettings, *, explain: bool = True) -> pd.DataFrame:
+    """Decision and criteria at each (patient_id, time) of `points` (index kept).
+
+    explain=False decides only (no evidence text): the cheap first pass over every dosing moment."""
     v = s.values
     vit, lab, grade = data.validity.vital_signs, data.validity.labs, data.validity.nurse_grades
     sbp = _latest(data, points, "sbp", vit)
@@ -116,9 +118,14 @@ def assess(data: EvalData, points: pd.DataFrame, s: HoldSettings) -> pd.DataFram
     coma = _coma_hours(data, points)
 
     def crit(mask, text):
-        return where_text(mask.fillna(False) if hasattr(mask, "fillna") else mask, text)
+        mask = mask.fillna(False).astype(bool) if hasattr(mask, "fillna") else mask
+        return where_text(mask, text) if explain else mask
 
-    t = fmt_time
+    if not explain:  # cheap stand-ins: the text arguments are built but never formatted
+        def t(series):
+            return series.astype("str")
+    else:
+        t = fmt_time
     absolute = [
         crit(sbp["value"] < v["sbp_below"], "SBP " + fmt_num(sbp["value"], 0) + " mmHg at " + t(sbp["time"]).fillna("")
              + f" (< {v['sbp_below']:g}: label, withhold)"),
@@ -180,11 +187,14 @@ def assess(data: EvalData, points: pd.DataFrame, s: HoldSettings) -> pd.DataFram
         crit(coma > v["coma_discontinue_hours"], "responds only to pain or unresponsive for "
              + fmt_num(coma, 0) + " h (coma > " + f"{v['coma_discontinue_hours']:g}" + " h: label, permanently discontinue)"),
     ]
-    n_abs = sum((c != "").astype(int) for c in absolute)
-    n_rel = sum((c != "").astype(int) for c in relative)
-    n_dis = sum((c != "").astype(int) for c in discontinue)
+    def count(clauses):
+        return sum(((c != "") if explain else c).astype(int) for c in clauses)
+
+    n_abs, n_rel, n_dis = count(absolute), count(relative), count(discontinue)
     decision = np.select([n_dis > 0, (n_abs > 0) | (n_rel >= v["relative_for_hold"]), n_rel > 0],
                          ["permanently discontinue", "hold", "discuss"], "give")
+    if not explain:
+        return pd.DataFrame({"decision": decision, "n_absolute": n_abs, "n_relative": n_rel}, index=points.index)
     missing = join_clauses(
         where_text(sbp["value"].isna(), "SBP"), where_text(spo2["value"].isna(), "SpO2"),
         where_text(acvpu["value"].isna(), "consciousness"), where_text(hr["value"].isna(), "heart rate"),
@@ -232,9 +242,11 @@ def findings(data: EvalData, s: HoldSettings) -> pd.DataFrame:
     points = evaluation_points(data, s)
     if points.empty:
         return pd.DataFrame(columns=["patient_id", "time", "level", "severity", "evidence", "context"])
-    a = assess(data, points, s)
-    hit = (a["decision"] != "give").to_numpy(bool)
-    p, a = points[hit], a[hit]
+    first = assess(data, points, s, explain=False)
+    p = points[(first["decision"] != "give").to_numpy(bool)].reset_index(drop=True)
+    if p.empty:
+        return pd.DataFrame(columns=["patient_id", "time", "level", "severity", "evidence", "context"])
+    a = assess(data, p, s)
     ctx = data.dose_context(p)
     evidence = join_clauses(
         where_text(a["discontinue"] != "", "discontinue: " + a["discontinue"]),

@@ -103,6 +103,13 @@ def findings(data: EvalData, s: SepsisSettings, *, qsofa_positive: int, news2_ur
     tachy = (sets["heart_rate"] > 90).fillna(False)  # SIRS heart-rate criterion (Bone 1992)
     expected = in_window & ~real & (fever | tachy | news_urgent)
 
+    # Text only for the sets that fire (most sets do not): evidence strings are the costly part.
+    keep = (real | expected).to_numpy(bool)
+    sets, ctx = sets[keep], ctx[keep]
+    shock, qsofa_pos, news_real, news_emergency, news_urgent, news_beyond, lactate_crit, rising, fever_outside, \
+        real, expected = (m[keep] for m in (shock, qsofa_pos, news_real, news_emergency, news_urgent, news_beyond,
+                                            lactate_crit, rising, fever_outside, real, expected))
+    in_window = in_window[keep]
     severity = np.select([shock, qsofa_pos | (news_real & news_emergency)], ["emergency", "urgent"], "warning")
     level = np.select(
         [shock, qsofa_pos, news_real & news_emergency, news_real, lactate_crit, rising, fever_outside],
