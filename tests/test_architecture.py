@@ -61,3 +61,38 @@ def test_default_settings_need_no_environment():
     settings = load_settings({})
     assert settings.database_url == f"sqlite:///{ROOT / 'data' / 'il2_monitor.db'}"
     assert settings.timezone.key == "Europe/London"
+
+
+def test_every_alert_rule_is_described_in_the_readme():
+    from monitoring.rules import ENGINE_RULES
+    from monitoring.rules.sepsis import EXPECTED
+
+    readme = (ROOT / "README.md").read_text()
+    rule_ids = [m.RULE.id for m in ENGINE_RULES] + [EXPECTED.id]
+    assert [r for r in rule_ids if f"`{r}`" not in readme] == []
+
+
+def test_the_engine_api_is_importable_from_the_package():
+    import monitoring
+
+    assert callable(monitoring.score_frame) and callable(monitoring.grade_frame) and callable(monitoring.evaluate)
+
+
+def test_the_shipped_thresholds_file_loads_and_cites_a_source_for_every_section():
+    from monitoring.thresholds import load_thresholds
+
+    thresholds = load_thresholds()
+    sources = thresholds.sources()
+    assert set(sources) >= {"news2", "qsofa", "sirs", "ctcae", "febrile_neutropenia", "sepsis_screen", "aki",
+                            "capillary_leak", "il2_hold", "validity", "il2_schedule"}
+    assert all(s.document and s.table for s in sources.values())
+
+
+def test_an_invalid_thresholds_file_is_refused_naming_the_key(tmp_path):
+    from monitoring.thresholds import ThresholdsError, load_thresholds
+
+    text = (ROOT / "data" / "thresholds.toml").read_text()
+    broken = tmp_path / "thresholds.toml"
+    broken.write_text(text.replace("rise_mg_dl = 0.3", "rise_mg_dl = \"a lot\""))
+    with pytest.raises(ThresholdsError, match=r"aki\.rise_mg_dl"):
+        load_thresholds(broken)

@@ -34,3 +34,56 @@ def test_bad_settings_and_arguments_exit_2_with_a_message(tmp_path):
     assert naive.returncode == 2 and "time zone" in naive.stderr
     zero = run_cli("demo", "--patients", "0", env_url=f"sqlite:///{tmp_path / 'x.db'}")
     assert zero.returncode == 2 and "--patients" in zero.stderr
+
+
+def write(tmp_path, name: str, text: str) -> str:
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def test_score_keeps_rows_and_columns_and_adds_the_scores(tmp_path):
+    sets = write(tmp_path, "sets.csv",
+                 "patient_id,time,resp_rate,spo2,on_oxygen,sbp,heart_rate,consciousness,temperature,note\n"
+                 "P1,2026-11-20T08:00:00Z,22,95,yes,105,115,A,38.3,first\n"
+                 "P2,2026-11-20T08:00:00Z,25,,no,120,80,A,37.0,partial\n")
+    result = run_cli("score", sets)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("patient_id,time,resp_rate,spo2,on_oxygen,sbp,heart_rate,consciousness,temperature,note,news2")
+    assert ",first,9,high," in lines[1]            # clinical.md §8.10 worked example
+    assert ",partial,,," in lines[2] and "spo2" in lines[2]  # missing SpO2: NEWS2 empty, named
+
+
+def test_grade_and_evaluate_write_json_and_files(tmp_path):
+    labs = write(tmp_path, "labs.csv", "patient_id,time,code,value,unit,ref_low,ref_high\n"
+                                       "P1,2026-11-20T06:00:00Z,anc,0.4,10*9/L,1.8,7.5\n")
+    out = tmp_path / "graded.csv"
+    assert run_cli("grade", labs, "-o", str(out)).returncode == 0
+    assert "Neutrophil count decreased,4" in out.read_text()
+    obs = write(tmp_path, "obs.csv", "patient_id,time,code,value,unit\n"
+                                     "P1,2026-11-20T08:00:00Z,temperature,101.3,[degF]\n"
+                                     "P1,2026-11-20T09:00:00Z,anc,0.3,\n")
+    result = run_cli("evaluate", obs, "--format", "json")
+    import json
+    alerts = json.loads(result.stdout)
+    fn = next(a for a in alerts if a["rule"] == "febrile-neutropenia")
+    assert fn["onset"] == "2026-11-20T09:00:00Z" and "38.5 °C" in fn["evidence"]
+
+
+def test_bad_input_exits_2_naming_the_row_and_the_column(tmp_path):
+    bad = write(tmp_path, "bad.csv", "patient_id,time,code,value,unit\n"
+                                     "P1,2026-11-20T08:00:00Z,temperature,38.1,\n"
+                                     "P1,2026-11-20T08:00:00Z,spo2,140,\n"
+                                     "P1,yesterday,heart_rate,80,\n")
+    result = run_cli("evaluate", bad)
+    assert result.returncode == 2
+    assert "row 2, column value" in result.stderr and "140" in result.stderr
+    assert "row 3, column time" in result.stderr
+    missing = write(tmp_path, "cols.csv", "patient,when,code,value\nP1,2026-11-20T08:00:00Z,sbp,100\n")
+    result = run_cli("grade", missing)
+    assert result.returncode == 2 and "patient_id" in result.stderr
+    doses = write(tmp_path, "doses.csv", "patient_id,time,status\nP1,2026-11-20T05:00:00Z,skipped\n")
+    good = write(tmp_path, "good.csv", "patient_id,time,code,value\nP1,2026-11-20T08:00:00Z,sbp,100\n")
+    result = run_cli("evaluate", good, "--doses", doses)
+    assert result.returncode == 2 and "row 1, column status" in result.stderr and "skipped" in result.stderr
