@@ -22,7 +22,7 @@ from monitoring.inputs import read_long_frame
 from monitoring.thresholds import Section, ThresholdsError
 
 ROOT = Path(__file__).resolve().parents[1]
-ADMIRAL_CASES = ROOT.parent / "shared" / "reference" / "ctcae_v5_admiral_cases.csv"
+ADMIRAL_CASES = ROOT / "tests" / "data" / "ctcae_v5_admiral_cases.csv"  # copy of ../shared/reference/
 BOUNDARIES = ROOT / "tests" / "data" / "ctcae_boundaries.csv"
 TIME = "2026-03-02T08:00:00Z"
 
