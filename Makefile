@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 PORT ?= 8501
+# Local only by default: until sign-in lands (issue 4) the dashboard must not face the ward network.
+ADDRESS ?= 127.0.0.1
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
@@ -30,7 +32,7 @@ db: install
 	$(BIN)/il2-monitor demo --if-empty
 
 run: db
-	$(BIN)/streamlit run dashboard/app.py --server.port $(PORT) --server.address 0.0.0.0
+	$(BIN)/streamlit run dashboard/app.py --server.port $(PORT) --server.address $(ADDRESS)
 
 test: install-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -31,7 +31,8 @@ show_expected = st.toggle(f"Show expected IL-2 effects ({len(expected)})", key="
                                "beyond them. Counted and shown, never hidden: they are not sepsis alerts.")
 shown = alerts if show_expected else findings
 now = datetime.now(timezone.utc)
-st.caption(f"{len(findings)} alerts, {len(expected)} expected IL-2 effects · times in {tz.key}")
+st.caption(f"{len(findings)} alert{'s' * (len(findings) != 1)}, {len(expected)} expected IL-2 "
+           f"effect{'s' * (len(expected) != 1)} · onsets in {tz.key}; evidence times in UTC (Z)")
 if shown.empty:
     st.success("No alerts for this patient.")
 for a in shown.itertuples():
