@@ -25,6 +25,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     from monitoring import demo
     from monitoring.alerting import sync_alerts
+    from monitoring.auth import ensure_demo_accounts
     from monitoring.db import make_engine, session_scope, upgrade
     from monitoring.models import Patient
 
@@ -43,6 +44,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             counts = demo.write_ward(session=session, ward=ward)
         with session_scope(engine) as session:
             counts["alerts"] = sync_alerts(session=session, username="demo-generator")["new"]
+        with session_scope(engine) as session:
+            # The demo database gets one account per role (README); a real one starts with none.
+            counts["demo accounts"] = ensure_demo_accounts(session=session, ward_codes=["DEMO"])
     finally:
         engine.dispose()
     summary = ", ".join(f"{v} {k}" for k, v in counts.items())
@@ -117,6 +121,59 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_users(args: argparse.Namespace) -> int:
+    """il2-monitor users [list|add|disable|enable|reset]: accounts are managed here or on the admin page."""
+    import getpass
+
+    from monitoring import auth
+    from monitoring.db import make_engine, session_scope, upgrade
+    from monitoring.repository import RecordError
+
+    settings = load_settings()
+    upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    actor = f"cli:{getpass.getuser()}"
+
+    def new_password() -> str | None:
+        if getattr(args, "password_stdin", False):
+            return sys.stdin.readline().rstrip("\n")
+        if args.action == "add" and getattr(args, "email", None) and not sys.stdin.isatty():
+            return None
+        first = getpass.getpass("New password: ")
+        if getpass.getpass("Repeat it: ") != first:
+            raise RecordError(["The two passwords differ."])
+        return first
+
+    try:
+        with session_scope(engine) as session:
+            if args.action in (None, "list"):
+                for user in auth.list_users(session=session):
+                    wards = ",".join(str(w) for w in auth.user_ward_ids(session=session, user=user)) or "-"
+                    state = "active" if user.is_active else "disabled"
+                    locked = f", locked until {user.locked_until:%Y-%m-%d %H:%M}Z" if user.locked_until else ""
+                    print(f"{user.username}\t{user.role}\t{user.display_name}\t{user.email or '-'}\t"
+                          f"wards {wards}\t{state}{locked}")
+            elif args.action == "add":
+                auth.add_user(session=session, username=args.username, display_name=args.display_name or args.username,
+                              role=args.role, password=new_password(), email=args.email, created_by=actor,
+                              ward_codes=args.ward or [])
+                print(f"Added {args.username} ({args.role}).")
+            elif args.action in ("disable", "enable"):
+                auth.set_active(session=session, username=args.username, active=args.action == "enable",
+                                changed_by=actor)
+                print(f"{args.username} {args.action}d.")
+            elif args.action == "reset":
+                auth.reset_password(session=session, username=args.username, new_password=new_password(),
+                                    changed_by=actor)
+                print(f"Password of {args.username} reset; the account is unlocked.")
+    except RecordError as exc:
+        print(f"il2-monitor: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+    return 0
+
+
 def _safe_url(url: str) -> str:
     """The URL without a password, for messages."""
     if "@" in url and "://" in url:
@@ -152,6 +209,24 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--end", type=_iso_datetime, help="last hour of data, ISO 8601 (default: now)")
     demo.add_argument("--if-empty", action="store_true", help="do nothing when the database holds patients")
     demo.set_defaults(handler=_cmd_demo)
+
+    users = commands.add_parser("users", help="list and manage accounts")
+    user_actions = users.add_subparsers(dest="action")
+    user_actions.add_parser("list", help="list accounts (default)")
+    add = user_actions.add_parser("add", help="create an account (asks for the password)")
+    add.add_argument("--username", required=True)
+    add.add_argument("--role", required=True, choices=("nurse", "oncologist", "quality", "admin"))
+    add.add_argument("--display-name")
+    add.add_argument("--email", help="e-mail of the single sign-on identity mapped to this account")
+    add.add_argument("--ward", action="append", help="ward code the user is assigned to (repeatable)")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    for name, help_text in (("disable", "disable an account"), ("enable", "enable an account"),
+                            ("reset", "set a new password and unlock")):
+        action = user_actions.add_parser(name, help=help_text)
+        action.add_argument("username")
+        if name == "reset":
+            action.add_argument("--password-stdin", action="store_true")
+    users.set_defaults(handler=_cmd_users)
 
     def engine_command(name: str, help_text: str, handler) -> argparse.ArgumentParser:
         command = commands.add_parser(name, help=help_text)

@@ -234,6 +234,13 @@ class User(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utc_now)
 
 
+class UserWard(SQLModel, table=True):
+    """The wards a user is assigned to (a nurse sees the patients of these wards only)."""
+
+    user_id: int = Field(foreign_key="user.id", primary_key=True)
+    ward_id: int = Field(foreign_key="ward.id", primary_key=True)
+
+
 class AuditEvent(SQLModel, table=True):
     """Append-only record of who did what and when, with the state before and after."""
 

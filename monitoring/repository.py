@@ -441,7 +441,8 @@ WARD_LIST_COLUMNS = ["patient_id", "ward", "bed", "name", "mrn", "is_synthetic",
                      "last_dose_at", "last_set_at"]
 
 
-def ward_patient_list(*, session: Session, ward_id: int | None = None) -> pd.DataFrame:
+def ward_patient_list(*, session: Session, ward_id: int | None = None,
+                      ward_ids: Sequence[int] | None = None) -> pd.DataFrame:
     """One row per patient on the ward with the latest course, dose counts and the last set time."""
     latest_course = (select(TreatmentCourse.patient_id, func.max(TreatmentCourse.id).label("course_id"))
                      .group_by(TreatmentCourse.patient_id).subquery())
@@ -472,6 +473,8 @@ def ward_patient_list(*, session: Session, ward_id: int | None = None) -> pd.Dat
     )
     if ward_id is not None:
         query = query.where(Patient.ward_id == ward_id)
+    if ward_ids is not None:
+        query = query.where(Patient.ward_id.in_(list(ward_ids)))
     frame = _frame(session.execute(query).all(), WARD_LIST_COLUMNS)
     for column in ("course_start", "last_dose_at", "last_set_at"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
@@ -480,6 +483,12 @@ def ward_patient_list(*, session: Session, ward_id: int | None = None) -> pd.Dat
 
 def list_wards(*, session: Session) -> list[Ward]:
     return list(session.scalars(select(Ward).order_by(Ward.name)).all())
+
+
+def visible_wards(*, session: Session, role: str, ward_ids: Sequence[int]) -> list[Ward]:
+    """The wards whose patients a user may see: a nurse those assigned, an oncologist all."""
+    wards = list_wards(session=session)
+    return wards if role == "oncologist" else [w for w in wards if w.id in set(ward_ids)]
 
 
 # --- bulk paths (lab import, synthetic data) ----------------------------------------------------

@@ -9,6 +9,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from monitoring import demo
+from monitoring.auth import DEMO_PASSWORD, ensure_demo_accounts
 from monitoring.db import make_engine, session_scope
 
 APP = "../dashboard/app.py"
@@ -30,20 +31,37 @@ def seed(url: str) -> None:
     ward = demo.generate_ward(patients=12, days=3, seed=1, end=datetime(2026, 11, 27, 8, tzinfo=timezone.utc))
     with session_scope(engine) as session:
         demo.write_ward(session=session, ward=ward)
+    with session_scope(engine) as session:
+        ensure_demo_accounts(session=session, ward_codes=["DEMO"])
     engine.dispose()
 
 
-def test_an_empty_database_says_how_to_get_patients(app_db):
+def signed_in(username: str, password: str = DEMO_PASSWORD) -> AppTest:
+    """The app after signing in through the real form."""
     at = AppTest.from_file(APP, default_timeout=30).run()
+    at.text_input(key="sign_in_username").input(username)
+    at.text_input(key="sign_in_password").input(password)
+    at.button[0].click().run()
     assert not at.exception
+    return at
+
+
+def test_an_empty_database_says_how_to_get_patients(app_db):
+    engine = make_engine(app_db)
+    with session_scope(engine) as session:
+        from monitoring import auth, repository
+        repository.get_or_create_ward(session=session, code="W1", name="Ward 1")
+        auth.add_user(session=session, username="n1", display_name="Nurse One", role="nurse",
+                      password="long-enough-1", created_by="test", ward_codes=["W1"])
+    engine.dispose()
+    at = signed_in("n1", "long-enough-1")
     assert "No patients yet" in at.info[0].value
     assert not at.warning  # no synthetic banner without synthetic data
 
 
 def test_the_ward_page_lists_every_demo_patient_with_the_synthetic_banner(app_db):
     seed(app_db)
-    at = AppTest.from_file(APP, default_timeout=30).run()
-    assert not at.exception
+    at = signed_in("nurse")
     assert "Synthetic demo data" in at.warning[0].value
     table = at.dataframe[0].value
     assert len(table) == 12
@@ -62,7 +80,7 @@ def test_the_alerts_page_shows_each_alert_with_evidence_standard_and_context(app
         counts = sync_alerts(session=session)
     engine.dispose()
     assert counts["new"] > 0
-    at = AppTest.from_file(APP, default_timeout=30).run()
+    at = signed_in("oncologist")
     at.switch_page("app_pages/alerts.py").run()
     assert not at.exception
     patients = at.selectbox(key="alerts_patient")

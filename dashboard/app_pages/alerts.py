@@ -4,18 +4,21 @@ from datetime import datetime, timezone
 import streamlit as st
 
 from dashboard.resources import get_engine, get_settings
+from dashboard.session import require
 from monitoring.alerting import list_alerts
 from monitoring.db import session_scope
-from monitoring.repository import ward_patient_list
+from monitoring.repository import visible_wards, ward_patient_list
 from monitoring.timefmt import elapsed_text, local_text
 
 SEVERITY_ICON = {"emergency": ":material/emergency:", "urgent": ":material/error:",
                  "warning": ":material/warning:", "info": ":material/info:"}
 
+user = require("view_patients")
 st.title("Patient alerts")
 tz = get_settings().timezone
 with session_scope(get_engine()) as session:
-    patients = ward_patient_list(session=session)
+    wards = visible_wards(session=session, role=user["role"], ward_ids=user["ward_ids"])
+    patients = ward_patient_list(session=session, ward_ids=[w.id for w in wards])
     if patients.empty:
         st.info("No patients yet.")
         st.stop()

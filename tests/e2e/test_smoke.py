@@ -1,16 +1,60 @@
-"""A person opens the dashboard and sees the ward's patients, labelled synthetic."""
+"""A person opens the dashboard, signs in with a demo account and sees what the role may use."""
+import re
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.conftest import wait_for_app_run
+
 SHOTS = Path(__file__).resolve().parents[2] / "screenshots"
+PAGES = {
+    "nurse": ["Ward", "Patient alerts"],
+    "oncologist": ["Ward", "Patient alerts", "Reports", "Thresholds"],
+    "quality": ["Reports"],
+    "admin": ["Thresholds", "Users", "Audit log"],
+}
+ALL = {"Ward", "Patient alerts", "Reports", "Thresholds", "Users", "Audit log"}
 
 
-def test_the_ward_list_shows_the_demo_patients(page):
-    expect(page.get_by_role("heading", name="Ward")).to_be_visible()
+def sign_in(page, username: str, password: str = "demo-il2") -> None:
+    page.get_by_role("textbox", name="User name").fill(username)
+    page.get_by_role("textbox", name="Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    wait_for_app_run(page)
+
+
+def test_the_sign_in_page_shows_the_product_and_the_demo_banner_and_no_patient_data(page):
+    expect(page.get_by_role("heading", name="IL-2 Toxicity Monitor")).to_be_visible()
     expect(page.get_by_text("Synthetic demo data")).to_be_visible()
-    grid = page.get_by_test_id("stDataFrame")
-    expect(grid).to_be_visible()
+    expect(page.get_by_test_id("stDataFrame")).to_have_count(0)
+    sign_in(page, "nurse", "not-the-password")
+    expect(page.get_by_test_id("stAlertContentError")).to_contain_text("Wrong user name or password")
+
+
+def test_the_nurse_signs_in_and_sees_the_ward_list(page):
+    sign_in(page, "nurse")
+    expect(page.get_by_role("heading", name="Ward")).to_be_visible()
+    expect(page.get_by_test_id("stDataFrame")).to_be_visible()
     expect(page.get_by_text("12 patients")).to_be_visible()
     SHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SHOTS / "e2e-ward.png"), full_page=True)
+
+
+@pytest.mark.parametrize("role", sorted(PAGES))
+def test_each_demo_account_sees_the_pages_its_role_may_use(page, role):
+    sign_in(page, role)
+    if len(PAGES[role]) == 1:  # Streamlit shows no navigation for a single page: it opens directly
+        expect(page.get_by_role("heading", name=PAGES[role][0], exact=True)).to_be_visible()
+    for title in PAGES[role] if len(PAGES[role]) > 1 else []:
+        link = page.get_by_role("link", name=title, exact=True)
+        expect(link).to_be_visible()
+        link.click()
+        wait_for_app_run(page)
+        expect(page.get_by_role("heading", name=title, exact=True)).to_be_visible()
+        expect(page.get_by_test_id("stException")).to_have_count(0)
+    for title in ALL - set(PAGES[role]):
+        expect(page.get_by_role("link", name=title, exact=True)).to_have_count(0)
+    page.get_by_role("button", name="Sign out").click()
+    wait_for_app_run(page)
+    expect(page.get_by_role("heading", name="IL-2 Toxicity Monitor")).to_be_visible()

@@ -1,0 +1,66 @@
+"""Users: accounts, roles, wards; add, disable, enable and reset (admin only; every change audited)."""
+import pandas as pd
+import streamlit as st
+
+from dashboard.resources import get_engine
+from dashboard.session import require
+from monitoring import auth
+from monitoring.db import session_scope
+from monitoring.models import ROLES
+from monitoring.repository import RecordError, list_wards
+
+admin = require("manage_users")
+st.title("Users")
+with session_scope(get_engine()) as session:
+    users = auth.list_users(session=session)
+    ward_names = {w.id: w.code for w in list_wards(session=session)}
+    table = pd.DataFrame([{"User name": u.username, "Name": u.display_name, "Role": u.role,
+                           "E-mail (single sign-on)": u.email or "",
+                           "Wards": ", ".join(ward_names[i] for i in auth.user_ward_ids(session=session, user=u)),
+                           "Active": u.is_active,
+                           "Locked until (UTC)": u.locked_until.strftime("%Y-%m-%d %H:%M") if u.locked_until else ""}
+                          for u in users])
+st.dataframe(table, hide_index=True, width="stretch")
+
+
+def run(action, success: str) -> None:
+    try:
+        with session_scope(get_engine()) as session:
+            action(session)
+        st.success(success)
+    except RecordError as exc:
+        for message in exc.errors:
+            st.error(message)
+
+
+add, change = st.columns(2)
+with add.form("add_user", clear_on_submit=True):
+    st.subheader("Add a user")
+    username = st.text_input("User name", key="new_username")
+    display_name = st.text_input("Full name", key="new_display_name")
+    role = st.selectbox("Role", ROLES, key="new_role")
+    email = st.text_input("E-mail for single sign-on (optional)", key="new_email")
+    wards = st.multiselect("Wards", list(ward_names.values()), key="new_wards")
+    password = st.text_input("Initial password", type="password", key="new_password",
+                             help=f"At least {auth.MIN_PASSWORD_LENGTH} characters; not the user name.")
+    if st.form_submit_button("Add user"):
+        run(lambda s: auth.add_user(session=s, username=username, display_name=display_name, role=role,
+                                    password=password or None, email=email or None, ward_codes=wards,
+                                    created_by=admin["username"]), f"Added {username}.")
+with change.form("change_user"):
+    st.subheader("Change a user")
+    target = st.selectbox("User", [u.username for u in users], key="change_username")
+    new_password = st.text_input("New password (for reset)", type="password", key="reset_password")
+    disable, enable, reset = st.columns(3)
+    if disable.form_submit_button("Disable"):
+        if target == admin["username"]:
+            st.error("You cannot disable your own account.")
+        else:
+            run(lambda s: auth.set_active(session=s, username=target, active=False, changed_by=admin["username"]),
+                f"{target} disabled.")
+    if enable.form_submit_button("Enable"):
+        run(lambda s: auth.set_active(session=s, username=target, active=True, changed_by=admin["username"]),
+            f"{target} enabled.")
+    if reset.form_submit_button("Reset password"):
+        run(lambda s: auth.reset_password(session=s, username=target, new_password=new_password,
+                                          changed_by=admin["username"]), f"Password of {target} reset and unlocked.")

@@ -1,0 +1,53 @@
+"""The sign-in page: product name, demo banner, clear errors, single sign-on when configured."""
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard.resources import get_engine, get_settings
+from dashboard.session import NOTICE_KEY, start_session
+from monitoring import auth
+from monitoring.db import session_scope
+
+
+def sso_configured() -> bool:
+    try:
+        return "auth" in st.secrets
+    except Exception:  # no secrets.toml at all: Streamlit raises rather than answering False
+        return False
+
+
+def show() -> None:
+    st.title("IL-2 Toxicity Monitor")
+    st.caption("Side-effect monitoring for interleukin-2 (aldesleukin) treatment. Sign in to see patient data.")
+    notice = st.session_state.pop(NOTICE_KEY, None)
+    if notice:
+        st.info(notice)
+    if st.user.get("is_logged_in", False):  # back from the hospital identity provider (st.login)
+        with session_scope(get_engine()) as session:
+            result = auth.sign_in_identity(session=session, email=st.user.get("email"))
+        if result.ok:
+            start_session(result)
+            st.rerun()
+        st.error(result.message)
+        st.button("Sign out of the hospital account", on_click=st.logout)
+        return
+    with st.form("sign_in", enter_to_submit=True):
+        username = st.text_input("User name", key="sign_in_username", autocomplete="username")
+        password = st.text_input("Password", type="password", key="sign_in_password",
+                                 autocomplete="current-password")
+        submitted = st.form_submit_button("Sign in", type="primary")
+    if submitted:
+        with session_scope(get_engine()) as session:
+            result = auth.authenticate(session=session, username=username, password=password)
+        if result.ok:
+            start_session(result)
+            st.rerun()
+        elif result.locked_until is not None:
+            local = result.locked_until.astimezone(get_settings().timezone)
+            st.error(f"Account locked until {local:%H:%M} after repeated failed sign-ins. "
+                     "An administrator can unlock it sooner.")
+        else:
+            st.error(result.message)
+    if sso_configured():
+        st.divider()
+        st.button("Sign in with the hospital account", on_click=st.login)

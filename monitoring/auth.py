@@ -1,0 +1,272 @@
+"""Accounts, sign-in, roles and what each role may do. No Streamlit here: the dashboard calls it.
+
+- Passwords: argon2id (argon2-cffi defaults, RFC 9106), never stored or logged in plain text.
+- Policy: at least 8 characters, not the user name, not a common password (NIST SP 800-63B §5.1.1.2).
+- Lockout: LOCKOUT_ATTEMPTS failed sign-ins in a row lock the account for LOCKOUT_MINUTES; the same
+  message for an unknown user and a wrong password, so the form does not reveal who has an account.
+- Every sign-in, failed sign-in, sign-out and account change writes one audit row.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import select
+from sqlmodel import Session
+
+from monitoring.models import ROLES, User, UserWard, Ward
+from monitoring.repository import RecordError, write_audit
+
+LOCKOUT_ATTEMPTS = int(os.environ.get("IL2_LOCKOUT_ATTEMPTS", "5"))
+LOCKOUT_MINUTES = float(os.environ.get("IL2_LOCKOUT_MINUTES", "15"))
+SESSION_TIMEOUT_MINUTES = float(os.environ.get("IL2_SESSION_TIMEOUT_MINUTES", "30"))
+MIN_PASSWORD_LENGTH = 8
+COMMON_PASSWORDS = frozenset({"password", "password1", "12345678", "123456789", "1234567890", "qwertyui",
+                              "iloveyou", "11111111", "abc12345", "letmein1", "welcome1", "changeme",
+                              "passw0rd", "admin123", "hospital", "nurse123"})
+DEMO_PASSWORD = "demo-il2"
+DEMO_ACCOUNTS = (("nurse", "Demo nurse", "nurse"), ("oncologist", "Demo oncologist", "oncologist"),
+                 ("quality", "Demo quality analyst", "quality"), ("admin", "Demo administrator", "admin"))
+WRONG_CREDENTIALS = "Wrong user name or password."
+
+_hasher = PasswordHasher()  # argon2id, time_cost 3, memory 64 MiB, parallelism 4 (library defaults)
+# Verified against when the user does not exist, so both paths take the same time.
+_DUMMY_HASH = _hasher.hash("not-a-real-password-0")
+
+# --- roles and permissions ---------------------------------------------------------------------
+
+PERMISSIONS: dict[str, frozenset[str]] = {
+    # Identifiable patient data on the ward: names, record numbers, observations, alerts.
+    "view_patients": frozenset({"nurse", "oncologist"}),
+    "record_observations": frozenset({"nurse"}),
+    "record_doses": frozenset({"nurse"}),
+    "decide_doses": frozenset({"oncologist"}),
+    "act_on_alerts": frozenset({"oncologist"}),
+    "escalate_alerts": frozenset({"nurse", "oncologist"}),
+    # De-identified summaries only: never a name or record number.
+    "view_reports": frozenset({"quality", "oncologist"}),
+    "export_identifiable": frozenset({"oncologist"}),
+    "view_thresholds": frozenset({"admin", "oncologist"}),
+    "manage_users": frozenset({"admin"}),
+    "view_audit_log": frozenset({"admin"}),
+}
+
+
+class PermissionDenied(PermissionError):
+    """The signed-in role may not do this; the message says what and who may."""
+
+
+def may(role: str | None, permission: str) -> bool:
+    if permission not in PERMISSIONS:
+        raise KeyError(f"unknown permission {permission!r}")
+    return role in PERMISSIONS[permission]
+
+
+def require(role: str | None, permission: str) -> None:
+    """Raise PermissionDenied unless `role` holds `permission` (checked on the server for every action)."""
+    if not may(role, permission):
+        allowed = ", ".join(sorted(PERMISSIONS[permission]))
+        raise PermissionDenied(f"Your role ({role or 'not signed in'}) may not {permission.replace('_', ' ')}; "
+                               f"allowed: {allowed}.")
+
+
+# --- passwords ---------------------------------------------------------------------------------
+
+def password_problems(password: str, username: str = "") -> list[str]:
+    """Why a new password is refused (empty when it is acceptable)."""
+    problems = []
+    if len(password) < MIN_PASSWORD_LENGTH:
+        problems.append(f"Password has {len(password)} characters; at least {MIN_PASSWORD_LENGTH} are needed.")
+    if username and password.lower() == username.lower():
+        problems.append("Password must not be the user name.")
+    if password.lower() in COMMON_PASSWORDS:
+        problems.append("Password is a commonly used password; choose another.")
+    if password and len(set(password)) == 1:
+        problems.append("Password must not be one repeated character.")
+    return problems
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def _verify(password_hash: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+# --- accounts ----------------------------------------------------------------------------------
+
+def _public(user: User) -> dict:
+    return {"username": user.username, "display_name": user.display_name, "role": user.role, "email": user.email,
+            "is_active": user.is_active, "wards": None}
+
+
+def get_user(*, session: Session, username: str) -> User | None:
+    return session.scalars(select(User).where(User.username == username.strip().lower())).first()
+
+
+def add_user(*, session: Session, username: str, display_name: str, role: str, password: str | None,
+             created_by: str, email: str | None = None, ward_codes: list[str] | None = None,
+             enforce_policy: bool = True) -> User:
+    """Create an account (password hashed with argon2id); one audit row without the password."""
+    username = username.strip().lower()
+    errors = []
+    if not username or not username.replace(".", "").replace("-", "").replace("_", "").isalnum():
+        errors.append(f"User name '{username}' must be letters, digits, '.', '-' or '_'.")
+    if role not in ROLES:
+        errors.append(f"Role '{role}' is not known; accepted: {', '.join(ROLES)}.")
+    if password is None and not email:
+        errors.append("Give a password, or an e-mail address for single sign-on.")
+    if password is not None and enforce_policy:
+        errors += password_problems(password, username)
+    if get_user(session=session, username=username) is not None:
+        errors.append(f"User name '{username}' is taken.")
+    if errors:
+        raise RecordError(errors)
+    user = User(username=username, display_name=display_name.strip() or username, role=role,
+                email=email.strip().lower() if email else None,
+                password_hash=hash_password(password) if password is not None else None)
+    session.add(user)
+    session.flush()
+    codes = set_wards(session=session, user=user, ward_codes=ward_codes or [])
+    write_audit(session=session, username=created_by, action="user-create", entity="user", entity_id=user.username,
+                after={**_public(user), "wards": codes})
+    return user
+
+
+def set_wards(*, session: Session, user: User, ward_codes: list[str]) -> list[str]:
+    """Replace the wards a user is assigned to (nurses see only these)."""
+    wards = {w.code: w for w in session.scalars(select(Ward).where(Ward.code.in_(ward_codes))).all()}
+    unknown = sorted(set(ward_codes) - set(wards))
+    if unknown:
+        raise RecordError([f"Ward '{code}' does not exist." for code in unknown])
+    for link in session.scalars(select(UserWard).where(UserWard.user_id == user.id)).all():
+        session.delete(link)
+    for ward in wards.values():
+        session.add(UserWard(user_id=user.id, ward_id=ward.id))
+    session.flush()
+    return sorted(wards)
+
+
+def user_ward_ids(*, session: Session, user: User) -> list[int]:
+    return [link.ward_id for link in session.scalars(select(UserWard).where(UserWard.user_id == user.id)).all()]
+
+
+def set_active(*, session: Session, username: str, active: bool, changed_by: str) -> User:
+    user = get_user(session=session, username=username)
+    if user is None:
+        raise RecordError([f"No user named '{username}'."])
+    before = _public(user)
+    user.is_active = active
+    session.flush()
+    write_audit(session=session, username=changed_by, action="user-enable" if active else "user-disable",
+                entity="user", entity_id=user.username, before=before, after=_public(user))
+    return user
+
+
+def reset_password(*, session: Session, username: str, new_password: str, changed_by: str) -> User:
+    """Set a new password and lift any lockout."""
+    user = get_user(session=session, username=username)
+    if user is None:
+        raise RecordError([f"No user named '{username}'."])
+    problems = password_problems(new_password, user.username)
+    if problems:
+        raise RecordError(problems)
+    user.password_hash = hash_password(new_password)
+    user.failed_logins, user.locked_until = 0, None
+    session.flush()
+    write_audit(session=session, username=changed_by, action="user-password-reset", entity="user",
+                entity_id=user.username, after={"unlocked": True})
+    return user
+
+
+def list_users(*, session: Session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.role, User.username)).all())
+
+
+def ensure_demo_accounts(*, session: Session, ward_codes: list[str]) -> int:
+    """The demo database's four accounts (password demo-il2); only ever called when seeding demo data."""
+    created = 0
+    for username, display_name, role in DEMO_ACCOUNTS:
+        if get_user(session=session, username=username) is None:
+            add_user(session=session, username=username, display_name=display_name, role=role,
+                     password=DEMO_PASSWORD, created_by="demo-generator",
+                     ward_codes=ward_codes if role == "nurse" else [], enforce_policy=False)
+            created += 1
+    return created
+
+
+# --- sign-in -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SignIn:
+    ok: bool
+    message: str
+    username: str | None = None
+    display_name: str | None = None
+    role: str | None = None
+    locked_until: datetime | None = None
+
+
+def authenticate(*, session: Session, username: str, password: str, now: datetime | None = None) -> SignIn:
+    """Check a user name and password; count failures, lock after LOCKOUT_ATTEMPTS, audit either way."""
+    now = now or datetime.now(timezone.utc)
+    typed = (username or "").strip().lower()
+    user = get_user(session=session, username=typed) if typed else None
+    if user is not None and user.locked_until is not None and user.locked_until > now:
+        _verify(None, password)  # same work as a real check
+        write_audit(session=session, username=typed, action="sign-in-failed", entity="user", entity_id=typed,
+                    after={"reason": "locked", "locked_until": user.locked_until.isoformat()})
+        return SignIn(False, "Account locked.", locked_until=user.locked_until)
+    valid = _verify(user.password_hash if user else None, password)
+    if user is None or not valid or not user.is_active:
+        reason = "unknown user" if user is None else ("disabled" if valid else "wrong password")
+        locked_until = None
+        if user is not None and not valid:
+            user.failed_logins += 1
+            if user.failed_logins >= LOCKOUT_ATTEMPTS:
+                user.locked_until = locked_until = now + timedelta(minutes=LOCKOUT_MINUTES)
+                user.failed_logins = 0
+        write_audit(session=session, username=typed or "(empty)", action="sign-in-failed", entity="user",
+                    entity_id=typed or None, after={"reason": reason,
+                                                    **({"locked_until": locked_until.isoformat()} if locked_until else {})})
+        if locked_until is not None:
+            return SignIn(False, "Account locked.", locked_until=locked_until)
+        if user is not None and valid and not user.is_active:
+            return SignIn(False, "This account is disabled; ask an administrator.")
+        return SignIn(False, WRONG_CREDENTIALS)
+    user.failed_logins, user.locked_until = 0, None
+    write_audit(session=session, username=user.username, action="sign-in", entity="user", entity_id=user.username,
+                after={"method": "password", "role": user.role})
+    return SignIn(True, "Signed in.", user.username, user.display_name, user.role)
+
+
+def sign_in_identity(*, session: Session, email: str | None) -> SignIn:
+    """Single sign-on: map the identity provider's e-mail to an active user; unknown gets no access."""
+    address = (email or "").strip().lower()
+    user = session.scalars(select(User).where(User.email == address)).first() if address else None
+    if user is None or not user.is_active:
+        write_audit(session=session, username=address or "(no e-mail)", action="sign-in-failed", entity="user",
+                    after={"method": "oidc", "reason": "unknown identity" if user is None else "disabled"})
+        return SignIn(False, f"{address or 'This identity'} has no account here; ask an administrator for access.")
+    write_audit(session=session, username=user.username, action="sign-in", entity="user", entity_id=user.username,
+                after={"method": "oidc", "role": user.role})
+    return SignIn(True, "Signed in.", user.username, user.display_name, user.role)
+
+
+def record_sign_out(*, session: Session, username: str, reason: str = "user") -> None:
+    write_audit(session=session, username=username, action="sign-out", entity="user", entity_id=username,
+                after={"reason": reason})
+
+
+def session_expired(last_activity: datetime | None, now: datetime | None = None,
+                    timeout_minutes: float = SESSION_TIMEOUT_MINUTES) -> bool:
+    """True when the session has been idle longer than the timeout (default 30 minutes)."""
+    now = now or datetime.now(timezone.utc)
+    return last_activity is not None and now - last_activity > timedelta(minutes=timeout_minutes)

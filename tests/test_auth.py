@@ -1,0 +1,298 @@
+"""Sign-in, roles and the audit trail: passwords, lockout, the role x page/action matrix, single
+sign-on mapping, session timeout, and one audit row per write."""
+from __future__ import annotations
+
+import shutil
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import streamlit as st
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
+from streamlit.testing.v1 import AppTest
+
+from monitoring import auth
+from monitoring.db import make_engine, session_scope
+from monitoring.models import AuditEvent, User
+from monitoring.repository import RecordError, get_or_create_ward
+
+NOW = datetime(2026, 11, 27, 14, 0, tzinfo=timezone.utc)
+APP = "../dashboard/app.py"
+PASSWORD = "correct-horse-9"
+
+
+def make_user(engine, username="alice", role="nurse", password=PASSWORD, **kwargs):
+    with session_scope(engine) as session:
+        get_or_create_ward(session=session, code="W1", name="Ward 1")
+        return auth.add_user(session=session, username=username, display_name=username.title(), role=role,
+                             password=password, created_by="admin", ward_codes=["W1"], **kwargs)
+
+
+def sign_in(engine, username="alice", password=PASSWORD, now=NOW) -> auth.SignIn:
+    with session_scope(engine) as session:
+        return auth.authenticate(session=session, username=username, password=password, now=now)
+
+
+def audit_rows(engine, action=None):
+    with session_scope(engine) as session:
+        query = select(AuditEvent)
+        if action:
+            query = query.where(AuditEvent.action == action)
+        return session.scalars(query.order_by(AuditEvent.id)).all()
+
+
+# --- passwords and lockout ----------------------------------------------------------------------
+
+def test_passwords_are_stored_as_argon2id_hashes_and_never_in_plain_text(engine):
+    make_user(engine)
+    sign_in(engine, password="wrong-guess-1")
+    with session_scope(engine) as session:
+        stored = session.scalars(select(User)).one().password_hash
+        dump = " ".join(str((e.before, e.after)) for e in session.scalars(select(AuditEvent)).all())
+    assert stored.startswith("$argon2id$") and PASSWORD not in stored
+    assert PASSWORD not in dump and "wrong-guess-1" not in dump
+
+
+@pytest.mark.parametrize("password, ok", [
+    ("seven77", False), ("eight888", True), ("alice", False), ("ALICEALICE", True), ("password", False),
+    ("aaaaaaaaaa", False),
+])
+def test_password_policy(password, ok):
+    assert (auth.password_problems(password, "alice") == []) is ok
+
+
+def test_a_policy_failure_names_the_problem(engine):
+    with pytest.raises(RecordError, match="at least 8"):
+        make_user(engine, password="short")
+
+
+def test_sign_in_succeeds_with_the_right_password_and_says_the_same_for_any_failure(engine):
+    make_user(engine)
+    assert sign_in(engine).ok
+    assert sign_in(engine, password="nope-nope-1").message == "Wrong user name or password."
+    assert sign_in(engine, username="nobody").message == "Wrong user name or password."
+
+
+def test_five_failures_lock_the_account_for_15_minutes_then_it_opens_again(engine):
+    make_user(engine)
+    for attempt in range(auth.LOCKOUT_ATTEMPTS - 1):
+        assert not sign_in(engine, password=f"wrong-{attempt}-xyz").ok
+    locked = sign_in(engine, password="wrong-last-xyz")
+    assert locked.locked_until == NOW + timedelta(minutes=auth.LOCKOUT_MINUTES)
+    # Even the right password is refused while locked.
+    assert not sign_in(engine, now=NOW + timedelta(minutes=14)).ok
+    assert sign_in(engine, now=NOW + timedelta(minutes=15, seconds=1)).ok
+
+
+def test_a_reset_unlocks_and_a_disabled_account_cannot_sign_in(engine):
+    make_user(engine)
+    for attempt in range(auth.LOCKOUT_ATTEMPTS):
+        sign_in(engine, password=f"wrong-{attempt}-xyz")
+    with session_scope(engine) as session:
+        auth.reset_password(session=session, username="alice", new_password="brand-new-pw-2", changed_by="admin")
+    assert sign_in(engine, password="brand-new-pw-2").ok
+    with session_scope(engine) as session:
+        auth.set_active(session=session, username="alice", active=False, changed_by="admin")
+    result = sign_in(engine, password="brand-new-pw-2")
+    assert not result.ok and "disabled" in result.message
+
+
+# --- single sign-on -------------------------------------------------------------------------------
+
+def test_an_oidc_identity_maps_to_its_user_and_an_unknown_one_gets_no_access(engine):
+    make_user(engine, username="dr.who", role="oncologist", password=None, email="Dr.Who@Hospital.example")
+    with session_scope(engine) as session:
+        known = auth.sign_in_identity(session=session, email="dr.who@hospital.example")
+        unknown = auth.sign_in_identity(session=session, email="stranger@elsewhere.example")
+    assert (known.ok, known.role) == (True, "oncologist")
+    assert not unknown.ok and "no account" in unknown.message
+
+
+# --- audit ----------------------------------------------------------------------------------------
+
+def test_every_account_write_and_sign_in_leaves_exactly_one_audit_row(engine):
+    make_user(engine)  # the ward and the user: 2 rows
+    before = len(audit_rows(engine))
+    sign_in(engine)
+    sign_in(engine, password="wrong-one-1")
+    with session_scope(engine) as session:
+        auth.record_sign_out(session=session, username="alice")
+        auth.set_active(session=session, username="alice", active=False, changed_by="admin")
+    actions = [e.action for e in audit_rows(engine)[before:]]
+    assert actions == ["sign-in", "sign-in-failed", "sign-out", "user-disable"]
+
+
+@pytest.mark.parametrize("statement", ["UPDATE auditevent SET action = 'x'", "DELETE FROM auditevent"])
+def test_the_audit_table_refuses_update_and_delete(engine, statement):
+    make_user(engine)
+    with pytest.raises(DBAPIError, match="append-only"):
+        with engine.begin() as connection:
+            connection.execute(text(statement))
+
+
+# --- the role x page matrix through the real app ---------------------------------------------------
+
+PAGES = {"app_pages/ward.py": "Ward", "app_pages/alerts.py": "Patient alerts", "app_pages/reports.py": "Reports",
+         "app_pages/thresholds.py": "Thresholds", "app_pages/users.py": "Users", "app_pages/audit.py": "Audit log"}
+ALLOWED = {
+    "nurse": {"Ward", "Patient alerts"},
+    "oncologist": {"Ward", "Patient alerts", "Reports", "Thresholds"},
+    "quality": {"Reports"},
+    "admin": {"Thresholds", "Users", "Audit log"},
+}
+
+
+@pytest.fixture
+def app_url(tmp_path, sqlite_template, monkeypatch):
+    path = tmp_path / "app.db"
+    shutil.copy(sqlite_template, path)
+    url = f"sqlite:///{path}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    st.cache_resource.clear()
+    engine = make_engine(url)
+    with session_scope(engine) as session:
+        get_or_create_ward(session=session, code="DEMO", name="Demo ward")
+        auth.ensure_demo_accounts(session=session, ward_codes=["DEMO"])
+    engine.dispose()
+    yield url
+    st.cache_resource.clear()
+
+
+def app_signed_in(username: str, password: str = auth.DEMO_PASSWORD) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    at.text_input(key="sign_in_username").input(username)
+    at.text_input(key="sign_in_password").input(password)
+    at.button[0].click().run()
+    assert not at.exception
+    return at
+
+
+def test_no_page_shows_anything_but_the_sign_in_form_before_sign_in(app_url):
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    assert at.title[0].value == "IL-2 Toxicity Monitor"
+    assert [t.label for t in at.text_input] == ["User name", "Password"]
+    assert not at.dataframe
+    for page in PAGES:
+        # Before sign-in no page but the form is registered at all ...
+        with pytest.raises(ValueError, match=r"Known pages: \['Sign in'\]"):
+            at.switch_page(page)
+        # ... and each page script refuses to run on its own without a signed-in role.
+        alone = AppTest.from_file(f"../dashboard/{page}", default_timeout=30).run()
+        assert not alone.exception and not alone.dataframe, page
+        assert "may not open this page" in alone.error[0].value, page
+
+
+def test_wrong_password_and_lockout_messages_on_the_sign_in_page(app_url):
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    for attempt in range(auth.LOCKOUT_ATTEMPTS):
+        at.text_input(key="sign_in_username").input("nurse")
+        at.text_input(key="sign_in_password").input(f"wrong-{attempt}-pw")
+        at.button[0].click().run()
+    assert not at.exception
+    messages = [e.value for e in at.error]
+    assert messages[-1].startswith("Account locked until ")
+    at2 = AppTest.from_file(APP, default_timeout=30).run()
+    at2.text_input(key="sign_in_username").input("oncologist")
+    at2.text_input(key="sign_in_password").input("wrong-pw-here")
+    at2.button[0].click().run()
+    assert at2.error[0].value == "Wrong user name or password."
+
+
+@pytest.mark.parametrize("role", sorted(ALLOWED))
+def test_each_role_sees_only_its_pages_and_is_refused_the_others(app_url, role):
+    at = app_signed_in(role)
+    user = at.session_state["signed_in_user"]
+    for page, title in PAGES.items():
+        if title in ALLOWED[role]:
+            at.switch_page(page).run()
+            assert not at.exception, (role, page)
+            assert at.title[0].value == title and not at.error, (role, page)
+            continue
+        # Not in this role's navigation, so no URL reaches it ...
+        with pytest.raises(ValueError, match="Could not find a navigation page"):
+            at.switch_page(page)
+        # ... and the page itself refuses the role on the server all the same.
+        alone = AppTest.from_file(f"../dashboard/{page}", default_timeout=30)
+        alone.session_state["signed_in_user"] = user
+        alone.run()
+        assert not alone.exception and "may not open this page" in alone.error[0].value, (role, page)
+        assert not alone.dataframe, (role, page)
+
+
+@pytest.mark.parametrize("role", sorted(ALLOWED))
+def test_each_role_holds_exactly_its_actions(role):
+    expected = {
+        "nurse": {"view_patients", "record_observations", "record_doses", "escalate_alerts"},
+        "oncologist": {"view_patients", "decide_doses", "act_on_alerts", "escalate_alerts", "view_reports",
+                       "export_identifiable", "view_thresholds"},
+        "quality": {"view_reports"},
+        "admin": {"view_thresholds", "manage_users", "view_audit_log"},
+    }[role]
+    assert {p for p in auth.PERMISSIONS if auth.may(role, p)} == expected
+    for permission in set(auth.PERMISSIONS) - expected:
+        with pytest.raises(auth.PermissionDenied):
+            auth.require(role, permission)
+
+
+def test_the_quality_role_never_sees_a_name_or_record_number(app_url):
+    from monitoring import demo
+    engine = make_engine(app_url)
+    ward = demo.generate_ward(patients=4, days=2, seed=3, end=datetime(2026, 11, 27, 8, tzinfo=timezone.utc))
+    with session_scope(engine) as session:
+        demo.write_ward(session=session, ward=ward, ward_code="Q1", ward_name="Quality test ward")
+    engine.dispose()
+    at = app_signed_in("quality")
+    at.switch_page("app_pages/reports.py").run()
+    shown = " ".join(str(v) for df in at.dataframe for v in df.value.astype(str).to_numpy().ravel())
+    for row in ward.patients.itertuples():
+        assert row.mrn not in shown and row.family_name not in shown
+
+
+def test_an_oidc_user_is_mapped_through_st_user(app_url):
+    engine = make_engine(app_url)
+    with session_scope(engine) as session:
+        auth.add_user(session=session, username="dr.sso", display_name="Dr Sso", role="oncologist", password=None,
+                      email="dr.sso@hospital.example", created_by="admin")
+    engine.dispose()
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.user = {"is_logged_in": True, "email": "dr.sso@hospital.example", "name": "Dr Sso"}
+    at.run()
+    assert not at.exception
+    assert at.title[0].value == "Ward"
+    stranger = AppTest.from_file(APP, default_timeout=30)
+    stranger.user = {"is_logged_in": True, "email": "who@else.example"}
+    stranger.run()
+    assert "has no account here" in stranger.error[0].value
+
+
+def test_an_idle_session_is_signed_out_after_the_timeout(app_url):
+    at = app_signed_in("nurse")
+    at.session_state["last_activity"] = datetime.now(timezone.utc) - timedelta(minutes=auth.SESSION_TIMEOUT_MINUTES + 1)
+    at.run()
+    assert at.title[0].value == "IL-2 Toxicity Monitor"
+    assert "without activity" in at.info[0].value
+    engine = make_engine(app_url)
+    with session_scope(engine) as session:
+        reasons = [e.after["reason"] for e in session.scalars(select(AuditEvent).where(AuditEvent.action == "sign-out"))]
+    engine.dispose()
+    assert reasons == ["timeout"]
+
+
+def test_a_nurse_sees_only_the_patients_of_her_wards(app_url):
+    from monitoring import demo
+    engine = make_engine(app_url)
+    end = datetime(2026, 11, 27, 8, tzinfo=timezone.utc)
+    with session_scope(engine) as session:
+        demo.write_ward(session=session, ward=demo.generate_ward(patients=3, days=2, seed=1, end=end))
+    with session_scope(engine) as session:
+        other = demo.generate_ward(patients=2, days=2, seed=2, end=end)
+        other.patients["mrn"] = other.patients["mrn"].str.replace("SYN-", "SYN-X")
+        demo.write_ward(session=session, ward=other, ward_code="OTHER", ward_name="Other ward")
+        count = session.scalar(select(func.count()).select_from(User))
+    engine.dispose()
+    assert count == 4
+    nurse = app_signed_in("nurse")
+    assert len(nurse.dataframe[0].value) == 3
+    oncologist = app_signed_in("oncologist")
+    assert oncologist.selectbox(key="ward").options  # both wards offered to the oncologist
+    assert len(oncologist.selectbox(key="ward").options) == 2
