@@ -8,7 +8,6 @@
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -17,12 +16,13 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import select
 from sqlmodel import Session
 
+from monitoring.config import number_setting
 from monitoring.models import ROLES, User, UserWard, Ward
 from monitoring.repository import RecordError, write_audit
 
-LOCKOUT_ATTEMPTS = int(os.environ.get("IL2_LOCKOUT_ATTEMPTS", "5"))
-LOCKOUT_MINUTES = float(os.environ.get("IL2_LOCKOUT_MINUTES", "15"))
-SESSION_TIMEOUT_MINUTES = float(os.environ.get("IL2_SESSION_TIMEOUT_MINUTES", "30"))
+LOCKOUT_ATTEMPTS = int(number_setting("IL2_LOCKOUT_ATTEMPTS"))
+LOCKOUT_MINUTES = number_setting("IL2_LOCKOUT_MINUTES")
+SESSION_TIMEOUT_MINUTES = number_setting("IL2_SESSION_TIMEOUT_MINUTES")
 MIN_PASSWORD_LENGTH = 8
 COMMON_PASSWORDS = frozenset({"password", "password1", "12345678", "123456789", "1234567890", "qwertyui",
                               "iloveyou", "11111111", "abc12345", "letmein1", "welcome1", "changeme",

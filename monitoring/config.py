@@ -29,7 +29,22 @@ SETTINGS: tuple[Setting, ...] = (
             "IANA time zone used to display times on the ward (storage is always UTC)."),
     Setting("IL2_DATA_DIR", "data",
             "Folder holding catalogue.toml and thresholds.toml (relative to the project directory)."),
+    Setting("IL2_SESSION_TIMEOUT_MINUTES", "30", "A dashboard session idle this long is signed out."),
+    Setting("IL2_LOCKOUT_ATTEMPTS", "5", "Failed sign-ins in a row that lock an account."),
+    Setting("IL2_LOCKOUT_MINUTES", "15", "How long a locked account stays locked."),
 )
+
+
+def number_setting(name: str, environ: dict[str, str] | None = None) -> float:
+    """A numeric setting (positive), from the environment or its declared default."""
+    raw = _value(name, dict(os.environ if environ is None else environ))
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} '{raw}' is not a number.") from None
+    if value <= 0:
+        raise SettingsError(f"{name} {raw} must be above zero.")
+    return value
 
 
 class SettingsError(ValueError):
