@@ -296,3 +296,41 @@ def test_a_nurse_sees_only_the_patients_of_her_wards(app_url):
     oncologist = app_signed_in("oncologist")
     assert oncologist.selectbox(key="ward").options  # both wards offered to the oncologist
     assert len(oncologist.selectbox(key="ward").options) == 2
+
+
+def test_an_admin_adds_and_disables_a_user_on_the_users_page(app_url):
+    at = app_signed_in("admin")
+    at.switch_page("app_pages/users.py").run()
+    at.text_input(key="new_username").input("night.nurse")
+    at.text_input(key="new_display_name").input("Night Nurse")
+    at.selectbox(key="new_role").select("nurse")
+    at.multiselect(key="new_wards").select("DEMO")
+    at.text_input(key="new_password").input("night-shift-7")
+    at.button(key="FormSubmitter:add_user-Add user").click().run()
+    assert not at.exception and "Added night.nurse." in at.success[0].value
+    at.selectbox(key="change_username").select("night.nurse")
+    at.button(key="FormSubmitter:change_user-Disable").click().run()
+    assert "night.nurse disabled." in at.success[0].value
+    engine = make_engine(app_url)
+    with session_scope(engine) as session:
+        user = auth.get_user(session=session, username="night.nurse")
+        actions = [e.action for e in session.scalars(select(AuditEvent).where(AuditEvent.entity == "user"))]
+    engine.dispose()
+    assert user.role == "nurse" and not user.is_active and user.password_hash.startswith("$argon2id$")
+    assert actions.count("user-create") == 5 and actions.count("user-disable") == 1  # 4 demo accounts + this one
+
+
+def test_the_audit_export_is_itself_audited_and_neutralises_formulas(engine):
+    from monitoring.audit import export_audit_csv, search_audit
+
+    make_user(engine)
+    with session_scope(engine) as session:
+        auth.authenticate(session=session, username="=HYPERLINK(evil)", password="x-x-x-x-x")
+    with session_scope(engine) as session:
+        rows = search_audit(session=session)
+        data = export_audit_csv(session=session, frame=rows, exported_by="admin", filters={"user": None})
+    text_ = data.decode()
+    assert "'=hyperlink(evil)" in text_ and "\n=hyperlink" not in text_ and ",=hyperlink" not in text_
+    with session_scope(engine) as session:
+        exports = search_audit(session=session, action="export")
+    assert len(exports) == 1 and exports.iloc[0]["username"] == "admin"

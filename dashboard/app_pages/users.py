@@ -11,6 +11,9 @@ from monitoring.repository import RecordError, list_wards
 
 admin = require("manage_users")
 st.title("Users")
+notice = st.session_state.pop("users_notice", None)
+if notice:
+    st.success(notice)
 with session_scope(get_engine()) as session:
     users = auth.list_users(session=session)
     ward_names = {w.id: w.code for w in list_wards(session=session)}
@@ -24,13 +27,16 @@ st.dataframe(table, hide_index=True, width="stretch")
 
 
 def run(action, success: str) -> None:
+    """Apply a change; on success reload the page so the table and the lists show it."""
     try:
         with session_scope(get_engine()) as session:
             action(session)
-        st.success(success)
     except RecordError as exc:
         for message in exc.errors:
             st.error(message)
+        return
+    st.session_state["users_notice"] = success
+    st.rerun()
 
 
 add, change = st.columns(2)
