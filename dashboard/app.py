@@ -22,6 +22,7 @@ if user is None:
 # (page file, title, icon, url path, permission) — each page checks its permission again on the server.
 PAGES = [
     ("app_pages/ward.py", "Ward", ":material/bed:", "ward", "view_patients"),
+    ("app_pages/record.py", "Record observations", ":material/edit_note:", "record", "record_observations"),
     ("app_pages/alerts.py", "Patient alerts", ":material/notifications:", "alerts", "view_patients"),
     ("app_pages/reports.py", "Reports", ":material/summarize:", "reports", "view_reports"),
     ("app_pages/thresholds.py", "Thresholds", ":material/tune:", "thresholds", "view_thresholds"),

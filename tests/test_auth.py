@@ -132,10 +132,11 @@ def test_the_audit_table_refuses_update_and_delete(engine, statement):
 
 # --- the role x page matrix through the real app ---------------------------------------------------
 
-PAGES = {"app_pages/ward.py": "Ward", "app_pages/alerts.py": "Patient alerts", "app_pages/reports.py": "Reports",
+PAGES = {"app_pages/ward.py": "Ward", "app_pages/record.py": "Record observations",
+         "app_pages/alerts.py": "Patient alerts", "app_pages/reports.py": "Reports",
          "app_pages/thresholds.py": "Thresholds", "app_pages/users.py": "Users", "app_pages/audit.py": "Audit log"}
 ALLOWED = {
-    "nurse": {"Ward", "Patient alerts"},
+    "nurse": {"Ward", "Record observations", "Patient alerts"},
     "oncologist": {"Ward", "Patient alerts", "Reports", "Thresholds"},
     "quality": {"Reports"},
     "admin": {"Thresholds", "Users", "Audit log"},
