@@ -12,8 +12,8 @@ import pandas as pd
 from monitoring.errors import InputError
 from monitoring.inputs import read_long_frame
 from monitoring.rules import ENGINE_RULES
-from monitoring.rules.common import ALERT_COLUMNS, SEVERITY_RANK, alert_key
-from monitoring.rules.context import prepare
+from monitoring.rules.common import ALERT_COLUMNS, alert_keys
+from monitoring.rules.context import COURSE_COLUMNS, prepare
 from monitoring.thresholds import Thresholds, default_thresholds
 
 OUTPUT_COLUMNS = ["patient_id", "rule", "onset", "level", "severity", "evidence", "standard", "context"]
@@ -54,7 +54,7 @@ def read_doses(doses: pd.DataFrame) -> pd.DataFrame:
 def evaluate(observations: pd.DataFrame, doses: pd.DataFrame | None = None, *,
              courses: pd.DataFrame | None = None, thresholds: Thresholds | None = None,
              canonical: bool = False, detail: bool = False) -> pd.DataFrame:
-    """Run every rule; return one row per alert, most severe and newest first within each patient.
+    """Run every rule; return one row per alert, ordered by patient, onset and rule.
 
     observations: the long format of `il2-monitor grade` (patient_id, time, code, value, unit, ...),
     or, with canonical=True, the store's frame (patient_id, time, code, value_num, value_code, ...,
@@ -62,43 +62,119 @@ def evaluate(observations: pd.DataFrame, doses: pd.DataFrame | None = None, *,
     patient_id, baseline_weight_kg, baseline_creatinine_mg_dl, usual_sbp_mm_hg.
     Columns: patient_id, rule, onset, level, severity, evidence, standard, context; with detail=True
     also rule_version, last_seen, findings (how many moments met the rule) and alert_key.
+
+    Patients are independent: evaluating one patient's rows gives exactly that patient's rows of
+    the whole ward's evaluation (tests/test_engine_perf_equivalence.py checks it).
     """
     thresholds = thresholds or default_thresholds()
     obs = observations if canonical else _canonical(observations)
     dose_frame = None if doses is None else (doses if canonical else read_doses(doses))
     # Rules run on integer patient numbers: joins on Arrow strings cost several times more.
-    labels, obs, dose_frame, courses = _number_patients(obs, dose_frame, courses)
-    data = prepare(obs, dose_frame, courses, validity=thresholds["validity"], schedule=thresholds["il2_schedule"],
-                   now=None)
-    parts = [module.evaluate(data, thresholds) for module in ENGINE_RULES]
-    parts = [p for p in parts if len(p)]
-    alerts = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=ALERT_COLUMNS)
-    if len(alerts):
-        alerts["patient_id"] = labels[alerts["patient_id"].to_numpy(int)]
-        alerts["alert_key"] = [alert_key(p, r, o) for p, r, o in zip(alerts["patient_id"], alerts["rule"],
-                                                                    alerts["onset"])]
-    if len(alerts):
-        alerts["_rank"] = alerts["severity"].map(SEVERITY_RANK)
-        alerts = alerts.sort_values(["patient_id", "onset", "rule"], kind="stable").drop(columns="_rank") \
-            .reset_index(drop=True)
-        for column in ("onset", "last_seen"):
-            alerts[column] = pd.to_datetime(alerts[column], utc=True)
-    return alerts[ALERT_COLUMNS if detail else OUTPUT_COLUMNS]
+    labels, obs_numbers, dose_arrays, course_arrays = _number_patients(obs, dose_frame, courses)
+    parts, unit = _run_rules(obs, obs_numbers, dose_arrays, course_arrays, len(labels), thresholds)
+    if not parts:
+        return pd.DataFrame(columns=ALERT_COLUMNS)[ALERT_COLUMNS if detail else OUTPUT_COLUMNS]
+    return _alert_frame(parts, labels, unit)[ALERT_COLUMNS if detail else OUTPUT_COLUMNS]
+
+
+def _run_rules(obs: pd.DataFrame, obs_numbers: np.ndarray, doses: dict | None, courses: dict | None,
+               n_patients: int, thresholds: Thresholds) -> tuple[list[dict], str]:
+    """Every rule's alerts (arrays, patient numbers) and the time unit. Patients are independent, so
+    when too many patients over too long a time do not fit one (patient, time) key, the patients are
+    evaluated in two halves (recursively) with the same result."""
+    try:
+        data = prepare(obs, doses, courses, validity=thresholds["validity"], schedule=thresholds["il2_schedule"],
+                       now=None, n_patients=n_patients, obs_pid=obs_numbers)
+    except OverflowError:
+        if n_patients <= 1:
+            raise
+        parts, unit = [], None
+        half = n_patients // 2
+        for low, high in ((0, half), (half, n_patients)):
+            def pick(arrays: dict | None) -> dict | None:
+                if arrays is None:
+                    return None
+                rows = (arrays["patient_id"] >= low) & (arrays["patient_id"] < high)
+                picked = {k: v[rows] for k, v in arrays.items()}
+                picked["patient_id"] = picked["patient_id"] - low
+                return picked
+            rows = (obs_numbers >= low) & (obs_numbers < high)
+            got, unit = _run_rules(obs[rows], obs_numbers[rows] - low, pick(doses), pick(courses), high - low,
+                                   thresholds)
+            for part in got:
+                part["patient_id"] = part["patient_id"] + low
+            parts += got
+        return parts, unit
+    parts = []
+    for module in ENGINE_RULES:
+        got = module.evaluate(data, thresholds)
+        parts.extend(got if isinstance(got, list) else [got])
+    return [p for p in parts if p is not None], data.unit
+
+
+def _alert_frame(parts: list[dict], labels: np.ndarray, unit: str) -> pd.DataFrame:
+    """The rules' alert arrays -> one frame sorted by patient, onset and rule."""
+    sizes = [len(p["patient_id"]) for p in parts]
+    pid = np.concatenate([p["patient_id"] for p in parts])
+    onset = np.concatenate([p["onset"] for p in parts])
+    rule = np.concatenate([np.full(n, p["rule"], dtype=object) for p, n in zip(parts, sizes)])
+    # Patient labels and rule ids in text order (code point order, as pandas sorts str columns).
+    label_rank = np.empty(len(labels), dtype=np.int64)
+    label_rank[sorted(range(len(labels)), key=labels.__getitem__)] = np.arange(len(labels))
+    rule_ids = sorted({p["rule"] for p in parts})
+    rule_rank = np.concatenate([np.full(n, rule_ids.index(p["rule"])) for p, n in zip(parts, sizes)])
+    order = np.lexsort((rule_rank, onset, label_rank[pid]))
+
+    def column(name: str) -> np.ndarray:
+        values = np.concatenate([np.asarray(p[name], dtype=object) if not isinstance(p[name], str)
+                                 else np.full(n, p[name], dtype=object) for p, n in zip(parts, sizes)])
+        return values[order]
+
+    patients = labels[pid[order]]
+    onset = onset[order]
+    frame = pd.DataFrame({
+        "patient_id": patients, "rule": rule[order],
+        "onset": pd.to_datetime(onset.view(f"M8[{unit}]"), utc=True),
+        "level": column("level"), "severity": column("severity"), "evidence": column("evidence"),
+        "standard": column("standard"), "context": column("context"), "rule_version": column("rule_version"),
+        "last_seen": pd.to_datetime(np.concatenate([p["last_seen"] for p in parts])[order].view(f"M8[{unit}]"),
+                                    utc=True),
+        "findings": np.concatenate([p["findings"] for p in parts])[order],
+        "alert_key": alert_keys(patients.tolist(), rule[order].tolist(), onset, unit),
+    })
+    return frame
 
 
 def _number_patients(obs: pd.DataFrame, doses: pd.DataFrame | None, courses: pd.DataFrame | None):
-    """Replace patient_id by its position in `labels` (int64) in every frame."""
-    ids = [obs["patient_id"].astype("str")]
+    """Patient numbers: positions in `labels` (patients in order of first appearance in obs, then
+    doses). Returns labels, the observations' numbers, and doses and courses as dicts of arrays with
+    numbered patient_id (courses of patients without data dropped)."""
+    obs_numbers, uniques = pd.factorize(obs["patient_id"].astype("str"), use_na_sentinel=False)
+    labels = list(uniques)
+    number = {label: i for i, label in enumerate(labels)}
+
+    def numbers_of(column: pd.Series, add: bool) -> np.ndarray:
+        out = np.empty(len(column), dtype=np.int64)
+        for i, label in enumerate(column.astype("str").tolist()):
+            if label not in number and add:
+                number[label] = len(labels)
+                labels.append(label)
+            out[i] = number.get(label, -1)
+        return out
+
+    dose_arrays = None
     if doses is not None:
-        ids.append(doses["patient_id"].astype("str"))
-    labels = pd.Index(pd.concat(ids, ignore_index=True).unique())
-    obs = obs.assign(patient_id=labels.get_indexer(obs["patient_id"].astype("str")))
-    if doses is not None:
-        doses = doses.assign(patient_id=labels.get_indexer(doses["patient_id"].astype("str")))
+        dose_arrays = {"patient_id": numbers_of(doses["patient_id"], True), "time": doses["time"],
+                       "status": doses["status"].to_numpy(dtype=object)}
+        if "dose_number" in doses:
+            dose_arrays["dose_number"] = doses["dose_number"]
+    course_arrays = None
     if courses is not None and len(courses):
-        numbers = labels.get_indexer(courses["patient_id"].astype("str"))
-        courses = courses.assign(patient_id=numbers)[numbers >= 0]
-    return labels.to_numpy(dtype=object), obs, doses, courses
+        numbers = numbers_of(courses["patient_id"], False)
+        keep = numbers >= 0
+        course_arrays = {"patient_id": numbers[keep],
+                         **{c: courses[c].to_numpy()[keep] for c in COURSE_COLUMNS[1:]}}
+    return np.array(labels, dtype=object), obs_numbers.astype(np.int64), dose_arrays, course_arrays
 
 
 def _canonical(observations: pd.DataFrame) -> pd.DataFrame:

@@ -692,6 +692,17 @@ def score_frame(df: pd.DataFrame, thresholds: Thresholds | None = None, *, detai
     Raises InputError naming the row (1-based data row) and column for bad input, and
     ThresholdsError when the thresholds file is invalid.
     """
+    columns = score_columns(df, thresholds, detail=detail, catalogue=catalogue)
+    out = df.copy(deep=False)  # copy-on-write: the caller's frame is never modified
+    for name in (*OUTPUT_COLUMNS, *(DETAIL_COLUMNS if detail else ())):
+        out[name] = columns[name]  # positional: duplicate index labels are fine
+    return out
+
+
+def score_columns(df: pd.DataFrame, thresholds: Thresholds | None = None, *, detail: bool = False,
+                  catalogue: Catalogue | None = None) -> dict[str, Any]:
+    """score_frame's output columns as arrays (same checks, same InputError), without building the
+    output frame: the alert engine scores every observation set and reads a few columns back."""
     thresholds = thresholds if thresholds is not None else default_thresholds()
     vitals = _read_input(df, catalogue if catalogue is not None else default_catalogue())
     columns = _news2(vitals, thresholds["news2"], detail)
@@ -702,10 +713,7 @@ def score_frame(df: pd.DataFrame, thresholds: Thresholds | None = None, *, detai
     if detail:
         columns["qsofa_criteria_evaluated"] = _int_array(qsofa_evaluable, np.zeros(len(df), dtype=bool))
         columns["sirs_criteria_evaluated"] = _int_array(sirs_evaluable, np.zeros(len(df), dtype=bool))
-    out = df.copy(deep=False)  # copy-on-write: the caller's frame is never modified
-    for name in (*OUTPUT_COLUMNS, *(DETAIL_COLUMNS if detail else ())):
-        out[name] = columns[name]  # positional: duplicate index labels are fine
-    return out
+    return columns
 
 
 def news2_response(band: str, news2: int | None = None,

@@ -14,9 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from monitoring.rules.common import Rule, empty_findings, episodes, fmt_num, fmt_time, hours_text
-from monitoring.rules.context import EvalData, asof
+from monitoring.rules.common import (Findings, Rule, episodes, hours_text, kahan_group_cumsum, num_text,
+                                     time_text)
+from monitoring.rules.context import EvalData, Series, take
 from monitoring.thresholds import Section, Source, parser
+
+NAT_ = np.iinfo(np.int64).min
 
 RULE = Rule(id="aki", version="1.0", section="aki", standard="KDIGO 2012 acute kidney injury")
 
@@ -59,81 +62,126 @@ def parse(section: Section) -> AKISettings:
         episode_gap_hours=n("episode_gap_hours", low=1, high=720), source=section.source)
 
 
-def creatinine_findings(data: EvalData, s: AKISettings) -> pd.DataFrame:
+def window_min(data: EvalData, s: Series, window: pd.Timedelta) -> np.ndarray:
+    """Lowest value of the patient's rows in [time - window, time) (pandas rolling(window,
+    closed='left').min()); NaN when there is none."""
+    lower = np.searchsorted(s.key, data.key(s.pid, s.time) - data.ticks(window), side="left")
+    upper = np.searchsorted(s.key, s.key, side="left")
+    out = np.full(len(s), np.nan)
+    if not len(s):
+        return out
+    for k in range(1, int((np.arange(len(s)) - lower).max(initial=0)) + 1):
+        j = np.arange(len(s)) - k
+        inside = (j >= lower) & (j < upper)
+        out = np.where(inside, np.fmin(out, s.num[np.maximum(j, 0)]), out)
+    return out
+
+
+def creatinine_findings(data: EvalData, s: AKISettings) -> Findings | None:
     cr = data.series("creatinine")
-    if cr.empty:
-        return empty_findings()
-    frame = cr[["patient_id", "time", "value_num"]].copy()
-    indexed = frame.set_index("time").groupby("patient_id", sort=False)["value_num"]
+    if not len(cr):
+        return None
+    v = cr.num
     # Lowest value strictly before each result, over 48 h and over 7 days (series is sorted).
-    frame["min_48h"] = indexed.rolling(s.rise_window, closed="left").min().to_numpy()
-    frame["min_7d"] = indexed.rolling(s.ratio_window, closed="left").min().to_numpy()
-    if len(data.courses):
-        baseline = frame["patient_id"].map(data.courses.set_index("patient_id")["baseline_creatinine_mg_dl"])
-        frame["min_7d"] = np.fmin(frame["min_7d"], baseline.astype(float))
+    min_48h = window_min(data, cr, s.rise_window)
+    min_7d = window_min(data, cr, s.ratio_window)
+    if data.course("present").any():
+        min_7d = np.fmin(min_7d, data.course("baseline_creatinine_mg_dl")[cr.pid])
     # The rise is compared at the reporting precision of creatinine (0.01 mg/dL), so that KDIGO's
     # printed SI figure (26.5 umol/L = 0.2998 mg/dL) meets its printed 0.3 mg/dL as intended.
-    rise = (frame["value_num"] - frame["min_48h"]).round(2) >= s.rise
-    ratio = frame["value_num"] / frame["min_7d"]
-    ratio_hit = ratio.round(9) >= s.ratio_stage1
-    acute = (rise | ratio_hit).fillna(False)
-    stage = np.select([(ratio.round(9) >= s.ratio_stage3) | (acute & (frame["value_num"] >= s.absolute_stage3)),
-                       ratio.round(9) >= s.ratio_stage2], [3, 2], 1)
-    hit = acute.to_numpy(bool)
-    f = frame[hit].assign(stage=stage[hit])
-    evidence = ("creatinine " + fmt_num(f["value_num"], 2) + " mg/dL at " + fmt_time(f["time"])
-                + "; lowest of previous 7 days " + fmt_num(f["min_7d"], 2) + " mg/dL (ratio "
-                + fmt_num(f["value_num"] / f["min_7d"], 2) + "x); rise " + fmt_num(f["value_num"] - f["min_48h"], 2)
-                + " mg/dL within 48 h")
-    return pd.DataFrame({"patient_id": f["patient_id"], "time": f["time"],
-                         "level": "KDIGO stage " + f["stage"].astype(str) + " (creatinine)",
-                         "severity": np.where(f["stage"] >= 2, "urgent", "warning"),
-                         "evidence": evidence, "context": data.context_at(f), "stage": f["stage"]})
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rise = np.round(v - min_48h, 2) >= s.rise
+        ratio = np.round(v / min_7d, 9)
+    acute = rise | (ratio >= s.ratio_stage1)
+    stage = np.select([(ratio >= s.ratio_stage3) | (acute & (v >= s.absolute_stage3)), ratio >= s.ratio_stage2],
+                      [3, 2], 1)
+    hit = np.flatnonzero(acute)
+    pid, time, stage = cr.pid[hit], cr.time[hit], stage[hit]
+
+    def describe(rows: np.ndarray):
+        r = hit[rows]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio_text = num_text(v[r] / min_7d[r], 2)
+        value, low, rise_text = num_text(v[r], 2), num_text(min_7d[r], 2), num_text(v[r] - min_48h[r], 2)
+        when = time_text(cr.time[r], data.unit)
+        evidence = [f"creatinine {value[i]} mg/dL at {when[i]}; lowest of previous 7 days {low[i]} mg/dL (ratio "
+                    f"{ratio_text[i]}x); rise {rise_text[i]} mg/dL within 48 h" for i in range(len(r))]
+        levels = [f"KDIGO stage {g} (creatinine)" for g in stage[rows].tolist()]
+        return levels, evidence, data.context_at(pid[rows], time[rows])
+
+    return Findings(pid, time, np.where(stage >= 2, 2, 1), describe, stage.astype(float))
 
 
-def urine_findings(data: EvalData, s: AKISettings) -> pd.DataFrame:
+def urine_findings(data: EvalData, s: AKISettings) -> Findings | None:
     urine = data.series("urine_output")
-    if urine.empty or "period_start" not in urine:
-        return empty_findings()
-    u = urine[["patient_id", "time", "value_num", "period_start"]].dropna(subset=["period_start"]).copy()
-    weight = data.series("weight")
-    w = asof(u, weight.rename(columns={"value_num": "weight"}), ["weight"], None)
-    u["weight"] = w["weight"]
-    if len(data.courses):
-        u["weight"] = u["weight"].fillna(u["patient_id"].map(
-            data.courses.set_index("patient_id")["baseline_weight_kg"]).astype(float))
-    u = u.dropna(subset=["weight"])
-    if u.empty:
-        return empty_findings()
-    hours = (u["time"] - u["period_start"]).dt.total_seconds() / 3600
-    u["rate"] = u["value_num"] / u["weight"] / hours
-    u["hours"] = hours
-    out = []
+    if not len(urine) or urine.start is None:
+        return None
+    rows = np.flatnonzero(urine.start != NAT_)
+    weights = data.series("weight")
+    weight = take(weights.num, data.asof(urine.pid[rows], urine.time[rows], weights), np.nan)
+    if data.course("present").any():
+        weight = np.where(np.isnan(weight), data.course("baseline_weight_kg")[urine.pid[rows]], weight)
+    rows, weight = rows[~np.isnan(weight)], weight[~np.isnan(weight)]
+    if not len(rows):
+        return None
+    pid, time, start, value = urine.pid[rows], urine.time[rows], urine.start[rows], urine.num[rows]
+    hours = data.hours(time - start)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = value / weight / hours
+    n = len(rows)
+    same = np.zeros(n, dtype=bool)
+    same[1:] = pid[1:] == pid[:-1]
+    prev_end = np.r_[NAT_, time[:-1]]
+    run_hours = {}
     for limit, name in ((s.urine_rate, "low"), (s.urine_stage3_rate, "very_low"), (0.0, "anuria")):
-        low = (u["rate"] <= 0) if name == "anuria" else (u["rate"] < limit)
+        low = (rate <= 0) if name == "anuria" else (rate < limit)
         # Contiguous low periods: the previous period (same patient) ended within the contiguity gap.
-        prev_end = u.groupby("patient_id")["time"].shift()
-        prev_low = low.groupby(u["patient_id"]).shift(fill_value=False)
-        continues = prev_low & (u["period_start"] - prev_end <= s.contiguity)
-        run = (~continues | ~low).cumsum()
-        u[name + "_hours"] = u["hours"].where(low, 0).groupby(run).cumsum().where(low, 0)
-    stage = np.select([(u["very_low_hours"] >= s.urine_stage3_h) | (u["anuria_hours"] >= s.anuria_h),
-                       u["low_hours"] >= s.urine_stage2_h, u["low_hours"] >= s.urine_stage1_h], [3, 2, 1], 0)
-    hit = stage > 0
-    f = u[hit].assign(stage=stage[hit])
-    evidence = ("urine output " + fmt_num(f["value_num"], 0) + " mL over " + hours_text(f["hours"]) + " to "
-                + fmt_time(f["time"]) + " = " + fmt_num(f["rate"], 2) + " mL/kg/h at " + fmt_num(f["weight"], 1)
-                + " kg; below " + f"{s.urine_rate:g}" + " mL/kg/h for " + hours_text(f["low_hours"]))
-    out.append(pd.DataFrame({"patient_id": f["patient_id"], "time": f["time"],
-                             "level": "KDIGO stage " + f["stage"].astype(str) + " (urine output)",
-                             "severity": np.where(f["stage"] >= 2, "urgent", "warning"),
-                             "evidence": evidence, "context": data.context_at(f), "stage": f["stage"]}))
-    return pd.concat(out, ignore_index=True)
+        prev_low = np.r_[False, low[:-1]] & same
+        continues = prev_low & (start - prev_end <= data.ticks(s.contiguity))
+        summed = kahan_group_cumsum(np.where(low, hours, 0.0), ~continues | ~low)
+        run_hours[name] = np.where(low, summed, 0.0)
+    stage = np.select([(run_hours["very_low"] >= s.urine_stage3_h) | (run_hours["anuria"] >= s.anuria_h),
+                       run_hours["low"] >= s.urine_stage2_h, run_hours["low"] >= s.urine_stage1_h], [3, 2, 1], 0)
+    hit = np.flatnonzero(stage > 0)
+    f_pid, f_time, f_stage = pid[hit], time[hit], stage[hit]
+
+    def describe(positions: np.ndarray):
+        r = hit[positions]
+        volume, over, when = num_text(value[r], 0), hours_text(hours[r]), time_text(time[r], data.unit)
+        per_kg, kg, below = num_text(rate[r], 2), num_text(weight[r], 1), hours_text(run_hours["low"][r])
+        evidence = [f"urine output {volume[i]} mL over {over[i]} to {when[i]} = {per_kg[i]} mL/kg/h at {kg[i]} kg; "
+                    f"below {s.urine_rate:g} mL/kg/h for {below[i]}" for i in range(len(r))]
+        levels = [f"KDIGO stage {g} (urine output)" for g in f_stage[positions].tolist()]
+        return levels, evidence, data.context_at(f_pid[positions], f_time[positions])
+
+    return Findings(f_pid, f_time, np.where(f_stage >= 2, 2, 1), describe, f_stage.astype(float))
 
 
-def evaluate(data: EvalData, thresholds) -> pd.DataFrame:
+def _concat(parts: list[Findings | None]) -> Findings | None:
+    parts = [p for p in parts if p is not None and len(p.pid)]
+    if not parts:
+        return None
+    if len(parts) == 1:
+        return parts[0]
+    sizes = np.cumsum([0] + [len(p.pid) for p in parts])
+
+    def describe(rows: np.ndarray):
+        levels, evidence, contexts = [None] * len(rows), [None] * len(rows), [None] * len(rows)
+        for k, p in enumerate(parts):
+            mine = np.flatnonzero((rows >= sizes[k]) & (rows < sizes[k + 1]))
+            if len(mine):
+                got = p.describe(rows[mine] - sizes[k])
+                for target, a, b, c in zip(mine.tolist(), *got):
+                    levels[target], evidence[target], contexts[target] = a, b, c
+        return levels, evidence, contexts
+
+    return Findings(np.concatenate([p.pid for p in parts]), np.concatenate([p.time for p in parts]),
+                    np.concatenate([p.severity for p in parts]), describe,
+                    np.concatenate([p.level_rank for p in parts]))
+
+
+def evaluate(data: EvalData, thresholds) -> dict | None:
     s: AKISettings = thresholds["aki"]
-    both = pd.concat([creatinine_findings(data, s), urine_findings(data, s)], ignore_index=True)
-    # Stages 2 and 3 are both urgent; level_rank makes the higher stage the episode's level.
-    both = both.rename(columns={"stage": "level_rank"})
-    return episodes(both, RULE, gap_hours=s.episode_gap_hours, source=s.source)
+    # Stages 2 and 3 are both urgent; the level rank makes the higher stage the episode's level.
+    both = _concat([creatinine_findings(data, s), urine_findings(data, s)])
+    return episodes(data, both, RULE, gap_hours=s.episode_gap_hours, source=s.source)

@@ -12,11 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
-from monitoring.rules.common import Rule, empty_findings, episodes, fmt_num, fmt_time, join_clauses, where_text
-from monitoring.rules.context import EvalData, asof
+from monitoring.rules.common import Findings, Rule, episodes, join_clauses, num_text, time_text
+from monitoring.rules.context import EvalData, take
 from monitoring.thresholds import Section, Source, parser
+
+NAT_ = np.iinfo(np.int64).min
 
 RULE = Rule(id="capillary-leak", version="1.0", section="capillary_leak",
             standard="Capillary leak: weight gain from course baseline >= 10% (warning) or > 15% (Dutcher relative "
@@ -48,64 +49,76 @@ def parse(section: Section) -> LeakSettings:
                         section.number("episode_gap_hours", low=1, high=720), section.source)
 
 
-def target_sbp(usual: pd.Series, s: LeakSettings) -> pd.Series:
+def target_sbp(usual: np.ndarray, s: LeakSettings) -> np.ndarray:
     """Target SBP from the usual SBP (HD guideline card); NaN when the usual SBP is unknown."""
-    idx = np.searchsorted(np.array(s.usual_sbp_bounds), usual.fillna(0).to_numpy(float), side="left")
+    bounds = np.array(s.usual_sbp_bounds)
+    idx = np.searchsorted(bounds, np.nan_to_num(usual, nan=0.0), side="left")
     # usual < 100 -> index 0; 100..120 -> 1; > 120 -> 2 (bounds inclusive on the middle band)
-    idx = np.where(usual.to_numpy(float) > s.usual_sbp_bounds[-1], len(s.usual_sbp_bounds), idx)
-    idx = np.where((usual.to_numpy(float) >= s.usual_sbp_bounds[0]) & (idx == 0), 1, idx)
-    return pd.Series(np.array(s.target_sbp)[idx], index=usual.index).where(usual.notna())
+    idx = np.where(usual > s.usual_sbp_bounds[-1], len(s.usual_sbp_bounds), idx)
+    idx = np.where((usual >= s.usual_sbp_bounds[0]) & (idx == 0), 1, idx)
+    return np.where(np.isnan(usual), np.nan, np.array(s.target_sbp)[idx])
 
 
-def findings(data: EvalData, s: LeakSettings) -> pd.DataFrame:
+def findings(data: EvalData, s: LeakSettings) -> Findings | None:
     weights = data.series("weight")
-    if weights.empty:
-        return empty_findings()
-    w = weights[["patient_id", "time", "value_num"]].copy()
-    first = w.groupby("patient_id")["value_num"].transform("first")
-    courses = data.courses.set_index("patient_id") if len(data.courses) else None
-    baseline = (w["patient_id"].map(courses["baseline_weight_kg"]).astype(float) if courses is not None
-                else pd.Series(np.nan, index=w.index))
-    w["baseline"] = baseline.fillna(first)
-    w["gain"] = (w["value_num"] - w["baseline"]) / w["baseline"] * 100
-    w = w[(w["gain"].round(9) >= s.warning_percent)].reset_index(drop=True)
-    if w.empty:
-        return empty_findings()
-    sbp = asof(w, data.series("sbp").rename(columns={"value_num": "sbp"}), ["sbp"], data.validity.vital_signs)
-    albumin = asof(w, data.series("albumin").rename(columns={"value_num": "albumin"}), ["albumin"], data.validity.labs)
+    if not len(weights):
+        return None
+    first = weights.num[weights.first_of_patient()]
+    course_weight = data.course("baseline_weight_kg")[weights.pid]
+    baseline = np.where(np.isnan(course_weight), first, course_weight)
+    gain = (weights.num - baseline) / baseline * 100
+    rows = np.flatnonzero(np.round(gain, 9) >= s.warning_percent)
+    if not len(rows):
+        return None
+    pid, time, value = weights.pid[rows], weights.time[rows], weights.num[rows]
+    baseline, gain = baseline[rows], gain[rows]
+    v = data.validity
+    sbp_series, albumin_series = data.series("sbp"), data.series("albumin")
+    i_sbp = data.asof(pid, time, sbp_series, v.vital_signs)
+    sbp, sbp_time = take(sbp_series.num, i_sbp, np.nan), take(sbp_series.time, i_sbp, NAT_)
+    i_alb = data.asof(pid, time, albumin_series, v.labs)
+    albumin, albumin_time = take(albumin_series.num, i_alb, np.nan), take(albumin_series.time, i_alb, NAT_)
     urine = data.series("urine_output")
-    if not urine.empty and "period_start" in urine:
-        urine = urine.assign(per8h=urine["value_num"] / ((urine["time"] - urine["period_start"]).dt.total_seconds()
-                                                        / 3600) * 8)
-        uo = asof(w, urine, ["per8h"], data.validity.fluids)
+    if len(urine) and urine.start is not None:
+        no_period = urine.start == NAT_
+        with np.errstate(divide="ignore", invalid="ignore"):
+            hours = data.hours(urine.time - np.where(no_period, urine.time, urine.start))
+            per8h_all = np.where(no_period, np.nan, urine.num / hours * 8)
+        per8h = take(per8h_all, data.asof(pid, time, urine, v.fluids), np.nan)
     else:
-        uo = pd.DataFrame({"per8h": np.nan, "time": pd.NaT}, index=w.index)
-    usual = (w["patient_id"].map(courses["usual_sbp_mm_hg"]).astype(float) if courses is not None
-             else pd.Series(np.nan, index=w.index))
-    target = target_sbp(usual, s)
-    low_sbp = (sbp["sbp"] <= target).fillna(False)
-    low_albumin = (albumin["albumin"] < s.albumin_below).fillna(False)
-    oliguria = (uo["per8h"] < s.oliguria_ml_per_8h).fillna(False)
+        per8h = np.full(len(rows), np.nan)
+    target = target_sbp(data.course("usual_sbp_mm_hg")[pid], s)
+    low_sbp = sbp <= target
+    low_albumin = albumin < s.albumin_below
+    oliguria = per8h < s.oliguria_ml_per_8h
     signs = low_sbp.astype(int) + low_albumin.astype(int) + oliguria.astype(int)
-    over = w["gain"].round(9) > s.relative_percent
-    severity = np.where(over | (signs >= 2), "urgent", "warning")
-    level = np.where(over, f"weight gain > {s.relative_percent:g}%", f"weight gain >= {s.warning_percent:g}%")
-    baseline_note = np.where(w["patient_id"].map(courses["baseline_weight_kg"]).notna() if courses is not None
-                             else False, "course baseline", "first recorded weight (no course baseline)")
-    evidence = join_clauses(
-        "weight " + fmt_num(w["value_num"], 1) + " kg at " + fmt_time(w["time"]) + " = +" + fmt_num(w["gain"], 1)
-        + "% from " + fmt_num(w["baseline"], 1) + " kg (" + pd.Series(baseline_note, index=w.index) + ")",
-        where_text(low_sbp, "SBP " + fmt_num(sbp["sbp"], 0) + " mmHg at " + fmt_time(sbp["time"]).fillna("")
-                   + " (target > " + fmt_num(target, 0) + ")"),
-        where_text(low_albumin, "albumin " + fmt_num(albumin["albumin"], 1) + " g/dL at "
-                   + fmt_time(albumin["time"]).fillna("")),
-        where_text(oliguria, "urine output " + fmt_num(uo["per8h"], 0) + " mL per 8 h"),
-        where_text(sbp["sbp"].isna(), f"no SBP in the last {data.validity.vital_signs.total_seconds() / 3600:g} h"),
-        sep="; ")
-    return pd.DataFrame({"patient_id": w["patient_id"], "time": w["time"], "level": level, "severity": severity,
-                         "evidence": evidence, "context": data.context_at(w), "level_rank": w["gain"]})
+    over = np.round(gain, 9) > s.relative_percent
+    severity = np.where(over | (signs >= 2), 2, 1)
+    has_course_weight = ~np.isnan(data.course("baseline_weight_kg")[pid])
+
+    def describe(r: np.ndarray):
+        weight, when, up, base = (num_text(value[r], 1), time_text(time[r], data.unit), num_text(gain[r], 1),
+                                  num_text(baseline[r], 1))
+        sbp_text, sbp_when, target_text = num_text(sbp[r], 0), time_text(sbp_time[r], data.unit), num_text(target[r], 0)
+        alb_text, alb_when = num_text(albumin[r], 1), time_text(albumin_time[r], data.unit)
+        urine_text = num_text(per8h[r], 0)
+        no_sbp = f"no SBP in the last {v.vital_signs.total_seconds() / 3600:g} h"
+        evidence = []
+        for i, k in enumerate(r.tolist()):
+            note = "course baseline" if has_course_weight[k] else "first recorded weight (no course baseline)"
+            evidence.append(join_clauses(
+                f"weight {weight[i]} kg at {when[i]} = +{up[i]}% from {base[i]} kg ({note})",
+                f"SBP {sbp_text[i]} mmHg at {sbp_when[i]} (target > {target_text[i]})" if low_sbp[k] else "",
+                f"albumin {alb_text[i]} g/dL at {alb_when[i]}" if low_albumin[k] else "",
+                f"urine output {urine_text[i]} mL per 8 h" if oliguria[k] else "",
+                no_sbp if np.isnan(sbp[k]) else ""))
+        levels = [f"weight gain > {s.relative_percent:g}%" if o else f"weight gain >= {s.warning_percent:g}%"
+                  for o in over[r].tolist()]
+        return levels, evidence, data.context_at(pid[r], time[r])
+
+    return Findings(pid, time, severity, describe, gain)
 
 
-def evaluate(data: EvalData, thresholds) -> pd.DataFrame:
+def evaluate(data: EvalData, thresholds) -> dict | None:
     s: LeakSettings = thresholds["capillary_leak"]
-    return episodes(findings(data, s), RULE, gap_hours=s.episode_gap_hours, source=s.source)
+    return episodes(data, findings(data, s), RULE, gap_hours=s.episode_gap_hours, source=s.source)

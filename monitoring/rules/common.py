@@ -1,14 +1,21 @@
-"""What every rule shares: the findings frame, episodes, severity order and evidence text.
+"""What every rule shares: findings, episodes, severity order and evidence text.
 
-A rule returns *findings*: one row per moment its criteria hold (patient_id, time, level,
-severity, evidence, context). `episodes` folds consecutive findings of one rule and patient into
-one alert whose identity is patient + rule + onset, so evaluating the same data twice gives the
-same alerts (acknowledgements stay attached) and a worse level later in the episode raises the
-alert's level instead of opening a new one.
+A rule produces *findings*: one per moment its criteria hold (patient, time, severity and, for
+some rules, a level rank). `episodes` folds consecutive findings of one rule and patient into one
+alert whose identity is patient + rule + onset, so evaluating the same data twice gives the same
+alerts (acknowledgements stay attached) and a worse level later in the episode raises the alert's
+level instead of opening a new one.
+
+The engine works on NumPy arrays (one array per column, rows sorted by patient and time) rather
+than on many small pandas operations: re-evaluating one patient after each save must take
+milliseconds, and the fixed cost of a pandas call dominates there. Evidence text is written only
+for the findings an alert shows (its worst finding and its onset), by plain Python formatting that
+reproduces the engine's documented formats exactly ('%.1f', '2026-11-27 14:05Z', '3 h 10 min').
 """
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +28,8 @@ SEVERITY_RANK = {name: i for i, name in enumerate(SEVERITIES)}
 FINDING_COLUMNS = ["patient_id", "time", "level", "severity", "evidence", "context"]
 ALERT_COLUMNS = ["patient_id", "rule", "onset", "level", "severity", "evidence", "standard", "context",
                  "rule_version", "last_seen", "findings", "alert_key"]
+#: Missing time in the engine's int64 tick arrays (numpy's NaT).
+NAT = np.iinfo(np.int64).min
 
 
 @dataclass(frozen=True)
@@ -31,105 +40,155 @@ class Rule:
     standard: str         # the definition applied, as shown to clinicians
 
 
-def empty_findings() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype="datetime64[us, UTC]" if c == "time" else "str")
-                         for c in FINDING_COLUMNS})
-
-
 def alert_key(patient_id: str, rule_id: str, onset: pd.Timestamp) -> str:
     """Stable identity of an alert: the same data always give the same key."""
     text = f"{patient_id}|{rule_id}|{pd.Timestamp(onset).tz_convert('UTC').isoformat()}"
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def episodes(findings: pd.DataFrame, rule: Rule, *, gap_hours: float, source: Source) -> pd.DataFrame:
+def alert_keys(patients: Sequence[str], rules: Sequence[str], onsets: np.ndarray, unit: str) -> list[str]:
+    """alert_key for many alerts; onsets are int64 ticks of `unit` (UTC)."""
+    per_second = _PER_SECOND[unit]
+    whole = onsets % per_second == 0
+    if whole.all():
+        # Timestamp.isoformat() of a whole second: 'YYYY-MM-DDTHH:MM:SS+00:00'.
+        iso = [s + "+00:00" for s in np.datetime_as_string(onsets.view(f"M8[{unit}]"), unit="s").tolist()]
+    else:
+        iso = [pd.Timestamp(int(o), unit=unit, tz="UTC").isoformat() for o in onsets.tolist()]
+    return [hashlib.sha256(f"{p}|{r}|{o}".encode()).hexdigest()[:32] for p, r, o in zip(patients, rules, iso)]
+
+
+_PER_SECOND = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}
+
+
+# --- evidence text -------------------------------------------------------------------------------
+
+def num_text(values: np.ndarray, decimals: int = 1) -> list[str]:
+    """Numbers at a fixed precision (37.0 °C, 0.30 x10^9/L, 118/min); '–' when missing."""
+    pattern = f"%.{decimals}f"
+    return [pattern % v if v == v else "–" for v in np.asarray(values, dtype=float).tolist()]
+
+
+def time_text(ticks: np.ndarray, unit: str, *, missing: str = "") -> list[str]:
+    """ISO-like UTC minute ('2026-11-27 14:05Z'): unambiguous in any ward; `missing` for NaT."""
+    texts = np.datetime_as_string(np.asarray(ticks, dtype=np.int64).view(f"M8[{unit}]"), unit="m").tolist()
+    return [missing if s == "NaT" else s[:10] + " " + s[11:] + "Z" for s in texts]
+
+
+def clock_text(ticks: np.ndarray, unit: str) -> list[str]:
+    """'14:05Z' ('' for NaT)."""
+    texts = np.datetime_as_string(np.asarray(ticks, dtype=np.int64).view(f"M8[{unit}]"), unit="m").tolist()
+    return ["" if s == "NaT" else s[11:] + "Z" for s in texts]
+
+
+def hours_text(hours: np.ndarray) -> list[str]:
+    """'3 h 10 min' for a float number of hours ('–' when missing)."""
+    minutes = np.round(np.asarray(hours, dtype=float) * 60).tolist()
+    return ["–" if m != m else f"{int(m // 60)} h {int(m % 60)} min" for m in minutes]
+
+
+def join_clauses(*clauses: str, sep: str = "; ") -> str:
+    """Join the non-empty clauses with `sep`."""
+    return sep.join(c for c in clauses if c)
+
+
+# --- time arithmetic as pandas does it ------------------------------------------------------------
+
+def total_seconds(ticks: np.ndarray, unit: str) -> np.ndarray:
+    """Timedelta.total_seconds() of int64 tick differences, bit for bit as pandas computes it."""
+    pps = _PER_SECOND[unit]
+    floor_s, residual = np.divmod(ticks, pps)
+    result = floor_s + residual / pps
+    if (ticks > 2**53).any() or (ticks < -(2**53)).any():
+        fixable = (residual != 0) & (np.abs(floor_s) < 2**52)
+        floor_f = floor_s.astype(np.float64)
+        result = np.where(fixable & (result == floor_f), np.nextafter(result, result + 1.0), result)
+        result = np.where(fixable & (result == floor_f + 1.0), np.nextafter(result, result - 1.0), result)
+    return result
+
+
+def ticks_of(delta: pd.Timedelta, unit: str) -> float:
+    """A Timedelta in ticks of `unit` (float: exact comparisons with int64 tick differences)."""
+    return pd.Timedelta(delta).value / (10**9 // _PER_SECOND[unit])
+
+
+def kahan_group_cumsum(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Cumulative sum restarting where `starts` is True, with the compensated (Kahan) summation of
+    pandas' groupby().cumsum(), so the results match it bit for bit. Vectorised across runs: one
+    step per position within the longest run."""
+    n = len(values)
+    out = np.empty(n)
+    if n == 0:
+        return out
+    run_start = np.maximum.accumulate(np.where(starts, np.arange(n), 0))
+    position = np.arange(n) - run_start
+    accum = np.zeros(n)
+    comp = np.zeros(n)
+    for p in range(int(position.max()) + 1):
+        rows = np.flatnonzero(position == p)
+        before = rows - 1
+        acc = accum[before] if p else np.zeros(len(rows))
+        c = comp[before] if p else np.zeros(len(rows))
+        y = values[rows] - c
+        t = acc + y
+        comp[rows] = t - acc - y
+        accum[rows] = t
+        out[rows] = t
+    return out
+
+
+# --- episodes ------------------------------------------------------------------------------------
+
+@dataclass
+class Findings:
+    """Moments a rule's criteria hold, in the rule's own order (ties keep it).
+
+    describe(positions) -> (levels, evidence, contexts), lists for those findings only."""
+    pid: np.ndarray
+    time: np.ndarray
+    severity: np.ndarray                  # rank in SEVERITIES
+    describe: Callable[[np.ndarray], tuple[list[str], list[str], list[str]]]
+    level_rank: np.ndarray | None = None  # e.g. the AKI stage: the higher wins among equally severe
+
+
+def episodes(data, findings: Findings | None, rule: Rule, *, gap_hours: float, source: Source) -> dict | None:
     """Fold findings into alerts: a new episode starts after `gap_hours` without a finding.
 
     onset = first finding of the episode; level, severity and evidence = the worst finding (the
     earliest of equally severe ones), so the alert shows what made it most serious, with its times.
+    Returns the alert columns as arrays (patient numbers, int64 ticks), or None without findings.
     """
-    if findings.empty:
-        return pd.DataFrame(columns=ALERT_COLUMNS)
-    f = findings.sort_values(["patient_id", "time"], kind="stable").reset_index(drop=True)
-    gap = f.groupby("patient_id", sort=False)["time"].diff() > pd.Timedelta(hours=gap_hours)
-    new_patient = f["patient_id"].ne(f["patient_id"].shift())
-    f["episode"] = (gap | new_patient).cumsum()
-    f["rank"] = f["severity"].map(SEVERITY_RANK).astype(int)
-    grouped = f.groupby("episode", sort=False)
-    onset = grouped["time"].transform("min")
-    last = grouped["time"].transform("max")
-    count = grouped["time"].transform("size")
-    # Worst finding: highest severity, then highest level_rank (e.g. the AKI stage) when the rule
-    # gives one, earliest among equals.
-    level_rank = f["level_rank"] if "level_rank" in f else 0
-    worst_idx = f.assign(neg_rank=-f["rank"], neg_level=-level_rank) \
-        .sort_values(["episode", "neg_rank", "neg_level", "time"], kind="stable") \
-        .drop_duplicates("episode")["episode"].index
-    worst = f.loc[worst_idx]
-    out = pd.DataFrame({
-        "patient_id": worst["patient_id"].to_numpy(),
-        "rule": rule.id,
-        "onset": onset.loc[worst_idx].to_numpy(),
-        "level": worst["level"].to_numpy(),
-        "severity": worst["severity"].to_numpy(),
-        "evidence": worst["evidence"].to_numpy(),
-        "standard": f"{rule.standard} [{source.cite()}]",
-        "context": worst["context"].to_numpy(),
-        "rule_version": rule.version,
-        "last_seen": last.loc[worst_idx].to_numpy(),
-        "findings": count.loc[worst_idx].to_numpy(),
-    })
-    onset_first = f.loc[grouped["time"].idxmin()]
-    same = out["onset"].to_numpy() != worst["time"].to_numpy()
-    # When the worst moment is later than the onset, say what the onset was too.
-    out.loc[same, "evidence"] = (out.loc[same, "evidence"] + " | at onset: "
-                                 + onset_first["evidence"].to_numpy()[same])
-    out["onset"] = pd.to_datetime(out["onset"], utc=True)
-    out["last_seen"] = pd.to_datetime(out["last_seen"], utc=True)
-    out["alert_key"] = [alert_key(p, rule.id, o) for p, o in zip(out["patient_id"], out["onset"])]
-    return out[ALERT_COLUMNS]
-
-
-def fmt_time(times: pd.Series) -> pd.Series:
-    """ISO-like UTC minute for evidence text ('2026-11-27 14:05Z'): unambiguous in any ward."""
-    return times.dt.strftime("%Y-%m-%d %H:%MZ")
-
-
-def fmt_num(values: pd.Series, decimals: int = 1) -> pd.Series:
-    """Numbers for evidence text at a fixed precision (37.0 °C, 0.30 x10^9/L, 118/min); '–' when missing."""
-    array = values.to_numpy(dtype=float, na_value=np.nan)
-    missing = np.isnan(array)
-    text = np.char.mod(f"%.{decimals}f", np.where(missing, 0.0, array)).astype(object)
-    text[missing] = "–"
-    return pd.Series(text, index=values.index, dtype="str")
-
-
-def hours_text(hours: pd.Series) -> pd.Series:
-    """'3 h 10 min' for a float number of hours."""
-    minutes = (hours.astype(float) * 60).round()
-    h = (minutes // 60).astype("Int64")
-    m = (minutes % 60).astype("Int64")
-    return (h.astype(str) + " h " + m.astype(str) + " min").where(hours.notna(), "–").astype("str")
-
-
-def where_text(mask: pd.Series, text: pd.Series | str) -> pd.Series:
-    """`text` where mask holds, '' elsewhere (building evidence clauses without Python loops)."""
-    if isinstance(text, str):
-        return pd.Series(np.where(mask.to_numpy(bool), text, ""), index=mask.index, dtype="str")
-    return text.where(mask.to_numpy(bool), "").astype("str")
-
-
-def join_clauses(*clauses: pd.Series, sep: str = "; ") -> pd.Series:
-    """Join the non-empty clauses of each row with `sep` (vectorised)."""
-    out: pd.Series | None = None
-    for clause in clauses:
-        clause = clause.fillna("").astype("str")
-        if out is None:
-            out = clause
-            continue
-        both = (out != "") & (clause != "")
-        out = out + pd.Series(np.where(both.to_numpy(bool), sep, ""), index=out.index, dtype="str") + clause
-    return out if out is not None else pd.Series(dtype="str")
+    if findings is None or len(findings.pid) == 0:
+        return None
+    order = np.argsort(data.key(findings.pid, findings.time), kind="stable")
+    pid, time = findings.pid[order], findings.time[order]
+    n = len(order)
+    new = np.ones(n, dtype=bool)
+    new[1:] = (pid[1:] != pid[:-1]) | (time[1:] - time[:-1] > ticks_of(pd.Timedelta(hours=gap_hours), data.unit))
+    episode = np.cumsum(new) - 1
+    first = np.flatnonzero(new)
+    last = np.append(first[1:], n) - 1
+    rank = findings.severity[order]
+    level = findings.level_rank[order] if findings.level_rank is not None else np.zeros(n)
+    # Worst finding: highest severity, then highest level rank, earliest among equals.
+    by_worst = np.lexsort((time, -level, -rank, episode))
+    worst = by_worst[np.flatnonzero(np.r_[True, episode[by_worst][1:] != episode[by_worst][:-1]])]
+    differs = time[first] != time[worst]
+    needed = np.unique(np.concatenate([worst, first[differs]]))
+    levels, evidence, contexts = findings.describe(order[needed])
+    at = {p: i for i, p in enumerate(needed.tolist())}
+    out_evidence = []
+    for w, f, d in zip(worst.tolist(), first.tolist(), differs.tolist()):
+        text = evidence[at[w]]
+        out_evidence.append(text + " | at onset: " + evidence[at[f]] if d else text)
+    return {
+        "patient_id": pid[worst], "rule": rule.id, "onset": time[first],
+        "level": [levels[at[w]] for w in worst.tolist()],
+        "severity": [SEVERITIES[r] for r in rank[worst].tolist()],
+        "evidence": out_evidence, "standard": f"{rule.standard} [{source.cite()}]",
+        "context": [contexts[at[w]] for w in worst.tolist()], "rule_version": rule.version,
+        "last_seen": time[last], "findings": (last - first + 1).astype(np.int64),
+    }
 
 
 # --- thresholds sections shared by several rules --------------------------------------------------

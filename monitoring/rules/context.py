@@ -1,11 +1,18 @@
 """Prepare canonical observations and doses once for every rule (vectorised, no per-patient loops).
 
+Everything is held as NumPy arrays sorted by patient and time: patient numbers (int64), times as
+int64 ticks of the observations' datetime unit (NAT when missing), values as float64 (NaN when
+missing) or object (coded values).
+
+- `series(code)`: one code's values in (patient, time) order.
+- `asof(pid, time, series, tolerance)`: for each moment, the position of the patient's latest row
+  of `series` at or before it (within `tolerance`), -1 when none; ties take the last row, as
+  pandas.merge_asof does. One np.searchsorted over a (patient, time) key, no merge.
 - `sets`: one row per patient and observation-set time with the vital signs valid at that moment
   (a value from an earlier set is carried only while it is valid, and its own time is kept so the
-  evidence can say so), the latest valid WBC, NEWS2 / qSOFA / SIRS and the IL-2 dose context.
-- `series(code)`: one code's values in time order.
-- `dose_context(times)`: last given dose before each time, its number, and whether the time falls
-  in the expected-effect window after it.
+  evidence can say so), the latest valid WBC, NEWS2 / qSOFA / SIRS.
+- `dose_context(pid, time)`: last given dose before each time, its number, and whether the time
+  falls in the expected-effect window after it; `context_text` words it for the chosen rows.
 """
 from __future__ import annotations
 
@@ -14,139 +21,309 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from monitoring.rules.common import Schedule, Validity
-from monitoring.scores import score_frame
+from monitoring.rules.common import NAT, Schedule, Validity, hours_text, ticks_of, total_seconds
+from monitoring.scores import score_columns
 
 VITAL_CODES = ("temperature", "heart_rate", "sbp", "dbp", "map", "resp_rate", "spo2", "on_oxygen", "spo2_scale",
                "consciousness", "gcs", "o2_flow")
 CODED = {"on_oxygen", "consciousness", "spo2_scale"}
 COURSE_COLUMNS = ["patient_id", "baseline_weight_kg", "baseline_creatinine_mg_dl", "usual_sbp_mm_hg"]
+#: Longest look-back any setting may ask for (the parsers cap them at 1000 h); the (patient, time)
+#: key leaves this much room on either side of a patient's times so window bounds stay in his band.
+MAX_WINDOW = pd.Timedelta(days=60)
+#: Largest (patient, time) key; the engine evaluates patients in groups when more would not fit.
+KEY_LIMIT = 2.0**62
 
 
-def asof(left: pd.DataFrame, right: pd.DataFrame, value_columns: list[str], tolerance: pd.Timedelta | None,
-         *, allow_exact: bool = True, prefix: str = "") -> pd.DataFrame:
-    """For each (patient_id, time) in `left`, the latest row of `right` at or before it (within
-    `tolerance`), as columns prefix+value and prefix+'time'. Order of `left` is kept."""
-    l = left[["patient_id", "time"]].reset_index(drop=False).rename(columns={"index": "_pos"})
-    l = l.sort_values("time", kind="stable")
-    r = right[["patient_id", "time", *value_columns]].rename(
-        columns={"time": "_rtime", **{c: prefix + c for c in value_columns}})
-    r = r.sort_values("_rtime", kind="stable")
-    r["time"] = r["_rtime"]
-    merged = pd.merge_asof(l, r, on="time", by="patient_id", direction="backward", tolerance=tolerance,
-                           allow_exact_matches=allow_exact)
-    merged = merged.sort_values("_pos").set_index("_pos")
-    merged.index.name = None
-    out = merged[[prefix + c for c in value_columns]].copy()
-    out[prefix + "time"] = merged["_rtime"]
-    out.index = left.index
-    return out
+def take(values: np.ndarray, idx: np.ndarray, fill) -> np.ndarray:
+    """values[idx], `fill` where idx < 0 (asof found nothing)."""
+    if len(values) == 0:
+        return np.full(len(idx), fill, dtype=values.dtype if values.dtype != object else object)
+    found = idx >= 0
+    out = values[np.where(found, idx, 0)]
+    if found.all():
+        return out
+    if out.dtype == object:
+        out = out.copy()
+        out[~found] = fill
+        return out
+    return np.where(found, out, fill)
+
+
+@dataclass
+class Series:
+    pid: np.ndarray
+    time: np.ndarray
+    key: np.ndarray
+    num: np.ndarray
+    code: np.ndarray            # object: coded value or NaN
+    start: np.ndarray | None    # period_start ticks (NAT when none); None without the column
+
+    def __len__(self) -> int:
+        return len(self.time)
+
+    def previous(self) -> np.ndarray:
+        """Position of the same patient's previous row, -1 for a patient's first row."""
+        prev = np.arange(len(self.pid)) - 1
+        if len(prev):
+            prev[0] = -1
+            prev[1:][self.pid[1:] != self.pid[:-1]] = -1
+        return prev
+
+    def first_of_patient(self) -> np.ndarray:
+        """Position of the first row of each row's patient."""
+        n = len(self.pid)
+        starts = np.ones(n, dtype=bool)
+        starts[1:] = self.pid[1:] != self.pid[:-1]
+        return np.maximum.accumulate(np.where(starts, np.arange(n), 0)) if n else np.zeros(0, dtype=np.int64)
+
+
+@dataclass
+class DoseContext:
+    has: np.ndarray          # a given dose before the time
+    last_time: np.ndarray
+    number: np.ndarray       # float, NaN when unnumbered
+    hours: np.ndarray        # hours since that dose
+    in_window: np.ndarray
+    paused: np.ndarray       # held or stopped since the last given dose
 
 
 @dataclass
 class EvalData:
-    obs: pd.DataFrame                       # canonical long: patient_id, time, code, value_num, value_code, ...
-    doses: pd.DataFrame                     # patient_id, time, status, dose_number
-    courses: pd.DataFrame                   # COURSE_COLUMNS, one row per patient (may be empty)
+    n_patients: int
+    unit: str
+    base: int
+    span: int
     validity: Validity
     schedule: Schedule
-    now: pd.Timestamp
-    sets: pd.DataFrame = field(default=None)  # type: ignore[assignment]
-    _series: dict[str, pd.DataFrame] = field(default_factory=dict)
+    courses: dict[str, np.ndarray]           # per patient number: the course column (NaN when none)
+    doses: Series                            # all doses, (patient, time) order; code = status
+    now: int
+    _codes: dict[str, slice] = field(default_factory=dict)
+    _obs: Series | None = None
+    _series: dict[str, Series] = field(default_factory=dict)
+    sets: dict | None = None
+    _subsets: dict = field(default_factory=dict)
 
-    def series(self, code: str) -> pd.DataFrame:
+    # --- time and keys
+    def ticks(self, delta: pd.Timedelta) -> float:
+        return ticks_of(delta, self.unit)
+
+    def key(self, pid: np.ndarray, time: np.ndarray) -> np.ndarray:
+        """(patient, time) as one sortable int64: patient bands of width `span`."""
+        return pid * self.span + (time - self.base)
+
+    def hours(self, delta: np.ndarray) -> np.ndarray:
+        """Timedelta ticks -> hours as (t1 - t0).dt.total_seconds() / 3600."""
+        return total_seconds(delta, self.unit) / 3600
+
+    # --- observations
+    def series(self, code: str) -> Series:
         if code not in self._series:
-            rows = self.obs[self.obs["code"] == code]
-            self._series[code] = rows.sort_values(["patient_id", "time"], kind="stable").reset_index(drop=True)
+            o, where = self._obs, self._codes.get(code)
+            if where is None:
+                empty = np.zeros(0, dtype=np.int64)
+                self._series[code] = Series(empty, empty, empty, np.zeros(0), np.zeros(0, dtype=object),
+                                            None if o.start is None else empty)
+            else:
+                self._series[code] = Series(o.pid[where], o.time[where], o.key[where], o.num[where],
+                                            o.code[where], None if o.start is None else o.start[where])
         return self._series[code]
 
-    def dose_context(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Columns last_dose_time, last_dose_number, hours_since_dose, in_window, dosing_stopped."""
-        given = self.doses[self.doses["status"] == "given"]
-        ctx = asof(frame, given, ["dose_number"], None, prefix="last_dose_")
-        since = (frame["time"] - ctx["last_dose_time"]).dt.total_seconds() / 3600
-        ctx["hours_since_dose"] = since
-        ctx["in_window"] = ((frame["time"] - ctx["last_dose_time"] >= self.schedule.window_from)
-                            & (frame["time"] - ctx["last_dose_time"] <= self.schedule.window_to)).fillna(False)
-        # Held or stopped since the last given dose: IL-2 is not running now.
-        not_given = self.doses[self.doses["status"].isin(["held", "stopped"])]
-        held = asof(frame, not_given, ["status"], None, prefix="held_")
-        ctx["dosing_paused"] = (held["held_time"].notna()
-                                & (ctx["last_dose_time"].isna() | (held["held_time"] > ctx["last_dose_time"]))
-                                ).fillna(False).astype(bool)
-        return ctx
+    def dose_subset(self, *statuses: str) -> Series:
+        if statuses not in self._subsets:
+            d = self.doses
+            rows = np.isin(d.code, list(statuses)) if len(d) else np.zeros(0, dtype=bool)
+            self._subsets[statuses] = Series(d.pid[rows], d.time[rows], d.key[rows], d.num[rows], d.code[rows], None)
+        return self._subsets[statuses]
 
-    def context_at(self, frame: pd.DataFrame) -> pd.Series:
-        """The IL-2 dose context of each (patient_id, time) row."""
-        return self.context_text(frame[["patient_id", "time"]], self.dose_context(frame[["patient_id", "time"]]))
+    def asof(self, pid: np.ndarray, time: np.ndarray, series: Series, tolerance: pd.Timedelta | None = None,
+             *, key: np.ndarray | None = None) -> np.ndarray:
+        """Position in `series` of each patient's latest row at or before `time`; -1 when none (or
+        older than `tolerance`)."""
+        if len(series) == 0 or len(pid) == 0:
+            return np.full(len(pid), -1, dtype=np.int64)
+        key = self.key(pid, time) if key is None else key
+        idx = np.searchsorted(series.key, key, side="right") - 1
+        safe = np.maximum(idx, 0)
+        ok = (idx >= 0) & (series.pid[safe] == pid)
+        if tolerance is not None:
+            ok &= (time - series.time[safe]) <= self.ticks(tolerance)
+        return np.where(ok, idx, -1)
 
-    def context_text(self, frame: pd.DataFrame, ctx: pd.DataFrame) -> pd.Series:
+    def course(self, column: str) -> np.ndarray:
+        return self.courses[column]
+
+    # --- IL-2 doses
+    def dose_context(self, pid: np.ndarray, time: np.ndarray) -> DoseContext:
+        given = self.dose_subset("given")
+        i = self.asof(pid, time, given)
+        has = i >= 0
+        last = take(given.time, i, NAT)
+        delta = np.where(has, time - last, 0)
+        hours = np.where(has, self.hours(delta), np.nan)
+        window = self.schedule
+        in_window = has & (delta >= self.ticks(window.window_from)) & (delta <= self.ticks(window.window_to))
+        j = self.asof(pid, time, self.dose_subset("held", "stopped"))
+        held = take(self.dose_subset("held", "stopped").time, j, NAT)
+        paused = (j >= 0) & (~has | (held > last))
+        return DoseContext(has, last, take(given.num, i, np.nan), hours, in_window, paused)
+
+    def context_text(self, ctx: DoseContext, rows: np.ndarray) -> list[str]:
         """'within 1-4 h after IL-2 dose 5 (2 h 10 min)' / '6 h 20 min after IL-2 dose 5 (outside ...)'."""
-        from monitoring.rules.common import hours_text
+        window = self.schedule.describe().replace(" after an IL-2 dose", "")
+        since = hours_text(ctx.hours[rows])
+        out = []
+        for has, number, s, inside, paused in zip(ctx.has[rows].tolist(), ctx.number[rows].tolist(), since,
+                                                  ctx.in_window[rows].tolist(), ctx.paused[rows].tolist()):
+            if not has:
+                out.append("no IL-2 dose given before this time")
+                continue
+            n = "<NA>" if number != number else str(int(number))
+            text = (f"within {window} after IL-2 dose {n} ({s})" if inside
+                    else f"{s} after IL-2 dose {n} (outside the {window} post-dose window)")
+            out.append(text + "; doses held or stopped since" if paused else text)
+        return out
 
-        number = ctx["last_dose_dose_number"].astype("Int64").astype(str)
-        since = hours_text(ctx["hours_since_dose"])
-        window = self.schedule.describe()
-        inside = "within " + window.replace(" after an IL-2 dose", "") + " after IL-2 dose " + number + " (" + since + ")"
-        outside = since + " after IL-2 dose " + number + " (outside the " + window.replace(" after an IL-2 dose", "") \
-            + " post-dose window)"
-        text = outside.where(~ctx["in_window"], inside)
-        text = text.where(~ctx["dosing_paused"], text + "; doses held or stopped since")
-        return text.where(ctx["last_dose_time"].notna(), "no IL-2 dose given before this time").astype("str")
+    def context_at(self, pid: np.ndarray, time: np.ndarray) -> list[str]:
+        """The IL-2 dose context of each (patient, time)."""
+        ctx = self.dose_context(pid, time)
+        return self.context_text(ctx, np.arange(len(pid)))
 
 
-def prepare(obs: pd.DataFrame, doses: pd.DataFrame | None, courses: pd.DataFrame | None, *, validity: Validity,
-            schedule: Schedule, now: pd.Timestamp | None) -> EvalData:
-    doses = _prepare_doses(doses)
-    courses = (courses[COURSE_COLUMNS].drop_duplicates("patient_id", keep="last")
-               if courses is not None and len(courses) else pd.DataFrame(columns=COURSE_COLUMNS))
-    latest = obs["time"].max() if len(obs) else pd.Timestamp.now(tz="UTC")
-    data = EvalData(obs=obs, doses=doses, courses=courses, validity=validity, schedule=schedule,
-                    now=pd.Timestamp(now) if now is not None else latest)
+def _ticks(column: pd.Series, unit: str) -> np.ndarray:
+    """Datetime column -> int64 UTC ticks of `unit` (NAT when missing)."""
+    if not isinstance(column.dtype, pd.DatetimeTZDtype):
+        column = pd.to_datetime(column, utc=True)
+    return np.asarray(column.array.as_unit(unit).asi8)
+
+
+def prepare(obs: pd.DataFrame, doses, courses, *, validity: Validity, schedule: Schedule,
+            now: pd.Timestamp | None, n_patients: int | None = None, obs_pid: np.ndarray | None = None) -> EvalData:
+    """Observations, doses and courses whose patient_id are integer patient numbers (0..n_patients-1)
+    -> EvalData. doses and courses may be frames or dicts of arrays; obs_pid, when given, stands for
+    obs['patient_id']."""
+    time_col = obs["time"]
+    if not isinstance(time_col.dtype, pd.DatetimeTZDtype):
+        time_col = pd.to_datetime(time_col, utc=True)
+    unit = time_col.dt.unit
+    obs_t = _ticks(time_col, unit)
+    obs_pid = np.asarray(obs["patient_id"] if obs_pid is None else obs_pid, dtype=np.int64)
+    has_doses = doses is not None and len(doses["patient_id"]) > 0
+    dose_pid = np.asarray(doses["patient_id"], dtype=np.int64) if has_doses else np.zeros(0, dtype=np.int64)
+    dose_t = _ticks(doses["time"], unit) if has_doses else np.zeros(0, dtype=np.int64)
+    if n_patients is None:
+        n_patients = int(max(obs_pid.max(initial=-1), dose_pid.max(initial=-1))) + 1
+    known = np.concatenate([obs_t, dose_t])
+    known = known[known != NAT]
+    margin = int(ticks_of(MAX_WINDOW, unit))
+    low = int(known.min()) if len(known) else 0
+    high = int(known.max()) if len(known) else 0
+    span = high - low + 2 * margin + 1
+    if n_patients * float(span) >= KEY_LIMIT:
+        raise OverflowError("too many patients over too long a time for one (patient, time) key; "
+                            "evaluate them in smaller groups")
+    data = EvalData(n_patients=n_patients, unit=unit, base=low - margin, span=span, validity=validity,
+                    schedule=schedule, courses={}, doses=None,
+                    now=int(pd.Timestamp(now).as_unit(unit).value) if now is not None else int(high))
+    # Observations: (code, patient, time) order, stable, so each code is one contiguous slice.
+    key = data.key(obs_pid, obs_t)
+    codes, names = pd.factorize(obs["code"], sort=False)
+    order = np.argsort(key, kind="stable")
+    order = order[np.argsort(codes[order], kind="stable")]
+    sorted_codes = codes[order]
+    bounds = np.searchsorted(sorted_codes, np.arange(len(names) + 1))
+    data._codes = {str(name): slice(int(bounds[i]), int(bounds[i + 1])) for i, name in enumerate(names)}
+    start = None
+    if "period_start" in obs:
+        start = _ticks(obs["period_start"], unit)[order]
+    code_values = obs["value_code"].to_numpy(dtype=object, na_value=np.nan) if "value_code" in obs \
+        else np.full(len(obs), np.nan, dtype=object)
+    data._obs = Series(obs_pid[order], obs_t[order], key[order],
+                       obs["value_num"].to_numpy(dtype=float, na_value=np.nan)[order], code_values[order], start)
+    pid, time, number, status = _dose_arrays(doses if has_doses else None, unit, data.key)
+    data.doses = Series(pid, time, data.key(pid, time), number, status, None)
+    data.courses = _course_arrays(courses, n_patients)
     data.sets = _build_sets(data)
     return data
 
 
-def _prepare_doses(doses: pd.DataFrame | None) -> pd.DataFrame:
-    if doses is None or doses.empty:
-        return pd.DataFrame({"patient_id": pd.Series(dtype="int64"), "time": pd.Series(dtype="datetime64[us, UTC]"),
-                             "status": pd.Series(dtype="str"), "dose_number": pd.Series(dtype="Int64")})
-    d = doses.sort_values(["patient_id", "time"], kind="stable").reset_index(drop=True)
-    if "dose_number" not in d or d["dose_number"].isna().all():
-        # Doses are numbered in schedule order, given or not, as the ward counts them.
-        d["dose_number"] = d.groupby("patient_id").cumcount() + 1
-    d["dose_number"] = d["dose_number"].astype("Int64")
-    return d
+def _course_arrays(courses, n: int) -> dict[str, np.ndarray]:
+    """Per patient number: each course column (NaN without a course); the last row of a patient wins."""
+    out = {c: np.full(n, np.nan) for c in COURSE_COLUMNS[1:]}
+    out["present"] = np.zeros(n, dtype=bool)
+    if courses is None or not len(courses["patient_id"]):
+        return out
+    pid = np.asarray(courses["patient_id"], dtype=np.int64)
+    _, last_reversed = np.unique(pid[::-1], return_index=True)
+    last = len(pid) - 1 - last_reversed
+    for column in COURSE_COLUMNS[1:]:
+        values = courses[column]
+        try:
+            values = np.asarray(values, dtype=float)
+        except (TypeError, ValueError):
+            values = pd.to_numeric(pd.Series(values)).to_numpy(dtype=float, na_value=np.nan)
+        out[column][pid[last]] = values[last]
+    out["present"][pid[last]] = True
+    return out
 
 
-def _build_sets(data: EvalData) -> pd.DataFrame:
+def _dose_arrays(doses, unit: str, data_key) -> tuple[np.ndarray, ...]:
+    """(patient, time, dose number, status) sorted by patient and time (stable). Doses are numbered in
+    schedule order, given or not, as the ward counts them, unless the numbers are given."""
+    if doses is None or not len(doses["patient_id"]):
+        return (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0, dtype=object))
+    pid = np.asarray(doses["patient_id"], dtype=np.int64)
+    time = _ticks(doses["time"], unit)
+    order = np.argsort(data_key(pid, time), kind="stable")
+    pid, time = pid[order], time[order]
+    status = np.asarray(doses["status"], dtype=object)[order]
+    number = None
+    if "dose_number" in doses:
+        number = pd.array(doses["dose_number"]).to_numpy(dtype=float, na_value=np.nan)[order]
+        if np.isnan(number).all():
+            number = None
+    if number is None:
+        starts = np.ones(len(pid), dtype=bool)
+        starts[1:] = pid[1:] != pid[:-1]
+        first = np.maximum.accumulate(np.where(starts, np.arange(len(pid)), 0))
+        number = (np.arange(len(pid)) - first + 1).astype(float)
+    return pid, time, number, status
+
+
+def _build_sets(data: EvalData) -> dict:
     """One row per (patient, time) at which any vital sign was recorded, with valid values carried."""
-    obs = data.obs
-    vitals = obs[obs["code"].isin(VITAL_CODES)]
-    sets = vitals[["patient_id", "time"]].drop_duplicates().sort_values(["patient_id", "time"], kind="stable") \
-        .reset_index(drop=True)
-    wide = {"patient_id": sets["patient_id"], "time": sets["time"]}
+    parts = [data.series(code).key for code in VITAL_CODES]
+    keys, first = np.unique(np.concatenate(parts), return_index=True)
+    pid = np.concatenate([data.series(code).pid for code in VITAL_CODES])[first]
+    time = np.concatenate([data.series(code).time for code in VITAL_CODES])[first]
+    sets = {"pid": pid, "time": time, "key": keys}
     for code in VITAL_CODES:
         series = data.series(code)
-        column = "value_code" if code in CODED else "value_num"
-        if series.empty:
-            wide[code] = pd.Series(pd.NA if code in CODED else np.nan, index=sets.index,
-                                   dtype="str" if code in CODED else "float64")
-            wide[code + "_time"] = pd.Series(pd.NaT, index=sets.index, dtype="datetime64[us, UTC]")
-            continue
-        got = asof(sets, series.rename(columns={column: code}), [code], data.validity.vital_signs)
-        wide[code] = got[code]
-        wide[code + "_time"] = got["time"]
+        idx = data.asof(pid, time, series, data.validity.vital_signs, key=keys)
+        sets[code] = take(series.code if code in CODED else series.num, idx, np.nan)
+        sets[code + "_time"] = take(series.time, idx, NAT)
     wbc = data.series("wbc")
-    if not wbc.empty:
-        got = asof(sets, wbc.rename(columns={"value_num": "wbc"}), ["wbc"], data.validity.labs)
-        wide["wbc"], wide["wbc_time"] = got["wbc"], got["time"]
-    frame = pd.DataFrame(wide)
-    score_input = frame[["patient_id", "time", *[c for c in ("resp_rate", "spo2", "spo2_scale", "on_oxygen", "sbp",
-                                                             "heart_rate", "consciousness", "temperature", "wbc",
-                                                             "gcs") if c in frame]]].copy()
-    scored = score_frame(score_input, detail=True)
-    for column in scored.columns:
-        if column not in frame:
-            frame[column] = scored[column].to_numpy()
-    return frame
+    has_wbc = len(wbc) > 0
+    if has_wbc:
+        idx = data.asof(pid, time, wbc, data.validity.labs, key=keys)
+        sets["wbc"] = take(wbc.num, idx, np.nan)
+    if not len(pid):
+        for column in ("news2", "qsofa", "sirs", "news2_temperature", "news2_heart_rate"):
+            sets[column] = np.zeros(0)
+        sets["news2_band"] = sets["news2_missing"] = np.zeros(0, dtype=object)
+        return sets
+    frame = {"patient_id": pid, "time": pd.DatetimeIndex(time.view(f"M8[{data.unit}]")).tz_localize("UTC")}
+    for column in ("resp_rate", "spo2", "spo2_scale", "on_oxygen", "sbp", "heart_rate", "consciousness",
+                   "temperature", "wbc", "gcs"):
+        if column == "wbc" and not has_wbc:
+            continue
+        frame[column] = pd.Series(sets[column], dtype="str") if column in CODED else sets[column]
+    scored = score_columns(pd.DataFrame(frame), detail=True)
+    for column in ("news2", "qsofa", "sirs", "news2_temperature", "news2_heart_rate"):
+        sets[column] = scored[column].to_numpy(dtype=float, na_value=np.nan)
+    for column in ("news2_band", "news2_missing"):
+        categorical = scored[column]
+        names = np.array(list(categorical.categories) + [np.nan], dtype=object)
+        sets[column] = names[categorical.codes]   # code -1 (missing) -> the NaN appended last
+    return sets

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from monitoring.rules.common import Rule, empty_findings, episodes, fmt_num, fmt_time, hours_text
-from monitoring.rules.context import EvalData
+from monitoring.rules.common import Findings, Rule, episodes, hours_text, num_text, time_text
+from monitoring.rules.context import EvalData, Series
 from monitoring.thresholds import Section, Source, parser
 
 RULE = Rule(id="febrile-neutropenia", version="1.0", section="febrile_neutropenia",
@@ -69,91 +69,151 @@ def parse(section: Section) -> FNSettings:
                       source=section.source)
 
 
-def fever_events(temps: pd.DataFrame, d: Definition) -> pd.DataFrame:
-    """Times at which the fever criterion is met, with the reading(s) that met it."""
-    t = temps[["patient_id", "time", "value_num"]].sort_values(["patient_id", "time"], kind="stable") \
-        .reset_index(drop=True)
-    single = t["value_num"] >= d.single_c if d.single_inclusive else t["value_num"] > d.single_c
-    febrile = t["value_num"] >= d.sustained_c
+def fever_events(data: EvalData, temps: Series, d: Definition) -> dict:
+    """Rows of `temps` at which the fever criterion is met, with what is needed to word them."""
+    v, t, pid = temps.num, temps.time, temps.pid
+    n = len(t)
+    single = v >= d.single_c if d.single_inclusive else v > d.single_c
+    febrile = v >= d.sustained_c
     # Runs of consecutive febrile readings per patient: a reading below the threshold breaks the run.
-    breaks = (~febrile) | t["patient_id"].ne(t["patient_id"].shift())
-    run = breaks.cumsum()
-    run_start = t["time"].where(febrile).groupby(run).transform("min")
-    span = t["time"] - run_start
-    sustained = febrile & ((span > d.sustained) if d.sustained_strictly_longer else (span >= d.sustained))
-    hit = single | sustained
-    out = t[hit].copy()
-    start_value = t["value_num"].where(febrile).groupby(run).transform("first")[hit]
-    single_text = ("temperature " + fmt_num(out["value_num"]) + " °C at " + fmt_time(out["time"]))
-    sustained_text = ("temperature >= " + f"{d.sustained_c:g}" + " °C sustained " + hours_text(span[hit] / pd.Timedelta(hours=1))
-                      + " (" + fmt_num(start_value) + " °C at " + fmt_time(run_start[hit]) + " to "
-                      + fmt_num(out["value_num"]) + " °C at " + fmt_time(out["time"]) + ")")
-    out["fever_text"] = single_text.where(single[hit], sustained_text)
-    return out.rename(columns={"time": "fever_time"})[["patient_id", "fever_time", "fever_text"]]
+    new_patient = np.ones(n, dtype=bool)
+    new_patient[1:] = pid[1:] != pid[:-1]
+    breaks = ~febrile | new_patient
+    run_first = np.maximum.accumulate(np.where(breaks, np.arange(n), 0)) if n else np.zeros(0, dtype=np.int64)
+    # The run's first febrile reading: its break row when febrile (a patient's first reading), else the next.
+    first_febrile = np.where(febrile[run_first], run_first, np.minimum(run_first + 1, max(n - 1, 0)))
+    run_start = t[first_febrile]
+    span = t - run_start
+    limit = data.ticks(d.sustained)
+    sustained = febrile & ((span > limit) if d.sustained_strictly_longer else (span >= limit))
+    hit = np.flatnonzero(single | sustained)
+    return {"pid": pid[hit], "time": t[hit], "value": v[hit], "single": single[hit], "run_start": run_start[hit],
+            "start_value": v[first_febrile][hit], "span": span[hit]}
 
 
-def anc_events(anc: pd.DataFrame, d: Definition) -> pd.DataFrame:
-    """Times at which the neutrophil criterion is met (low ANC, or a falling trend)."""
-    a = anc[["patient_id", "time", "value_num"]].sort_values(["patient_id", "time"], kind="stable") \
-        .reset_index(drop=True)
-    low = a["value_num"] < d.anc_below
-    text = "ANC " + fmt_num(a["value_num"], 2) + " x10^9/L at " + fmt_time(a["time"]) + f" (< {d.anc_below:g})"
-    predicted = pd.Series(np.nan, index=a.index)
-    if d.anc_trend_below is not None and len(a):
-        predicted = _trend_prediction(a, d.trend_window, d.trend_horizon_hours)
-        trending = (~low) & (a["value_num"] < d.anc_trend_below) & (predicted < d.anc_below)
-        trend_text = ("ANC " + fmt_num(a["value_num"], 2) + " x10^9/L at " + fmt_time(a["time"])
-                      + f" (< {d.anc_trend_below:g}) with a falling trend predicting "
-                      + fmt_num(predicted.clip(lower=0), 2) + f" within {d.trend_horizon_hours:g} h")
-        text = text.where(low, trend_text)
-        low = low | trending
-    out = a[low].assign(anc_text=text[low])
-    return out.rename(columns={"time": "anc_time"})[["patient_id", "anc_time", "anc_text"]]
+def fever_text(data: EvalData, f: dict, d: Definition, rows: np.ndarray) -> list[str]:
+    value, when = num_text(f["value"][rows]), time_text(f["time"][rows], data.unit)
+    span = hours_text(f["span"][rows] / data.ticks(pd.Timedelta(hours=1)))
+    start_value, start = num_text(f["start_value"][rows]), time_text(f["run_start"][rows], data.unit)
+    out = []
+    for i, single in enumerate(f["single"][rows].tolist()):
+        if single:
+            out.append(f"temperature {value[i]} °C at {when[i]}")
+        else:
+            out.append(f"temperature >= {d.sustained_c:g} °C sustained {span[i]} ({start_value[i]} °C at {start[i]}"
+                       f" to {value[i]} °C at {when[i]})")
+    return out
 
 
-def _trend_prediction(a: pd.DataFrame, window: pd.Timedelta, horizon_hours: float) -> pd.Series:
+def anc_events(data: EvalData, anc: Series, d: Definition) -> dict:
+    """Rows of `anc` at which the neutrophil criterion is met (low ANC, or a falling trend)."""
+    v = anc.num
+    below = v < d.anc_below
+    low = below.copy()
+    predicted = np.full(len(v), np.nan)
+    if d.anc_trend_below is not None and len(v):
+        candidate = ~below & (v < d.anc_trend_below)
+        if candidate.any():
+            # The least-squares trend runs over whole patients (their previous results count).
+            patients = np.isin(anc.pid, anc.pid[candidate])
+            predicted[patients] = _trend_prediction(data, anc, patients, d.trend_window, d.trend_horizon_hours)
+            low |= candidate & (predicted < d.anc_below)
+    hit = np.flatnonzero(low)
+    return {"pid": anc.pid[hit], "time": anc.time[hit], "value": v[hit], "below": below[hit],
+            "predicted": predicted[hit]}
+
+
+def anc_text(data: EvalData, a: dict, d: Definition, rows: np.ndarray) -> list[str]:
+    value, when = num_text(a["value"][rows], 2), time_text(a["time"][rows], data.unit)
+    predicted = num_text(np.clip(a["predicted"][rows], 0, None), 2)
+    out = []
+    for i, below in enumerate(a["below"][rows].tolist()):
+        if below:
+            out.append(f"ANC {value[i]} x10^9/L at {when[i]} (< {d.anc_below:g})")
+        else:
+            out.append(f"ANC {value[i]} x10^9/L at {when[i]} (< {d.anc_trend_below:g}) with a falling trend "
+                       f"predicting {predicted[i]} within {d.trend_horizon_hours:g} h")
+    return out
+
+
+def _trend_prediction(data: EvalData, anc: Series, rows: np.ndarray, window: pd.Timedelta,
+                      horizon_hours: float) -> np.ndarray:
     """Least-squares line through the patient's ANC results of the previous `window` (inclusive of the
-    current one), evaluated `horizon_hours` later. NaN with fewer than two results."""
-    x = (a["time"] - a.groupby("patient_id")["time"].transform("min")).dt.total_seconds() / 3600
-    frame = pd.DataFrame({"patient_id": a["patient_id"], "time": a["time"], "x": x, "y": a["value_num"],
-                          "xx": x * x, "xy": x * a["value_num"], "n": 1.0})
-    sums = (frame.set_index("time").groupby("patient_id", sort=False)[["x", "y", "xx", "xy", "n"]]
-            .rolling(window, closed="both").sum().reset_index(drop=True))
-    # groupby-rolling returns rows grouped by patient in time order: the same order as `a`.
-    denom = sums["n"] * sums["xx"] - sums["x"] ** 2
-    slope = (sums["n"] * sums["xy"] - sums["x"] * sums["y"]) / denom.where(denom > 1e-9)
-    intercept = (sums["y"] - slope * sums["x"]) / sums["n"]
-    prediction = intercept + slope * (x.to_numpy() + horizon_hours)
-    return pd.Series(prediction.to_numpy(), index=a.index).where(sums["n"].to_numpy() >= 2)
+    current one), evaluated `horizon_hours` later. NaN with fewer than two results. (pandas' rolling
+    sums, so the figures match its compensated summation exactly.)"""
+    pid = anc.pid[rows]
+    times = pd.DatetimeIndex(anc.time[rows].view(f"M8[{data.unit}]")).tz_localize("UTC")
+    first = anc.time[rows][Series(pid, anc.time[rows], pid, pid, pid, None).first_of_patient()]
+    x = data.hours(anc.time[rows] - first)
+    y = anc.num[rows]
+    frame = pd.DataFrame({"patient_id": pid, "x": x, "y": y, "xx": x * x, "xy": x * y, "n": 1.0}, index=times)
+    sums = frame.groupby("patient_id", sort=False)[["x", "y", "xx", "xy", "n"]].rolling(window, closed="both").sum()
+    # groupby-rolling returns rows grouped by patient in time order: the same order as `anc`.
+    n, sx, sy, sxx, sxy = (sums[c].to_numpy() for c in ("n", "x", "y", "xx", "xy"))
+    denom = n * sxx - sx ** 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slope = (n * sxy - sx * sy) / np.where(denom > 1e-9, denom, np.nan)
+        intercept = (sy - slope * sx) / n
+    prediction = intercept + slope * (x + horizon_hours)
+    return np.where(n >= 2, prediction, np.nan)
 
 
-def findings(data: EvalData, settings: FNSettings) -> pd.DataFrame:
+def _nearest(data: EvalData, pid, time, right_pid, right_time, right_key, tolerance: float) -> np.ndarray:
+    """pandas.merge_asof(direction='nearest', by=patient): position in the right arrays, -1 if none.
+    Ties go backward; backward takes the last of equal times, forward the first."""
+    if len(right_key) == 0:
+        return np.full(len(pid), -1)
+    key = data.key(pid, time)
+    b = np.searchsorted(right_key, key, side="right") - 1
+    sb = np.maximum(b, 0)
+    b_ok = (b >= 0) & (right_pid[sb] == pid) & (time - right_time[sb] <= tolerance)
+    f = np.searchsorted(right_key, key, side="left")
+    sf = np.minimum(f, len(right_key) - 1)
+    f_ok = (f < len(right_key)) & (right_pid[sf] == pid) & (right_time[sf] - time <= tolerance)
+    backward = b_ok & (~f_ok | (time - right_time[sb] <= right_time[sf] - time))
+    return np.where(backward, sb, np.where(f_ok, sf, -1))
+
+
+def findings(data: EvalData, settings: FNSettings) -> Findings | None:
     d = settings.definition
-    fevers = fever_events(data.series("temperature"), d)
-    ancs = anc_events(data.series("anc"), d)
-    if fevers.empty or ancs.empty:
-        return empty_findings()
+    temps, anc = data.series("temperature"), data.series("anc")
+    if not len(temps) or not len(anc):
+        return None
+    fevers, ancs = fever_events(data, temps, d), anc_events(data, anc, d)
+    if not len(fevers["pid"]) or not len(ancs["pid"]):
+        return None
+    tolerance = data.ticks(settings.pairing_window)
+    fever_key, anc_key = data.key(fevers["pid"], fevers["time"]), data.key(ancs["pid"], ancs["time"])
     # Pair each fever with the nearest neutrophil criterion within the window, and vice versa.
-    pairs = []
-    for left, right, lt, rt in ((fevers, ancs, "fever_time", "anc_time"), (ancs, fevers, "anc_time", "fever_time")):
-        merged = pd.merge_asof(left.sort_values(lt), right.sort_values(rt), left_on=lt, right_on=rt,
-                               by="patient_id", direction="nearest", tolerance=settings.pairing_window)
-        pairs.append(merged.dropna(subset=[rt]))
-    both = pd.concat(pairs, ignore_index=True)
-    both["time"] = both[["fever_time", "anc_time"]].max(axis=1)
-    both = both.sort_values(["patient_id", "time"], kind="stable").drop_duplicates(["patient_id", "time"])
-    ctx = data.dose_context(both[["patient_id", "time"]].reset_index(drop=True))
-    both = both.reset_index(drop=True)
+    to_anc = _nearest(data, fevers["pid"], fevers["time"], ancs["pid"], ancs["time"], anc_key, tolerance)
+    to_fever = _nearest(data, ancs["pid"], ancs["time"], fevers["pid"], fevers["time"], fever_key, tolerance)
+    f1 = np.flatnonzero(to_anc >= 0)
+    a2 = np.flatnonzero(to_fever >= 0)
+    fever_ref = np.concatenate([f1, to_fever[a2]])
+    anc_ref = np.concatenate([to_anc[f1], a2])
+    pid = np.concatenate([fevers["pid"][f1], ancs["pid"][a2]])
+    block = np.r_[np.zeros(len(f1), dtype=np.int64), np.ones(len(a2), dtype=np.int64)]
+    own = np.concatenate([fevers["time"][f1], ancs["time"][a2]])
+    time = np.maximum(fevers["time"][fever_ref], ancs["time"][anc_ref])
+    # Each side in its own time order, fever pairs first; the first pair at each (patient, time) counts.
+    order = np.lexsort((np.arange(len(pid)), own, block, time, pid))
+    keep = np.ones(len(order), dtype=bool)
+    keep[1:] = (pid[order][1:] != pid[order][:-1]) | (time[order][1:] != time[order][:-1])
+    order = order[keep]
+    pid, time, fever_ref, anc_ref = pid[order], time[order], fever_ref[order], anc_ref[order]
     due = f"antibiotics due within {settings.antibiotics_due_minutes:g} min of onset"
-    return pd.DataFrame({
-        "patient_id": both["patient_id"], "time": both["time"],
-        "level": f"febrile neutropenia ({d.label})", "severity": "urgent",
-        "evidence": both["fever_text"] + "; " + both["anc_text"] + "; " + due,
-        "context": data.context_text(both[["patient_id", "time"]], ctx),
-    })
+    level = f"febrile neutropenia ({d.label})"
+
+    def describe(rows: np.ndarray):
+        fever = fever_text(data, fevers, d, fever_ref[rows])
+        neutro = anc_text(data, ancs, d, anc_ref[rows])
+        evidence = [f"{a}; {b}; {due}" for a, b in zip(fever, neutro)]
+        return [level] * len(rows), evidence, data.context_at(pid[rows], time[rows])
+
+    return Findings(pid, time, np.full(len(pid), 2), describe)
 
 
-def evaluate(data: EvalData, thresholds) -> pd.DataFrame:
+def evaluate(data: EvalData, thresholds) -> dict | None:
     settings: FNSettings = thresholds["febrile_neutropenia"]
     d = settings.definition
     single = (">=" if d.single_inclusive else ">") + f" {d.single_c:g} °C once"
@@ -164,4 +224,5 @@ def evaluate(data: EvalData, thresholds) -> pd.DataFrame:
     rule = Rule(RULE.id, RULE.version, RULE.section,
                 f"{RULE.standard}, {d.label}: temperature {single} or {sustained}, with ANC < {d.anc_below:g} "
                 f"x10^9/L{trend}, within {settings.pairing_window.total_seconds() / 3600:g} h of each other")
-    return episodes(findings(data, settings), rule, gap_hours=settings.episode_gap_hours, source=settings.source)
+    return episodes(data, findings(data, settings), rule, gap_hours=settings.episode_gap_hours,
+                    source=settings.source)

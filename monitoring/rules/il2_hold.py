@@ -9,7 +9,7 @@ relative ones (manufacturer HD card); 'discuss' if one or two relative ones; oth
 Evaluated for a patient with an IL-2 dose given or held in the previous 24 h, at every moment new
 data arrive, on the latest VALID value of each input (vital signs 4 h, labs and nurse grades 24 h);
 stale or missing inputs are named in the evidence, never used silently. `assess` is also the
-pre-dose check: it returns the decision with every criterion, its value and its time.
+pre-dose check: it returns the decision, and words every criterion with its value and time on request.
 """
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from monitoring.rules.common import Rule, episodes, fmt_num, fmt_time, join_clauses, where_text
-from monitoring.rules.context import EvalData, asof
+from monitoring.rules.common import NAT, Findings, Rule, episodes, join_clauses, num_text, time_text
+from monitoring.rules.context import EvalData, take
 from monitoring.thresholds import Section, Source, parser
 
 RULE = Rule(id="il2-hold", version="1.0", section="il2_hold",
@@ -59,206 +59,236 @@ def parse(section: Section) -> HoldSettings:
     return HoldSettings(values, section.source)
 
 
-def _latest(data: EvalData, points: pd.DataFrame, code: str, validity: pd.Timedelta,
-            column: str = "value_num") -> pd.DataFrame:
-    series = data.series(code)
-    if series.empty:
-        return pd.DataFrame({"value": pd.Series(np.nan, index=points.index, dtype=object if column == "value_code"
-                                                else float),
-                             "time": pd.Series(pd.NaT, index=points.index, dtype="datetime64[us, UTC]")})
-    got = asof(points, series.rename(columns={column: "value"}), ["value"], validity)
-    return got
+class Assessment:
+    """Decision and criteria at each (patient, time); `evidence(rows)` words the chosen rows only
+    (text is the costly part, and most moments are folded into an episode)."""
+
+    def __init__(self, data: EvalData, pid: np.ndarray, time: np.ndarray, s: HoldSettings):
+        self.data, self.s = data, s
+        v = s.values
+        validity = data.validity
+        vit, lab, grade = validity.vital_signs, validity.labs, validity.nurse_grades
+        self.pid, self.time = pid, time
+
+        def latest(code: str, tolerance, coded: bool = False):
+            series = data.series(code)
+            idx = data.asof(pid, time, series, tolerance)
+            return take(series.code if coded else series.num, idx, np.nan), take(series.time, idx, NAT), idx
+
+        self.sbp, self.sbp_t, _ = latest("sbp", vit)
+        self.spo2, self.spo2_t, _ = latest("spo2", vit)
+        self.acvpu, self.acvpu_t, _ = latest("consciousness", vit, coded=True)
+        self.hr, self.hr_t, hr_idx = latest("heart_rate", vit)
+        self.o2, self.o2_t, _ = latest("o2_flow", vit)
+        self.plt, self.plt_t, _ = latest("platelets", lab)
+        self.cr, self.cr_t, _ = latest("creatinine", lab)
+        self.bili, self.bili_t, _ = latest("bilirubin", lab)
+        self.grades = {code: latest(code, grade)[:2]
+                       for code in ("confusion", "arrhythmia", "dyspnea", "diarrhea", "vomiting")}
+
+        # Previous heart rate (persisting tachycardia: the last readings all above the threshold).
+        hr_series = data.series("heart_rate")
+        prev_idx = take(hr_series.previous(), hr_idx, -1)
+        self.hr_prev, prev_t = take(hr_series.num, prev_idx, np.nan), take(hr_series.time, prev_idx, NAT)
+        persisting_for = data.ticks(pd.Timedelta(minutes=v["heart_rate_persisting_minutes"]))
+        self.persisting = ((self.hr > v["heart_rate_absolute_above"]) & (self.hr_prev > v["heart_rate_absolute_above"])
+                           & (prev_idx >= 0) & (self.hr_t - prev_t >= persisting_for))
+
+        urine = data.series("urine_output")
+        if len(urine) and urine.start is not None:
+            no_period = urine.start == NAT
+            with np.errstate(divide="ignore", invalid="ignore"):
+                hours = data.hours(urine.time - np.where(no_period, urine.time, urine.start))
+                per8h = np.where(no_period, np.nan, urine.num / hours * 8)
+            idx = data.asof(pid, time, urine, validity.fluids)
+            self.uo, self.uo_t = take(per8h, idx, np.nan), take(urine.time, idx, NAT)
+        else:
+            self.uo, self.uo_t = np.full(len(pid), np.nan), np.full(len(pid), NAT)
+
+        weights = data.series("weight")
+        if len(weights):
+            baseline = weights.num[weights.first_of_patient()]
+            course = data.course("baseline_weight_kg")[weights.pid]
+            baseline = np.where(np.isnan(course), baseline, course)
+            idx = data.asof(pid, time, weights, lab)
+            self.gain = take((weights.num - baseline) / baseline * 100, idx, np.nan)
+            self.gain_t = take(weights.time, idx, NAT)
+        else:
+            self.gain, self.gain_t = np.full(len(pid), np.nan), np.full(len(pid), NAT)
+        self.coma = _coma_hours(data, pid, time)
+        self.acvpu_known = np.array([a is not None and a == a for a in self.acvpu.tolist()], dtype=bool)
+
+        conf, arr = self.grades["confusion"][0], self.grades["arrhythmia"][0]
+        cr9 = np.round(self.cr, 9)
+        self.absolute = [
+            self.sbp < v["sbp_below"], self.spo2 < v["spo2_below"],
+            self.acvpu_known & (self.acvpu != "A"),
+            conf >= v["confusion_absolute_grade"], self.plt < v["platelets_absolute_below"],
+            cr9 >= v["creatinine_absolute_at_or_above"], self.uo < v["urine_absolute_below_ml_per_8h"],
+            self.persisting,
+            (arr >= v["arrhythmia_absolute_grade"]) & (arr < v["arrhythmia_discontinue_grade"]),
+            self.o2 > v["o2_flow_absolute_above"],
+        ]
+        self.relative = [
+            conf == v["confusion_relative_grade"],
+            (self.plt >= v["platelets_absolute_below"]) & (self.plt < v["platelets_relative_below"]),
+            (cr9 >= v["creatinine_relative_at_or_above"]) & (cr9 < v["creatinine_absolute_at_or_above"]),
+            (self.uo >= v["urine_absolute_below_ml_per_8h"]) & (self.uo < v["urine_relative_below_ml_per_8h"]),
+            (self.hr > v["heart_rate_relative_above"]) & ~self.persisting,
+            np.round(self.gain, 9) > v["weight_gain_relative_above_percent"],
+            self.bili > v["bilirubin_relative_above_mg_dl"],
+            (self.o2 >= v["o2_flow_relative_at_or_above"]) & (self.o2 <= v["o2_flow_absolute_above"]),
+            self.grades["dyspnea"][0] >= v["dyspnea_relative_grade"],
+            self.grades["diarrhea"][0] >= v["diarrhea_relative_grade"],
+            self.grades["vomiting"][0] >= v["vomiting_relative_grade"],
+        ]
+        self.discontinue = [arr >= v["arrhythmia_discontinue_grade"], self.coma > v["coma_discontinue_hours"]]
+        n = len(pid)
+        self.n_absolute = sum((m.astype(int) for m in self.absolute), np.zeros(n, dtype=int))
+        self.n_relative = sum((m.astype(int) for m in self.relative), np.zeros(n, dtype=int))
+        self.n_discontinue = sum((m.astype(int) for m in self.discontinue), np.zeros(n, dtype=int))
+        self.decision = np.select(
+            [self.n_discontinue > 0, (self.n_absolute > 0) | (self.n_relative >= v["relative_for_hold"]),
+             self.n_relative > 0], [3, 2, 1], 0)   # index in DECISIONS
+
+    def evidence(self, rows: np.ndarray) -> list[str]:
+        v, unit = self.s.values, self.data.unit
+
+        def n(values, decimals=0):
+            return num_text(values[rows], decimals)
+
+        def t(times):
+            return time_text(times[rows], unit)
+
+        g = {code: (n(values), t(times)) for code, (values, times) in self.grades.items()}
+        conf_v, conf_t = g["confusion"]
+        arr_v, arr_t = g["arrhythmia"]
+        sbp, sbp_t, spo2, spo2_t, acvpu_t = n(self.sbp), t(self.sbp_t), n(self.spo2), t(self.spo2_t), t(self.acvpu_t)
+        plt, plt_t, cr, cr_t = n(self.plt), t(self.plt_t), n(self.cr, 2), t(self.cr_t)
+        uo, uo_t = n(self.uo), t(self.uo_t)
+        hr, hr_t, hr_prev, o2, o2_t = n(self.hr), t(self.hr_t), n(self.hr_prev), n(self.o2, 1), t(self.o2_t)
+        gain, gain_t, bili, bili_t = n(self.gain, 1), t(self.gain_t), n(self.bili, 1), t(self.bili_t)
+        coma = n(self.coma)
+        acvpu = ["" if a is None or a != a else str(a) for a in self.acvpu[rows].tolist()]
+        out = []
+        for i, k in enumerate(rows.tolist()):
+            label = f"; > {v['creatinine_label_above']:g}: label" if self.cr[k] > v["creatinine_label_above"] else ""
+            absolute = (
+                f"SBP {sbp[i]} mmHg at {sbp_t[i]} (< {v['sbp_below']:g}: label, withhold)",
+                f"SpO2 {spo2[i]}% at {spo2_t[i]} (< {v['spo2_below']:g}: label, withhold)",
+                f"consciousness {acvpu[i]} at {acvpu_t[i]} (not Alert: mental status change, label)",
+                f"confusion grade {conf_v[i]} at {conf_t[i]} (moderate or worse: label, withhold)",
+                f"platelets {plt[i]} x10^9/L at {plt_t[i]} (< {v['platelets_absolute_below']:g}: Dutcher absolute)",
+                f"creatinine {cr[i]} mg/dL at {cr_t[i]} (>= {v['creatinine_absolute_at_or_above']:g}: Dutcher absolute"
+                f"{label})",
+                f"urine output {uo[i]} mL per 8 h to {uo_t[i]} (< {v['urine_absolute_below_ml_per_8h']:g}: "
+                "Dutcher absolute)",
+                f"heart rate {hr_prev[i]} then {hr[i]}/min at {hr_t[i]} (> {v['heart_rate_absolute_above']:g} "
+                "persisting: Dutcher absolute)",
+                f"arrhythmia noted, grade {arr_v[i]} at {arr_t[i]} (label withhold; Dutcher absolute)",
+                f"oxygen {o2[i]} L/min at {o2_t[i]} (> {v['o2_flow_absolute_above']:g}: Dutcher absolute)",
+            )
+            relative = (
+                f"confusion grade 1 at {conf_t[i]} (mild)",
+                f"platelets {plt[i]} x10^9/L at {plt_t[i]} ({v['platelets_absolute_below']:g}-"
+                f"{v['platelets_relative_below']:g}: Dutcher relative)",
+                f"creatinine {cr[i]} mg/dL at {cr_t[i]} ({v['creatinine_relative_at_or_above']:g}-"
+                f"<{v['creatinine_absolute_at_or_above']:g}: Dutcher relative)",
+                f"urine output {uo[i]} mL per 8 h to {uo_t[i]} (Dutcher relative)",
+                f"heart rate {hr[i]}/min at {hr_t[i]} (> {v['heart_rate_relative_above']:g}: Dutcher relative)",
+                f"weight +{gain[i]}% from baseline at {gain_t[i]} (Dutcher relative)",
+                f"bilirubin {bili[i]} mg/dL at {bili_t[i]} (Dutcher relative)",
+                f"oxygen {o2[i]} L/min at {o2_t[i]} (Dutcher relative)",
+                f"dyspnea at rest (grade {g['dyspnea'][0][i]}) at {g['dyspnea'][1][i]}",
+                f"diarrhea grade {g['diarrhea'][0][i]} at {g['diarrhea'][1][i]}",
+                f"vomiting grade {g['vomiting'][0][i]} at {g['vomiting'][1][i]}",
+            )
+            discontinue = (
+                f"arrhythmia grade {arr_v[i]} (life-threatening: label, permanently discontinue)",
+                f"responds only to pain or unresponsive for {coma[i]} h (coma > {v['coma_discontinue_hours']:g} h: "
+                "label, permanently discontinue)",
+            )
+            missing = ", ".join(name for name, absent in (
+                ("SBP", self.sbp[k] != self.sbp[k]), ("SpO2", self.spo2[k] != self.spo2[k]),
+                ("consciousness", not self.acvpu_known[k]), ("heart rate", self.hr[k] != self.hr[k]),
+                ("urine output", self.uo[k] != self.uo[k]), ("creatinine", self.cr[k] != self.cr[k]),
+                ("platelets", self.plt[k] != self.plt[k])) if absent)
+            chosen = [[text for text, mask in zip(texts, masks) if mask[k]]
+                      for texts, masks in ((discontinue, self.discontinue), (absolute, self.absolute),
+                                           (relative, self.relative))]
+            out.append(join_clauses(
+                "discontinue: " + "; ".join(chosen[0]) if chosen[0] else "",
+                "absolute: " + "; ".join(chosen[1]) if chosen[1] else "",
+                f"relative ({self.n_relative[k]}): " + "; ".join(chosen[2]) if chosen[2] else "",
+                "no valid value for: " + missing if missing else "", sep=" | "))
+        return out
 
 
-def assess(data: EvalData, points: pd.DataFrame, s: HoldSettings, *, explain: bool = True) -> pd.DataFrame:
-    """Decision and criteria at each (patient_id, time) of `points` (index kept).
-
-    explain=False decides only (no evidence text): the cheap first pass over every dosing moment."""
-    v = s.values
-    vit, lab, grade = data.validity.vital_signs, data.validity.labs, data.validity.nurse_grades
-    sbp = _latest(data, points, "sbp", vit)
-    spo2 = _latest(data, points, "spo2", vit)
-    acvpu = _latest(data, points, "consciousness", vit, "value_code")
-    hr = _latest(data, points, "heart_rate", vit)
-    o2 = _latest(data, points, "o2_flow", vit)
-    plt = _latest(data, points, "platelets", lab)
-    cr = _latest(data, points, "creatinine", lab)
-    bili = _latest(data, points, "bilirubin", lab)
-    grades = {code: _latest(data, points, code, grade)
-              for code in ("confusion", "arrhythmia", "dyspnea", "diarrhea", "vomiting")}
-
-    # Previous heart rate (persisting tachycardia: the last readings all above the threshold).
-    hr_series = data.series("heart_rate")
-    hr_prev = (asof(points, hr_series.assign(prev=hr_series.groupby("patient_id")["value_num"].shift(),
-                                             prev_time=hr_series.groupby("patient_id")["time"].shift()),
-                    ["prev", "prev_time"], vit) if not hr_series.empty else
-               pd.DataFrame({"prev": np.nan, "prev_time": pd.NaT, "time": pd.NaT}, index=points.index))
-    persisting = ((hr["value"] > v["heart_rate_absolute_above"]) & (hr_prev["prev"] > v["heart_rate_absolute_above"])
-                  & (hr_prev["time"] - hr_prev["prev_time"] >= pd.Timedelta(minutes=v["heart_rate_persisting_minutes"]))
-                  ).fillna(False)
-
-    urine = data.series("urine_output")
-    if not urine.empty and "period_start" in urine:
-        hours = (urine["time"] - urine["period_start"]).dt.total_seconds() / 3600
-        uo = asof(points, urine.assign(per8h=urine["value_num"] / hours * 8), ["per8h"], data.validity.fluids)
-    else:
-        uo = pd.DataFrame({"per8h": np.nan, "time": pd.NaT}, index=points.index)
-
-    weights = data.series("weight")
-    if not weights.empty:
-        baseline = weights.groupby("patient_id")["value_num"].transform("first")
-        if len(data.courses):
-            course_base = weights["patient_id"].map(data.courses.set_index("patient_id")["baseline_weight_kg"])
-            baseline = course_base.astype(float).fillna(baseline)
-        wg = asof(points, weights.assign(gain=(weights["value_num"] - baseline) / baseline * 100), ["gain"],
-                  data.validity.labs)
-    else:
-        wg = pd.DataFrame({"gain": np.nan, "time": pd.NaT}, index=points.index)
-
-    coma = _coma_hours(data, points)
-
-    def crit(mask, text):
-        mask = mask.fillna(False).astype(bool) if hasattr(mask, "fillna") else mask
-        return where_text(mask, text) if explain else mask
-
-    if not explain:  # cheap stand-ins: the text arguments are built but never formatted
-        def t(series):
-            return series.astype("str")
-    else:
-        t = fmt_time
-    absolute = [
-        crit(sbp["value"] < v["sbp_below"], "SBP " + fmt_num(sbp["value"], 0) + " mmHg at " + t(sbp["time"]).fillna("")
-             + f" (< {v['sbp_below']:g}: label, withhold)"),
-        crit(spo2["value"] < v["spo2_below"], "SpO2 " + fmt_num(spo2["value"], 0) + "% at " + t(spo2["time"]).fillna("")
-             + f" (< {v['spo2_below']:g}: label, withhold)"),
-        crit(acvpu["value"].notna() & (acvpu["value"] != "A"), "consciousness " + acvpu["value"].fillna("").astype(str)
-             + " at " + t(acvpu["time"]).fillna("") + " (not Alert: mental status change, label)"),
-        crit(grades["confusion"]["value"] >= v["confusion_absolute_grade"], "confusion grade "
-             + fmt_num(grades["confusion"]["value"], 0) + " at " + t(grades["confusion"]["time"]).fillna("")
-             + " (moderate or worse: label, withhold)"),
-        crit(plt["value"] < v["platelets_absolute_below"], "platelets " + fmt_num(plt["value"], 0) + " x10^9/L at "
-             + t(plt["time"]).fillna("") + f" (< {v['platelets_absolute_below']:g}: Dutcher absolute)"),
-        crit(cr["value"].round(9) >= v["creatinine_absolute_at_or_above"], "creatinine " + fmt_num(cr["value"], 2)
-             + " mg/dL at " + t(cr["time"]).fillna("") + f" (>= {v['creatinine_absolute_at_or_above']:g}: Dutcher absolute"
-             + pd.Series(np.where(cr["value"] > v["creatinine_label_above"],
-                                  f"; > {v['creatinine_label_above']:g}: label", ""), index=points.index) + ")"),
-        crit(uo["per8h"] < v["urine_absolute_below_ml_per_8h"], "urine output " + fmt_num(uo["per8h"], 0)
-             + " mL per 8 h to " + t(uo["time"]).fillna("") + f" (< {v['urine_absolute_below_ml_per_8h']:g}: Dutcher absolute)"),
-        crit(persisting, "heart rate " + fmt_num(hr_prev["prev"], 0) + " then " + fmt_num(hr["value"], 0) + "/min at "
-             + t(hr["time"]).fillna("") + f" (> {v['heart_rate_absolute_above']:g} persisting: Dutcher absolute)"),
-        crit((grades["arrhythmia"]["value"] >= v["arrhythmia_absolute_grade"])
-             & (grades["arrhythmia"]["value"] < v["arrhythmia_discontinue_grade"]),
-             "arrhythmia noted, grade " + fmt_num(grades["arrhythmia"]["value"], 0) + " at "
-             + t(grades["arrhythmia"]["time"]).fillna("") + " (label withhold; Dutcher absolute)"),
-        crit(o2["value"] > v["o2_flow_absolute_above"], "oxygen " + fmt_num(o2["value"], 1) + " L/min at "
-             + t(o2["time"]).fillna("") + f" (> {v['o2_flow_absolute_above']:g}: Dutcher absolute)"),
-    ]
-    relative = [
-        crit(grades["confusion"]["value"] == v["confusion_relative_grade"], "confusion grade 1 at "
-             + t(grades["confusion"]["time"]).fillna("") + " (mild)"),
-        crit((plt["value"] >= v["platelets_absolute_below"]) & (plt["value"] < v["platelets_relative_below"]),
-             "platelets " + fmt_num(plt["value"], 0) + " x10^9/L at " + t(plt["time"]).fillna("")
-             + f" ({v['platelets_absolute_below']:g}-{v['platelets_relative_below']:g}: Dutcher relative)"),
-        crit((cr["value"].round(9) >= v["creatinine_relative_at_or_above"])
-             & (cr["value"].round(9) < v["creatinine_absolute_at_or_above"]),
-             "creatinine " + fmt_num(cr["value"], 2) + " mg/dL at " + t(cr["time"]).fillna("")
-             + f" ({v['creatinine_relative_at_or_above']:g}-<{v['creatinine_absolute_at_or_above']:g}: Dutcher relative)"),
-        crit((uo["per8h"] >= v["urine_absolute_below_ml_per_8h"]) & (uo["per8h"] < v["urine_relative_below_ml_per_8h"]),
-             "urine output " + fmt_num(uo["per8h"], 0) + " mL per 8 h to " + t(uo["time"]).fillna("")
-             + " (Dutcher relative)"),
-        crit((hr["value"] > v["heart_rate_relative_above"]) & ~persisting, "heart rate " + fmt_num(hr["value"], 0)
-             + "/min at " + t(hr["time"]).fillna("") + f" (> {v['heart_rate_relative_above']:g}: Dutcher relative)"),
-        crit(wg["gain"].round(9) > v["weight_gain_relative_above_percent"], "weight +" + fmt_num(wg["gain"], 1)
-             + "% from baseline at " + t(wg["time"]).fillna("") + " (Dutcher relative)"),
-        crit(bili["value"] > v["bilirubin_relative_above_mg_dl"], "bilirubin " + fmt_num(bili["value"], 1)
-             + " mg/dL at " + t(bili["time"]).fillna("") + " (Dutcher relative)"),
-        crit((o2["value"] >= v["o2_flow_relative_at_or_above"]) & (o2["value"] <= v["o2_flow_absolute_above"]),
-             "oxygen " + fmt_num(o2["value"], 1) + " L/min at " + t(o2["time"]).fillna("") + " (Dutcher relative)"),
-        crit(grades["dyspnea"]["value"] >= v["dyspnea_relative_grade"], "dyspnea at rest (grade "
-             + fmt_num(grades["dyspnea"]["value"], 0) + ") at " + t(grades["dyspnea"]["time"]).fillna("")),
-        crit(grades["diarrhea"]["value"] >= v["diarrhea_relative_grade"], "diarrhea grade "
-             + fmt_num(grades["diarrhea"]["value"], 0) + " at " + t(grades["diarrhea"]["time"]).fillna("")),
-        crit(grades["vomiting"]["value"] >= v["vomiting_relative_grade"], "vomiting grade "
-             + fmt_num(grades["vomiting"]["value"], 0) + " at " + t(grades["vomiting"]["time"]).fillna("")),
-    ]
-    discontinue = [
-        crit(grades["arrhythmia"]["value"] >= v["arrhythmia_discontinue_grade"], "arrhythmia grade "
-             + fmt_num(grades["arrhythmia"]["value"], 0) + " (life-threatening: label, permanently discontinue)"),
-        crit(coma > v["coma_discontinue_hours"], "responds only to pain or unresponsive for "
-             + fmt_num(coma, 0) + " h (coma > " + f"{v['coma_discontinue_hours']:g}" + " h: label, permanently discontinue)"),
-    ]
-    def count(clauses):
-        return sum(((c != "") if explain else c).astype(int) for c in clauses)
-
-    n_abs, n_rel, n_dis = count(absolute), count(relative), count(discontinue)
-    decision = np.select([n_dis > 0, (n_abs > 0) | (n_rel >= v["relative_for_hold"]), n_rel > 0],
-                         ["permanently discontinue", "hold", "discuss"], "give")
-    if not explain:
-        return pd.DataFrame({"decision": decision, "n_absolute": n_abs, "n_relative": n_rel}, index=points.index)
-    missing = join_clauses(
-        where_text(sbp["value"].isna(), "SBP"), where_text(spo2["value"].isna(), "SpO2"),
-        where_text(acvpu["value"].isna(), "consciousness"), where_text(hr["value"].isna(), "heart rate"),
-        where_text(uo["per8h"].isna(), "urine output"), where_text(cr["value"].isna(), "creatinine"),
-        where_text(plt["value"].isna(), "platelets"), sep=", ")
-    out = pd.DataFrame({
-        "decision": decision, "absolute": join_clauses(*absolute), "relative": join_clauses(*relative),
-        "discontinue": join_clauses(*discontinue), "missing": missing,
-        "n_absolute": n_abs, "n_relative": n_rel,
-    }, index=points.index)
-    return out
+def assess(data: EvalData, pid: np.ndarray, time: np.ndarray, s: HoldSettings) -> Assessment:
+    """Decision and criteria at each (patient, time) (the pre-dose check)."""
+    return Assessment(data, pid, time, s)
 
 
-def _coma_hours(data: EvalData, points: pd.DataFrame) -> pd.Series:
+def _coma_hours(data: EvalData, pid: np.ndarray, time: np.ndarray) -> np.ndarray:
     """Hours the patient has been continuously P or U (ACVPU) at each point; 0 otherwise."""
     c = data.series("consciousness")
-    if c.empty:
-        return pd.Series(0.0, index=points.index)
-    deep = c["value_code"].isin(["P", "U"])
-    run = ((~deep) | c["patient_id"].ne(c["patient_id"].shift())).cumsum()
-    start = c["time"].where(deep).groupby(run).transform("min")
-    frame = c.assign(run_start=start.where(deep))
-    got = asof(points, frame, ["run_start"], data.validity.vital_signs)
-    return ((points["time"] - got["run_start"]).dt.total_seconds() / 3600).fillna(0.0)
+    if not len(c):
+        return np.zeros(len(pid))
+    deep = np.isin(c.code, ["P", "U"])
+    n = len(c)
+    breaks = ~deep
+    breaks[0] = True
+    breaks[1:] |= c.pid[1:] != c.pid[:-1]
+    run_first = np.maximum.accumulate(np.where(breaks, np.arange(n), 0))
+    first_deep = np.where(deep[run_first], run_first, np.minimum(run_first + 1, n - 1))
+    run_start = np.where(deep, c.time[first_deep], NAT)
+    idx = data.asof(pid, time, c, data.validity.vital_signs)
+    start = take(run_start, idx, NAT)
+    return np.where(start == NAT, 0.0, data.hours(time - np.where(start == NAT, time, start)))
 
 
-def evaluation_points(data: EvalData, s: HoldSettings) -> pd.DataFrame:
+def evaluation_points(data: EvalData, s: HoldSettings) -> tuple[np.ndarray, np.ndarray]:
     """The moments of dosing: each dose given or held (on the data available then), and the latest
     data of each patient whose IL-2 is running (a dose given or held in the previous 24 h and not
     stopped since), which stands for the next dose. Dutcher 2014 Table 3 criteria 'should be
     assessed at the time of dosing'; between doses, expected post-dose effects would flood."""
-    doses = data.doses[data.doses["status"].isin(["given", "held"])]
-    if doses.empty:
-        return pd.DataFrame({"patient_id": pd.Series(dtype="int64"), "time": pd.Series(dtype="datetime64[us, UTC]")})
-    latest = data.obs.groupby("patient_id", as_index=False)["time"].max()
-    points = pd.concat([doses[["patient_id", "time"]], latest], ignore_index=True).drop_duplicates() \
-        .sort_values(["patient_id", "time"], kind="stable").reset_index(drop=True)
-    last = asof(points, doses, ["status"], pd.Timedelta(hours=s.values["active_if_dose_within_hours"]))
-    stopped = asof(points, data.doses[data.doses["status"] == "stopped"], ["status"], None, prefix="stop_")
-    running = last["time"].notna() & ~(stopped["stop_time"].notna() & (stopped["stop_time"] >= last["time"]))
-    return points[running.to_numpy(bool)].reset_index(drop=True)
+    doses = data.dose_subset("given", "held")
+    if not len(doses):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    obs = data._obs
+    latest = np.full(data.n_patients, NAT)
+    np.maximum.at(latest, obs.pid, obs.time)
+    has = np.flatnonzero(latest != NAT)
+    pid = np.concatenate([doses.pid, has])
+    time = np.concatenate([doses.time, latest[has]])
+    keys, first = np.unique(data.key(pid, time), return_index=True)
+    pid, time = pid[first], time[first]
+    last = data.asof(pid, time, doses, pd.Timedelta(hours=s.values["active_if_dose_within_hours"]), key=keys)
+    stopped = data.dose_subset("stopped")
+    stop = data.asof(pid, time, stopped, key=keys)
+    stop_time = take(stopped.time, stop, NAT)
+    running = (last >= 0) & ~((stop >= 0) & (stop_time >= take(doses.time, last, NAT)))
+    return pid[running], time[running]
 
 
-def findings(data: EvalData, s: HoldSettings) -> pd.DataFrame:
-    points = evaluation_points(data, s)
-    if points.empty:
-        return pd.DataFrame(columns=["patient_id", "time", "level", "severity", "evidence", "context"])
-    first = assess(data, points, s, explain=False)
-    p = points[(first["decision"] != "give").to_numpy(bool)].reset_index(drop=True)
-    if p.empty:
-        return pd.DataFrame(columns=["patient_id", "time", "level", "severity", "evidence", "context"])
-    a = assess(data, p, s)
-    ctx = data.dose_context(p)
-    evidence = join_clauses(
-        where_text(a["discontinue"] != "", "discontinue: " + a["discontinue"]),
-        where_text(a["absolute"] != "", "absolute: " + a["absolute"]),
-        where_text(a["relative"] != "", "relative (" + a["n_relative"].astype(str) + "): " + a["relative"]),
-        where_text(a["missing"] != "", "no valid value for: " + a["missing"]), sep=" | ")
-    return pd.DataFrame({"patient_id": p["patient_id"], "time": p["time"], "level": a["decision"],
-                         "severity": np.where(a["decision"] == "discuss", "warning", "urgent"),
-                         "evidence": evidence, "context": data.context_text(p, ctx),
-                         "level_rank": a["decision"].map({d: i for i, d in enumerate(DECISIONS)}).to_numpy()})
+def findings(data: EvalData, s: HoldSettings) -> Findings | None:
+    pid, time = evaluation_points(data, s)
+    if not len(pid):
+        return None
+    first = assess(data, pid, time, s)
+    chosen = np.flatnonzero(first.decision != 0)
+    if not len(chosen):
+        return None
+    decision = first.decision[chosen]
+    p_pid, p_time = pid[chosen], time[chosen]
+
+    def describe(rows: np.ndarray):
+        evidence = first.evidence(chosen[rows])
+        return [DECISIONS[d] for d in decision[rows].tolist()], evidence, data.context_at(p_pid[rows], p_time[rows])
+
+    return Findings(p_pid, p_time, np.where(decision == 1, 1, 2), describe, decision.astype(float))
 
 
-def evaluate(data: EvalData, thresholds) -> pd.DataFrame:
+def evaluate(data: EvalData, thresholds) -> dict | None:
     s: HoldSettings = thresholds["il2_hold"]
-    return episodes(findings(data, s), RULE, gap_hours=s.values["episode_gap_hours"], source=s.source)
+    return episodes(data, findings(data, s), RULE, gap_hours=s.values["episode_gap_hours"], source=s.source)

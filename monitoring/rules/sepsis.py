@@ -15,10 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
-from monitoring.rules.common import Rule, episodes, fmt_num, fmt_time, join_clauses, where_text
-from monitoring.rules.context import EvalData, asof
+from monitoring.rules.common import NAT, Findings, Rule, clock_text, episodes, join_clauses, num_text, time_text
+from monitoring.rules.context import EvalData, take
 from monitoring.thresholds import Section, Source, parser
 
 RULE = Rule(id="sepsis-screen", version="1.0", section="sepsis_screen",
@@ -52,121 +51,173 @@ def parse(section: Section) -> SepsisSettings:
         episode_gap_hours=section.number("episode_gap_hours", low=1, high=720), source=section.source)
 
 
-def _value_text(sets: pd.DataFrame, code: str, label: str, unit: str, decimals: int = 0) -> pd.Series:
-    """'HR 118/min', with '(from 12:00Z)' when the value was carried from an earlier set."""
-    value = sets[code]
-    carried = sets[code + "_time"].notna() & (sets[code + "_time"] != sets["time"])
-    text = label + " " + fmt_num(value, decimals) + unit
-    text = text.where(~carried, text + " (from " + sets[code + "_time"].dt.strftime("%H:%MZ").fillna("") + ")")
-    return where_text(value.notna(), text)
+LEVELS = ("septic shock pattern", "qSOFA >= 2", "NEWS2 >= 7", "NEWS2 5-6", "lactate > 2 with fever or hypotension",
+          "rising lactate", "fever outside the IL-2 post-dose window", "sepsis screen")
+EXPECTED_LEVEL = "expected IL-2 effect"
+#: Vital signs in the evidence: (code, label, unit, decimals).
+VITAL_TEXT = (("temperature", "T", " °C", 1), ("heart_rate", "HR", "/min", 0), ("sbp", "SBP", " mmHg", 0),
+              ("map", "MAP", " mmHg", 0), ("resp_rate", "RR", "/min", 0), ("spo2", "SpO2", "%", 0))
+
+
+class SetFindings:
+    """The sepsis criteria at every observation set (arrays over data.sets)."""
+
+    def __init__(self, data: EvalData, s: SepsisSettings, *, qsofa_positive: int, news2_urgent: int,
+                 news2_emergency: int):
+        self.data, self.s = data, s
+        sets = self.sets = data.sets
+        pid, time = sets["pid"], sets["time"]
+        lactate = data.series("lactate")
+        idx = data.asof(pid, time, lactate, data.validity.labs, key=sets["key"])
+        self.lactate, self.lactate_time = take(lactate.num, idx, np.nan), take(lactate.time, idx, NAT)
+        prev = take(lactate.previous(), idx, -1)
+        prev_time = take(lactate.time, prev, NAT)
+        rise_ok = (prev >= 0) & (self.lactate_time - prev_time <= data.ticks(data.validity.labs))
+        self.lactate_previous = np.where(rise_ok, take(lactate.num, prev, np.nan), np.nan)
+        calc_map = sets["dbp"] + (sets["sbp"] - sets["dbp"]) / 3  # MAP ≈ DBP + (SBP − DBP)/3 when not measured
+        map_used = np.where(np.isnan(sets["map"]), calc_map, sets["map"])
+        self.ctx = ctx = data.dose_context(pid, time)
+        in_window = ctx.in_window
+
+        lactate_high = self.lactate > s.lactate_above
+        fever = sets["temperature"] >= s.fever_c
+        hypotension = (sets["sbp"] < s.shock_sbp_below) | (map_used < s.shock_map_below)
+        self.shock = shock = hypotension & lactate_high
+        qsofa_pos = sets["qsofa"] >= qsofa_positive
+        news = sets["news2"]
+        news_urgent = news >= news2_urgent
+        news_emergency = news >= news2_emergency
+        # NEWS2 without its temperature and heart-rate points: what is left beyond the IL-2 effect.
+        news_beyond = (news - sets["news2_temperature"] - sets["news2_heart_rate"]) >= news2_urgent
+        lactate_crit = lactate_high & (fever | hypotension)
+        self.rising = rising = lactate_high & (self.lactate - self.lactate_previous >= s.lactate_rise)
+        self.fever_outside = fever_outside = fever & ~in_window
+        news_real = news_urgent & (~in_window | news_beyond)
+        self.real = shock | qsofa_pos | lactate_crit | rising | news_real | fever_outside
+        tachy = sets["heart_rate"] > 90  # SIRS heart-rate criterion (Bone 1992)
+        self.expected = in_window & ~self.real & (fever | tachy | news_urgent)
+        self.severity = np.select([shock, qsofa_pos | (news_real & news_emergency)], [3, 2], 1)
+        self.level = np.select([shock, qsofa_pos, news_real & news_emergency, news_real, lactate_crit, rising,
+                                fever_outside], list(range(7)), 7)
+        self.beyond_in_window = news_urgent & in_window & news_beyond
+
+    def evidence(self, rows: np.ndarray, explained: bool) -> list[str]:
+        """Evidence for the chosen sets only (text is the costly part)."""
+        sets, unit, s = self.sets, self.data.unit, self.s
+        time = sets["time"][rows]
+        vitals = []
+        for code, label, suffix, decimals in VITAL_TEXT:
+            values = sets[code][rows]
+            texts = num_text(values, decimals)
+            taken = sets[code + "_time"][rows]
+            carried = (taken != NAT) & (taken != time)
+            clocks = clock_text(taken, unit)
+            vitals.append([("" if v != v else f"{label} {t}{suffix} (from {c})" if k else f"{label} {t}{suffix}")
+                           for v, t, k, c in zip(values.tolist(), texts, carried.tolist(), clocks)])
+        vitals.append(["" if a is None or a != a else f"ACVPU {a}" for a in sets["consciousness"][rows].tolist()])
+        news, band = sets["news2"][rows].tolist(), sets["news2_band"][rows].tolist()
+        missing = sets["news2_missing"][rows].tolist()
+        qsofa, sirs = sets["qsofa"][rows].tolist(), sets["sirs"][rows].tolist()
+        lactate, lactate_at = num_text(self.lactate[rows], 1), time_text(self.lactate_time[rows], unit)
+        has_lactate = ~np.isnan(self.lactate[rows])
+        previous = num_text(self.lactate_previous[rows], 1)
+        when = time_text(time, unit)
+        shock, fever_outside, rising, beyond = (self.shock[rows], self.fever_outside[rows], self.rising[rows],
+                                                self.beyond_in_window[rows])
+        out = []
+        for i in range(len(rows)):
+            vital_text = join_clauses(*(column[i] for column in vitals), sep=", ")
+            scores = join_clauses(
+                f"NEWS2 {int(news[i])} ({'' if band[i] is None or band[i] != band[i] else band[i]})"
+                if news[i] == news[i] else
+                f"NEWS2 not scored (missing: {'' if missing[i] is None or missing[i] != missing[i] else missing[i]})",
+                f"qSOFA {int(qsofa[i])}" if qsofa[i] == qsofa[i] else "",
+                f"SIRS {int(sirs[i])}" if sirs[i] == sirs[i] else "", sep=", ")
+            why = join_clauses(
+                f"shock pattern: hypotension with lactate > {s.lactate_above:g}" if shock[i] else "",
+                "fever outside the post-dose window" if fever_outside[i] else "",
+                "NEWS2 >= 5 even without temperature and heart-rate points" if beyond[i] else "",
+                "explained by fever/tachycardia in the post-dose window" if explained else "")
+            out.append(join_clauses(
+                f"set at {when[i]}: {vital_text}", scores,
+                f"lactate {lactate[i]} mmol/L at {lactate_at[i]}" if has_lactate[i] else "",
+                f"rising from {previous[i]} mmol/L" if rising[i] else "", why))
+        return out
+
+
+def _rigors(data: EvalData):
+    """Rigors (nurse grade >= 1) in the window are expected; outside it, or after IL-2 stopped, they count."""
+    rigors = data.series("rigors")
+    rows = np.flatnonzero(rigors.num >= 1)
+    pid, time = rigors.pid[rows], rigors.time[rows]
+    ctx = data.dose_context(pid, time)
+    return pid, time, rigors.num[rows], ctx
+
+
+def _combined(data: EvalData, found: SetFindings, set_rows: np.ndarray, rigor, rigor_rows: np.ndarray,
+              set_severity: np.ndarray, set_level: list[str] | None, rigor_severity: int, rigor_level: str,
+              explained: bool) -> Findings:
+    """Set findings then rigor findings (their order within an episode's ties)."""
+    r_pid, r_time, r_grade, r_ctx = rigor
+    n_sets = len(set_rows)
+    pid = np.concatenate([found.sets["pid"][set_rows], r_pid[rigor_rows]])
+    time = np.concatenate([found.sets["time"][set_rows], r_time[rigor_rows]])
+    severity = np.concatenate([set_severity, np.full(len(rigor_rows), rigor_severity)])
+
+    def describe(positions: np.ndarray):
+        n = len(positions)
+        out_levels, out_evidence, out_context = [None] * n, [None] * n, [None] * n
+        mine = np.flatnonzero(positions < n_sets)
+        if len(mine):
+            rows = set_rows[positions[mine]]
+            evidence = found.evidence(rows, explained)
+            context = data.context_text(found.ctx, rows)
+            for j, k, e, c in zip(mine.tolist(), positions[mine].tolist(), evidence, context):
+                out_levels[j] = set_level[k] if set_level is not None else EXPECTED_LEVEL
+                out_evidence[j], out_context[j] = e, c
+        theirs = np.flatnonzero(positions >= n_sets)
+        if len(theirs):
+            rows = rigor_rows[positions[theirs] - n_sets]
+            grades, when = num_text(r_grade[rows], 0), time_text(r_time[rows], data.unit)
+            context = data.context_text(r_ctx, rows)
+            for j, g, w, c in zip(theirs.tolist(), grades, when, context):
+                out_levels[j], out_evidence[j], out_context[j] = rigor_level, f"rigors grade {g} at {w}", c
+        return out_levels, out_evidence, out_context
+
+    return Findings(pid, time, severity, describe)
 
 
 def findings(data: EvalData, s: SepsisSettings, *, qsofa_positive: int, news2_urgent: int,
-             news2_emergency: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    rigors_sepsis, rigors_expected = _rigor_findings(data)
-    sets = data.sets.copy()
-    if sets.empty:
-        return rigors_sepsis, rigors_expected
-    lactate = data.series("lactate")
-    lac = asof(sets, lactate.rename(columns={"value_num": "lactate"}), ["lactate"], data.validity.labs)
-    sets["lactate"], sets["lactate_time"] = lac["lactate"], lac["time"]
-    if not lactate.empty:
-        prev = lactate.assign(previous=lactate.groupby("patient_id")["value_num"].shift(),
-                              previous_time=lactate.groupby("patient_id")["time"].shift())
-        prior = asof(sets, prev, ["previous", "previous_time"], data.validity.labs)
-        rise_ok = (prior["previous_time"].notna()
-                   & (prior["time"] - prior["previous_time"] <= data.validity.labs))
-        sets["lactate_previous"] = prior["previous"].where(rise_ok)
+             news2_emergency: int) -> tuple[Findings | None, Findings | None]:
+    rigor = _rigors(data)
+    inside = rigor[3].in_window
+    outside_rows, inside_rows = np.flatnonzero(~inside), np.flatnonzero(inside)
+    empty = np.zeros(0, dtype=np.int64)
+    if not len(data.sets["pid"]):
+        found = None
+        real_rows = expected_rows = empty
     else:
-        sets["lactate_previous"] = np.nan
-    calc_map = sets["dbp"] + (sets["sbp"] - sets["dbp"]) / 3  # MAP ≈ DBP + (SBP − DBP)/3 when not measured
-    sets["map_used"] = sets["map"].fillna(calc_map)
-    ctx = data.dose_context(sets[["patient_id", "time"]])
-    in_window = ctx["in_window"].to_numpy(bool)
-
-    lactate_high = (sets["lactate"] > s.lactate_above).fillna(False)
-    fever = (sets["temperature"] >= s.fever_c).fillna(False)
-    hypotension = ((sets["sbp"] < s.shock_sbp_below) | (sets["map_used"] < s.shock_map_below)).fillna(False)
-    shock = hypotension & lactate_high
-    qsofa_pos = (sets["qsofa"] >= qsofa_positive).fillna(False)
-    news = sets["news2"].astype("Float64")
-    news_urgent = (news >= news2_urgent).fillna(False).astype(bool)
-    news_emergency = (news >= news2_emergency).fillna(False).astype(bool)
-    # NEWS2 without its temperature and heart-rate points: what is left beyond the IL-2 effect.
-    beyond = (news - sets["news2_temperature"].astype("Float64") - sets["news2_heart_rate"].astype("Float64"))
-    news_beyond = (beyond >= news2_urgent).fillna(False).astype(bool)
-    lactate_crit = lactate_high & (fever | hypotension)
-    rising = (lactate_high & (sets["lactate"] - sets["lactate_previous"] >= s.lactate_rise)).fillna(False)
-    fever_outside = fever & ~in_window
-    news_real = news_urgent & (~in_window | news_beyond)
-    real = shock | qsofa_pos | lactate_crit | rising | news_real | fever_outside
-    tachy = (sets["heart_rate"] > 90).fillna(False)  # SIRS heart-rate criterion (Bone 1992)
-    expected = in_window & ~real & (fever | tachy | news_urgent)
-
-    # Text only for the sets that fire (most sets do not): evidence strings are the costly part.
-    keep = (real | expected).to_numpy(bool)
-    sets, ctx = sets[keep], ctx[keep]
-    shock, qsofa_pos, news_real, news_emergency, news_urgent, news_beyond, lactate_crit, rising, fever_outside, \
-        real, expected = (m[keep] for m in (shock, qsofa_pos, news_real, news_emergency, news_urgent, news_beyond,
-                                            lactate_crit, rising, fever_outside, real, expected))
-    in_window = in_window[keep]
-    severity = np.select([shock, qsofa_pos | (news_real & news_emergency)], ["emergency", "urgent"], "warning")
-    level = np.select(
-        [shock, qsofa_pos, news_real & news_emergency, news_real, lactate_crit, rising, fever_outside],
-        ["septic shock pattern", "qSOFA >= 2", "NEWS2 >= 7", "NEWS2 5-6", "lactate > 2 with fever or hypotension",
-         "rising lactate", "fever outside the IL-2 post-dose window"], "sepsis screen")
-    vitals = join_clauses(
-        _value_text(sets, "temperature", "T", " °C", 1), _value_text(sets, "heart_rate", "HR", "/min"),
-        _value_text(sets, "sbp", "SBP", " mmHg"), _value_text(sets, "map", "MAP", " mmHg"),
-        _value_text(sets, "resp_rate", "RR", "/min"), _value_text(sets, "spo2", "SpO2", "%"),
-        where_text(sets["consciousness"].notna(), "ACVPU " + sets["consciousness"].fillna("")),
-        sep=", ")
-    scores = join_clauses(
-        where_text(sets["news2"].notna(), "NEWS2 " + sets["news2"].astype("Int64").astype(str)
-                   + " (" + sets["news2_band"].fillna("").astype(str) + ")"),
-        where_text(sets["news2"].isna(), "NEWS2 not scored (missing: " + sets["news2_missing"].fillna("").astype(str) + ")"),
-        where_text(sets["qsofa"].notna(), "qSOFA " + sets["qsofa"].astype("Int64").astype(str)),
-        where_text(sets["sirs"].notna(), "SIRS " + sets["sirs"].astype("Int64").astype(str)), sep=", ")
-    lactate_text = where_text(sets["lactate"].notna(), "lactate " + fmt_num(sets["lactate"], 1) + " mmol/L at "
-                              + fmt_time(sets["lactate_time"]).fillna(""))
-    rise_text = where_text(rising, "rising from " + fmt_num(sets["lactate_previous"], 1) + " mmol/L")
-    why = join_clauses(
-        where_text(shock, "shock pattern: hypotension with lactate > " + f"{s.lactate_above:g}"),
-        where_text(fever_outside, "fever outside the post-dose window"),
-        where_text(news_urgent & in_window & news_beyond, "NEWS2 >= 5 even without temperature and heart-rate points"),
-        sep="; ")
-    evidence = join_clauses("set at " + fmt_time(sets["time"]) + ": " + vitals, scores, lactate_text, rise_text, why,
-                            sep="; ")
-    context = data.context_text(sets[["patient_id", "time"]], ctx)
-    base = pd.DataFrame({"patient_id": sets["patient_id"], "time": sets["time"], "level": level,
-                         "severity": severity, "evidence": evidence, "context": context})
-    sepsis = base[real.to_numpy(bool)]
-    effect = base[expected.to_numpy(bool)].assign(
-        level="expected IL-2 effect", severity="info",
-        evidence=lambda f: f["evidence"] + "; explained by fever/tachycardia in the post-dose window")
-    return (pd.concat([sepsis, rigors_sepsis], ignore_index=True),
-            pd.concat([effect, rigors_expected], ignore_index=True))
+        found = SetFindings(data, s, qsofa_positive=qsofa_positive, news2_urgent=news2_urgent,
+                            news2_emergency=news2_emergency)
+        real_rows, expected_rows = np.flatnonzero(found.real), np.flatnonzero(found.expected)
+    if found is None:
+        found = _NoSets(data)
+    sepsis = _combined(data, found, real_rows, rigor, outside_rows,
+                       found.severity[real_rows] if len(real_rows) else empty,
+                       [LEVELS[k] for k in found.level[real_rows].tolist()] if len(real_rows) else [],
+                       1, "rigors outside the IL-2 post-dose window", explained=False)
+    effect = _combined(data, found, expected_rows, rigor, inside_rows, np.zeros(len(expected_rows), dtype=np.int64),
+                       None, 0, EXPECTED_LEVEL, explained=True)
+    return sepsis, effect
 
 
-def _rigor_findings(data: EvalData) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Rigors (nurse grade >= 1) in the window are expected; outside it, or after IL-2 stopped, they count."""
-    rigors = data.series("rigors")
-    rigors = rigors[rigors["value_num"] >= 1].reset_index(drop=True)
-    if rigors.empty:
-        empty = pd.DataFrame(columns=["patient_id", "time", "level", "severity", "evidence", "context"])
-        return empty, empty
-    ctx = data.dose_context(rigors[["patient_id", "time"]])
-    text = "rigors grade " + fmt_num(rigors["value_num"], 0) + " at " + fmt_time(rigors["time"])
-    context = data.context_text(rigors[["patient_id", "time"]], ctx)
-    frame = pd.DataFrame({"patient_id": rigors["patient_id"], "time": rigors["time"], "context": context})
-    inside = ctx["in_window"].to_numpy(bool)
-    outside = frame[~inside].assign(level="rigors outside the IL-2 post-dose window", severity="warning",
-                                    evidence=text[~inside])
-    expected = frame[inside].assign(level="expected IL-2 effect", severity="info", evidence=text[inside])
-    return outside, expected
+class _NoSets:
+    def __init__(self, data: EvalData):
+        self.sets = data.sets
+        self.severity = self.level = np.zeros(0, dtype=np.int64)
 
 
-def evaluate(data: EvalData, thresholds) -> pd.DataFrame:
+def evaluate(data: EvalData, thresholds) -> list[dict | None]:
     s: SepsisSettings = thresholds["sepsis_screen"]
     schedule = thresholds["il2_schedule"]
     news2 = thresholds["news2"]
@@ -174,9 +225,9 @@ def evaluate(data: EvalData, thresholds) -> pd.DataFrame:
     sepsis, expected = findings(data, s, qsofa_positive=thresholds["qsofa"].positive_at_or_above,
                                 news2_urgent=int(news2.aggregate_upper_bounds[0]) + 1,
                                 news2_emergency=int(news2.aggregate_upper_bounds[1]) + 1)
-    return pd.concat([
-        episodes(sepsis, RULE, gap_hours=s.episode_gap_hours, source=s.source),
+    return [
+        episodes(data, sepsis, RULE, gap_hours=s.episode_gap_hours, source=s.source),
         # One expected-effect episode per dose: findings further apart than the window belong to another dose.
-        episodes(expected, EXPECTED, source=schedule.source,
+        episodes(data, expected, EXPECTED, source=schedule.source,
                  gap_hours=(schedule.window_to - schedule.window_from).total_seconds() / 3600 + 1),
-    ], ignore_index=True)
+    ]
