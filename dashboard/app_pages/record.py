@@ -59,6 +59,31 @@ if len(recent):
 else:
     st.caption(entry.due_text(None, None, now))
 
+# Feedback on the set just saved comes first, where the nurse is looking.
+stored = st.session_state.get("record_feedback")
+if stored and stored[0] == patient_id:
+    feedback: entry.Feedback = stored[1]
+    st.subheader("Last set saved")
+    score, band, frequency = st.columns(3)
+    score.metric("NEWS2", "not scored" if feedback.news2 is None else feedback.news2,
+                 help=None if feedback.news2 is not None else f"missing: {feedback.missing}")
+    if feedback.band:
+        band.markdown(f"<div style='background:{BAND_COLOURS[feedback.band]};color:white;padding:0.6em;"
+                      f"border-radius:0.4em;text-align:center'><b>{feedback.band.upper()}</b> clinical risk</div>",
+                      unsafe_allow_html=True)
+        frequency.markdown(f"**Monitoring:** {feedback.frequency}  \n{feedback.response}")
+    else:
+        band.info(f"NEWS2 needs all seven parameters; missing: {feedback.missing}")
+    changed = feedback.counts
+    st.caption(f"Alerts: {changed['new']} new, {changed['updated']} changed, {changed['retracted']} cleared "
+               "by this set.")
+    for a in feedback.alerts.itertuples():
+        (st.error if a.severity in ("emergency", "urgent") else st.warning)(
+            f"**{a.severity.upper()} · {a.rule_id} · {a.level}** — {a.evidence_text}  \n*{a.context}*")
+    if len(feedback.trend):
+        st.plotly_chart(recent_trend(feedback.trend, tz=tz), key="record_trend")
+
+
 version = st.session_state.setdefault("record_form_version", 0)
 
 
@@ -134,29 +159,6 @@ if submitted:
         for message in refused.errors:
             st.error(message)
         st.error("Nothing was saved.")
-
-stored = st.session_state.get("record_feedback")
-if stored and stored[0] == patient_id:
-    feedback: entry.Feedback = stored[1]
-    st.subheader("Saved")
-    score, band, frequency = st.columns(3)
-    score.metric("NEWS2", "not scored" if feedback.news2 is None else feedback.news2,
-                 help=None if feedback.news2 is not None else f"missing: {feedback.missing}")
-    if feedback.band:
-        band.markdown(f"<div style='background:{BAND_COLOURS[feedback.band]};color:white;padding:0.6em;"
-                      f"border-radius:0.4em;text-align:center'><b>{feedback.band.upper()}</b> clinical risk</div>",
-                      unsafe_allow_html=True)
-        frequency.markdown(f"**Monitoring:** {feedback.frequency}  \n{feedback.response}")
-    else:
-        band.info(f"NEWS2 needs all seven parameters; missing: {feedback.missing}")
-    changed = feedback.counts
-    st.caption(f"Alerts: {changed['new']} new, {changed['updated']} changed, {changed['retracted']} cleared "
-               "by this set.")
-    for a in feedback.alerts.itertuples():
-        (st.error if a.severity in ("emergency", "urgent") else st.warning)(
-            f"**{a.severity.upper()} · {a.rule_id} · {a.level}** — {a.evidence_text}  \n*{a.context}*")
-    if len(feedback.trend):
-        st.plotly_chart(recent_trend(feedback.trend, tz=tz), key="record_trend")
 
 with st.expander("Correct a value (last 24 h): amend or mark entered in error"):
     with session_scope(get_engine()) as session:

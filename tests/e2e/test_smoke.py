@@ -58,3 +58,27 @@ def test_each_demo_account_sees_the_pages_its_role_may_use(page, role):
     page.get_by_role("button", name="Sign out").click()
     wait_for_app_run(page)
     expect(page.get_by_role("heading", name="IL-2 Toxicity Monitor")).to_be_visible()
+
+
+def choose(page, label: str, option: str) -> None:
+    page.get_by_test_id("stSelectbox").filter(has_text=label).first.click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def test_a_nurse_enters_a_set_that_raises_an_alert_and_sees_news2_and_the_alert(page):
+    sign_in(page, "nurse")
+    page.get_by_role("link", name="Record observations", exact=True).click()
+    wait_for_app_run(page)
+    for label, value in (("Respiratory rate (/min)", "25"), ("Oxygen saturation (SpO₂) (%)", "93"),
+                         ("Systolic blood pressure (mmHg)", "86"), ("Heart rate (/min)", "125"),
+                         ("Temperature (°C)", "39.2")):
+        page.get_by_label(label, exact=True).fill(value)
+    choose(page, "On supplemental oxygen", "no")
+    choose(page, "Consciousness (ACVPU)", "A")
+    page.get_by_role("button", name="Save observation set").click()
+    wait_for_app_run(page)
+    expect(page.get_by_test_id("stMetric").first).to_contain_text("NEWS2")
+    expect(page.get_by_text("HIGH", exact=False).first).to_be_visible()
+    expect(page.get_by_test_id("stAlertContentError").filter(has_text="sepsis-screen").first).to_be_visible()
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / "e2e-record.png"), full_page=True)
