@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-MODULES = ["bench.bench_scores", "bench.bench_ctcae", "bench.bench_engine", "bench.bench_storage"]
+MODULES = ["bench.bench_scores", "bench.bench_ctcae", "bench.bench_engine", "bench.bench_storage", "bench.bench_entry"]
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 
