@@ -67,7 +67,7 @@ _LOINC_RE = re.compile(r"(\d{1,7})-(\d)")
 _ENTRY_KEYS = {
     "label", "organ_system", "loinc", "loinc_status", "kind", "unit", "unit_label", "plausible",
     "expected", "precision", "integer", "allowed", "synonyms", "requires_period", "grades",
-    "ctcae_term", "alternative_units",
+    "ctcae_term", "alternative_units", "confirm_change_per_24h",
 }
 _ALTERNATIVE_KEYS = {"label", "scale", "offset", "precision"}
 
@@ -170,6 +170,8 @@ class CatalogueEntry:
     alternative_units: Mapping[str, Conversion] = field(default_factory=dict, hash=False)
     integer: bool = False
     synonyms: Mapping[str, str] = field(default_factory=dict, hash=False)
+    # A change from the previous value within 24 h at least this large asks for confirmation.
+    confirm_change_per_24h: float | None = None
     _unit_index: dict[str, str] = field(init=False, repr=False, compare=False, hash=False)
     _code_index: dict[str, str] = field(init=False, repr=False, compare=False, hash=False)
     _identity: Conversion = field(init=False, repr=False, compare=False, hash=False)
@@ -652,6 +654,15 @@ def _display_path(path: Path) -> str:
         return str(path)
 
 
+def _positive(reader: "_Reader", table: Mapping[str, Any], key: str, prefix: str) -> float | None:
+    value = table.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise reader.fail(f"{prefix}.{key}", f"must be a positive number, not {value!r}")
+    return float(value)
+
+
 class _Reader:
     """Reads one catalogue file; every complaint names the file and the key."""
 
@@ -782,6 +793,7 @@ def _read_entry(reader: _Reader, code: str, table: Any) -> CatalogueEntry:
         alternative_units=alternatives,
         integer=integer,
         synonyms=synonyms,
+        confirm_change_per_24h=_positive(reader, table, "confirm_change_per_24h", prefix),
     )
     _check_unit_spellings(reader, prefix, entry)
     return entry

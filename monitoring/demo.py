@@ -1037,7 +1037,9 @@ def _doses_frame(w: _World, keys: np.ndarray, lookups: dict, overrides: dict[str
     status = np.where(d["stopped"].to_numpy(), "stopped", np.where(given, "given", "held"))
     return pd.DataFrame({
         "key": keys[p],
-        "dose_number": d["number"].to_numpy().astype("int64"),
+        # Every scheduled slot has its own number, held ones included (one event per number is
+        # enforced by the database; dosing.next_dose counts the same way).
+        "dose_number": d.groupby("p")["sched"].rank(method="first").to_numpy().astype("int64"),
         "scheduled_at": _timestamps(w, d["sched"].to_numpy()),
         "status": status.astype(object),
         "given_at": _timestamps(w, d["given_t"].to_numpy()),

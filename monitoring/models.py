@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -134,7 +134,12 @@ class EligibilityAnswer(SQLModel, table=True):
 class DoseEvent(SQLModel, table=True):
     """An IL-2 dose given, held or stopped. Corrections supersede, as for observations."""
 
-    __table_args__ = (Index("ix_doseevent_course_scheduled", "course_id", "scheduled_at"),)
+    __table_args__ = (
+        Index("ix_doseevent_course_scheduled", "course_id", "scheduled_at"),
+        # One original event per dose number (corrections supersede it): migration 0003.
+        Index("uq_doseevent_course_dose_original", "course_id", "dose_number", unique=True,
+              sqlite_where=text("supersedes_id IS NULL"), postgresql_where=text("supersedes_id IS NULL")),
+    )
     id: int | None = Field(default=None, primary_key=True)
     course_id: int = Field(foreign_key="treatmentcourse.id")
     patient_id: int = Field(foreign_key="patient.id", index=True)

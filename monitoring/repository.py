@@ -229,6 +229,30 @@ def _validated_rows(values: Iterable[ObservationInput], catalogue: Catalogue, co
     return rows, errors, confirmations
 
 
+def _sudden_changes(*, session: Session, patient_id: int, rows: list[dict[str, Any]], observed_at: datetime,
+                    catalogue: Catalogue, confirmed: set[str]) -> dict[str, str]:
+    """Values that changed by at least the catalogue's confirm_change_per_24h since a value in the
+    previous 24 h (e.g. a 3-kg weight change in a day): possible, but confirm first."""
+    found = {}
+    for row in rows:
+        entry = catalogue[row["code"]]
+        if entry.confirm_change_per_24h is None or row["value_num"] is None or row["code"] in confirmed:
+            continue
+        previous = current_observations(session=session, patient_ids=[patient_id], codes=[row["code"]],
+                                        since=observed_at - timedelta(hours=24))
+        previous = previous[previous["observed_at"] < observed_at]
+        if previous.empty:
+            continue
+        last = previous.iloc[-1]
+        change = row["value_num"] - float(last["value_num"])
+        if abs(change) >= entry.confirm_change_per_24h:
+            found[row["code"]] = (f"{entry.label} {entry.format_value(row['value_num'])} is "
+                                  f"{entry.format_value(abs(change))} {'more' if change > 0 else 'less'} than "
+                                  f"{entry.format_value(float(last['value_num']))} recorded "
+                                  f"{last['observed_at']:%d %b %H:%M}Z (within 24 h). Confirm to save.")
+    return found
+
+
 def add_observation_set(*, session: Session, patient_id: int, values: Sequence[ObservationInput],
                         observed_at: datetime, recorded_by: str, course_id: int | None = None,
                         source: str = "manual", confirmed: Iterable[str] = (), late_reason: str | None = None,
@@ -257,6 +281,8 @@ def add_observation_set(*, session: Session, patient_id: int, values: Sequence[O
         errors.append(f"{', '.join(duplicates)} entered twice in one set; enter each value once.")
     rows, value_errors, confirmations = _validated_rows(values, catalogue, set(confirmed))
     errors += value_errors
+    confirmations.update(_sudden_changes(session=session, patient_id=patient_id, rows=rows, observed_at=observed_at,
+                                         catalogue=catalogue, confirmed=set(confirmed)))
     for row in rows:
         _require_aware("period_start", row["period_start"])
         if row["period_start"] is not None and row["period_start"] >= observed_at:
@@ -412,7 +438,11 @@ def record_dose(*, session: Session, course_id: int, dose_number: int, scheduled
                       dose_unit=dose_unit, route=route, reason=(reason or "").strip() or None,
                       recorded_by=recorded_by, recorded_at=now or datetime.now(timezone.utc))
     session.add(event)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:
+        # The partial unique index (migration 0003): someone recorded this dose a moment ago.
+        raise RecordError([f"Dose {dose_number} of this course has already been recorded; reload to see it."]) from None
     write_audit(session=session, username=recorded_by, action=f"dose-{status}", entity="dose",
                 entity_id=event.id, after=_jsonable(event))
     return event
@@ -495,6 +525,9 @@ def visible_wards(*, session: Session, role: str, ward_ids: Sequence[int]) -> li
 
 BULK_OBSERVATION_COLUMNS = ["patient_id", "course_id", "code", "value_num", "value_code", "unit", "observed_at",
                             "period_start", "ref_low", "ref_high", "source", "set_id"]
+# Written when the frame has them (lab import): identity of an imported result, and the value and
+# unit as the laboratory wrote them.
+BULK_OPTIONAL_COLUMNS = ["import_key", "original_value", "original_unit"]
 
 
 def add_observations_bulk(*, session: Session, frame: pd.DataFrame, recorded_by: str, source: str,
@@ -502,8 +535,10 @@ def add_observations_bulk(*, session: Session, frame: pd.DataFrame, recorded_by:
     """Insert many already-canonical observations in one statement per chunk (synthetic data, imports).
 
     `frame` has BULK_OBSERVATION_COLUMNS (course_id, value_num/value_code, period_start, ref_low,
-    ref_high and set_id may be missing or NA; observed_at timezone-aware). Codes and ranges are
-    checked vectorised against the catalogue first: any refused row refuses the whole frame.
+    ref_high and set_id may be missing or NA; observed_at timezone-aware), and optionally
+    BULK_OPTIONAL_COLUMNS (import_key, original_value, original_unit), stored when present. Codes and
+    ranges are checked vectorised against the catalogue first: any refused row refuses the whole
+    frame. An import_key already stored violates its unique constraint (the insert fails).
     One audit row records the write.
     """
     if source not in OBSERVATION_SOURCES:
@@ -532,7 +567,7 @@ def add_observations_bulk(*, session: Session, frame: pd.DataFrame, recorded_by:
         keys = data["patient_id"].astype(str) + "|" + data["observed_at"].astype(str)
         generated = keys.map({k: str(uuid.uuid5(uuid.NAMESPACE_URL, "il2-set:" + k)) for k in keys.unique()})
         data["set_id"] = data["set_id"].where(data["set_id"].notna(), generated)
-    records = data[BULK_OBSERVATION_COLUMNS].copy()
+    records = data[BULK_OBSERVATION_COLUMNS + [c for c in BULK_OPTIONAL_COLUMNS if c in frame.columns]].copy()
     records["recorded_at"] = pd.Timestamp(now)
     records["recorded_by"] = recorded_by
     records["source"] = source

@@ -132,11 +132,12 @@ def test_the_audit_table_refuses_update_and_delete(engine, statement):
 
 # --- the role x page matrix through the real app ---------------------------------------------------
 
-PAGES = {"app_pages/ward.py": "Ward", "app_pages/record.py": "Record observations",
+PAGES = {"app_pages/ward.py": "Ward", "app_pages/doses.py": "IL-2 doses", "app_pages/record.py": "Record observations",
+         "app_pages/review.py": "Daily review", "app_pages/lab_import.py": "Lab import",
          "app_pages/alerts.py": "Patient alerts", "app_pages/reports.py": "Reports",
          "app_pages/thresholds.py": "Thresholds", "app_pages/users.py": "Users", "app_pages/audit.py": "Audit log"}
 ALLOWED = {
-    "nurse": {"Ward", "Record observations", "Patient alerts"},
+    "nurse": {"Ward", "IL-2 doses", "Record observations", "Daily review", "Patient alerts", "Lab import"},
     "oncologist": {"Ward", "Patient alerts", "Reports", "Thresholds"},
     "quality": {"Reports"},
     "admin": {"Thresholds", "Users", "Audit log"},

@@ -138,3 +138,12 @@ def test_a_value_is_amended_and_another_marked_entered_in_error_keeping_the_orig
     at.text_input(key="correct_reason").input("Wrong patient")
     at.button(key="FormSubmitter:correct_form-Save correction").click().run()
     assert count_observations(ward_url) == before + 2  # two new rows; nothing overwritten or deleted
+
+
+def test_switching_patient_gives_an_empty_form_so_values_never_go_to_the_wrong_patient(ward_url):
+    at = record_page()
+    fill(at, heart_rate=88.0)
+    other = [o for o in at.selectbox(key="record_patient").options if o != at.selectbox(key="record_patient").value][0]
+    at.selectbox(key="record_patient").select(other).run()
+    version = at.session_state["record_form_version"]
+    assert version == 1 and at.number_input(key=f"obs_heart_rate_{version}").value is None

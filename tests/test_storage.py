@@ -274,3 +274,30 @@ def test_the_ward_list_shows_course_doses_and_last_set(engine):
     assert (row["bed"], row["name"], row["regimen"], row["doses_given"], row["last_dose_status"]) == (
         "B1", "Person, Test", "hd-iv-bolus", 1, "given")
     assert row["last_set_at"] == NOW - timedelta(minutes=30)
+
+
+def test_the_same_dose_cannot_be_recorded_twice_but_can_be_corrected(engine):
+    _, course_id = make_patient_with_course(engine)
+    with session_scope(engine) as session:
+        repository.record_dose(session=session, course_id=course_id, dose_number=3, scheduled_at=NOW,
+                               status="given", given_at=NOW, recorded_by="nurse.a")
+    with pytest.raises(RecordError, match="already been recorded"):
+        with session_scope(engine) as session:
+            repository.record_dose(session=session, course_id=course_id, dose_number=3, scheduled_at=NOW,
+                                   status="held", reason="SBP 85", recorded_by="nurse.b")
+
+
+@pytest.mark.parametrize("second, asks", [(82.9, False), (83.0, True), (77.0, True), (77.1, False)])
+def test_a_3_kg_weight_change_within_a_day_asks_for_confirmation(engine, second, asks):
+    patient_id, _ = make_patient_with_course(engine)
+    save(engine, patient_id, [ObservationInput("weight", 80.0)], observed_at=NOW - timedelta(hours=20),
+         late_reason="weighed on admission")
+    values = [ObservationInput("weight", second)]
+    if asks:
+        with pytest.raises(ConfirmationRequired) as asked:
+            save(engine, patient_id, values)
+        assert "80.0 kg" in asked.value.confirmations["weight"]
+        save(engine, patient_id, values, confirmed={"weight"})
+    else:
+        save(engine, patient_id, values)
+    assert count(engine, Observation) == 2

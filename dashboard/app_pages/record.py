@@ -11,7 +11,8 @@ from monitoring import entry
 from monitoring.alerting import sync_alerts
 from monitoring.catalogue import default_catalogue
 from monitoring.db import session_scope
-from monitoring.models import REGIMEN_SHORT
+from monitoring.fluids import shift_balance, weight_change
+from monitoring.models import REGIMEN_SHORT, TreatmentCourse
 from monitoring.scores import news2_response
 from monitoring.repository import (LATE_ENTRY_AFTER, ConfirmationRequired, ObservationInput, RecordError,
                                    add_observation_set, amend_observation, current_observations,
@@ -46,6 +47,8 @@ patient_id = int(chosen.patient_id)
 # When the next set is due, from the last set's NEWS2 (RCP Chart 4), by elapsed time.
 with session_scope(get_engine()) as session:
     recent = current_observations(session=session, patient_ids=[patient_id], since=now - timedelta(hours=24))
+    course = None if pd.isna(chosen.course_id) else session.get(TreatmentCourse, int(chosen.course_id))
+    weights = current_observations(session=session, patient_ids=[patient_id], codes=["weight"])
 if len(recent):
     last_time = recent.loc[recent["source"] != "lab-import", "observed_at"].max()
     last_values = recent[recent["observed_at"] == last_time]
@@ -58,6 +61,13 @@ if len(recent):
     st.caption(entry.due_text(last_time, hours, now))
 else:
     st.caption(entry.due_text(None, None, now))
+with st.expander("Fluid balance (last 24 h, by shift) and weight"):
+    st.markdown(f"**Weight:** {weight_change(weights, course.baseline_weight_kg if course else None)}")
+    balance = shift_balance(recent, tz=tz, now=now)
+    if balance.empty:
+        st.caption("No intake or urine output recorded in the last 24 h.")
+    else:
+        st.dataframe(balance, hide_index=True, width="stretch")
 
 # Feedback on the set just saved comes first, where the nurse is looking.
 stored = st.session_state.get("record_feedback")
@@ -85,6 +95,10 @@ if stored and stored[0] == patient_id:
 
 
 version = st.session_state.setdefault("record_form_version", 0)
+if st.session_state.setdefault("record_for", patient_id) != patient_id:
+    # Another patient: a fresh, empty form, so nothing typed for one patient is saved for another.
+    st.session_state["record_for"] = patient_id
+    st.session_state["record_form_version"] = version = version + 1
 
 
 def field(code: str):

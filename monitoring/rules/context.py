@@ -225,7 +225,7 @@ def prepare(obs: pd.DataFrame, doses, courses, *, validity: Validity, schedule: 
                             "evaluate them in smaller groups")
     data = EvalData(n_patients=n_patients, unit=unit, base=low - margin, span=span, validity=validity,
                     schedule=schedule, courses={}, doses=None,
-                    now=int(pd.Timestamp(now).as_unit(unit).value) if now is not None else int(high))
+                    now=int(pd.Timestamp(now).as_unit(unit).asm8.view('i8')) if now is not None else int(high))
     # Observations: (code, patient, time) order, stable, so each code is one contiguous slice.
     key = data.key(obs_pid, obs_t)
     codes, names = pd.factorize(obs["code"], sort=False)

@@ -9,12 +9,12 @@ from tests.e2e.conftest import wait_for_app_run
 
 SHOTS = Path(__file__).resolve().parents[2] / "screenshots"
 PAGES = {
-    "nurse": ["Ward", "Record observations", "Patient alerts"],
+    "nurse": ["Ward", "IL-2 doses", "Record observations", "Daily review", "Patient alerts", "Lab import"],
     "oncologist": ["Ward", "Patient alerts", "Reports", "Thresholds"],
     "quality": ["Reports"],
     "admin": ["Thresholds", "Users", "Audit log"],
 }
-ALL = {"Ward", "Record observations", "Patient alerts", "Reports", "Thresholds", "Users", "Audit log"}
+ALL = {"Ward", "IL-2 doses", "Record observations", "Daily review", "Patient alerts", "Lab import", "Reports", "Thresholds", "Users", "Audit log"}
 
 
 def sign_in(page, username: str, password: str = "demo-il2") -> None:

@@ -1,0 +1,90 @@
+"""Daily review: grade each organ system's symptoms (CTCAE v5.0 wording at hand); what is new or worse."""
+from datetime import datetime, timezone
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.resources import get_engine, get_settings
+from dashboard.session import require
+from monitoring.catalogue import default_catalogue
+from monitoring.db import session_scope
+from monitoring.alerting import sync_alerts
+from monitoring.repository import ObservationInput, RecordError, add_observation_set, visible_wards, ward_patient_list
+from monitoring.review import changes, grade_table, previous_grades
+from monitoring.timefmt import local_text
+
+user = require("record_observations")
+st.title("Daily review")
+tz = get_settings().timezone
+catalogue = default_catalogue()
+now = datetime.now(timezone.utc)
+with session_scope(get_engine()) as session:
+    wards = visible_wards(session=session, role=user["role"], ward_ids=user["ward_ids"])
+    patients = ward_patient_list(session=session, ward_ids=[w.id for w in wards])
+if patients.empty:
+    st.info("No patients on your wards.")
+    st.stop()
+labels = {f"{p.bed or '–'} · {p.name}{' (synthetic)' if p.is_synthetic else ''}": p for p in patients.itertuples()}
+chosen = labels[st.selectbox("Patient", list(labels), key="review_patient")]
+patient_id = int(chosen.patient_id)
+if st.session_state.get("review_for") != patient_id:
+    # Another patient: start the form from that patient's previous grades, never from the last one's.
+    for key in [k for k in st.session_state if k.startswith("review_") and k not in ("review_patient", "review_result")]:
+        del st.session_state[key]
+    st.session_state["review_for"] = patient_id
+with session_scope(get_engine()) as session:
+    previous = previous_grades(session=session, patient_id=patient_id, now=now)
+table = grade_table(previous)
+if previous:
+    last = max(t for _, t in previous.values())
+    st.caption(f"Previous review {local_text(last, tz)}. Grades below start from it; change what is different.")
+else:
+    st.caption("No review in the last 36 hours: grade every symptom.")
+
+
+def save(grades: dict[str, int], note: str) -> None:
+    try:
+        with session_scope(get_engine()) as session:
+            add_observation_set(session=session, patient_id=patient_id, observed_at=now, recorded_by=user["username"],
+                                values=[ObservationInput(code, grade) for code, grade in grades.items()],
+                                course_id=None if pd.isna(chosen.course_id) else int(chosen.course_id))
+            sync_alerts(session=session, patient_ids=[patient_id], username=user["username"])
+    except RecordError as refused:
+        for message in refused.errors:
+            st.error(message)
+        return
+    found = changes(previous, grades)
+    st.session_state["review_result"] = (patient_id, note, [c.text() for c in found])
+    st.rerun()
+
+
+result = st.session_state.get("review_result")
+if result and result[0] == patient_id:
+    st.success(result[1])
+    for line in result[2]:
+        st.warning(line)
+
+if previous and len(previous) == len(table):
+    if st.button("No change since yesterday", type="primary", key="review_same",
+                 help="Records today's review with the same grades as the previous one."):
+        save({code: grade for code, (grade, _) in previous.items()}, "Review saved: no change since yesterday.")
+
+with st.form("review_form"):
+    grades = {}
+    columns = st.columns(2)
+    for i, row in enumerate(table.itertuples()):
+        entry = catalogue[row.code]
+        options = [g for g in range(5) if g == 0 or g in entry.grades]
+        index = options.index(row.previous) if row.previous in options else None
+        before = "" if pd.isna(row.previous) else f" · previous {int(row.previous)}"
+        # The CTCAE v5.0 definition of each grade is in the option text itself.
+        grades[row.code] = columns[i % 2].selectbox(
+            f"{row.symptom} ({row.ctcae_term}){before}", options, index=index, placeholder="not graded",
+            key=f"review_{row.code}",
+            format_func=lambda g, e=entry: "0 – none" if g == 0 else f"{g} – {e.grades[g]}")
+    if st.form_submit_button("Save review"):
+        missing = [catalogue[c].label for c, g in grades.items() if g is None]
+        if missing:
+            st.error(f"Grade every symptom before saving (0 = none); not graded: {', '.join(missing)}. Nothing was saved.")
+        else:
+            save({c: int(g) for c, g in grades.items()}, "Review saved.")

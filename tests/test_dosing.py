@@ -1,0 +1,365 @@
+"""IL-2 doses: the schedule (elapsed time), the pre-dose check at the published boundaries (Proleukin
+label Table 2, Dutcher 2014 Table 3), recording given/held/stopped with the user and the audit trail,
+and the page under AppTest. Database tests run on SQLite and, with TEST_DATABASE_URL, PostgreSQL."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import streamlit as st
+from sqlalchemy import select
+from streamlit.testing.v1 import AppTest
+
+from monitoring import auth, dosing, repository
+from monitoring.db import make_engine, session_scope
+from monitoring.models import AuditEvent, DoseEvent
+from monitoring.repository import ObservationInput, RecordError
+from monitoring.thresholds import REPO_ROOT, load_thresholds
+from tests.factories import NOW, make_patient_with_course
+
+START = NOW - timedelta(days=1)     # the factory's course start: 600,000 IU/kg q8h, 14 planned, 80 kg
+
+
+def observe(engine, patient_id: int, at: datetime, period_hours: float | None = None, **values) -> None:
+    """One observation set at `at`, entered at that moment (so never a late entry)."""
+    inputs = [ObservationInput(code, value, period_start=at - timedelta(hours=period_hours)
+                               if code == "urine_output" else None) for code, value in values.items()]
+    with session_scope(engine) as session:
+        repository.add_observation_set(session=session, patient_id=patient_id, values=inputs, observed_at=at,
+                                       recorded_by="nurse.a", now=at)
+
+
+def record(engine, course_id: int, number: int, status: str, *, at: datetime, **kwargs) -> DoseEvent:
+    with session_scope(engine) as session:
+        return dosing.record(session=session, course_id=course_id, dose_number=number, status=status,
+                             scheduled_at=START + (number - 1) * timedelta(hours=8), recorded_by="nurse.a",
+                             now=at, **kwargs)
+
+
+def upcoming(engine, course_id: int, now: datetime = NOW):
+    with session_scope(engine) as session:
+        return dosing.next_dose(session=session, course_id=course_id, now=now)
+
+
+def check(engine, patient_id: int, now: datetime = NOW, thresholds=None) -> dosing.PreDoseCheck:
+    with session_scope(engine) as session:
+        return dosing.pre_dose_check(session=session, patient_id=patient_id, now=now, thresholds=thresholds)
+
+
+def doses_and_audit(engine) -> tuple[list[DoseEvent], list[AuditEvent]]:
+    with session_scope(engine) as session:
+        return (session.scalars(select(DoseEvent).order_by(DoseEvent.id)).all(),
+                session.scalars(select(AuditEvent).where(AuditEvent.entity == "dose")).all())
+
+
+# --- the schedule ---------------------------------------------------------------------------------
+
+def test_the_next_dose_is_every_8_hours_from_the_course_start_by_elapsed_time(engine):
+    _, course = make_patient_with_course(engine, start=START)
+    first = upcoming(engine, course)
+    assert (first.dose_number, first.scheduled_at, first.given, first.planned) == (1, START, 0, 14)
+    record(engine, course, 1, "given", at=START + timedelta(minutes=20), given_at=START + timedelta(minutes=12),
+           dose=48e6, route="IV")
+    second = upcoming(engine, course)
+    assert (second.dose_number, second.scheduled_at, second.given) == (2, START + timedelta(hours=8), 1)
+    # A late dose does not shift the schedule: the next slot is counted from the course start.
+    assert second.due_text(START + timedelta(hours=6)) == "due in 2 h 0 min"
+    assert second.due_text(START + timedelta(hours=8, minutes=40)) == "overdue by 40 min"
+    assert second.due_text(START + timedelta(hours=8, seconds=20)) == "due now"
+
+
+def test_after_a_held_dose_the_next_number_and_slot_follow_it(engine):
+    _, course = make_patient_with_course(engine, start=START)
+    record(engine, course, 1, "given", at=START, given_at=START, dose=48e6)
+    record(engine, course, 2, "held", at=START + timedelta(hours=8), reason="SBP 85 mmHg")
+    nxt = upcoming(engine, course)
+    assert (nxt.dose_number, nxt.scheduled_at, nxt.given, nxt.held) == (3, START + timedelta(hours=16), 1, 1)
+
+
+def test_after_a_stopped_dose_there_is_no_next_dose_and_no_further_dose_can_be_recorded(engine):
+    _, course = make_patient_with_course(engine, start=START)
+    record(engine, course, 1, "given", at=START, given_at=START, dose=48e6)
+    record(engine, course, 2, "stopped", at=START + timedelta(hours=8), reason="capillary leak not reversed")
+    assert upcoming(engine, course) is None
+    with session_scope(engine) as session:
+        progress = dosing.course_progress(session=session, course_id=course)
+    assert "stopped at dose 2" in dosing.stopped_text(progress, timezone.utc)
+    with pytest.raises(RecordError, match="stopped at dose 2"):
+        record(engine, course, 3, "given", at=START + timedelta(hours=16), given_at=START + timedelta(hours=16),
+               dose=48e6)
+
+
+def test_when_the_planned_doses_are_given_there_is_no_next_dose_held_doses_do_not_count(engine):
+    patient, _ = make_patient_with_course(engine, start=START)
+    with session_scope(engine) as session:
+        course = repository.add_course(session=session, patient_id=patient, regimen="hd-iv-bolus", start_at=START,
+                                       created_by="tester", planned_doses=2, dose_per_kg=600_000,
+                                       dose_interval_hours=8).id
+    record(engine, course, 1, "given", at=START, given_at=START, dose=48e6)
+    record(engine, course, 2, "held", at=START + timedelta(hours=8), reason="platelets 40")
+    assert upcoming(engine, course).dose_number == 3
+    record(engine, course, 3, "given", at=START + timedelta(hours=16), given_at=START + timedelta(hours=16),
+           dose=48e6)
+    assert upcoming(engine, course) is None
+
+
+# --- the pre-dose check at the published boundaries ------------------------------------------------
+
+@pytest.mark.parametrize("values, decision", [
+    ({"sbp": 89}, "hold"),              # label Table 2: SBP < 90 mmHg -> withhold
+    ({"sbp": 90}, "give"),
+    ({"platelets": 29}, "hold"),        # Dutcher Table 3: platelets < 30,000/mm3 absolute
+    ({"platelets": 30}, "discuss"),     # 30,000-50,000 relative
+    ({"platelets": 49}, "discuss"),
+    ({"platelets": 50}, "give"),
+    ({"spo2": 89}, "hold"),             # label: SpO2 < 90%
+    ({"platelets": 40, "creatinine": 2.6, "bilirubin": 7.5}, "hold"),   # three relative criteria
+])
+def test_pre_dose_decision_at_the_published_boundaries(engine, values, decision):
+    patient, _ = make_patient_with_course(engine, start=START)
+    observe(engine, patient, NOW - timedelta(minutes=15), **values)
+    result = check(engine, patient)
+    assert result.decision == decision
+    assert (result.criteria == []) is (decision == "give")
+    found = {i.code: i.found for i in result.checklist}
+    if decision == "give":
+        assert not any(found.values())
+    else:
+        assert all(found[code] for code in values)   # the checklist marks the input that met a criterion
+
+
+def test_the_criteria_found_carry_value_and_time_and_are_offered_as_reasons(engine):
+    patient, _ = make_patient_with_course(engine, start=START)
+    observe(engine, patient, NOW - timedelta(minutes=15), sbp=85, platelets=40)
+    result = check(engine, patient)
+    assert result.decision == "hold"
+    kinds = {c.kind: c.text for c in result.criteria}
+    assert kinds["absolute"].startswith("SBP 85 mmHg at 2026-11-27 09:45Z")
+    assert kinds["relative"].startswith("platelets 40")
+    assert result.reason_options() == [f"absolute: {kinds['absolute']}", f"relative: {kinds['relative']}"]
+    sbp = next(i for i in result.checklist if i.code == "sbp")
+    assert (sbp.status, sbp.found, sbp.value) == ("valid", ("absolute",), "85 mmHg")
+    assert sbp.text == "SBP 85 mmHg at 27 Nov 09:45 UTC (15 min ago): valid"
+
+
+def test_every_criterion_is_listed_and_missing_urine_output_is_named(engine):
+    patient, _ = make_patient_with_course(engine, start=START)
+    observe(engine, patient, NOW - timedelta(minutes=15), sbp=112, heart_rate=96, spo2=97, consciousness="A")
+    result = check(engine, patient)
+    assert result.decision == "give"
+    codes = [i.code for i in result.checklist]
+    assert codes == [c for c, *_ in dosing.CHECKED_INPUTS] and len(codes) == 15
+    urine = next(i for i in result.checklist if i.code == "urine_output")
+    assert urine.status == "missing" and urine.text == "no urine output recorded in the last 24 h"
+    assert "urine output" in result.missing and urine in result.needs_attention() and not result.complete
+    assert "no valid value for urine output, creatinine, platelets" in result.summary()
+
+
+def test_a_stale_sbp_is_named_stale_and_not_used(engine):
+    patient, _ = make_patient_with_course(engine, start=START)
+    observe(engine, patient, NOW - timedelta(hours=5), sbp=85)       # vital signs valid 4 h
+    observe(engine, patient, NOW - timedelta(minutes=10), platelets=120)
+    result = check(engine, patient)
+    sbp = next(i for i in result.checklist if i.code == "sbp")
+    assert sbp.status == "stale" and sbp.found == ()
+    assert sbp.text == "SBP last measured 5 h 0 min ago (85 mmHg at 27 Nov 05:00 UTC): stale (valid for 4 h), not used"
+    assert result.decision == "give" and "SBP" in result.missing  # the old 85 did not hold the dose
+
+
+def test_urine_output_is_read_per_8_hours_and_a_low_volume_holds(engine):
+    patient, _ = make_patient_with_course(engine, start=START)
+    observe(engine, patient, NOW - timedelta(minutes=5), period_hours=4, urine_output=35)   # 70 mL per 8 h
+    result = check(engine, patient)
+    urine = next(i for i in result.checklist if i.code == "urine_output")
+    assert result.decision == "hold" and urine.found == ("absolute",)
+    assert "35 mL over 4 h = 70 mL per 8 h" in urine.text
+
+
+def test_the_numbers_come_from_the_thresholds_file(engine, tmp_path):
+    text = (REPO_ROOT / "data" / "thresholds.toml").read_text()
+    assert "sbp_below = 90 " in text
+    changed = tmp_path / "thresholds.toml"
+    changed.write_text(text.replace("sbp_below = 90 ", "sbp_below = 95 "))
+    thresholds = load_thresholds(changed)
+    patient, _ = make_patient_with_course(engine, start=START)
+    observe(engine, patient, NOW - timedelta(minutes=15), sbp=92)
+    assert check(engine, patient).decision == "give"
+    local = check(engine, patient, thresholds=thresholds)
+    assert local.decision == "hold"
+    assert next(i for i in local.checklist if i.code == "sbp").rule.startswith("absolute: < 95 mmHg")
+
+
+# --- recording ------------------------------------------------------------------------------------
+
+def test_a_given_dose_is_stored_with_the_user_and_one_audit_row(engine):
+    _, course = make_patient_with_course(engine, start=START)
+    given_at = START + timedelta(minutes=7)
+    event = record(engine, course, 1, "given", at=START + timedelta(minutes=10), given_at=given_at, dose=48e6,
+                   route="IV")
+    stored, audit = doses_and_audit(engine)
+    assert [(d.dose_number, d.status, d.dose, d.dose_unit, d.route, d.recorded_by) for d in stored] == \
+        [(1, "given", 48e6, "[IU]", "IV", "nurse.a")]
+    assert stored[0].given_at == given_at
+    assert [(a.action, a.username, a.entity_id) for a in audit] == [("dose-given", "nurse.a", str(event.id))]
+
+
+def test_a_held_dose_needs_a_reason_and_stores_it(engine):
+    patient, course = make_patient_with_course(engine, start=START)
+    with pytest.raises(RecordError, match="held dose needs a reason"):
+        record(engine, course, 1, "held", at=START, reason="  ")
+    assert doses_and_audit(engine) == ([], [])
+    observe(engine, patient, START - timedelta(minutes=20), sbp=84)
+    with session_scope(engine) as session:
+        found = dosing.pre_dose_check(session=session, patient_id=patient, now=START)
+    reason = dosing.compose_reason(found.reason_options(), "fluid bolus given, reassess at next dose")
+    record(engine, course, 1, "held", at=START, reason=reason)
+    stored, audit = doses_and_audit(engine)
+    assert stored[0].reason.startswith("absolute: SBP 84 mmHg") and stored[0].reason.endswith("next dose")
+    assert [(a.action, a.username) for a in audit] == [("dose-held", "nurse.a")]
+
+
+def test_a_stopped_dose_is_stored_and_refusals_save_nothing(engine):
+    _, course = make_patient_with_course(engine, start=START)
+    with pytest.raises(RecordError, match="needs the amount given"):
+        record(engine, course, 1, "given", at=START, given_at=START)   # the dose is never assumed
+    with pytest.raises(RecordError, match="in the future"):
+        record(engine, course, 1, "given", at=START, given_at=START + timedelta(hours=1), dose=48e6)
+    record(engine, course, 1, "given", at=START, given_at=START, dose=48e6)
+    with pytest.raises(RecordError, match="Dose 1 is already recorded as given"):
+        record(engine, course, 1, "given", at=START, given_at=START, dose=48e6)
+    record(engine, course, 2, "stopped", at=START + timedelta(hours=8), reason="mental status change")
+    stored, audit = doses_and_audit(engine)
+    assert [(d.status, d.reason) for d in stored] == [("given", None), ("stopped", "mental status change")]
+    assert [a.action for a in audit] == ["dose-given", "dose-stopped"]
+
+
+def test_the_suggested_dose_uses_the_latest_weight_then_the_baseline_and_otherwise_none(engine):
+    patient, course = make_patient_with_course(engine, start=START)
+    with session_scope(engine) as session:
+        baseline = dosing.suggested_dose(session=session, course_id=course, now=NOW)
+    assert (baseline.dose, baseline.unit, baseline.weight_kg) == (600_000 * 80, "[IU]", 80)
+    observe(engine, patient, NOW - timedelta(hours=2), weight=82.5)
+    with session_scope(engine) as session:
+        latest = dosing.suggested_dose(session=session, course_id=course, now=NOW)
+        bare = repository.add_course(session=session, patient_id=patient, regimen="hd-iv-bolus", start_at=START,
+                                     created_by="tester", dose_per_kg=600_000, dose_interval_hours=8).id
+        other = repository.add_patient(session=session, mrn="SYN-TEST-2", given_name="No", family_name="Weight",
+                                       recorded_by="tester", is_synthetic=True)
+        unweighed = repository.add_course(session=session, patient_id=other.id, regimen="hd-iv-bolus",
+                                          start_at=START, created_by="tester", dose_per_kg=600_000).id
+    assert latest.dose == 600_000 * 82.5 and "latest weight" in latest.basis and "49,500,000 IU" in latest.basis
+    with session_scope(engine) as session:
+        assert dosing.suggested_dose(session=session, course_id=bare, now=NOW).dose == 600_000 * 82.5
+        none = dosing.suggested_dose(session=session, course_id=unweighed, now=NOW)
+    assert none.dose is None and "type the dose" in none.basis
+
+
+def test_the_history_lists_each_dose_newest_first(engine):
+    _, course = make_patient_with_course(engine, start=START)
+    record(engine, course, 1, "given", at=START, given_at=START, dose=48e6, route="IV")
+    record(engine, course, 2, "held", at=START + timedelta(hours=8), reason="platelets 40")
+    with session_scope(engine) as session:
+        history = dosing.dose_history(session=session, course_id=course, tz=timezone.utc)
+    assert list(history.columns) == dosing.HISTORY_COLUMNS
+    assert history[["Dose", "Status", "Amount", "Reason", "Recorded by"]].values.tolist() == [
+        [2, "held", "–", "platelets 40", "nurse.a"], [1, "given", "48,000,000 IU", "", "nurse.a"]]
+
+
+# --- the page -------------------------------------------------------------------------------------
+
+APP = "../dashboard/app.py"
+PAGE = "app_pages/doses.py"
+
+
+@pytest.fixture
+def page_db(db_url, monkeypatch):
+    """A course started 20 h ago on the demo nurse's ward, with an SBP of 84 ten minutes ago."""
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    st.cache_resource.clear()
+    engine = make_engine(db_url)
+    now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    patient, course = make_patient_with_course(engine, start=now - timedelta(hours=20))
+    with session_scope(engine) as session:
+        auth.ensure_demo_accounts(session=session, ward_codes=["T"])
+    observe(engine, patient, now - timedelta(minutes=10), sbp=84, platelets=120)
+    yield engine, course
+    engine.dispose()
+    st.cache_resource.clear()
+
+
+def doses_page(username: str = "nurse") -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.text_input(key="sign_in_username").input(username)
+    at.text_input(key="sign_in_password").input(auth.DEMO_PASSWORD)
+    at.button[0].click().run()
+    at.switch_page(PAGE).run()
+    assert not at.exception
+    return at
+
+
+def test_the_nurse_sees_the_pre_dose_check_and_records_a_held_dose_with_a_criterion(page_db):
+    engine, course = page_db
+    at = doses_page()
+    assert at.title[0].value == "IL-2 doses"
+    assert any("<b>HOLD</b>" in m.value for m in at.markdown)
+    assert any("**absolute**: SBP 84 mmHg" in m.value for m in at.markdown)
+    assert any("Next: dose 1" in m.value and "overdue by 20 h" in m.value for m in at.markdown)
+    checklist = at.dataframe[0].value
+    assert len(checklist) == 15 and "no urine output recorded in the last 24 h" in checklist["Check"].tolist()
+    assert any("urine output" in w.value for w in at.warning)
+    at.radio(key="dose_status").set_value("Held").run()
+    options = at.multiselect(key="dose_reasons_0").options
+    sbp = next(o for o in options if o.startswith("absolute: SBP 84"))
+    at.multiselect(key="dose_reasons_0").select(sbp)
+    at.button(key="FormSubmitter:dose_form_0-Save dose").click().run()
+    assert not at.exception and not at.error
+    assert at.success[0].value == "Dose 1 recorded as held by Demo nurse."
+    history = at.dataframe[-1].value
+    assert history[["Dose", "Status", "Recorded by"]].values.tolist() == [[1, "held", "nurse"]]
+    assert history.loc[0, "Reason"] == sbp
+    assert any("Next: dose 2" in m.value for m in at.markdown)
+    stored, audit = doses_and_audit(engine)
+    assert [(d.status, d.recorded_by, d.reason) for d in stored] == [("held", "nurse", sbp)]
+    assert [(a.action, a.username) for a in audit] == [("dose-held", "nurse")]
+
+
+def test_a_given_dose_needs_the_confirmation_and_a_held_one_a_reason(page_db):
+    engine, _ = page_db
+    at = doses_page()
+    assert at.number_input(key="dose_amount_0").value == 600_000 * 80   # prefilled from the baseline weight
+    at.button(key="FormSubmitter:dose_form_0-Save dose").click().run()
+    assert any("confirm you have checked the dose" in e.value for e in at.error)
+    assert doses_and_audit(engine)[0] == []
+    at.radio(key="dose_status").set_value("Held").run()
+    at.button(key="FormSubmitter:dose_form_0-Save dose").click().run()
+    assert any("held dose needs a reason" in e.value for e in at.error) and not at.exception
+    at.radio(key="dose_status").set_value("Given").run()
+    at.checkbox(key="dose_confirm_0").check()
+    at.button(key="FormSubmitter:dose_form_0-Save dose").click().run()
+    assert not at.exception and at.success[0].value == "Dose 1 recorded as given by Demo nurse."
+    stored, _ = doses_and_audit(engine)
+    assert [(d.status, d.dose, d.route, d.recorded_by) for d in stored] == [("given", 48e6, "IV", "nurse")]
+
+
+def test_only_the_nurse_role_has_the_doses_page(page_db):
+    at = doses_page()
+    assert at.title[0].value == "IL-2 doses"
+    for role in ("oncologist", "quality", "admin"):
+        other = AppTest.from_file(APP, default_timeout=60).run()
+        other.text_input(key="sign_in_username").input(role)
+        other.text_input(key="sign_in_password").input(auth.DEMO_PASSWORD)
+        other.button[0].click().run()
+        with pytest.raises(ValueError, match="Could not find a navigation page"):
+            other.switch_page(PAGE)
+        alone = AppTest.from_file(f"../dashboard/{PAGE}", default_timeout=60)
+        alone.session_state["signed_in_user"] = other.session_state["signed_in_user"]
+        alone.run()
+        assert not alone.exception and "may not open this page" in alone.error[0].value
+
+
+def test_a_patient_without_any_observation_gets_every_input_missing_and_no_confirmed_give(engine):
+    patient, _ = make_patient_with_course(engine, start=START)
+    result = check(engine, patient)
+    assert result.decision == "give" and not result.complete and result.criteria == []
+    assert {i.status for i in result.checklist} == {"missing"}
+    assert result.missing == ["SBP", "SpO2", "consciousness", "heart rate", "urine output", "creatinine", "platelets"]

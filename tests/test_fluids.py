@@ -1,0 +1,34 @@
+"""Fluid balance by nursing shift and weight change from baseline."""
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+from monitoring.fluids import shift_balance, shift_start, weight_change
+
+LONDON = ZoneInfo("Europe/London")
+
+
+def frame(*rows):
+    return pd.DataFrame([{"code": c, "value_num": v, "observed_at": pd.Timestamp(t, tz="UTC")} for c, v, t in rows])
+
+
+def test_shift_boundaries_in_ward_time():
+    assert shift_start(pd.Timestamp("2026-11-27T06:59Z"), LONDON) == pd.Timestamp("2026-11-26T23:00", tz=LONDON)
+    assert shift_start(pd.Timestamp("2026-11-27T07:00Z"), LONDON) == pd.Timestamp("2026-11-27T07:00", tz=LONDON)
+    assert shift_start(pd.Timestamp("2026-07-01T14:30Z"), LONDON) == pd.Timestamp("2026-07-01T15:00", tz=LONDON)  # BST
+
+
+def test_balance_per_shift_with_a_running_total_and_missing_never_zero():
+    obs = frame(("fluid_intake", 900, "2026-11-27T14:59Z"), ("urine_output", 300, "2026-11-27T14:59Z"),
+                ("fluid_intake", 600, "2026-11-27T22:59Z"))
+    table = shift_balance(obs, tz=LONDON, now=datetime(2026, 11, 27, 23, 30, tzinfo=timezone.utc))
+    assert table["Balance (mL)"].iloc[0] == 600 and table["Running balance (mL)"].iloc[0] == 600
+    assert pd.isna(table["Urine output (mL)"].iloc[1]) and pd.isna(table["Balance (mL)"].iloc[1])
+
+
+def test_weight_change_from_the_course_baseline_or_the_first_weight():
+    obs = frame(("weight", 80.0, "2026-11-25T06:00Z"), ("weight", 88.4, "2026-11-27T06:00Z"))
+    assert weight_change(obs, 80.0) == "88.4 kg, +8.4 kg (+10.5%) from the course baseline 80.0 kg"
+    assert "first recorded weight 80.0 kg" in weight_change(obs, None)
+    assert weight_change(obs.iloc[0:0], 80.0) == "no weight recorded"

@@ -1,0 +1,108 @@
+"""Daily organ-system review: grades with CTCAE wording, 'no change since yesterday', new or worse."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import func, select
+from streamlit.testing.v1 import AppTest
+
+from monitoring import auth, review
+from monitoring.db import make_engine, session_scope
+from monitoring.models import Observation
+from monitoring.repository import ObservationInput, add_observation_set
+from tests.test_record_page import ward_url  # noqa: F401  (fixture: a demo ward with accounts)
+
+APP = "../dashboard/app.py"
+T = datetime(2026, 11, 27, 9, 0, tzinfo=timezone.utc)
+
+
+def test_changes_name_what_is_new_or_worse_and_ignore_what_is_better_or_absent():
+    previous = {"diarrhea": (1, T), "nausea": (2, T), "rash": (0, T)}
+    found = review.changes(previous, {"diarrhea": 3, "nausea": 1, "rash": 0, "rigors": 2, "fatigue": 0})
+    assert [c.text() for c in found] == ["Diarrhea: worse, grade 1 → 3", "Rigors: new, grade 2"] or \
+        sorted(c.code for c in found) == ["diarrhea", "rigors"]
+    assert {c.code: (c.before, c.now) for c in found} == {"diarrhea": (1, 3), "rigors": (None, 2)}
+
+
+def test_previous_grades_are_the_latest_within_36_hours(engine):
+    from tests.factories import make_patient_with_course
+    patient_id, _ = make_patient_with_course(engine)
+    for hours, grade in ((40, 3), (20, 1), (2, 2)):
+        at = T - timedelta(hours=hours)
+        with session_scope(engine) as session:
+            add_observation_set(session=session, patient_id=patient_id, values=[ObservationInput("diarrhea", grade)],
+                                observed_at=at, recorded_by="n", now=at)
+    with session_scope(engine) as session:
+        previous = review.previous_grades(session=session, patient_id=patient_id, now=T)
+    assert previous["diarrhea"][0] == 2
+    with session_scope(engine) as session:
+        older = review.previous_grades(session=session, patient_id=patient_id, now=T - timedelta(hours=3))
+    assert older["diarrhea"][0] == 1
+
+
+def review_page() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.text_input(key="sign_in_username").input("nurse")
+    at.text_input(key="sign_in_password").input(auth.DEMO_PASSWORD)
+    at.button[0].click().run()
+    at.switch_page("app_pages/review.py").run()
+    assert not at.exception
+    return at
+
+
+def count_grades(url) -> int:
+    engine = make_engine(url)
+    with session_scope(engine) as session:
+        n = session.scalar(select(func.count()).select_from(Observation).where(Observation.code.in_(review.REVIEW_CODES)))
+    engine.dispose()
+    return n
+
+
+def test_a_review_with_a_worse_symptom_is_saved_and_the_change_is_shown(ward_url):  # noqa: F811
+    at = review_page()
+    before = count_grades(ward_url)
+    for code in review.review_codes():
+        box = at.selectbox(key=f"review_{code}")
+        if box.value is None:
+            box.select(0)
+    current = at.selectbox(key="review_diarrhea").value or 0
+    at.selectbox(key="review_diarrhea").select(min(current + 2, 4) if current < 3 else 4)
+    at.button(key="FormSubmitter:review_form-Save review").click().run()
+    assert not at.exception
+    assert "Review saved." in at.success[0].value
+    assert count_grades(ward_url) == before + len(review.review_codes())
+    if current < 4:
+        assert any("Diarrhea" in w.value for w in at.warning)
+
+
+def test_an_incomplete_review_is_refused_whole(ward_url):  # noqa: F811
+    from monitoring import repository
+    engine = make_engine(ward_url)
+    with session_scope(engine) as session:  # a new patient: no previous review, nothing pre-filled
+        ward = repository.get_or_create_ward(session=session, code="DEMO", name="unused")
+        bed = repository.get_or_create_bed(session=session, ward_id=ward.id, label="Bed 99")
+        repository.add_patient(session=session, mrn="SYN-NEW-1", given_name="New", family_name="Admission",
+                               recorded_by="t", ward_id=ward.id, bed_id=bed.id, is_synthetic=True)
+    engine.dispose()
+    at = review_page()
+    at.selectbox(key="review_patient").select(next(o for o in at.selectbox(key="review_patient").options
+                                                   if "Admission" in o)).run()
+    before = count_grades(ward_url)
+    at.selectbox(key="review_diarrhea").select(1)
+    at.button(key="FormSubmitter:review_form-Save review").click().run()
+    assert any("not graded" in e.value and "Fatigue" in e.value for e in at.error)
+    assert count_grades(ward_url) == before
+
+
+def test_no_change_since_yesterday_is_one_click_and_recorded_as_a_new_review(ward_url):  # noqa: F811
+    at = review_page()
+    first = review_page()
+    for code in review.review_codes():
+        if first.selectbox(key=f"review_{code}").value is None:
+            first.selectbox(key=f"review_{code}").select(0)
+    first.button(key="FormSubmitter:review_form-Save review").click().run()
+    at = review_page()
+    before = count_grades(ward_url)
+    at.button(key="review_same").click().run()
+    assert "no change since yesterday" in at.success[0].value
+    assert count_grades(ward_url) == before + len(review.review_codes())
