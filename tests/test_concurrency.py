@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+import sys
+import types
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import func, select
@@ -46,8 +48,15 @@ def test_concurrent_writers_on_sqlite_lose_nothing_and_never_see_a_lock_error(tm
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     workers = [ctx.Process(target=_writer, args=(url, patient_id, w, queue)) for w in range(WRITERS)]
-    for w in workers:
-        w.start()
+    # Streamlit's AppTest (run earlier in the suite) leaves an app script as __main__; spawned
+    # workers would re-run it. Start them from a plain __main__ instead.
+    saved_main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        for w in workers:
+            w.start()
+    finally:
+        sys.modules["__main__"] = saved_main
     done, failures = 0, []
     while done < WRITERS:
         message = queue.get(timeout=120)
