@@ -1,5 +1,5 @@
 """Process-wide resources. Only the engine and settings are cached: patient data never is
-(st.connection().query() caches forever without ttl; engineering.md surprise 4)."""
+(Streamlit's SQL connection query caches forever without a ttl; engineering.md surprise 4)."""
 from __future__ import annotations
 
 import streamlit as st

@@ -330,7 +330,7 @@ def _is_number(value: Any) -> bool:
             and not isinstance(value, (bool, np.bool_)))
 
 
-def _as_text(value: Any) -> str:
+def as_entered_text(value: Any) -> str:
     """What the user entered, as text: numbers without a spurious '.0' (2.0 -> '2')."""
     if isinstance(value, str):
         return value.strip()
@@ -354,11 +354,11 @@ def _parse_number(entry: CatalogueEntry, value: Any) -> float:
         number = float(value)
         if math.isfinite(number):
             return number
-    raise ObservationValueError(entry._not_a_number_message(_as_text(value)), code=entry.code, value=value, unit=None)
+    raise ObservationValueError(entry._not_a_number_message(as_entered_text(value)), code=entry.code, value=value, unit=None)
 
 
 def _original_value(value: Any, number: float | None = None) -> str:
-    text = _as_text(value)
+    text = as_entered_text(value)
     if len(text) <= MAX_ORIGINAL_VALUE_LENGTH:
         return text
     return repr(number) if number is not None else text[:MAX_ORIGINAL_VALUE_LENGTH]
@@ -441,7 +441,7 @@ class Catalogue:
 
     @staticmethod
     def _validate_coded(entry: CatalogueEntry, conversion: Conversion, value: Any) -> ValidatedValue:
-        text = _as_text(value)
+        text = as_entered_text(value)
         canonical = entry._code_index.get(text.casefold())
         if canonical is None:
             raise ObservationValueError(entry._coded_message(text), code=entry.code, value=value, unit=None)
@@ -451,14 +451,14 @@ class Catalogue:
     @staticmethod
     def _validate_grade(entry: CatalogueEntry, conversion: Conversion, value: Any, number: float) -> ValidatedValue:
         if not number.is_integer() or int(number) not in entry.accepted_grades:
-            raise ObservationValueError(entry._grade_message(_as_text(value)), code=entry.code, value=value, unit=None)
+            raise ObservationValueError(entry._grade_message(as_entered_text(value)), code=entry.code, value=value, unit=None)
         return ValidatedValue(code=entry.code, value_num=float(int(number)), value_code=None, unit=entry.unit,
                               original_value=_original_value(value, number), original_unit=conversion.unit)
 
     @staticmethod
     def _validate_numeric(entry: CatalogueEntry, conversion: Conversion, value: Any, number: float) -> ValidatedValue:
         if entry.integer and not number.is_integer():
-            raise ObservationValueError(entry._not_whole_message(_as_text(value)), code=entry.code,
+            raise ObservationValueError(entry._not_whole_message(as_entered_text(value)), code=entry.code,
                                         value=value, unit=None)
         canonical = conversion.to_canonical(number)
         low, high = entry.plausible
@@ -605,7 +605,7 @@ def _shown(texts: np.ndarray, numbers: np.ndarray) -> np.ndarray:
     need = pd.isna(result)
     if need.any():
         codes, distinct = pd.factorize(numbers[need])
-        written = np.array([_as_text(number) for number in distinct] + [None], dtype=object)
+        written = np.array([as_entered_text(number) for number in distinct] + [None], dtype=object)
         result[need] = written[codes]
     return result
 
@@ -618,7 +618,7 @@ def _split_values(values: pd.Series) -> tuple[np.ndarray, np.ndarray | None]:
     """
     n = len(values)
     if pd.api.types.is_bool_dtype(values.dtype):
-        return np.full(n, np.nan), values.astype(object).map(_as_text).to_numpy(dtype=object)
+        return np.full(n, np.nan), values.astype(object).map(as_entered_text).to_numpy(dtype=object)
     if pd.api.types.is_numeric_dtype(values.dtype):
         return values.to_numpy(dtype=float, na_value=np.nan), None
     if pd.api.types.is_string_dtype(values.dtype) and not pd.api.types.is_object_dtype(values.dtype):
@@ -632,7 +632,7 @@ def _split_values(values: pd.Series) -> tuple[np.ndarray, np.ndarray | None]:
         if _is_number(value):
             numbers[i] = float(value)
         else:
-            texts[i] = _as_text(value)
+            texts[i] = as_entered_text(value)
     return numbers, texts
 
 

@@ -8,7 +8,12 @@ import argparse
 import sys
 from datetime import datetime, timezone
 
+from typing import TYPE_CHECKING
+
 from monitoring.config import SettingsError, load_settings
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _cmd_db_upgrade(args: argparse.Namespace) -> int:

@@ -5,7 +5,7 @@ set in SHIFT_STARTS). A volume belongs to the shift in which its measuring perio
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, tzinfo
 
 import pandas as pd
 

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from monitoring.catalogue import NUMBER_PATTERN, Catalogue, default_catalogue, format_number
+from monitoring.catalogue import NUMBER_PATTERN, Catalogue, default_catalogue, format_number, as_entered_text
 from monitoring.errors import InputError
 from monitoring.thresholds import Section, Source, Thresholds, ThresholdsError, default_path, default_thresholds, parser
 
@@ -296,18 +296,7 @@ def load_score_thresholds(path: Path | str | None = None) -> Thresholds:
 
 # --- reading the input frame ------------------------------------------------------------------------
 
-def _shown(value: Any) -> str:
-    """A cell as the user wrote it: 140.0 -> '140', ' abc ' -> 'abc'."""
-    if isinstance(value, str):
-        return value.strip()
-    if isinstance(value, (bool, np.bool_)):
-        return str(bool(value))
-    if isinstance(value, (int, np.integer)):
-        return str(int(value))
-    if isinstance(value, (float, np.floating)):
-        number = float(value)
-        return str(int(number)) if number.is_integer() else repr(number)
-    return str(value)
+_shown = as_entered_text  # a cell as the user wrote it: 140.0 -> '140', ' abc ' -> 'abc'
 
 
 def _is_blank(value: Any) -> bool:

@@ -11,6 +11,8 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 from streamlit.testing.v1 import AppTest
 
+from tests.app_helpers import signed_in
+
 from monitoring import auth
 from monitoring.db import make_engine, session_scope
 from monitoring.models import AuditEvent, User
@@ -161,12 +163,7 @@ def app_url(tmp_path, sqlite_template, monkeypatch):
 
 
 def app_signed_in(username: str, password: str = auth.DEMO_PASSWORD) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=30).run()
-    at.text_input(key="sign_in_username").input(username)
-    at.text_input(key="sign_in_password").input(password)
-    at.button[0].click().run()
-    assert not at.exception
-    return at
+    return signed_in(username, password)
 
 
 def test_no_page_shows_anything_but_the_sign_in_form_before_sign_in(app_url):

@@ -6,10 +6,10 @@ from datetime import datetime, timezone
 
 import pytest
 import streamlit as st
-from streamlit.testing.v1 import AppTest
+from tests.app_helpers import signed_in
 
 from monitoring import demo
-from monitoring.auth import DEMO_PASSWORD, ensure_demo_accounts
+from monitoring.auth import ensure_demo_accounts
 from monitoring.db import make_engine, session_scope
 
 APP = "../dashboard/app.py"
@@ -35,15 +35,6 @@ def seed(url: str) -> None:
         ensure_demo_accounts(session=session, ward_codes=["DEMO"])
     engine.dispose()
 
-
-def signed_in(username: str, password: str = DEMO_PASSWORD) -> AppTest:
-    """The app after signing in through the real form."""
-    at = AppTest.from_file(APP, default_timeout=30).run()
-    at.text_input(key="sign_in_username").input(username)
-    at.text_input(key="sign_in_password").input(password)
-    at.button[0].click().run()
-    assert not at.exception
-    return at
 
 
 def test_an_empty_database_says_how_to_get_patients(app_db):

@@ -10,6 +10,8 @@ import streamlit as st
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
+from tests.app_helpers import signed_in
+
 from monitoring import auth, dosing, repository
 from monitoring.db import make_engine, session_scope
 from monitoring.models import AuditEvent, DoseEvent
@@ -288,13 +290,7 @@ def page_db(db_url, monkeypatch):
 
 
 def doses_page(username: str = "nurse") -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60).run()
-    at.text_input(key="sign_in_username").input(username)
-    at.text_input(key="sign_in_password").input(auth.DEMO_PASSWORD)
-    at.button[0].click().run()
-    at.switch_page(PAGE).run()
-    assert not at.exception
-    return at
+    return signed_in(username, page=PAGE)
 
 
 def test_the_nurse_sees_the_pre_dose_check_and_records_a_held_dose_with_a_criterion(page_db):

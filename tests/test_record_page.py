@@ -9,6 +9,8 @@ import streamlit as st
 from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
+from tests.app_helpers import signed_in
+
 from monitoring import auth, demo
 from monitoring.db import make_engine, session_scope
 from monitoring.models import Observation
@@ -46,13 +48,7 @@ def count_observations(url) -> int:
 
 
 def record_page() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60).run()
-    at.text_input(key="sign_in_username").input("nurse")
-    at.text_input(key="sign_in_password").input(auth.DEMO_PASSWORD)
-    at.button[0].click().run()
-    at.switch_page(PAGE).run()
-    assert not at.exception
-    return at
+    return signed_in("nurse", page=PAGE)
 
 
 def fill(at: AppTest, version: int = 0, **values) -> None:

@@ -6,7 +6,9 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
-from monitoring import auth, review
+from tests.app_helpers import signed_in
+
+from monitoring import review
 from monitoring.db import make_engine, session_scope
 from monitoring.models import Observation
 from monitoring.repository import ObservationInput, add_observation_set
@@ -41,13 +43,7 @@ def test_previous_grades_are_the_latest_within_36_hours(engine):
 
 
 def review_page() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60).run()
-    at.text_input(key="sign_in_username").input("nurse")
-    at.text_input(key="sign_in_password").input(auth.DEMO_PASSWORD)
-    at.button[0].click().run()
-    at.switch_page("app_pages/review.py").run()
-    assert not at.exception
-    return at
+    return signed_in("nurse", page="app_pages/review.py")
 
 
 def count_grades(url) -> int:

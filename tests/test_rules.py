@@ -6,7 +6,6 @@ Table 3 and the Proleukin label Table 2, with the IL-2 post-dose window of Dutch
 """
 from __future__ import annotations
 
-import dataclasses
 from datetime import datetime, timedelta, timezone
 
 import pandas as pd

@@ -7,7 +7,7 @@ from dashboard.resources import get_engine, get_settings
 from dashboard.session import require
 from monitoring.alerting import list_alerts
 from monitoring.db import session_scope
-from monitoring.repository import visible_wards, ward_patient_list
+from monitoring.repository import visible_patients
 from monitoring.timefmt import elapsed_text, local_text
 
 SEVERITY_ICON = {"emergency": ":material/emergency:", "urgent": ":material/error:",
@@ -17,8 +17,7 @@ user = require("view_patients")
 st.title("Patient alerts")
 tz = get_settings().timezone
 with session_scope(get_engine()) as session:
-    wards = visible_wards(session=session, role=user["role"], ward_ids=user["ward_ids"])
-    patients = ward_patient_list(session=session, ward_ids=[w.id for w in wards])
+    patients = visible_patients(session=session, role=user["role"], ward_ids=user["ward_ids"])
     if patients.empty:
         st.info("No patients yet.")
         st.stop()

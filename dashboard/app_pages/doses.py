@@ -10,7 +10,7 @@ from dashboard.session import require
 from monitoring import dosing
 from monitoring.db import session_scope
 from monitoring.models import REGIMEN_SHORT, ROUTES
-from monitoring.repository import RecordError, visible_wards, ward_patient_list
+from monitoring.repository import RecordError, visible_patients
 from monitoring.timefmt import local_text
 
 DECISION_COLOURS = {"give": "#2e7d32", "discuss": "#ef6c00", "hold": "#c62828", "permanently discontinue": "#c62828"}
@@ -23,8 +23,7 @@ tz = get_settings().timezone
 now = datetime.now(timezone.utc)
 
 with session_scope(get_engine()) as session:
-    wards = visible_wards(session=session, role=user["role"], ward_ids=user["ward_ids"])
-    patients = ward_patient_list(session=session, ward_ids=[w.id for w in wards])
+    patients = visible_patients(session=session, role=user["role"], ward_ids=user["ward_ids"])
 patients = patients[patients["course_id"].notna()] if len(patients) else patients
 if patients.empty:
     st.info("No patients with an IL-2 course on your wards.")

@@ -16,7 +16,7 @@ from monitoring.models import REGIMEN_SHORT, TreatmentCourse
 from monitoring.scores import news2_response
 from monitoring.repository import (LATE_ENTRY_AFTER, ConfirmationRequired, ObservationInput, RecordError,
                                    add_observation_set, amend_observation, current_observations,
-                                   mark_entered_in_error, visible_wards, ward_patient_list)
+                                   mark_entered_in_error, visible_patients)
 from monitoring.timefmt import course_day, local_text
 
 user = require("record_observations")
@@ -26,8 +26,7 @@ catalogue = default_catalogue()
 now = datetime.now(timezone.utc)
 
 with session_scope(get_engine()) as session:
-    wards = visible_wards(session=session, role=user["role"], ward_ids=user["ward_ids"])
-    patients = ward_patient_list(session=session, ward_ids=[w.id for w in wards])
+    patients = visible_patients(session=session, role=user["role"], ward_ids=user["ward_ids"])
 if patients.empty:
     st.info("No patients on your wards.")
     st.stop()

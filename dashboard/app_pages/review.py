@@ -9,7 +9,7 @@ from dashboard.session import require
 from monitoring.catalogue import default_catalogue
 from monitoring.db import session_scope
 from monitoring.alerting import sync_alerts
-from monitoring.repository import ObservationInput, RecordError, add_observation_set, visible_wards, ward_patient_list
+from monitoring.repository import ObservationInput, RecordError, add_observation_set, visible_patients
 from monitoring.review import changes, grade_table, previous_grades
 from monitoring.timefmt import local_text
 
@@ -19,8 +19,7 @@ tz = get_settings().timezone
 catalogue = default_catalogue()
 now = datetime.now(timezone.utc)
 with session_scope(get_engine()) as session:
-    wards = visible_wards(session=session, role=user["role"], ward_ids=user["ward_ids"])
-    patients = ward_patient_list(session=session, ward_ids=[w.id for w in wards])
+    patients = visible_patients(session=session, role=user["role"], ward_ids=user["ward_ids"])
 if patients.empty:
     st.info("No patients on your wards.")
     st.stop()

@@ -1,5 +1,4 @@
 """A person opens the dashboard, signs in with a demo account and sees what the role may use."""
-import re
 from pathlib import Path
 
 import pytest

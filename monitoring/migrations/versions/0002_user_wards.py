@@ -8,7 +8,6 @@ The wards each user is assigned to (nurses see the patients of their wards only)
 """
 from alembic import op
 import sqlalchemy as sa
-import sqlmodel
 
 
 revision = '0002'
