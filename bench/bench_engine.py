@@ -87,15 +87,16 @@ def run(quick: bool = False) -> list[dict]:
              "value": best, "unit": "s", "throughput_per_s": throughput,
              "target": f">= {TARGET_OBS_PER_S:,} obs/s", "peer": None, "ratio": None,
              "met": throughput >= TARGET_OBS_PER_S}]
-    # From the analysts' long format (code, value, unit as text columns), parsing included.
-    long = pd.DataFrame({"patient_id": obs["patient_id"], "time": obs["time"], "code": obs["code"],
-                         "value": obs["value_num"].astype(object).where(obs["value_num"].notna(), obs["value_code"]),
-                         "unit": ""})
+    # From the long format as the CLI reads a CSV (every cell text), parsing and unit checks included.
+    numbers = obs["value_num"].map(lambda v: f"{v:g}" if v == v else "").astype(str)
+    long = pd.DataFrame({"patient_id": obs["patient_id"].astype(str),
+                         "time": obs["time"].dt.strftime("%Y-%m-%dT%H:%M:%SZ"), "code": obs["code"].astype(str),
+                         "value": numbers.where(obs["value_num"].notna(), obs["value_code"].astype(str)), "unit": ""})
     started = time.perf_counter()
     evaluate(long, doses, courses=courses)
     parsed = time.perf_counter() - started
-    rows.append({"figure": f"evaluate() from the long format (parsing and unit checks included), "
-                           f"{n_courses:,} courses (urine volumes as 8-h shifts)",
+    rows.append({"figure": f"evaluate() from the long CSV format, every cell text (parsing and unit checks "
+                           f"included), {n_courses:,} courses",
                  "value": parsed, "unit": "s", "throughput_per_s": len(obs) / parsed,
                  "target": f">= {TARGET_OBS_PER_S:,} obs/s", "peer": None, "ratio": None,
                  "met": len(obs) / parsed >= TARGET_OBS_PER_S})
