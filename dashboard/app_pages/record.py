@@ -135,10 +135,11 @@ with st.form(f"obs_form_{version}"):
         with container:
             if group == "vital signs":
                 st.markdown("**Vital signs**")
-            columns = st.columns(5)
-            for i, code in enumerate(codes):
-                with columns[i % 5]:
-                    entered[code] = field(code)
+            # Row by row, so the Tab order is the NEWS2 chart order (columns would tab down each column).
+            for start in range(0, len(codes), 5):
+                for column, code in zip(st.columns(5), codes[start:start + 5]):
+                    with column:
+                        entered[code] = field(code)
     late_reason = st.text_input("Reason for late entry (needed when the observation time is more than "
                                 f"{int(LATE_ENTRY_AFTER.total_seconds() // 60)} min ago)", key=f"obs_late_{version}")
     confirm = st.checkbox("I have checked the unusual values and they are right", key=f"obs_confirm_{version}")

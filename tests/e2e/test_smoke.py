@@ -81,3 +81,28 @@ def test_a_nurse_enters_a_set_that_raises_an_alert_and_sees_news2_and_the_alert(
     expect(page.get_by_test_id("stAlertContentError").filter(has_text="sepsis-screen").first).to_be_visible()
     SHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SHOTS / "e2e-record.png"), full_page=True)
+
+
+def test_a_full_set_can_be_entered_with_the_keyboard_alone_in_chart_order(page):
+    """Tab order follows the NEWS2 chart; selectboxes take typed letters and Enter; Enter saves."""
+    import time
+
+    sign_in(page, "nurse")
+    page.get_by_role("link", name="Record observations", exact=True).click()
+    wait_for_app_run(page)
+    page.get_by_label("Respiratory rate (/min)", exact=True).focus()
+    started = time.perf_counter()
+    keys = page.keyboard
+    # After Enter picks a selectbox option, the first Tab only closes its menu (the same for a nurse).
+    for step in ("25", "Tab", "93", "Tab", "Tab", "no", "Enter", "Tab", "Tab", "Tab", "86", "Tab", "Tab", "125",
+                 "Tab", "A", "Enter", "Tab", "Tab", "Tab", "39.2", "Enter"):
+        if step in ("Tab", "Enter"):
+            keys.press(step)
+        else:
+            keys.type(step)
+    wait_for_app_run(page)
+    elapsed = time.perf_counter() - started
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / "e2e-keyboard.png"), full_page=True)
+    expect(page.get_by_test_id("stMetric").first).to_contain_text("12")  # RCP Chart 1 total for this set
+    print(f"keyboard-only full set: {elapsed:.1f} s of typing and saving (automated)")
