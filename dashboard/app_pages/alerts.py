@@ -3,11 +3,11 @@ from datetime import datetime, timezone
 
 import streamlit as st
 
+from dashboard.patient_picker import choose_patient
 from dashboard.resources import get_engine, get_settings
 from dashboard.session import require
 from monitoring.alerting import list_alerts
 from monitoring.db import session_scope
-from monitoring.repository import visible_patients
 from monitoring.timefmt import elapsed_text, local_text
 
 SEVERITY_ICON = {"emergency": ":material/emergency:", "urgent": ":material/error:",
@@ -16,15 +16,9 @@ SEVERITY_ICON = {"emergency": ":material/emergency:", "urgent": ":material/error
 user = require("view_patients")
 st.title("Patient alerts")
 tz = get_settings().timezone
+chosen = choose_patient(user, key="alerts_patient", empty="No patients yet.")
 with session_scope(get_engine()) as session:
-    patients = visible_patients(session=session, role=user["role"], ward_ids=user["ward_ids"])
-    if patients.empty:
-        st.info("No patients yet.")
-        st.stop()
-    labels = {f"{r.bed or '–'} · {r.name}{' (synthetic)' if r.is_synthetic else ''}": int(r.patient_id)
-              for r in patients.itertuples()}
-    choice = st.selectbox("Patient", list(labels), key="alerts_patient")
-    alerts = list_alerts(session=session, patient_ids=[labels[choice]])
+    alerts = list_alerts(session=session, patient_ids=[int(chosen.patient_id)])
 
 expected = alerts[alerts["severity"] == "info"]
 findings = alerts[alerts["severity"] != "info"]

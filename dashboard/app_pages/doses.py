@@ -6,11 +6,12 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.resources import get_engine, get_settings
+from dashboard.patient_picker import choose_patient
 from dashboard.session import require
 from monitoring import dosing
 from monitoring.db import session_scope
 from monitoring.models import REGIMEN_SHORT, ROUTES
-from monitoring.repository import RecordError, visible_patients
+from monitoring.repository import RecordError
 from monitoring.timefmt import local_text
 
 DECISION_COLOURS = {"give": "#2e7d32", "discuss": "#ef6c00", "hold": "#c62828", "permanently discontinue": "#c62828"}
@@ -22,12 +23,6 @@ st.title("IL-2 doses")
 tz = get_settings().timezone
 now = datetime.now(timezone.utc)
 
-with session_scope(get_engine()) as session:
-    patients = visible_patients(session=session, role=user["role"], ward_ids=user["ward_ids"])
-patients = patients[patients["course_id"].notna()] if len(patients) else patients
-if patients.empty:
-    st.info("No patients with an IL-2 course on your wards.")
-    st.stop()
 
 
 def patient_label(p) -> str:
@@ -36,8 +31,8 @@ def patient_label(p) -> str:
             f"{REGIMEN_SHORT.get(p.regimen, p.regimen)} · {int(p.doses_given)} of {planned} doses given")
 
 
-labels = {patient_label(p): p for p in patients.itertuples()}
-chosen = labels[st.selectbox("Patient", list(labels), key="doses_patient")]
+chosen = choose_patient(user, key="doses_patient", label=patient_label, with_course=True,
+                        empty="No patients with an IL-2 course on your wards.")
 patient_id, course_id = int(chosen.patient_id), int(chosen.course_id)
 
 with session_scope(get_engine()) as session:

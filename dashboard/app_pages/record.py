@@ -5,6 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.charts import BAND_COLOURS, recent_trend
+from dashboard.patient_picker import choose_patient
 from dashboard.resources import get_engine, get_settings
 from dashboard.session import require
 from monitoring import entry
@@ -16,7 +17,7 @@ from monitoring.models import REGIMEN_SHORT, TreatmentCourse
 from monitoring.scores import news2_response
 from monitoring.repository import (LATE_ENTRY_AFTER, ConfirmationRequired, ObservationInput, RecordError,
                                    add_observation_set, amend_observation, current_observations,
-                                   mark_entered_in_error, visible_patients)
+                                   mark_entered_in_error)
 from monitoring.timefmt import course_day, local_text
 
 user = require("record_observations")
@@ -24,12 +25,6 @@ st.title("Record observations")
 tz = get_settings().timezone
 catalogue = default_catalogue()
 now = datetime.now(timezone.utc)
-
-with session_scope(get_engine()) as session:
-    patients = visible_patients(session=session, role=user["role"], ward_ids=user["ward_ids"])
-if patients.empty:
-    st.info("No patients on your wards.")
-    st.stop()
 
 
 def patient_label(p) -> str:
@@ -39,8 +34,7 @@ def patient_label(p) -> str:
             + (f" · day {day} · {int(p.doses_given)} doses given" if day else ""))
 
 
-labels = {patient_label(p): p for p in patients.itertuples()}
-chosen = labels[st.selectbox("Patient", list(labels), key="record_patient")]
+chosen = choose_patient(user, key="record_patient", label=patient_label)
 patient_id = int(chosen.patient_id)
 
 # When the next set is due, from the last set's NEWS2 (RCP Chart 4), by elapsed time.

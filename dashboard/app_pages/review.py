@@ -4,12 +4,13 @@ from datetime import datetime, timezone
 import pandas as pd
 import streamlit as st
 
+from dashboard.patient_picker import choose_patient
 from dashboard.resources import get_engine, get_settings
 from dashboard.session import require
 from monitoring.catalogue import default_catalogue
 from monitoring.db import session_scope
 from monitoring.alerting import sync_alerts
-from monitoring.repository import ObservationInput, RecordError, add_observation_set, visible_patients
+from monitoring.repository import ObservationInput, RecordError, add_observation_set
 from monitoring.review import changes, grade_table, previous_grades
 from monitoring.timefmt import local_text
 
@@ -18,13 +19,7 @@ st.title("Daily review")
 tz = get_settings().timezone
 catalogue = default_catalogue()
 now = datetime.now(timezone.utc)
-with session_scope(get_engine()) as session:
-    patients = visible_patients(session=session, role=user["role"], ward_ids=user["ward_ids"])
-if patients.empty:
-    st.info("No patients on your wards.")
-    st.stop()
-labels = {f"{p.bed or '–'} · {p.name}{' (synthetic)' if p.is_synthetic else ''}": p for p in patients.itertuples()}
-chosen = labels[st.selectbox("Patient", list(labels), key="review_patient")]
+chosen = choose_patient(user, key="review_patient")
 patient_id = int(chosen.patient_id)
 if st.session_state.get("review_for") != patient_id:
     # Another patient: start the form from that patient's previous grades, never from the last one's.

@@ -63,7 +63,7 @@ class SetFindings:
     """The sepsis criteria at every observation set (arrays over data.sets)."""
 
     def __init__(self, data: EvalData, s: SepsisSettings, *, qsofa_positive: int, news2_urgent: int,
-                 news2_emergency: int):
+                 news2_emergency: int, tachycardia_above: float):
         self.data, self.s = data, s
         sets = self.sets = data.sets
         pid, time = sets["pid"], sets["time"]
@@ -94,7 +94,7 @@ class SetFindings:
         self.fever_outside = fever_outside = fever & ~in_window
         news_real = news_urgent & (~in_window | news_beyond)
         self.real = shock | qsofa_pos | lactate_crit | rising | news_real | fever_outside
-        tachy = sets["heart_rate"] > 90  # SIRS heart-rate criterion (Bone 1992)
+        tachy = sets["heart_rate"] > tachycardia_above  # the SIRS heart-rate criterion ([sirs] section)
         self.expected = in_window & ~self.real & (fever | tachy | news_urgent)
         self.severity = np.select([shock, qsofa_pos | (news_real & news_emergency)], [3, 2], 1)
         self.level = np.select([shock, qsofa_pos, news_real & news_emergency, news_real, lactate_crit, rising,
@@ -188,7 +188,7 @@ def _combined(data: EvalData, found: SetFindings, set_rows: np.ndarray, rigor, r
 
 
 def findings(data: EvalData, s: SepsisSettings, *, qsofa_positive: int, news2_urgent: int,
-             news2_emergency: int) -> tuple[Findings | None, Findings | None]:
+             news2_emergency: int, tachycardia_above: float) -> tuple[Findings | None, Findings | None]:
     rigor = _rigors(data)
     inside = rigor[3].in_window
     outside_rows, inside_rows = np.flatnonzero(~inside), np.flatnonzero(inside)
@@ -198,7 +198,7 @@ def findings(data: EvalData, s: SepsisSettings, *, qsofa_positive: int, news2_ur
         real_rows = expected_rows = empty
     else:
         found = SetFindings(data, s, qsofa_positive=qsofa_positive, news2_urgent=news2_urgent,
-                            news2_emergency=news2_emergency)
+                            news2_emergency=news2_emergency, tachycardia_above=tachycardia_above)
         real_rows, expected_rows = np.flatnonzero(found.real), np.flatnonzero(found.expected)
     if found is None:
         found = _NoSets(data)
@@ -224,7 +224,8 @@ def evaluate(data: EvalData, thresholds) -> list[dict | None]:
     # Bands from RCP Chart 2: medium starts above the first aggregate bound, high above the second.
     sepsis, expected = findings(data, s, qsofa_positive=thresholds["qsofa"].positive_at_or_above,
                                 news2_urgent=int(news2.aggregate_upper_bounds[0]) + 1,
-                                news2_emergency=int(news2.aggregate_upper_bounds[1]) + 1)
+                                news2_emergency=int(news2.aggregate_upper_bounds[1]) + 1,
+                                tachycardia_above=thresholds["sirs"].heart_rate_above)
     return [
         episodes(data, sepsis, RULE, gap_hours=s.episode_gap_hours, source=s.source),
         # One expected-effect episode per dose: findings further apart than the window belong to another dose.
