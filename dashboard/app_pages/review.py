@@ -73,7 +73,7 @@ with st.form("review_form"):
         before = "" if pd.isna(row.previous) else f" · previous {int(row.previous)}"
         # The CTCAE v5.0 definition of each grade is in the option text itself.
         grades[row.code] = columns[i % 2].selectbox(
-            f"{row.symptom} ({row.ctcae_term}){before}", options, index=index, placeholder="not graded",
+            f"{row.symptom}{'' if row.symptom == row.ctcae_term else f' (CTCAE: {row.ctcae_term})'}{before}", options, index=index, placeholder="not graded",
             key=f"review_{row.code}",
             format_func=lambda g, e=entry: "0 – none" if g == 0 else f"{g} – {e.grades[g]}")
     if st.form_submit_button("Save review"):
