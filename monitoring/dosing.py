@@ -366,8 +366,8 @@ def parse_evidence(evidence: str) -> tuple[list[Criterion], list[str]]:
 
 
 def _engine_assessment(obs: pd.DataFrame, doses: pd.DataFrame, courses: pd.DataFrame, now: datetime,
-                       thresholds: Thresholds) -> tuple[str, str]:
-    """il2_hold.assess for one patient at `now`: (decision, evidence text)."""
+                       thresholds: Thresholds) -> tuple[str, str, int]:
+    """il2_hold.assess for one patient at `now`: (decision, evidence text, doses held this course)."""
     obs, doses, courses = obs.copy(), doses.copy(), courses.copy()
     for frame in (obs, doses, courses):
         frame["patient_id"] = np.zeros(len(frame), dtype=np.int64)   # one patient: number 0
@@ -377,7 +377,7 @@ def _engine_assessment(obs: pd.DataFrame, doses: pd.DataFrame, courses: pd.DataF
     time = np.array([_ticks(now, data.unit)], dtype=np.int64)
     assessment = il2_hold.assess(data, pid, time, thresholds["il2_hold"])
     decision = DECISIONS[int(assessment.decision[0])]
-    return decision, assessment.evidence(np.zeros(1, dtype=np.int64))[0]
+    return decision, assessment.evidence(np.zeros(1, dtype=np.int64))[0], int(assessment.held[0])
 
 
 def pre_dose_check(*, session: Session, patient_id: int, now: datetime, thresholds: Thresholds | None = None,
@@ -390,9 +390,10 @@ def pre_dose_check(*, session: Session, patient_id: int, now: datetime, threshol
     obs, doses, courses = alerting.store_frames(session=session, patient_ids=[patient_id])
     obs = obs[obs["time"] <= pd.Timestamp(now)]
     doses = doses[doses["time"] <= pd.Timestamp(now)]
-    decision, evidence = _engine_assessment(obs, doses, courses, now, thresholds)
+    decision, evidence, held = _engine_assessment(obs, doses, courses, now, thresholds)
     criteria, missing = parse_evidence(evidence)
     checklist = _checklist(obs, courses, now, thresholds, criteria, tz)
+    checklist.append(_held_item(held, thresholds["il2_hold"].values, criteria))
     return PreDoseCheck(patient_id=patient_id, at=now, decision=decision, criteria=criteria, checklist=checklist,
                         missing=missing, standard=f"{il2_hold.RULE.standard} [{thresholds['il2_hold'].source.cite()}]",
                         evidence=evidence)
@@ -447,6 +448,20 @@ def _checklist(obs: pd.DataFrame, courses: pd.DataFrame, now: datetime, threshol
                     f"(valid for {hours}), not used")
         items.append(ChecklistItem(code, label, rules[code], value, at, age, valid_for, status, found, text))
     return items
+
+
+HELD_PREFIX = "scheduled doses held"  # the engine's wording of the held-doses criterion
+
+
+def _held_item(held: int, v: dict[str, float], criteria: list[Criterion]) -> ChecklistItem:
+    """The held-doses criterion as a checklist line: counted from the dose record, never stale."""
+    limit = v["held_doses_discontinue_at"]
+    found = tuple(dict.fromkeys(c.kind for c in criteria if HELD_PREFIX in c.text))
+    value = f"{held} held"
+    text = (f"{held} scheduled dose{'s' if held != 1 else ''} held this course "
+            f"(discontinue once held on {limit:g} occasions)")
+    return ChecklistItem("held_doses", "doses held this course", f"discontinue: held on {limit:g} occasions "
+                         "(SpringerPlus 2015, institutional)", value, None, None, timedelta(0), "valid", found, text)
 
 
 # --- recording -----------------------------------------------------------------------------------

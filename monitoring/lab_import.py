@@ -31,6 +31,13 @@ Two steps, so the user sees everything before anything is saved:
 A result already imported is a duplicate even when it was since corrected or marked entered in
 error: importing the file again never brings a withdrawn value back.
 
+A laboratory correction (the same record number, code and specimen time as a result imported
+before, with another value) is status "correction": it is stored as an amendment that supersedes the
+earlier result (repository.correct_imported_result), so the patient's record holds one current value
+and the earlier one stays in the history with who imported it and when; the reason names the file.
+Two different values for the same test and time within one file are an error: the file does not say
+which is right.
+
 Identity of a result (so that a file imported twice stores each result once): `import_key`, the
 first 32 hex digits of SHA-256 over (record number, code, time in UTC, value in the canonical unit to
 KEY_SIGNIFICANT_DIGITS significant digits, canonical unit). The same result sent in another unit
@@ -61,7 +68,8 @@ from typing import IO, Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
+from sqlalchemy.orm import aliased
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -92,11 +100,12 @@ SOURCE = "lab-import"
 CHUNK_ROWS = 50_000
 MAX_IMPORT_ROWS = 200_000
 KEY_SIGNIFICANT_DIGITS = 9
-STATUSES = ("ok", "error", "duplicate")
+STATUSES = ("ok", "correction", "error", "duplicate")
+STORED_STATUSES = ("ok", "correction")  # rows an import stores
 REPORT_COLUMNS = ["row", "status", "patient_id", "time", "code", "value", "unit", "ref_low", "ref_high",
                   "column", "message"]
 RECORD_COLUMNS = ["row", "mrn", "patient_id", "observed_at", "code", "value_num", "unit", "ref_low", "ref_high",
-                  "original_value", "original_unit", "import_key"]
+                  "original_value", "original_unit", "import_key", "supersedes_id"]
 _KEY_BATCH = 2_000  # import keys looked up per query (well under SQLite's 32,766 bound parameters)
 _SET_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "il2-monitor:lab-import")
 
@@ -124,6 +133,12 @@ class ImportPreview:
     def total(self) -> int:
         return len(self.report)
 
+    @property
+    def storable(self) -> int:
+        """Rows an import would store: new results and laboratory corrections."""
+        counts = self.counts
+        return sum(counts[s] for s in STORED_STATUSES)
+
 
 @dataclass
 class ImportResult:
@@ -133,7 +148,8 @@ class ImportResult:
     duplicates: int
     refused: int
     mode: str
-    file_name: str | None
+    corrected: int = 0
+    file_name: str | None = None
     patient_ids: list[int] = field(default_factory=list)
     alerts: dict[str, int] = field(default_factory=dict)
     new_alerts: list[dict[str, Any]] = field(default_factory=list)
@@ -142,7 +158,9 @@ class ImportResult:
     def summary(self) -> str:
         results = "result" if self.imported == 1 else "results"
         patients = "patient" if len(self.patient_ids) == 1 else "patients"
-        return (f"Imported {self.imported} {results} for {len(self.patient_ids)} {patients}; "
+        corrections = (f" ({self.corrected} of them laboratory corrections of earlier results)"
+                       if self.corrected else "")
+        return (f"Imported {self.imported} {results}{corrections} for {len(self.patient_ids)} {patients}; "
                 f"skipped {self.duplicates} already imported, {self.refused} refused.")
 
 
@@ -312,6 +330,8 @@ class _State:
     ward_names: str
     next_row: int = 1
     seen: dict[str, int] = field(default_factory=dict)
+    # (record number, code, UTC time) -> (row, value as written) of the results kept so far.
+    slots: dict[tuple[str, str, str], tuple[int, str]] = field(default_factory=dict)
     ignored: tuple[str, ...] = ()
 
 
@@ -417,6 +437,11 @@ def _check_chunk(*, session: Session, frame: pd.DataFrame, state: _State) -> tup
             else:
                 state.seen[key] = int(row)
         records = records[keep].reset_index(drop=True)
+        good = good[keep]
+        # 6. The same test and time as another result: a second value in this file is an error; a
+        # result imported before with another value is a laboratory correction.
+        records, good = _corrections(session=session, records=records, good=good, status=status,
+                                     message=message, problems=problems, state=state)
 
     report = pd.DataFrame({
         "row": rows, "status": status, "patient_id": mrns.to_numpy(), "time": shown["time"].to_numpy(),
@@ -425,6 +450,76 @@ def _check_chunk(*, session: Session, frame: pd.DataFrame, state: _State) -> tup
         "column": [", ".join(c) for c in problems.columns], "message": message,
     })
     return report, records
+
+
+def _slot_times(times: pd.Series) -> list[str]:
+    return pd.to_datetime(times, utc=True).dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ").tolist()
+
+
+def _stored_results(*, session: Session, records: pd.DataFrame) -> dict[tuple[int, str, str], dict[str, Any]]:
+    """The current (not superseded, not withdrawn) imported results at the records' patients, codes and
+    times: (patient id, code, UTC time) -> the stored row's id, value as written, who and when."""
+    if records.empty:
+        return {}
+    newer = aliased(Observation)
+    found: dict[tuple[int, str, str], dict[str, Any]] = {}
+    patient_ids = sorted(int(p) for p in records["patient_id"].unique())
+    codes = sorted(records["code"].unique().tolist())
+    start, end = records["observed_at"].min(), records["observed_at"].max()
+    for first in range(0, len(patient_ids), _KEY_BATCH):
+        query = (select(Observation.id, Observation.patient_id, Observation.code, Observation.observed_at,
+                        Observation.value_num, Observation.unit, Observation.original_value,
+                        Observation.original_unit, Observation.recorded_at, Observation.recorded_by)
+                 .where(Observation.source == SOURCE, Observation.status != "entered-in-error",
+                        Observation.patient_id.in_(patient_ids[first:first + _KEY_BATCH]),
+                        Observation.code.in_(codes),
+                        Observation.observed_at >= start.to_pydatetime(),
+                        Observation.observed_at <= end.to_pydatetime(),
+                        ~exists().where(newer.supersedes_id == Observation.id)))
+        rows = session.execute(query).all()
+        if not rows:
+            continue
+        times = _slot_times(pd.Series([r.observed_at for r in rows]))
+        for row, time in zip(rows, times):
+            found[(int(row.patient_id), row.code, time)] = row._asdict()
+    return found
+
+
+def _corrections(*, session: Session, records: pd.DataFrame, good: np.ndarray, status: np.ndarray,
+                 message: np.ndarray, problems: _Problems, state: _State) -> tuple[pd.DataFrame, np.ndarray]:
+    """Mark second values in the file as errors and laboratory corrections as such (see module doc)."""
+    records["supersedes_id"] = pd.array([None] * len(records), dtype="Int64")
+    if records.empty:
+        return records, good
+    stored = _stored_results(session=session, records=records)
+    times = _slot_times(records["observed_at"])
+    keep = np.ones(len(records), dtype=bool)
+    supersedes: list[Any] = [None] * len(records)
+    for i, (position, row, mrn, patient_id, code, time, value) in enumerate(zip(
+            good.tolist(), records["row"].tolist(), records["mrn"].tolist(), records["patient_id"].tolist(),
+            records["code"].tolist(), times, records["original_value"].tolist())):
+        slot = (mrn, code, time)
+        if slot in state.slots:
+            earlier_row, earlier_value = state.slots[slot]
+            problems.add(position, "value", f"row {earlier_row} of this file gives {earlier_value} for the same "
+                                            f"test ({code}) and time; the file must hold one result per test "
+                                            "and time (which one is right?)")
+            status[position] = "error"
+            message[position] = "; ".join(problems.messages[position])
+            keep[i] = False
+            continue
+        state.slots[slot] = (int(row), value)
+        earlier = stored.get((int(patient_id), code, time))
+        if earlier is not None:
+            supersedes[i] = int(earlier["id"])
+            was = f"{earlier['original_value'] or _number_text(earlier['value_num'])} " \
+                  f"{earlier['original_unit'] or earlier['unit'] or ''}".strip()
+            status[position] = "correction"
+            message[position] = (f"laboratory correction: replaces {was} imported on "
+                                 f"{local_text(earlier['recorded_at'], state.tz, '%d %b %Y %H:%M')} by "
+                                 f"{earlier['recorded_by']}, which stays in the history")
+    records["supersedes_id"] = pd.array(supersedes, dtype="Int64")
+    return records[keep].reset_index(drop=True), good[keep]
 
 
 def check_import(*, session: Session, frame: pd.DataFrame | Iterable[pd.DataFrame], file_name: str | None = None,
@@ -467,6 +562,10 @@ def check_file(*, session: Session, stream: str | IO, file_name: str | None = No
 
 # --- storing ---------------------------------------------------------------------------------------
 
+def _optional(value: Any) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)
+
+
 def _unique_violations() -> tuple[type[BaseException], ...]:
     """Errors a racing import's unique import_key raises (SQLAlchemy's, and psycopg's under COPY)."""
     try:
@@ -497,7 +596,18 @@ def commit_import(*, session: Session, preview: ImportPreview, mode: str, import
     late_duplicates = int(records["import_key"].isin(list(stored)).sum()) if stored else 0
     records = records[~records["import_key"].isin(list(stored))] if stored else records
     patient_ids = sorted(int(p) for p in records["patient_id"].unique())
-    imported, alerts, new_alerts = 0, {}, []
+    imported, corrected, alerts, new_alerts = 0, 0, {}, []
+    if "supersedes_id" in records.columns and records["supersedes_id"].notna().any():
+        corrections = records[records["supersedes_id"].notna()]
+        records = records[records["supersedes_id"].isna()]
+        reason = f"laboratory correction (file {preview.file_name or 'without a name'})"
+        for row in corrections.itertuples(index=False):
+            repository.correct_imported_result(
+                session=session, observation_id=int(row.supersedes_id), value_num=float(row.value_num),
+                unit=row.unit, original_value=row.original_value, original_unit=row.original_unit,
+                ref_low=_optional(row.ref_low), ref_high=_optional(row.ref_high), import_key=row.import_key,
+                reason=reason, recorded_by=imported_by, now=now)
+        corrected = imported = len(corrections)
     if len(records):
         latest = dict(session.execute(
             select(TreatmentCourse.patient_id, func.max(TreatmentCourse.id))
@@ -516,7 +626,7 @@ def commit_import(*, session: Session, preview: ImportPreview, mode: str, import
             "original_unit": records["original_unit"],
         })
         try:
-            imported = repository.add_observations_bulk(session=session, frame=bulk, recorded_by=imported_by,
+            imported += repository.add_observations_bulk(session=session, frame=bulk, recorded_by=imported_by,
                                                         source=SOURCE, now=now)
         except _unique_violations():
             raise RecordError(["Some of these results were imported by someone else at the same moment, so "
@@ -527,6 +637,7 @@ def commit_import(*, session: Session, preview: ImportPreview, mode: str, import
     write_audit(session=session, username=imported_by, action="lab-import", entity="observation",
                 entity_id=(preview.file_name or "")[:64] or None,
                 after={"file": preview.file_name, "mode": mode, "rows": preview.total, "imported": imported,
+                       "corrected": corrected,
                        "duplicates": duplicates, "refused": refused, "patients": patient_ids,
                        "refused_rows": preview.report.loc[preview.report["status"] == "error", "row"]
                        .head(100).astype(int).tolist()})
@@ -541,5 +652,5 @@ def commit_import(*, session: Session, preview: ImportPreview, mode: str, import
                 .where(Alert.patient_id.in_(patient_ids)).order_by(Alert.onset_at, Alert.id)).all()
             new_alerts = [{"patient_id": r.patient_id, "mrn": r.mrn, "rule_id": r.rule_id, "level": r.level,
                            "severity": r.severity, "onset_at": r.onset_at} for r in rows if r.alert_key not in before]
-    return ImportResult(imported=imported, duplicates=duplicates, refused=refused, mode=mode,
+    return ImportResult(imported=imported, corrected=corrected, duplicates=duplicates, refused=refused, mode=mode,
                         file_name=preview.file_name, patient_ids=patient_ids, alerts=alerts, new_alerts=new_alerts)

@@ -353,6 +353,18 @@ def amend_observation(*, session: Session, observation_id: int, value: Any, reas
                       username=recorded_by, action="amend")
 
 
+def correct_imported_result(*, session: Session, observation_id: int, value_num: float, unit: str,
+                            original_value: str | None, original_unit: str | None, ref_low: float | None,
+                            ref_high: float | None, import_key: str, reason: str, recorded_by: str,
+                            now: datetime | None = None) -> Observation:
+    """A laboratory's corrected result (already checked, canonical unit) supersedes the imported one."""
+    changes = dict(value_num=value_num, value_code=None, unit=unit, original_value=original_value,
+                   original_unit=original_unit, ref_low=ref_low, ref_high=ref_high, import_key=import_key,
+                   status="amended", reason=reason, recorded_at=now or datetime.now(timezone.utc))
+    return _supersede(session=session, observation_id=observation_id, changes=changes,
+                      username=recorded_by, action="amend")
+
+
 def mark_entered_in_error(*, session: Session, observation_id: int, reason: str, recorded_by: str,
                           now: datetime | None = None) -> Observation:
     """Withdraw a value entered in error: a valueless row supersedes it; the original stays visible."""

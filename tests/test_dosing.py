@@ -150,7 +150,7 @@ def test_every_criterion_is_listed_and_missing_urine_output_is_named(engine):
     result = check(engine, patient)
     assert result.decision == "give"
     codes = [i.code for i in result.checklist]
-    assert codes == [c for c, *_ in dosing.CHECKED_INPUTS] and len(codes) == 15
+    assert codes == [c for c, *_ in dosing.CHECKED_INPUTS] + ["held_doses"] and len(codes) == 16
     urine = next(i for i in result.checklist if i.code == "urine_output")
     assert urine.status == "missing" and urine.text == "no urine output recorded in the last 24 h"
     assert "urine output" in result.missing and urine in result.needs_attention() and not result.complete
@@ -301,7 +301,8 @@ def test_the_nurse_sees_the_pre_dose_check_and_records_a_held_dose_with_a_criter
     assert any("**absolute**: SBP 84 mmHg" in m.value for m in at.markdown)
     assert any("Next: dose 1" in m.value and "overdue by 20 h" in m.value for m in at.markdown)
     checklist = at.dataframe[0].value
-    assert len(checklist) == 15 and "no urine output recorded in the last 24 h" in checklist["Check"].tolist()
+    assert len(checklist) == 16 and "no urine output recorded in the last 24 h" in checklist["Check"].tolist()
+    assert checklist["Check"].iloc[-1] == "0 scheduled doses held this course (discontinue once held on 3 occasions)"
     assert any("urine output" in w.value for w in at.warning)
     at.radio(key="dose_status").set_value("Held").run()
     options = at.multiselect(key="dose_reasons_0").options
@@ -357,5 +358,7 @@ def test_a_patient_without_any_observation_gets_every_input_missing_and_no_confi
     patient, _ = make_patient_with_course(engine, start=START)
     result = check(engine, patient)
     assert result.decision == "give" and not result.complete and result.criteria == []
-    assert {i.status for i in result.checklist} == {"missing"}
+    observed, (held,) = result.checklist[:-1], result.checklist[-1:]
+    assert {i.status for i in observed} == {"missing"}
+    assert (held.code, held.value) == ("held_doses", "0 held")  # counted from the dose record: never missing
     assert result.missing == ["SBP", "SpO2", "consciousness", "heart rate", "urine output", "creatinine", "platelets"]

@@ -75,7 +75,7 @@ def by_row(preview) -> dict[int, dict]:
 def test_a_good_file_is_stored_in_canonical_units_with_the_lab_range_and_who_imported_it(engine):
     patient_id, course_id = make_patient_with_course(engine)
     preview = check(engine, GOOD)
-    assert preview.counts == {"ok": 3, "error": 0, "duplicate": 0}
+    assert preview.counts == {"ok": 3, "correction": 0, "error": 0, "duplicate": 0}
     result = commit(engine, preview)
     assert (result.imported, result.duplicates, result.refused, result.patient_ids) == (3, 0, 0, [patient_id])
     obs = stored(engine).set_index("code")
@@ -109,7 +109,7 @@ def test_every_bad_row_is_reported_with_its_row_column_and_value_and_checking_go
     make_patient_with_course(engine)
     preview = check(engine, MIXED)
     rows = by_row(preview)
-    assert preview.counts == {"ok": 2, "error": 6, "duplicate": 0}
+    assert preview.counts == {"ok": 2, "correction": 0, "error": 6, "duplicate": 0}
     assert [r for r, v in rows.items() if v["status"] == "ok"] == [1, 7]
     assert rows[2]["column"] == "time" and "'2026-11-27T06:00:00' has no time zone" in rows[2]["message"]
     # Two problems in one row: both named.
@@ -203,7 +203,7 @@ def test_importing_the_same_file_again_stores_nothing_new_and_says_when_and_by_w
     make_patient_with_course(engine)
     commit(engine, check(engine, GOOD), by="nurse.a")
     again = check(engine, GOOD)
-    assert again.counts == {"ok": 0, "error": 0, "duplicate": 3}
+    assert again.counts == {"ok": 0, "correction": 0, "error": 0, "duplicate": 3}
     assert set(again.report["message"]) == {"already imported on 27 Nov 2026 10:00 UTC by nurse.a"}
     result = commit(engine, again, by="nurse.b")
     assert (result.imported, result.duplicates) == (0, 3)
@@ -246,6 +246,82 @@ def test_a_race_on_the_same_result_is_refused_whole_by_the_database(engine, monk
     with pytest.raises(RecordError, match="imported by someone else at the same moment"):
         commit(engine, mine, by="nurse.a")
     assert len(stored(engine)) == 3
+
+
+# --- laboratory corrections --------------------------------------------------------------------------
+
+CORRECTED = HEADER + f"{MRN},2026-11-27T06:00:00Z,creatinine,1.4,mg/dL,0.7,1.2\n"  # GOOD said 88.4 umol/L
+
+
+def test_a_laboratory_correction_supersedes_the_earlier_result_which_stays_in_the_history(engine):
+    make_patient_with_course(engine)
+    commit(engine, check(engine, GOOD), by="nurse.a")
+    preview = check(engine, CORRECTED)
+    row = by_row(preview)[1]
+    assert preview.counts == {"ok": 0, "correction": 1, "error": 0, "duplicate": 0} and preview.storable == 1
+    assert row["status"] == "correction"
+    assert row["message"] == ("laboratory correction: replaces 88.4 umol/L imported on 27 Nov 2026 10:00 UTC "
+                              "by nurse.a, which stays in the history")
+    result = commit(engine, preview, by="nurse.b")
+    assert (result.imported, result.corrected) == (1, 1)
+    assert "Imported 1 result (1 of them laboratory corrections of earlier results)" in result.summary
+    current = stored(engine)
+    creatinine = current[current["code"] == "creatinine"]
+    assert len(current) == 3 and len(creatinine) == 1  # one current value per test and time
+    assert creatinine["value_num"].iloc[0] == pytest.approx(1.4)
+    assert (creatinine["ref_low"].iloc[0], creatinine["ref_high"].iloc[0]) == (pytest.approx(0.7), pytest.approx(1.2))
+    with session_scope(engine) as session:
+        history = repository.observation_history(session=session, observation_id=int(creatinine["id"].iloc[0]))
+        assert [(h.status, h.original_value, h.recorded_by) for h in history] == [
+            ("final", "88.4", "nurse.a"), ("amended", "1.4", "nurse.b")]
+        assert history[1].reason == "laboratory correction (file labs.csv)"
+    assert audit(engine)[-1].after["corrected"] == 1
+    assert [e.username for e in audit(engine, action="amend")] == ["nurse.b"]
+
+
+def test_the_old_file_imported_again_never_brings_the_corrected_value_back(engine):
+    make_patient_with_course(engine)
+    commit(engine, check(engine, GOOD))
+    commit(engine, check(engine, CORRECTED))
+    again = check(engine, GOOD)
+    assert again.counts == {"ok": 0, "correction": 0, "error": 0, "duplicate": 3}
+    assert check(engine, CORRECTED).counts["duplicate"] == 1
+    current = stored(engine)
+    assert current.loc[current["code"] == "creatinine", "value_num"].tolist() == [pytest.approx(1.4)]
+
+
+def test_a_second_correction_replaces_the_latest_version(engine):
+    make_patient_with_course(engine)
+    commit(engine, check(engine, GOOD))
+    commit(engine, check(engine, CORRECTED))
+    third = check(engine, HEADER + f"{MRN},2026-11-27T06:00:00Z,creatinine,130,umol/L,,\n")
+    assert "replaces 1.4 mg/dL" in by_row(third)[1]["message"]
+    commit(engine, third)
+    current = stored(engine)
+    assert current.loc[current["code"] == "creatinine", "value_num"].tolist() == [pytest.approx(130 / 88.42, rel=1e-3)]
+
+
+def test_a_result_withdrawn_as_entered_in_error_is_not_corrected_the_new_value_is_new(engine):
+    make_patient_with_course(engine)
+    commit(engine, check(engine, GOOD))
+    with session_scope(engine) as session:
+        creatinine = repository.current_observations(session=session, codes=["creatinine"])
+        repository.mark_entered_in_error(session=session, observation_id=int(creatinine["id"].iloc[0]),
+                                         reason="wrong patient", recorded_by="nurse.a", now=NOW)
+    assert by_row(check(engine, CORRECTED))[1]["status"] == "ok"
+
+
+def test_two_values_for_the_same_test_and_time_in_one_file_is_an_error_naming_the_other_row(engine):
+    make_patient_with_course(engine)
+    text = HEADER + (f"{MRN},2026-11-27T06:00:00Z,potassium,4.1,,,\n"
+                     f"{MRN},2026-11-27T07:00:00+01:00,potassium,5.9,,,\n")  # the same instant
+    preview = check(engine, text, chunk_rows=1)
+    rows = by_row(preview)
+    assert rows[1]["status"] == "ok" and rows[2]["status"] == "error"
+    assert rows[2]["column"] == "value"
+    assert rows[2]["message"] == ("row 1 of this file gives 4.1 for the same test (potassium) and time; the file "
+                                  "must hold one result per test and time (which one is right?)")
+    assert commit(engine, preview).imported == 1
 
 
 # --- audit, alerts, size ----------------------------------------------------------------------------
@@ -361,9 +437,9 @@ def test_a_nurse_uploads_sees_the_report_imports_the_good_rows_and_a_second_uplo
     assert not at.exception and at.title[0].value == "Lab import"
     content = recent_file()  # once: the same results when uploaded again, whatever the clock says
     upload(at, content)
-    assert metrics(at) == {"Good rows": "2", "Rows with errors": "1", "Already imported": "0"}
+    assert metrics(at) == {"Good rows": "2", "Laboratory corrections": "0", "Rows with errors": "1", "Already imported": "0"}
     table = at.dataframe[-1].value
-    assert table["Row"].tolist() == [3]  # only the rows that will not be imported, by default
+    assert table["Row"].tolist() == [3]  # only errors, duplicates and corrections, by default
     assert "Sodium 'lots' is not a number" in table["What is wrong"].iloc[0] and table["Column"].iloc[0] == "value"
     at.toggle(key="lab_import_problems_only").set_value(False).run()
     assert at.dataframe[-1].value["Status"].tolist() == ["✅ ok", "✅ ok", "❌ error"]
@@ -380,13 +456,32 @@ def test_a_nurse_uploads_sees_the_report_imports_the_good_rows_and_a_second_uplo
     assert [e.username for e in audit(engine)] == ["nurse"]
     engine.dispose()
     # The file on screen is checked again: its good rows are now already imported.
-    assert metrics(at) == {"Good rows": "0", "Rows with errors": "1", "Already imported": "2"}
+    assert metrics(at) == {"Good rows": "0", "Laboratory corrections": "0", "Rows with errors": "1", "Already imported": "2"}
     # The same file uploaded again: everything good is already there, and nothing can be imported.
     upload(at, content, name="labs-again.csv")
-    assert metrics(at) == {"Good rows": "0", "Rows with errors": "1", "Already imported": "2"}
+    assert metrics(at) == {"Good rows": "0", "Laboratory corrections": "0", "Rows with errors": "1", "Already imported": "2"}
     assert at.button(key="lab_import_go").disabled
     shown = at.dataframe[-1].value
     assert shown["What is wrong"].str.startswith("already imported on").sum() == 2
+
+
+def test_a_laboratory_correction_is_shown_as_such_and_imported_as_an_amendment(app_url):
+    at = app_signed_in("nurse")
+    at.switch_page(PAGE).run()
+    at_time = (datetime.now(timezone.utc) - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:00Z")
+    upload(at, (HEADER + f"{MRN},{at_time},sodium,139,,,\n").encode())
+    at.button(key="lab_import_go").click().run()
+    upload(at, (HEADER + f"{MRN},{at_time},sodium,129,,,\n").encode(), name="labs-corrected.csv")
+    assert metrics(at)["Laboratory corrections"] == "1"
+    table = at.dataframe[-1].value  # shown by default: a correction needs the nurse's eye
+    assert table["Status"].tolist() == ["✎ correction"]
+    assert table["What is wrong"].iloc[0].startswith("laboratory correction: replaces 139 mmol/L imported on")
+    assert "(including 1 correction)" in at.radio(key="lab_import_mode").options[0]
+    at.button(key="lab_import_go").click().run()
+    assert not at.exception and "1 of them laboratory corrections" in at.success[0].value
+    engine = make_engine(app_url)
+    assert stored(engine)["value_num"].tolist() == [129.0]
+    engine.dispose()
 
 
 def test_all_or_nothing_on_the_page_refuses_and_stores_nothing(app_url):

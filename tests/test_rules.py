@@ -312,9 +312,33 @@ def test_no_hold_assessment_for_a_patient_without_il2_running():
 
 def test_coma_for_more_than_48_hours_means_permanently_discontinue():
     rows = [("P1", h, "consciousness", "U") for h in range(0, 50, 4)] + [("P1", 49, "consciousness", "U")]
-    found = hold(rows, dose_rows=((0, "given"), (8, "held"), (16, "held"), (24, "held"), (32, "held"), (40, "held"),
-                                  (48, "held")))
-    assert (found["level"] == "permanently discontinue").any()
+    # Two held doses only, so that the held-doses criterion (3 occasions) is not what stops IL-2 here.
+    found = hold(rows, dose_rows=((0, "given"), (8, "held"), (40, "held")))
+    discontinued = found[found["level"] == "permanently discontinue"]
+    assert discontinued["evidence"].str.contains(r"unresponsive for 4\d h \(coma > 48 h").any()
+
+
+# SpringerPlus 2015 (institutional): discontinue once the scheduled dose has been held on 3 occasions.
+@pytest.mark.parametrize("held, decision", [(2, None), (3, "permanently discontinue"), (4, "permanently discontinue")])
+def test_the_third_held_dose_of_a_course_means_permanently_discontinue(held, decision):
+    dose_rows = [(0, "given")] + [(8 * (i + 1), "held") for i in range(held)]
+    found = hold(vitals(8 * held + 1), dose_rows=dose_rows)
+    if decision is None:
+        assert found.empty
+    else:
+        assert found.iloc[-1]["level"] == decision
+        # The episode's evidence is of the moment its level was first reached: the third held dose.
+        assert "3 scheduled doses held this course (held on 3 occasions: SpringerPlus 2015" in \
+            found.iloc[-1]["evidence"]
+
+
+def test_held_doses_of_an_earlier_course_do_not_count():
+    # Course 1: doses 1-4 with two held; course 2 (numbers restart at 1): one held. 3 in all, 1 this course.
+    frame = pd.DataFrame([{"patient_id": "P1", "time": at(h), "status": s, "dose_number": n} for h, s, n in (
+        (0, "given", 1), (8, "held", 2), (16, "held", 3), (24, "given", 4),
+        (200, "given", 1), (208, "held", 2))])
+    found = alerts_for("il2-hold", obs(*vitals(209)), frame)
+    assert found.empty
 
 
 def test_hold_evidence_names_each_criterion_with_value_and_time_and_what_is_missing():

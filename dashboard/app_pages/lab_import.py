@@ -14,7 +14,7 @@ from monitoring.timefmt import local_text
 
 PREVIEW_KEY = "lab_import_preview"  # (file id, ImportPreview) of the file on screen
 RESULT_KEY = "lab_import_result"  # the last import's ImportResult, shown once after the rerun
-STATUS_LABEL = {"ok": "✅ ok", "error": "❌ error", "duplicate": "↺ duplicate"}
+STATUS_LABEL = {"ok": "✅ ok", "correction": "✎ correction", "error": "❌ error", "duplicate": "↺ duplicate"}
 
 user = require("record_observations")
 st.title("Lab import")
@@ -65,15 +65,18 @@ counts = preview.counts
 if preview.total == 0:
     st.info(f"{uploaded.name} has a header but no data rows.")
     st.stop()
-good, errors, duplicates = st.columns(3)
+good, corrections, errors, duplicates = st.columns(4)
 good.metric("Good rows", counts["ok"])
+corrections.metric("Laboratory corrections", counts["correction"],
+                   help="The same test and specimen time as a result imported before, with another value: stored "
+                        "as an amendment; the earlier result stays in the history.")
 errors.metric("Rows with errors", counts["error"])
 duplicates.metric("Already imported", counts["duplicate"], help="Results already stored (imported before, or "
                   "repeated in this file). They are never stored twice.")
 if preview.ignored_columns:
     st.caption(f"Columns not imported: {', '.join(preview.ignored_columns)}.")
 
-problems_only = st.toggle("Show only rows that will not be imported", value=counts["error"] > 0,
+problems_only = st.toggle("Show only errors, duplicates and corrections", value=counts["error"] > 0,
                           key="lab_import_problems_only")
 report = preview.report
 if problems_only:
@@ -87,13 +90,15 @@ st.dataframe(table, hide_index=True, width="stretch",
                                                                  "after the header"),
                             "What is wrong": st.column_config.TextColumn(width="large")})
 
-modes = {"good-rows": f"Import the {counts['ok']} good rows",
+modes = {"good-rows": f"Import the {preview.storable} good rows" + (
+             f" (including {counts['correction']} correction{'s' if counts['correction'] != 1 else ''})"
+             if counts["correction"] else ""),
          "all-or-nothing": "Import nothing unless every row is good"}
 mode = st.radio("What to import", list(modes), format_func=modes.get, key="lab_import_mode",
                 horizontal=True)
 if mode == "all-or-nothing" and counts["error"]:
     st.warning(f"{counts['error']} rows have errors: with this choice nothing will be imported.")
-if st.button("Import", type="primary", key="lab_import_go", disabled=counts["ok"] == 0):
+if st.button("Import", type="primary", key="lab_import_go", disabled=preview.storable == 0):
     try:
         with session_scope(get_engine()) as session:
             done = lab_import.commit_import(session=session, preview=preview, mode=mode,
@@ -106,5 +111,5 @@ if st.button("Import", type="primary", key="lab_import_go", disabled=counts["ok"
         st.session_state[RESULT_KEY] = done
         st.session_state.pop(PREVIEW_KEY, None)  # the same file now shows as already imported
         st.rerun()
-if counts["ok"] == 0:
+if preview.storable == 0:
     st.caption("No row can be imported: correct the file and upload it again.")

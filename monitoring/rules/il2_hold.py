@@ -2,7 +2,9 @@
 
 Sources: PROLEUKIN (aldesleukin) label Table 2 (withhold for SBP < 90 mmHg, SpO2 < 90%, mental status
 changes including moderate confusion, arrhythmia; permanently discontinue for uncontrolled rhythm
-disturbances and coma > 48 h) and Dutcher 2014 Table 3 (relative and absolute criteria). Decision:
+disturbances and coma > 48 h), Dutcher 2014 Table 3 (relative and absolute criteria) and the
+community-hospital criteria of SpringerPlus 2015 (discontinue once the scheduled dose has been held
+on 3 occasions; institutional practice, counted within the course). Decision:
 'permanently discontinue' if any such criterion; 'hold' if any absolute criterion or at least three
 relative ones (manufacturer HD card); 'discuss' if one or two relative ones; otherwise 'give'.
 
@@ -19,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from monitoring.rules.common import NAT, Findings, Rule, episodes, join_clauses, num_text, time_text
-from monitoring.rules.context import EvalData, take
+from monitoring.rules.context import EvalData, Series, take
 from monitoring.thresholds import Section, Source, parser
 
 RULE = Rule(id="il2-hold", version="1.0", section="il2_hold",
@@ -42,7 +44,7 @@ NUMBERS = ("relative_for_hold", "active_if_dose_within_hours", "episode_gap_hour
            "bilirubin_relative_above_mg_dl", "o2_flow_relative_at_or_above", "o2_flow_absolute_above",
            "confusion_absolute_grade", "confusion_relative_grade", "arrhythmia_absolute_grade",
            "arrhythmia_discontinue_grade", "dyspnea_relative_grade", "diarrhea_relative_grade",
-           "vomiting_relative_grade", "coma_discontinue_hours")
+           "vomiting_relative_grade", "coma_discontinue_hours", "held_doses_discontinue_at")
 
 
 @parser("il2_hold")
@@ -116,6 +118,7 @@ class Assessment:
         else:
             self.gain, self.gain_t = np.full(len(pid), np.nan), np.full(len(pid), NAT)
         self.coma = _coma_hours(data, pid, time)
+        self.held = held_in_course(data, pid, time)
         self.acvpu_known = np.array([a is not None and a == a for a in self.acvpu.tolist()], dtype=bool)
 
         conf, arr = self.grades["confusion"][0], self.grades["arrhythmia"][0]
@@ -142,7 +145,8 @@ class Assessment:
             self.grades["diarrhea"][0] >= v["diarrhea_relative_grade"],
             self.grades["vomiting"][0] >= v["vomiting_relative_grade"],
         ]
-        self.discontinue = [arr >= v["arrhythmia_discontinue_grade"], self.coma > v["coma_discontinue_hours"]]
+        self.discontinue = [arr >= v["arrhythmia_discontinue_grade"], self.coma > v["coma_discontinue_hours"],
+                            self.held >= v["held_doses_discontinue_at"]]
         n = len(pid)
         self.n_absolute = sum((m.astype(int) for m in self.absolute), np.zeros(n, dtype=int))
         self.n_relative = sum((m.astype(int) for m in self.relative), np.zeros(n, dtype=int))
@@ -207,6 +211,8 @@ class Assessment:
                 f"arrhythmia grade {arr_v[i]} (life-threatening: label, permanently discontinue)",
                 f"responds only to pain or unresponsive for {coma[i]} h (coma > {v['coma_discontinue_hours']:g} h: "
                 "label, permanently discontinue)",
+                f"{self.held[k]} scheduled doses held this course (held on {v['held_doses_discontinue_at']:g} "
+                "occasions: SpringerPlus 2015, discontinue)",
             )
             missing = ", ".join(name for name, absent in (
                 ("SBP", self.sbp[k] != self.sbp[k]), ("SpO2", self.spo2[k] != self.spo2[k]),
@@ -227,6 +233,28 @@ class Assessment:
 def assess(data: EvalData, pid: np.ndarray, time: np.ndarray, s: HoldSettings) -> Assessment:
     """Decision and criteria at each (patient, time) (the pre-dose check)."""
     return Assessment(data, pid, time, s)
+
+
+def held_in_course(data: EvalData, pid: np.ndarray, time: np.ndarray) -> np.ndarray:
+    """Doses recorded as held at or before each time since the patient's latest dose number 1 (the
+    start of the course: dose numbers restart with each course)."""
+    held = data.dose_subset("held")
+    if not len(held):
+        return np.zeros(len(pid), dtype=np.int64)
+
+    def count_upto(at: np.ndarray) -> np.ndarray:
+        idx = data.asof(pid, at, held)   # the latest held dose at or before `at`, -1 when none
+        first = held.first_of_patient()
+        return np.where(idx >= 0, idx - first[np.maximum(idx, 0)] + 1, 0)
+
+    doses = data.doses
+    starts = np.flatnonzero(doses.num == 1)
+    first_doses = Series(doses.pid[starts], doses.time[starts], doses.key[starts], doses.num[starts],
+                         doses.code[starts], None)
+    start = data.asof(pid, time, first_doses)
+    start_time = take(first_doses.time, start, NAT)
+    before_start = np.where(start >= 0, count_upto(np.where(start >= 0, start_time - 1, time)), 0)
+    return count_upto(time) - before_start
 
 
 def _coma_hours(data: EvalData, pid: np.ndarray, time: np.ndarray) -> np.ndarray:
