@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from monitoring import repository
+from monitoring.alert_actions import HANDLED, worse_than_at_latest_action
 from monitoring.engine import evaluate
 from monitoring.models import Alert, TreatmentCourse
 from monitoring.repository import write_audit
@@ -57,14 +58,20 @@ def evaluate_store(*, session: Session, patient_ids: Sequence[int] | None = None
 
 def sync_alerts(*, session: Session, patient_ids: Sequence[int] | None = None, username: str = "engine",
                 now: datetime | None = None) -> dict[str, int]:
-    """Re-evaluate and store: new alerts inserted, known ones updated, vanished open ones retracted."""
+    """Re-evaluate and store: new alerts inserted, known ones updated, vanished open ones retracted.
+
+    An acknowledged, declined, snoozed or resolved alert that is now worse than at its latest action
+    (alert_levels.is_worse: severity, then level within the rule) is reopened: status 'open', snooze
+    cleared, counted as 'reopened'.
+    """
     now = now or datetime.now(timezone.utc)
     alerts = evaluate_store(session=session, patient_ids=patient_ids)
     query = select(Alert)
     if patient_ids is not None:
         query = query.where(Alert.patient_id.in_(list(patient_ids)))
     known = {a.alert_key: a for a in session.scalars(query).all()}
-    counts = {"new": 0, "updated": 0, "retracted": 0}
+    counts = {"new": 0, "updated": 0, "retracted": 0, "reopened": 0}
+    reopened: list[int] = []
     seen = set()
     for row in alerts.itertuples(index=False):
         seen.add(row.alert_key)
@@ -86,6 +93,10 @@ def sync_alerts(*, session: Session, patient_ids: Sequence[int] | None = None, u
                                "findings": int(row.findings)}]
             if alert.status == "retracted":
                 alert.status = "open"
+            elif alert.status in HANDLED and worse_than_at_latest_action(session=session, alert=alert):
+                # Handled, but worse now than when it was handled: it needs attention again.
+                alert.status, alert.snoozed_until = "open", None
+                reopened.append(alert.id)
             counts["updated"] += 1
     for key, alert in known.items():
         if key not in seen and alert.status not in ("retracted", "resolved"):
@@ -93,10 +104,13 @@ def sync_alerts(*, session: Session, patient_ids: Sequence[int] | None = None, u
             alert.last_evaluated_at = now
             counts["retracted"] += 1
     session.flush()
+    counts["reopened"] = len(reopened)
     if any(counts.values()):
         write_audit(session=session, username=username, action="evaluate", entity="alert",
-                    after={**counts, "patients": None if patient_ids is None else list(patient_ids)})
+                    after={**counts, "patients": None if patient_ids is None else list(patient_ids),
+                           **({"reopened_alerts": reopened} if reopened else {})})
     return counts
+
 
 
 ALERT_LIST_COLUMNS = ["id", "patient_id", "rule_id", "onset_at", "level", "severity", "status", "evidence_text",

@@ -210,6 +210,8 @@ class Alert(SQLModel, table=True):
     standard: str = ""
     context: str = ""
     status: str = Field(default="open", max_length=16)
+    # Set by a snooze: the alert needs attention again once this has passed (or at once if it gets worse).
+    snoozed_until: datetime | None = None
     first_seen_at: datetime = Field(default_factory=utc_now)
     last_evaluated_at: datetime = Field(default_factory=utc_now)
 
@@ -224,6 +226,8 @@ class AlertAction(SQLModel, table=True):
     snooze_until: datetime | None = None
     # The alert level when the action was taken: a snooze lapses when the level gets worse.
     level_at_action: str | None = Field(default=None, max_length=40)
+    # ... and its severity, so 'worse' compares severity first, then the level within the rule.
+    severity_at_action: str | None = Field(default=None, max_length=16)
 
 
 class User(SQLModel, table=True):

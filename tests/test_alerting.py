@@ -29,7 +29,7 @@ def test_alerts_are_stored_once_and_re_evaluation_changes_nothing(engine):
     with session_scope(engine) as session:
         second = sync_alerts(session=session, now=NOW)
         alerts = list_alerts(session=session, patient_ids=[patient_id])
-    assert first["new"] >= 1 and second == {"new": 0, "updated": 0, "retracted": 0}
+    assert first["new"] >= 1 and second == {"new": 0, "updated": 0, "retracted": 0, "reopened": 0}
     fn = alerts[alerts["rule_id"] == "febrile-neutropenia"].iloc[0]
     assert fn["severity"] == "urgent" and "ANC 0.30" in fn["evidence_text"] and fn["status"] == "open"
     assert "IDSA 2010" in fn["standard"]

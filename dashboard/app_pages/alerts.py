@@ -1,42 +1,164 @@
-"""Patient alerts: what the engine found for one patient, each with its evidence and standard."""
+"""Alert inbox: the alerts of the user's wards that need attention, most severe and newest first,
+each with its evidence, standard and IL-2 context, and the actions the role may take. Thin page:
+the inbox and every action come from monitoring.alert_actions (which checks the permission again)."""
 from datetime import datetime, timezone
+from html import escape
 
+import pandas as pd
 import streamlit as st
 
-from dashboard.patient_picker import choose_patient
+from dashboard.patient_picker import short_label
 from dashboard.resources import get_engine, get_settings
 from dashboard.session import require
-from monitoring.alerting import list_alerts
+from dashboard.theme import SEVERITY_COLOURS, SEVERITY_ICONS
+from monitoring import alert_actions, auth
 from monitoring.db import session_scope
+from monitoring.models import ALERT_ACTIONS
+from monitoring.repository import RecordError, visible_wards, ward_patient_list
+from monitoring.rules.common import SEVERITIES
 from monitoring.timefmt import elapsed_text, local_text
 
-SEVERITY_ICON = {"emergency": ":material/emergency:", "urgent": ":material/error:",
-                 "warning": ":material/warning:", "info": ":material/info:"}
+ALL_WARDS, ALL_PATIENTS = "All my wards", "All patients"
+ACTION_LABELS = {"acknowledge": "Acknowledge", "decline": "Decline", "escalate": "Escalate", "snooze": "Snooze",
+                 "resolve": "Resolve"}
+# The note field of each action: what it must say, and whether it is required (alert_actions.NOTE_REQUIRED).
+NOTE_LABELS = {"acknowledge": "Action taken (required)", "decline": "Reason for declining (required)",
+               "escalate": "Escalated to whom, and why (required)", "snooze": "Note (optional)",
+               "resolve": "Note (optional)"}
+NOTE_KEYS = {"acknowledge": "ack_note", "decline": "decline_note", "escalate": "escalate_note",
+             "snooze": "snooze_note", "resolve": "resolve_note"}
+DONE = {"acknowledge": "Acknowledgement", "decline": "Decline", "escalate": "Escalation", "snooze": "Snooze",
+        "resolve": "Resolution"}
+FEEDBACK_KEY = "alert_feedback"
 
 user = require("view_patients")
-st.title("Patient alerts")
+st.title("Alert inbox")
 tz = get_settings().timezone
-chosen = choose_patient(user, key="alerts_patient", empty="No patients yet.")
-with session_scope(get_engine()) as session:
-    alerts = list_alerts(session=session, patient_ids=[int(chosen.patient_id)])
-
-expected = alerts[alerts["severity"] == "info"]
-findings = alerts[alerts["severity"] != "info"]
-show_expected = st.toggle(f"Show expected IL-2 effects ({len(expected)})", key="show_expected",
-                          help="Fever, rigors or tachycardia 1-4 h after a given dose with no sepsis criterion "
-                               "beyond them. Counted and shown, never hidden: they are not sepsis alerts.")
-shown = alerts if show_expected else findings
 now = datetime.now(timezone.utc)
-st.caption(f"{len(findings)} alert{'s' * (len(findings) != 1)}, {len(expected)} expected IL-2 "
-           f"effect{'s' * (len(expected) != 1)} · onsets in {tz.key}; evidence times in UTC (Z)")
+allowed = [a for a in ALERT_ACTIONS if auth.may(user["role"], alert_actions.ACTION_PERMISSION[a])]
+
+with session_scope(get_engine()) as session:
+    wards = visible_wards(session=session, role=user["role"], ward_ids=user["ward_ids"])
+ward_col, patient_col = st.columns(2)
+ward_ids = {ALL_WARDS: [w.id for w in wards], **{w.name: [w.id] for w in wards}}
+chosen_ward = ward_col.selectbox("Ward", list(ward_ids), key="alerts_ward")
+with session_scope(get_engine()) as session:
+    patients = ward_patient_list(session=session, ward_ids=ward_ids[chosen_ward])
+if patients.empty:
+    st.info(f"No patients on {'your wards' if chosen_ward == ALL_WARDS else chosen_ward}.")
+    st.stop()
+patient_ids = {ALL_PATIENTS: patients["patient_id"].astype(int).tolist(),
+               # The record number keeps two patients in the same bed label of different wards apart.
+               **{f"{short_label(p)} · {p.mrn}": [int(p.patient_id)] for p in patients.itertuples()}}
+chosen_patient = patient_col.selectbox("Patient", list(patient_ids), key="alerts_patient")
+
+handled_col, expected_col = st.columns(2)
+show_handled = handled_col.toggle("Show handled alerts", key="show_handled",
+                                  help="Acknowledged, declined, resolved, and snoozed alerts whose snooze has not "
+                                       "ended. A handled alert that gets worse comes back on its own.")
+with session_scope(get_engine()) as session:
+    alerts = alert_actions.inbox(session=session, patient_ids=patient_ids[chosen_patient], now=now,
+                                 include_handled=show_handled, include_info=True)
+is_expected = alerts["severity"] == "info"
+show_expected = expected_col.toggle(f"Show expected IL-2 effects ({int(is_expected.sum())})", key="show_expected",
+                                    help="Fever, rigors or tachycardia 1-4 h after a given dose with no sepsis "
+                                         "criterion beyond them. Counted and shown, never hidden: they are not "
+                                         "sepsis alerts.")
+shown = alerts if show_expected else alerts[~is_expected]
+
+feedback = st.session_state.pop(FEEDBACK_KEY, None)
+if feedback:
+    st.success(feedback)
+
+findings = alerts[~is_expected]
+counted = findings["severity"].value_counts()
+by_severity = ", ".join(f"{counted[s]} {s}" for s in reversed(SEVERITIES) if counted.get(s))
+needing = "need attention" if not show_handled else "shown, handled included"
+st.caption(f"{len(findings)} alert{'s' * (len(findings) != 1)} {needing}{f' ({by_severity})' if by_severity else ''}"
+           f" · {int(is_expected.sum())} expected IL-2 effect{'s' * (int(is_expected.sum()) != 1)}"
+           f"{'' if show_expected else ' (not listed: use the toggle)'} · times in {tz.key}; evidence times in UTC (Z)")
 if shown.empty:
-    st.success("No alerts for this patient.")
+    st.success("No alert needs attention here." if not show_handled else "No alerts here.")
+
+
+def bed_text(a) -> str:
+    return a.bed if isinstance(a.bed, str) else "–"  # no bed assigned: NaN from the outer join
+
+
+def last_action_text(a) -> str:
+    if pd.isna(a.last_action):
+        return (f"No action yet · first seen {local_text(a.first_seen_at, tz)} "
+                f"({elapsed_text(now - a.first_seen_at)} ago)")
+    note = f": “{a.last_action_note}”" if isinstance(a.last_action_note, str) else ""
+    return (f"**Last action:** {a.last_action} by {a.last_action_by_name}, {local_text(a.last_action_at, tz)} "
+            f"({elapsed_text(now - a.last_action_at)} ago){note}")
+
+
+def status_text(a) -> str:
+    if a.snooze_ended:
+        return f"open · snooze ended {local_text(a.snoozed_until, tz)}"
+    if a.status == "snoozed":
+        return f"snoozed until {local_text(a.snoozed_until, tz)}"
+    return a.status_text
+
+
+def action_form(a, action: str) -> None:
+    """The form of one action on one alert; records it, or shows why nothing was recorded."""
+    with st.form(f"{action}_form_{a.id}"):
+        minutes = None
+        if action == "snooze":
+            minutes = st.selectbox("Snooze for", alert_actions.SNOOZE_MINUTES, index=1, key=f"snooze_minutes_{a.id}",
+                                   format_func=alert_actions.snooze_text)
+            st.caption("The alert comes back when the time is up, or at once if it gets worse.")
+        note = st.text_input(NOTE_LABELS[action], key=f"{NOTE_KEYS[action]}_{a.id}")
+        submitted = st.form_submit_button("Snooze" if action == "snooze" else f"Record {DONE[action].lower()}",
+                                          type="primary",
+                                          key=f"{action}_submit_{a.id}")
+    if not submitted:
+        return
+    try:
+        with session_scope(get_engine()) as session:
+            row = alert_actions.act(session=session, alert_id=int(a.id), action=action, username=user["username"],
+                                    role=user["role"], note=note, snooze_minutes=minutes,
+                                    now=datetime.now(timezone.utc), ward_ids=user["ward_ids"])
+    except (RecordError, auth.PermissionDenied) as refused:
+        for message in getattr(refused, "errors", [str(refused)]):
+            st.error(message)
+        st.error("Nothing was recorded.")
+        return
+    until = f" until {local_text(row.snooze_until, tz)}" if row.snooze_until else ""
+    said = f": “{row.note}”" if row.note else ""
+    st.session_state[FEEDBACK_KEY] = (
+        f"{DONE[action]} recorded for {bed_text(a)} · {a.patient}, {a.rule_id} ({a.level}){until}, by "
+        f"{user['display_name']} at {local_text(row.at, tz)}{said}.")
+    # Close the form and empty its note, so the same action is not recorded twice by a second click.
+    for key in (f"alert_action_{a.id}", f"{NOTE_KEYS[action]}_{a.id}"):
+        st.session_state.pop(key, None)
+    st.rerun()
+
+
 for a in shown.itertuples():
     with st.container(border=True):
-        st.markdown(f"{SEVERITY_ICON.get(a.severity, '')} **{a.severity.upper()} · {a.rule_id} · {a.level}**"
-                    f"  \nOnset {local_text(a.onset_at, tz)} ({elapsed_text(now - a.onset_at)} ago) · "
-                    f"status {a.status}")
+        colour = SEVERITY_COLOURS.get(a.severity, SEVERITY_COLOURS["info"])
+        # HTML for the severity bar only; every value in it is escaped (names and levels are data).
+        st.markdown(f"<div style='border-left:0.4em solid {colour};padding-left:0.6em'>"
+                    f"{SEVERITY_ICONS.get(a.severity, '')} <b>{escape(a.severity.upper())}</b> · {escape(a.rule_id)} · "
+                    f"<b>{escape(a.level)}</b><br>{escape(bed_text(a))} · {escape(a.patient)} · {escape(a.mrn)} · "
+                    f"onset {local_text(a.onset_at, tz)} ({elapsed_text(now - a.onset_at)} ago) · "
+                    f"status <b>{escape(status_text(a))}</b></div>", unsafe_allow_html=True)
+        if a.worse_since_action:
+            st.warning(f"Worse than at the last action ({a.last_action}: {a.severity_at_last_action}, "
+                       f"{a.level_at_last_action}); it needs attention again.")
         st.markdown(f"**Evidence:** {a.evidence_text}")
         if a.context:
             st.markdown(f"**IL-2 context:** {a.context}")
-        st.caption(f"Standard: {a.standard}")
+        st.caption(f"Standard: {a.standard} · rule version {a.rule_version}")
+        st.markdown(last_action_text(a))
+        choice = st.segmented_control("Act on this alert", allowed, key=f"alert_action_{a.id}",
+                                      format_func=ACTION_LABELS.get)
+        if choice is not None:
+            action_form(a, choice)
+
+st.caption("Decision support only: every alert shows the values, times, standard and IL-2 context it rests on, so "
+           "the basis can be checked; the decision stays with the clinical team. Actions are recorded with who and "
+           "when and never change the finding.")
