@@ -1,0 +1,57 @@
+"""Patient chart: vital signs, NEWS2, fluids, labs and the CTCAE grid on one time axis, with the IL-2 doses."""
+from datetime import datetime, timezone
+
+import streamlit as st
+
+from dashboard.charts import (fluids_figure, labs_figure, news2_figure, toxicity_grid_figure, vital_signs_figure,
+                              zone_name)
+from dashboard.patient_picker import choose_patient
+from dashboard.resources import get_engine, get_settings
+from dashboard.session import require
+from monitoring.db import session_scope
+from monitoring.models import REGIMEN_SHORT
+from monitoring.patient_chart import PERIODS, chart_data
+from monitoring.timefmt import local_text
+
+user = require("view_patients")
+st.title("Patient chart")
+tz = get_settings().timezone
+chosen = choose_patient(user, key="chart_patient", with_course=True, empty="No patients with an IL-2 course yet.")
+period = st.radio("Period", list(PERIODS), format_func=PERIODS.get, horizontal=True, key="chart_period")
+now = datetime.now(timezone.utc)
+with session_scope(get_engine()) as session:
+    data = chart_data(session=session, patient_id=int(chosen.patient_id), period=period, now=now, tz=tz)
+
+regimen = REGIMEN_SHORT.get(chosen.regimen, chosen.regimen)
+st.caption(f"{regimen} · cycle {int(chosen.cycle)} · {PERIODS[period].lower()}: {local_text(data.start, tz)} to "
+           f"{local_text(data.end, tz)} · every time in {zone_name(tz)} · {len(data.doses)} IL-2 dose events and "
+           f"{len(data.alerts)} alerts in this period")
+st.caption("Decision support: shows the basis of every score, grade and alert (point at a value or a marker for "
+           "the values, times and the standard applied) so a clinician can check it; decisions stay with the "
+           "clinical team.")
+
+
+def chart(title: str, caption: str, figure, key: str) -> None:
+    st.subheader(title)
+    st.caption(caption)
+    st.plotly_chart(figure, key=key, width="stretch")
+
+
+doses_note = ("Top strip: IL-2 doses (▲ given, ✕ held, ■ stopped; point for the dose number and the reason) and "
+              "alerts (◆ in severity colour; point for the evidence); dotted lines carry each dose through the "
+              "panels.")
+chart("Vital signs", "Temperature with the fever lines of the febrile-neutropenia definition, heart rate, SBP and "
+      "MAP with the patient's SBP target (capillary-leak rule), respiratory rate, SpO₂ with oxygen flow. "
+      + doses_note, vital_signs_figure(data, tz=tz), "chart_vitals")
+chart("NEWS2", "NEWS2 of each observation set over its risk bands (RCP 2017); point at a set for its seven "
+      "sub-scores. A set without all seven parameters is not scored.", news2_figure(data, tz=tz), "chart_news2")
+chart("Fluids and weight", "Fluid intake and urine output per 8-h nursing shift (a shift without a volume shows "
+      "no bar: missing is not zero); weight against the baseline and the capillary-leak gain levels.",
+      fluids_figure(data, tz=tz), "chart_fluids")
+chart("Laboratory results", "Each result recorded in the period, the laboratory's reference range (green; the "
+      "local default where the result came without one) and the CTCAE v5.0 grade bands G1-G4 of the value's "
+      "scale (creatinine can also reach grade 2-3 by multiples of the baseline: see the grid).",
+      labs_figure(data, tz=tz), "chart_labs")
+chart("Toxicity grid", "Highest CTCAE v5.0 grade per organ system and local day, from lab values, temperature and "
+      "the nurses' symptom grades; point at a cell for the values behind it. An empty cell was not graded.",
+      toxicity_grid_figure(data, tz=tz), "chart_toxicity")
