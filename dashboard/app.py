@@ -21,11 +21,13 @@ if user is None:
 
 # (page file, title, icon, url path, permission) — each page checks its permission again on the server.
 PAGES = [
-    ("app_pages/ward.py", "Ward", ":material/bed:", "ward", "view_patients"),
+    ("app_pages/ward.py", "Ward overview", ":material/bed:", "ward", "view_patients"),
     ("app_pages/doses.py", "IL-2 doses", ":material/vaccines:", "doses", "record_doses"),
     ("app_pages/record.py", "Record observations", ":material/edit_note:", "record", "record_observations"),
     ("app_pages/review.py", "Daily review", ":material/checklist:", "review", "record_observations"),
-    ("app_pages/alerts.py", "Patient alerts", ":material/notifications:", "alerts", "view_patients"),
+    ("app_pages/alerts.py", "Alert inbox", ":material/notifications:", "alerts", "view_patients"),
+    ("app_pages/chart.py", "Patient chart", ":material/monitoring:", "chart", "view_patients"),
+    ("app_pages/summary.py", "Patient summary", ":material/assignment_ind:", "summary", "view_patients"),
     ("app_pages/lab_import.py", "Lab import", ":material/upload_file:", "lab-import", "record_observations"),
     ("app_pages/reports.py", "Reports", ":material/summarize:", "reports", "view_reports"),
     ("app_pages/thresholds.py", "Thresholds", ":material/tune:", "thresholds", "view_thresholds"),

@@ -9,9 +9,13 @@ from dashboard.resources import get_engine
 from monitoring.db import session_scope
 from monitoring.repository import visible_patients
 
+# The patient last chosen on any page (or selected on the ward overview): the next page opens on it.
+SELECTED_PATIENT = "selected_patient_id"
+
 
 def short_label(p) -> str:
-    return f"{p.bed or '–'} · {p.name}{' (synthetic)' if p.is_synthetic else ''}"
+    bed = p.bed if isinstance(p.bed, str) and p.bed else "no bed"  # a missing bed is NaN in the frame
+    return f"{bed} · {p.name}{' (synthetic)' if p.is_synthetic else ''}"
 
 
 def choose_patient(user: dict, *, key: str, label: Callable = short_label, with_course: bool = False,
@@ -25,5 +29,15 @@ def choose_patient(user: dict, *, key: str, label: Callable = short_label, with_
     if patients.empty:
         st.info(empty)
         st.stop()
-    labels = {label(p): p for p in patients.itertuples()}
-    return labels[st.selectbox("Patient", list(labels), key=key)]
+    rows = {int(p.patient_id): p for p in patients.itertuples()}
+    labels = {pid: label(p) for pid, p in rows.items()}
+    repeated = {text for text in labels.values() if list(labels.values()).count(text) > 1}
+    # Two patients may share a name and a bed label (on different wards): the record number tells them apart.
+    labels = {pid: f"{text} · {rows[pid].mrn}" if text in repeated else text for pid, text in labels.items()}
+    by_label = {text: pid for pid, text in labels.items()}
+    selected = st.session_state.get(SELECTED_PATIENT)
+    ids = list(rows)
+    chosen = by_label[st.selectbox("Patient", list(by_label), index=ids.index(selected) if selected in ids else 0,
+                                   key=key)]
+    st.session_state[SELECTED_PATIENT] = chosen
+    return rows[chosen]

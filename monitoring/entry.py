@@ -80,14 +80,33 @@ def after_save(*, session: Session, patient_id: int, values: dict[str, object], 
                     trend=trend[["code", "observed_at", "value_num", "unit"]])
 
 
-def due_text(last_set_at: datetime | None, frequency_hours: float | None, now: datetime) -> str:
+def next_set_due(last_set_at: datetime | None, scored_at: datetime | None,
+                 frequency_hours: float | None) -> datetime | None:
+    """When the next full set is due (RCP 2017 Chart 4), by elapsed time: the last complete set's
+    monitoring interval after it; without a complete set, the low band's shorter interval (NEWS2
+    1-4) after the last set of any kind, never a longer one; None when no set was ever recorded
+    (due now) or monitoring is continuous (interval 0)."""
+    if last_set_at is None or pd.isna(last_set_at):
+        return None
+    if scored_at is None or pd.isna(scored_at) or frequency_hours is None or pd.isna(frequency_hours):
+        return last_set_at + timedelta(hours=news2_response("low")[1])
+    if frequency_hours == 0:
+        return None
+    return scored_at + timedelta(hours=float(frequency_hours))
+
+
+def due_text(last_set_at: datetime | None, scored_at: datetime | None, frequency_hours: float | None,
+             now: datetime) -> str:
     """'last set 3 h 10 min ago, due 40 min ago' by elapsed time (never calendar day)."""
     if last_set_at is None or pd.isna(last_set_at):
         return "no observation set recorded yet: due now"
     text = f"last set {elapsed_text(now - last_set_at)} ago"
-    if frequency_hours is None:
-        return text + "; next set due time unknown (last set had no NEWS2)"
-    if frequency_hours == 0:
+    complete = not (scored_at is None or pd.isna(scored_at))
+    if complete and frequency_hours == 0:
         return text + "; continuous monitoring (NEWS2 7 or more)"
-    due = last_set_at + timedelta(hours=frequency_hours)
+    if not complete:
+        text += " (no complete set with a NEWS2 in the last 24 h)"
+    elif scored_at != last_set_at:
+        text += f"; last complete set {elapsed_text(now - scored_at)} ago"
+    due = next_set_due(last_set_at, scored_at, frequency_hours)
     return text + (f", due {elapsed_text(now - due)} ago" if due <= now else f", next due in {elapsed_text(due - now)}")

@@ -1,12 +1,28 @@
-"""The ward list as clinicians read it: one row per patient, display-ready, pure function."""
+"""The ward as clinicians read it: one row per patient, display-ready.
+
+`ward_overview` (queries) and `overview_rows` (pure) are the clinicians' overview: NEWS2 of the last set, open alerts, today's CTCAE grades per organ
+system, due and overdue sets, riskiest first.
+"""
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
+from collections.abc import Sequence
+from datetime import datetime, timedelta, tzinfo
 
+import numpy as np
 import pandas as pd
+from sqlalchemy import select
+from sqlmodel import Session
 
-from monitoring.models import REGIMEN_SHORT
+from monitoring.alerting import open_alert_counts
+from monitoring.catalogue import ORGAN_SYSTEMS
+from monitoring.entry import SCORE_CODES, next_set_due
+from monitoring.models import REGIMEN_SHORT, TreatmentCourse
+from monitoring.repository import OBSERVATION_COLUMNS, current_observations, ward_patient_list
+from monitoring.rules.common import SEVERITY_RANK
+from monitoring.scores import news2_response, score_frame
 from monitoring.timefmt import course_day, elapsed_text, local_text
+from monitoring.toxicity import daily_highest
+
 
 
 SEVERITY_ORDER = ("emergency", "urgent", "warning")
@@ -18,26 +34,158 @@ def open_alert_text(counts: dict[str, int]) -> str:
     return ", ".join(parts) or "none"
 
 
-def ward_rows(patients: pd.DataFrame, *, now: datetime, tz: tzinfo,
-              open_alerts: dict[int, dict[str, int]] | None = None) -> pd.DataFrame:
-    """Turn repository.ward_patient_list output into the columns the ward page shows."""
-    open_alerts = open_alerts or {}
+# --- the ward overview (issue 6) ----------------------------------------------------------------
+
+OVERVIEW_SYSTEMS = ORGAN_SYSTEMS  # one column per organ system, catalogue order
+SYSTEM_SHORT = {"cardiovascular": "CV", "pulmonary": "Resp", "renal and fluid": "Renal", "hepatic": "Liver",
+                "hematologic": "Heme", "neurological": "Neuro", "gastrointestinal": "GI", "skin": "Skin",
+                "constitutional and infection": "Const", "metabolic": "Metab"}
+BAND_RANK = {"low": 0, "low-medium": 1, "medium": 2, "high": 3}
+LAST_SET_COLUMNS = ["patient_id", "last_set_at", "scored_at", "news2", "news2_band", "frequency_hours"]
+
+
+def last_sets(obs: pd.DataFrame) -> pd.DataFrame:
+    """Per patient: when the last bedside set was recorded, and the NEWS2 of the last COMPLETE set.
+
+    A set is the values a nurse recorded at one time (lab imports are not sets). NEWS2 is scored
+    from each set's own values, so a partial set (a post-dose temperature) has none; the current
+    NEWS2 is that of the latest set with all seven parameters, and the next full set is due that
+    set's monitoring interval after it (RCP 2017 Chart 4). `obs` is repository.current_observations
+    output. Returns LAST_SET_COLUMNS, one row per patient with any bedside value: last_set_at,
+    scored_at (NaT without a complete set), news2 (Int64), news2_band, frequency_hours (NaN without).
+    """
+    bedside = obs[(obs["source"] != "lab-import") & obs["code"].isin(SCORE_CODES)]
+    if bedside.empty:
+        return pd.DataFrame(columns=LAST_SET_COLUMNS)
+    value = bedside["value_code"].astype(object).where(bedside["value_code"].notna(), bedside["value_num"])
+    wide = (pd.DataFrame({"patient_id": bedside["patient_id"], "time": bedside["observed_at"],
+                          "code": bedside["code"], "value": value})
+            .pivot_table(index=["patient_id", "time"], columns="code", values="value", aggfunc="last")
+            .reset_index())
+    wide.columns = [str(c) for c in wide.columns]
+    scored = score_frame(wide)
+    scored = scored.assign(news2_band=scored["news2_band"].astype(object))
+    last_at = scored.groupby("patient_id")["time"].max()
+    complete = scored[scored["news2"].notna()].sort_values("time").groupby("patient_id").tail(1).set_index("patient_id")
+    out = pd.DataFrame({"patient_id": last_at.index, "last_set_at": last_at.to_numpy()})
+    # reindex, not map: a ward with no complete set at all gives an empty frame (map would fail on it).
+    out["scored_at"] = complete["time"].reindex(out["patient_id"]).to_numpy()
+    out["news2"] = pd.array(complete["news2"].reindex(out["patient_id"]).to_numpy(), dtype="Int64")
+    out["news2_band"] = complete["news2_band"].reindex(out["patient_id"]).to_numpy()
+    out["frequency_hours"] = [np.nan if pd.isna(band) else news2_response(band, int(score))[1]
+                              for band, score in zip(out["news2_band"], out["news2"])]
+    return out[LAST_SET_COLUMNS]
+
+
+def grades_text(cells: dict[str, object]) -> str:
+    """'Heme 3 · Renal 2' (grades 1 and above, worst first); 'all 0' when everything graded today is
+    normal; '–' when nothing was graded today (missing is never zero)."""
+    graded = {system: int(g) for system, g in cells.items() if not pd.isna(g)}
+    if not graded:
+        return "–"
+    abnormal = sorted(((g, system) for system, g in graded.items() if g > 0), key=lambda x: -x[0])
+    return " · ".join(f"{system} {g}" for g, system in abnormal) or "all 0"
+
+
+def ward_overview(*, session: Session, ward_ids: Sequence[int], now: datetime, tz: tzinfo) -> pd.DataFrame:
+    """Every patient of these wards with what the overview shows (OVERVIEW_COLUMNS), riskiest first.
+
+    Four queries whatever the number of patients: the ward list, the observations since the
+    earlier of 24 h ago and local midnight, the open alerts, the course baselines.
+    """
+    patients = ward_patient_list(session=session, ward_ids=list(ward_ids))
+    ids = [int(p) for p in patients["patient_id"]]
+    # The last complete set of the last 24 h (due_text says so) and today's grades since local midnight.
+    local_midnight = pd.Timestamp(now).tz_convert(tz).normalize().tz_convert("UTC").to_pydatetime()
+    since = min(local_midnight, now - timedelta(hours=24))
+    obs = current_observations(session=session, patient_ids=ids, since=since) if ids else None
+    open_alerts = open_alert_counts(session=session)
+    baselines = {}
+    course_ids = [int(c) for c in patients["course_id"].dropna()]
+    if course_ids:
+        baselines = {pid: cr for pid, cr in session.execute(
+            select(TreatmentCourse.patient_id, TreatmentCourse.baseline_creatinine_mg_dl)
+            .where(TreatmentCourse.id.in_(course_ids))).all() if cr is not None}
+    return overview_rows(patients, obs, open_alerts=open_alerts, baseline_creatinine=baselines, now=now, tz=tz)
+
+
+OVERVIEW_COLUMNS = ["patient_id", "Bed", "Patient", "Course", "Last dose", "NEWS2",
+                    "band", "Open alerts", "Last set", "Next set", "overdue", "risk",
+                    *[SYSTEM_SHORT[s] for s in OVERVIEW_SYSTEMS], "CTCAE today", "worst_grade", "grade_detail"]
+
+
+def overview_rows(patients: pd.DataFrame, obs: pd.DataFrame | None, *, open_alerts: dict[int, dict[str, int]],
+                  baseline_creatinine: dict[int, float], now: datetime, tz: tzinfo) -> pd.DataFrame:
+    """The overview table from its inputs (pure): one row per patient, riskiest first.
+
+    Risk order: the most severe open alert (emergency > urgent > warning), then the NEWS2 band and
+    score of the last complete set, then an overdue set, then the bed. Grades are the highest CTCAE v5.0
+    grade per organ system since local midnight (monitoring.toxicity); empty = nothing graded today
+    (never 0). A set is overdue when the last set's NEWS2 interval (RCP Chart 4) has elapsed, or
+    when there is no set at all, or the last set has no NEWS2 and is older than the low band's
+    shorter interval (NEWS2 1-4). NEWS2 is that of the last complete set (last_sets); "Last set"
+    gives the age of the complete set too when a partial set came after it.
+    """
+    if patients.empty:
+        return pd.DataFrame(columns=OVERVIEW_COLUMNS)
+    obs = obs if obs is not None else pd.DataFrame(columns=OBSERVATION_COLUMNS)
+    sets = last_sets(obs).set_index("patient_id")
+    today = pd.Timestamp(now).tz_convert(tz).date()
+    grades = daily_highest(obs, tz=tz, baseline_creatinine=baseline_creatinine) if len(obs) else None
+    if grades is not None and len(grades):
+        grades = grades[grades["day"] == today]
+    set_of = {int(pid): row for pid, row in zip(sets.index, sets.itertuples(index=False))}
+    grades_of: dict[int, list] = {}
+    if grades is not None:
+        for g in grades.itertuples(index=False):
+            grades_of.setdefault(int(g.patient_id), []).append(g)
     rows = []
     for p in patients.itertuples(index=False):
+        pid = int(p.patient_id)
+        has_course = isinstance(p.regimen, str)
+        s = set_of.get(pid)
+        last_at = None if s is None else s.last_set_at
+        scored_at = None if s is None or pd.isna(s.scored_at) else s.scored_at
+        news2 = None if scored_at is None else int(s.news2)
+        band = None if scored_at is None else str(s.news2_band)
+        hours = None if scored_at is None else float(s.frequency_hours)
+        due = next_set_due(last_at, scored_at, hours)
+        overdue = last_at is None or (due is not None and due <= now)
+        alerts = open_alerts.get(pid, {})
+        worst = max((SEVERITY_RANK[s_] for s_, n in alerts.items() if n and s_ in SEVERITY_RANK), default=-1)
+        cells = {SYSTEM_SHORT[system]: pd.NA for system in OVERVIEW_SYSTEMS}
+        detail = []
+        for g in grades_of.get(pid, []):
+            cells[SYSTEM_SHORT[g.organ_system]] = int(g.grade)
+            detail.append(f"{SYSTEM_SHORT[g.organ_system]}: {g.detail}")
         planned = "?" if pd.isna(p.planned_doses) else int(p.planned_doses)
         rows.append({
-            "Bed": p.bed or "–",
+            "patient_id": pid, "Bed": p.bed if isinstance(p.bed, str) and p.bed else "no bed",
             "Patient": f"{p.name} (synthetic)" if p.is_synthetic else p.name,
-            "Record no.": p.mrn,
-            "Regimen": REGIMEN_SHORT.get(p.regimen, "no course") if isinstance(p.regimen, str) else "no course",
-            "Cycle · day": ("–" if pd.isna(p.cycle) else
-                            f"C{int(p.cycle)} · D{course_day(p.course_start, now)}"),
-            "IL-2 doses": f"{int(p.doses_given)} of {planned}" if isinstance(p.regimen, str) else "–",
-            "Last dose": (f"{p.last_dose_status} {local_text(p.last_dose_at, tz)}"
-                          if isinstance(p.last_dose_status, str) else "none recorded"),
-            "Last observation set": (f"{elapsed_text(now - p.last_set_at)} ago"
-                                     if not pd.isna(p.last_set_at) else "none recorded"),
-            "Open alerts": open_alert_text(open_alerts.get(int(p.patient_id), {})),
+            "Course": (" · ".join([REGIMEN_SHORT.get(p.regimen, p.regimen),
+                                   *([] if pd.isna(p.cycle) else [f"C{int(p.cycle)} D{course_day(p.course_start, now)}"]),
+                                   f"{int(p.doses_given)}/{planned}"]) if has_course else "no course"),
+            "Last dose": (f"{p.last_dose_status} {elapsed_text(now - p.last_dose_at)}"
+                          if isinstance(p.last_dose_status, str) else "none"),
+            "NEWS2": ("–" if news2 is None else f"{news2}" + (" (3 in one)" if band == "low-medium" else "")),
+            "band": band,
+            "Open alerts": open_alert_text(alerts),
+            "Last set": ("none recorded" if last_at is None else f"{elapsed_text(now - last_at)}" + (
+                "" if scored_at == last_at else " (none complete)" if scored_at is None else
+                f" (full {elapsed_text(now - scored_at)})")),
+            "Next set": ("due now: no set recorded" if last_at is None else
+                    "continuous monitoring" if due is None else
+                    f"overdue {elapsed_text(now - due)}" if due <= now else f"in {elapsed_text(due - now)}"),
+            "overdue": bool(overdue),
+            "risk": (worst, BAND_RANK.get(band, -1), -1 if news2 is None else news2, bool(overdue)),
+            **cells, "CTCAE today": grades_text(cells), "worst_grade": max(
+                (g for g in cells.values() if not pd.isna(g)), default=pd.NA),
+            "grade_detail": "\n".join(detail),
         })
-    return pd.DataFrame(rows, columns=["Bed", "Patient", "Record no.", "Regimen", "Cycle · day",
-                                       "IL-2 doses", "Last dose", "Last observation set", "Open alerts"])
+    frame = pd.DataFrame(rows)
+    order = sorted(range(len(frame)), key=lambda i: (tuple(-x for x in frame["risk"].iat[i][:3]),
+                                                     not frame["risk"].iat[i][3], str(frame["Bed"].iat[i])))
+    frame = frame.iloc[order].reset_index(drop=True)
+    for short in (SYSTEM_SHORT[s] for s in OVERVIEW_SYSTEMS):
+        frame[short] = frame[short].astype("Int64")
+    return frame[OVERVIEW_COLUMNS]

@@ -134,13 +134,16 @@ def test_the_audit_table_refuses_update_and_delete(engine, statement):
 
 # --- the role x page matrix through the real app ---------------------------------------------------
 
-PAGES = {"app_pages/ward.py": "Ward", "app_pages/doses.py": "IL-2 doses", "app_pages/record.py": "Record observations",
-         "app_pages/review.py": "Daily review", "app_pages/lab_import.py": "Lab import",
-         "app_pages/alerts.py": "Patient alerts", "app_pages/reports.py": "Reports",
-         "app_pages/thresholds.py": "Thresholds", "app_pages/users.py": "Users", "app_pages/audit.py": "Audit log"}
+PAGES = {"app_pages/ward.py": "Ward overview", "app_pages/doses.py": "IL-2 doses",
+         "app_pages/record.py": "Record observations", "app_pages/review.py": "Daily review",
+         "app_pages/lab_import.py": "Lab import", "app_pages/alerts.py": "Alert inbox",
+         "app_pages/chart.py": "Patient chart", "app_pages/summary.py": "Patient summary",
+         "app_pages/reports.py": "Reports", "app_pages/thresholds.py": "Thresholds", "app_pages/users.py": "Users",
+         "app_pages/audit.py": "Audit log"}
+CLINICAL = {"Ward overview", "Alert inbox", "Patient chart", "Patient summary"}
 ALLOWED = {
-    "nurse": {"Ward", "IL-2 doses", "Record observations", "Daily review", "Patient alerts", "Lab import"},
-    "oncologist": {"Ward", "Patient alerts", "Reports", "Thresholds"},
+    "nurse": CLINICAL | {"IL-2 doses", "Record observations", "Daily review", "Lab import"},
+    "oncologist": CLINICAL | {"Reports", "Thresholds"},
     "quality": {"Reports"},
     "admin": {"Thresholds", "Users", "Audit log"},
 }
@@ -257,7 +260,7 @@ def test_an_oidc_user_is_mapped_through_st_user(app_url):
     at.user = {"is_logged_in": True, "email": "dr.sso@hospital.example", "name": "Dr Sso"}
     at.run()
     assert not at.exception
-    assert at.title[0].value == "Ward"
+    assert at.title[0].value == "Ward overview"
     stranger = AppTest.from_file(APP, default_timeout=30)
     stranger.user = {"is_logged_in": True, "email": "who@else.example"}
     stranger.run()
@@ -293,8 +296,11 @@ def test_a_nurse_sees_only_the_patients_of_her_wards(app_url):
     nurse = app_signed_in("nurse")
     assert len(nurse.dataframe[0].value) == 3
     oncologist = app_signed_in("oncologist")
-    assert oncologist.selectbox(key="ward").options  # both wards offered to the oncologist
-    assert len(oncologist.selectbox(key="ward").options) == 2
+    wards = oncologist.multiselect(key="overview_wards")
+    assert sorted(wards.options) == ["Demo ward", "Other ward"]  # both wards offered to the oncologist
+    assert len(oncologist.dataframe[0].value) == 5
+    wards.set_value(["Other ward"]).run()
+    assert len(oncologist.dataframe[0].value) == 2
 
 
 def test_an_admin_adds_and_disables_a_user_on_the_users_page(app_url):

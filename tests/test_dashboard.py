@@ -46,7 +46,7 @@ def test_an_empty_database_says_how_to_get_patients(app_db):
                       password="long-enough-1", created_by="test", ward_codes=["W1"])
     engine.dispose()
     at = signed_in("n1", "long-enough-1")
-    assert "No patients yet" in at.info[0].value
+    assert "No patients on these wards" in at.info[0].value
     assert not at.warning  # no synthetic banner without synthetic data
 
 
@@ -58,7 +58,8 @@ def test_the_ward_page_lists_every_demo_patient_with_the_synthetic_banner(app_db
     assert len(table) == 12
     assert table["Patient"].str.endswith("(synthetic)").all()
     assert table["Bed"].notna().all()
-    assert set(table["Regimen"]) >= {"HD IV bolus q8h", "TIL + IL-2"}
+    regimens = set(table["Course"].str.split(" · ").str[0])
+    assert regimens >= {"HD IV bolus q8h", "TIL + IL-2"}
     assert any("Decision support only" in c.value for c in at.caption)
 
 

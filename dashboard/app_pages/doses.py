@@ -61,7 +61,7 @@ else:
 
 st.subheader("Pre-dose check")
 if upcoming is None:
-    st.caption("No pre-dose check: no further dose is scheduled in this course (the Patient alerts page shows "
+    st.caption("No pre-dose check: no further dose is scheduled in this course (the Alert inbox shows "
                "the current alerts).")
 elif check is None:
     st.error(f"The pre-dose check could not run ({check_error}). Assess the hold criteria at the bedside and "

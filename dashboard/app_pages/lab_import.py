@@ -38,7 +38,7 @@ if result is not None:
     for alert in result.new_alerts:
         st.warning(f"New alert for record number {alert['mrn']}: **{alert['severity'].upper()} · "
                    f"{alert['rule_id']} · {alert['level']}**, onset {local_text(alert['onset_at'], tz)}. "
-                   "See Patient alerts for the evidence.", icon=":material/notifications:")
+                   "See the Alert inbox for the evidence.", icon=":material/notifications:")
 
 uploaded = st.file_uploader("Laboratory results (CSV)", type=["csv"], key="lab_import_file")
 if uploaded is None:

@@ -4,7 +4,8 @@ from datetime import datetime, time, timedelta, timezone
 import pandas as pd
 import streamlit as st
 
-from dashboard.charts import BAND_COLOURS, recent_trend
+from dashboard.charts import recent_trend
+from dashboard.theme import BAND_COLOURS
 from dashboard.patient_picker import choose_patient
 from dashboard.resources import get_engine, get_settings
 from dashboard.session import require
@@ -14,7 +15,7 @@ from monitoring.catalogue import default_catalogue
 from monitoring.db import session_scope
 from monitoring.fluids import shift_balance, weight_change
 from monitoring.models import REGIMEN_SHORT, TreatmentCourse
-from monitoring.scores import news2_response
+from monitoring.ward import last_sets
 from monitoring.repository import (LATE_ENTRY_AFTER, ConfirmationRequired, ObservationInput, RecordError,
                                    add_observation_set, amend_observation, current_observations,
                                    mark_entered_in_error)
@@ -42,18 +43,13 @@ with session_scope(get_engine()) as session:
     recent = current_observations(session=session, patient_ids=[patient_id], since=now - timedelta(hours=24))
     course = None if pd.isna(chosen.course_id) else session.get(TreatmentCourse, int(chosen.course_id))
     weights = current_observations(session=session, patient_ids=[patient_id], codes=["weight"])
-if len(recent):
-    last_time = recent.loc[recent["source"] != "lab-import", "observed_at"].max()
-    last_values = recent[recent["observed_at"] == last_time]
-    values = {r.code: (r.value_code if isinstance(r.value_code, str) else r.value_num)
-              for r in last_values.itertuples()}
-    scored = entry.set_scores(values, last_time).iloc[0]
-    hours = None
-    if not pd.isna(scored["news2_band"]):
-        hours = news2_response(str(scored["news2_band"]), int(scored["news2"]))[1]
-    st.caption(entry.due_text(last_time, hours, now))
+sets = last_sets(recent)
+if len(sets):
+    last = sets.iloc[0]
+    st.caption(entry.due_text(last["last_set_at"], last["scored_at"],
+                              None if pd.isna(last["frequency_hours"]) else float(last["frequency_hours"]), now))
 else:
-    st.caption(entry.due_text(None, None, now))
+    st.caption(entry.due_text(None, None, None, now))
 with st.expander("Fluid balance (last 24 h, by shift) and weight"):
     st.markdown(f"**Weight:** {weight_change(weights, course.baseline_weight_kg if course else None)}")
     balance = shift_balance(recent, tz=tz, now=now)

@@ -1,35 +1,105 @@
-"""Ward: the patients on the ward with their IL-2 course and how fresh their observations are."""
+"""Ward overview: every patient of the chosen ward, riskiest first, refreshing itself every 30 s.
+
+The rows come from monitoring.ward.ward_overview; this page only styles and renders them. Selecting
+a row opens that patient's chart.
+"""
 from datetime import datetime, timezone
 
+import pandas as pd
 import streamlit as st
 
+from dashboard.patient_picker import SELECTED_PATIENT
 from dashboard.resources import get_engine, get_settings
 from dashboard.session import require
-from monitoring.alerting import open_alert_counts
+from dashboard.theme import BAND_COLOURS, GRADE_COLOURS, SEVERITY_COLOURS
+from monitoring.auth import may
 from monitoring.db import session_scope
-from monitoring.repository import visible_wards, ward_patient_list
-from monitoring.ward import ward_rows
+from monitoring.repository import visible_wards
+from monitoring.ward import ward_overview
+
+REFRESH_SECONDS = 30
+SHOWN = ["Bed", "Patient", "Course", "Last dose", "NEWS2", "Open alerts", "Last set", "Next set", "CTCAE today"]
 
 user = require("view_patients")
-st.title("Ward")
+st.title("Ward overview")
 with session_scope(get_engine()) as session:
     wards = visible_wards(session=session, role=user["role"], ward_ids=user["ward_ids"])
-    options = {w.name: w for w in wards}
-    choice = st.selectbox("Ward", list(options), key="ward") if len(options) > 1 else next(iter(options), None)
-    ward = options.get(choice) if choice else None
-    patients = ward_patient_list(session=session, ward_id=ward.id) if ward else None
-    open_alerts = open_alert_counts(session=session)
-
-if ward is None:
+if not wards:
     st.info("You are not assigned to a ward yet; ask an administrator.")
-elif patients.empty:
-    st.info("No patients yet. `make run` seeds a synthetic demo ward into an empty database; "
-            "`il2-monitor demo` adds one by hand.")
-else:
+    st.stop()
+names = {w.name: w.id for w in wards}
+chosen = st.multiselect("Wards", list(names), default=list(names), key="overview_wards",
+                        help="Patients of the wards chosen, riskiest first.") if len(names) > 1 else list(names)
+ward_ids = [names[n] for n in chosen]
+chart_page = "app_pages/chart.py"
+
+
+def _style(frame: pd.DataFrame, shown: pd.DataFrame):
+    """Band colour on NEWS2, severity colour on open alerts, red on overdue, grade colours per system."""
+    def row_style(row):
+        source = frame.loc[row.name]
+        styles = pd.Series("", index=row.index)
+        if isinstance(source["band"], str):
+            text = "black" if source["band"] == "low-medium" else "white"
+            styles["NEWS2"] = f"background-color: {BAND_COLOURS[source['band']]}; color: {text}"
+        worst = next((s for s in ("emergency", "urgent", "warning") if s in source["Open alerts"]), None)
+        if worst:
+            styles["Open alerts"] = f"color: {SEVERITY_COLOURS[worst]}; font-weight: bold"
+        if source["overdue"]:
+            styles["Next set"] = f"color: {SEVERITY_COLOURS['emergency']}; font-weight: bold"
+        if not pd.isna(source["worst_grade"]):
+            grade = int(source["worst_grade"])
+            styles["CTCAE today"] = f"background-color: {GRADE_COLOURS[grade]}" + ("; color: white" if grade >= 3
+                                                                                   else "")
+        return styles
+    return shown.style.apply(row_style, axis=1)
+
+
+@st.fragment(run_every=REFRESH_SECONDS)
+def overview() -> None:
     tz = get_settings().timezone
     now = datetime.now(timezone.utc)
-    st.caption(f"{len(patients)} patients · times in {tz.key} · as of {now.astimezone(tz):%H:%M}")
-    rows = ward_rows(patients, now=now, tz=tz, open_alerts=open_alerts)
-    # Every patient visible without scrolling the table (one row is 35 px in st.dataframe).
-    st.dataframe(rows, hide_index=True, width="stretch", height=35 * (len(rows) + 1) + 3,
-                 column_config={"Cycle · day": st.column_config.TextColumn(width="small")})
+    with session_scope(get_engine()) as session:
+        frame = ward_overview(session=session, ward_ids=ward_ids, now=now, tz=tz)
+    if frame.empty:
+        st.info("No patients on these wards. `make run` seeds a synthetic demo ward into an empty database; "
+                "`il2-monitor demo` adds one by hand.")
+        return
+    overdue = int(frame["overdue"].sum())
+    st.caption(f"{len(frame)} patients · riskiest first (open alerts, then NEWS2, then overdue sets) · times in "
+               f"{tz.key} · as of {now.astimezone(tz):%H:%M:%S}, refreshed every {REFRESH_SECONDS} s"
+               + (f" · **{overdue} overdue set{'s' * (overdue != 1)}**" if overdue else ""))
+    shown = frame[SHOWN]
+    event = st.dataframe(
+        _style(frame, shown), hide_index=True, width="stretch", key="overview_table",
+        height=35 * (len(shown) + 1) + 3, on_select="rerun", selection_mode="single-row",
+        column_config={
+            "Course": st.column_config.TextColumn(help="Regimen · cycle and day of the course · IL-2 doses given "
+                                                  "of planned"),
+            "Next set": st.column_config.TextColumn(help="From the last complete set's NEWS2 (RCP 2017 "
+                                               "Chart 4), by elapsed time"),
+            "NEWS2": st.column_config.TextColumn(width="small", help="Of the last complete set (all seven "
+                                                 "parameters), band colour of RCP 2017 Chart 4"),
+            "Last dose": st.column_config.TextColumn("Last dose (ago)"),
+            "Last set": st.column_config.TextColumn("Last set (ago)", help="Time since the last bedside set; "
+                                                    "in brackets, since the last complete one when a partial set "
+                                                    "came after it"),
+            "CTCAE today": st.column_config.TextColumn(help="Highest CTCAE v5.0 grade today per organ system, "
+                                                       "grade 1 and above, worst first; 'all 0' when every value "
+                                                       "graded today is normal; '–' when nothing was graded "
+                                                       "today. The values are listed below the table.")})
+    rows = event.selection.rows if event is not None else []
+    if rows:
+        st.session_state[SELECTED_PATIENT] = int(frame["patient_id"].iat[rows[0]])
+        st.switch_page(chart_page)
+    with st.expander("Values behind today's grades"):
+        for row in frame.itertuples(index=False):
+            if row.grade_detail:
+                st.markdown(f"**{row.Bed} · {row.Patient}**  \n" + row.grade_detail.replace("\n", "  \n"))
+
+
+overview()
+st.caption("Select a row to open the patient's chart. Decision support: every score, grade and alert shows its "
+           "basis on the patient's pages; nothing is hidden. " +
+           ("You may act on alerts in the Alert inbox." if may(user["role"], "act_on_alerts") else
+            "Escalate alerts from the Alert inbox."))

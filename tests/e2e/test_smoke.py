@@ -8,12 +8,13 @@ from tests.e2e.conftest import wait_for_app_run
 
 SHOTS = Path(__file__).resolve().parents[2] / "screenshots"
 PAGES = {
-    "nurse": ["Ward", "IL-2 doses", "Record observations", "Daily review", "Patient alerts", "Lab import"],
-    "oncologist": ["Ward", "Patient alerts", "Reports", "Thresholds"],
+    "nurse": ["Ward overview", "IL-2 doses", "Record observations", "Daily review", "Alert inbox", "Patient chart",
+              "Patient summary", "Lab import"],
+    "oncologist": ["Ward overview", "Alert inbox", "Patient chart", "Patient summary", "Reports", "Thresholds"],
     "quality": ["Reports"],
     "admin": ["Thresholds", "Users", "Audit log"],
 }
-ALL = {"Ward", "IL-2 doses", "Record observations", "Daily review", "Patient alerts", "Lab import", "Reports", "Thresholds", "Users", "Audit log"}
+ALL = {title for titles in PAGES.values() for title in titles}
 
 
 def sign_in(page, username: str, password: str = "demo-il2") -> None:
@@ -31,9 +32,9 @@ def test_the_sign_in_page_shows_the_product_and_the_demo_banner_and_no_patient_d
     expect(page.get_by_test_id("stAlertContentError")).to_contain_text("Wrong user name or password")
 
 
-def test_the_nurse_signs_in_and_sees_the_ward_list(page):
+def test_the_nurse_signs_in_and_sees_the_ward_overview(page):
     sign_in(page, "nurse")
-    expect(page.get_by_role("heading", name="Ward")).to_be_visible()
+    expect(page.get_by_role("heading", name="Ward overview")).to_be_visible()
     expect(page.get_by_test_id("stDataFrame")).to_be_visible()
     expect(page.get_by_text("12 patients")).to_be_visible()
     SHOTS.mkdir(exist_ok=True)

@@ -1,0 +1,85 @@
+"""Highest CTCAE v5.0 grade per patient, organ system and local day, with the values behind it.
+
+One function serves the ward overview (today's column per organ system) and the toxicity grid of
+the patient chart (organ system x day). Grades come from monitoring.ctcae (lab values, temperature,
+with the lab's reference range and the course's baseline creatinine) and from the nurse's own
+grades of symptoms (catalogue kind "grade"); values without a numeric CTCAE definition (heart rate,
+blood pressure, SpO2) are not graded here and do not appear. A day is a calendar day of the ward's
+time zone: the grid is read by day, while due times are always elapsed time (monitoring.entry).
+"""
+from __future__ import annotations
+
+from datetime import tzinfo
+
+import numpy as np
+import pandas as pd
+
+from monitoring.catalogue import ORGAN_SYSTEMS, Catalogue, default_catalogue
+from monitoring.ctcae import grade_canonical
+
+GRADE_COLUMNS = ["patient_id", "day", "organ_system", "grade", "code", "term", "value_num", "time", "detail"]
+
+
+def graded_observations(obs: pd.DataFrame, *, baseline_creatinine: dict[int, float] | None = None,
+                        catalogue: Catalogue | None = None) -> pd.DataFrame:
+    """Each gradable observation with its CTCAE term and grade.
+
+    `obs` is repository.current_observations output (canonical units; columns patient_id, code,
+    value_num, value_code, ref_low, ref_high, observed_at). Returns the graded rows (grade not NA)
+    with organ_system, term and grade added.
+    """
+    catalogue = catalogue or default_catalogue()
+    if obs.empty:
+        return obs.assign(organ_system=pd.Series(dtype=object), term=pd.Series(dtype=object),
+                          grade=pd.Series(dtype="Int64"))
+    known = obs[obs["code"].isin(catalogue.codes())]
+    kinds = known["code"].map(lambda c: catalogue[c].kind)
+    numeric = known[(kinds == "numeric") & known["value_num"].notna()]
+    baseline = np.full(len(numeric), np.nan)
+    if baseline_creatinine:
+        is_cr = (numeric["code"] == "creatinine").to_numpy()
+        baseline = np.where(is_cr, numeric["patient_id"].map(baseline_creatinine).to_numpy(dtype=float), np.nan)
+    terms, grades, _ = grade_canonical(numeric["code"].to_numpy(dtype=object), numeric["value_num"].to_numpy(float),
+                                       None, numeric["ref_low"].to_numpy(float), numeric["ref_high"].to_numpy(float),
+                                       baseline, catalogue=catalogue)
+    numeric = numeric.assign(term=np.asarray(terms, dtype=object), grade=grades)
+    nurse = known[(kinds == "grade") & known["value_num"].notna()]
+    nurse = nurse.assign(term=nurse["code"].map(lambda c: catalogue[c].ctcae_term or catalogue[c].label),
+                         grade=pd.array(nurse["value_num"].round().astype("int64"), dtype="Int64"))
+    graded = pd.concat([numeric, nurse], ignore_index=True)
+    graded = graded[graded["grade"].notna()].copy()
+    graded["organ_system"] = graded["code"].map(lambda c: catalogue[c].organ_system)
+    return graded
+
+
+def daily_highest(obs: pd.DataFrame, *, tz: tzinfo, baseline_creatinine: dict[int, float] | None = None,
+                  catalogue: Catalogue | None = None) -> pd.DataFrame:
+    """The highest grade per (patient, local day, organ system), GRADE_COLUMNS.
+
+    code, term, value_num and time are those of the first observation that reached the highest
+    grade that day; `detail` lists every graded value of the cell, worst first ("creatinine 2.10
+    mg/dL grade 2 at 08:00"), for the hover text and the overview's tooltip.
+    """
+    catalogue = catalogue or default_catalogue()
+    graded = graded_observations(obs, baseline_creatinine=baseline_creatinine, catalogue=catalogue)
+    if graded.empty:
+        return pd.DataFrame(columns=GRADE_COLUMNS)
+    local = pd.to_datetime(graded["observed_at"], utc=True).dt.tz_convert(tz)
+    graded = graded.assign(time=graded["observed_at"], day=local.dt.date, clock=local.dt.strftime("%H:%M"),
+                           grade_int=graded["grade"].astype("int64"))
+    graded["line"] = [
+        f"{catalogue[c].label} grade {g} at {t}" if catalogue[c].kind == "grade" else
+        f"{catalogue[c].label} {catalogue[c].format_value(v)} grade {g} at {t}"
+        for c, v, g, t in zip(graded["code"], graded["value_num"], graded["grade_int"], graded["clock"])]
+    graded = graded.sort_values(["patient_id", "day", "organ_system", "grade_int", "time"],
+                                ascending=[True, True, True, False, True], kind="stable")
+    keys = ["patient_id", "day", "organ_system"]
+    detail = graded.groupby(keys, sort=False)["line"].agg("; ".join)
+    top = graded.drop_duplicates(keys).set_index(keys)
+    top["detail"] = detail
+    out = top.reset_index()
+    out["grade"] = out["grade_int"].astype("int64")
+    order = {name: i for i, name in enumerate(ORGAN_SYSTEMS)}
+    out = out.sort_values(["patient_id", "day", "organ_system"], key=lambda s: s.map(order) if s.name ==
+                          "organ_system" else s, kind="stable")
+    return out[GRADE_COLUMNS].reset_index(drop=True)
