@@ -3,19 +3,12 @@ Playwright in Debian's chromium (engineering.md §1c; streamlit's own e2e_playwr
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+from bench.streamlit_server import CHROMIUM, CHROMIUM_ARGS, ROOT, serve
 
 
 def pytest_collection_modifyitems(items):
@@ -31,12 +24,6 @@ def chromium_path() -> str:
     return CHROMIUM
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def seeded_db_url(tmp_path_factory) -> str:
     path = tmp_path_factory.mktemp("e2e-db") / "ward.db"
@@ -49,35 +36,8 @@ def seeded_db_url(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="session")
 def app_url(tmp_path_factory, seeded_db_url, chromium_path):
-    port = _free_port()
-    log_path = tmp_path_factory.mktemp("e2e-log") / "streamlit.log"
-    log = open(log_path, "w+")  # a file, not a pipe: a full pipe can stall the server
-    env = {**os.environ, "DATABASE_URL": seeded_db_url}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"),
-         "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
-         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                break
-        except OSError:
-            pass
-        if time.monotonic() > deadline or proc.poll() is not None:
-            proc.kill()
-            log.seek(0)
-            raise RuntimeError("streamlit did not become healthy:\n" + log.read())
-        time.sleep(0.2)
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    with serve(seeded_db_url, tmp_path_factory.mktemp("e2e-log") / "streamlit.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

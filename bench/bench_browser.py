@@ -1,0 +1,130 @@
+"""Browser benchmarks of the clinicians' pages (issue 6): a real `streamlit run` on a SQLite file,
+driven by Playwright in Debian's chromium at 1366x768.
+
+Data: a synthetic 40-patient ward, 28 days (monitoring.demo), and for the first patient hourly
+vital signs over the whole 28-day course on top of the generator's own sets (daily labs come from
+the generator). Each figure is the median of REPEATS page switches: from the click on the page's
+navigation link until the page's content is drawn (the ward table, or every plotly chart of the
+patient chart) and the script has finished (Streamlit's script-state signal), measured in the page.
+"""
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bench.streamlit_server import CHROMIUM, CHROMIUM_ARGS, serve
+
+REPEATS = 7
+TARGET_S = 1.0
+PATIENTS, DAYS = 40, 28
+VITALS = {"resp_rate": (16, 2), "spo2": (96, 1.5), "sbp": (112, 10), "dbp": (68, 7), "heart_rate": (92, 10),
+          "temperature": (37.4, 0.5)}
+
+
+def build(path: Path) -> tuple[str, int]:
+    """The benchmark ward; returns (database URL, hourly-vitals points added for the first patient)."""
+    from monitoring import demo, repository
+    from monitoring.alerting import sync_alerts
+    from monitoring.auth import ensure_demo_accounts
+    from monitoring.db import make_engine, session_scope, upgrade
+    from monitoring.models import TreatmentCourse
+
+    url = f"sqlite:///{path}"
+    upgrade(url)
+    engine = make_engine(url)
+    end = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    ward = demo.generate_ward(patients=PATIENTS, days=DAYS, seed=11, end=end)
+    with session_scope(engine) as session:
+        demo.write_ward(session=session, ward=ward)
+    with session_scope(engine) as session:
+        course = session.get(TreatmentCourse, 1)
+        start = max(course.start_at, end - timedelta(days=DAYS))
+        hours = pd.date_range(start, end, freq="1h", inclusive="left")
+        rng = np.random.default_rng(3)
+        frame = pd.concat([pd.DataFrame({
+            "patient_id": 1, "course_id": course.id, "code": code, "unit": None,
+            "value_num": np.round(rng.normal(mean, sd, len(hours)), 1 if code == "temperature" else 0),
+            "observed_at": hours + pd.Timedelta(minutes=30)}) for code, (mean, sd) in VITALS.items()],
+            ignore_index=True)
+        frame["value_num"] = frame["value_num"].clip(lower=frame["code"].map({"spo2": 85}).fillna(0),
+                                                     upper=frame["code"].map({"spo2": 100}).fillna(1e9))
+        from monitoring.catalogue import default_catalogue
+        catalogue = default_catalogue()
+        frame["unit"] = frame["code"].map(lambda c: catalogue[c].unit)
+        added = repository.add_observations_bulk(session=session, frame=frame, recorded_by="bench-generator",
+                                                 source="device", now=end)
+    with session_scope(engine) as session:
+        sync_alerts(session=session, username="bench-generator")
+    with session_scope(engine) as session:
+        ensure_demo_accounts(session=session, ward_codes=["DEMO"])
+    engine.dispose()
+    return url, added
+
+
+SETTLED = """([heading, selector, count]) => {
+  const app = document.querySelector("[data-testid='stApp']");
+  if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
+  const h = [...document.querySelectorAll('h1')].some(e => e.textContent.trim() === heading);
+  return h && document.querySelectorAll(selector).length >= count
+         && document.querySelectorAll("[data-testid='stSkeleton']").length === 0;
+}"""
+
+
+def _switch(page, title: str, selector: str, count: int) -> float:
+    start = time.perf_counter()
+    page.get_by_role("link", name=title, exact=True).click()
+    page.wait_for_function(SETTLED, arg=[title, selector, count], polling="raf", timeout=60_000)
+    return time.perf_counter() - start
+
+
+def measure(url: str, charts: int) -> dict[str, list[float]]:
+    from playwright.sync_api import sync_playwright
+
+    times: dict[str, list[float]] = {"Ward overview": [], "Patient chart": []}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_context(viewport={"width": 1366, "height": 768}).new_page()
+        page.goto(url)
+        page.get_by_role("textbox", name="User name").fill("oncologist")
+        page.get_by_role("textbox", name="Password").fill("demo-il2")
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_function(SETTLED, arg=["Ward overview", "[data-testid='stDataFrame']", 1], timeout=60_000)
+        for i in range(REPEATS + 1):  # the first round warms the server's imports and caches: not counted
+            chart = _switch(page, "Patient chart", ".js-plotly-plot", charts)
+            ward = _switch(page, "Ward overview", "[data-testid='stDataFrame'] canvas", 1)
+            if i:
+                times["Patient chart"].append(chart)
+                times["Ward overview"].append(ward)
+        page.screenshot(path=str(Path(tempfile.gettempdir()) / "bench-ward.png"))
+        browser.close()
+    return times
+
+
+def run(quick: bool = False) -> list[dict]:
+    if not Path(CHROMIUM).exists():
+        print(f"bench_browser: chromium not found at {CHROMIUM}; skipped")
+        return []
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        url, added = build(Path(tmp) / "bench.db")
+        print(f"bench_browser: ward built in {time.perf_counter() - started:.0f} s ({added} hourly vital signs added)")
+        with serve(url, Path(tmp) / "streamlit.log") as app:
+            times = measure(app, CHART_PLOTS)
+    rows = []
+    for page, what in (("Ward overview", f"{PATIENTS} patients"),
+                       ("Patient chart", f"{DAYS}-day course, hourly vital signs, daily labs")):
+        median = statistics.median(times[page])
+        rows.append({"figure": f"{page} in the browser ({what}), median of {REPEATS}, worst "
+                               f"{max(times[page]):.2f} s", "value": round(median, 3), "unit": "s",
+                     "target": f"< {TARGET_S:g} s", "met": median < TARGET_S})
+    return rows
+
+
+# Plotly charts the patient chart page draws (vital signs, NEWS2, fluids, labs, toxicity grid).
+CHART_PLOTS = 5

@@ -1,0 +1,54 @@
+"""An oncologist reviews the demo ward in the browser: the ward overview, a patient's chart with every
+plotly chart drawn, and an alert acknowledged from the inbox."""
+from pathlib import Path
+
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import wait_for_app_run
+from tests.e2e.test_smoke import sign_in
+
+SHOTS = Path(__file__).resolve().parents[2] / "screenshots"
+CHARTS = 5  # vital signs, NEWS2, fluids and weight, laboratory results, toxicity grid
+
+
+def open_page(page, title: str) -> None:
+    page.get_by_role("link", name=title, exact=True).click()
+    wait_for_app_run(page)
+    expect(page.get_by_role("heading", name=title, exact=True)).to_be_visible()
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+
+
+def test_the_oncologist_sees_the_overview_and_every_chart_of_a_demo_patient(page):
+    sign_in(page, "oncologist")
+    expect(page.get_by_role("heading", name="Ward overview")).to_be_visible()
+    expect(page.get_by_text("12 patients · riskiest first")).to_be_visible()
+    open_page(page, "Patient chart")
+    for heading in ("Vital signs", "NEWS2", "Fluids and weight", "Laboratory results"):
+        expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
+    for period in ("Last 24 h", "This cycle", "Whole course"):
+        page.get_by_text(period, exact=True).click()
+        wait_for_app_run(page)
+        # Every chart is drawn by plotly in the browser (an SVG per chart), not just sent.
+        expect(page.locator(".js-plotly-plot .main-svg").first).to_be_visible()
+        expect(page.locator(".js-plotly-plot")).to_have_count(CHARTS)
+        expect(page.get_by_test_id("stException")).to_have_count(0)
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / "e2e-chart.png"), full_page=True)
+
+
+def test_the_oncologist_acknowledges_an_alert_in_the_inbox(page):
+    sign_in(page, "oncologist")
+    open_page(page, "Alert inbox")
+    expect(page.get_by_text("Evidence:", exact=False).first).to_be_visible()
+    # The first card is the most severe, newest alert; its action choice comes first on the page.
+    page.get_by_role("radio", name="Acknowledge", exact=True).first.click()
+    wait_for_app_run(page)
+    page.get_by_role("textbox", name="Action taken (required)").first.fill("Fluid bolus 500 mL, review in 1 h")
+    page.get_by_role("button", name="Record acknowledgement").first.click()
+    wait_for_app_run(page)
+    expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text("Acknowledgement recorded for")
+    expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text("Fluid bolus 500 mL")
+    # Handled alerts leave the list of those needing attention, and come back with the toggle.
+    page.get_by_text("Show handled alerts").click()
+    wait_for_app_run(page)
+    expect(page.get_by_text("acknowledge by Demo oncologist", exact=False).first).to_be_visible()
