@@ -5,6 +5,7 @@ import functools
 import html
 import math
 import textwrap
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
 
@@ -444,13 +445,15 @@ def fluids_figure(data: ChartData, *, tz: tzinfo, height: int = 470) -> go.Figur
     return _finish(panels, traces, data, tz, height=height, shapes=shapes, notes=notes)
 
 
-def labs_figure(data: ChartData, *, tz: tzinfo) -> go.Figure:
-    """One small panel per recorded lab: values, the reference range (shaded in the grade-0 colour)
-    and the CTCAE grade bands (grade colours, light), on a time axis shared by the panels."""
+def labs_figure(data: ChartData, *, tz: tzinfo, codes: Sequence[str] | None = None) -> go.Figure:
+    """One small panel per recorded lab (or per lab of `codes`): values, the reference range (shaded
+    in the grade-0 colour) and the CTCAE grade bands (grade colours, light), on a shared time axis."""
     catalogue = default_catalogue()
     labs = data.labs
     present = set(labs["code"])
-    codes = [c for c in LAB_CODES if c in present] + sorted(present - set(LAB_CODES))
+    if codes is None:
+        codes = [c for c in LAB_CODES if c in present] + sorted(present - set(LAB_CODES))
+    codes = [c for c in codes if c in present]
     cols = 1 if len(codes) <= 2 else 2 if len(codes) <= 6 else 3
     rows = max(1, math.ceil(len(codes) / cols))
     cell = {code: (i // cols + 2, i % cols + 1) for i, code in enumerate(codes)}

@@ -53,9 +53,10 @@ SHIFT_HOURS = 8  # monitoring.fluids.SHIFT_STARTS are 8 h apart
 VITAL_CODES = ("temperature", "heart_rate", "sbp", "dbp", "map", "resp_rate", "spo2", "spo2_scale", "on_oxygen",
                "o2_flow", "consciousness")
 FLUID_CODES = ("fluid_intake", "urine_output")
-# The labs IL-2 toxicity turns on first, then the others in the entry form's order.
-LAB_CODES = ("anc", "platelets", "creatinine", "bilirubin", "albumin",
-             *(c for c in LABS if c not in ("anc", "platelets", "creatinine", "bilirubin", "albumin")))
+# The labs IL-2 toxicity turns on first (always drawn when recorded), then the others in the entry
+# form's order.
+KEY_LAB_CODES = ("anc", "platelets", "creatinine", "bilirubin", "albumin")
+LAB_CODES = (*KEY_LAB_CODES, *(c for c in LABS if c not in KEY_LAB_CODES))
 _CODED = ("on_oxygen", "spo2_scale", "consciousness")
 _SUBSCORE_NAMES = {"resp_rate": "RR", "spo2": "SpO₂", "on_oxygen": "O₂", "sbp": "SBP", "heart_rate": "HR",
                    "consciousness": "ACVPU", "temperature": "T"}
@@ -269,6 +270,25 @@ class ChartData:
     fever_lines: tuple[tuple[float, str], ...] = field(default_factory=fever_lines)
     news2_bands: tuple[tuple[str, int, int | None], ...] = field(default_factory=news2_bands)
     weight_gain_lines: tuple[tuple[float, str], ...] = field(default_factory=weight_gain_lines)
+
+
+def lab_panels(data: ChartData) -> tuple[list[str], list[str]]:
+    """(drawn at once, drawn on request): the key IL-2 labs and every other lab with a value outside
+    its reference range in the period are drawn at once, so no abnormal result waits behind a click;
+    the others, all within range, are drawn on request (fewer panels: the page shows faster)."""
+    present = set(data.labs["code"])
+    ordered = [c for c in LAB_CODES if c in present] + sorted(present - set(LAB_CODES))
+    ranges = data.lab_ranges.set_index("code") if len(data.lab_ranges) else None
+    outside: set[str] = set()
+    for code, values in data.labs.groupby("code")["value_num"]:
+        if ranges is None or code not in ranges.index:
+            outside.add(code)  # no range to judge by: drawn at once
+            continue
+        low, high = ranges.at[code, "ref_low"], ranges.at[code, "ref_high"]
+        if (not pd.isna(low) and (values < low).any()) or (not pd.isna(high) and (values > high).any()):
+            outside.add(code)
+    first = [c for c in ordered if c in KEY_LAB_CODES or c in outside]
+    return first, [c for c in ordered if c not in first]
 
 
 def news2_per_set(obs: pd.DataFrame) -> pd.DataFrame:

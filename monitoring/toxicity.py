@@ -18,6 +18,7 @@ from monitoring.catalogue import ORGAN_SYSTEMS, Catalogue, default_catalogue
 from monitoring.ctcae import grade_canonical
 
 GRADE_COLUMNS = ["patient_id", "day", "organ_system", "grade", "code", "term", "value_num", "time", "detail"]
+DETAIL_MAX = 6  # values at the highest grade named in a cell's detail; the others are counted
 
 
 def graded_observations(obs: pd.DataFrame, *, baseline_creatinine: dict[int, float] | None = None,
@@ -57,24 +58,40 @@ def daily_highest(obs: pd.DataFrame, *, tz: tzinfo, baseline_creatinine: dict[in
     """The highest grade per (patient, local day, organ system), GRADE_COLUMNS.
 
     code, term, value_num and time are those of the first observation that reached the highest
-    grade that day; `detail` lists every graded value of the cell, worst first ("creatinine 2.10
-    mg/dL grade 2 at 08:00"), for the hover text and the overview's tooltip.
+    grade that day; `detail` names the values behind it: every value at the cell's highest grade
+    (the first DETAIL_MAX of them, in time order: "Creatinine 2.10 mg/dL grade 2 at 08:00"), then
+    how many other values were graded and at which grades ("22 more values graded: 21 at grade 0, 1
+    at grade 1"), so a day of hourly temperatures stays readable in a tooltip and nothing is left
+    uncounted.
     """
     catalogue = catalogue or default_catalogue()
     graded = graded_observations(obs, baseline_creatinine=baseline_creatinine, catalogue=catalogue)
     if graded.empty:
         return pd.DataFrame(columns=GRADE_COLUMNS)
     local = pd.to_datetime(graded["observed_at"], utc=True).dt.tz_convert(tz)
-    graded = graded.assign(time=graded["observed_at"], day=local.dt.date, clock=local.dt.strftime("%H:%M"),
-                           grade_int=graded["grade"].astype("int64"))
-    graded["line"] = [
-        f"{catalogue[c].label} grade {g} at {t}" if catalogue[c].kind == "grade" else
-        f"{catalogue[c].label} {catalogue[c].format_value(v)} grade {g} at {t}"
-        for c, v, g, t in zip(graded["code"], graded["value_num"], graded["grade_int"], graded["clock"])]
+    graded = graded.assign(time=graded["observed_at"], day=local.dt.date, grade_int=graded["grade"].astype("int64"))
     graded = graded.sort_values(["patient_id", "day", "organ_system", "grade_int", "time"],
                                 ascending=[True, True, True, False, True], kind="stable")
     keys = ["patient_id", "day", "organ_system"]
-    detail = graded.groupby(keys, sort=False)["line"].agg("; ".join)
+    groups = graded.groupby(keys, sort=False)
+    at_top = (graded["grade_int"] == groups["grade_int"].transform("max")).to_numpy()
+    shown = at_top & (groups.cumcount().to_numpy() < DETAIL_MAX)
+    rows = graded[shown]
+    clock = local.loc[rows.index].dt.strftime("%H:%M")
+    lines = pd.Series([
+        f"{catalogue[c].label} grade {g} at {t}" if catalogue[c].kind == "grade" else
+        f"{catalogue[c].label} {catalogue[c].format_value(v)} grade {g} at {t}"
+        for c, v, g, t in zip(rows["code"], rows["value_num"], rows["grade_int"], clock)], index=rows.index)
+    detail = rows.assign(line=lines).groupby(keys, sort=False)["line"].agg("; ".join)
+    rest = graded[~shown]
+    if len(rest):
+        counts = rest.groupby(keys + ["grade_int"], sort=True).size().rename("n").reset_index()
+        counts["part"] = counts["n"].astype(str) + " at grade " + counts["grade_int"].astype(str)
+        per_cell = counts.groupby(keys, sort=False).agg(total=("n", "sum"), parts=("part", ", ".join))
+        more = (per_cell["total"].astype(str) + " more value" + np.where(per_cell["total"] == 1, "", "s")
+                + " graded: " + per_cell["parts"])
+        detail = detail.to_frame("shown").join(more.rename("more"))
+        detail = detail["shown"].where(detail["more"].isna(), detail["shown"] + "; " + detail["more"].fillna(""))
     top = graded.drop_duplicates(keys).set_index(keys)
     top["detail"] = detail
     out = top.reset_index()

@@ -12,7 +12,7 @@ import pytest
 from dashboard import charts
 from dashboard.theme import BAND_COLOURS, DOSE_COLOURS, DOSE_SYMBOLS, GRADE_COLOURS, SEVERITY_COLOURS
 from monitoring.catalogue import ORGAN_SYSTEMS
-from monitoring.patient_chart import ChartData, ctcae_bands
+from monitoring.patient_chart import ChartData, ctcae_bands, lab_panels
 
 LONDON = ZoneInfo("Europe/London")
 START = pd.Timestamp("2026-07-01T00:00Z")  # summer: London is UTC+1, so local differs from UTC
@@ -291,3 +291,19 @@ def test_dense_hourly_values_are_drawn_as_a_line_sparse_ones_with_markers():
     fig = build("vital_signs_figure", full_data(vitals=dense, end=times[-1]))
     assert trace(fig, "Heart rate").mode == "lines"
     assert trace(build("vital_signs_figure", full_data()), "Heart rate").mode == "lines+markers"
+
+
+def test_key_labs_and_every_abnormal_lab_are_drawn_at_once_and_normal_others_on_request():
+    labs = frame(["time", "code", "value_num", "ref_low", "ref_high"],
+                 [("2026-07-01T06:00Z", "albumin", 4.0, 3.5, 5.0),     # key lab, normal: drawn at once
+                  ("2026-07-01T06:00Z", "sodium", 128.0, 135.0, 145.0),  # other, low: drawn at once
+                  ("2026-07-01T06:00Z", "potassium", 4.0, 3.5, 5.1),   # other, normal: on request
+                  ("2026-07-01T06:00Z", "crp", 30.0, None, None)])     # other, no range: drawn at once
+    ranges = pd.DataFrame([("albumin", 3.5, 5.0, "laboratory"), ("sodium", 135.0, 145.0, "laboratory"),
+                           ("potassium", 3.5, 5.1, "laboratory")], columns=["code", "ref_low", "ref_high", "source"])
+    data = full_data(labs=labs, lab_ranges=ranges, lab_bands={})
+    first, later = lab_panels(data)
+    assert first == ["albumin", "sodium", "crp"] and later == ["potassium"]
+    titles = texts(charts.labs_figure(data, tz=LONDON, codes=later))
+    assert any(text.startswith("Potassium") for text in titles)
+    assert not any(text.startswith("Sodium") for text in titles)

@@ -275,6 +275,19 @@ def test_the_chart_page_draws_every_chart_and_switches_period(ward_url):
     assert not at.exception and len(chart_specs(at)) == 5
 
 
+def test_the_other_labs_all_within_range_are_one_toggle_away(ward_url):
+    at = signed_in("oncologist", page="app_pages/chart.py")
+    at.radio(key="chart_period").set_value("course").run()
+    toggle = at.toggle(key="chart_other_labs")
+    assert toggle.label.startswith("Show the ") and "all within their reference range" in toggle.label
+    shown = len(chart_specs(at))
+    toggle.set_value(True).run()
+    assert not at.exception and len(chart_specs(at)) == shown + 1
+    extra = {a.get("text", "").split(" (")[0] for a in chart_specs(at)[-2]["layout"].get("annotations", [])}
+    first = {a.get("text", "").split(" (")[0] for a in chart_specs(at)[3]["layout"].get("annotations", [])}
+    assert "Neutrophils" not in " ".join(extra) and not ({"Sodium", "Potassium"} & first & extra)
+
+
 def test_a_nurse_without_patients_with_a_course_is_told_so(tmp_path, sqlite_template, monkeypatch):
     path = tmp_path / "empty.db"
     shutil.copy(sqlite_template, path)

@@ -265,3 +265,14 @@ def test_selecting_a_patient_on_the_overview_opens_that_patients_chart(page_db):
     assert not at.exception
     assert at.title[0].value == "Patient chart"
     assert at.session_state["selected_patient_id"] == sick
+
+
+def test_a_cells_detail_names_the_values_at_its_grade_and_counts_the_others():
+    from monitoring.toxicity import DETAIL_MAX, daily_highest
+    rows = [(1, 600 - 20 * i, "temperature", 37.0 + 0.1 * i) for i in range(20)]  # 37.0 ... 38.9 °C
+    (cell,) = daily_highest(obs_frame(rows), tz=LONDON).itertuples()
+    assert cell.grade == 1  # CTCAE v5.0 fever grade 1: 38.0-39.0 °C
+    lines = cell.detail.split("; ")
+    assert len(lines) == DETAIL_MAX + 1 and all("grade 1" in line for line in lines[:DETAIL_MAX])
+    assert lines[0].startswith("Temperature 38.0 °C grade 1")  # the first to reach the grade, in time order
+    assert lines[-1] == "14 more values graded: 10 at grade 0, 4 at grade 1"

@@ -10,7 +10,8 @@ from dashboard.resources import get_engine, get_settings
 from dashboard.session import require
 from monitoring.db import session_scope
 from monitoring.models import REGIMEN_SHORT
-from monitoring.patient_chart import PERIODS, chart_data
+from monitoring.catalogue import default_catalogue
+from monitoring.patient_chart import PERIODS, chart_data, lab_panels
 from monitoring.timefmt import local_text
 
 user = require("view_patients")
@@ -48,10 +49,18 @@ chart("NEWS2", "NEWS2 of each observation set over its risk bands (RCP 2017); po
 chart("Fluids and weight", "Fluid intake and urine output per 8-h nursing shift (a shift without a volume shows "
       "no bar: missing is not zero); weight against the baseline and the capillary-leak gain levels.",
       fluids_figure(data, tz=tz), "chart_fluids")
-chart("Laboratory results", "Each result recorded in the period, the laboratory's reference range (green; the "
-      "local default where the result came without one) and the CTCAE v5.0 grade bands G1-G4 of the value's "
-      "scale (creatinine can also reach grade 2-3 by multiples of the baseline: see the grid).",
-      labs_figure(data, tz=tz), "chart_labs")
+first_labs, other_labs = lab_panels(data)
+chart("Laboratory results", "ANC, platelets, creatinine, bilirubin and albumin, and every other result outside its "
+      "reference range in the period, with the laboratory's reference range (green; the local default where the "
+      "result came without one) and the CTCAE v5.0 grade bands G1-G4 of the value's scale (creatinine can also "
+      "reach grade 2-3 by multiples of the baseline: see the grid).",
+      labs_figure(data, tz=tz, codes=first_labs), "chart_labs")
+if other_labs:
+    catalogue = default_catalogue()
+    names = ", ".join(catalogue[c].label for c in other_labs)
+    if st.toggle(f"Show the {len(other_labs)} other results, all within their reference range ({names})",
+                 key="chart_other_labs"):
+        st.plotly_chart(labs_figure(data, tz=tz, codes=other_labs), key="chart_labs_other", width="stretch")
 chart("Toxicity grid", "Highest CTCAE v5.0 grade per organ system and local day, from lab values, temperature and "
       "the nurses' symptom grades; point at a cell for the values behind it. An empty cell was not graded.",
       toxicity_grid_figure(data, tz=tz), "chart_toxicity")
