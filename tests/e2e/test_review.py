@@ -22,7 +22,12 @@ def test_the_oncologist_sees_the_overview_and_every_chart_of_a_demo_patient(page
     sign_in(page, "oncologist")
     expect(page.get_by_role("heading", name="Ward overview")).to_be_visible()
     expect(page.get_by_text("12 patients · riskiest first")).to_be_visible()
-    open_page(page, "Patient chart")
+    # Ticking the first row (the riskiest patient) opens that patient's chart. The grid is a canvas:
+    # the row's checkbox sits 16 px from its left edge, one header row (35 px) down.
+    grid = page.get_by_test_id("stDataFrame").first.bounding_box()
+    page.mouse.click(grid["x"] + 16, grid["y"] + 35 + 17)
+    wait_for_app_run(page)
+    expect(page.get_by_role("heading", name="Patient chart", exact=True)).to_be_visible()
     for heading in ("Vital signs", "NEWS2", "Fluids and weight", "Laboratory results"):
         expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
     for period in ("Last 24 h", "This cycle", "Whole course"):
