@@ -57,3 +57,14 @@ def test_the_oncologist_acknowledges_an_alert_in_the_inbox(page):
     page.get_by_text("Show handled alerts").click()
     wait_for_app_run(page)
     expect(page.get_by_text("acknowledge by Demo oncologist", exact=False).first).to_be_visible()
+
+
+def test_the_ward_overview_refreshes_itself_without_a_page_reload(page):
+    sign_in(page, "nurse")
+    caption = page.get_by_text("riskiest first").first
+    before = caption.inner_text()
+    page.evaluate("window.notReloaded = true")  # gone if the page were reloaded
+    page.wait_for_timeout(32_000)  # the fragment reruns every 30 s
+    after = caption.inner_text()
+    assert "as of" in after and after != before  # a new "as of" time: the table was read again
+    assert page.evaluate("window.notReloaded === true")
