@@ -1,0 +1,96 @@
+"""Benchmark: the de-identified CSV cohort export (issue 7: 2,000 courses in under 10 s).
+
+The synthetic hospital of monitoring.demo (2,000 courses, ~1 M observations) is written to a SQLite
+file once, its alerts synced and a few hundred of them acknowledged or declined (so latency and
+declines have data), and the file is kept in the temporary directory for later runs. The figure is
+the wall time of what `il2-monitor export --format csv` does after opening the database:
+quality.course_table/term_table/episode_table/cohort_tables and export.to_csv_zip (best of 3).
+
+    .venv/bin/python -m bench.bench_export [--quick]
+
+quick=True uses 200 courses.
+"""
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+END = datetime(2026, 11, 27, 8, tzinfo=timezone.utc)
+COURSES, QUICK_COURSES = 2_000, 200
+TARGET_S = 10.0
+REPEATS = 3
+ACTED_ALERTS = 300
+EXPORT_KEY = "bench-export-key"
+
+
+def hospital_db(courses: int) -> str:
+    """URL of a SQLite file holding the synthetic hospital with synced alerts (built once, then reused)."""
+    from sqlalchemy import select
+
+    from monitoring import alert_actions, demo
+    from monitoring.alerting import sync_alerts
+    from monitoring.db import make_engine, session_scope, upgrade
+    from monitoring.models import Alert
+
+    path = Path(tempfile.gettempdir()) / f"il2-bench-export-{courses}.db"
+    done = path.with_suffix(".ready")
+    url = f"sqlite:///{path}"
+    if done.exists() and path.exists():
+        return url
+    path.unlink(missing_ok=True)
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        with session_scope(engine) as session:
+            demo.write_ward(session=session, ward=demo.build_hospital(courses=courses, end=END), ward_code="HOSP",
+                            ward_name="Hospital (synthetic)")
+        with session_scope(engine) as session:
+            sync_alerts(session=session, username="bench", now=END)
+        with session_scope(engine) as session:
+            alerts = session.execute(select(Alert.id, Alert.first_seen_at).where(Alert.severity != "info")
+                                     .order_by(Alert.id).limit(ACTED_ALERTS)).all()
+            for i, (alert_id, seen) in enumerate(alerts):
+                action = "decline" if i % 5 == 0 else "acknowledge"
+                note = "expected IL-2 fever, reviewed" if action == "decline" else "reviewed at the bedside"
+                alert_actions.act(session=session, alert_id=alert_id, action=action, username="bench",
+                                  role="oncologist", note=note, now=seen + timedelta(minutes=5 + i % 60))
+    finally:
+        engine.dispose()
+    done.touch()
+    return url
+
+
+def export_csv(url: str) -> tuple[bytes, int]:
+    """What `il2-monitor export --format csv` does once the database is open: (zip bytes, course rows)."""
+    from monitoring import export, quality
+    from monitoring.db import make_engine, session_scope
+
+    engine = make_engine(url)
+    try:
+        with session_scope(engine) as session:
+            tables = quality.export_tables(session=session, filters=quality.QualityFilter(), export_key=EXPORT_KEY)
+        return export.to_csv_zip(tables, quality.COLUMN_DOCS), len(tables["courses"])
+    finally:
+        engine.dispose()
+
+
+def run(quick: bool = False) -> list[dict]:
+    n_courses = QUICK_COURSES if quick else COURSES
+    url = hospital_db(n_courses)
+    best, size, rows = float("inf"), 0, 0
+    for _ in range(REPEATS):
+        started = time.perf_counter()
+        data, rows = export_csv(url)
+        best = min(best, time.perf_counter() - started)
+        size = len(data)
+    return [{"figure": f"de-identified CSV cohort export (zip, {size / 1e6:.1f} MB), {rows:,} courses from SQLite",
+             "value": best, "unit": "s", "throughput_per_s": rows / best, "target": f"< {TARGET_S:g} s",
+             "peer": None, "ratio": None, "met": best < TARGET_S if not quick else None}]
+
+
+if __name__ == "__main__":
+    for row in run(quick="--quick" in sys.argv[1:]):
+        print(f"{row['figure']}: {row['value']:.2f} {row['unit']}  target {row['target']}  met={row['met']}")
