@@ -1,0 +1,268 @@
+"""FHIR export (monitoring.fhir_export) on SQLite and PostgreSQL: every resource and the Bundle
+validate with fhir.resources (R4B models: same shape as R4 for what is exported), references
+resolve, codes and units are there, and the de-identified export holds no identifier or real date."""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+from fhir.resources.R4B import get_fhir_model_class
+from fhir.resources.R4B.bundle import Bundle
+
+from monitoring import repository
+from monitoring.alerting import list_alerts, sync_alerts
+from monitoring.db import session_scope
+from monitoring.deid import FREE_TEXT_WITHHELD, pseudonym
+from monitoring.fhir_export import (CTCAE_GRADE_URL, LOINC, UCUM, fhir_export_bytes, fhir_resources, to_bundle,
+                                    to_ndjson)
+from monitoring.repository import ObservationInput
+from tests.factories import make_patient_with_course
+
+KEY = "quality-2026-11"
+MRN = "MRN-884213"
+GIVEN, FAMILY = "Philippa", "Quigglesworth"
+BIRTH = date(1961, 3, 14)
+# 08:00 UTC, so that a shift to the 00:00 epoch shows in every time.
+START = datetime(2026, 11, 20, 8, 0, tzinfo=timezone.utc)
+SET_AT = START + timedelta(days=1, hours=6)  # -> 2000-01-02T06:00:00Z
+# 8 h is 0.33 day at monitoring.deid.days_from's 0.01-day resolution: 2000-01-01T07:55:12Z.
+HELD_AT = START + timedelta(hours=8)
+HOLD_REASON = "SBP 84 mm Hg at 2026-11-20 15:40Z despite fluids"
+
+
+@dataclass(frozen=True)
+class Ward:
+    patient_id: int
+    course_id: int
+    other_patient_id: int
+    other_course_id: int
+
+
+@pytest.fixture
+def ward(engine) -> Ward:
+    """One identifiable patient with a course, vital signs, a lab with a reference range, a nurse
+    grade, a dose given and one held with a reason, and the alerts they raise; plus another patient."""
+    with session_scope(engine) as session:
+        w = repository.get_or_create_ward(session=session, code="T", name="Test ward")
+        patient = repository.add_patient(session=session, mrn=MRN, given_name=GIVEN, family_name=FAMILY,
+                                         birth_date=BIRTH, sex="female", recorded_by="tester", ward_id=w.id)
+        course = repository.add_course(session=session, patient_id=patient.id, regimen="hd-iv-bolus",
+                                       start_at=START, created_by="tester", planned_doses=14,
+                                       dose_per_kg=600_000, dose_interval_hours=8, baseline_weight_kg=80,
+                                       baseline_creatinine_mg_dl=0.9, usual_sbp_mm_hg=120)
+        repository.record_dose(session=session, course_id=course.id, dose_number=1, scheduled_at=START,
+                               status="given", given_at=START, dose=48_000_000, dose_unit="[IU]", route="IV",
+                               recorded_by="nurse.a", now=START)
+        repository.record_dose(session=session, course_id=course.id, dose_number=2, scheduled_at=HELD_AT,
+                               status="held", reason=HOLD_REASON, recorded_by="nurse.a", now=HELD_AT)
+        repository.add_observation_set(
+            session=session, patient_id=patient.id, course_id=course.id, observed_at=SET_AT, now=SET_AT,
+            recorded_by="nurse.a",
+            values=[ObservationInput("temperature", "38.6"), ObservationInput("heart_rate", "118"),
+                    ObservationInput("sbp", "95"), ObservationInput("rigors", "2"),
+                    ObservationInput("consciousness", "A")])
+        # A lab result without a course id: it belongs to the course by its time.
+        repository.add_observation_set(
+            session=session, patient_id=patient.id, observed_at=SET_AT, now=SET_AT, recorded_by="lab",
+            source="lab-import", values=[ObservationInput("anc", "0.4", unit="10*9/L", ref_low=1.8, ref_high=7.5)])
+        sync_alerts(session=session, patient_ids=[patient.id], now=SET_AT + timedelta(minutes=5))
+        ids = patient.id, course.id
+    other = make_patient_with_course(engine, mrn="SYN-OTHER-2", start=START + timedelta(days=3))
+    return Ward(*ids, *other)
+
+
+def export(engine, **kwargs) -> list[dict]:
+    with session_scope(engine) as session:
+        return list(fhir_resources(session=session, export_key=kwargs.pop("export_key", KEY), **kwargs))
+
+
+def of_type(resources, kind):
+    return [r for r in resources if r["resourceType"] == kind]
+
+
+def references(value):
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "reference":
+                yield item
+            else:
+                yield from references(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from references(item)
+
+
+def test_every_resource_and_the_bundle_validate_and_references_resolve(engine, ward):
+    resources = export(engine, course_ids=[ward.course_id])
+    kinds = [r["resourceType"] for r in resources]
+    assert set(kinds) == {"Patient", "Observation", "MedicationAdministration", "DetectedIssue", "AdverseEvent"}
+    for resource in resources:
+        get_fhir_model_class(resource["resourceType"]).model_validate(resource)
+    bundle = to_bundle(resources)
+    Bundle.model_validate(bundle)
+    assert bundle["type"] == "collection" and len(bundle["entry"]) == len(resources)
+    urls = [e["fullUrl"] for e in bundle["entry"]]
+    assert all(u.startswith("urn:uuid:") for u in urls) and len(set(urls)) == len(urls)
+    refs = list(references(bundle))
+    assert len(refs) == len(resources) - 1  # every resource but the Patient points at the patient
+    assert set(refs) <= set(urls)
+
+
+def test_numeric_observations_carry_loinc_and_ucum_and_the_lab_reference_range(engine, ward):
+    observations = {o["code"]["text"]: o for o in of_type(export(engine, course_ids=[ward.course_id]), "Observation")}
+    temperature, anc = observations["Temperature"], observations["Neutrophils (ANC)"]
+    assert {"system": LOINC, "code": "8310-5"}.items() <= temperature["code"]["coding"][0].items()
+    assert temperature["valueQuantity"] == {"value": 38.6, "unit": "°C", "system": UCUM, "code": "Cel"}
+    assert temperature["category"][0]["coding"][0]["code"] == "vital-signs"
+    assert anc["code"]["coding"][0]["code"] == "751-8" and anc["valueQuantity"]["code"] == "10*9/L"
+    assert anc["referenceRange"] == [{"low": {**anc["valueQuantity"], "value": 1.8},
+                                      "high": {**anc["valueQuantity"], "value": 7.5}}]
+    assert anc["category"][0]["coding"][0]["code"] == "laboratory"
+    numeric = [o for o in observations.values() if "valueQuantity" in o]
+    assert len(numeric) == 4 and all(o["code"]["coding"][0]["system"] == LOINC for o in numeric)
+    rigors = next(o for o in observations.values() if "valueInteger" in o)
+    assert rigors["valueInteger"] == 2
+    avpu = next(o for o in observations.values() if "valueCodeableConcept" in o)
+    assert avpu["valueCodeableConcept"]["coding"][0]["code"] == "A"
+
+
+def test_doses_given_and_held_become_medication_administrations(engine, ward):
+    given, held = of_type(export(engine, course_ids=[ward.course_id]), "MedicationAdministration")
+    assert given["status"] == "completed"
+    assert given["dosage"]["dose"] == {"value": 48_000_000, "unit": "IU", "system": UCUM, "code": "[IU]"}
+    assert "aldesleukin" in given["medicationCodeableConcept"]["text"]
+    assert held["status"] == "not-done" and "dosage" not in held
+    # De-identified: a reason typed by the nurse may name people or dates: withheld (deid.scrub_reason).
+    assert held["statusReason"][0]["text"] == FREE_TEXT_WITHHELD
+    assert held["statusReason"][0]["coding"][0]["code"] == "held"
+    _, typed = of_type(export(engine, course_ids=[ward.course_id], identifiable=True), "MedicationAdministration")
+    assert typed["statusReason"][0]["text"] == HOLD_REASON
+
+
+def test_alerts_become_detected_issues_with_mapped_severity(engine, ward):
+    with session_scope(engine) as session:
+        alerts = list_alerts(session=session, patient_ids=[ward.patient_id])
+    issues = of_type(export(engine, course_ids=[ward.course_id]), "DetectedIssue")
+    assert len(issues) == len(alerts) >= 1
+    fn = next(i for i in issues if i["code"]["coding"][0]["code"] == "febrile-neutropenia")
+    stored = alerts[alerts["rule_id"] == "febrile-neutropenia"].iloc[0]
+    assert fn["severity"] == {"emergency": "high", "urgent": "high", "warning": "moderate"}[stored["severity"]]
+    assert fn["code"]["text"] == f"febrile-neutropenia: {stored['level']}"
+    assert "ANC 0.40" in fn["detail"] and "IDSA 2010" in fn["detail"]
+    assert fn["identifiedDateTime"].startswith("2000-01-02T")
+
+
+def test_retracted_alerts_are_not_exported(engine, ward):
+    with session_scope(engine) as session:
+        anc = repository.current_observations(session=session, patient_ids=[ward.patient_id], codes=["anc"])
+        repository.mark_entered_in_error(session=session, observation_id=int(anc["id"].iloc[0]),
+                                         reason="wrong patient", recorded_by="lab")
+        sync_alerts(session=session, patient_ids=[ward.patient_id], now=SET_AT + timedelta(hours=1))
+    issues = of_type(export(engine, course_ids=[ward.course_id]), "DetectedIssue")
+    assert "febrile-neutropenia" not in {i["code"]["coding"][0]["code"] for i in issues}
+
+
+def test_adverse_events_carry_the_highest_ctcae_grade(engine, ward):
+    earlier = START + timedelta(hours=12)  # -> 2000-01-01T12:00:00Z
+    with session_scope(engine) as session:  # a milder ANC before the grade 4: the event starts there
+        repository.add_observation_set(
+            session=session, patient_id=ward.patient_id, course_id=ward.course_id, recorded_by="lab",
+            observed_at=earlier, now=earlier, source="lab-import",
+            values=[ObservationInput("anc", "1.2", ref_low=1.8, ref_high=7.5)])
+    events = {e["event"]["text"]: e for e in of_type(export(engine, course_ids=[ward.course_id]), "AdverseEvent")}
+    assert set(events) == {"Neutrophil count decreased", "Fever", "Chills"}
+    neutropenia, chills = events["Neutrophil count decreased"], events["Chills"]
+    assert neutropenia["extension"] == [{"url": CTCAE_GRADE_URL, "valueInteger": 4}]
+    assert neutropenia["severity"]["coding"][0]["code"] == "severe"
+    assert neutropenia["date"] == "2000-01-01T12:00:00Z"
+    assert chills["extension"][0]["valueInteger"] == 2 and chills["severity"]["coding"][0]["code"] == "moderate"
+    assert events["Fever"]["severity"]["coding"][0]["code"] == "mild"
+
+
+def test_deidentified_export_holds_no_identifier_and_no_real_date(engine, ward):
+    with session_scope(engine) as session:
+        bundle = fhir_export_bytes(session=session, export_key=KEY).decode()
+        ndjson = fhir_export_bytes(session=session, export_key=KEY, fmt="ndjson").decode()
+    for text in (bundle, ndjson):
+        for identifier in (MRN, "SYN-OTHER-2", GIVEN, FAMILY, "Person", BIRTH.isoformat()):
+            assert identifier not in text
+        # No real date: course start, observation, dose and alert times, evidence and the hold reason
+        # (a bare '2026' may occur inside a uuid).
+        assert re.findall(r"2026-\d\d-\d\d", text) == [] and "2000-01-01" in text
+    patients = of_type([e["resource"] for e in json.loads(bundle)["entry"]], "Patient")
+    assert {p["id"] for p in patients} == {pseudonym(ward.patient_id, KEY), pseudonym(ward.other_patient_id, KEY)}
+    assert all(set(p) == {"resourceType", "id", "meta", "gender"} for p in patients)
+
+
+def test_dates_are_shifted_so_the_course_starts_at_the_epoch(engine, ward):
+    resources = export(engine, course_ids=[ward.course_id])
+    times = {o["code"]["text"]: o["effectiveDateTime"] for o in of_type(resources, "Observation")}
+    assert set(times.values()) == {"2000-01-02T06:00:00Z"}
+    given, held = of_type(resources, "MedicationAdministration")
+    assert (given["effectiveDateTime"], held["effectiveDateTime"]) == ("2000-01-01T00:00:00Z", "2000-01-01T07:55:12Z")
+    assert all(any(t["code"] == "date-shifted" for t in r["meta"]["tag"]) for r in resources)
+
+
+def test_pseudonyms_and_ids_are_stable_for_a_key_and_differ_for_another(engine, ward):
+    first, again = export(engine), export(engine)
+    other = export(engine, export_key="another-key")
+    assert [r["id"] for r in first] == [r["id"] for r in again]
+    assert not {r["id"] for r in first} & {r["id"] for r in other}
+    assert of_type(other, "Patient")[0]["id"] == pseudonym(ward.patient_id, "another-key")
+    with pytest.raises(ValueError, match="export key"):
+        export(engine, export_key="")
+
+
+def test_identifiable_mode_carries_the_mrn_and_real_dates(engine, ward):
+    resources = export(engine, course_ids=[ward.course_id], identifiable=True)
+    patient, = of_type(resources, "Patient")
+    get_fhir_model_class("Patient").model_validate(patient)
+    assert patient["identifier"][0]["value"] == MRN and "name" not in patient and "birthDate" not in patient
+    assert {o["effectiveDateTime"] for o in of_type(resources, "Observation")} == {"2026-11-21T14:00:00Z"}
+    held = of_type(resources, "MedicationAdministration")[1]
+    assert held["statusReason"][0]["text"] == HOLD_REASON
+    assert all("date-shifted" not in json.dumps(r.get("meta", {})) for r in resources)
+
+
+def test_filters_select_courses_by_id_ward_regimen_and_period(engine, ward):
+    def patients(**filters):
+        return {p["id"] for p in of_type(export(engine, **filters), "Patient")}
+
+    mine, theirs = pseudonym(ward.patient_id, KEY), pseudonym(ward.other_patient_id, KEY)
+    assert patients() == {mine, theirs}
+    assert patients(course_ids=[ward.other_course_id]) == {theirs}
+    assert patients(period=(START + timedelta(days=1), None)) == {theirs}
+    assert patients(period=(None, START + timedelta(days=1))) == {mine}
+    assert patients(regimens=["low-dose-sc"]) == set()
+    assert patients(ward_ids=[9_999]) == set()
+    assert patients(course_ids=[ward.course_id], regimens=["hd-iv-bolus"]) == {mine}
+
+
+def test_ndjson_is_one_valid_resource_per_line_grouped_by_type(engine, ward):
+    with session_scope(engine) as session:
+        lines = fhir_export_bytes(session=session, export_key=KEY, fmt="ndjson").decode().splitlines()
+        bundle = json.loads(fhir_export_bytes(session=session, export_key=KEY))
+    resources = [json.loads(line) for line in lines]
+    assert [r["id"] for r in resources] == [e["resource"]["id"] for e in bundle["entry"]]
+    kinds = [r["resourceType"] for r in resources]
+    assert kinds == sorted(kinds, key=["Patient", "Observation", "MedicationAdministration", "DetectedIssue",
+                                       "AdverseEvent"].index)
+    for resource in resources:
+        get_fhir_model_class(resource["resourceType"]).model_validate(resource)
+    # ndjson keeps relative references (FHIR bulk data): each names a Patient in the file.
+    assert set(references(resources)) <= {f"Patient/{r['id']}" for r in of_type(resources, "Patient")}
+
+
+def test_ndjson_refuses_resources_that_are_not_grouped_by_type():
+    mixed = [{"resourceType": "Patient", "id": "a"}, {"resourceType": "Observation", "id": "b"},
+             {"resourceType": "Patient", "id": "c"}]
+    with pytest.raises(ValueError, match="not grouped"):
+        list(to_ndjson(mixed))
+
+
+def test_an_unknown_format_is_refused(engine, ward):
+    with session_scope(engine) as session, pytest.raises(ValueError, match="ndjson"):
+        fhir_export_bytes(session=session, export_key=KEY, fmt="xml")
