@@ -31,6 +31,7 @@ from monitoring.models import REGIMEN_SHORT, DoseEvent, TreatmentCourse
 from monitoring.repository import FUTURE_TOLERANCE, RecordError
 from monitoring.rules import il2_hold
 from monitoring.rules.context import prepare
+from monitoring.text import split_top_level
 from monitoring.thresholds import Thresholds, default_thresholds
 from monitoring.timefmt import elapsed_text, local_text
 
@@ -330,25 +331,6 @@ def _ticks(moment: datetime, unit: str) -> int:
     return int(np.datetime64(pd.Timestamp(moment).tz_convert(UTC).tz_localize(None), unit).astype(np.int64))
 
 
-def _split_top_level(text: str, sep: str = "; ") -> list[str]:
-    """Split on `sep` outside parentheses ('creatinine 3.10 mg/dL (>= 3: Dutcher absolute; > 4.5: label)')."""
-    parts, depth, start, i = [], 0, 0, 0
-    while i < len(text):
-        char = text[i]
-        if char == "(":
-            depth += 1
-        elif char == ")":
-            depth = max(depth - 1, 0)
-        elif depth == 0 and text.startswith(sep, i):
-            parts.append(text[start:i])
-            i += len(sep)
-            start = i
-            continue
-        i += 1
-    parts.append(text[start:])
-    return [p.strip() for p in parts if p.strip()]
-
-
 def parse_evidence(evidence: str) -> tuple[list[Criterion], list[str]]:
     """The engine's hold evidence ('discontinue: ... | absolute: a; b | relative (2): ... | no valid
     value for: SBP, platelets') -> criteria and the names of missing inputs."""
@@ -361,7 +343,7 @@ def parse_evidence(evidence: str) -> tuple[list[Criterion], list[str]]:
         head, _, body = section.partition(": ")
         kind = head.split(" ")[0]
         if kind in CRITERION_KINDS:
-            criteria.extend(Criterion(kind, text) for text in _split_top_level(body))
+            criteria.extend(Criterion(kind, text) for text in split_top_level(body))
     return criteria, missing
 
 
