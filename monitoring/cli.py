@@ -179,6 +179,123 @@ def _cmd_users(args: argparse.Namespace) -> int:
     return 0
 
 
+def _progress(step: int, total: int, label: str, *, stream=None, width: int = 30) -> None:
+    """A text progress bar on standard error ("[#####-----] 2/4 building tables")."""
+    stream = stream or sys.stderr
+    done = int(width * step / total)
+    stream.write(f"\r[{'#' * done}{'-' * (width - done)}] {step}/{total} {label:<40}")
+    if step == total:
+        stream.write("\n")
+    stream.flush()
+
+
+def _export_date(text: str) -> datetime:
+    """--from/--to: a date (midnight UTC) or an ISO 8601 time with a zone."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date such as 2026-11-01 "
+                                         "or a time such as 2026-11-01T08:00:00Z") from None
+    if value.utcoffset() is None:
+        if len(text) > 10:
+            raise argparse.ArgumentTypeError(f"'{text}' has no time zone; add Z or +01:00, or give a date")
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+def _export_end(text: str) -> datetime:
+    """--to: a plain date includes that whole day (UTC); a time is the exclusive end."""
+    from datetime import timedelta
+
+    value = _export_date(text)
+    return value + timedelta(days=1) if len(text.strip()) == 10 else value
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    """il2-monitor export: the quality export (README 'Quality exports'), audited."""
+    import getpass
+    import os
+
+    from sqlalchemy import select
+
+    from monitoring import auth, export, quality
+    from monitoring.db import make_engine, session_scope, upgrade
+    from monitoring.models import REGIMENS, Ward
+
+    def refuse(message: str) -> int:
+        print(f"il2-monitor export: {message}", file=sys.stderr)
+        return 2
+
+    key = args.key or os.environ.get("IL2_EXPORT_KEY", "")
+    if not key:
+        return refuse("an export key is needed for the pseudonyms: give --key KEY or set IL2_EXPORT_KEY "
+                      "(the same key gives the same pseudonyms in every export)")
+    unknown = [r for r in args.regimen or [] if r not in REGIMENS]
+    if unknown:
+        return refuse(f"regimen {', '.join(unknown)} is not known; accepted: {', '.join(REGIMENS)}")
+    if args.identifiable and not args.user:
+        return refuse("--identifiable needs --user NAME: an active account whose role may export identifiable data")
+    end = args.to
+    if args.start is not None and end is not None and end <= args.start:
+        return refuse("--to is before --from")
+    settings = load_settings()
+    upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    steps = 4
+    try:
+        with session_scope(engine) as session:
+            wards = {w.code: w.id for w in session.scalars(select(Ward)).all()}
+            missing = [c for c in args.ward or [] if c not in wards]
+            if missing:
+                return refuse(f"ward {', '.join(missing)} does not exist; known: {', '.join(sorted(wards)) or 'none'}")
+            username = f"cli:{getpass.getuser()}"
+            if args.user:
+                user = auth.get_user(session=session, username=args.user)
+                if user is None or not user.is_active:
+                    return refuse(f"no active account named '{args.user}'")
+                try:
+                    export.authorise(user.role, identifiable=args.identifiable)
+                except auth.PermissionDenied as exc:
+                    return refuse(str(exc))
+                username = user.username
+            filters = quality.QualityFilter(start=args.start, end=end,
+                                            ward_ids=[wards[c] for c in args.ward] if args.ward else None,
+                                            regimens=args.regimen or None)
+            show = not args.quiet
+            if show:
+                _progress(1, steps, "reading courses and observations")
+            tables = quality.export_tables(session=session, filters=filters, export_key=key,
+                                           identifiable=args.identifiable)
+            if show:
+                _progress(2, steps, f"writing {args.format}")
+            described = filters.describe() | {"ward_codes": args.ward or None}
+            text = (f"Courses starting {described['start'] or 'any time'} to {described['end'] or 'now'}; "
+                    f"wards {', '.join(args.ward) if args.ward else 'all'}; "
+                    f"regimens {', '.join(args.regimen) if args.regimen else 'all'}.")
+            if args.format in export.FHIR_FORMATS:
+                data = export.render_fhir(session=session, fmt=args.format, filters=filters, export_key=key,
+                                          identifiable=args.identifiable)
+            else:
+                data = export.render(tables, args.format, docs=quality.COLUMN_DOCS, title="IL-2 quality report",
+                                     synthetic=quality.is_synthetic(tables), deidentified=not args.identifiable,
+                                     filters_text=text)
+            if show:
+                _progress(3, steps, f"saving {args.output}")
+            with open(args.output, "wb") as handle:
+                handle.write(data)
+            export.record_export(session=session, username=username, fmt=args.format, filters=described,
+                                 identifiable=args.identifiable, rows=len(tables["courses"]))
+            if show:
+                _progress(4, steps, "recorded in the audit trail")
+    except OSError as exc:
+        return refuse(f"cannot write {args.output}: {exc.strerror}")
+    finally:
+        engine.dispose()
+    kind = "IDENTIFIABLE" if args.identifiable else "de-identified"
+    print(f"Wrote {kind} {args.format} export of {len(tables['courses'])} courses to {args.output}")
+    return 0
+
+
 def _safe_url(url: str) -> str:
     """The URL without a password, for messages."""
     if "@" in url and "://" in url:
@@ -232,6 +349,23 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "reset":
             action.add_argument("--password-stdin", action="store_true")
     users.set_defaults(handler=_cmd_users)
+
+    export_cmd = commands.add_parser("export", help="quality export of courses (de-identified by default), audited")
+    export_cmd.add_argument("--format", choices=("csv", "xlsx", "pdf", "fhir", "ndjson"), required=True,
+                            help="csv (zip of tidy CSVs with a data dictionary), xlsx or pdf")
+    export_cmd.add_argument("--from", dest="start", type=_export_date,
+                            help="courses starting on or after this date/time (UTC)")
+    export_cmd.add_argument("--to", type=_export_end, help="courses starting up to this date (inclusive) or "
+                                                             "before this time (UTC)")
+    export_cmd.add_argument("--ward", action="append", help="ward code (repeatable; default all)")
+    export_cmd.add_argument("--regimen", action="append", help="regimen code (repeatable; default all)")
+    export_cmd.add_argument("--key", help="export key for the pseudonyms (default: IL2_EXPORT_KEY)")
+    export_cmd.add_argument("--identifiable", action="store_true",
+                            help="include names, record numbers and dates (needs --user with permission)")
+    export_cmd.add_argument("--user", help="account the export is made for (audited; default cli:<os user>)")
+    export_cmd.add_argument("--output", "-o", required=True, help="file to write")
+    export_cmd.add_argument("--quiet", action="store_true", help="no progress bar")
+    export_cmd.set_defaults(handler=_cmd_export)
 
     def engine_command(name: str, help_text: str, handler) -> argparse.ArgumentParser:
         command = commands.add_parser(name, help=help_text)

@@ -32,6 +32,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("IL2_SESSION_TIMEOUT_MINUTES", "30", "A dashboard session idle this long is signed out."),
     Setting("IL2_LOCKOUT_ATTEMPTS", "5", "Failed sign-ins in a row that lock an account."),
     Setting("IL2_LOCKOUT_MINUTES", "15", "How long a locked account stays locked."),
+    Setting("IL2_EXPORT_KEY", "",
+            "Secret key for the pseudonyms of `il2-monitor export` (the same key gives the same pseudonyms "
+            "in every export; keep it out of the exports and out of version control). Read by the CLI only; "
+            "the Reports page asks for one or makes one per session."),
 )
 
 

@@ -1,18 +1,112 @@
-"""Reports: de-identified cohort summary (counts only; no names or record numbers)."""
+"""Reports: quality summaries across courses, and the audited exports (CSV zip, Excel, PDF).
+
+De-identified unless an allowed role ticks 'identifiable'. Each file is produced when its download
+button is clicked (deferred generation) and that production writes the audit row.
+"""
+from datetime import datetime, time, timedelta, timezone
+
+import plotly.express as px
 import streamlit as st
 
 from dashboard.resources import get_engine
 from dashboard.session import require
+from monitoring import auth, export, quality
 from monitoring.db import session_scope
-from monitoring.reports import cohort_summary
+from monitoring.deid import new_export_key
+from monitoring.models import REGIMEN_SHORT, REGIMENS
+from monitoring.repository import list_wards
 
-require("view_reports")
+KEY_STATE = "reports_export_key"
+DOWNLOADS = (("csv", "Download CSV (zip)", "reports_download_csv"), ("xlsx", "Download Excel", "reports_download_xlsx"),
+             ("pdf", "Download PDF", "reports_download_pdf"), ("fhir", "Download FHIR R4 (Bundle)",
+                                                              "reports_download_fhir"),
+             ("ndjson", "Download FHIR R4 (ndjson)", "reports_download_ndjson"))
+
+user = require("view_reports")
 st.title("Reports")
-st.caption("De-identified: counts per regimen, computed without reading any name, record number or birth "
-           "date. Expected IL-2 effects are counted apart from alerts. Exports in more formats come next (issue 7).")
-with session_scope(get_engine()) as session:
-    summary = cohort_summary(session=session)
-if summary.empty:
-    st.info("No treatment courses yet.")
-else:
-    st.dataframe(summary, hide_index=True, width="stretch")
+st.caption("Toxicity and monitoring performance across courses. De-identified by default: pseudonyms instead of "
+           "patients, days from the course start instead of dates; names, record numbers and birth dates are not "
+           "read. Expected IL-2 effects are counted apart from sepsis alerts.")
+
+engine = get_engine()
+with session_scope(engine) as session:
+    wards = {w.code: (w.id, w.name) for w in list_wards(session=session)}
+
+with st.expander("Filters and export key", expanded=True):
+    left, middle, right = st.columns(3)
+    start_day = left.date_input("Courses starting from", value=None, key="reports_from")
+    end_day = left.date_input("to (inclusive)", value=None, key="reports_to")
+    ward_codes = middle.multiselect("Wards", list(wards), format_func=lambda c: f"{c} · {wards[c][1]}",
+                                    key="reports_wards", placeholder="All wards")
+    regimens = middle.multiselect("Regimens", list(REGIMENS), format_func=lambda r: REGIMEN_SHORT.get(r, r),
+                                  key="reports_regimens", placeholder="All regimens")
+    st.session_state.setdefault(KEY_STATE, new_export_key())
+    own_key = right.text_input("Export key (optional)", type="password", key="reports_key_input",
+                               help="Enter your team's key to get the same pseudonyms as in earlier exports.")
+    key = own_key.strip() or st.session_state[KEY_STATE]
+    right.caption(f"Key in use: {'your key' if own_key.strip() else 'generated for this session'} "
+                  f"(…{key[-4:]}). Pseudonyms match only between exports made with the same key; "
+                  "keep the key apart from the files.")
+    identifiable = False
+    if auth.may(user["role"], "export_identifiable"):
+        identifiable = right.checkbox("Identifiable export (names, record numbers, dates)", key="reports_identifiable",
+                                      help="Recorded in the audit trail as an identifiable export.")
+
+filters = quality.QualityFilter(
+    start=None if start_day is None else datetime.combine(start_day, time(), tzinfo=timezone.utc),
+    end=None if end_day is None else datetime.combine(end_day, time(), tzinfo=timezone.utc) + timedelta(days=1),
+    ward_ids=[wards[c][0] for c in ward_codes] or None, regimens=regimens or None)
+with session_scope(engine) as session:
+    tables = quality.export_tables(session=session, filters=filters, export_key=key, identifiable=identifiable)
+
+courses = tables["courses"]
+if courses.empty:
+    st.info("No treatment courses match these filters.")
+    st.stop()
+
+synthetic = quality.is_synthetic(tables)
+st.markdown(f"**{len(courses)} courses**" + (" · synthetic data" if synthetic else "")
+            + (" · **IDENTIFIABLE**" if identifiable else " · de-identified"))
+st.subheader(quality.TABLE_TITLES["monitoring"])
+st.dataframe(tables["monitoring"], hide_index=True, width="stretch")
+
+distribution = tables["grade_distribution"]
+shown = distribution[(distribution["regimen"] == quality.ALL_REGIMENS) & (distribution["grade"] != "0")]
+chart_left, chart_right = st.columns(2)
+chart_left.plotly_chart(px.bar(shown, x="organ_system", y="courses", color="grade", barmode="stack",
+                               title="Highest CTCAE grade per organ system (courses; grade 0 not shown)"),
+                        key="reports_grade_chart")
+rules = tables["alerts_by_rule"]
+chart_right.plotly_chart(px.bar(rules[~rules["rule_id"].str.startswith("all ")], x="rule_id",
+                                y="alerts_per_patient_day", title="Alerts per patient-day, by rule"),
+                         key="reports_rule_chart")
+
+for name in ("cohort_counts", "alerts_by_rule", "distributions", "courses", "episodes", "declined_alerts"):
+    with st.expander(quality.TABLE_TITLES[name], expanded=name == "cohort_counts"):
+        st.dataframe(tables[name], hide_index=True, width="stretch")
+
+st.subheader("Download")
+filters_text = (f"Courses starting {start_day or 'any time'} to {end_day or 'now'}; wards "
+                f"{', '.join(ward_codes) or 'all'}; regimens {', '.join(regimens) or 'all'}.")
+
+
+def produce(fmt: str) -> bytes:
+    """The file, and its audit row (called by Streamlit when the button is clicked)."""
+    if fmt in export.FHIR_FORMATS:
+        with session_scope(engine) as read_session:
+            data = export.render_fhir(session=read_session, fmt=fmt, filters=filters, export_key=key,
+                                      identifiable=identifiable)
+    else:
+        data = export.render(tables, fmt, docs=quality.COLUMN_DOCS, title="IL-2 quality report",
+                             synthetic=synthetic, deidentified=not identifiable, filters_text=filters_text)
+    with session_scope(engine) as audit_session:
+        export.authorise(user["role"], identifiable=identifiable)
+        export.record_export(session=audit_session, username=user["username"], fmt=fmt,
+                             filters=filters.describe() | {"ward_codes": ward_codes or None},
+                             identifiable=identifiable, rows=len(courses))
+    return data
+
+
+for column, (fmt, label, widget_key) in zip(st.columns(len(DOWNLOADS)), DOWNLOADS):
+    column.download_button(label, data=lambda fmt=fmt: produce(fmt), file_name=export.filename(fmt),
+                           mime=export.MEDIA_TYPES[fmt], key=widget_key, on_click="ignore")

@@ -1,0 +1,163 @@
+"""`il2-monitor export` as a scheduled job runs it, and the Reports page for quality and oncologist."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from sqlalchemy import select
+
+from monitoring import auth
+from monitoring.db import make_engine, session_scope
+from monitoring.models import AuditEvent
+from tests.app_helpers import signed_in
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args: str, url: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "DATABASE_URL": url, **(env or {})}
+    if env is None:
+        environment.pop("IL2_EXPORT_KEY", None)
+    return subprocess.run([sys.executable, "-m", "monitoring", *args], capture_output=True, text=True, cwd=ROOT,
+                          env=environment, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def demo_url(tmp_path_factory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('export') / 'demo.db'}"
+    result = run_cli("demo", "--end", "2026-11-27T08:00:00Z", url=url)
+    assert result.returncode == 0, result.stderr
+    return url
+
+
+def audit_rows(url: str) -> list[AuditEvent]:
+    engine = make_engine(url)
+    try:
+        with session_scope(engine) as session:
+            rows = session.scalars(select(AuditEvent).where(AuditEvent.entity == "quality-export")
+                                   .order_by(AuditEvent.id)).all()
+            return [(r.username, r.action, r.after) for r in rows]
+    finally:
+        engine.dispose()
+
+
+def test_fhir_export_from_the_cli_is_a_valid_pseudonymous_bundle_and_audited(demo_url, tmp_path):
+    import json
+
+    from fhir.resources.R4B.bundle import Bundle
+
+    out = tmp_path / "q.fhir.json"
+    result = run_cli("export", "--format", "fhir", "--output", str(out), "--quiet", url=demo_url,
+                     env={"IL2_EXPORT_KEY": "k1"})
+    assert result.returncode == 0, result.stderr
+    text = out.read_text()
+    bundle = json.loads(text)
+    Bundle.model_validate(bundle)
+    kinds = {entry["resource"]["resourceType"] for entry in bundle["entry"]}
+    assert {"Patient", "Observation", "MedicationAdministration", "DetectedIssue", "AdverseEvent"} <= kinds
+    assert "SYN-0" not in text  # no record number of the demo ward
+    out_nd = tmp_path / "q.ndjson"
+    assert run_cli("export", "--format", "ndjson", "--output", str(out_nd), "--quiet", url=demo_url,
+                   env={"IL2_EXPORT_KEY": "k1"}).returncode == 0
+    lines = out_nd.read_text().splitlines()
+    assert len(lines) == len(bundle["entry"]) and json.loads(lines[0])["resourceType"] == "Patient"
+    assert [after["format"] for _, _, after in audit_rows(demo_url)[-2:]] == ["fhir", "ndjson"]
+
+
+def test_csv_export_writes_the_zip_shows_progress_and_is_audited(demo_url, tmp_path):
+    out = tmp_path / "q.zip"
+    result = run_cli("export", "--format", "csv", "--output", str(out), "--regimen", "hd-iv-bolus",
+                     "--from", "2026-11-01", "--to", "2026-11-30", url=demo_url, env={"IL2_EXPORT_KEY": "k1"})
+    assert result.returncode == 0, result.stderr
+    assert "4/4" in result.stderr and "[####" in result.stderr      # the text progress bar
+    names = zipfile.ZipFile(out).namelist()
+    assert {"courses.csv", "data_dictionary.csv", "monitoring.csv", "README.txt"} <= set(names)
+    courses = zipfile.ZipFile(out).read("courses.csv").decode()
+    assert "SYN-0" not in courses and "hd-iv-bolus" in courses and "low-dose-sc" not in courses
+    user, action, after = audit_rows(demo_url)[-1]
+    assert user.startswith("cli:") and action == "export" and after["format"] == "csv"
+    assert after["filters"]["regimens"] == ["hd-iv-bolus"] and after["identifiable"] is False
+
+
+@pytest.mark.parametrize("fmt, magic", [("xlsx", b"PK"), ("pdf", b"%PDF")])
+def test_excel_and_pdf_exports(demo_url, tmp_path, fmt, magic):
+    out = tmp_path / f"q.{fmt}"
+    result = run_cli("export", "--format", fmt, "--key", "k1", "--output", str(out), "--ward", "DEMO", "--quiet",
+                     url=demo_url)
+    assert result.returncode == 0, result.stderr
+    assert out.read_bytes().startswith(magic) and result.stderr == ""
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--ward", "NOWHERE"], "ward NOWHERE does not exist"),
+    (["--regimen", "iv-magic"], "regimen iv-magic is not known"),
+    (["--from", "yesterday"], "is not a date"),
+    (["--from", "2026-11-10", "--to", "2026-11-01"], "--to is before --from"),
+    (["--identifiable"], "--identifiable needs --user"),
+    (["--identifiable", "--user", "quality"], "may not export identifiable"),
+    (["--user", "ghost"], "no active account named 'ghost'"),
+])
+def test_bad_input_exits_2_with_a_clear_message(demo_url, tmp_path, args, message):
+    result = run_cli("export", "--format", "csv", "--key", "k", "--output", str(tmp_path / "x.zip"), *args,
+                     url=demo_url)
+    assert result.returncode == 2 and message in result.stderr
+    assert not (tmp_path / "x.zip").exists()
+
+
+def test_a_missing_key_exits_2(demo_url, tmp_path):
+    result = run_cli("export", "--format", "csv", "--output", str(tmp_path / "x.zip"), url=demo_url)
+    assert result.returncode == 2 and "IL2_EXPORT_KEY" in result.stderr
+
+
+def test_identifiable_export_for_an_oncologist_is_flagged_in_the_audit(demo_url, tmp_path):
+    out = tmp_path / "id.zip"
+    result = run_cli("export", "--format", "csv", "--key", "k", "--identifiable", "--user", "oncologist",
+                     "--output", str(out), "--quiet", url=demo_url)
+    assert result.returncode == 0, result.stderr
+    assert "SYN-0" in zipfile.ZipFile(out).read("courses.csv").decode()
+    user, action, after = audit_rows(demo_url)[-1]
+    assert (user, action, after["identifiable"]) == ("oncologist", "export-identifiable", True)
+
+
+# --- the Reports page ------------------------------------------------------------------------------
+
+@pytest.fixture
+def app_db(demo_url, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", demo_url)
+    st.cache_resource.clear()
+    yield
+    st.cache_resource.clear()
+
+
+LABELS = ["Download CSV (zip)", "Download Excel", "Download PDF", "Download FHIR R4 (Bundle)",
+          "Download FHIR R4 (ndjson)"]
+
+
+def download_buttons(at):
+    return [(b.proto.label, b.proto.id.rsplit("-", 1)[-1]) for b in at.get("download_button")]
+
+
+def test_quality_sees_tables_charts_and_three_downloads_without_identifiable_option(app_db):
+    at = signed_in("quality", page="app_pages/reports.py")
+    assert [t.value for t in at.title] == ["Reports"]
+    assert len(at.dataframe) >= 2 and len(at.get("plotly_chart")) == 2
+    assert download_buttons(at) == list(zip(LABELS, ["reports_download_csv", "reports_download_xlsx",
+                                                     "reports_download_pdf", "reports_download_fhir",
+                                                     "reports_download_ndjson"]))
+    assert not [c for c in at.checkbox if "Identifiable" in c.label]
+    shown = " ".join(str(df.value.to_csv()) for df in at.dataframe)
+    assert "SYN-0" not in shown  # no record number on the page
+
+
+def test_oncologist_may_tick_identifiable(app_db):
+    at = signed_in("oncologist", page="app_pages/reports.py")
+    box = at.checkbox(key="reports_identifiable")
+    box.check().run()
+    assert not at.exception
+    assert [label for label, _ in download_buttons(at)] == LABELS
+    assert auth.may("oncologist", "export_identifiable")
