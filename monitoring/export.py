@@ -26,9 +26,10 @@ from monitoring import auth
 from monitoring.audit import neutralise_formulas
 from monitoring.repository import write_audit
 
-FORMATS = ("csv", "xlsx", "pdf", "fhir", "ndjson")
-# FHIR R4 formats are built from the store by monitoring.fhir_export (not from the summary tables).
+TABLE_FORMATS = ("csv", "xlsx", "pdf")  # written from the summary tables (render)
+# FHIR R4 formats are built from the store by monitoring.fhir_export (render_fhir).
 FHIR_FORMATS = {"fhir": "bundle", "ndjson": "ndjson"}
+FORMATS = (*TABLE_FORMATS, *FHIR_FORMATS)
 MEDIA_TYPES = {"csv": "application/zip", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                "pdf": "application/pdf", "fhir": "application/fhir+json", "ndjson": "application/fhir+ndjson"}
 EXTENSIONS = {"csv": "zip", "xlsx": "xlsx", "pdf": "pdf", "fhir": "fhir.json", "ndjson": "ndjson"}
@@ -275,4 +276,5 @@ def render(tables: Mapping[str, pd.DataFrame], fmt: str, *, docs: Mapping[str, t
     if fmt == "pdf":
         return to_pdf(tables, title=title, synthetic=synthetic, deidentified=deidentified,
                       filters_text=filters_text)
-    raise ExportError(f"format '{fmt}' is not known; accepted: {', '.join(FORMATS)}")
+    raise ExportError(f"format '{fmt}' is not a table format; accepted: {', '.join(TABLE_FORMATS)} "
+                      f"(FHIR formats {', '.join(FHIR_FORMATS)} go through render_fhir)")

@@ -430,7 +430,7 @@ def _per_course(data: CohortData) -> pd.DataFrame:
                                               dtype="Float64").astype("Int64")
     weights = obs[(obs["code"] == "weight") & obs["value_num"].notna()].sort_values("observed_at")
     first_weight = weights.groupby("course_id")["value_num"].first()
-    baseline = courses["baseline_weight_kg"].astype(float).fillna(first_weight.reindex(index))
+    baseline = courses["baseline_weight_kg"].astype(float).fillna(first_weight.reindex(index).astype(float))
     peak = weights.groupby("course_id")["value_num"].max().reindex(index)
     out["peak_weight_gain_pct"] = ((peak / baseline - 1) * 100).round(1)
     aki_alerts = alerts[alerts["rule_id"] == AKI_RULE]

@@ -161,3 +161,24 @@ def test_oncologist_may_tick_identifiable(app_db):
     assert not at.exception
     assert [label for label, _ in download_buttons(at)] == LABELS
     assert auth.may("oncologist", "export_identifiable")
+
+
+def test_the_reports_page_on_a_database_without_courses_says_so(tmp_path, sqlite_template, monkeypatch):
+    import shutil
+
+    from monitoring.repository import get_or_create_ward
+
+    path = tmp_path / "empty.db"
+    shutil.copy(sqlite_template, path)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{path}")
+    st.cache_resource.clear()
+    engine = make_engine(f"sqlite:///{path}")
+    with session_scope(engine) as session:
+        get_or_create_ward(session=session, code="DEMO", name="Demo ward")
+        auth.ensure_demo_accounts(session=session, ward_codes=["DEMO"])
+    engine.dispose()
+    at = signed_in("quality")  # the quality role has one page: Reports opens directly
+    assert not at.exception and at.title[0].value == "Reports"
+    assert "No treatment courses match these filters." in at.info[0].value
+    assert not at.get("download_button")
+    st.cache_resource.clear()

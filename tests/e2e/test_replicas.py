@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from bench.streamlit_server import ROOT, serve
 from tests.conftest import _empty_postgres
 from tests.e2e.conftest import wait_for_app_run
-from tests.e2e.test_smoke import choose, sign_in
+from tests.e2e.test_smoke import enter_full_set, sign_in
 
 pytestmark = pytest.mark.postgres
 
@@ -42,16 +42,7 @@ def test_a_set_saved_on_one_replica_is_seen_on_the_other(browser, two_replicas):
     wait_for_app_run(oncologist)
     before = oncologist.get_by_text("need attention", exact=False).first.inner_text()
 
-    nurse.get_by_role("link", name="Record observations", exact=True).click()
-    wait_for_app_run(nurse)
-    for label, value in (("Respiratory rate (/min)", "26"), ("Oxygen saturation (SpO₂) (%)", "91"),
-                         ("Systolic blood pressure (mmHg)", "84"), ("Heart rate (/min)", "128"),
-                         ("Temperature (°C)", "39.4")):
-        nurse.get_by_label(label, exact=True).fill(value)
-    choose(nurse, "On supplemental oxygen", "no")
-    choose(nurse, "Consciousness (ACVPU)", "A")
-    nurse.get_by_role("button", name="Save observation set").click()
-    wait_for_app_run(nurse)
+    enter_full_set(nurse, rr="26", spo2="91", sbp="84", hr="128", temperature="39.4")
     expect(nurse.get_by_test_id("stMetric").first).to_contain_text("NEWS2")
 
     # Replica B reads the same database. Both pages open on the first patient of the ward (the same

@@ -65,18 +65,23 @@ def choose(page, label: str, option: str) -> None:
     page.get_by_role("option", name=option, exact=True).click()
 
 
-def test_a_nurse_enters_a_set_that_raises_an_alert_and_sees_news2_and_the_alert(page):
-    sign_in(page, "nurse")
+def enter_full_set(page, *, rr: str, spo2: str, sbp: str, hr: str, temperature: str) -> None:
+    """On the Record observations page: a full NEWS2 set on air, alert, then Save."""
     page.get_by_role("link", name="Record observations", exact=True).click()
     wait_for_app_run(page)
-    for label, value in (("Respiratory rate (/min)", "25"), ("Oxygen saturation (SpO₂) (%)", "93"),
-                         ("Systolic blood pressure (mmHg)", "86"), ("Heart rate (/min)", "125"),
-                         ("Temperature (°C)", "39.2")):
+    for label, value in (("Respiratory rate (/min)", rr), ("Oxygen saturation (SpO₂) (%)", spo2),
+                         ("Systolic blood pressure (mmHg)", sbp), ("Heart rate (/min)", hr),
+                         ("Temperature (°C)", temperature)):
         page.get_by_label(label, exact=True).fill(value)
     choose(page, "On supplemental oxygen", "no")
     choose(page, "Consciousness (ACVPU)", "A")
     page.get_by_role("button", name="Save observation set").click()
     wait_for_app_run(page)
+
+
+def test_a_nurse_enters_a_set_that_raises_an_alert_and_sees_news2_and_the_alert(page):
+    sign_in(page, "nurse")
+    enter_full_set(page, rr="25", spo2="93", sbp="86", hr="125", temperature="39.2")
     expect(page.get_by_test_id("stMetric").first).to_contain_text("NEWS2")
     expect(page.get_by_text("HIGH", exact=False).first).to_be_visible()
     expect(page.get_by_test_id("stAlertContentError").filter(has_text="sepsis-screen").first).to_be_visible()
