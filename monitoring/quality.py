@@ -122,6 +122,9 @@ COLUMN_DOCS: dict[str, tuple[str, str]] = {
     "status": ("", "Alert status when exported"),
     "first_response": ("", "First response to the alert: acknowledge, decline or escalate; NA when none"),
     "minutes_to_first_response": ("min", "First seen to first response; NA when unanswered (never 0)"),
+    "minutes_from_onset_to_first_response": ("min", "Onset of the finding in the data to first response (longer "
+                                                    "than from first seen when the data came late); NA when "
+                                                    "unanswered"),
     "declined_day": ("days", "When the alert was declined, days from course start"),
     "decline_reason": ("text", "Reason given for declining the alert: withheld in a de-identified export (free "
                                "text may name people), as typed in an identifiable one"),
@@ -293,7 +296,8 @@ def load_cohort(*, session: Session, filters: QualityFilter, identifiable: bool 
         alerts[column] = pd.to_datetime(alerts[column], utc=True)
     alerts["course_id"] = _course_of(alerts["patient_id"], alerts["course_id"], alerts["onset_at"], all_courses)
     latency = acknowledgement_latency(session=session, patient_ids=None if everyone else patient_ids)
-    alerts = alerts.merge(latency[["alert_id", "first_response", "latency_minutes"]], on="alert_id", how="left")
+    alerts = alerts.merge(latency[["alert_id", "first_response", "first_response_at", "latency_minutes"]],
+                          on="alert_id", how="left")
 
     decline_query = (select(AlertAction.alert_id, AlertAction.at, AlertAction.note)
                      .join(Alert, Alert.id == AlertAction.alert_id).where(AlertAction.action == "decline")
@@ -477,7 +481,7 @@ IDENTIFIABLE_COLUMNS = ["patient_id", "mrn", "family_name", "given_name", "birth
 TERM_COLUMNS = ["course_ref", "pseudonym", "regimen", "organ_system", "ctcae_term", "highest_grade", "onset_day",
                 "onset_days_from_first_dose"]
 EPISODE_COLUMNS = ["course_ref", "pseudonym", "regimen", "rule_id", "onset_day", "level", "severity", "status",
-                   "first_response", "minutes_to_first_response"]
+                   "first_response", "minutes_to_first_response", "minutes_from_onset_to_first_response"]
 DECLINE_COLUMNS = ["course_ref", "pseudonym", "regimen", "rule_id", "level", "onset_day", "declined_day",
                    "decline_reason"]
 
@@ -547,6 +551,10 @@ def _episodes_table(data: CohortData, export_key: str) -> pd.DataFrame:
     out["first_response"] = alerts["first_response"].to_numpy()
     out["minutes_to_first_response"] = pd.array(alerts["latency_minutes"].to_numpy(dtype=float, na_value=np.nan),
                                                 dtype="Float64").round(1)
+    # From the onset in the data (earlier than first seen for a late entry or a lab import).
+    from_onset = (pd.to_datetime(alerts["first_response_at"], utc=True) - alerts["onset_at"]).dt.total_seconds() / 60
+    out["minutes_from_onset_to_first_response"] = pd.array(from_onset.to_numpy(dtype=float, na_value=np.nan),
+                                                           dtype="Float64").round(1)
     if data.identities is not None:
         out["onset_utc"] = alerts["onset_at"].dt.strftime("%Y-%m-%dT%H:%M:%SZ").to_numpy()
     columns = EPISODE_COLUMNS + (["onset_utc"] if data.identities is not None else [])

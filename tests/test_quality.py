@@ -125,8 +125,11 @@ def test_terms_and_episodes_time_to_onset_and_latency(engine, cohort):
     episodes = tables["episodes"]
     fn = episodes[episodes["rule_id"] == "febrile-neutropenia"].iloc[0]
     assert fn["minutes_to_first_response"] == pytest.approx(25.0) and fn["first_response"] == "acknowledge"
+    # Onset: 38.9 °C at +14 h with ANC 0.3 at +13 h (IDSA 2010); first seen +14 h 10; acknowledged +14 h 35.
+    assert fn["minutes_from_onset_to_first_response"] == pytest.approx(35.0)
     unanswered = episodes[episodes["first_response"].isna()]
     assert unanswered["minutes_to_first_response"].isna().all()    # missing is never zero
+    assert unanswered["minutes_from_onset_to_first_response"].isna().all()
 
 
 def test_cohort_rates_per_course_and_per_100_patient_days(engine, cohort):
