@@ -20,7 +20,7 @@ from monitoring.models import REGIMEN_SHORT, TreatmentCourse
 from monitoring.repository import OBSERVATION_COLUMNS, current_observations, ward_patient_list
 from monitoring.rules.common import SEVERITY_RANK
 from monitoring.scores import news2_response, score_frame
-from monitoring.timefmt import course_day, elapsed_text, local_text
+from monitoring.timefmt import course_day, elapsed_text
 from monitoring.toxicity import daily_highest
 
 

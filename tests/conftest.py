@@ -55,6 +55,37 @@ def db_url(request, tmp_path, sqlite_template) -> str:
 
 
 @pytest.fixture
+def app_db_url(tmp_path, sqlite_template, monkeypatch) -> str:
+    """An empty SQLite app database the dashboard under AppTest uses (DATABASE_URL set; Streamlit's
+    process-global resource cache cleared before and after, so no engine leaks between tests)."""
+    import streamlit as st
+
+    path = tmp_path / "app.db"
+    shutil.copy(sqlite_template, path)
+    url = f"sqlite:///{path}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    st.cache_resource.clear()
+    yield url
+    st.cache_resource.clear()
+
+
+def seed_demo_ward(url: str, *, patients: int, days: int, seed: int, end, sync: bool = False) -> None:
+    """A synthetic demo ward (monitoring.demo) and the demo accounts, optionally with its alerts."""
+    from monitoring import auth, demo
+    from monitoring.alerting import sync_alerts
+    from monitoring.db import session_scope
+
+    engine = make_engine(url)
+    with session_scope(engine) as session:
+        demo.write_ward(session=session, ward=demo.generate_ward(patients=patients, days=days, seed=seed, end=end))
+    with session_scope(engine) as session:
+        if sync:
+            sync_alerts(session=session)
+        auth.ensure_demo_accounts(session=session, ward_codes=["DEMO"])
+    engine.dispose()
+
+
+@pytest.fixture
 def engine(db_url):
     engine = make_engine(db_url)
     yield engine

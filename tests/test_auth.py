@@ -2,11 +2,9 @@
 sign-on mapping, session timeout, and one audit row per write."""
 from __future__ import annotations
 
-import shutil
 from datetime import datetime, timedelta, timezone
 
 import pytest
-import streamlit as st
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 from streamlit.testing.v1 import AppTest
@@ -150,19 +148,14 @@ ALLOWED = {
 
 
 @pytest.fixture
-def app_url(tmp_path, sqlite_template, monkeypatch):
-    path = tmp_path / "app.db"
-    shutil.copy(sqlite_template, path)
-    url = f"sqlite:///{path}"
-    monkeypatch.setenv("DATABASE_URL", url)
-    st.cache_resource.clear()
+def app_url(app_db_url):
+    url = app_db_url
     engine = make_engine(url)
     with session_scope(engine) as session:
         get_or_create_ward(session=session, code="DEMO", name="Demo ward")
         auth.ensure_demo_accounts(session=session, ward_codes=["DEMO"])
     engine.dispose()
-    yield url
-    st.cache_resource.clear()
+    return url
 
 
 def app_signed_in(username: str, password: str = auth.DEMO_PASSWORD) -> AppTest:

@@ -1,11 +1,9 @@
 """The dashboard shell under Streamlit's AppTest: real entry point, real database."""
 from __future__ import annotations
 
-import shutil
 from datetime import datetime, timezone
 
 import pytest
-import streamlit as st
 from tests.app_helpers import signed_in
 
 from monitoring import demo
@@ -16,14 +14,8 @@ APP = "../dashboard/app.py"
 
 
 @pytest.fixture
-def app_db(tmp_path, sqlite_template, monkeypatch):
-    path = tmp_path / "app.db"
-    shutil.copy(sqlite_template, path)
-    url = f"sqlite:///{path}"
-    monkeypatch.setenv("DATABASE_URL", url)
-    st.cache_resource.clear()  # cache_resource is process-global across AppTests
-    yield url
-    st.cache_resource.clear()
+def app_db(app_db_url):
+    return app_db_url
 
 
 def seed(url: str) -> None:

@@ -4,12 +4,10 @@ nothing, never store a result twice, audit the import and re-evaluate alerts. On
 from __future__ import annotations
 
 import io
-import shutil
 from datetime import datetime, timedelta, timezone
 
 import pandas as pd
 import pytest
-import streamlit as st
 from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
@@ -389,13 +387,9 @@ PAGE = "app_pages/lab_import.py"
 
 
 @pytest.fixture
-def app_url(tmp_path, sqlite_template, monkeypatch):
+def app_url(app_db_url):
     """An app database with the demo accounts and one patient with a course on the nurse's ward."""
-    path = tmp_path / "app.db"
-    shutil.copy(sqlite_template, path)
-    url = f"sqlite:///{path}"
-    monkeypatch.setenv("DATABASE_URL", url)
-    st.cache_resource.clear()  # cache_resource is process-global across AppTests
+    url = app_db_url
     engine = make_engine(url)
     now = datetime.now(timezone.utc)
     with session_scope(engine) as session:
@@ -406,8 +400,7 @@ def app_url(tmp_path, sqlite_template, monkeypatch):
         repository.add_course(session=session, patient_id=patient.id, regimen="hd-iv-bolus", created_by="t",
                               start_at=now - timedelta(days=1), baseline_creatinine_mg_dl=0.9)
     engine.dispose()
-    yield url
-    st.cache_resource.clear()
+    return url
 
 
 def app_signed_in(username: str) -> AppTest:

@@ -13,9 +13,10 @@ import pytest
 import streamlit as st
 
 from tests.app_helpers import signed_in
+from tests.conftest import seed_demo_ward
 from tests.factories import NOW
 
-from monitoring import auth, demo, repository
+from monitoring import auth, repository
 from monitoring.alerting import list_alerts, sync_alerts
 from monitoring.db import make_engine, session_scope
 from monitoring.patient_chart import (PERIODS, chart_data, course_start, ctcae_bands, cycle_start, period_bounds,
@@ -228,22 +229,10 @@ def test_course_start_walks_back_over_the_cycles_of_one_course():
 # --- the page ----------------------------------------------------------------------------------------
 
 @pytest.fixture
-def ward_url(tmp_path, sqlite_template, monkeypatch):
-    path = tmp_path / "ward.db"
-    shutil.copy(sqlite_template, path)
-    url = f"sqlite:///{path}"
-    monkeypatch.setenv("DATABASE_URL", url)
-    st.cache_resource.clear()
-    engine = make_engine(url)
+def ward_url(app_db_url):
     end = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
-    with session_scope(engine) as session:
-        demo.write_ward(session=session, ward=demo.generate_ward(patients=2, days=4, seed=5, end=end))
-    with session_scope(engine) as session:
-        sync_alerts(session=session)
-        auth.ensure_demo_accounts(session=session, ward_codes=["DEMO"])
-    engine.dispose()
-    yield url
-    st.cache_resource.clear()
+    seed_demo_ward(app_db_url, patients=2, days=4, seed=5, end=end, sync=True)
+    return app_db_url
 
 
 def chart_specs(at) -> list[dict]:

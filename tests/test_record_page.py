@@ -1,42 +1,29 @@
 """Bedside entry through the real page (AppTest): valid, refused, confirmed, late, corrected."""
 from __future__ import annotations
 
-import shutil
 from datetime import datetime, timedelta, timezone
 
 import pytest
-import streamlit as st
 from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
 from tests.app_helpers import signed_in
 
-from monitoring import auth, demo
+
 from monitoring.db import make_engine, session_scope
 from monitoring.models import Observation
+
+from tests.conftest import seed_demo_ward
 
 APP = "../dashboard/app.py"
 PAGE = "app_pages/record.py"
 
 
 @pytest.fixture
-def ward_url(tmp_path, sqlite_template, monkeypatch):
-    path = tmp_path / "ward.db"
-    shutil.copy(sqlite_template, path)
-    url = f"sqlite:///{path}"
-    monkeypatch.setenv("DATABASE_URL", url)
-    st.cache_resource.clear()
-    engine = make_engine(url)
-    ward = demo.generate_ward(patients=2, days=2, seed=5,
-                              end=datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
-                              - timedelta(hours=1))
-    with session_scope(engine) as session:
-        demo.write_ward(session=session, ward=ward)
-    with session_scope(engine) as session:
-        auth.ensure_demo_accounts(session=session, ward_codes=["DEMO"])
-    engine.dispose()
-    yield url
-    st.cache_resource.clear()
+def ward_url(app_db_url):
+    end = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    seed_demo_ward(app_db_url, patients=2, days=2, seed=5, end=end)
+    return app_db_url
 
 
 def count_observations(url) -> int:
