@@ -17,7 +17,7 @@ from sqlmodel import Session
 from monitoring import repository
 from monitoring.alert_actions import HANDLED, worse_than_at_latest_action
 from monitoring.engine import evaluate
-from monitoring.models import Alert, TreatmentCourse
+from monitoring.models import Alert, Patient, TreatmentCourse
 from monitoring.repository import write_audit
 
 
@@ -56,6 +56,18 @@ def evaluate_store(*, session: Session, patient_ids: Sequence[int] | None = None
     return alerts
 
 
+def lock_patients(*, session: Session, patient_ids: Sequence[int] | None) -> None:
+    """Lock these patients' rows until the transaction ends (PostgreSQL; see sync_alerts)."""
+    if session.get_bind().dialect.name == "sqlite":
+        return
+    # FOR NO KEY UPDATE: syncs of one patient wait for each other, but the foreign-key checks of the
+    # observations just inserted (FOR KEY SHARE on the patient) do not, so two saves cannot deadlock.
+    query = select(Patient.id).order_by(Patient.id).with_for_update(key_share=True)
+    if patient_ids is not None:
+        query = query.where(Patient.id.in_(sorted({int(p) for p in patient_ids})))
+    session.execute(query).all()
+
+
 def sync_alerts(*, session: Session, patient_ids: Sequence[int] | None = None, username: str = "engine",
                 now: datetime | None = None) -> dict[str, int]:
     """Re-evaluate and store: new alerts inserted, known ones updated, vanished open ones retracted.
@@ -63,8 +75,16 @@ def sync_alerts(*, session: Session, patient_ids: Sequence[int] | None = None, u
     An acknowledged, declined, snoozed or resolved alert that is now worse than at its latest action
     (alert_levels.is_worse: severity, then level within the rule) is reopened: status 'open', snooze
     cleared, counted as 'reopened'.
+
+    Concurrency: on PostgreSQL the patients' rows are locked first (SELECT ... FOR NO KEY UPDATE, in
+    id order so two syncs cannot deadlock), so two saves for one patient re-evaluate one after the
+    other and the second sees the first's data (READ COMMITTED takes a new snapshot per statement).
+    Without it each would evaluate without the other's set and the stored alerts could miss a
+    finding that needs both (tests/test_concurrency_scale.py). SQLite's BEGIN IMMEDIATE already
+    serialises writers.
     """
     now = now or datetime.now(timezone.utc)
+    lock_patients(session=session, patient_ids=patient_ids)
     alerts = evaluate_store(session=session, patient_ids=patient_ids)
     query = select(Alert)
     if patient_ids is not None:
