@@ -281,6 +281,11 @@ class CatalogueEntry:
         return (f"{self.label} '{text}' is not accepted: enter a whole number from "
                 f"{format_number(low, 0)} to {format_number(high, 0)}.")
 
+    def _too_large_message(self, text: str) -> str:
+        return (f"{self.label} '{text}' is far outside the plausible range "
+                f"{self._range(self._identity, self.plausible)} (too many digits for a measurement) and was "
+                "not saved. Check the value.")
+
     def _grade_message(self, text: str) -> str:
         grades = ", ".join(str(g) for g in self.accepted_grades)
         undefined = [g for g in range(1, 5) if g not in self.grades]
@@ -337,7 +342,10 @@ def as_entered_text(value: Any) -> str:
     if isinstance(value, (bool, np.bool_)):
         return str(bool(value))
     if isinstance(value, (int, np.integer)):
-        return str(int(value))
+        try:
+            return str(int(value))
+        except ValueError:  # beyond Python's 4300-digit limit for int -> str
+            return f"{Decimal(int(value)):.6E}"
     if isinstance(value, (float, np.floating)):
         number = float(value)
         return str(int(number)) if number.is_integer() else repr(number)
@@ -345,13 +353,22 @@ def as_entered_text(value: Any) -> str:
 
 
 def _parse_number(entry: CatalogueEntry, value: Any) -> float:
-    """A finite float from a number or a plain decimal string; ObservationValueError otherwise."""
+    """A float from a number or a plain decimal string; ObservationValueError otherwise.
+
+    A number too large for a float (a 400-digit string, 10**400) gives an infinity of its sign,
+    which the numeric check refuses as too large (and the grade check as not a grade).
+    """
     if isinstance(value, str):
         text = value.strip()
         if _NUMBER_RE.fullmatch(text):
             return float(text)
     elif _is_number(value):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an int beyond the float range
+            return math.inf if value > 0 else -math.inf
+        except ValueError:  # Decimal('sNaN')
+            number = math.nan
         if math.isfinite(number):
             return number
     raise ObservationValueError(entry._not_a_number_message(as_entered_text(value)), code=entry.code, value=value, unit=None)
@@ -457,6 +474,9 @@ class Catalogue:
 
     @staticmethod
     def _validate_numeric(entry: CatalogueEntry, conversion: Conversion, value: Any, number: float) -> ValidatedValue:
+        if not math.isfinite(number):
+            raise ObservationValueError(entry._too_large_message(as_entered_text(value)), code=entry.code,
+                                        value=value, unit=None)
         if entry.integer and not number.is_integer():
             raise ObservationValueError(entry._not_whole_message(as_entered_text(value)), code=entry.code,
                                         value=value, unit=None)
@@ -578,8 +598,11 @@ class _FrameValidation:
 
     def _numeric(self, entry: CatalogueEntry, conversion: Conversion, rows: np.ndarray,
                  numbers: np.ndarray, shown: np.ndarray) -> None:
-        whole = numbers == np.floor(numbers) if entry.integer else np.ones(len(rows), bool)
-        self._messages(self.error, rows[~whole], shown[~whole], entry._not_whole_message)
+        # Typed numbers too large for a float (400 digits) parse as infinities: too large, not converted.
+        finite = np.isfinite(numbers)
+        self._messages(self.error, rows[~finite], shown[~finite], entry._too_large_message)
+        whole = finite & (numbers == np.floor(numbers) if entry.integer else finite)
+        self._messages(self.error, rows[finite & ~whole], shown[finite & ~whole], entry._not_whole_message)
         canonical = conversion.to_canonical_array(numbers)
         low, high = entry.plausible
         plausible = whole & (canonical >= low) & (canonical <= high)
@@ -630,7 +653,10 @@ def _split_values(values: pd.Series) -> tuple[np.ndarray, np.ndarray | None]:
         if _is_missing(value):
             continue
         if _is_number(value):
-            numbers[i] = float(value)
+            try:
+                numbers[i] = float(value)
+            except (OverflowError, ValueError):  # an int beyond the float range; Decimal('sNaN')
+                texts[i] = as_entered_text(value)
         else:
             texts[i] = as_entered_text(value)
     return numbers, texts

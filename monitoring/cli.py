@@ -65,12 +65,29 @@ def _read_csv(path: str) -> "pd.DataFrame":
 
     from monitoring.errors import InputError
 
+    import csv
+
     try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig")
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig")
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            header = next((row for row in csv.reader(handle) if any(cell.strip() for cell in row)), [])
     except FileNotFoundError:
         raise InputError([(None, None, f"file not found: {path}")]) from None
-    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error) as exc:
         raise InputError([(None, None, f"{path} is not a readable UTF-8 CSV file: {exc}")]) from None
+    # pandas would silently rename a repeated column (value, value.1) and read the first one only.
+    names = [cell.strip() for cell in header]
+    repeated = sorted({name for name in names if name and names.count(name) > 1})
+    if repeated:
+        raise InputError([(None, name, f"column '{name}' appears more than once in the header row of {path}")
+                          for name in repeated])
+    # A first data row with more cells than the header would silently become pandas's index, shifting
+    # every column of every row (later rows with too many cells are refused by pandas itself).
+    if not isinstance(frame.index, pd.RangeIndex):
+        raise InputError([(1, "line", f"this line has more cells than the header has columns "
+                                      f"({len(frame.columns)}): a comma inside a value? Write numbers with a "
+                                      "decimal point (3.5, not 3,5) or put the value in quotes")])
+    return frame
 
 
 def _write(frame: "pd.DataFrame", args: argparse.Namespace) -> None:

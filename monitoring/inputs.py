@@ -116,13 +116,18 @@ def _numbers(series: pd.Series, column: str, problems: _Problems) -> np.ndarray:
     plain = words.str.fullmatch(NUMBER_PATTERN).to_numpy(dtype=bool, na_value=False)
     parsed = np.full(len(words) + 1, np.nan)
     parsed[:-1][plain] = words[plain].astype(float).to_numpy()
+    # A plain number too long for a float (400 digits) parses as infinity: refused, never stored.
+    huge = plain & np.isinf(parsed[:-1])
+    parsed[:-1][huge] = np.nan
+    plain = plain & ~huge
     ids = np.where(ids < 0, len(words), ids)
     numbers = parsed[ids]
     bad_word = np.append(~plain & (words != "").to_numpy(dtype=bool), False)
     bad = bad_word[ids]
     if bad.any():
-        messages = np.array([f"{column} '{w}' is not a number (write e.g. 3.5, with a decimal point)"
-                             for w in words] + [""], dtype=object)
+        messages = np.array([f"{column} '{w}' is far too large (too many digits for a measurement)" if h else
+                             f"{column} '{w}' is not a number (write e.g. 3.5, with a decimal point)"
+                             for w, h in zip(words, huge)] + [""], dtype=object)
         problems.add(bad, column, messages[ids[bad]])
     return numbers
 

@@ -99,6 +99,11 @@ MODES: dict[str, str] = {
 SOURCE = "lab-import"
 CHUNK_ROWS = 50_000
 MAX_IMPORT_ROWS = 200_000
+# A laboratory row is a few hundred characters; a longer line is not a laboratory export (one
+# 100 MB line of commas would otherwise be read, and split into cells, whole).
+MAX_LINE_CHARS = 10_000
+# A chunk is also cut after this many characters, so long (but allowed) lines keep it bounded.
+CHUNK_CHARS = 16_000_000
 KEY_SIGNIFICANT_DIGITS = 9
 STATUSES = ("ok", "correction", "error", "duplicate")
 STORED_STATUSES = ("ok", "correction")  # rows an import stores
@@ -179,6 +184,21 @@ def _text_stream(stream: str | IO) -> tuple[IO[str], bool]:
     return io.TextIOWrapper(stream, encoding="utf-8-sig", newline=""), False
 
 
+def _bounded_lines(text: IO[str], limit: int = MAX_LINE_CHARS) -> Iterator[str]:
+    """The lines of `text`, refusing (InputError) a line longer than `limit` characters before it is
+    read whole."""
+    number = 0
+    while line := text.readline(limit + 1):
+        number += 1
+        if len(line.rstrip("\r\n")) > limit:
+            raise InputError([(None, None, f"Line {number:,} of the file is longer than {limit:,} characters: "
+                                           "this is not a laboratory results file (one result per line).")])
+        if "\x00" in line:  # binary, or UTF-16 read as UTF-8; PostgreSQL refuses NUL in text
+            raise InputError([(None, None, f"Line {number:,} of the file contains a NUL character: it is not UTF-8 "
+                                           "text (save it as 'CSV UTF-8').")])
+        yield line
+
+
 def read_csv_chunks(stream: str | IO, chunk_rows: int = CHUNK_ROWS, max_rows: int = MAX_IMPORT_ROWS
                     ) -> Iterator[pd.DataFrame]:
     """The CSV `stream` (path, text or binary file) as frames of at most `chunk_rows` rows of text.
@@ -188,11 +208,12 @@ def read_csv_chunks(stream: str | IO, chunk_rows: int = CHUNK_ROWS, max_rows: in
     the checks will name). A line with more cells than the header (a decimal comma, say) is not a
     reason to refuse the file: it is kept, and column LINE_PROBLEM says what is wrong with it; a
     line with fewer cells has the rest missing. Raises InputError when the file is not UTF-8 CSV,
-    has no header or more than `max_rows` data rows (reading stops at the first row over the limit).
+    has no header, a line longer than MAX_LINE_CHARS or more than `max_rows` data rows (reading
+    stops at the first row over the limit). A chunk also ends after CHUNK_CHARS characters.
     """
     text, opened = _text_stream(stream)
     try:
-        reader = csv.reader(text)
+        reader = csv.reader(_bounded_lines(text))
         try:
             header = next(reader, None)
             while header is not None and not any(cell.strip() for cell in header):
@@ -206,7 +227,7 @@ def read_csv_chunks(stream: str | IO, chunk_rows: int = CHUNK_ROWS, max_rows: in
             if repeated:
                 raise InputError([(None, c, f"column '{c}' appears more than once in the header row")
                                   for c in repeated])
-            width, seen, lines = len(names), 0, []
+            width, seen, lines, size = len(names), 0, [], 0
             for cells in reader:
                 if not any(cell.strip() for cell in cells):
                     continue  # blank line
@@ -215,10 +236,13 @@ def read_csv_chunks(stream: str | IO, chunk_rows: int = CHUNK_ROWS, max_rows: in
                     raise InputError([(None, None, f"The file has more than {max_rows:,} data rows; import at most "
                                                    f"{max_rows:,} rows at a time (split the file, by date for "
                                                    "example).")])
-                lines.append(cells)
-                if len(lines) == chunk_rows:
+                # Keep the header's cells and whether more followed (not the extra cells themselves).
+                extra = len(cells) if any(c.strip() for c in cells[width:]) else 0
+                lines.append((cells[:width], extra))
+                size += sum(map(len, cells[:width]))
+                if len(lines) == chunk_rows or size >= CHUNK_CHARS:
                     yield _chunk(lines, names, width)
-                    lines = []
+                    lines, size = [], 0
             if lines or seen == 0:
                 yield _chunk(lines, names, width)
         except (UnicodeDecodeError, csv.Error) as exc:
@@ -232,15 +256,15 @@ def read_csv_chunks(stream: str | IO, chunk_rows: int = CHUNK_ROWS, max_rows: in
             text.detach()  # leave the caller's binary stream open
 
 
-def _chunk(lines: list[list[str]], names: list[str], width: int) -> pd.DataFrame:
+def _chunk(lines: list[tuple[list[str], int]], names: list[str], width: int) -> pd.DataFrame:
+    """A frame of text from (the header's cells of a line, the line's cell count when it had more)."""
     problems: list[str | None] = []
     fitted = []
-    for cells in lines:
-        extra = cells[width:]
-        problems.append(None if not any(c.strip() for c in extra) else
-                        f"this line has {len(cells)} cells where the header has {width}: a comma inside a value? "
+    for cells, extra in lines:
+        problems.append(None if not extra else
+                        f"this line has {extra} cells where the header has {width}: a comma inside a value? "
                         "Write numbers with a decimal point (3.5, not 3,5) or put the value in quotes")
-        fitted.append(cells[:width] + [""] * (width - len(cells)))
+        fitted.append(cells + [""] * (width - len(cells)))
     columns = list(zip(*fitted)) if fitted else [()] * width
     frame = pd.DataFrame({name: pd.array([v if v.strip() else None for v in column], dtype="str")
                           for name, column in zip(names, columns)})
@@ -556,8 +580,11 @@ def check_import(*, session: Session, frame: pd.DataFrame | Iterable[pd.DataFram
 def check_file(*, session: Session, stream: str | IO, file_name: str | None = None,
                chunk_rows: int = CHUNK_ROWS, max_rows: int = MAX_IMPORT_ROWS, **kwargs: Any) -> ImportPreview:
     """`check_import` of a CSV path or stream, read in chunks (see `read_csv_chunks`)."""
-    return check_import(session=session, frame=read_csv_chunks(stream, chunk_rows=chunk_rows, max_rows=max_rows),
-                        file_name=file_name, **kwargs)
+    chunks = read_csv_chunks(stream, chunk_rows=chunk_rows, max_rows=max_rows)
+    try:
+        return check_import(session=session, frame=chunks, file_name=file_name, **kwargs)
+    finally:
+        chunks.close()  # now, while the caller's stream is open (not whenever it is garbage-collected)
 
 
 # --- storing ---------------------------------------------------------------------------------------

@@ -128,10 +128,11 @@ def convert_array(values: np.ndarray, scale: Fraction, offset: Fraction) -> np.n
     """
     values = np.asarray(values, dtype=np.float64)
     float_scale, float_offset = float(scale), float(offset)
-    product = values * float_scale
-    scaled = (product + float_offset) * _FLOAT_QUANTUM
+    with np.errstate(over="ignore"):  # |value| near 1e308: infinite, as implausible as the exact result
+        product = values * float_scale
+        scaled = (product + float_offset) * _FLOAT_QUANTUM
     result = np.rint(scaled) / _FLOAT_QUANTUM
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):
         distance_to_tie = np.abs(np.abs(scaled - np.trunc(scaled)) - 0.5)
         tolerance = (np.abs(product) + abs(float_offset)) * _FLOAT_QUANTUM * _TIE_RELATIVE_TOLERANCE
         doubtful = np.isfinite(scaled) & ((distance_to_tie <= tolerance) | (np.abs(scaled) >= _FLOAT_EXACT_LIMIT))
