@@ -6,6 +6,7 @@ in full before the first row is added, and one set is one transaction, so nothin
 """
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -203,6 +204,12 @@ def latest_eligibility(*, session: Session, course_id: int) -> dict[str, Eligibi
 
 # --- observations --------------------------------------------------------------------------------
 
+def _finite_limit(value: float) -> float:
+    if not math.isfinite(float(value)):
+        raise ValueError(f"reference limit {value!r} is not finite")
+    return float(value)
+
+
 def _validated_rows(values: Iterable[ObservationInput], catalogue: Catalogue, confirmed: set[str]
                     ) -> tuple[list[dict[str, Any]], list[str], dict[str, str]]:
     rows, errors, confirmations = [], [], {}
@@ -211,10 +218,16 @@ def _validated_rows(values: Iterable[ObservationInput], catalogue: Catalogue, co
             checked = catalogue.validate(item.code, item.value, item.unit)
             entry = catalogue[item.code]
             conversion = entry.conversion(item.unit)
-            ref_low = None if item.ref_low is None else conversion.to_canonical(item.ref_low)
-            ref_high = None if item.ref_high is None else conversion.to_canonical(item.ref_high)
         except (ObservationValueError, UnknownCodeError) as exc:
             errors.append(str(exc))
+            continue
+        try:
+            ref_low = None if item.ref_low is None else _finite_limit(conversion.to_canonical(item.ref_low))
+            ref_high = None if item.ref_high is None else _finite_limit(conversion.to_canonical(item.ref_high))
+        except (ValueError, TypeError, ArithmeticError):
+            errors.append(f"{entry.label}: reference range {item.ref_low!r} to {item.ref_high!r} "
+                          f"{item.unit or entry.unit_label} is not a pair of finite numbers; give plain numbers "
+                          "(or leave the range out).")
             continue
         if entry.requires_period and item.period_start is None:
             errors.append(f"{entry.label} {item.value} {entry.unit_label} needs the start of the period "

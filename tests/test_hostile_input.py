@@ -542,3 +542,20 @@ def test_cli_score_refuses_a_hostile_observation_set_naming_each_column(tmp_path
     for column in ("resp_rate", "spo2", "on_oxygen", "sbp", "heart_rate", "consciousness", "temperature"):
         assert f"row 1, column {column}" in result.stderr, (column, result.stderr)
     assert not out.exists()
+
+
+@pytest.mark.parametrize("ref_low", [float("nan"), float("inf"), "lots", "1e400"])
+def test_a_hostile_reference_limit_refuses_the_set_with_a_clear_message(engine, ref_low):
+    from monitoring import repository
+    from monitoring.repository import ObservationInput, RecordError
+    from tests.factories import NOW, make_patient_with_course
+
+    patient, _ = make_patient_with_course(engine)
+    with pytest.raises(RecordError, match="reference range .* is not a pair of finite numbers"):
+        with session_scope(engine) as session:
+            repository.add_observation_set(
+                session=session, patient_id=patient, observed_at=NOW, now=NOW, recorded_by="nurse.a",
+                values=[ObservationInput("heart_rate", 80),
+                        ObservationInput("creatinine", 1.0, ref_low=ref_low, ref_high=1.2)])
+    with session_scope(engine) as session:
+        assert repository.current_observations(session=session).empty  # nothing half saved
