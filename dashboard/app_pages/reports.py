@@ -9,6 +9,7 @@ import plotly.express as px
 import streamlit as st
 
 from dashboard.resources import get_engine
+from dashboard.theme import GRADE_COLOURS
 from dashboard.session import require
 from monitoring import auth, export, quality
 from monitoring.db import session_scope
@@ -73,7 +74,11 @@ st.dataframe(tables["monitoring"], hide_index=True, width="stretch")
 distribution = tables["grade_distribution"]
 shown = distribution[(distribution["regimen"] == quality.ALL_REGIMENS) & (distribution["grade"] != "0")]
 chart_left, chart_right = st.columns(2)
+# The grade colours of every other page (dashboard/theme.py); "not graded" in neutral grey.
+grade_colours = {str(grade): colour for grade, colour in GRADE_COLOURS.items()} | {"not graded": "#bdbdbd"}
 chart_left.plotly_chart(px.bar(shown, x="organ_system", y="courses", color="grade", barmode="stack",
+                               color_discrete_map=grade_colours,
+                               category_orders={"grade": ["1", "2", "3", "4", "5", "not graded"]},
                                title="Highest CTCAE grade per organ system (courses; grade 0 not shown)"),
                         key="reports_grade_chart")
 rules = tables["alerts_by_rule"]
