@@ -163,16 +163,10 @@ def test_oncologist_may_tick_identifiable(app_db):
     assert auth.may("oncologist", "export_identifiable")
 
 
-def test_the_reports_page_on_a_database_without_courses_says_so(tmp_path, sqlite_template, monkeypatch):
-    import shutil
-
+def test_the_reports_page_on_a_database_without_courses_says_so(app_db_url):
     from monitoring.repository import get_or_create_ward
 
-    path = tmp_path / "empty.db"
-    shutil.copy(sqlite_template, path)
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{path}")
-    st.cache_resource.clear()
-    engine = make_engine(f"sqlite:///{path}")
+    engine = make_engine(app_db_url)
     with session_scope(engine) as session:
         get_or_create_ward(session=session, code="DEMO", name="Demo ward")
         auth.ensure_demo_accounts(session=session, ward_codes=["DEMO"])
@@ -181,4 +175,3 @@ def test_the_reports_page_on_a_database_without_courses_says_so(tmp_path, sqlite
     assert not at.exception and at.title[0].value == "Reports"
     assert "No treatment courses match these filters." in at.info[0].value
     assert not at.get("download_button")
-    st.cache_resource.clear()

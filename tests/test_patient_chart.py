@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from datetime import date, datetime, timedelta, timezone
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
@@ -277,12 +276,8 @@ def test_the_other_labs_all_within_range_are_one_toggle_away(ward_url):
     assert "Neutrophils" not in " ".join(extra) and not ({"Sodium", "Potassium"} & first & extra)
 
 
-def test_a_nurse_without_patients_with_a_course_is_told_so(tmp_path, sqlite_template, monkeypatch):
-    path = tmp_path / "empty.db"
-    shutil.copy(sqlite_template, path)
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{path}")
-    st.cache_resource.clear()
-    engine = make_engine(f"sqlite:///{path}")
+def test_a_nurse_without_patients_with_a_course_is_told_so(app_db_url):
+    engine = make_engine(app_db_url)
     with session_scope(engine) as session:
         ward = repository.get_or_create_ward(session=session, code="DEMO", name="Demo ward")
         patient = repository.add_patient(session=session, mrn="SYN-NO-COURSE", given_name="No", family_name="Course",
