@@ -13,7 +13,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, event, inspect
+from sqlalchemy import Engine, String, event, inspect, type_coerce
 from sqlmodel import Session, create_engine
 
 from monitoring.config import normalise_database_url
@@ -59,6 +59,13 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def time_as_stored(session: Session, column):
+    """A timestamp column as SQLite stores it (ISO text, UTC), to be parsed vectorised by pandas
+    (pd.to_datetime(..., utc=True)): ten times faster than SQLAlchemy's per-value parsing on large
+    reads. Unchanged elsewhere (psycopg already returns datetimes)."""
+    return type_coerce(column, String) if session.get_bind().dialect.name == "sqlite" else column
 
 
 def alembic_config(url: str) -> Config:

@@ -70,6 +70,9 @@ WEIGHT_COLUMNS = ["time", "weight_kg", "gain_kg", "gain_percent"]
 LAB_COLUMNS = ["time", "code", "value_num", "ref_low", "ref_high"]
 LAB_RANGE_COLUMNS = ["code", "ref_low", "ref_high", "source"]
 _TIME_COLUMNS = {"time", "onset_at", "shift_start", "shift_end"}
+# What the chart reads of each observation (a whole course is thousands of rows: no more than needed).
+CHART_OBSERVATION_COLUMNS = ["patient_id", "set_id", "code", "value_num", "value_code", "ref_low", "ref_high",
+                             "observed_at"]
 
 
 def _empty(columns: Sequence[str]) -> pd.DataFrame:
@@ -270,6 +273,9 @@ class ChartData:
     fever_lines: tuple[tuple[float, str], ...] = field(default_factory=fever_lines)
     news2_bands: tuple[tuple[str, int, int | None], ...] = field(default_factory=news2_bands)
     weight_gain_lines: tuple[tuple[float, str], ...] = field(default_factory=weight_gain_lines)
+    # Display values derived once and shared by the chart builders (the dose and alert strip every
+    # chart opens with); never compared, never part of the data.
+    memo: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
 def lab_panels(data: ChartData) -> tuple[list[str], list[str]]:
@@ -379,7 +385,8 @@ def chart_data(*, session: Session, patient_id: int, period: str, now: datetime,
     start, end = period_bounds(period, now=now, cycle_start=cycle_start(course, all_doses),
                                course_start=course_start(courses), admitted_at=patient.admitted_at)
 
-    obs = current_observations(session=session, patient_ids=[patient_id], since=start.to_pydatetime())
+    obs = current_observations(session=session, patient_ids=[patient_id], since=start.to_pydatetime(),
+                               columns=CHART_OBSERVATION_COLUMNS)
     obs = obs[obs["observed_at"] <= end]
     dose_time = all_doses["given_at"].fillna(all_doses["scheduled_at"])
     in_period = (dose_time >= start) & (dose_time <= end)

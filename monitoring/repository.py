@@ -21,6 +21,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from monitoring.catalogue import Catalogue, ObservationValueError, UnknownCodeError, default_catalogue
+from monitoring.db import time_as_stored
 from monitoring.models import (
     DOSE_STATUSES,
     ELIGIBILITY_ANSWERS,
@@ -394,10 +395,17 @@ OBSERVATION_COLUMNS = ["id", "patient_id", "course_id", "set_id", "code", "value
 
 
 def current_observations(*, session: Session, patient_ids: Sequence[int] | None = None,
-                         codes: Sequence[str] | None = None, since: datetime | None = None) -> pd.DataFrame:
-    """The valid record: the latest version of every value, entered-in-error ones left out."""
+                         codes: Sequence[str] | None = None, since: datetime | None = None,
+                         columns: Sequence[str] = OBSERVATION_COLUMNS) -> pd.DataFrame:
+    """The valid record: the latest version of every value, entered-in-error ones left out.
+
+    `columns` (of OBSERVATION_COLUMNS) narrows what is read, for the large reads of the charts."""
+    unknown = set(columns) - set(OBSERVATION_COLUMNS)
+    if unknown:
+        raise ValueError(f"Unknown observation columns: {', '.join(sorted(unknown))}.")
     newer = aliased(Observation)
-    query = (select(*[getattr(Observation, c) for c in OBSERVATION_COLUMNS])
+    query = (select(*[time_as_stored(session, getattr(Observation, c)) if _is_time(c) else getattr(Observation, c)
+                      for c in columns])
              .where(~exists().where(newer.supersedes_id == Observation.id))
              .where(Observation.status != "entered-in-error"))
     if patient_ids is not None:
@@ -407,7 +415,7 @@ def current_observations(*, session: Session, patient_ids: Sequence[int] | None 
     if since is not None:
         query = query.where(Observation.observed_at >= since)
     query = query.order_by(Observation.patient_id, Observation.observed_at, Observation.id)
-    return _frame(session.execute(query).all(), OBSERVATION_COLUMNS)
+    return _frame(session.execute(query).all(), list(columns))
 
 
 def observation_history(*, session: Session, observation_id: int) -> list[Observation]:
@@ -423,11 +431,15 @@ def observation_history(*, session: Session, observation_id: int) -> list[Observ
     return chain
 
 
+def _is_time(column: str) -> bool:
+    return column.endswith("_at") or column == "period_start"
+
+
 def _frame(rows: Sequence[Any], columns: list[str]) -> pd.DataFrame:
     frame = pd.DataFrame.from_records([tuple(r) for r in rows], columns=columns)
     for column in columns:
-        if column.endswith("_at") or column == "period_start":
-            frame[column] = pd.to_datetime(frame[column], utc=True)
+        if _is_time(column):  # datetimes, or the ISO text SQLite stores (db.time_as_stored)
+            frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601")
     return frame
 
 
