@@ -478,18 +478,18 @@ def labs_figure(data: ChartData, *, tz: tzinfo, codes: Sequence[str] | None = No
     cols = 1 if len(codes) <= 2 else 2 if len(codes) <= 6 else 3
     rows = max(1, math.ceil(len(codes) / cols))
     cell = {code: (i // cols + 2, i % cols + 1) for i, code in enumerate(codes)}
-    used = {(1, c) for c in range(1, cols + 1)} | set(cell.values())
+    # One strip, over the first column: the dotted dose lines carry the doses across the others
+    # (a strip per column drew the same markers three times: ~50 ms more in the browser).
+    used = {(1, 1)} | set(cell.values())
     titles = {cell[code]: f"{catalogue[code].label} ({catalogue[code].unit_label})" for code in codes}
     panels = _panels([0.45] + [1.0] * rows, titles, cols=cols, used=used, vgap=0.3 / (rows + 1), hgap=0.07)
     layout = panels.layout
     traces: list[dict] = []
     notes: list[dict] = []
-    for c in range(1, cols + 1):
-        # Alerts once (first column): their long evidence would triple the page's data for nothing.
-        strip, strip_notes = _events(data, tz, *panels.refs[(1, c)], legend=c == 1, with_alerts=c == 1)
-        traces += strip
-        notes += strip_notes
-        _axis(layout, panels.refs[(1, c)][1], **STRIP_AXIS)
+    strip, strip_notes = _events(data, tz, *panels.refs[(1, 1)])
+    traces += strip
+    notes += strip_notes
+    _axis(layout, panels.refs[(1, 1)][1], **STRIP_AXIS)
     shapes: list[dict] = []
     by_code = {code: frame.sort_values("time") for code, frame in labs.groupby("code", sort=False)}
     ranges = data.lab_ranges.set_index("code") if len(data.lab_ranges) else None

@@ -34,7 +34,8 @@ def graded_observations(obs: pd.DataFrame, *, baseline_creatinine: dict[int, flo
         return obs.assign(organ_system=pd.Series(dtype=object), term=pd.Series(dtype=object),
                           grade=pd.Series(dtype="Int64"))
     known = obs[obs["code"].isin(catalogue.codes())]
-    kinds = known["code"].map(lambda c: catalogue[c].kind)
+    entries = {code: catalogue[code] for code in known["code"].unique()}  # dict maps: vectorised
+    kinds = known["code"].map({code: e.kind for code, e in entries.items()})
     numeric = known[(kinds == "numeric") & known["value_num"].notna()]
     baseline = np.full(len(numeric), np.nan)
     if baseline_creatinine:
@@ -45,11 +46,11 @@ def graded_observations(obs: pd.DataFrame, *, baseline_creatinine: dict[int, flo
                                        baseline, catalogue=catalogue)
     numeric = numeric.assign(term=np.asarray(terms, dtype=object), grade=grades)
     nurse = known[(kinds == "grade") & known["value_num"].notna()]
-    nurse = nurse.assign(term=nurse["code"].map(lambda c: catalogue[c].ctcae_term or catalogue[c].label),
+    nurse = nurse.assign(term=nurse["code"].map({code: e.ctcae_term or e.label for code, e in entries.items()}),
                          grade=pd.array(nurse["value_num"].round().astype("int64"), dtype="Int64"))
     graded = pd.concat([numeric, nurse], ignore_index=True)
     graded = graded[graded["grade"].notna()].copy()
-    graded["organ_system"] = graded["code"].map(lambda c: catalogue[c].organ_system)
+    graded["organ_system"] = graded["code"].map({code: e.organ_system for code, e in entries.items()})
     return graded
 
 
