@@ -676,3 +676,32 @@ def test_an_ended_snooze_and_a_worse_alert_are_back_on_the_page_saying_why(app_u
     assert "<b>KDIGO stage 3 (creatinine)</b>" in cards["aki"] and "status <b>open</b>" in cards["aki"]
     assert [w.value for w in at.warning if w.value.startswith("Worse than")] == [
         "Worse than at the last action (snooze: urgent, KDIGO stage 2 (creatinine)); it needs attention again."]
+
+
+def test_a_long_inbox_shows_twenty_cards_says_how_many_follow_and_shows_more_on_request(tmp_path, sqlite_template,
+                                                                                        monkeypatch):
+    """A ward's worth of alerts: the first 20 (most severe, newest) are drawn, the count of the rest is
+    said under them, and "Show 20 more" draws the next ones; the total is in the summary line."""
+    path = tmp_path / "many.db"
+    shutil.copy(sqlite_template, path)
+    url = f"sqlite:///{path}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    st.cache_resource.clear()
+    engine = make_engine(url)
+    now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    with session_scope(engine) as session:
+        repository.get_or_create_ward(session=session, code="DEMO", name="Demo ward")
+        auth.ensure_demo_accounts(session=session, ward_codes=["DEMO"])
+    for n in range(23):  # 23 patients in shock: one emergency alert each
+        patient, _ = make_patient_with_course(engine, mrn=f"SYN-MANY-{n:02d}", start=now - timedelta(hours=6))
+        record(engine, patient, 1, *SHOCK_SET, now=now - timedelta(minutes=n))
+    sync(engine, now=now)
+    engine.dispose()
+    at = inbox_page("oncologist")
+    assert len(headers(at)) == 20
+    assert any(c.value.startswith("23 alerts need attention") for c in at.caption)
+    assert any(c.value.startswith("Showing the first 20 of 23 alerts; the 3 below them") for c in at.caption)
+    at.button(key="alerts_more").click().run()
+    assert len(headers(at)) == 23
+    assert not [b for b in at.button if b.key == "alerts_more"]
+    st.cache_resource.clear()

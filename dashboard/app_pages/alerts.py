@@ -30,6 +30,10 @@ NOTE_KEYS = {"acknowledge": "ack_note", "decline": "decline_note", "escalate": "
 DONE = {"acknowledge": "Acknowledgement", "decline": "Decline", "escalate": "Escalation", "snooze": "Snooze",
         "resolve": "Resolution"}
 FEEDBACK_KEY = "alert_feedback"
+# Cards drawn at once, most severe and newest first; the rest one click away, and counted above the
+# list (40 patients' worth of 117 cards took 2.8 s to draw on a 2-core ward PC; 20 take a fraction).
+PAGE_SIZE = 20
+SHOWN_KEY = "alerts_shown"
 
 user = require("view_patients")
 st.title("Alert inbox")
@@ -137,7 +141,8 @@ def action_form(a, action: str) -> None:
     st.rerun()
 
 
-for a in shown.itertuples():
+limit = st.session_state.get(SHOWN_KEY, PAGE_SIZE)
+for a in shown.head(limit).itertuples():
     with st.container(border=True):
         colour = SEVERITY_COLOURS.get(a.severity, SEVERITY_COLOURS["info"])
         # HTML for the severity bar only; every value in it is escaped (names and levels are data).
@@ -158,6 +163,14 @@ for a in shown.itertuples():
                                       format_func=ACTION_LABELS.get)
         if choice is not None:
             action_form(a, choice)
+
+if len(shown) > limit:
+    more = min(PAGE_SIZE, len(shown) - limit)
+    st.caption(f"Showing the first {limit} of {len(shown)} alerts; the {len(shown) - limit} below them are less "
+               "severe or older.")
+    if st.button(f"Show {more} more", key="alerts_more"):
+        st.session_state[SHOWN_KEY] = limit + PAGE_SIZE
+        st.rerun()
 
 st.caption("Decision support only: every alert shows the values, times, standard and IL-2 context it rests on, so "
            "the basis can be checked; the decision stays with the clinical team. Actions are recorded with who and "
