@@ -131,7 +131,10 @@ def overview_rows(patients: pd.DataFrame, obs: pd.DataFrame | None, *, open_aler
     obs = obs if obs is not None else pd.DataFrame(columns=OBSERVATION_COLUMNS)
     sets = last_sets(obs).set_index("patient_id")
     today = pd.Timestamp(now).tz_convert(tz).date()
-    grades = daily_highest(obs, tz=tz, baseline_creatinine=baseline_creatinine) if len(obs) else None
+    # Only today's values are graded (the 24 h of sets above reach into yesterday): half the work.
+    midnight = pd.Timestamp(now).tz_convert(tz).normalize()
+    todays = obs[pd.to_datetime(obs["observed_at"], utc=True) >= midnight] if len(obs) else obs
+    grades = daily_highest(todays, tz=tz, baseline_creatinine=baseline_creatinine) if len(todays) else None
     if grades is not None and len(grades):
         grades = grades[grades["day"] == today]
     set_of = {int(pid): row for pid, row in zip(sets.index, sets.itertuples(index=False))}

@@ -276,3 +276,21 @@ def test_a_cells_detail_names_the_values_at_its_grade_and_counts_the_others():
     assert len(lines) == DETAIL_MAX + 1 and all("grade 1" in line for line in lines[:DETAIL_MAX])
     assert lines[0].startswith("Temperature 38.0 °C grade 1")  # the first to reach the grade, in time order
     assert lines[-1] == "14 more values graded: 10 at grade 0, 4 at grade 1"
+
+
+def test_the_table_colours_news2_by_band_alerts_by_severity_overdue_sets_and_todays_worst_grade():
+    from dashboard.theme import BAND_COLOURS, GRADE_COLOURS, SEVERITY_COLOURS
+    from dashboard.ward_table import overview_styles
+
+    obs = obs_frame(full_set(1, 30) + full_set(2, 30, resp_rate=25, sbp=95) + full_set(3, 30, resp_rate=21)
+                    + full_set(4, 13 * 60) + [(1, 30, "platelets", 40)])
+    frame = rows_for(obs, open_alerts={3: {"emergency": 1, "warning": 2}})
+    shown = frame[["Bed", "NEWS2", "Open alerts", "Next set", "CTCAE today"]]
+    styles = overview_styles(frame, shown).set_axis(frame["Bed"])
+    assert styles.loc["B2", "NEWS2"] == f"background-color: {BAND_COLOURS['medium']}; color: white"
+    assert styles.loc["B3", "Open alerts"] == f"color: {SEVERITY_COLOURS['emergency']}; font-weight: bold"
+    assert styles.loc["B1", "Open alerts"] == ""  # no open alert: no colour
+    assert styles.loc["B4", "Next set"] == f"color: {SEVERITY_COLOURS['emergency']}; font-weight: bold"
+    assert styles.loc["B2", "Next set"] == ""
+    assert styles.loc["B1", "CTCAE today"] == f"background-color: {GRADE_COLOURS[3]}; color: white"  # platelets 40
+    assert styles.loc["B4", "CTCAE today"] == ""  # its set was yesterday (23:00 London): nothing graded today

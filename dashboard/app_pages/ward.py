@@ -5,13 +5,12 @@ a row opens that patient's chart.
 """
 from datetime import datetime, timezone
 
-import pandas as pd
 import streamlit as st
 
 from dashboard.patient_picker import SELECTED_PATIENT
 from dashboard.resources import get_engine, get_settings
 from dashboard.session import require
-from dashboard.theme import BAND_COLOURS, GRADE_COLOURS, SEVERITY_COLOURS
+from dashboard.ward_table import overview_styles
 from monitoring.auth import may
 from monitoring.db import session_scope
 from monitoring.repository import visible_wards
@@ -34,27 +33,6 @@ ward_ids = [names[n] for n in chosen]
 chart_page = "app_pages/chart.py"
 
 
-def _style(frame: pd.DataFrame, shown: pd.DataFrame):
-    """Band colour on NEWS2, severity colour on open alerts, red on overdue, grade colours per system."""
-    def row_style(row):
-        source = frame.loc[row.name]
-        styles = pd.Series("", index=row.index)
-        if isinstance(source["band"], str):
-            text = "black" if source["band"] == "low-medium" else "white"
-            styles["NEWS2"] = f"background-color: {BAND_COLOURS[source['band']]}; color: {text}"
-        worst = next((s for s in ("emergency", "urgent", "warning") if s in source["Open alerts"]), None)
-        if worst:
-            styles["Open alerts"] = f"color: {SEVERITY_COLOURS[worst]}; font-weight: bold"
-        if source["overdue"]:
-            styles["Next set"] = f"color: {SEVERITY_COLOURS['emergency']}; font-weight: bold"
-        if not pd.isna(source["worst_grade"]):
-            grade = int(source["worst_grade"])
-            styles["CTCAE today"] = f"background-color: {GRADE_COLOURS[grade]}" + ("; color: white" if grade >= 3
-                                                                                   else "")
-        return styles
-    return shown.style.apply(row_style, axis=1)
-
-
 @st.fragment(run_every=REFRESH_SECONDS)
 def overview() -> None:
     tz = get_settings().timezone
@@ -71,7 +49,7 @@ def overview() -> None:
                + (f" · **{overdue} overdue set{'s' * (overdue != 1)}**" if overdue else ""))
     shown = frame[SHOWN]
     event = st.dataframe(
-        _style(frame, shown), hide_index=True, width="stretch", key="overview_table",
+        shown.style.apply(lambda _: overview_styles(frame, shown), axis=None), hide_index=True, width="stretch", key="overview_table",
         height=35 * (len(shown) + 1) + 3, on_select="rerun", selection_mode="single-row",
         column_config={
             "Course": st.column_config.TextColumn(help="Regimen · cycle and day of the course · IL-2 doses given "

@@ -1,0 +1,29 @@
+"""Styles of the ward overview table (pure: the overview frame in, a table of CSS per cell out)."""
+from __future__ import annotations
+
+import pandas as pd
+
+from dashboard.theme import BAND_COLOURS, GRADE_COLOURS, SEVERITY_COLOURS
+
+ALERT_ORDER = ("emergency", "urgent", "warning")
+
+
+def overview_styles(frame: pd.DataFrame, shown: pd.DataFrame) -> pd.DataFrame:
+    """CSS per cell of `shown` (the overview's visible columns): NEWS2 in its band colour, open alerts
+    in the colour of the most severe, an overdue next set in red, today's CTCAE grades in the colour
+    of the worst grade. Built column-wise (a function per row took 0.1 s for 40 patients)."""
+    styles = pd.DataFrame("", index=shown.index, columns=shown.columns)
+    band = frame["band"]
+    has_band = band.map(lambda b: isinstance(b, str))
+    styles.loc[has_band, "NEWS2"] = [f"background-color: {BAND_COLOURS[b]}; color: "
+                                     f"{'black' if b == 'low-medium' else 'white'}" for b in band[has_band]]
+    worst = frame["Open alerts"].map(lambda text: next((s for s in ALERT_ORDER if s in text), None))
+    styles.loc[worst.notna(), "Open alerts"] = [f"color: {SEVERITY_COLOURS[w]}; font-weight: bold"
+                                                for w in worst[worst.notna()]]
+    styles.loc[frame["overdue"].astype(bool), "Next set"] = (f"color: {SEVERITY_COLOURS['emergency']}; "
+                                                             "font-weight: bold")
+    graded = frame["worst_grade"].notna()
+    styles.loc[graded, "CTCAE today"] = [f"background-color: {GRADE_COLOURS[int(g)]}"
+                                         + ("; color: white" if g >= 3 else "")
+                                         for g in frame.loc[graded, "worst_grade"]]
+    return styles
