@@ -1,12 +1,19 @@
-"""Browser benchmarks of the clinicians' pages (issue 6): a real `streamlit run` on a SQLite file,
-driven by Playwright in Debian's chromium at 1366x768.
+"""Browser benchmarks of the clinicians' pages (issues 6 and 8): a real `streamlit run` on a SQLite
+file, driven by Playwright in Debian's chromium at 1366x768.
 
 Data: a synthetic 40-patient ward, 28 days (monitoring.demo), and for the first patient hourly
 vital signs over the whole 28-day course on top of the generator's own sets (daily labs come from
-the generator). Each figure is the median of REPEATS page switches: from the click on the page's
-navigation link until the page's content is drawn (the ward table, or every plotly chart of the
-patient chart) and the script has finished (Streamlit's script-state signal), measured in the page.
-The patient chart opens on the last 24 h; switching it to the whole course is timed apart.
+the generator); in the same database, a synthetic hospital of HOSPITAL_COURSES further concurrent
+courses on other wards (issue 8, scale), all with their alerts. The ward's nurse is signed in (her
+overview is her ward's 40 patients, read from the hospital-sized tables).
+
+Each figure is the median of REPEATS page switches: from the click on the page's navigation link
+until the page's content is drawn (the ward table, or every plotly chart of the patient chart) and
+the script has finished (Streamlit's script-state signal), measured in the page. The patient chart
+opens on the last 24 h; switching it to the whole course is timed apart.
+
+Memory (issue 8): SESSIONS browser sessions signed in at once, each having opened the ward overview
+and the whole-course patient chart; the dashboard server's resident memory (VmRSS) is read after.
 """
 from __future__ import annotations
 
@@ -19,17 +26,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.streamlit_server import CHROMIUM, CHROMIUM_ARGS, serve
+from bench.streamlit_server import CHROMIUM, CHROMIUM_ARGS, serve_process
 
 REPEATS = 7
 TARGET_S = 1.0
 PATIENTS, DAYS = 40, 28
+HOSPITAL_COURSES = 2000
+SESSIONS = 10
+MEMORY_TARGET_MB = 1024
+USER = "nurse"  # assigned to the 40-patient ward only
 VITALS = {"resp_rate": (16, 2), "spo2": (96, 1.5), "sbp": (112, 10), "dbp": (68, 7), "heart_rate": (92, 10),
           "temperature": (37.4, 0.5)}
 
 
-def build(path: Path) -> tuple[str, int]:
-    """The benchmark ward; returns (database URL, hourly-vitals points added for the first patient)."""
+def build(path: Path, hospital_courses: int = HOSPITAL_COURSES) -> tuple[str, int]:
+    """The benchmark ward inside a hospital of `hospital_courses` more courses; returns (database URL,
+    hourly-vitals points added for the ward's first patient)."""
     from monitoring import demo, repository
     from monitoring.alerting import sync_alerts
     from monitoring.auth import ensure_demo_accounts
@@ -43,6 +55,10 @@ def build(path: Path) -> tuple[str, int]:
     ward = demo.generate_ward(patients=PATIENTS, days=DAYS, seed=11, end=end)
     with session_scope(engine) as session:
         demo.write_ward(session=session, ward=ward)
+    if hospital_courses:
+        with session_scope(engine) as session:
+            demo.write_ward(session=session, ward=demo.build_hospital(courses=hospital_courses, days=DAYS, end=end),
+                            ward_code="HOSP", ward_name="Hospital (synthetic)")
     with session_scope(engine) as session:
         course = session.get(TreatmentCourse, 1)
         start = max(course.start_at, end - timedelta(days=DAYS))
@@ -94,19 +110,48 @@ def _period(page, label: str, count: int) -> float:
     return time.perf_counter() - start
 
 
+def _signed_in(browser, url: str):
+    page = browser.new_context(viewport={"width": 1366, "height": 768}).new_page()
+    page.goto(url)
+    page.get_by_role("textbox", name="User name").fill(USER)
+    page.get_by_role("textbox", name="Password").fill("demo-il2")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_function(SETTLED, arg=["Ward overview", "[data-testid='stDataFrame']", 1, ""], timeout=60_000)
+    return page
+
+
+def resident_mb(pid: int) -> float:
+    """Resident memory of a process (VmRSS), MB."""
+    line = next(x for x in Path(f"/proc/{pid}/status").read_text().splitlines() if x.startswith("VmRSS:"))
+    return int(line.split()[1]) / 1024
+
+
+def sessions_memory(url: str, pid: int, charts: int) -> tuple[float, float]:
+    """(server RSS before, with SESSIONS sessions open on the overview and the whole-course chart), MB."""
+    from playwright.sync_api import sync_playwright
+
+    before = resident_mb(pid)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        pages = []
+        for _ in range(SESSIONS):
+            page = _signed_in(browser, url)
+            _switch(page, "Patient chart", ".js-plotly-plot", charts, "last 24 h:")
+            _period(page, "Whole course", charts)
+            pages.append(page)
+        time.sleep(2)
+        during = resident_mb(pid)
+        browser.close()
+    return before, during
+
+
 def measure(url: str, charts: int) -> dict[str, list[float]]:
     from playwright.sync_api import sync_playwright
 
     times: dict[str, list[float]] = {"Ward overview": [], "Patient chart": [], "Whole course": []}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_context(viewport={"width": 1366, "height": 768}).new_page()
-        page.goto(url)
-        page.get_by_role("textbox", name="User name").fill("oncologist")
-        page.get_by_role("textbox", name="Password").fill("demo-il2")
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_function(SETTLED, arg=["Ward overview", "[data-testid='stDataFrame']", 1, ""],
-                               timeout=60_000)
+        page = _signed_in(browser, url)
         for i in range(REPEATS + 1):  # the first round warms the server's imports and caches: not counted
             chart = _switch(page, "Patient chart", ".js-plotly-plot", charts, "last 24 h:")
             course = _period(page, "Whole course", charts)
@@ -124,14 +169,18 @@ def run(quick: bool = False) -> list[dict]:
     if not Path(CHROMIUM).exists():
         print(f"bench_browser: chromium not found at {CHROMIUM}; skipped")
         return []
+    hospital = 200 if quick else HOSPITAL_COURSES
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
-        url, added = build(Path(tmp) / "bench.db")
-        print(f"bench_browser: ward built in {time.perf_counter() - started:.0f} s ({added} hourly vital signs added)")
-        with serve(url, Path(tmp) / "streamlit.log") as app:
+        url, added = build(Path(tmp) / "bench.db", hospital)
+        print(f"bench_browser: ward and hospital built in {time.perf_counter() - started:.0f} s ({added} hourly "
+              "vital signs added)")
+        with serve_process(url, Path(tmp) / "streamlit.log") as (app, process):
             times = measure(app, CHART_PLOTS)
+            before, during = sessions_memory(app, process.pid, CHART_PLOTS)
+    scale = f"{PATIENTS}-patient ward in a database of {PATIENTS + hospital:,} concurrent courses"
     rows = []
-    for page, what in (("Ward overview", f"{PATIENTS} patients"),
+    for page, what in (("Ward overview", f"{PATIENTS} patients, {scale}"),
                        ("Patient chart", f"opens on the last 24 h of a {DAYS}-day course with hourly vital signs"),
                        ("Whole course", f"patient chart switched to the whole {DAYS}-day course, hourly vital "
                                         "signs, daily labs")):
@@ -139,6 +188,10 @@ def run(quick: bool = False) -> list[dict]:
         rows.append({"figure": f"{page} in the browser ({what}), median of {REPEATS}, worst "
                                f"{max(times[page]):.2f} s", "value": round(median, 3), "unit": "s",
                      "target": f"< {TARGET_S:g} s", "met": median < TARGET_S})
+    rows.append({"figure": f"Dashboard server resident memory with {SESSIONS} sessions open, each on the ward "
+                           f"overview and the whole-course chart ({scale}; {before:,.0f} MB before they opened)",
+                 "value": round(during), "unit": "MB", "target": f"< {MEMORY_TARGET_MB:,} MB",
+                 "met": during < MEMORY_TARGET_MB})
     return rows
 
 

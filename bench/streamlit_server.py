@@ -26,6 +26,14 @@ def free_port() -> int:
 @contextmanager
 def serve(database_url: str, log_path: Path, port: int | None = None, env: dict | None = None) -> Iterator[str]:
     """Start the dashboard against `database_url`; yield its URL once healthy; stop it afterwards."""
+    with serve_process(database_url, log_path, port=port, env=env) as (url, _):
+        yield url
+
+
+@contextmanager
+def serve_process(database_url: str, log_path: Path, port: int | None = None, env: dict | None = None
+                  ) -> Iterator[tuple[str, subprocess.Popen]]:
+    """As serve, yielding (URL, the server's process) for what is measured of the process itself."""
     port = port or free_port()
     log = open(log_path, "w+")  # a file, not a pipe: a full pipe can stall the server
     proc = subprocess.Popen(
@@ -47,7 +55,7 @@ def serve(database_url: str, log_path: Path, port: int | None = None, env: dict 
                 log.seek(0)
                 raise RuntimeError("streamlit did not become healthy:\n" + log.read())
             time.sleep(0.2)
-        yield url
+        yield url, proc
     finally:
         proc.terminate()
         try:

@@ -24,9 +24,10 @@ from monitoring.repository import write_audit
 def store_frames(*, session: Session, patient_ids: Sequence[int] | None = None
                  ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The engine's inputs from the store: canonical observations, doses and course baselines."""
-    obs = repository.current_observations(session=session, patient_ids=patient_ids)
-    obs = obs.rename(columns={"observed_at": "time"})[
-        ["patient_id", "time", "code", "value_num", "value_code", "period_start"]]
+    obs = repository.current_observations(
+        session=session, patient_ids=patient_ids,
+        columns=["patient_id", "observed_at", "code", "value_num", "value_code", "period_start"])
+    obs = obs.rename(columns={"observed_at": "time"})
     doses = repository.current_doses(session=session, patient_ids=patient_ids)
     doses = pd.DataFrame({"patient_id": doses["patient_id"], "time": doses["given_at"].fillna(doses["scheduled_at"]),
                           "status": doses["status"], "dose_number": doses["dose_number"].astype("Int64")})
@@ -151,11 +152,15 @@ def list_alerts(*, session: Session, patient_ids: Sequence[int] | None = None,
     return frame
 
 
-def open_alert_counts(*, session: Session) -> dict[int, dict[str, int]]:
-    """Open alerts (not expected effects) per patient and severity, for the ward list."""
-    rows = session.execute(select(Alert.patient_id, Alert.severity, func.count())
-                           .where(Alert.status == "open", Alert.severity != "info")
-                           .group_by(Alert.patient_id, Alert.severity)).all()
+def open_alert_counts(*, session: Session, patient_ids: Sequence[int] | None = None) -> dict[int, dict[str, int]]:
+    """Open alerts (not expected effects) per patient and severity, for the ward list (these
+    patients only, when given: the hospital's alerts are not counted for one ward)."""
+    query = (select(Alert.patient_id, Alert.severity, func.count())
+             .where(Alert.status == "open", Alert.severity != "info")
+             .group_by(Alert.patient_id, Alert.severity))
+    if patient_ids is not None:
+        query = query.where(Alert.patient_id.in_(list(patient_ids)))
+    rows = session.execute(query).all()
     counts: dict[int, dict[str, int]] = {}
     for patient_id, severity, n in rows:
         counts.setdefault(patient_id, {})[severity] = n

@@ -510,17 +510,32 @@ WARD_LIST_COLUMNS = ["patient_id", "ward", "bed", "name", "mrn", "is_synthetic",
 
 def ward_patient_list(*, session: Session, ward_id: int | None = None,
                       ward_ids: Sequence[int] | None = None) -> pd.DataFrame:
-    """One row per patient on the ward with the latest course, dose counts and the last set time."""
+    """One row per patient on the ward with the latest course, dose counts and the last set time.
+
+    The aggregates are computed for the ward's patients only (a hospital holds a million
+    observations: aggregating them all took seconds on every overview refresh)."""
+    on_ward = select(Patient.id)
+    if ward_id is not None:
+        on_ward = on_ward.where(Patient.ward_id == ward_id)
+    if ward_ids is not None:
+        on_ward = on_ward.where(Patient.ward_id.in_(list(ward_ids)))
+    patient_ids = list(session.scalars(on_ward).all())
+    if not patient_ids:
+        return pd.DataFrame(columns=WARD_LIST_COLUMNS)
     latest_course = (select(TreatmentCourse.patient_id, func.max(TreatmentCourse.id).label("course_id"))
+                     .where(TreatmentCourse.patient_id.in_(patient_ids))
                      .group_by(TreatmentCourse.patient_id).subquery())
     given = (select(DoseEvent.course_id, func.count().label("n"))
-             .where(DoseEvent.status == "given", DoseEvent.record_status != "entered-in-error")
+             .where(DoseEvent.status == "given", DoseEvent.record_status != "entered-in-error",
+                    DoseEvent.course_id.in_(select(latest_course.c.course_id)))
              .group_by(DoseEvent.course_id).subquery())
     last_dose_id = (select(DoseEvent.course_id, func.max(DoseEvent.id).label("dose_id"))
+                    .where(DoseEvent.course_id.in_(select(latest_course.c.course_id)))
                     .group_by(DoseEvent.course_id).subquery())
     last_dose = aliased(DoseEvent)
     last_set = (select(Observation.patient_id, func.max(Observation.observed_at).label("at"))
-                .where(Observation.source != "lab-import").group_by(Observation.patient_id).subquery())
+                .where(Observation.source != "lab-import", Observation.patient_id.in_(patient_ids))
+                .group_by(Observation.patient_id).subquery())
     query = (
         select(Patient.id, Ward.name, Bed.label,
                (PatientIdentity.family_name + ", " + PatientIdentity.given_name), PatientIdentity.mrn,
@@ -536,12 +551,9 @@ def ward_patient_list(*, session: Session, ward_id: int | None = None,
         .outerjoin(last_dose_id, last_dose_id.c.course_id == TreatmentCourse.id)
         .outerjoin(last_dose, last_dose.id == last_dose_id.c.dose_id)
         .outerjoin(last_set, last_set.c.patient_id == Patient.id)
+        .where(Patient.id.in_(patient_ids))
         .order_by(Ward.name, Bed.label, Patient.id)
     )
-    if ward_id is not None:
-        query = query.where(Patient.ward_id == ward_id)
-    if ward_ids is not None:
-        query = query.where(Patient.ward_id.in_(list(ward_ids)))
     frame = _frame(session.execute(query).all(), WARD_LIST_COLUMNS)
     for column in ("course_start", "last_dose_at", "last_set_at"):
         frame[column] = pd.to_datetime(frame[column], utc=True)

@@ -99,7 +99,7 @@ def ward_overview(*, session: Session, ward_ids: Sequence[int], now: datetime, t
     local_midnight = pd.Timestamp(now).tz_convert(tz).normalize().tz_convert("UTC").to_pydatetime()
     since = min(local_midnight, now - timedelta(hours=24))
     obs = current_observations(session=session, patient_ids=ids, since=since) if ids else None
-    open_alerts = open_alert_counts(session=session)
+    open_alerts = open_alert_counts(session=session, patient_ids=ids)
     baselines = {}
     course_ids = [int(c) for c in patients["course_id"].dropna()]
     if course_ids:

@@ -5,7 +5,7 @@ alerts are exactly what a fresh evaluation of the data gives.
 Each writer saves as the Record observations page does: the whole set, then the alert re-evaluation
 and the feedback, in one transaction. Two writers share each patient, so alert rows are contended.
 The test runs WRITERS x SETS_EACH (16 x 25) to keep CI short; `make bench` runs the full 16 x 1,000
-(bench/bench_concurrency.py) with the same writer.
+on 80 patients (bench/bench_concurrency.py) with the same writer (bench/concurrent_writer.py).
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from monitoring.alerting import evaluate_store
 from monitoring.db import session_scope
 from monitoring.models import Alert, AuditEvent, Observation
-from tests.concurrent_writer import START, run_writers
+from bench.concurrent_writer import START, run_writers
 from tests.factories import make_patient_with_course
 
 WRITERS = 16

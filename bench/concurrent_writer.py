@@ -1,5 +1,11 @@
 """The concurrent writer shared by tests/test_concurrency_scale.py and bench/bench_concurrency.py:
-WRITERS processes each save SETS_EACH observation sets as the Record observations page does."""
+each process saves its observation sets as the Record observations page does (the set, then the alert
+re-evaluation and the feedback, one transaction).
+
+Writers work in pairs, like two nurses on one bay: pair k (writers 2k and 2k+1) owns the patients
+k, k + P, k + 2P ... (P = number of pairs), and both writers of the pair save their i-th set to the
+same patient, so the alert rows of that patient are contended. With 8 patients each pair owns one.
+"""
 from __future__ import annotations
 
 import time
@@ -24,10 +30,11 @@ class WriterResult:
     save_ms: list[float] = field(default_factory=list)
 
 
-def _writer(url: str, patient_id: int, worker: int, sets_each: int, queue) -> None:
+def _writer(url: str, patient_ids: list[int], worker: int, sets_each: int, queue) -> None:
     engine = make_engine(url)  # never share a pooled connection across processes
     saved, errors, times = 0, [], []
     for i in range(sets_each):
+        patient_id = patient_ids[i % len(patient_ids)]
         at = START + timedelta(minutes=worker * 10_000 + i * 5)  # distinct times per writer
         values = SICK if i % 7 == 3 else NORMAL
         started = time.perf_counter()
@@ -46,17 +53,24 @@ def _writer(url: str, patient_id: int, worker: int, sets_each: int, queue) -> No
     queue.put((saved, errors, times))
 
 
+def pair_patients(patient_ids: list[int], *, writers: int, worker: int) -> list[int]:
+    """The patients of a writer's pair (see the module docstring)."""
+    pairs = max(writers // 2, 1)
+    return patient_ids[(worker // 2) % pairs::pairs] or [patient_ids[worker % len(patient_ids)]]
+
+
 def run_writers(url: str, patient_ids: list[int], *, writers: int, sets_each: int, context) -> WriterResult:
-    """Start `writers` processes at once (writer w saves to patient w mod len(patient_ids)); wait for all."""
+    """Start `writers` processes at once, each saving `sets_each` sets to its pair's patients; wait for all."""
     queue = context.Queue()
-    processes = [context.Process(target=_writer, args=(url, patient_ids[w % len(patient_ids)], w, sets_each, queue))
+    processes = [context.Process(target=_writer, args=(url, pair_patients(patient_ids, writers=writers, worker=w),
+                                                       w, sets_each, queue))
                  for w in range(writers)]
     result = WriterResult()
     started = time.perf_counter()
     for process in processes:
         process.start()
     for _ in processes:
-        saved, errors, times = queue.get(timeout=1800)
+        saved, errors, times = queue.get(timeout=3 * 3600)
         result.saved += saved
         result.errors += errors
         result.save_ms += times
