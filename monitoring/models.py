@@ -165,7 +165,8 @@ class Observation(SQLModel, table=True):
     (unique supersedes_id), so two people correcting the same value at once cannot fork it.
     """
 
-    __table_args__ = (Index("ix_observation_patient_code_time", "patient_id", "code", "observed_at"),)
+    __table_args__ = (Index("ix_observation_patient_code_time", "patient_id", "code", "observed_at"),
+                      Index("ix_observation_patient_time", "patient_id", "observed_at"))
     id: int | None = Field(default=None, primary_key=True)
     patient_id: int = Field(foreign_key="patient.id")
     course_id: int | None = Field(default=None, foreign_key="treatmentcourse.id", index=True)

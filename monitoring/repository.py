@@ -533,15 +533,16 @@ def ward_patient_list(*, session: Session, ward_id: int | None = None,
                     .where(DoseEvent.course_id.in_(select(latest_course.c.course_id)))
                     .group_by(DoseEvent.course_id).subquery())
     last_dose = aliased(DoseEvent)
-    last_set = (select(Observation.patient_id, func.max(Observation.observed_at).label("at"))
-                .where(Observation.source != "lab-import", Observation.patient_id.in_(patient_ids))
-                .group_by(Observation.patient_id).subquery())
+    # The newest bedside value, read backwards along ix_observation_patient_time (a few rows each).
+    last_set_at = (select(Observation.observed_at)
+                   .where(Observation.patient_id == Patient.id, Observation.source != "lab-import")
+                   .order_by(Observation.observed_at.desc()).limit(1).correlate(Patient).scalar_subquery())
     query = (
         select(Patient.id, Ward.name, Bed.label,
                (PatientIdentity.family_name + ", " + PatientIdentity.given_name), PatientIdentity.mrn,
                Patient.is_synthetic, TreatmentCourse.id, TreatmentCourse.regimen, TreatmentCourse.cycle,
                TreatmentCourse.start_at, TreatmentCourse.planned_doses, func.coalesce(given.c.n, 0),
-               last_dose.status, func.coalesce(last_dose.given_at, last_dose.scheduled_at), last_set.c.at)
+               last_dose.status, func.coalesce(last_dose.given_at, last_dose.scheduled_at), last_set_at)
         .join(PatientIdentity, PatientIdentity.patient_id == Patient.id)
         .outerjoin(Ward, Ward.id == Patient.ward_id)
         .outerjoin(Bed, Bed.id == Patient.bed_id)
@@ -550,7 +551,6 @@ def ward_patient_list(*, session: Session, ward_id: int | None = None,
         .outerjoin(given, given.c.course_id == TreatmentCourse.id)
         .outerjoin(last_dose_id, last_dose_id.c.course_id == TreatmentCourse.id)
         .outerjoin(last_dose, last_dose.id == last_dose_id.c.dose_id)
-        .outerjoin(last_set, last_set.c.patient_id == Patient.id)
         .where(Patient.id.in_(patient_ids))
         .order_by(Ward.name, Bed.label, Patient.id)
     )

@@ -42,6 +42,9 @@ SYSTEM_SHORT = {"cardiovascular": "CV", "pulmonary": "Resp", "renal and fluid": 
                 "constitutional and infection": "Const", "metabolic": "Metab"}
 BAND_RANK = {"low": 0, "low-medium": 1, "medium": 2, "high": 3}
 LAST_SET_COLUMNS = ["patient_id", "last_set_at", "scored_at", "news2", "news2_band", "frequency_hours"]
+# What the overview reads of each observation: sets (source), NEWS2 values and gradable values.
+WARD_OBSERVATION_COLUMNS = ["patient_id", "code", "value_num", "value_code", "ref_low", "ref_high", "observed_at",
+                            "source"]
 
 
 def last_sets(obs: pd.DataFrame) -> pd.DataFrame:
@@ -98,7 +101,8 @@ def ward_overview(*, session: Session, ward_ids: Sequence[int], now: datetime, t
     # The last complete set of the last 24 h (due_text says so) and today's grades since local midnight.
     local_midnight = pd.Timestamp(now).tz_convert(tz).normalize().tz_convert("UTC").to_pydatetime()
     since = min(local_midnight, now - timedelta(hours=24))
-    obs = current_observations(session=session, patient_ids=ids, since=since) if ids else None
+    obs = current_observations(session=session, patient_ids=ids, since=since, columns=WARD_OBSERVATION_COLUMNS
+                               ) if ids else None
     open_alerts = open_alert_counts(session=session, patient_ids=ids)
     baselines = {}
     course_ids = [int(c) for c in patients["course_id"].dropna()]
