@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+import pandas as pd
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
@@ -42,6 +43,25 @@ def test_a_valid_set_is_stored_in_canonical_units_with_who_and_when(engine):
     assert set(frame["code"]) == {"temperature", "heart_rate", "sbp", "consciousness"}
     assert frame.set_index("code").loc["consciousness", "value_code"] == "A"
     assert frame["set_id"].nunique() == 1
+
+
+def test_a_narrow_read_gives_the_same_values_and_times_as_the_full_read(engine):
+    """The charts read only the columns they draw; the values and the UTC times must be the same."""
+    patient_id, course_id = make_patient_with_course(engine)
+    earlier = NOW - timedelta(minutes=90)
+    save(engine, patient_id, VITALS, course_id=course_id, observed_at=earlier, late_reason="written up after")
+    save(engine, patient_id, VITALS, course_id=course_id)
+    columns = ["patient_id", "code", "value_num", "value_code", "observed_at"]
+    with session_scope(engine) as session:
+        full = repository.current_observations(session=session, patient_ids=[patient_id])
+        narrow = repository.current_observations(session=session, patient_ids=[patient_id], columns=columns,
+                                                 since=earlier + timedelta(minutes=1))
+        with pytest.raises(ValueError, match="Unknown observation columns: nurse"):
+            repository.current_observations(session=session, columns=["code", "nurse"])
+    later = full[full["observed_at"] > earlier].reset_index(drop=True)
+    assert list(narrow.columns) == columns and len(narrow) == len(VITALS)
+    pd.testing.assert_frame_equal(narrow, later[columns])
+    assert str(narrow["observed_at"].dt.tz) == "UTC" and (narrow["observed_at"] == NOW).all()
 
 
 def test_one_implausible_value_refuses_the_whole_set_and_names_value_unit_and_range(engine):
