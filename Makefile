@@ -41,4 +41,4 @@ bench: install-dev
 	$(BIN)/python -m bench.run
 
 clean-db:
-	rm -f data/il2_monitor.db data/il2_monitor.db-wal data/il2_monitor.db-shm
+	rm -f data/il2_monitor.db data/il2_monitor.db-wal data/il2_monitor.db-shm data/il2_monitor.db-writers.lock

@@ -4,9 +4,20 @@ SQLite (the embedded default) runs in WAL mode with a busy timeout and takes the
 start of every transaction (BEGIN IMMEDIATE): a transaction that reads and then writes under a
 deferred BEGIN fails at once with 'database is locked' whatever the busy timeout says (measured:
 926 of 2000 writes failed; ../shared/reference/engineering.md §1e). PostgreSQL needs none of it.
+
+SQLite's busy handler is not fair: a waiting writer sleeps up to 100 ms between tries, and the writers
+that happen to try just after a commit win again and again. With 16 processes saving 1,000 sets each
+(bench/bench_concurrency.py), 13 writers waited past the 30-s timeout ("database is locked" reached
+them) while the median wait was 78 ms. Writers on a database file therefore first queue for a lock
+file beside it (`<database>-writers.lock`) polled every few milliseconds, so every waiter gets its turn
+in about the order it came; SQLite's own lock is then free at BEGIN IMMEDIATE.
 """
 from __future__ import annotations
 
+import fcntl
+import os
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +31,32 @@ from monitoring.config import normalise_database_url
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+WRITER_QUEUE_TIMEOUT_S = 120.0  # a writer waits this long for its turn before "database is locked"
+WRITER_QUEUE_POLL_S = 0.002
+_QUEUE_FD = "il2_writer_queue_fd"
+
+
+def _queue_for_writing(lock_path: Path) -> int:
+    """Wait for the writers' lock file (see the module docstring); returns the open, locked descriptor."""
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    deadline = time.monotonic() + WRITER_QUEUE_TIMEOUT_S
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                os.close(fd)
+                raise sqlite3.OperationalError(
+                    f"database is locked: another writer held it for over {WRITER_QUEUE_TIMEOUT_S:g} s") from None
+            time.sleep(WRITER_QUEUE_POLL_S)
+
+
+def _leave_queue(conn) -> None:
+    fd = conn.info.pop(_QUEUE_FD, None)
+    if fd is not None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
 
 
 def make_engine(url: str) -> Engine:
@@ -27,8 +64,11 @@ def make_engine(url: str) -> Engine:
     url = normalise_database_url(url)
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True)
+    lock_path = None
     if url.startswith("sqlite:///") and ":memory:" not in url:
-        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        database = Path(url[len("sqlite:///"):].split("?", 1)[0])
+        database.parent.mkdir(parents=True, exist_ok=True)
+        lock_path = database.with_name(database.name + "-writers.lock")
     engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
                                               "check_same_thread": False})
 
@@ -44,8 +84,17 @@ def make_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin_immediate(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        if lock_path is not None:
+            conn.info[_QUEUE_FD] = _queue_for_writing(lock_path)
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            _leave_queue(conn)
+            raise
 
+    # The turn ends with the transaction, however it ends (a killed process drops its lock too).
+    event.listen(engine, "commit", _leave_queue)
+    event.listen(engine, "rollback", _leave_queue)
     return engine
 
 
