@@ -539,7 +539,7 @@ class _World:
 
     # --- intervals that shape the record -------------------------------------------------------
     def _intervals(self) -> None:
-        d, rng = self.d, self.rng
+        d = self.d
         p, sched, kind = d["p"].to_numpy(), d["sched"].to_numpy(), d["kind"].to_numpy()
         # Confusion (consciousness 'C'): around a confusion hold; persisting for days after a stop.
         conf = np.isin(kind, [_K["confusion"], _K["stop-confusion"]])
