@@ -219,17 +219,14 @@ def _strip_markers(data: ChartData, tz: tzinfo) -> tuple[list[dict], list[dict]]
     return dose_groups, alert_groups
 
 
-def _events(data: ChartData, tz: tzinfo, xref: str, yref: str, *, legend: bool = True,
-            with_alerts: bool = True) -> tuple[list[dict], list[dict]]:
+def _events(data: ChartData, tz: tzinfo, xref: str, yref: str) -> tuple[list[dict], list[dict]]:
     """The strip: dose markers (status symbol and colour; hover: dose number, status, reason) and alert
     markers (severity colour; hover: rule, level, evidence, IL-2 context, standard). (traces, notes)"""
     dose_groups, alert_groups = _strip_markers(data, tz)
-    groups = dose_groups + (alert_groups if with_alerts else [])
     # The figures share the groups' arrays (never changed after this); each trace has its own axes.
-    traces = [dict(group, xaxis=xref, yaxis=yref, showlegend=legend) for group in groups]
-    empty = "no IL-2 dose and no alert in this period" if with_alerts else "no IL-2 dose in this period"
-    notes = [_note(xref, yref, empty)] if data.doses.empty and (data.alerts.empty or not with_alerts) else []
-    return traces, notes
+    traces = [dict(group, xaxis=xref, yaxis=yref, showlegend=True) for group in dose_groups + alert_groups]
+    empty = data.doses.empty and data.alerts.empty
+    return traces, [_note(xref, yref, "no IL-2 dose and no alert in this period")] if empty else []
 
 
 STRIP_AXIS = dict(range=[-0.6, 1.6], tickvals=[0, 1], ticktext=["Alerts", "IL-2"], fixedrange=True,

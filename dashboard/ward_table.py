@@ -27,3 +27,8 @@ def overview_styles(frame: pd.DataFrame, shown: pd.DataFrame) -> pd.DataFrame:
                                          + ("; color: white" if g >= 3 else "")
                                          for g in frame.loc[graded, "worst_grade"]]
     return styles
+
+
+def styled_overview(frame: pd.DataFrame, shown: pd.DataFrame):
+    """`shown` as a pandas Styler carrying overview_styles (what st.dataframe renders)."""
+    return shown.style.apply(lambda _: overview_styles(frame, shown), axis=None)

@@ -554,9 +554,8 @@ def ward_patient_list(*, session: Session, ward_id: int | None = None,
         .where(Patient.id.in_(patient_ids))
         .order_by(Ward.name, Bed.label, Patient.id)
     )
-    frame = _frame(session.execute(query).all(), WARD_LIST_COLUMNS)
-    for column in ("course_start", "last_dose_at", "last_set_at"):
-        frame[column] = pd.to_datetime(frame[column], utc=True)
+    frame = _frame(session.execute(query).all(), WARD_LIST_COLUMNS)  # parses last_dose_at, last_set_at
+    frame["course_start"] = pd.to_datetime(frame["course_start"], utc=True)
     return frame
 
 

@@ -87,7 +87,7 @@ def daily_highest(obs: pd.DataFrame, *, tz: tzinfo, baseline_creatinine: dict[in
         f"{label[c]} grade {g} at {t}" if is_grade[c] else
         f"{label[c]} {catalogue[c].format_value(v)} grade {g} at {t}"
         for c, v, g, t in zip(rows["code"], rows["value_num"], rows["grade_int"], clock)], index=rows.index)
-    detail = pd.Series(dict(zip(*_joined(rows["cell"].to_numpy(), lines.tolist(), "; "))), dtype=object)
+    detail = lines.groupby(rows["cell"].to_numpy(), sort=False).agg("; ".join)
     rest = graded[~shown]
     if len(rest):
         counts = rest.groupby(["cell", "grade_int"], sort=True).size()
@@ -109,15 +109,3 @@ def daily_highest(obs: pd.DataFrame, *, tz: tzinfo, baseline_creatinine: dict[in
                           "organ_system" else s, kind="stable")
     return out[GRADE_COLUMNS].reset_index(drop=True)
 
-
-def _joined(cells: np.ndarray, texts: list[str], separator: str) -> tuple[list[int], list[str]]:
-    """The texts of each cell joined in their order (cells arrive grouped, as after the sort)."""
-    keys: list[int] = []
-    joined: list[str] = []
-    for cell, text in zip(cells.tolist(), texts):
-        if keys and keys[-1] == cell:
-            joined[-1] += separator + text
-        else:
-            keys.append(cell)
-            joined.append(text)
-    return keys, joined

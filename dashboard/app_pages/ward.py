@@ -10,7 +10,7 @@ import streamlit as st
 from dashboard.patient_picker import SELECTED_PATIENT
 from dashboard.resources import get_engine, get_settings
 from dashboard.session import require
-from dashboard.ward_table import overview_styles
+from dashboard.ward_table import styled_overview
 from monitoring.auth import may
 from monitoring.db import session_scope
 from monitoring.repository import visible_wards
@@ -49,7 +49,7 @@ def overview() -> None:
                + (f" · **{overdue} overdue set{'s' * (overdue != 1)}**" if overdue else ""))
     shown = frame[SHOWN]
     event = st.dataframe(
-        shown.style.apply(lambda _: overview_styles(frame, shown), axis=None), hide_index=True, width="stretch", key="overview_table",
+        styled_overview(frame, shown), hide_index=True, width="stretch", key="overview_table",
         height=35 * (len(shown) + 1) + 3, on_select="rerun", selection_mode="single-row",
         column_config={
             "Course": st.column_config.TextColumn(help="Regimen · cycle and day of the course · IL-2 doses given "
