@@ -49,17 +49,11 @@ def _one(url: str, sets_each: int) -> dict:
 
 
 def _empty_postgres(url: str) -> None:
-    from sqlalchemy import text
-
-    from monitoring.db import make_engine, upgrade
-    from monitoring.models import SQLModel
+    from monitoring.db import upgrade
+    from tests.factories import empty_postgres
 
     upgrade(url)
-    engine = make_engine(url)
-    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
-    with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    engine.dispose()
+    empty_postgres(url)
 
 
 def run(quick: bool = False) -> list[dict]:

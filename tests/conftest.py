@@ -7,10 +7,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 
 from monitoring.db import make_engine, upgrade
-from monitoring.models import SQLModel
+from tests.factories import empty_postgres
 
 PG_SKIP_REASON = ("TEST_DATABASE_URL is not set: PostgreSQL tests need a database they may fill and empty "
                   "(.ci/run creates one)")
@@ -33,15 +32,6 @@ def postgres_url() -> str:
     return url
 
 
-def _empty_postgres(url: str) -> None:
-    engine = make_engine(url)
-    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
-    with engine.begin() as conn:
-        # TRUNCATE does not fire the row-level triggers that refuse DELETE on append-only tables.
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    engine.dispose()
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def db_url(request, tmp_path, sqlite_template) -> str:
     """A database URL holding the current schema and no rows."""
@@ -50,7 +40,7 @@ def db_url(request, tmp_path, sqlite_template) -> str:
         shutil.copy(sqlite_template, path)
         return f"sqlite:///{path}"
     url = request.getfixturevalue("postgres_url")
-    _empty_postgres(url)
+    empty_postgres(url)
     return url
 
 

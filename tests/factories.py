@@ -3,8 +3,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+from sqlalchemy import text
+
 from monitoring import repository
-from monitoring.db import session_scope
+from monitoring.db import make_engine, session_scope
+from monitoring.models import SQLModel
 
 NOW = datetime(2026, 11, 27, 10, 0, tzinfo=timezone.utc)
 
@@ -20,3 +23,13 @@ def make_patient_with_course(engine, *, mrn: str = "SYN-TEST-1", start: datetime
                                        planned_doses=14, dose_per_kg=600_000, dose_interval_hours=8,
                                        baseline_weight_kg=80, baseline_creatinine_mg_dl=0.9, usual_sbp_mm_hg=120)
         return patient.id, course.id
+
+
+def empty_postgres(url: str) -> None:
+    """Empty every table of a PostgreSQL test or benchmark database, identities restarted."""
+    engine = make_engine(url)
+    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+    with engine.begin() as conn:
+        # TRUNCATE does not fire the row-level triggers that refuse DELETE on append-only tables.
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()

@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from bench.streamlit_server import ROOT, serve
-from tests.conftest import _empty_postgres
+from tests.factories import empty_postgres
 from tests.e2e.conftest import wait_for_app_run
 from tests.e2e.test_smoke import enter_full_set, sign_in
 
@@ -20,12 +20,12 @@ pytestmark = pytest.mark.postgres
 
 @pytest.fixture
 def two_replicas(postgres_url, tmp_path, chromium_path):
-    _empty_postgres(postgres_url)
+    empty_postgres(postgres_url)
     env = {**os.environ, "DATABASE_URL": postgres_url}
     subprocess.run([sys.executable, "-m", "monitoring", "demo"], env=env, check=True, cwd=ROOT, capture_output=True)
     with serve(postgres_url, tmp_path / "a.log") as a, serve(postgres_url, tmp_path / "b.log") as b:
         yield a, b
-    _empty_postgres(postgres_url)
+    empty_postgres(postgres_url)
 
 
 def test_a_set_saved_on_one_replica_is_seen_on_the_other(browser, two_replicas):
