@@ -59,7 +59,9 @@ DENSE_POINTS = 240  # about 10 days of 4-hourly sets; beyond it markers merge in
 # Plotly's automatic margins draw every figure twice (a first pass measures the legend and labels,
 # a second redraws with the margins found): measured in Chromium, turning them off halved the
 # patient chart's drawing time (1.0 s to 0.5 s for the five whole-course figures).
-TIME_MARGIN = dict(l=70, t=50, b=70, autoexpand=False)
+# One right margin for every time chart (room for the vital signs' O2-flow axis), so the time axes
+# of the stacked charts end at the same pixel and a dose lines up down the page.
+TIME_MARGIN = dict(l=70, r=60, t=50, b=70, autoexpand=False)
 GRID_MARGIN = dict(l=185, r=100, t=20, b=90, autoexpand=False)
 
 
@@ -234,7 +236,7 @@ STRIP_AXIS = dict(range=[-0.6, 1.6], tickvals=[0, 1], ticktext=["Alerts", "IL-2"
 
 
 def _finish(panels: _Panels, traces: list[dict], data: ChartData, tz: tzinfo, *, height: int,
-            shapes: list[dict], notes: list[dict], margin_right: int = 20) -> go.Figure:
+            shapes: list[dict], notes: list[dict]) -> go.Figure:
     """Shared time range, local-time axis titles, dose lines, legend and size."""
     layout = panels.layout
     # An axis pair without a trace is no subplot to plotly.js: its grid, notes and lines would go astray.
@@ -249,7 +251,7 @@ def _finish(panels: _Panels, traces: list[dict], data: ChartData, tz: tzinfo, *,
     layout["shapes"] += shapes
     layout["annotations"] += notes
     layout.update(height=height, template=TEMPLATE, hovermode="closest",
-                  margin=dict(TIME_MARGIN, r=margin_right),
+                  margin=TIME_MARGIN,
                   legend=dict(orientation="h", x=0, y=1.0, yanchor="bottom", font=dict(size=11)))
     return _figure(traces, layout)
 
@@ -347,7 +349,7 @@ def vital_signs_figure(data: ChartData, *, tz: tzinfo, height: int = 640) -> go.
     if vitals.empty:
         notes.append(dict(xref="paper", yref="paper", x=0.5, y=0.5, showarrow=False, bgcolor="white",
                           text="No vital signs recorded in this period", font=dict(size=15, color=DATA_COLOUR)))
-    return _finish(panels, traces, data, tz, height=height, shapes=shapes, notes=notes, margin_right=60)
+    return _finish(panels, traces, data, tz, height=height, shapes=shapes, notes=notes)
 
 
 def news2_figure(data: ChartData, *, tz: tzinfo, height: int = 340) -> go.Figure:
