@@ -17,6 +17,7 @@ from monitoring.repository import visible_wards
 from monitoring.ward import ward_overview
 
 REFRESH_SECONDS = 30
+ROW_HEIGHT = 65  # px: Streamlit wraps text in rows over 64 px (two lines)
 SHOWN = ["Bed", "Patient", "Course", "Last dose", "NEWS2", "Open alerts", "Last set", "Next set", "CTCAE today"]
 
 user = require("view_patients")
@@ -48,24 +49,31 @@ def overview() -> None:
                f"{tz.key} · as of {now.astimezone(tz):%H:%M:%S}, refreshed every {REFRESH_SECONDS} s"
                + (f" · **{overdue} overdue set{'s' * (overdue != 1)}**" if overdue else ""))
     shown = frame[SHOWN]
+    # Fixed column widths that add up to a 1366-px ward screen, and rows tall enough for Streamlit to
+    # wrap text (it wraps only above 4 rem): at natural widths the table was 1,424 px in a 1,204-px
+    # area and "CTCAE today", the last column, was cut off without a sideways scroll.
     event = st.dataframe(
         styled_overview(frame, shown), hide_index=True, width="stretch", key="overview_table",
-        height=35 * (len(shown) + 1) + 3, on_select="rerun", selection_mode="single-row",
+        row_height=ROW_HEIGHT, height=ROW_HEIGHT * len(shown) + 38, on_select="rerun",
+        selection_mode="single-row",
         column_config={
-            "Course": st.column_config.TextColumn(help="Regimen · cycle and day of the course · IL-2 doses given "
-                                                  "of planned"),
-            "Next set": st.column_config.TextColumn(help="From the last complete set's NEWS2 (RCP 2017 "
-                                               "Chart 4), by elapsed time"),
-            "NEWS2": st.column_config.TextColumn(width="small", help="Of the last complete set (all seven "
-                                                 "parameters), band colour of RCP 2017 Chart 4"),
-            "Last dose": st.column_config.TextColumn("Last dose (ago)"),
-            "Last set": st.column_config.TextColumn("Last set (ago)", help="Time since the last bedside set; "
-                                                    "in brackets, since the last complete one when a partial set "
-                                                    "came after it"),
-            "CTCAE today": st.column_config.TextColumn(help="Highest CTCAE v5.0 grade today per organ system, "
-                                                       "grade 1 and above, worst first; 'all 0' when every value "
-                                                       "graded today is normal; '–' when nothing was graded "
-                                                       "today. The values are listed below the table.")})
+            "Bed": st.column_config.TextColumn(width=70),
+            "Patient": st.column_config.TextColumn(width=165),
+            "Course": st.column_config.TextColumn(
+                width=150, help="Regimen · cycle and day of the course · IL-2 doses given of planned"),
+            "Last dose": st.column_config.TextColumn("Last dose (ago)", width=110),
+            "NEWS2": st.column_config.TextColumn(
+                width=60, help="Of the last complete set (all seven parameters), band colour of RCP 2017 Chart 4"),
+            "Open alerts": st.column_config.TextColumn(width=120),
+            "Last set": st.column_config.TextColumn(
+                "Last set (ago)", width=95, help="Time since the last bedside set; in brackets, since the last "
+                "complete one when a partial set came after it"),
+            "Next set": st.column_config.TextColumn(
+                width=110, help="From the last complete set's NEWS2 (RCP 2017 Chart 4), by elapsed time"),
+            "CTCAE today": st.column_config.TextColumn(
+                width=290, help="Highest CTCAE v5.0 grade today per organ system, grade 1 and above, worst first; "
+                "'all 0' when every value graded today is normal; '–' when nothing was graded today. The values "
+                "are listed below the table.")})
     rows = event.selection.rows if event is not None else []
     if rows:
         st.session_state[SELECTED_PATIENT] = int(frame["patient_id"].iat[rows[0]])

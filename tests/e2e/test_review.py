@@ -22,6 +22,10 @@ def test_the_oncologist_sees_the_overview_and_every_chart_of_a_demo_patient(page
     sign_in(page, "oncologist")
     expect(page.get_by_role("heading", name="Ward overview")).to_be_visible()
     expect(page.get_by_text("12 patients · riskiest first")).to_be_visible()
+    # Every column fits a 1366-px ward screen (the last, today's CTCAE grades, was cut off before).
+    scroller = page.get_by_test_id("stDataFrame").first.locator(".dvn-scroller")
+    widths = scroller.evaluate("s => [s.scrollWidth, s.clientWidth]")
+    assert widths[0] <= widths[1], f"the overview table is {widths[0]} px wide in {widths[1]} px"
     # Ticking the first row (the riskiest patient) opens that patient's chart. The grid is a canvas:
     # the row's checkbox sits 16 px from its left edge, one header row (35 px) down.
     grid = page.get_by_test_id("stDataFrame").first.bounding_box()
