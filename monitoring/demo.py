@@ -186,7 +186,7 @@ UNITS = {
 }
 SYMPTOMS = ("diarrhea", "nausea", "vomiting", "rash", "pruritus", "dyspnea", "confusion", "rigors", "mucositis",
             "fatigue", "arrhythmia")
-for _code in SYMPTOMS:
+for _code in SYMPTOMS + ("hypotension",):
     UNITS[_code] = "{grade}"
 CODES = tuple(UNITS)
 _C = {code: i for i, code in enumerate(CODES)}
@@ -897,7 +897,7 @@ def _symptoms(w: _World, blocks: list, lookups: dict) -> None:
     fast = w.exposure(p, t, 10.0)
     late = w.exposure(p, t, 60.0, lag=18.0)
     slow = w.exposure(p, t, 72.0, lag=6.0)
-    inf, _ = w.infection_level(p, t)
+    inf, effect = w.infection_level(p, t)
     sev, leak = w.severity[p], w.leak[p]
     confused = _in_intervals(p, t, *w.confusion, w.span)
     latent = {
@@ -916,6 +916,12 @@ def _symptoms(w: _World, blocks: list, lookups: dict) -> None:
         else:
             grade = np.clip(np.round(latent[code] + 0.4 * noise[i]), 0, top.get(code, 4))
         blocks.append(_block(p, t, code, grade))
+    # Hypotension is graded by the intervention it needs (CTCAE v5.0); the synthetic nurse grades it
+    # from the same fall in SBP that the vital signs get (capillary leak, infection, dips): 10 mmHg
+    # per grade, so a septic shock reaches pressors (grade 4). No random draw: every later draw of
+    # the generator, and so the rest of the demo, is unchanged.
+    fall = 30.0 * leak * tox + effect["sbp"] + 14.0 * _in_intervals(p, t, *w.sbp_dip, w.span)
+    blocks.append(_block(p, t, "hypotension", np.clip(np.floor(fall / 10.0), 0, 4)))
     # Rigors 1-2 h after each bolus (at the rigor check), and with the fever of an infection.
     rp, rt, row = lookups["rigor"]
     grade = np.clip(np.round(0.5 + 1.1 * w.severity[rp] * d["amp"].to_numpy()[row]

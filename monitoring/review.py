@@ -15,7 +15,7 @@ from monitoring.catalogue import default_catalogue
 from monitoring.repository import current_observations
 
 REVIEW_CODES = ("diarrhea", "nausea", "vomiting", "mucositis", "rash", "pruritus", "dyspnea", "confusion", "rigors",
-                "fatigue", "arrhythmia")
+                "fatigue", "arrhythmia", "hypotension")
 # The previous review counts as 'yesterday' while it is younger than this (one day and a late shift).
 PREVIOUS_WITHIN = timedelta(hours=36)
 

@@ -54,7 +54,7 @@ REQUIRED_CODES = {
     "magnesium": ("numeric", "mg/dL"), "lactate": ("numeric", "mmol/L"), "crp": ("numeric", "mg/L"),
     **{code: ("grade", "{grade}") for code in (
         "diarrhea", "nausea", "vomiting", "rash", "pruritus", "dyspnea", "confusion", "rigors",
-        "mucositis", "fatigue", "arrhythmia")},
+        "mucositis", "fatigue", "arrhythmia", "hypotension")},
 }
 
 
@@ -81,6 +81,7 @@ def test_loinc_codes_and_evidence_tags_follow_clinical_reference(catalogue, code
     ("dyspnea", "Dyspnea", (1, 2, 3, 4)), ("confusion", "Confusion", (1, 2, 3, 4)),
     ("rigors", "Chills", (1, 2, 3)), ("mucositis", "Mucositis oral", (1, 2, 3, 4)),
     ("fatigue", "Fatigue", (1, 2, 3)), ("arrhythmia", "Supraventricular tachycardia", (1, 2, 3, 4)),
+    ("hypotension", "Hypotension", (1, 2, 3, 4)),
 ])
 def test_graded_symptoms_carry_ctcae_wording_for_defined_grades_only(catalogue, code, term, grades):
     entry = catalogue[code]
@@ -95,6 +96,7 @@ def test_ctcae_wording_is_verbatim(catalogue):
         "Increase of 4 - 6 stools per day over baseline; moderate increase in ostomy output compared to "
         "baseline; limiting instrumental ADL")
     assert catalogue["rigors"].grades[1] == "Mild sensation of cold; shivering; chattering of teeth"
+    assert catalogue["hypotension"].grades[4] == "Life-threatening consequences and urgent intervention indicated"
 
 
 def test_only_volumes_over_a_period_require_a_period(catalogue):
