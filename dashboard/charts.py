@@ -161,12 +161,14 @@ def _note(xref: str, yref: str, text: str, **extra) -> dict:
 
 
 def _hline(xref: str, yref: str, y: float, colour: str, label: str, dash: str = "dash",
-           below: bool = False) -> tuple[dict, dict]:
-    """A labelled horizontal reference line across one panel: (shape, annotation above or below it)."""
+           below: bool = False, beside: bool = False) -> tuple[dict, dict]:
+    """A labelled horizontal reference line across one panel: (shape, annotation above or below it,
+    at the right end). `beside`: a short label in the right margin, off the newest values."""
     shape = dict(type="line", xref=f"{xref} domain", x0=0, x1=1, yref=yref, y0=y, y1=y, layer="below",
                  line=dict(color=colour, width=1.5, dash=dash))
-    note = dict(xref=f"{xref} domain", x=1, xanchor="right", yref=yref, y=y, yanchor="top" if below else "bottom",
-                text=label, showarrow=False, font=dict(size=10, color=colour), bgcolor="rgba(255,255,255,0.7)")
+    note = dict(xref=f"{xref} domain", x=1, xanchor="left" if beside else "right", yref=yref, y=y,
+                yanchor="top" if below else "bottom", text=label, showarrow=False, font=dict(size=10, color=colour),
+                **({"xshift": 3} if beside else {"bgcolor": "rgba(255,255,255,0.7)"}))
     return shape, note
 
 
@@ -279,8 +281,17 @@ def vital_signs_figure(data: ChartData, *, tz: tzinfo, height: int = 640) -> go.
     rows = (("temperature",), ("heart_rate",), ("sbp", "map"), ("resp_rate",), ("spo2",))
     unit = {code: catalogue[code].unit_label for code in ("temperature", "heart_rate", "sbp", "resp_rate", "spo2",
                                                           "o2_flow")}
-    titles = {(2, 1): f"Temperature ({unit['temperature']})", (3, 1): f"Heart rate ({unit['heart_rate']})",
-              (4, 1): f"Blood pressure: SBP and MAP ({unit['sbp']})",
+    # The reference lines' meaning goes in the panel titles; beside each line, in the right margin,
+    # only its value, so no label covers the newest readings at the right-hand end.
+    fever = "; ".join(label for _, label in sorted(data.fever_lines))
+    target = ""
+    if data.sbp_target is not None:
+        target = f" · dashed line: SBP target > {data.sbp_target:g} {unit['sbp']}"
+        if data.usual_sbp is not None:
+            target += f" (usual SBP {data.usual_sbp:g})"
+    titles = {(2, 1): f"Temperature ({unit['temperature']})" + (f" · dashed lines: {fever}" if fever else ""),
+              (3, 1): f"Heart rate ({unit['heart_rate']})",
+              (4, 1): f"Blood pressure: SBP and MAP ({unit['sbp']}){target}",
               (5, 1): f"Respiratory rate ({unit['resp_rate']})",
               (6, 1): f"SpO₂ ({unit['spo2']}) and oxygen flow ({unit['o2_flow']})"}
     panels = _panels([0.07, 0.21, 0.16, 0.21, 0.15, 0.2], titles, vgap=0.045)
@@ -317,18 +328,16 @@ def vital_signs_figure(data: ChartData, *, tz: tzinfo, height: int = 640) -> go.
             notes.append(_note(xref, yref, NO_DATA))
         values = np.concatenate([_floats(by_code[c]["value_num"]) for c in drawn] or [np.zeros(0)])
         if codes[0] == "temperature":
-            for (value, label), severity in zip(sorted(data.fever_lines), ("warning", "urgent")):
+            for (value, _), severity in zip(sorted(data.fever_lines), ("warning", "urgent")):
                 # The lower line's label goes under it: the two lines are 0.3 °C apart.
-                shape, note = _hline(xref, yref, value, SEVERITY_COLOURS[severity], label,
-                                     below=severity == "warning")
+                shape, note = _hline(xref, yref, value, SEVERITY_COLOURS[severity], f"{value:.1f} °C",
+                                     below=severity == "warning", beside=True)
                 shapes.append(shape)
                 notes.append(note)
             _axis(layout, yref, range=_value_range(values, [v for v, _ in data.fever_lines], 0.12))
         if codes[0] == "sbp" and data.sbp_target is not None:
-            label = f"SBP target > {data.sbp_target:g} {unit['sbp']}"
-            if data.usual_sbp is not None:
-                label += f" (usual SBP {data.usual_sbp:g})"
-            shape, note = _hline(xref, yref, data.sbp_target, SEVERITY_COLOURS["warning"], label)
+            shape, note = _hline(xref, yref, data.sbp_target, SEVERITY_COLOURS["warning"],
+                                 f"> {data.sbp_target:g}", beside=True)
             shapes.append(shape)
             notes.append(note)
             _axis(layout, yref, range=_value_range(values, [data.sbp_target], 0.1))
@@ -337,6 +346,7 @@ def vital_signs_figure(data: ChartData, *, tz: tzinfo, height: int = 640) -> go.
     flow_y = f"y{len(panels.refs) + 1}"
     top = float(np.nanmax(_floats(flow["value_num"]))) * 1.3 if flow is not None else 1.0
     _axis(layout, flow_y, overlaying=spo2_y, side="right", anchor="x", range=[0, max(top, 1.0)], showgrid=False,
+          tickmode="auto", nticks=4,  # its own round ticks (synced to the SpO2 grid they read 0.23, 0.77)
           title=dict(text=f"O₂ {unit['o2_flow']}", font=TITLE_FONT))
     if flow is not None:
         entry = catalogue["o2_flow"]
@@ -502,7 +512,10 @@ def labs_figure(data: ChartData, *, tz: tzinfo, codes: Sequence[str] | None = No
             low, high, source = ranges.at[code, "ref_low"], ranges.at[code, "ref_high"], ranges.at[code, "source"]
             low, high = (None if pd.isna(low) else float(low)), (None if pd.isna(high) else float(high))
         span = _value_range(values, [v for v in (low, high) if v is not None], 0.1)
-        span = [max(span[0], entry.plausible[0] if entry.plausible else -math.inf), span[1]]
+        # Not below what can be measured (a count is never negative), but a little under it, so that
+        # an ANC of 0.2 is drawn above the axis line rather than on it.
+        floor = entry.plausible[0] - 0.04 * (span[1] - span[0]) if entry.plausible else -math.inf
+        span = [max(span[0], floor), span[1]]
         if low is not None or high is not None:
             shapes.append(dict(type="rect", xref=f"{xref} domain", x0=0, x1=1, yref=yref, layer="below",
                                y0=low if low is not None else span[0], y1=high if high is not None else span[1],
@@ -513,7 +526,7 @@ def labs_figure(data: ChartData, *, tz: tzinfo, codes: Sequence[str] | None = No
                 continue  # outside what the panel shows
             shapes.append(dict(type="rect", xref=f"{xref} domain", x0=0, x1=1, yref=yref, y0=y0, y1=y1,
                                fillcolor=GRADE_COLOURS[grade], opacity=0.3, line=dict(width=0), layer="below"))
-            if (y1 - y0) >= 0.08 * (span[1] - span[0]):  # a label only where it fits
+            if (y1 - y0) >= 0.16 * (span[1] - span[0]):  # a label only where it fits (~14 px of a panel)
                 notes.append(dict(xref=f"{xref} domain", x=1, xanchor="right", yref=yref, y=(y0 + y1) / 2,
                                   yanchor="middle", text=f"G{grade}", showarrow=False,
                                   font=dict(size=9, color=DATA_COLOUR)))
@@ -536,7 +549,8 @@ def toxicity_grid_figure(data: ChartData, *, tz: tzinfo) -> go.Figure:
     """Organ system x local day: the highest CTCAE grade of the day (colour and number), the values
     behind it on hover. A day without a gradable value is left empty: not graded is not grade 0."""
     start, end = pd.DatetimeIndex([data.start, data.end]).tz_convert(tz)
-    days = pd.date_range(start.normalize().tz_localize(None), end.normalize().tz_localize(None), freq="D").date
+    last_day = (end - pd.Timedelta(microseconds=1)).normalize()  # a period ending at midnight ends the day before
+    days = pd.date_range(start.normalize().tz_localize(None), last_day.tz_localize(None), freq="D").date
     day_index = {day: i for i, day in enumerate(days)}
     system_index = {system: i for i, system in enumerate(ORGAN_SYSTEMS)}
     shape = (len(ORGAN_SYSTEMS), len(days))
@@ -558,7 +572,13 @@ def toxicity_grid_figure(data: ChartData, *, tz: tzinfo) -> go.Figure:
     scale = []
     for i, grade in enumerate(steps):
         scale += [[i / len(steps), GRADE_COLOURS[grade]], [(i + 1) / len(steps), GRADE_COLOURS[grade]]]
-    heatmap = dict(type="heatmap", z=z.tolist(), x=[f"{day:%a %d %b}" for day in days],
+    # A day the period cuts (the first and last of "Last 24 h") says so: its cells hold only part of it.
+    labels = [f"{day:%a %d %b}" for day in days]
+    if len(labels) and start != start.normalize():
+        labels[0] += f" (from {start:%H:%M})"
+    if len(labels) and end != end.normalize():
+        labels[-1] += f" (to {end:%H:%M})"
+    heatmap = dict(type="heatmap", z=z.tolist(), x=labels,
                    y=[s.capitalize() for s in ORGAN_SYSTEMS], text=text.tolist(), texttemplate="%{text}",
                    customdata=hover.tolist(), colorscale=scale, zmin=-0.5, zmax=len(steps) - 0.5, xgap=2, ygap=2,
                    hoverongaps=True, hovertemplate="<b>%{y}</b> · %{x}<br>%{customdata}<extra></extra>",

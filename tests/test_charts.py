@@ -113,8 +113,12 @@ def test_the_temperature_panel_has_the_38_0_and_38_3_fever_lines_labelled():
     assert all(s.y0 == s.y1 for s in lines.values())  # horizontal
     assert lines[38.3].line.color == SEVERITY_COLOURS["urgent"]
     assert lines[38.0].line.color == SEVERITY_COLOURS["warning"]
-    labels = [text for text in texts(fig) if "°C" in text]
-    assert any(text.startswith("38.3 °C") for text in labels) and any(text.startswith("38.0 °C") for text in labels)
+    # Beside each line, in the right margin, its value (a label inside the panel covered the newest
+    # readings); what the lines mean is in the panel's title.
+    beside = {a.text: a for a in fig.layout.annotations if a.text in ("38.0 °C", "38.3 °C")}
+    assert set(beside) == {"38.0 °C", "38.3 °C"}
+    assert all((a.x, a.xanchor, a.xref) == (1, "left", "x domain") for a in beside.values())
+    assert any("38.0 °C: fever if sustained" in text and "38.3 °C: fever on one reading" in text for text in texts(fig))
     assert axis_of(fig, temperature.yaxis).range[1] > 38.6  # the fever reading is inside the panel
 
 
@@ -123,6 +127,7 @@ def test_the_sbp_panel_shows_the_patients_target_only_when_known():
     sbp_axis = trace(fig, "Systolic blood pressure").yaxis
     assert [s.y0 for s in fig.layout.shapes if s.yref == sbp_axis] == [85.0]
     assert any("SBP target > 85 mmHg (usual SBP 118)" in text for text in texts(fig))
+    assert [(a.x, a.xanchor) for a in fig.layout.annotations if a.text == "> 85"] == [(1, "left")]
     unknown = build("vital_signs_figure", full_data(sbp_target=None, usual_sbp=None))
     assert not [s for s in unknown.layout.shapes if s.yref == sbp_axis]
     assert trace(unknown, "Mean arterial pressure").yaxis == sbp_axis  # MAP shares the blood-pressure panel
@@ -262,7 +267,8 @@ def test_toxicity_grid_leaves_ungraded_days_empty_and_keeps_grade_0():
     fig = build("toxicity_grid_figure", full_data())
     heatmap = fig.data[0]
     assert list(heatmap.y) == [s.capitalize() for s in ORGAN_SYSTEMS]
-    assert list(heatmap.x) == ["Wed 01 Jul", "Thu 02 Jul", "Fri 03 Jul"]
+    # The period runs 01:00 to 01:00 local time: its first and last days are partial and say so.
+    assert list(heatmap.x) == ["Wed 01 Jul (from 01:00)", "Thu 02 Jul", "Fri 03 Jul (to 01:00)"]
     z = np.array(heatmap.z, dtype=float)
     renal, blood = ORGAN_SYSTEMS.index("renal and fluid"), ORGAN_SYSTEMS.index("hematologic")
     assert z[blood, 0] == 2 and z[renal, 0] == 0  # grade 0 is a graded day
@@ -272,6 +278,12 @@ def test_toxicity_grid_leaves_ungraded_days_empty_and_keeps_grade_0():
     assert "Platelets 60 ×10⁹/L grade 2 at 07:00" in heatmap.customdata[blood][0]
     assert heatmap.customdata[blood][1].startswith("not graded")
     assert fig.layout.xaxis.title.text == "Local day (Europe/London)"
+
+
+def test_toxicity_grid_marks_no_day_partial_when_the_period_runs_midnight_to_midnight():
+    local_midnights = dict(start=pd.Timestamp("2026-06-30T23:00Z"), end=pd.Timestamp("2026-07-02T23:00Z"))
+    heatmap = build("toxicity_grid_figure", full_data(**local_midnights)).data[0]
+    assert list(heatmap.x) == ["Wed 01 Jul", "Thu 02 Jul"]  # it ends as Friday begins: no Friday column
 
 
 def test_toxicity_grid_colours_are_the_grade_palette_one_colour_per_grade():
