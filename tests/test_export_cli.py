@@ -152,6 +152,12 @@ def test_quality_sees_tables_charts_and_three_downloads_without_identifiable_opt
     assert not [c for c in at.checkbox if "Identifiable" in c.label]
     shown = " ".join(str(df.value.to_csv()) for df in at.dataframe)
     assert "SYN-0" not in shown  # no record number on the page
+    # A figure that could not be determined reads "–", never "None" (the demo has no answered alert yet).
+    assert not any(df.value.isna().any().any() for df in at.dataframe)
+    assert "–" in at.dataframe[0].value.to_csv()
+    specs = " ".join(chart.proto.spec for chart in at.get("plotly_chart"))
+    for title in ("Organ system", "CTCAE grade", "Rule", "Alerts per patient-day"):
+        assert f'"text":"{title}"' in specs  # axis titles in words, not column names
 
 
 def test_oncologist_may_tick_identifiable(app_db):

@@ -68,8 +68,17 @@ if courses.empty:
 synthetic = quality.is_synthetic(tables)
 st.markdown(f"**{len(courses)} courses**" + (" · synthetic data" if synthetic else "")
             + (" · **IDENTIFIABLE**" if identifiable else " · de-identified"))
+
+
+def table(frame) -> None:
+    """A summary table as it reads: a figure that could not be determined shows as "–", not "None"."""
+    st.dataframe(frame.astype(object).where(frame.notna(), "–"), hide_index=True, width="stretch")
+
+
 st.subheader(quality.TABLE_TITLES["monitoring"])
-st.dataframe(tables["monitoring"], hide_index=True, width="stretch")
+table(tables["monitoring"])
+st.caption("–: not determined (for example no alert answered yet, so no acknowledgement latency). Missing is never "
+           "zero.")
 
 distribution = tables["grade_distribution"]
 shown = distribution[(distribution["regimen"] == quality.ALL_REGIMENS) & (distribution["grade"] != "0")]
@@ -79,16 +88,18 @@ grade_colours = {str(grade): colour for grade, colour in GRADE_COLOURS.items()} 
 chart_left.plotly_chart(px.bar(shown, x="organ_system", y="courses", color="grade", barmode="stack",
                                color_discrete_map=grade_colours,
                                category_orders={"grade": ["1", "2", "3", "4", "5", "not graded"]},
-                               title="Highest CTCAE grade per organ system (courses; grade 0 not shown)"),
+                               title="Highest CTCAE grade per organ system (courses; grade 0 not shown)",
+                               labels={"organ_system": "Organ system", "courses": "Courses", "grade": "CTCAE grade"}),
                         key="reports_grade_chart")
 rules = tables["alerts_by_rule"]
 chart_right.plotly_chart(px.bar(rules[~rules["rule_id"].str.startswith("all ")], x="rule_id",
-                                y="alerts_per_patient_day", title="Alerts per patient-day, by rule"),
+                                y="alerts_per_patient_day", title="Alerts per patient-day, by rule",
+                                labels={"rule_id": "Rule", "alerts_per_patient_day": "Alerts per patient-day"}),
                          key="reports_rule_chart")
 
 for name in ("cohort_counts", "alerts_by_rule", "distributions", "courses", "episodes", "declined_alerts"):
     with st.expander(quality.TABLE_TITLES[name], expanded=name == "cohort_counts"):
-        st.dataframe(tables[name], hide_index=True, width="stretch")
+        table(tables[name])
 
 st.subheader("Download")
 filters_text = (f"Courses starting {start_day or 'any time'} to {end_day or 'now'}; wards "
