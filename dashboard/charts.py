@@ -238,8 +238,13 @@ STRIP_AXIS = dict(range=[-0.6, 1.6], tickvals=[0, 1], ticktext=["Alerts", "IL-2"
 
 
 def _finish(panels: _Panels, traces: list[dict], data: ChartData, tz: tzinfo, *, height: int,
-            shapes: list[dict], notes: list[dict]) -> go.Figure:
-    """Shared time range, local-time axis titles, dose lines, legend and size."""
+            shapes: list[dict], notes: list[dict], legend: bool = False) -> go.Figure:
+    """Shared time range, local-time axis titles, dose lines, legend and size.
+
+    Only the first chart of the page (vital signs) carries a legend, the key to the strip's symbols
+    for every chart below it: a legend took plotly 30-70 ms to lay out per figure in Chromium (the
+    labs' 12 panels: 200 ms with it, 130 ms without), and the charts below say in their panel titles
+    what their own lines and bars are."""
     layout = panels.layout
     # An axis pair without a trace is no subplot to plotly.js: its grid, notes and lines would go astray.
     drawn = {(tr["xaxis"], tr["yaxis"]) for tr in traces}
@@ -252,8 +257,8 @@ def _finish(panels: _Panels, traces: list[dict], data: ChartData, tz: tzinfo, *,
         shapes = _dose_lines(data.doses, tz, xref, bottom) + shapes
     layout["shapes"] += shapes
     layout["annotations"] += notes
-    layout.update(height=height, template=TEMPLATE, hovermode="closest",
-                  margin=TIME_MARGIN,
+    layout.update(height=height, template=TEMPLATE, hovermode="closest", showlegend=legend,
+                  margin=TIME_MARGIN if legend else {**TIME_MARGIN, "t": 30},
                   legend=dict(orientation="h", x=0, y=1.0, yanchor="bottom", font=dict(size=11)))
     return _figure(traces, layout)
 
@@ -359,7 +364,7 @@ def vital_signs_figure(data: ChartData, *, tz: tzinfo, height: int = 640) -> go.
     if vitals.empty:
         notes.append(dict(xref="paper", yref="paper", x=0.5, y=0.5, showarrow=False, bgcolor="white",
                           text="No vital signs recorded in this period", font=dict(size=15, color=DATA_COLOUR)))
-    return _finish(panels, traces, data, tz, height=height, shapes=shapes, notes=notes)
+    return _finish(panels, traces, data, tz, height=height, shapes=shapes, notes=notes, legend=True)
 
 
 def news2_figure(data: ChartData, *, tz: tzinfo, height: int = 340) -> go.Figure:
@@ -412,7 +417,8 @@ def fluids_figure(data: ChartData, *, tz: tzinfo, height: int = 470) -> go.Figur
     """Intake and urine output per nursing shift (bars) and weight with its gain from baseline."""
     catalogue = default_catalogue()
     ml, kg = catalogue["urine_output"].unit_label, catalogue["weight"].unit_label
-    panels = _panels([0.12, 0.48, 0.4], {(2, 1): f"Fluid intake and urine output per shift ({ml})",
+    panels = _panels([0.12, 0.48, 0.4], {(2, 1): f"Fluid intake (light bars) and urine output (dark bars) per shift "
+                                                  f"({ml})",
                                          (3, 1): f"Weight ({kg}) and gain from baseline"}, vgap=0.08)
     layout = panels.layout
     traces, notes = _events(data, tz, *panels.refs[(1, 1)])

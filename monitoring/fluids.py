@@ -7,20 +7,26 @@ from __future__ import annotations
 
 from datetime import datetime, tzinfo
 
+import numpy as np
 import pandas as pd
 
 SHIFT_STARTS = (7, 15, 23)  # local hours
 
 
+def shift_starts(moments: pd.Series, tz: tzinfo) -> pd.Series:
+    """Start (local time) of the shift containing each of `moments` (tz-aware), vectorised."""
+    local = pd.to_datetime(moments, utc=True).dt.tz_convert(tz)
+    hour = local.dt.hour.to_numpy()
+    start_hour = np.full(len(hour), SHIFT_STARTS[-1])  # before 07:00: the night shift began yesterday at 23:00
+    for h in SHIFT_STARTS:
+        start_hour = np.where(hour >= h, h, start_hour)
+    days_back = np.where(hour < SHIFT_STARTS[0], 1, 0)
+    return local.dt.normalize() + pd.to_timedelta(start_hour, unit="h") - pd.to_timedelta(days_back, unit="D")
+
+
 def shift_start(moment: pd.Timestamp, tz: tzinfo) -> pd.Timestamp:
     """Start (local time) of the shift containing `moment`."""
-    local = moment.tz_convert(tz)
-    hour = local.hour
-    start_hour = max((h for h in SHIFT_STARTS if h <= hour), default=SHIFT_STARTS[-1])
-    start = local.normalize() + pd.Timedelta(hours=start_hour)
-    if start_hour > hour:  # before 07:00: the night shift began yesterday at 23:00
-        start -= pd.Timedelta(days=1)
-    return start
+    return shift_starts(pd.Series([moment]), tz).iloc[0]
 
 
 def shift_balance(observations: pd.DataFrame, *, tz: tzinfo, now: datetime, hours: int = 24) -> pd.DataFrame:
@@ -34,7 +40,7 @@ def shift_balance(observations: pd.DataFrame, *, tz: tzinfo, now: datetime, hour
     columns = ["Shift", "Intake (mL)", "Urine output (mL)", "Balance (mL)", "Running balance (mL)"]
     if fluids.empty:
         return pd.DataFrame(columns=columns)
-    fluids["shift"] = [shift_start(t, tz) for t in fluids["observed_at"]]
+    fluids["shift"] = shift_starts(fluids["observed_at"], tz)
     table = fluids.pivot_table(index="shift", columns="code", values="value_num", aggfunc="sum")
     intake = table["fluid_intake"] if "fluid_intake" in table else pd.Series(float("nan"), index=table.index)
     output = table["urine_output"] if "urine_output" in table else pd.Series(float("nan"), index=table.index)

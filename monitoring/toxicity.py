@@ -18,6 +18,7 @@ from monitoring.catalogue import ORGAN_SYSTEMS, Catalogue, default_catalogue
 from monitoring.ctcae import grade_canonical
 
 GRADE_COLUMNS = ["patient_id", "day", "organ_system", "grade", "code", "term", "value_num", "time", "detail"]
+GRADED_INPUT = ["patient_id", "code", "value_num", "ref_low", "ref_high", "observed_at"]
 DETAIL_MAX = 6  # values at the highest grade named in a cell's detail; the others are counted
 
 
@@ -30,6 +31,7 @@ def graded_observations(obs: pd.DataFrame, *, baseline_creatinine: dict[int, flo
     with organ_system, term and grade added.
     """
     catalogue = catalogue or default_catalogue()
+    obs = obs[GRADED_INPUT]  # only what grading reads: every filter below copies fewer columns
     if obs.empty:
         return obs.assign(organ_system=pd.Series(dtype=object), term=pd.Series(dtype=object),
                           grade=pd.Series(dtype="Int64"))

@@ -319,3 +319,13 @@ def test_key_labs_and_every_abnormal_lab_are_drawn_at_once_and_normal_others_on_
     titles = texts(charts.labs_figure(data, tz=LONDON, codes=later))
     assert any(text.startswith("Potassium") for text in titles)
     assert not any(text.startswith("Sodium") for text in titles)
+
+
+def test_only_the_vital_signs_chart_carries_the_legend_the_others_name_their_lines_in_titles():
+    """The first chart's legend is the key to the strip for the page (a legend per chart cost 30-70 ms
+    of drawing each); the charts below say in their titles what their bars are."""
+    data = full_data()
+    assert build("vital_signs_figure", data).layout.showlegend is True
+    for name in ("news2_figure", "fluids_figure", "labs_figure"):
+        assert build(name, data).layout.showlegend is False
+    assert any("Fluid intake (light bars) and urine output (dark bars)" in t for t in texts(build("fluids_figure", data)))
