@@ -294,6 +294,19 @@ def test_a_nurse_sees_only_the_patients_of_her_wards(app_url):
     assert len(oncologist.dataframe[0].value) == 5
     wards.set_value(["Other ward"]).run()
     assert len(oncologist.dataframe[0].value) == 2
+    # An oncologist assigned to a ward opens on it (a hospital-wide default was 2,000 rows), and may
+    # still add any other ward.
+    from monitoring import auth as auth_module
+    engine = make_engine(app_url)
+    with session_scope(engine) as session:
+        auth_module.set_wards(session=session, user=auth_module.get_user(session=session, username="oncologist"),
+                              ward_codes=["OTHER"])
+    engine.dispose()
+    assigned = app_signed_in("oncologist")
+    assert assigned.multiselect(key="overview_wards").value == ["Other ward"]
+    assert len(assigned.dataframe[0].value) == 2
+    assigned.multiselect(key="overview_wards").set_value(["Demo ward", "Other ward"]).run()
+    assert len(assigned.dataframe[0].value) == 5
 
 
 def test_an_admin_adds_and_disables_a_user_on_the_users_page(app_url):

@@ -28,7 +28,10 @@ if not wards:
     st.info("You are not assigned to a ward yet; ask an administrator.")
     st.stop()
 names = {w.name: w.id for w in wards}
-chosen = st.multiselect("Wards", list(names), default=list(names), key="overview_wards",
+# An oncologist may see every ward; the overview opens on the wards they are assigned to, if any
+# (a hospital-wide default was 2,000 rows), and keeps their choice for the session.
+assigned = [w.name for w in wards if w.id in set(user["ward_ids"])]
+chosen = st.multiselect("Wards", list(names), default=assigned or list(names), key="overview_wards",
                         help="Patients of the wards chosen, riskiest first.") if len(names) > 1 else list(names)
 ward_ids = [names[n] for n in chosen]
 chart_page = "app_pages/chart.py"
