@@ -8,6 +8,7 @@ import streamlit as st
 from dashboard.resources import get_engine, get_settings
 from dashboard.patient_picker import choose_patient
 from dashboard.session import require
+from dashboard.tables import WRAPPED_ROW_HEIGHT, wrapped_height
 from monitoring import dosing
 from monitoring.db import session_scope
 from monitoring.models import REGIMEN_SHORT, ROUTES
@@ -81,9 +82,15 @@ else:
     if missing:
         st.warning("**Missing or stale:** " + "; ".join(missing))
     checklist = check.checklist_frame()
-    # Every input visible without scrolling the table (one row is 35 px in st.dataframe).
-    st.dataframe(checklist, hide_index=True, width="stretch", height=35 * (len(checklist) + 1) + 3,
-                 column_config={"Check": st.column_config.TextColumn(width="large")})
+    # Every input visible without scrolling the table, every word of it without a sideways scroll
+    # (fixed widths for a 1366-px screen, wrapped rows: dashboard.tables).
+    st.dataframe(checklist, hide_index=True, width="stretch", row_height=WRAPPED_ROW_HEIGHT,
+                 height=wrapped_height(len(checklist)),
+                 column_config={"Input": st.column_config.TextColumn(width=150),
+                                "Status": st.column_config.TextColumn(width=70),
+                                "Check": st.column_config.TextColumn(width=430),
+                                "Criterion met": st.column_config.TextColumn(width=100),
+                                "Hold criteria": st.column_config.TextColumn(width=400)})
     st.caption(f"Standard: {check.standard}. Values older than their validity are not used. "
                "Decision support only: the decision stays with the clinical team.")
 

@@ -10,6 +10,7 @@ import streamlit as st
 from dashboard.patient_picker import SELECTED_PATIENT
 from dashboard.resources import get_engine, get_settings
 from dashboard.session import require
+from dashboard.tables import WRAPPED_ROW_HEIGHT, wrapped_height
 from dashboard.ward_table import styled_overview
 from monitoring.auth import may
 from monitoring.db import session_scope
@@ -17,7 +18,6 @@ from monitoring.repository import visible_wards
 from monitoring.ward import ward_overview
 
 REFRESH_SECONDS = 30
-ROW_HEIGHT = 65  # px: Streamlit wraps text in rows over 64 px (two lines)
 SHOWN = ["Bed", "Patient", "Course", "Last dose", "NEWS2", "Open alerts", "Last set", "Next set", "CTCAE today"]
 
 user = require("view_patients")
@@ -52,12 +52,11 @@ def overview() -> None:
                f"{tz.key} · as of {now.astimezone(tz):%H:%M:%S}, refreshed every {REFRESH_SECONDS} s"
                + (f" · **{overdue} overdue set{'s' * (overdue != 1)}**" if overdue else ""))
     shown = frame[SHOWN]
-    # Fixed column widths that add up to a 1366-px ward screen, and rows tall enough for Streamlit to
-    # wrap text (it wraps only above 4 rem): at natural widths the table was 1,424 px in a 1,204-px
-    # area and "CTCAE today", the last column, was cut off without a sideways scroll.
+    # Fixed column widths that add up to a 1366-px ward screen, and wrapped rows (dashboard.tables): at
+    # natural widths the table was 1,424 px in a 1,204-px area and "CTCAE today" was cut off.
     event = st.dataframe(
         styled_overview(frame, shown), hide_index=True, width="stretch", key="overview_table",
-        row_height=ROW_HEIGHT, height=ROW_HEIGHT * len(shown) + 38, on_select="rerun",
+        row_height=WRAPPED_ROW_HEIGHT, height=wrapped_height(len(shown)), on_select="rerun",
         selection_mode="single-row",
         column_config={
             "Bed": st.column_config.TextColumn(width=70),
