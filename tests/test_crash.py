@@ -18,7 +18,6 @@ import signal
 import time
 from datetime import datetime, timedelta, timezone
 
-import pytest
 from sqlalchemy import func, select, text
 
 from monitoring import entry, repository

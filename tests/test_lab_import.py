@@ -350,7 +350,7 @@ def test_alerts_are_re_evaluated_for_the_patients_imported(engine):
 
 
 def test_a_file_over_the_row_limit_is_refused_with_a_clear_message():
-    text = HEADER + "".join(f"X,2026-11-27T06:00:00Z,sodium,140,,,\n" for _ in range(10))
+    text = HEADER + "".join("X,2026-11-27T06:00:00Z,sodium,140,,,\n" for _ in range(10))
     chunks = lab_import.read_csv_chunks(io.StringIO(text), chunk_rows=3, max_rows=10)
     assert [len(c) for c in chunks] == [3, 3, 3, 1]
     with pytest.raises(InputError, match="more than 9 data rows; import at most 9 rows at a time"):
