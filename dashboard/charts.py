@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import html
+import json
 import math
 import textwrap
 from collections.abc import Sequence
@@ -12,7 +14,6 @@ from datetime import tzinfo
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-import plotly.io as pio
 from plotly.subplots import make_subplots
 
 from monitoring.catalogue import ORGAN_SYSTEMS, default_catalogue
@@ -52,7 +53,12 @@ ALERT_NAMES = {"emergency": "Alert: emergency", "urgent": "Alert: urgent", "warn
                "info": "Expected IL-2 effect"}
 HOVER_TIME = "%{x|%a %d %b %H:%M}"
 NO_DATA = "none recorded in this period"
-TEMPLATE = pio.templates["plotly_white"].to_plotly_json()  # a dict: unvalidated figures keep names unresolved
+# The look of plotly's "plotly_white" template, set on the figures themselves: a template object
+# in a figure makes Streamlit's second draw of every chart a full redraw (see _figure).
+GRID_COLOUR = "#EBF0F8"
+AXIS_STYLE = dict(gridcolor=GRID_COLOUR, linecolor=GRID_COLOUR, zerolinecolor=GRID_COLOUR, zerolinewidth=2, ticks="")
+PAGE_STYLE = dict(plot_bgcolor="white", paper_bgcolor="white", hoverlabel=dict(align="left"),
+                  font=dict(family='"Source Sans", "Source Sans Pro", sans-serif', color="#2a3f5f"))
 TITLE_FONT = dict(size=12)
 DENSE_POINTS = 240  # about 10 days of 4-hourly sets; beyond it markers merge into a band
 # Fixed margins, wide enough for the legend row, tick labels and axis titles at a 1366-px screen.
@@ -94,9 +100,52 @@ def _wrap(text: str, width: int = 90) -> str:
     return "<br>".join(textwrap.wrap(html.escape(str(text), quote=False), width, break_long_words=False)) or "–"
 
 
+def _plain(value):
+    """numpy arrays and scalars as Python lists and numbers, through dicts and lists."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+class _Figure(go.Figure):
+    """A figure that Streamlit sends without plotly.py's default template (see _figure)."""
+
+    def to_dict(self) -> dict:
+        figure = super().to_dict()
+        figure["layout"].pop("template", None)
+        return figure
+
+
 def _figure(traces: list[dict], layout: dict) -> go.Figure:
+    """The figure, built so that the browser draws it once.
+
+    Streamlit (1.67) draws every chart, then re-applies its theme to a JSON copy of the figure and
+    hands the copy to plotly.js `react`, which redraws the whole chart unless the copy compares equal
+    to what is drawn. Three things made every copy differ (measured in Chromium: the second draw
+    rewrote 1,000-8,000 SVG nodes per chart; with them gone, one): numpy arrays (sent as base64
+    typed arrays, which plotly.js never finds equal), a template object (compared by identity; the
+    plotly_white look is set on the axes instead, and _Figure sends none) and no
+    `layout.datarevision` (without it every new array is new data; the revision here is a hash of
+    the traces, so other data gives another revision). Pages pass theme=None to st.plotly_chart, so
+    Streamlit adds no template of its own.
+    """
+    traces = _plain(traces)
+    layout = _plain(layout)
+    for name, axis in layout.items():
+        if name.startswith(("xaxis", "yaxis")):
+            for key, value in AXIS_STYLE.items():
+                axis.setdefault(key, value)
+    for key, value in PAGE_STYLE.items():
+        layout.setdefault(key, value)
+    layout["datarevision"] = hashlib.blake2b(json.dumps(traces, default=str).encode(), digest_size=8).hexdigest()
     # `_validate` is plotly's own switch (BaseFigure.__init__, plotly 5-7); pyproject pins plotly < 8.
-    return go.Figure({"data": traces, "layout": layout}, _validate=False)
+    return _Figure({"data": traces, "layout": layout}, _validate=False)
 
 
 @dataclass
@@ -257,7 +306,7 @@ def _finish(panels: _Panels, traces: list[dict], data: ChartData, tz: tzinfo, *,
         shapes = _dose_lines(data.doses, tz, xref, bottom) + shapes
     layout["shapes"] += shapes
     layout["annotations"] += notes
-    layout.update(height=height, template=TEMPLATE, hovermode="closest", showlegend=legend,
+    layout.update(height=height, hovermode="closest", showlegend=legend,
                   margin=TIME_MARGIN if legend else {**TIME_MARGIN, "t": 30},
                   legend=dict(orientation="h", x=0, y=1.0, yanchor="bottom", font=dict(size=11)))
     return _figure(traces, layout)
@@ -589,7 +638,7 @@ def toxicity_grid_figure(data: ChartData, *, tz: tzinfo) -> go.Figure:
                    customdata=hover.tolist(), colorscale=scale, zmin=-0.5, zmax=len(steps) - 0.5, xgap=2, ygap=2,
                    hoverongaps=True, hovertemplate="<b>%{y}</b> · %{x}<br>%{customdata}<extra></extra>",
                    colorbar=dict(title=dict(text="CTCAE<br>grade"), tickvals=steps, thickness=12, len=0.9))
-    layout = dict(height=130 + 30 * len(ORGAN_SYSTEMS), margin=GRID_MARGIN, template=TEMPLATE,
+    layout = dict(height=130 + 30 * len(ORGAN_SYSTEMS), margin=GRID_MARGIN,
                   yaxis=dict(autorange="reversed", title=dict(text="Organ system", font=TITLE_FONT), showgrid=False),
                   xaxis=dict(title=dict(text=f"Local day ({zone_name(tz)})", font=TITLE_FONT), type="category",
                              showgrid=False),

@@ -328,4 +328,28 @@ def test_only_the_vital_signs_chart_carries_the_legend_the_others_name_their_lin
     assert build("vital_signs_figure", data).layout.showlegend is True
     for name in ("news2_figure", "fluids_figure", "labs_figure"):
         assert build(name, data).layout.showlegend is False
-    assert any("Fluid intake (light bars) and urine output (dark bars)" in t for t in texts(build("fluids_figure", data)))
+    fluids = texts(build("fluids_figure", data))
+    assert any("Fluid intake (light bars) and urine output (dark bars)" in t for t in fluids)
+
+
+@pytest.mark.parametrize("name", ALL_CHARTS)
+def test_every_chart_travels_as_streamlit_sends_it_so_that_the_browser_draws_it_once(name):
+    """Streamlit re-draws a chart from a JSON copy after mounting it; plotly.js skips that redraw only
+    when the copy compares equal: no base64 typed arrays, no template object, a data revision."""
+    import json
+
+    import plotly.io as pio
+    from plotly.tools import return_figure_from_figure_or_data
+
+    def sent(data):  # what st.plotly_chart puts on the wire
+        return json.loads(pio.to_json(return_figure_from_figure_or_data(build(name, data), True), validate=False))
+
+    spec = sent(full_data())
+    assert "template" not in spec["layout"]
+    assert '"bdata"' not in json.dumps(spec)
+    assert spec["layout"]["datarevision"] == sent(full_data())["layout"]["datarevision"]  # same data, same revision
+    other = full_data(labs=full_data().labs.assign(value_num=[61.0, 41.0]),
+                      grades=full_data().grades.assign(grade=[3, 0]))
+    if name in ("labs_figure", "toxicity_grid_figure"):
+        assert sent(other)["layout"]["datarevision"] != spec["layout"]["datarevision"]  # other data, another
+    assert spec["layout"]["plot_bgcolor"] == "white"  # the plotly_white look, set on the figure itself

@@ -35,7 +35,9 @@ st.caption("Decision support: shows the basis of every score, grade and alert (p
 def chart(title: str, caption: str, figure, key: str) -> None:
     st.subheader(title)
     st.caption(caption)
-    st.plotly_chart(figure, key=key, width="stretch")
+    # theme=None: the figures carry their own look; Streamlit's theme would make it redraw each chart
+    # a second time (dashboard.charts._figure).
+    st.plotly_chart(figure, key=key, width="stretch", theme=None)
 
 
 doses_note = ("Top strip: IL-2 doses (▲ given, ✕ held, ■ stopped; point for the dose number and the reason) and "
@@ -60,7 +62,8 @@ if other_labs:
     names = ", ".join(catalogue[c].label for c in other_labs)
     if st.toggle(f"Show the {len(other_labs)} other results, all within their reference range ({names})",
                  key="chart_other_labs"):
-        st.plotly_chart(labs_figure(data, tz=tz, codes=other_labs), key="chart_labs_other", width="stretch")
+        st.plotly_chart(labs_figure(data, tz=tz, codes=other_labs), key="chart_labs_other", width="stretch",
+                        theme=None)
 chart("Toxicity grid", "Highest CTCAE v5.0 grade per organ system and local day, from lab values, temperature and "
       "the nurses' symptom grades; point at a cell for the values behind it. An empty cell was not graded.",
       toxicity_grid_figure(data, tz=tz), "chart_toxicity")
