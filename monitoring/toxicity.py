@@ -27,8 +27,8 @@ def graded_observations(obs: pd.DataFrame, *, baseline_creatinine: dict[int, flo
     """Each gradable observation with its CTCAE term and grade.
 
     `obs` is repository.current_observations output (canonical units; columns patient_id, code,
-    value_num, value_code, ref_low, ref_high, observed_at). Returns the graded rows (grade not NA)
-    with organ_system, term and grade added.
+    value_num, ref_low, ref_high, observed_at; others are ignored). Returns the graded rows (grade not
+    NA) with those columns (GRADED_INPUT) and organ_system, term and grade.
     """
     catalogue = catalogue or default_catalogue()
     obs = obs[GRADED_INPUT]  # only what grading reads: every filter below copies fewer columns
