@@ -155,6 +155,8 @@ def test_quality_sees_tables_charts_and_three_downloads_without_identifiable_opt
     # A figure that could not be determined reads "–", never "None" (the demo has no answered alert yet).
     assert not any(df.value.isna().any().any() for df in at.dataframe)
     assert "–" in at.dataframe[0].value.to_csv()
+    monitoring = at.dataframe[0].value.set_index("measure")["value"]
+    assert monitoring["courses"] == "12"  # a count reads 12, not 12.0
     specs = " ".join(chart.proto.spec for chart in at.get("plotly_chart"))
     for title in ("Organ system", "CTCAE grade", "Rule", "Alerts per patient-day"):
         assert f'"text":"{title}"' in specs  # axis titles in words, not column names

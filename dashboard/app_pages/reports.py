@@ -5,6 +5,7 @@ button is clicked (deferred generation) and that production writes the audit row
 """
 from datetime import datetime, time, timedelta, timezone
 
+import pandas as pd
 import plotly.express as px
 import streamlit as st
 
@@ -70,9 +71,15 @@ st.markdown(f"**{len(courses)} courses**" + (" · synthetic data" if synthetic e
             + (" · **IDENTIFIABLE**" if identifiable else " · de-identified"))
 
 
+def shown_cell(value):
+    """A figure that could not be determined as "–" (not "None"); a count stored as a float as 12, not 12.0."""
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return "–"
+    return f"{value:g}" if isinstance(value, float) else value
+
+
 def table(frame) -> None:
-    """A summary table as it reads: a figure that could not be determined shows as "–", not "None"."""
-    st.dataframe(frame.astype(object).where(frame.notna(), "–"), hide_index=True, width="stretch")
+    st.dataframe(frame.map(shown_cell), hide_index=True, width="stretch")
 
 
 st.subheader(quality.TABLE_TITLES["monitoring"])
