@@ -377,7 +377,7 @@ def pre_dose_check(*, session: Session, patient_id: int, now: datetime, threshol
     checklist = _checklist(obs, courses, now, thresholds, criteria, tz)
     checklist.append(_held_item(held, thresholds["il2_hold"].values, criteria))
     return PreDoseCheck(patient_id=patient_id, at=now, decision=decision, criteria=criteria, checklist=checklist,
-                        missing=missing, standard=f"{il2_hold.RULE.standard} [{thresholds['il2_hold'].source.cite()}]",
+                        missing=missing, standard=f"{il2_hold.standard(thresholds['il2_hold'])} [{thresholds['il2_hold'].source.cite()}]",
                         evidence=evidence)
 
 

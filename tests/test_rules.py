@@ -266,6 +266,28 @@ def test_capillary_leak_with_two_companion_signs_is_urgent_and_names_them():
     assert "albumin 2.4 g/dL" in found.loc[0, "evidence"] and "SBP 88 mmHg" in found.loc[0, "evidence"]
 
 
+@pytest.mark.parametrize("urgent_at_signs, severity", [(1, "urgent"), (2, "warning")])
+def test_how_many_signs_make_a_leak_urgent_comes_from_the_thresholds_file(tmp_path, urgent_at_signs, severity):
+    from monitoring.thresholds import REPO_ROOT, load_thresholds
+
+    text = (REPO_ROOT / "data" / "thresholds.toml").read_text()
+    local = tmp_path / "thresholds.toml"
+    local.write_text(text.replace("urgent_at_signs = 2 ", f"urgent_at_signs = {urgent_at_signs} "))
+    rows = obs((24, "weight", 89), (23, "albumin", 2.4))  # +11.25%, one sign
+    found = alerts_for("capillary-leak", rows, courses=COURSE, thresholds=load_thresholds(local))
+    assert found.loc[0, "severity"] == severity
+
+
+def test_urgent_at_signs_beyond_the_three_signs_is_refused(tmp_path):
+    from monitoring.thresholds import REPO_ROOT, ThresholdsError, load_thresholds
+
+    local = tmp_path / "thresholds.toml"
+    local.write_text((REPO_ROOT / "data" / "thresholds.toml").read_text().replace("urgent_at_signs = 2 ",
+                                                                                  "urgent_at_signs = 4 "))
+    with pytest.raises(ThresholdsError, match="urgent_at_signs"):
+        load_thresholds(local)
+
+
 # --- IL-2 hold criteria -------------------------------------------------------------------------
 
 def hold(rows, dose_rows=((0, "given"),)) -> pd.DataFrame:
@@ -371,3 +393,59 @@ def test_every_alert_carries_evidence_standard_and_context_columns():
     out = evaluate(obs(*vitals(0, resp_rate=22, sbp=100)))
     assert list(out.columns) == ["patient_id", "rule", "onset", "level", "severity", "evidence", "standard", "context"]
     assert out["standard"].str.contains(r"\[").all()  # the source is cited
+
+
+# --- the standard each alert shows: the numbers it applied --------------------------------------
+# Each rule's standard is written from the thresholds in force, so the text a clinician reads with
+# an alert cannot drift from the numbers that raised it when a hospital edits data/thresholds.toml.
+
+def _alert(rule: str, thresholds=None) -> pd.Series:
+    """One alert of `rule` from data that raise it under the shipped thresholds."""
+    rows, dose_rows, courses = {
+        "capillary-leak": (obs((24, "weight", 92.1)), None, COURSE),
+        "sepsis-screen": (obs(*vitals(0, resp_rate=22, sbp=100, consciousness="C")), None, None),
+        "il2-expected-effect": (obs(*vitals(2, temperature=38.6, heart_rate=118)), doses((0, "given")), None),
+        "aki": (obs((0, "creatinine", 1.0), (24, "creatinine", 1.6)), None, None),
+        "il2-hold": (obs(*vitals(7, sbp=89)), doses((0, "given")), None),
+    }[rule]
+    found = alerts_for(rule, rows, dose_rows, courses=courses, thresholds=thresholds)
+    assert len(found) == 1, found
+    return found.loc[0]
+
+
+@pytest.mark.parametrize("rule, phrases", [
+    ("capillary-leak", ["weight gain from the course baseline >= 10% (warning)", "> 15% (Dutcher relative criterion",
+                        "albumin < 3 g/dL", "urine output < 160 mL per 8 h", "usual < 100 -> > 80",
+                        "100-120 -> > 85", "> 120 -> > 90"]),
+    ("sepsis-screen", ["qSOFA >= 2", "qSOFA >= 2 (urgent)", "NEWS2 >= 5 (>= 7: urgent)", "lactate > 2 mmol/L with fever (>= 38 °C)",
+                       "SBP < 90 mmHg or MAP < 65 mmHg", "1-4 h after an IL-2 dose", "rising by >= 0.5 mmol/L"]),
+    ("il2-expected-effect", ["heart rate > 90/min", "1-4 h after an IL-2 dose"]),
+    ("aki", ["rise >= 0.3 mg/dL within 48 h", ">= 1.5 x the lowest value of the previous 7 days",
+             "(1.5 -> 1, 2 -> 2, 3 -> 3)", ">= 4 mg/dL with an acute rise -> 3", "< 0.5 mL/kg/h for >= 6 h -> 1",
+             "anuria for >= 12 h -> 3"]),
+    ("il2-hold", [">= 3 relative criteria", "coma > 48 h", "held on 3 occasions", "arrhythmia CTCAE grade >= 4"]),
+])
+def test_each_alert_states_the_numbers_it_applied(rule, phrases):
+    standard = _alert(rule)["standard"]
+    for phrase in phrases:
+        assert phrase in standard, (phrase, standard)
+
+
+@pytest.mark.parametrize("rule, line, changed, phrase", [
+    ("capillary-leak", "albumin_below_g_dl = 3.0 ", "albumin_below_g_dl = 2.8 ", "albumin < 2.8 g/dL"),
+    ("capillary-leak", "urgent_at_signs = 2 ", "urgent_at_signs = 1 ", "with 1 or more of the signs"),
+    ("sepsis-screen", "lactate_above_mmol_l = 2.0 ", "lactate_above_mmol_l = 2.5 ", "lactate > 2.5 mmol/L"),
+    ("il2-expected-effect", "expected_effect_to_hours = 4.0", "expected_effect_to_hours = 5.0",
+     "1-5 h after an IL-2 dose"),
+    ("aki", "rise_mg_dl = 0.3 ", "rise_mg_dl = 0.4 ", "rise >= 0.4 mg/dL"),
+    ("il2-hold", "relative_for_hold = 3", "relative_for_hold = 2", ">= 2 relative criteria"),
+])
+def test_a_hospital_change_to_a_threshold_changes_the_standard_shown(tmp_path, rule, line, changed, phrase):
+    from monitoring.thresholds import REPO_ROOT, load_thresholds
+
+    text = (REPO_ROOT / "data" / "thresholds.toml").read_text()
+    assert text.count(line) == 1
+    local = tmp_path / "thresholds.toml"
+    local.write_text(text.replace(line, changed))
+    shipped, edited = _alert(rule)["standard"], _alert(rule, load_thresholds(local))["standard"]
+    assert phrase not in shipped and phrase in edited

@@ -9,7 +9,7 @@ for >= 24 h or anuria for >= 12 h -> 3. The level is the highest stage of either
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -21,6 +21,7 @@ from monitoring.thresholds import Section, Source, parser
 
 NAT_ = np.iinfo(np.int64).min
 
+# The standard shown with each alert is written from the thresholds in force (`standard`).
 RULE = Rule(id="aki", version="1.0", section="aki", standard="KDIGO 2012 acute kidney injury")
 
 
@@ -180,8 +181,19 @@ def _concat(parts: list[Findings | None]) -> Findings | None:
                     np.concatenate([p.level_rank for p in parts]))
 
 
+def standard(s: AKISettings) -> str:
+    """The definition and staging as applied, from the thresholds in force."""
+    days = s.ratio_window.total_seconds() / 86400
+    return (f"{RULE.standard}: creatinine rise >= {s.rise:g} mg/dL within {s.rise_window.total_seconds() / 3600:g} h "
+            f"or >= {s.ratio_stage1:g} x the lowest value of the previous {days:g} days; stage by that ratio "
+            f"({s.ratio_stage1:g} -> 1, {s.ratio_stage2:g} -> 2, {s.ratio_stage3:g} -> 3) or creatinine >= "
+            f"{s.absolute_stage3:g} mg/dL with an acute rise -> 3; urine output < {s.urine_rate:g} mL/kg/h for "
+            f">= {s.urine_stage1_h:g} h -> 1, >= {s.urine_stage2_h:g} h -> 2, < {s.urine_stage3_rate:g} mL/kg/h for "
+            f">= {s.urine_stage3_h:g} h or anuria for >= {s.anuria_h:g} h -> 3; stage 1 warning, stages 2-3 urgent")
+
+
 def evaluate(data: EvalData, thresholds) -> dict | None:
     s: AKISettings = thresholds["aki"]
     # Stages 2 and 3 are both urgent; the level rank makes the higher stage the episode's level.
     both = _concat([creatinine_findings(data, s), urine_findings(data, s)])
-    return episodes(data, both, RULE, gap_hours=s.episode_gap_hours, source=s.source)
+    return episodes(data, both, replace(RULE, standard=standard(s)), gap_hours=s.episode_gap_hours, source=s.source)

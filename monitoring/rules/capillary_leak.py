@@ -4,12 +4,13 @@ Weight gain >= 10% from the course baseline weight (a local warning level) and >
 Table 3 relative criterion), together with the signs the Proleukin label (W&P 5.1) tells us to watch:
 SBP below the patient's target (manufacturer HD card: usual SBP < 100 -> target > 80, 100-120 -> > 85,
 > 120 -> > 90), albumin below 3.0 g/dL (CTCAE hypoalbuminemia grade 2), and oliguria (urine output
-scaled to 8 h below 160 mL, Dutcher relative). Urgent above 15%, or at >= 10% with two or more signs.
+scaled to 8 h below 160 mL, Dutcher relative). Urgent above 15%, or at >= 10% with two or more of
+these signs (a local choice: `urgent_at_signs`).
 Without a recorded course baseline, the first weight in the data is the baseline (said in the evidence).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -19,9 +20,9 @@ from monitoring.thresholds import Section, Source, parser
 
 NAT_ = np.iinfo(np.int64).min
 
-RULE = Rule(id="capillary-leak", version="1.0", section="capillary_leak",
-            standard="Capillary leak: weight gain from course baseline >= 10% (warning) or > 15% (Dutcher relative "
-                     "criterion) with SBP below target, albumin < 3.0 g/dL, oliguria")
+# The standard shown with each alert is written from the thresholds in force (`standard`), so a
+# hospital's change to data/thresholds.toml changes the text too.
+RULE = Rule(id="capillary-leak", version="1.0", section="capillary_leak", standard="Capillary leak")
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class LeakSettings:
     relative_percent: float
     albumin_below: float
     oliguria_ml_per_8h: float
+    urgent_with_signs: int
     usual_sbp_bounds: list[float]
     target_sbp: list[float]
     episode_gap_hours: float
@@ -44,8 +46,11 @@ def parse(section: Section) -> LeakSettings:
     relative = section.number("weight_gain_relative_percent", low=0, high=100)
     if relative < warning:
         raise section.fail(f"must be at least weight_gain_warning_percent ({warning})", "weight_gain_relative_percent")
+    if section.integer("urgent_at_signs", low=1) > 3:
+        raise section.fail("there are 3 signs (SBP, albumin, urine output): expected 1, 2 or 3", "urgent_at_signs")
     return LeakSettings(warning, relative, section.number("albumin_below_g_dl", low=0, high=10),
-                        section.number("oliguria_ml_per_8h", low=0, high=5000), bounds, targets,
+                        section.number("oliguria_ml_per_8h", low=0, high=5000),
+                        section.integer("urgent_at_signs", low=1), bounds, targets,
                         section.number("episode_gap_hours", low=1, high=720), section.source)
 
 
@@ -93,7 +98,7 @@ def findings(data: EvalData, s: LeakSettings) -> Findings | None:
     oliguria = per8h < s.oliguria_ml_per_8h
     signs = low_sbp.astype(int) + low_albumin.astype(int) + oliguria.astype(int)
     over = np.round(gain, 9) > s.relative_percent
-    severity = np.where(over | (signs >= 2), 2, 1)
+    severity = np.where(over | (signs >= s.urgent_with_signs), 2, 1)
     has_course_weight = ~np.isnan(data.course("baseline_weight_kg")[pid])
 
     def describe(r: np.ndarray):
@@ -119,6 +124,19 @@ def findings(data: EvalData, s: LeakSettings) -> Findings | None:
     return Findings(pid, time, severity, describe, gain)
 
 
+def standard(s: LeakSettings) -> str:
+    """The definition as applied, from the thresholds in force."""
+    bounds, targets = s.usual_sbp_bounds, s.target_sbp
+    target = "; ".join([f"usual < {bounds[0]:g} -> > {targets[0]:g}"]
+                       + [f"{low:g}-{high:g} -> > {t:g}" for low, high, t in zip(bounds, bounds[1:], targets[1:])]
+                       + [f"> {bounds[-1]:g} -> > {targets[-1]:g}"])
+    return (f"{RULE.standard}: weight gain from the course baseline >= {s.warning_percent:g}% (warning) or "
+            f"> {s.relative_percent:g}% (Dutcher relative criterion; urgent, as is >= {s.warning_percent:g}% with "
+            f"{s.urgent_with_signs} or more of the signs), signs: SBP at or below the target (by usual SBP: {target} mmHg), albumin "
+            f"< {s.albumin_below:g} g/dL, urine output < {s.oliguria_ml_per_8h:g} mL per 8 h")
+
+
 def evaluate(data: EvalData, thresholds) -> dict | None:
     s: LeakSettings = thresholds["capillary_leak"]
-    return episodes(data, findings(data, s), RULE, gap_hours=s.episode_gap_hours, source=s.source)
+    return episodes(data, findings(data, s), replace(RULE, standard=standard(s)), gap_hours=s.episode_gap_hours,
+                    source=s.source)

@@ -15,7 +15,7 @@ pre-dose check: it returns the decision, and words every criterion with its valu
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -24,9 +24,10 @@ from monitoring.rules.common import NAT, Findings, Rule, episodes, join_clauses,
 from monitoring.rules.context import EvalData, Series, take
 from monitoring.thresholds import Section, Source, parser
 
+# The standard shown is written from the thresholds in force (`standard`); each criterion's own
+# numbers are in the pre-dose checklist and the evidence.
 RULE = Rule(id="il2-hold", version="1.0", section="il2_hold",
-            standard="IL-2 hold criteria: Proleukin label Table 2 and Dutcher 2014 Table 3 (hold: any absolute or "
-                     ">= 3 relative criteria; discuss: a relative criterion; permanently discontinue)")
+            standard="IL-2 hold criteria: Proleukin label Table 2 and Dutcher 2014 Table 3")
 DECISIONS = ("give", "discuss", "hold", "permanently discontinue")
 
 
@@ -317,6 +318,17 @@ def findings(data: EvalData, s: HoldSettings) -> Findings | None:
     return Findings(p_pid, p_time, np.where(decision == 1, 1, 2), describe, decision.astype(float))
 
 
+def standard(s: HoldSettings) -> str:
+    """The decision rule as applied, from the thresholds in force."""
+    v = s.values
+    return (f"{RULE.standard} (hold: any absolute criterion or >= {v['relative_for_hold']:g} relative criteria; "
+            "discuss: one relative criterion or more; permanently discontinue: arrhythmia CTCAE grade >= "
+            f"{v['arrhythmia_discontinue_grade']:g} (uncontrolled), coma > "
+            f"{v['coma_discontinue_hours']:g} h, or the scheduled dose held on {v['held_doses_discontinue_at']:g} "
+            "occasions)")
+
+
 def evaluate(data: EvalData, thresholds) -> dict | None:
     s: HoldSettings = thresholds["il2_hold"]
-    return episodes(data, findings(data, s), RULE, gap_hours=s.values["episode_gap_hours"], source=s.source)
+    return episodes(data, findings(data, s), replace(RULE, standard=standard(s)),
+                    gap_hours=s.values["episode_gap_hours"], source=s.source)

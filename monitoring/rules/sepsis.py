@@ -12,7 +12,7 @@ as rule `il2-expected-effect` (severity info) so they are counted and shown, nev
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -20,13 +20,9 @@ from monitoring.rules.common import NAT, Findings, Rule, clock_text, episodes, j
 from monitoring.rules.context import EvalData, take
 from monitoring.thresholds import Section, Source, parser
 
-RULE = Rule(id="sepsis-screen", version="1.0", section="sepsis_screen",
-            standard="Sepsis screen: qSOFA >= 2, NEWS2 >= 5, lactate > 2 mmol/L with fever or hypotension, "
-                     "fever or rigors outside the IL-2 post-dose window, rising lactate; shock pattern MAP < 65 "
-                     "or SBP < 90 with lactate > 2")
-EXPECTED = Rule(id="il2-expected-effect", version="1.0", section="il2_schedule",
-                standard="Expected IL-2 effect: fever, rigors or tachycardia 1-4 h after a given dose with no "
-                         "sepsis criterion beyond them (not a sepsis alert; shown and counted)")
+# The standards shown with the alerts are written from the thresholds in force (`standards`).
+RULE = Rule(id="sepsis-screen", version="1.0", section="sepsis_screen", standard="Sepsis screen")
+EXPECTED = Rule(id="il2-expected-effect", version="1.0", section="il2_schedule", standard="Expected IL-2 effect")
 
 
 @dataclass(frozen=True)
@@ -217,6 +213,23 @@ class _NoSets:
         self.severity = self.level = np.zeros(0, dtype=np.int64)
 
 
+def standards(thresholds) -> tuple[str, str]:
+    """(sepsis screen, expected IL-2 effect) as applied, from the thresholds in force."""
+    s: SepsisSettings = thresholds["sepsis_screen"]
+    window = thresholds["il2_schedule"].describe()
+    bounds = thresholds["news2"].aggregate_upper_bounds
+    lactate = f"lactate > {s.lactate_above:g} mmol/L"
+    hypotension = f"SBP < {s.shock_sbp_below:g} mmHg or MAP < {s.shock_map_below:g} mmHg"
+    sepsis = (f"{RULE.standard}: qSOFA >= {thresholds['qsofa'].positive_at_or_above:g} (urgent), NEWS2 >= "
+              f"{int(bounds[0]) + 1} (>= {int(bounds[1]) + 1}: urgent), {lactate} with fever (>= {s.fever_c:g} °C) or hypotension "
+              f"({hypotension}), fever or rigors outside the IL-2 post-dose window ({window}), lactate rising by "
+              f">= {s.lactate_rise:g} mmol/L; septic-shock pattern (emergency): {hypotension} with {lactate}")
+    expected = (f"{EXPECTED.standard}: fever, rigors or tachycardia (heart rate > "
+                f"{thresholds['sirs'].heart_rate_above:g}/min) {window} with no sepsis criterion beyond them "
+                "(not a sepsis alert; shown and counted)")
+    return sepsis, expected
+
+
 def evaluate(data: EvalData, thresholds) -> list[dict | None]:
     s: SepsisSettings = thresholds["sepsis_screen"]
     schedule = thresholds["il2_schedule"]
@@ -226,9 +239,11 @@ def evaluate(data: EvalData, thresholds) -> list[dict | None]:
                                 news2_urgent=int(news2.aggregate_upper_bounds[0]) + 1,
                                 news2_emergency=int(news2.aggregate_upper_bounds[1]) + 1,
                                 tachycardia_above=thresholds["sirs"].heart_rate_above)
+    sepsis_standard, expected_standard = standards(thresholds)
     return [
-        episodes(data, sepsis, RULE, gap_hours=s.episode_gap_hours, source=s.source),
+        episodes(data, sepsis, replace(RULE, standard=sepsis_standard), gap_hours=s.episode_gap_hours,
+                 source=s.source),
         # One expected-effect episode per dose: findings further apart than the window belong to another dose.
-        episodes(data, expected, EXPECTED, source=schedule.source,
+        episodes(data, expected, replace(EXPECTED, standard=expected_standard), source=schedule.source,
                  gap_hours=(schedule.window_to - schedule.window_from).total_seconds() / 3600 + 1),
     ]
