@@ -7,7 +7,8 @@ import streamlit as st
 
 from dashboard.resources import get_engine
 from monitoring.db import session_scope
-from monitoring.repository import visible_patients
+from monitoring.models import Patient
+from monitoring.repository import visible_wards, ward_patient_list
 
 # The patient last chosen on any page (or selected on the ward overview): the next page opens on it.
 SELECTED_PATIENT = "selected_patient_id"
@@ -21,13 +22,32 @@ def short_label(p) -> str:
 def choose_patient(user: dict, *, key: str, label: Callable = short_label, with_course: bool = False,
                    empty: str = "No patients on your wards."):
     """A selectbox of the user's patients; stops the page with `empty` when there are none.
-    Returns the chosen row of repository.ward_patient_list."""
+    Returns the chosen row of repository.ward_patient_list.
+
+    A user who may see several wards (an oncologist sees every ward) first chooses the ward: the
+    list holds one ward's patients, not a hospital's 2,000. It opens on the ward of the patient chosen
+    last (on any page, or on the ward overview), else on the first ward assigned to the user."""
+    selected = st.session_state.get(SELECTED_PATIENT)
     with session_scope(get_engine()) as session:
-        patients = visible_patients(session=session, role=user["role"], ward_ids=user["ward_ids"])
+        wards = visible_wards(session=session, role=user["role"], ward_ids=user["ward_ids"])
+        selected_row = session.get(Patient, selected) if selected is not None else None
+        selected_ward = selected_row.ward_id if selected_row is not None else None
+    ward_ids = [w.id for w in wards]
+    place = st
+    if len(wards) > 1:
+        assigned = [w.id for w in wards if w.id in set(user["ward_ids"])]
+        default = selected_ward if selected_ward in ward_ids else (assigned or ward_ids)[0]
+        names = [w.name for w in wards]
+        names = [f"{w.name} ({w.code})" if names.count(w.name) > 1 else w.name for w in wards]
+        ward_place, place = st.columns([1, 2])
+        ward_ids = [ward_ids[names.index(ward_place.selectbox("Ward", names, index=ward_ids.index(default),
+                                                              key=f"{key}_ward"))]]
+    with session_scope(get_engine()) as session:
+        patients = ward_patient_list(session=session, ward_ids=ward_ids)
     if with_course and len(patients):
         patients = patients[patients["course_id"].notna()]
     if patients.empty:
-        st.info(empty)
+        place.info(empty)
         st.stop()
     rows = {int(p.patient_id): p for p in patients.itertuples()}
     labels = {pid: label(p) for pid, p in rows.items()}
@@ -35,9 +55,11 @@ def choose_patient(user: dict, *, key: str, label: Callable = short_label, with_
     # Two patients may share a name and a bed label (on different wards): the record number tells them apart.
     labels = {pid: f"{text} · {rows[pid].mrn}" if text in repeated else text for pid, text in labels.items()}
     by_label = {text: pid for pid, text in labels.items()}
-    selected = st.session_state.get(SELECTED_PATIENT)
+    if st.session_state.get(key) not in by_label:
+        # Another ward was chosen: the list opens on the last chosen patient if here, else the first.
+        st.session_state.pop(key, None)
     ids = list(rows)
-    chosen = by_label[st.selectbox("Patient", list(by_label), index=ids.index(selected) if selected in ids else 0,
-                                   key=key)]
+    chosen = by_label[place.selectbox("Patient", list(by_label), index=ids.index(selected) if selected in ids else 0,
+                                      key=key)]
     st.session_state[SELECTED_PATIENT] = chosen
     return rows[chosen]

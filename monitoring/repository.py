@@ -569,12 +569,6 @@ def visible_wards(*, session: Session, role: str, ward_ids: Sequence[int]) -> li
     return wards if role == "oncologist" else [w for w in wards if w.id in set(ward_ids)]
 
 
-def visible_patients(*, session: Session, role: str, ward_ids: Sequence[int]) -> pd.DataFrame:
-    """ward_patient_list for every ward the user may see."""
-    wards = visible_wards(session=session, role=role, ward_ids=ward_ids)
-    return ward_patient_list(session=session, ward_ids=[w.id for w in wards])
-
-
 # --- bulk paths (lab import, synthetic data) ----------------------------------------------------
 
 BULK_OBSERVATION_COLUMNS = ["patient_id", "course_id", "code", "value_num", "value_code", "unit", "observed_at",

@@ -307,6 +307,22 @@ def test_a_nurse_sees_only_the_patients_of_her_wards(app_url):
     assert len(assigned.dataframe[0].value) == 2
     assigned.multiselect(key="overview_wards").set_value(["Demo ward", "Other ward"]).run()
     assert len(assigned.dataframe[0].value) == 5
+    # The patient pickers list one ward's patients: the ward of the patient chosen last, else the
+    # first ward assigned; another ward is one choice away (a hospital-wide list was 2,000 names).
+    assigned.switch_page("app_pages/chart.py").run()
+    ward = assigned.selectbox(key="chart_patient_ward")
+    assert ward.value == "Other ward" and sorted(ward.options) == ["Demo ward", "Other ward"]
+    assert len(assigned.selectbox(key="chart_patient").options) == 2
+    ward.select("Demo ward").run()
+    patients = assigned.selectbox(key="chart_patient")
+    assert not assigned.exception and len(patients.options) == 3 and patients.value == patients.options[0]
+    patients.select(patients.options[2]).run()
+    chosen = assigned.selectbox(key="chart_patient").value
+    assigned.switch_page("app_pages/summary.py").run()  # the next page opens on that patient and its ward
+    assert assigned.selectbox(key="summary_patient").value == chosen
+    assert assigned.selectbox(key="summary_patient_ward").value == "Demo ward"
+    nurse.switch_page("app_pages/chart.py").run()  # one ward: no ward to choose
+    assert not [s for s in nurse.selectbox if s.key == "chart_patient_ward"]
 
 
 def test_an_admin_adds_and_disables_a_user_on_the_users_page(app_url):
