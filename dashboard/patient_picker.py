@@ -8,7 +8,7 @@ import streamlit as st
 from dashboard.resources import get_engine
 from monitoring.db import session_scope
 from monitoring.models import Patient
-from monitoring.repository import visible_wards, ward_patient_list
+from monitoring.repository import visible_wards, ward_patient_list, wards_with_courses
 
 # The patient last chosen on any page (or selected on the ward overview): the next page opens on it.
 SELECTED_PATIENT = "selected_patient_id"
@@ -32,16 +32,22 @@ def choose_patient(user: dict, *, key: str, label: Callable = short_label, with_
         wards = visible_wards(session=session, role=user["role"], ward_ids=user["ward_ids"])
         selected_row = session.get(Patient, selected) if selected is not None else None
         selected_ward = selected_row.ward_id if selected_row is not None else None
+        # A page about IL-2 courses opens on a ward that has one (a ward of other patients only is
+        # still offered: it may be the one wanted next).
+        useful = wards_with_courses(session=session) if with_course and len(wards) > 1 else None
     ward_ids = [w.id for w in wards]
     place = st
     if len(wards) > 1:
         assigned = [w.id for w in wards if w.id in set(user["ward_ids"])]
-        default = selected_ward if selected_ward in ward_ids else (assigned or ward_ids)[0]
+        preferred = [w for w in ward_ids if useful is None or w in useful] or ward_ids
+        default = (selected_ward if selected_ward in preferred
+                   else next((w for w in assigned if w in preferred), preferred[0]))
         names = [w.name for w in wards]
         names = [f"{w.name} ({w.code})" if names.count(w.name) > 1 else w.name for w in wards]
         ward_place, place = st.columns([1, 2])
-        ward_ids = [ward_ids[names.index(ward_place.selectbox("Ward", names, index=ward_ids.index(default),
-                                                              key=f"{key}_ward"))]]
+        ward_name = ward_place.selectbox("Ward", names, index=ward_ids.index(default), key=f"{key}_ward")
+        ward_ids = [ward_ids[names.index(ward_name)]]
+        empty = f"No patients{' with an IL-2 course' if with_course else ''} on {ward_name}: choose another ward."
     with session_scope(get_engine()) as session:
         patients = ward_patient_list(session=session, ward_ids=ward_ids)
     if with_course and len(patients):
@@ -52,7 +58,7 @@ def choose_patient(user: dict, *, key: str, label: Callable = short_label, with_
     rows = {int(p.patient_id): p for p in patients.itertuples()}
     labels = {pid: label(p) for pid, p in rows.items()}
     repeated = {text for text in labels.values() if list(labels.values()).count(text) > 1}
-    # Two patients may share a name and a bed label (on different wards): the record number tells them apart.
+    # Two patients may share a name and a bed label: the record number tells them apart.
     labels = {pid: f"{text} · {rows[pid].mrn}" if text in repeated else text for pid, text in labels.items()}
     by_label = {text: pid for pid, text in labels.items()}
     if st.session_state.get(key) not in by_label:

@@ -119,6 +119,10 @@ def sync_alerts(*, session: Session, patient_ids: Sequence[int] | None = None, u
                 alert.status, alert.snoozed_until = "open", None
                 reopened.append(alert.id)
             counts["updated"] += 1
+        elif (alert.standard, alert.rule_version) != (row.standard, row.rule_version):
+            # The same finding under an edited thresholds file: the definition shown follows the file
+            # (not an update of the finding: nothing reopens, nothing is counted).
+            alert.standard, alert.rule_version = row.standard, row.rule_version
     for key, alert in known.items():
         if key not in seen and alert.status not in ("retracted", "resolved"):
             alert.status = "retracted"

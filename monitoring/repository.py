@@ -563,6 +563,12 @@ def list_wards(*, session: Session) -> list[Ward]:
     return list(session.scalars(select(Ward).order_by(Ward.name)).all())
 
 
+def wards_with_courses(*, session: Session) -> set[int]:
+    """Ids of the wards that hold at least one patient with an IL-2 course."""
+    query = select(Patient.ward_id).join(TreatmentCourse, TreatmentCourse.patient_id == Patient.id).distinct()
+    return {ward for ward in session.scalars(query) if ward is not None}
+
+
 def visible_wards(*, session: Session, role: str, ward_ids: Sequence[int]) -> list[Ward]:
     """The wards whose patients a user may see: a nurse those assigned, an oncologist all."""
     wards = list_wards(session=session)

@@ -35,6 +35,22 @@ def test_alerts_are_stored_once_and_re_evaluation_changes_nothing(engine):
     assert "IDSA 2010" in fn["standard"]
 
 
+def test_a_stored_alert_shows_the_standard_of_the_thresholds_in_force_without_reopening(engine):
+    patient_id, _ = make_patient_with_course(engine)
+    record(engine, patient_id, 3, ObservationInput("temperature", "38.6"))
+    record(engine, patient_id, 2, ObservationInput("anc", "0.3"), source="lab-import")
+    with session_scope(engine) as session:
+        sync_alerts(session=session, now=NOW)
+    with session_scope(engine) as session:  # as stored before the thresholds file was edited
+        alert = session.scalars(select(Alert).where(Alert.rule_id == "febrile-neutropenia")).one()
+        current, alert.standard, alert.status = alert.standard, "Febrile neutropenia: ANC < 0.4 (old file)", "acknowledged"
+    with session_scope(engine) as session:
+        counts = sync_alerts(session=session, now=NOW)
+        alert = session.scalars(select(Alert).where(Alert.rule_id == "febrile-neutropenia")).one()
+        assert (alert.standard, alert.status) == (current, "acknowledged")
+    assert counts == {"new": 0, "updated": 0, "retracted": 0, "reopened": 0}
+
+
 def test_an_alert_whose_data_were_corrected_is_retracted_not_deleted(engine):
     patient_id, _ = make_patient_with_course(engine)
     record(engine, patient_id, 3, ObservationInput("temperature", "38.6"))

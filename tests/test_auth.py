@@ -325,6 +325,27 @@ def test_a_nurse_sees_only_the_patients_of_her_wards(app_url):
     assert not [s for s in nurse.selectbox if s.key == "chart_patient_ward"]
 
 
+def test_a_course_page_opens_on_a_ward_with_a_course_and_says_when_the_chosen_ward_has_none(app_url):
+    from monitoring import demo, repository
+    engine = make_engine(app_url)
+    with session_scope(engine) as session:
+        demo.write_ward(session=session, ward=demo.generate_ward(patients=3, days=2, seed=1,
+                                                                 end=datetime(2026, 11, 27, 8, tzinfo=timezone.utc)))
+    with session_scope(engine) as session:  # first by name, and no one on it has an IL-2 course
+        ward = get_or_create_ward(session=session, code="ADM", name="Admissions ward")
+        repository.add_patient(session=session, mrn="SYN-ADM-1", given_name="Waiting", family_name="Synthetic",
+                               recorded_by="tester", ward_id=ward.id, is_synthetic=True)
+    engine.dispose()
+    oncologist = app_signed_in("oncologist")  # assigned to no ward: may see all three
+    oncologist.switch_page("app_pages/chart.py").run()  # not the first ward by name: the first with a course
+    assert oncologist.selectbox(key="chart_patient_ward").value == "Demo ward"
+    assert len(oncologist.selectbox(key="chart_patient").options) == 3
+    oncologist.selectbox(key="chart_patient_ward").select("Admissions ward").run()
+    assert not oncologist.exception
+    assert oncologist.info[0].value == "No patients with an IL-2 course on Admissions ward: choose another ward."
+    assert oncologist.selectbox(key="chart_patient_ward").value == "Admissions ward"  # still there to choose
+
+
 def test_an_admin_adds_and_disables_a_user_on_the_users_page(app_url):
     at = app_signed_in("admin")
     at.switch_page("app_pages/users.py").run()

@@ -278,13 +278,18 @@ def test_how_many_signs_make_a_leak_urgent_comes_from_the_thresholds_file(tmp_pa
     assert found.loc[0, "severity"] == severity
 
 
-def test_urgent_at_signs_beyond_the_three_signs_is_refused(tmp_path):
+@pytest.mark.parametrize("line, changed, message", [
+    ("urgent_at_signs = 2 ", "urgent_at_signs = 4 ", "urgent_at_signs: there are 3 signs"),
+    ("urgent_at_signs = 2 ", "urgent_at_signs = 0 ", "urgent_at_signs: expected a whole number >= 1"),
+    ("relative_for_hold = 3", "relative_for_hold = 0", "relative_for_hold: expected a whole number of criteria"),
+    ("relative_for_hold = 3", "relative_for_hold = 2.5", "relative_for_hold: expected a whole number of criteria"),
+])
+def test_a_count_of_signs_or_criteria_that_cannot_be_met_is_refused(tmp_path, line, changed, message):
     from monitoring.thresholds import REPO_ROOT, ThresholdsError, load_thresholds
 
     local = tmp_path / "thresholds.toml"
-    local.write_text((REPO_ROOT / "data" / "thresholds.toml").read_text().replace("urgent_at_signs = 2 ",
-                                                                                  "urgent_at_signs = 4 "))
-    with pytest.raises(ThresholdsError, match="urgent_at_signs"):
+    local.write_text((REPO_ROOT / "data" / "thresholds.toml").read_text().replace(line, changed))
+    with pytest.raises(ThresholdsError, match=message):
         load_thresholds(local)
 
 
@@ -418,12 +423,16 @@ def _alert(rule: str, thresholds=None) -> pd.Series:
                         "albumin < 3 g/dL", "urine output < 160 mL per 8 h", "usual < 100 -> > 80",
                         "100-120 -> > 85", "> 120 -> > 90"]),
     ("sepsis-screen", ["qSOFA >= 2", "qSOFA >= 2 (urgent)", "NEWS2 >= 5 (>= 7: urgent)", "lactate > 2 mmol/L with fever (>= 38 °C)",
-                       "SBP < 90 mmHg or MAP < 65 mmHg", "1-4 h after an IL-2 dose", "rising by >= 0.5 mmol/L"]),
-    ("il2-expected-effect", ["heart rate > 90/min", "1-4 h after an IL-2 dose"]),
+                       "SBP < 90 mmHg or MAP < 65 mmHg", "1-4 h after an IL-2 dose",
+                       "only if still >= 5 without its temperature and heart-rate points",
+                       "lactate > 2 mmol/L that rose by >= 0.5 mmol/L from the previous value within 24 h"]),
+    ("il2-expected-effect", ["heart rate > 90/min", "1-4 h after an IL-2 dose",
+                             "NEWS2 >= 5 only through its temperature and heart-rate points, qSOFA < 2"]),
     ("aki", ["rise >= 0.3 mg/dL within 48 h", ">= 1.5 x the lowest value of the previous 7 days",
              "(1.5 -> 1, 2 -> 2, 3 -> 3)", ">= 4 mg/dL with an acute rise -> 3", "< 0.5 mL/kg/h for >= 6 h -> 1",
              "anuria for >= 12 h -> 3"]),
-    ("il2-hold", [">= 3 relative criteria", "coma > 48 h", "held on 3 occasions", "arrhythmia CTCAE grade >= 4"]),
+    ("il2-hold", [">= 3 relative criteria", "discuss: 1 to 2 relative criteria", "coma > 48 h", "held on 3 occasions",
+                  "arrhythmia CTCAE grade >= 4"]),
 ])
 def test_each_alert_states_the_numbers_it_applied(rule, phrases):
     standard = _alert(rule)["standard"]
@@ -438,7 +447,8 @@ def test_each_alert_states_the_numbers_it_applied(rule, phrases):
     ("il2-expected-effect", "expected_effect_to_hours = 4.0", "expected_effect_to_hours = 5.0",
      "1-5 h after an IL-2 dose"),
     ("aki", "rise_mg_dl = 0.3 ", "rise_mg_dl = 0.4 ", "rise >= 0.4 mg/dL"),
-    ("il2-hold", "relative_for_hold = 3", "relative_for_hold = 2", ">= 2 relative criteria"),
+    ("il2-hold", "relative_for_hold = 3", "relative_for_hold = 2", ">= 2 relative criteria; discuss: 1 relative "
+                                                                   "criterion;"),
 ])
 def test_a_hospital_change_to_a_threshold_changes_the_standard_shown(tmp_path, rule, line, changed, phrase):
     from monitoring.thresholds import REPO_ROOT, load_thresholds

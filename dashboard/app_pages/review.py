@@ -23,7 +23,8 @@ chosen = choose_patient(user, key="review_patient")
 patient_id = int(chosen.patient_id)
 if st.session_state.get("review_for") != patient_id:
     # Another patient: start the form from that patient's previous grades, never from the last one's.
-    for key in [k for k in st.session_state if k.startswith("review_") and k not in ("review_patient", "review_result")]:
+    kept = ("review_patient", "review_patient_ward", "review_result")
+    for key in [k for k in st.session_state if k.startswith("review_") and k not in kept]:
         del st.session_state[key]
     st.session_state["review_for"] = patient_id
 with session_scope(get_engine()) as session:

@@ -185,9 +185,11 @@ def standard(s: AKISettings) -> str:
     """The definition and staging as applied, from the thresholds in force."""
     days = s.ratio_window.total_seconds() / 86400
     return (f"{RULE.standard}: creatinine rise >= {s.rise:g} mg/dL within {s.rise_window.total_seconds() / 3600:g} h "
-            f"or >= {s.ratio_stage1:g} x the lowest value of the previous {days:g} days; stage by that ratio "
+            f"or >= {s.ratio_stage1:g} x the lowest value of the previous {days:g} days (the course baseline "
+            f"counts among them); stage by that ratio "
             f"({s.ratio_stage1:g} -> 1, {s.ratio_stage2:g} -> 2, {s.ratio_stage3:g} -> 3) or creatinine >= "
-            f"{s.absolute_stage3:g} mg/dL with an acute rise -> 3; urine output < {s.urine_rate:g} mL/kg/h for "
+            f"{s.absolute_stage3:g} mg/dL with an acute rise -> 3; urine output (with a body weight) < {s.urine_rate:g} "
+            f"mL/kg/h for "
             f">= {s.urine_stage1_h:g} h -> 1, >= {s.urine_stage2_h:g} h -> 2, < {s.urine_stage3_rate:g} mL/kg/h for "
             f">= {s.urine_stage3_h:g} h or anuria for >= {s.anuria_h:g} h -> 3; stage 1 warning, stages 2-3 urgent")
 

@@ -46,11 +46,12 @@ def parse(section: Section) -> LeakSettings:
     relative = section.number("weight_gain_relative_percent", low=0, high=100)
     if relative < warning:
         raise section.fail(f"must be at least weight_gain_warning_percent ({warning})", "weight_gain_relative_percent")
-    if section.integer("urgent_at_signs", low=1) > 3:
+    urgent_at_signs = section.integer("urgent_at_signs", low=1)
+    if urgent_at_signs > 3:
         raise section.fail("there are 3 signs (SBP, albumin, urine output): expected 1, 2 or 3", "urgent_at_signs")
     return LeakSettings(warning, relative, section.number("albumin_below_g_dl", low=0, high=10),
                         section.number("oliguria_ml_per_8h", low=0, high=5000),
-                        section.integer("urgent_at_signs", low=1), bounds, targets,
+                        urgent_at_signs, bounds, targets,
                         section.number("episode_gap_hours", low=1, high=720), section.source)
 
 
@@ -127,12 +128,14 @@ def findings(data: EvalData, s: LeakSettings) -> Findings | None:
 def standard(s: LeakSettings) -> str:
     """The definition as applied, from the thresholds in force."""
     bounds, targets = s.usual_sbp_bounds, s.target_sbp
+    top = ">=" if len(bounds) == 1 else ">"  # target_sbp: a single bound belongs to the upper band
     target = "; ".join([f"usual < {bounds[0]:g} -> > {targets[0]:g}"]
                        + [f"{low:g}-{high:g} -> > {t:g}" for low, high, t in zip(bounds, bounds[1:], targets[1:])]
-                       + [f"> {bounds[-1]:g} -> > {targets[-1]:g}"])
+                       + [f"{top} {bounds[-1]:g} -> > {targets[-1]:g}"])
     return (f"{RULE.standard}: weight gain from the course baseline >= {s.warning_percent:g}% (warning) or "
             f"> {s.relative_percent:g}% (Dutcher relative criterion; urgent, as is >= {s.warning_percent:g}% with "
-            f"{s.urgent_with_signs} or more of the signs), signs: SBP at or below the target (by usual SBP: {target} mmHg), albumin "
+            f"{s.urgent_with_signs} or more of the signs), signs: SBP at or below the target (by usual SBP: "
+            f"{target} mmHg; not counted without a usual SBP), albumin "
             f"< {s.albumin_below:g} g/dL, urine output < {s.oliguria_ml_per_8h:g} mL per 8 h")
 
 

@@ -51,6 +51,9 @@ NUMBERS = ("relative_for_hold", "active_if_dose_within_hours", "episode_gap_hour
 @parser("il2_hold")
 def parse(section: Section) -> HoldSettings:
     values = {name: section.number(name, low=0, high=1000) for name in NUMBERS}
+    if values["relative_for_hold"] < 1 or not values["relative_for_hold"].is_integer():
+        raise section.fail(f"expected a whole number of criteria >= 1, found {values['relative_for_hold']:g}",
+                           "relative_for_hold")
     for low, high in (("platelets_absolute_below", "platelets_relative_below"),
                       ("creatinine_relative_at_or_above", "creatinine_absolute_at_or_above"),
                       ("urine_absolute_below_ml_per_8h", "urine_relative_below_ml_per_8h"),
@@ -321,8 +324,11 @@ def findings(data: EvalData, s: HoldSettings) -> Findings | None:
 def standard(s: HoldSettings) -> str:
     """The decision rule as applied, from the thresholds in force."""
     v = s.values
-    return (f"{RULE.standard} (hold: any absolute criterion or >= {v['relative_for_hold']:g} relative criteria; "
-            "discuss: one relative criterion or more; permanently discontinue: arrhythmia CTCAE grade >= "
+    hold_at = int(v["relative_for_hold"])
+    discuss = ("never (one relative criterion holds)" if hold_at == 1 else "1 relative criterion" if hold_at == 2
+               else f"1 to {hold_at - 1} relative criteria")
+    return (f"{RULE.standard} (hold: any absolute criterion or >= {hold_at} relative criteria; discuss: {discuss}; "
+            "permanently discontinue: arrhythmia CTCAE grade >= "
             f"{v['arrhythmia_discontinue_grade']:g} (uncontrolled), coma > "
             f"{v['coma_discontinue_hours']:g} h, or the scheduled dose held on {v['held_doses_discontinue_at']:g} "
             "occasions)")

@@ -220,13 +220,19 @@ def standards(thresholds) -> tuple[str, str]:
     bounds = thresholds["news2"].aggregate_upper_bounds
     lactate = f"lactate > {s.lactate_above:g} mmol/L"
     hypotension = f"SBP < {s.shock_sbp_below:g} mmHg or MAP < {s.shock_map_below:g} mmHg"
-    sepsis = (f"{RULE.standard}: qSOFA >= {thresholds['qsofa'].positive_at_or_above:g} (urgent), NEWS2 >= "
-              f"{int(bounds[0]) + 1} (>= {int(bounds[1]) + 1}: urgent), {lactate} with fever (>= {s.fever_c:g} °C) or hypotension "
-              f"({hypotension}), fever or rigors outside the IL-2 post-dose window ({window}), lactate rising by "
-              f">= {s.lactate_rise:g} mmol/L; septic-shock pattern (emergency): {hypotension} with {lactate}")
+    urgent, emergency = int(bounds[0]) + 1, int(bounds[1]) + 1
+    labs_hours = thresholds["validity"].labs.total_seconds() / 3600
+    sepsis = (f"{RULE.standard}: qSOFA >= {thresholds['qsofa'].positive_at_or_above:g} (urgent); NEWS2 >= {urgent} "
+              f"(>= {emergency}: urgent), within the IL-2 post-dose window ({window}) only if still >= {urgent} "
+              f"without its temperature and heart-rate points; {lactate} with fever (>= {s.fever_c:g} °C) or "
+              f"hypotension ({hypotension}); fever or rigors outside the post-dose window; {lactate} that rose by "
+              f">= {s.lactate_rise:g} mmol/L from the previous value within {labs_hours:g} h; septic-shock pattern "
+              f"(emergency): {hypotension} with {lactate}")
     expected = (f"{EXPECTED.standard}: fever, rigors or tachycardia (heart rate > "
-                f"{thresholds['sirs'].heart_rate_above:g}/min) {window} with no sepsis criterion beyond them "
-                "(not a sepsis alert; shown and counted)")
+                f"{thresholds['sirs'].heart_rate_above:g}/min) {window}, with no sepsis criterion beyond them (a "
+                f"NEWS2 >= {urgent} only through its temperature and heart-rate points, qSOFA < "
+                f"{thresholds['qsofa'].positive_at_or_above:g}, no lactate criterion); not a sepsis alert, shown and "
+                "counted")
     return sepsis, expected
 
 
