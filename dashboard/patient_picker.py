@@ -62,10 +62,10 @@ def choose_patient(user: dict, *, key: str, label: Callable = short_label, with_
     labels = {pid: f"{text} · {rows[pid].mrn}" if text in repeated else text for pid, text in labels.items()}
     by_label = {text: pid for pid, text in labels.items()}
     if st.session_state.get(key) not in by_label:
-        # Another ward was chosen: the list opens on the last chosen patient if here, else the first.
-        st.session_state.pop(key, None)
-    ids = list(rows)
-    chosen = by_label[place.selectbox("Patient", list(by_label), index=ids.index(selected) if selected in ids else 0,
-                                      key=key)]
+        # First shown, or another ward chosen: the last chosen patient if listed, else the first. Set
+        # through the session state, which the browser is sent too (a default index is not, and the
+        # box would go on showing the other ward's patient over this one's chart).
+        st.session_state[key] = labels[selected] if selected in labels else next(iter(by_label))
+    chosen = by_label[place.selectbox("Patient", list(by_label), key=key)]
     st.session_state[SELECTED_PATIENT] = chosen
     return rows[chosen]
