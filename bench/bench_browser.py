@@ -12,6 +12,10 @@ until the page's content is drawn (the ward table, or every plotly chart of the 
 the script has finished (Streamlit's script-state signal), measured in the page. The patient chart
 opens on the last 24 h; switching it to the whole course is timed apart.
 
+`python -m bench.bench_browser --slow-cpu 2.5` measures the pages with the browser's CPU slowed
+2.5 times (Chrome DevTools CPU throttling; the server is not slowed): how the pages fare on a slower
+ward PC. Session 4's VM timed like that; the figures are printed, not written into README.
+
 Memory (issue 8): SESSIONS browser sessions signed in at once, each having opened the ward overview
 and the whole-course patient chart; the dashboard server's resident memory (VmRSS) is read after.
 """
@@ -145,13 +149,15 @@ def sessions_memory(url: str, pid: int, charts: int) -> tuple[float, float]:
     return before, during
 
 
-def measure(url: str, charts: int) -> dict[str, list[float]]:
+def measure(url: str, charts: int, slow_cpu: float = 1.0) -> dict[str, list[float]]:
     from playwright.sync_api import sync_playwright
 
     times: dict[str, list[float]] = {"Ward overview": [], "Patient chart": [], "Whole course": []}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = _signed_in(browser, url)
+        if slow_cpu != 1:
+            page.context.new_cdp_session(page).send("Emulation.setCPUThrottlingRate", {"rate": slow_cpu})
         for i in range(REPEATS + 1):  # the first round warms the server's imports and caches: not counted
             chart = _switch(page, "Patient chart", ".js-plotly-plot", charts, "last 24 h:")
             course = _period(page, "Whole course", charts)
@@ -197,3 +203,25 @@ def run(quick: bool = False) -> list[dict]:
 
 # Plotly charts the patient chart page draws (vital signs, NEWS2, fluids, labs, toxicity grid).
 CHART_PLOTS = 5
+
+
+def slow_cpu_run(rate: float, quick: bool = False) -> None:
+    """Print the three page timings with the browser's CPU slowed `rate` times."""
+    hospital = 200 if quick else HOSPITAL_COURSES
+    with tempfile.TemporaryDirectory() as tmp:
+        url, _ = build(Path(tmp) / "bench.db", hospital)
+        with serve_process(url, Path(tmp) / "streamlit.log") as (app, _):
+            times = measure(app, CHART_PLOTS, slow_cpu=rate)
+    for page, values in times.items():
+        print(f"{page}, browser CPU slowed {rate:g}x, {PATIENTS + hospital:,} courses: median of {REPEATS} "
+              f"{statistics.median(values):.2f} s, worst {max(values):.2f} s (target {TARGET_S:g} s at full speed)")
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--slow-cpu", type=float, default=1.0, help="slow the browser's CPU this many times")
+    parser.add_argument("--quick", action="store_true", help="a 200-course hospital instead of 2,000")
+    args = parser.parse_args()
+    slow_cpu_run(args.slow_cpu, quick=args.quick)
