@@ -12,6 +12,7 @@ from dashboard.resources import get_engine, get_settings
 from dashboard.session import require
 from dashboard.tables import WRAPPED_ROW_HEIGHT, wrapped_height
 from dashboard.ward_table import styled_overview
+from dashboard.warm_up import warm_up_charts
 from monitoring.auth import may
 from monitoring.db import session_scope
 from monitoring.repository import visible_wards
@@ -84,6 +85,7 @@ def overview() -> None:
         for row in frame.itertuples(index=False):
             if row.grade_detail:
                 st.markdown(f"**{row.Bed} · {row.Patient}**  \n" + row.grade_detail.replace("\n", "  \n"))
+    warm_up_charts()  # plotly.js loads while the overview is read (dashboard.warm_up)
 
 
 overview()

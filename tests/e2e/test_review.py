@@ -35,6 +35,16 @@ def open_page(page, title: str) -> None:
     expect(page.get_by_test_id("stException")).to_have_count(0)
 
 
+def test_the_chart_code_loads_while_the_overview_is_read_and_leaves_nothing_on_it(page):
+    sign_in(page, "nurse")
+    expect(page.get_by_role("heading", name="Ward overview")).to_be_visible()
+    plotly_loaded = "performance.getEntriesByType('resource').some(e => e.name.includes('PlotlyChart'))"
+    assert not page.evaluate(plotly_loaded)  # the overview itself is drawn without it
+    page.wait_for_function(plotly_loaded, timeout=10_000)  # a tick after WARM_UP_AFTER_S (2 s)
+    expect(page.locator(".js-plotly-plot")).to_have_count(0, timeout=10_000)  # the blank chart is gone again
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+
+
 def test_the_oncologist_sees_the_overview_and_every_chart_of_a_demo_patient(page):
     sign_in(page, "oncologist")
     expect(page.get_by_role("heading", name="Ward overview")).to_be_visible()
