@@ -30,6 +30,7 @@ from monitoring.catalogue import default_catalogue
 from monitoring.models import REGIMEN_SHORT, DoseEvent, TreatmentCourse
 from monitoring.repository import FUTURE_TOLERANCE, RecordError
 from monitoring.rules import il2_hold
+from monitoring.rules.common import cited
 from monitoring.rules.context import prepare
 from monitoring.text import split_top_level
 from monitoring.thresholds import Thresholds, default_thresholds
@@ -375,9 +376,10 @@ def pre_dose_check(*, session: Session, patient_id: int, now: datetime, threshol
     decision, evidence, held = _engine_assessment(obs, doses, courses, now, thresholds)
     criteria, missing = parse_evidence(evidence)
     checklist = _checklist(obs, courses, now, thresholds, criteria, tz)
-    checklist.append(_held_item(held, thresholds["il2_hold"].values, criteria))
+    hold = thresholds["il2_hold"]
+    checklist.append(_held_item(held, hold.values, criteria))
     return PreDoseCheck(patient_id=patient_id, at=now, decision=decision, criteria=criteria, checklist=checklist,
-                        missing=missing, standard=f"{il2_hold.standard(thresholds['il2_hold'])} [{thresholds['il2_hold'].source.cite()}]",
+                        missing=missing, standard=cited(il2_hold.standard(hold), hold.source),
                         evidence=evidence)
 
 

@@ -25,6 +25,19 @@ def make_patient_with_course(engine, *, mrn: str = "SYN-TEST-1", start: datetime
         return patient.id, course.id
 
 
+def write_two_demo_wards(engine, *, end: datetime, days: int = 2) -> None:
+    """The synthetic demo ward (3 patients, code DEMO) and an 'Other ward' (2 patients, code OTHER),
+    each with their courses, observations and alerts (record numbers kept apart)."""
+    from monitoring import demo
+
+    with session_scope(engine) as session:
+        demo.write_ward(session=session, ward=demo.generate_ward(patients=3, days=days, seed=1, end=end))
+    with session_scope(engine) as session:
+        other = demo.generate_ward(patients=2, days=days, seed=2, end=end)
+        other.patients["mrn"] = other.patients["mrn"].str.replace("SYN-", "SYN-X")
+        demo.write_ward(session=session, ward=other, ward_code="OTHER", ward_name="Other ward")
+
+
 def empty_postgres(url: str) -> None:
     """Empty every table of a PostgreSQL test or benchmark database, identities restarted."""
     engine = make_engine(url)

@@ -274,15 +274,10 @@ def test_an_idle_session_is_signed_out_after_the_timeout(app_url):
 
 
 def test_a_nurse_sees_only_the_patients_of_her_wards(app_url):
-    from monitoring import demo
+    from tests.factories import write_two_demo_wards
     engine = make_engine(app_url)
-    end = datetime(2026, 11, 27, 8, tzinfo=timezone.utc)
+    write_two_demo_wards(engine, end=datetime(2026, 11, 27, 8, tzinfo=timezone.utc))
     with session_scope(engine) as session:
-        demo.write_ward(session=session, ward=demo.generate_ward(patients=3, days=2, seed=1, end=end))
-    with session_scope(engine) as session:
-        other = demo.generate_ward(patients=2, days=2, seed=2, end=end)
-        other.patients["mrn"] = other.patients["mrn"].str.replace("SYN-", "SYN-X")
-        demo.write_ward(session=session, ward=other, ward_code="OTHER", ward_name="Other ward")
         count = session.scalar(select(func.count()).select_from(User))
     engine.dispose()
     assert count == 4

@@ -31,7 +31,7 @@ class LeakSettings:
     relative_percent: float
     albumin_below: float
     oliguria_ml_per_8h: float
-    urgent_with_signs: int
+    urgent_at_signs: int
     usual_sbp_bounds: list[float]
     target_sbp: list[float]
     episode_gap_hours: float
@@ -99,7 +99,7 @@ def findings(data: EvalData, s: LeakSettings) -> Findings | None:
     oliguria = per8h < s.oliguria_ml_per_8h
     signs = low_sbp.astype(int) + low_albumin.astype(int) + oliguria.astype(int)
     over = np.round(gain, 9) > s.relative_percent
-    severity = np.where(over | (signs >= s.urgent_with_signs), 2, 1)
+    severity = np.where(over | (signs >= s.urgent_at_signs), 2, 1)
     has_course_weight = ~np.isnan(data.course("baseline_weight_kg")[pid])
 
     def describe(r: np.ndarray):
@@ -134,7 +134,7 @@ def standard(s: LeakSettings) -> str:
                        + [f"{top} {bounds[-1]:g} -> > {targets[-1]:g}"])
     return (f"{RULE.standard}: weight gain from the course baseline >= {s.warning_percent:g}% (warning) or "
             f"> {s.relative_percent:g}% (Dutcher relative criterion; urgent, as is >= {s.warning_percent:g}% with "
-            f"{s.urgent_with_signs} or more of the signs), signs: SBP at or below the target (by usual SBP: "
+            f"{s.urgent_at_signs} or more of the signs), signs: SBP at or below the target (by usual SBP: "
             f"{target} mmHg; not counted without a usual SBP), albumin "
             f"< {s.albumin_below:g} g/dL, urine output < {s.oliguria_ml_per_8h:g} mL per 8 h")
 

@@ -40,6 +40,11 @@ class Rule:
     standard: str         # the definition applied, as shown to clinicians
 
 
+def cited(standard: str, source: Source) -> str:
+    """A standard as shown with an alert or a pre-dose check: the definition, then its source."""
+    return f"{standard} [{source.cite()}]"
+
+
 def alert_key(patient_id: str, rule_id: str, onset: pd.Timestamp) -> str:
     """Stable identity of an alert: the same data always give the same key."""
     text = f"{patient_id}|{rule_id}|{pd.Timestamp(onset).tz_convert('UTC').isoformat()}"
@@ -185,7 +190,7 @@ def episodes(data, findings: Findings | None, rule: Rule, *, gap_hours: float, s
         "patient_id": pid[worst], "rule": rule.id, "onset": time[first],
         "level": [levels[at[w]] for w in worst.tolist()],
         "severity": [SEVERITIES[r] for r in rank[worst].tolist()],
-        "evidence": out_evidence, "standard": f"{rule.standard} [{source.cite()}]",
+        "evidence": out_evidence, "standard": cited(rule.standard, source),
         "context": [contexts[at[w]] for w in worst.tolist()], "rule_version": rule.version,
         "last_seen": time[last], "findings": (last - first + 1).astype(np.int64),
     }

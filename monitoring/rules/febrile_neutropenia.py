@@ -9,7 +9,7 @@ criteria are first known. Urgent: antibiotics are due within 1 hour (ASCO/IDSA 2
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -221,8 +221,8 @@ def evaluate(data: EvalData, thresholds) -> dict | None:
                 f"{d.sustained.total_seconds() / 60:g} min"
     trend = (f", or < {d.anc_trend_below:g} with a trend to < {d.anc_below:g} within {d.trend_horizon_hours:g} h"
              if d.anc_trend_below is not None else "")
-    rule = Rule(RULE.id, RULE.version, RULE.section,
-                f"{RULE.standard}, {d.label}: temperature {single} or {sustained}, with ANC < {d.anc_below:g} "
-                f"x10^9/L{trend}, within {settings.pairing_window.total_seconds() / 3600:g} h of each other")
+    rule = replace(RULE, standard=f"{RULE.standard}, {d.label}: temperature {single} or {sustained}, with ANC < "
+                   f"{d.anc_below:g} x10^9/L{trend}, within {settings.pairing_window.total_seconds() / 3600:g} h of "
+                   "each other")
     return episodes(data, findings(data, settings), rule, gap_hours=settings.episode_gap_hours,
                     source=settings.source)

@@ -213,14 +213,20 @@ class _NoSets:
         self.severity = self.level = np.zeros(0, dtype=np.int64)
 
 
+def news2_levels(thresholds) -> tuple[int, int]:
+    """(urgent, emergency) NEWS2 of the screen: the medium and high bands of RCP 2017 Chart 2, which
+    start above the first and the second aggregate bound of [news2.bands]."""
+    bounds = thresholds["news2"].aggregate_upper_bounds
+    return int(bounds[0]) + 1, int(bounds[1]) + 1
+
+
 def standards(thresholds) -> tuple[str, str]:
     """(sepsis screen, expected IL-2 effect) as applied, from the thresholds in force."""
     s: SepsisSettings = thresholds["sepsis_screen"]
     window = thresholds["il2_schedule"].describe()
-    bounds = thresholds["news2"].aggregate_upper_bounds
     lactate = f"lactate > {s.lactate_above:g} mmol/L"
     hypotension = f"SBP < {s.shock_sbp_below:g} mmHg or MAP < {s.shock_map_below:g} mmHg"
-    urgent, emergency = int(bounds[0]) + 1, int(bounds[1]) + 1
+    urgent, emergency = news2_levels(thresholds)
     labs_hours = thresholds["validity"].labs.total_seconds() / 3600
     sepsis = (f"{RULE.standard}: qSOFA >= {thresholds['qsofa'].positive_at_or_above:g} (urgent); NEWS2 >= {urgent} "
               f"(>= {emergency}: urgent), within the IL-2 post-dose window ({window}) only if still >= {urgent} "
@@ -239,11 +245,9 @@ def standards(thresholds) -> tuple[str, str]:
 def evaluate(data: EvalData, thresholds) -> list[dict | None]:
     s: SepsisSettings = thresholds["sepsis_screen"]
     schedule = thresholds["il2_schedule"]
-    news2 = thresholds["news2"]
-    # Bands from RCP Chart 2: medium starts above the first aggregate bound, high above the second.
+    news2_urgent, news2_emergency = news2_levels(thresholds)
     sepsis, expected = findings(data, s, qsofa_positive=thresholds["qsofa"].positive_at_or_above,
-                                news2_urgent=int(news2.aggregate_upper_bounds[0]) + 1,
-                                news2_emergency=int(news2.aggregate_upper_bounds[1]) + 1,
+                                news2_urgent=news2_urgent, news2_emergency=news2_emergency,
                                 tachycardia_above=thresholds["sirs"].heart_rate_above)
     sepsis_standard, expected_standard = standards(thresholds)
     return [

@@ -13,20 +13,14 @@ from tests.e2e.test_smoke import sign_in
 
 @pytest.fixture(scope="module")
 def two_ward_url(tmp_path_factory, chromium_path):
-    from monitoring import demo
     from monitoring.auth import ensure_demo_accounts
     from monitoring.db import make_engine, session_scope, upgrade
+    from tests.factories import write_two_demo_wards
 
     url = f"sqlite:///{tmp_path_factory.mktemp('two-wards') / 'wards.db'}"
     upgrade(url)
     engine = make_engine(url)
-    end = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
-    with session_scope(engine) as session:
-        demo.write_ward(session=session, ward=demo.generate_ward(patients=3, days=3, seed=1, end=end))
-    with session_scope(engine) as session:
-        other = demo.generate_ward(patients=2, days=3, seed=2, end=end)
-        other.patients["mrn"] = other.patients["mrn"].str.replace("SYN-", "SYN-X")
-        demo.write_ward(session=session, ward=other, ward_code="OTHER", ward_name="Other ward")
+    write_two_demo_wards(engine, end=datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0), days=3)
     with session_scope(engine) as session:
         ensure_demo_accounts(session=session, ward_codes=["DEMO"])
     engine.dispose()
