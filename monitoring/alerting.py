@@ -1,6 +1,8 @@
 """Evaluate patients from the store and keep the Alert table in step with the engine.
 
 Alerts are derived: the engine is the truth and the table remembers them so that actions can attach.
+Each alert keeps its evidence as the engine's structured items (Alert.evidence, JSON) and their words
+(evidence_text, rendered by monitoring.rules.evidence.render) for search and display.
 An alert is identified by alert_key (patient + rule + onset). Re-evaluation updates the level,
 evidence and context of an alert it finds again; an open alert the engine no longer produces (the
 data behind it were corrected) is marked 'retracted', never deleted, so the history shows it.
@@ -36,14 +38,19 @@ def store_frames(*, session: Session, patient_ids: Sequence[int] | None = None
         latest = latest.where(TreatmentCourse.patient_id.in_(list(patient_ids)))
     course_ids = [row[1] for row in session.execute(latest).all()]
     rows = session.scalars(select(TreatmentCourse).where(TreatmentCourse.id.in_(course_ids))).all()
+    # neutropenia_expected follows from the course (after lymphodepletion, or the temozolomide regimen:
+    # monitoring.rules.context), so the store has no column for it.
+    columns = ["patient_id", "baseline_weight_kg", "baseline_creatinine_mg_dl", "usual_sbp_mm_hg", "regimen",
+               "dose_interval_hours", "after_lymphodepletion", "course_id"]
     courses = pd.DataFrame([{"patient_id": c.patient_id, "baseline_weight_kg": c.baseline_weight_kg,
                              "baseline_creatinine_mg_dl": c.baseline_creatinine_mg_dl,
-                             "usual_sbp_mm_hg": c.usual_sbp_mm_hg, "course_id": c.id} for c in rows],
-                           columns=["patient_id", "baseline_weight_kg", "baseline_creatinine_mg_dl",
-                                    "usual_sbp_mm_hg", "course_id"])
+                             "usual_sbp_mm_hg": c.usual_sbp_mm_hg, "regimen": c.regimen,
+                             "dose_interval_hours": c.dose_interval_hours,
+                             "after_lymphodepletion": bool(c.after_lymphodepletion), "course_id": c.id} for c in rows],
+                           columns=columns)
     for frame in (obs, doses, courses):
         frame["patient_id"] = frame["patient_id"].astype(str)
-    for column in ("baseline_weight_kg", "baseline_creatinine_mg_dl", "usual_sbp_mm_hg"):
+    for column in ("baseline_weight_kg", "baseline_creatinine_mg_dl", "usual_sbp_mm_hg", "dose_interval_hours"):
         courses[column] = pd.to_numeric(courses[column])
     return obs, doses, courses
 
@@ -103,15 +110,13 @@ def sync_alerts(*, session: Session, patient_ids: Sequence[int] | None = None, u
             alert = Alert(alert_key=row.alert_key, patient_id=int(row.patient_id), rule_id=row.rule,
                           onset_at=row.onset.to_pydatetime(), first_seen_at=now,
                           course_id=None if pd.isna(row.course_id) else int(row.course_id),
-                          evidence=[{"text": row.evidence, "last_seen": row.last_seen.isoformat(),
-                                     "findings": int(row.findings)}], **fields)
+                          evidence=list(row.evidence_items), **fields)
             session.add(alert)
             counts["new"] += 1
         elif (alert.level, alert.severity, alert.evidence_text) != (row.level, row.severity, row.evidence):
             for name, value in fields.items():
                 setattr(alert, name, value)
-            alert.evidence = [{"text": row.evidence, "last_seen": row.last_seen.isoformat(),
-                               "findings": int(row.findings)}]
+            alert.evidence = list(row.evidence_items)
             if alert.status == "retracted":
                 alert.status = "open"
             elif alert.status in HANDLED and worse_than_at_latest_action(session=session, alert=alert):

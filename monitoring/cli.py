@@ -110,6 +110,11 @@ def _write(frame: "pd.DataFrame", args: argparse.Namespace) -> None:
         else:
             sys.stdout.write(text + "\n")
     else:
+        if "evidence_items" in out.columns:  # the structured evidence as one JSON text per row
+            import json
+
+            out["evidence_items"] = [json.dumps(items, ensure_ascii=False, separators=(",", ":"))
+                                     for items in out["evidence_items"]]
         out.to_csv(target, index=False, lineterminator="\n")
 
 
@@ -134,13 +139,52 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     doses = _read_csv(args.doses) if args.doses else None
     courses = _read_csv(args.courses) if args.courses else None
     if courses is not None:
-        import pandas as pd
-
-        for column in ("baseline_weight_kg", "baseline_creatinine_mg_dl", "usual_sbp_mm_hg"):
-            if column in courses:
-                courses[column] = pd.to_numeric(courses[column], errors="coerce")
+        courses = read_courses(courses)
     _write(evaluate(observations, doses, courses=courses), args)
     return 0
+
+
+COURSE_CSV_COLUMNS = {"baseline_weight_kg": "number", "baseline_creatinine_mg_dl": "number",
+                      "usual_sbp_mm_hg": "number", "dose_interval_hours": "number", "regimen": "regimen",
+                      "after_lymphodepletion": "flag", "neutropenia_expected": "flag"}
+FLAG_WORDS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False, "": False}
+
+
+def read_courses(frame: "pd.DataFrame") -> "pd.DataFrame":
+    """The --courses CSV checked: numbers, a known regimen, true/false flags; InputError names row, column
+    and value (nothing is guessed)."""
+    import pandas as pd
+
+    from monitoring.errors import InputError
+    from monitoring.models import REGIMENS
+
+    if "patient_id" not in frame.columns:
+        raise InputError([(None, "patient_id", "required column missing in the courses file")])
+    problems, out = [], frame.copy()
+    for column, kind in COURSE_CSV_COLUMNS.items():
+        if column not in frame.columns:
+            continue
+        cells = frame[column].astype("str").str.strip().where(frame[column].notna(), "")
+        if kind == "number":
+            values = pd.to_numeric(cells.where(cells != "", None), errors="coerce")
+            bad = (cells != "") & values.isna()
+            out[column] = values
+            problems += [(int(i) + 1, column, f"'{cells.iloc[i]}' is not a number") for i in bad.to_numpy().nonzero()[0]]
+        elif kind == "regimen":
+            bad = (cells != "") & ~cells.isin(list(REGIMENS))
+            problems += [(int(i) + 1, column, f"'{cells.iloc[i]}' is not a regimen (accepted: {', '.join(REGIMENS)})")
+                         for i in bad.to_numpy().nonzero()[0]]
+            out[column] = cells.where(cells != "", None)
+        else:
+            lowered = cells.str.casefold()
+            bad = ~lowered.isin(list(FLAG_WORDS))
+            problems += [(int(i) + 1, column, f"'{cells.iloc[i]}' is not true or false (accepted: true, false, "
+                                              "yes, no, 1, 0, or empty for false)")
+                         for i in bad.to_numpy().nonzero()[0]]
+            out[column] = lowered.map(FLAG_WORDS).fillna(False).astype(bool)
+    if problems:
+        raise InputError(sorted(problems))
+    return out
 
 
 def _cmd_users(args: argparse.Namespace) -> int:
@@ -396,7 +440,8 @@ def build_parser() -> argparse.ArgumentParser:
     engine_command("grade", "CTCAE v5.0 grade for each result (long format)", _cmd_grade)
     evaluate = engine_command("evaluate", "alerts from observations (long format) and IL-2 doses", _cmd_evaluate)
     evaluate.add_argument("--doses", help="CSV of IL-2 doses: patient_id, time, status (given, held, stopped)")
-    evaluate.add_argument("--courses", help="CSV of course baselines: patient_id, baseline_weight_kg, "
+    evaluate.add_argument("--courses", help="CSV of courses: patient_id, regimen, dose_interval_hours, "
+                          "after_lymphodepletion, neutropenia_expected, baseline_weight_kg, "
                                             "baseline_creatinine_mg_dl, usual_sbp_mm_hg")
     return parser
 

@@ -124,11 +124,11 @@ SCENARIOS: tuple[Scenario, ...] = (
              lead_h=24.0, fluids=False,
              description="Low-dose SC self-injection at home; sparse clinic observations with gaps"),
     Scenario("continuous-infusion", "continuous-iv", start_day=1.2, dose_clock=10.0, dose_per_kg=400_000.0,
-             planned_doses=5, interval_h=24.0, max_slots=5, dose_sets="none", kernel="infusion",
+             planned_doses=5, interval_h=24.0, max_slots=5, dose_sets="pre", kernel="infusion",
              fever=(0.8, 1.3), severity=0.6, leak=0.3, potency=1.5, lead_h=18.0,
              description="Continuous IV infusion, one 24-h bag a day for 5 days"),
     Scenario("biochemotherapy", "biochemotherapy", start_day=0.8, dose_clock=10.0, dose_per_kg=200_000.0,
-             planned_doses=4, interval_h=24.0, max_slots=4, dose_sets="none", kernel="infusion",
+             planned_doses=4, interval_h=24.0, max_slots=4, dose_sets="pre", kernel="infusion",
              fever=(0.8, 1.3), severity=0.6, leak=0.25, potency=1.2, myelo="biochem", lead_h=18.0,
              description="IL-2 with interferon and temozolomide; moderate neutropenia"),
     Scenario("intralesional", "intralesional", route="intralesional", start_day=0.5, dose_clock=11.0,
@@ -803,8 +803,12 @@ def _fluids_and_weight(w: _World, blocks: list, lookups: dict, override: dict[st
 def _labs(w: _World, blocks: list, lookups: dict) -> None:
     rng, d = w.rng, w.d
     parts = []  # (p, t, panel)
-    lp, lt = _daily(w, 6.0, (-20, 30), w.care == "ward")
+    # Morning labs at 04:30 on the ward: resulted before the 06:00 dose (its pre-dose check reads them).
+    lp, lt = _daily(w, 4.5, (-20, 30), w.care == "ward")
     parts.append((lp, lt, np.zeros(len(lp), int)))
+    # An admission panel on the ward (before the first dose, whatever the clock).
+    ward = np.flatnonzero(w.care == "ward")
+    parts.append((ward, w.obs_start[ward] + w.minutes(20, 50, len(ward)), np.zeros(len(ward), int)))
     lp, lt = _daily(w, 9.0, (0, 30), w.care == "day", every=2)
     parts.append((lp, lt, np.zeros(len(lp), int)))
     vp, vt, _ = lookups["visits"]

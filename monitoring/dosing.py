@@ -27,17 +27,17 @@ from sqlmodel import Session
 
 from monitoring import alerting, repository
 from monitoring.catalogue import default_catalogue
-from monitoring.models import REGIMEN_SHORT, DoseEvent, TreatmentCourse
+from monitoring.models import ELIGIBILITY_ITEMS, REGIMEN_SHORT, DoseEvent, TreatmentCourse
 from monitoring.repository import FUTURE_TOLERANCE, RecordError
+from monitoring.rules import hold_criteria as hc
 from monitoring.rules import il2_hold
 from monitoring.rules.common import cited
-from monitoring.rules.context import prepare
-from monitoring.text import split_top_level
+from monitoring.rules.context import NAT, prepare
 from monitoring.thresholds import Thresholds, default_thresholds
 from monitoring.timefmt import elapsed_text, local_text
 
 UTC = timezone.utc
-DECISIONS = il2_hold.DECISIONS   # give, discuss, hold, permanently discontinue
+DECISIONS = il2_hold.DECISIONS   # give, incomplete, discuss, hold, permanently discontinue
 CRITERION_KINDS = ("discontinue", "absolute", "relative")
 # The urine criteria of data/thresholds.toml are per 8-h nursing shift (keys *_ml_per_8h), as the
 # engine reads them: a volume over its period is scaled to 8 h.
@@ -202,10 +202,13 @@ def suggested_dose(*, session: Session, course_id: int, now: datetime, tz: tzinf
 
 @dataclass(frozen=True)
 class Criterion:
-    """A hold criterion the engine found met, worded by the engine with its value and time."""
+    """A hold criterion the engine found met: its id in the criteria table, its kind, and its words
+    (rendered from the engine's structured item, with the ward's times)."""
 
+    id: str
     kind: str     # discontinue, absolute or relative
     text: str
+    item: dict = field(repr=False, default_factory=dict)
 
     @property
     def reason(self) -> str:
@@ -214,47 +217,68 @@ class Criterion:
 
 @dataclass(frozen=True)
 class ChecklistItem:
-    code: str
+    code: str                   # the input (hold_criteria.INPUTS key)
     label: str
-    rule: str                   # what the criterion is, with the numbers of data/thresholds.toml
+    rule: str                   # its criteria, with the numbers of data/thresholds.toml
     value: str | None           # latest value with unit, None when none was ever recorded
     at: datetime | None
     age: timedelta | None
     valid_for: timedelta
-    status: str                 # valid, stale, missing or unusable
+    status: str                 # valid, stale, missing, unusable, or 'none' (a derived input without a finding)
     found: tuple[str, ...]      # kinds of the criteria the engine found met on this input
     text: str                   # the one line a nurse reads
+    required: bool = False      # missing or stale -> INCOMPLETE
+
+
+@dataclass(frozen=True)
+class EligibilityFlag:
+    """An answer of the course's eligibility screen that is not 'no' (shown with the check; its
+    oncologist sign-off comes with the admission work)."""
+
+    item: str
+    label: str
+    answer: str
+    by: str
+    at: datetime
+    note: str | None
 
 
 @dataclass(frozen=True)
 class PreDoseCheck:
     patient_id: int
     at: datetime
-    decision: str                               # give, discuss, hold, permanently discontinue
+    decision: str                               # give, incomplete, discuss, hold, permanently discontinue
     criteria: list[Criterion]
     checklist: list[ChecklistItem]
-    missing: list[str]                          # inputs the engine had no valid value for
+    missing: list[str]                          # required inputs with no valid value (missing or stale)
     standard: str
-    evidence: str = field(repr=False, default="")
+    items: list[dict] = field(repr=False, default_factory=list)   # the engine's structured evidence
+    eligibility: list[EligibilityFlag] = field(default_factory=list)
+    due_at: datetime | None = None              # when the dose is due (the forecast is for it)
+    at_dosing: bool = True                      # now is within the pre-dose hours of the due time
 
     def reason_options(self) -> list[str]:
         """Reasons to offer for a held or stopped dose: each criterion the engine found."""
         return [c.reason for c in self.criteria]
 
+    def reason_ids(self, chosen: list[str]) -> list[str]:
+        """The criterion ids of the reasons chosen (reason_options texts)."""
+        by_reason = {c.reason: c.id for c in self.criteria}
+        return [by_reason[text] for text in chosen if text in by_reason]
+
     def not_valid(self) -> list[ChecklistItem]:
-        return [item for item in self.checklist if item.status != "valid"]
+        return [item for item in self.checklist if item.status in ("stale", "missing", "unusable")]
 
     @property
     def complete(self) -> bool:
-        """Every input the engine needs had a valid value (otherwise 'give' means only that no
-        criterion was met among the values that were valid)."""
+        """Every required input had a valid value (otherwise the check is INCOMPLETE, or a hold found
+        on the values that were valid)."""
         return not self.missing
 
     def needs_attention(self) -> list[ChecklistItem]:
-        """Stale or unusable values, and the inputs the engine needs but had no valid value for."""
-        needed = {ENGINE_MISSING_NAMES.get(name) for name in self.missing}
+        """Stale or unusable values, and the required inputs with no valid value."""
         return [i for i in self.checklist
-                if i.status in ("stale", "unusable") or (i.status == "missing" and i.code in needed)]
+                if i.status in ("stale", "unusable") or (i.status == "missing" and i.required)]
 
     def found_text(self) -> str:
         """'2 absolute, 1 relative' or 'no hold criterion met'."""
@@ -274,57 +298,12 @@ class PreDoseCheck:
                             columns=["Input", "Status", "Check", "Criterion met", "Hold criteria"])
 
 
-# Every input il2_hold reads: (code, label, validity, engine wording prefixes of its criteria).
-CHECKED_INPUTS = (
-    ("sbp", "SBP", "vital_signs", ("SBP",)),
-    ("spo2", "SpO2", "vital_signs", ("SpO2",)),
-    ("consciousness", "consciousness (ACVPU)", "vital_signs", ("consciousness", "responds only to pain")),
-    ("heart_rate", "heart rate", "vital_signs", ("heart rate",)),
-    ("o2_flow", "oxygen flow", "vital_signs", ("oxygen",)),
-    ("platelets", "platelets", "labs", ("platelets",)),
-    ("creatinine", "creatinine", "labs", ("creatinine",)),
-    ("bilirubin", "bilirubin", "labs", ("bilirubin",)),
-    ("weight", "weight", "labs", ("weight",)),
-    ("urine_output", "urine output", "fluids", ("urine output",)),
-    ("confusion", "confusion grade", "nurse_grades", ("confusion",)),
-    ("arrhythmia", "arrhythmia grade", "nurse_grades", ("arrhythmia",)),
-    ("dyspnea", "shortness of breath grade", "nurse_grades", ("dyspnea",)),
-    ("diarrhea", "diarrhea grade", "nurse_grades", ("diarrhea",)),
-    ("vomiting", "vomiting grade", "nurse_grades", ("vomiting",)),
-)
-# The engine's names in 'no valid value for: ...' -> codes.
-ENGINE_MISSING_NAMES = {"SBP": "sbp", "SpO2": "spo2", "consciousness": "consciousness", "heart rate": "heart_rate",
-                        "urine output": "urine_output", "creatinine": "creatinine", "platelets": "platelets"}
-
-
 def criteria_rules(v: dict[str, float]) -> dict[str, str]:
-    """Each input's hold criteria, worded with the numbers of data/thresholds.toml [il2_hold]."""
-    return {
-        "sbp": f"absolute: < {v['sbp_below']:g} mmHg (label: withhold)",
-        "spo2": f"absolute: < {v['spo2_below']:g}% (label: withhold)",
-        "consciousness": (f"absolute: not Alert (label: mental status change); discontinue: P or U for "
-                          f"> {v['coma_discontinue_hours']:g} h (label)"),
-        "heart_rate": (f"relative: > {v['heart_rate_relative_above']:g}/min; absolute: > "
-                       f"{v['heart_rate_absolute_above']:g}/min persisting ({v['heart_rate_persisting_readings']:g} "
-                       f"readings >= {v['heart_rate_persisting_minutes']:g} min apart) (Dutcher)"),
-        "o2_flow": (f"relative: {v['o2_flow_relative_at_or_above']:g}-{v['o2_flow_absolute_above']:g} L/min; "
-                    f"absolute: > {v['o2_flow_absolute_above']:g} L/min (Dutcher)"),
-        "platelets": (f"relative: {v['platelets_absolute_below']:g}-<{v['platelets_relative_below']:g} ×10⁹/L; "
-                      f"absolute: < {v['platelets_absolute_below']:g} ×10⁹/L (Dutcher)"),
-        "creatinine": (f"relative: {v['creatinine_relative_at_or_above']:g}-<{v['creatinine_absolute_at_or_above']:g}"
-                       f" mg/dL; absolute: >= {v['creatinine_absolute_at_or_above']:g} mg/dL (Dutcher)"),
-        "bilirubin": f"relative: > {v['bilirubin_relative_above_mg_dl']:g} mg/dL (Dutcher)",
-        "weight": f"relative: gain > {v['weight_gain_relative_above_percent']:g}% from baseline (Dutcher)",
-        "urine_output": (f"relative: {v['urine_absolute_below_ml_per_8h']:g}-<{v['urine_relative_below_ml_per_8h']:g}"
-                         f" mL per 8 h; absolute: < {v['urine_absolute_below_ml_per_8h']:g} mL per 8 h (Dutcher)"),
-        "confusion": (f"relative: grade {v['confusion_relative_grade']:g}; absolute: grade >= "
-                      f"{v['confusion_absolute_grade']:g} (label: moderate confusion)"),
-        "arrhythmia": (f"absolute: grade >= {v['arrhythmia_absolute_grade']:g}; discontinue: grade >= "
-                       f"{v['arrhythmia_discontinue_grade']:g} (label)"),
-        "dyspnea": f"relative: grade >= {v['dyspnea_relative_grade']:g} (at rest, Dutcher)",
-        "diarrhea": f"relative: grade >= {v['diarrhea_relative_grade']:g}",
-        "vomiting": f"relative: grade >= {v['vomiting_relative_grade']:g}",
-    }
+    """Each input's hold criteria, worded from the criteria table with the numbers of [il2_hold]."""
+    rules: dict[str, list[str]] = {}
+    for c in hc.CRITERIA:
+        rules.setdefault(c.input, []).append(hc.wording(c, v))
+    return {name: "; ".join(texts) for name, texts in rules.items()}
 
 
 def _ticks(moment: datetime, unit: str) -> int:
@@ -332,72 +311,94 @@ def _ticks(moment: datetime, unit: str) -> int:
     return int(np.datetime64(pd.Timestamp(moment).tz_convert(UTC).tz_localize(None), unit).astype(np.int64))
 
 
-def parse_evidence(evidence: str) -> tuple[list[Criterion], list[str]]:
-    """The engine's hold evidence ('discontinue: ... | absolute: a; b | relative (2): ... | no valid
-    value for: SBP, platelets') -> criteria and the names of missing inputs."""
-    criteria: list[Criterion] = []
-    missing: list[str] = []
-    for section in (s.strip() for s in evidence.split(" | ") if s.strip()):
-        if section.startswith("no valid value for: "):
-            missing = [m.strip() for m in section[len("no valid value for: "):].split(",") if m.strip()]
-            continue
-        head, _, body = section.partition(": ")
-        kind = head.split(" ")[0]
-        if kind in CRITERION_KINDS:
-            criteria.extend(Criterion(kind, text) for text in split_top_level(body))
-    return criteria, missing
-
-
 def _engine_assessment(obs: pd.DataFrame, doses: pd.DataFrame, courses: pd.DataFrame, now: datetime,
-                       thresholds: Thresholds) -> tuple[str, str, int]:
-    """il2_hold.assess for one patient at `now`: (decision, evidence text, doses held this course)."""
+                       thresholds: Thresholds):
+    """il2_hold.assess for one patient at `now` (the time of dosing): (assessment, engine data, due time)."""
     obs, doses, courses = obs.copy(), doses.copy(), courses.copy()
     for frame in (obs, doses, courses):
         frame["patient_id"] = np.zeros(len(frame), dtype=np.int64)   # one patient: number 0
-    data = prepare(obs, doses, courses, validity=thresholds["validity"], schedule=thresholds["il2_schedule"],
-                   now=None, n_patients=1)
+    data = prepare(obs, doses, courses, thresholds=thresholds, n_patients=1)
     pid = np.zeros(1, dtype=np.int64)
     time = np.array([_ticks(now, data.unit)], dtype=np.int64)
-    assessment = il2_hold.assess(data, pid, time, thresholds["il2_hold"])
-    decision = DECISIONS[int(assessment.decision[0])]
-    return decision, assessment.evidence(np.zeros(1, dtype=np.int64))[0], int(assessment.held[0])
+    assessment = il2_hold.assess(data, pid, time, thresholds["il2_hold"], np.ones(1, dtype=bool))
+    _, due = data.next_due(pid, time)
+    due_at = None if due[0] == NAT else pd.Timestamp(int(due[0]), unit=data.unit, tz="UTC").to_pydatetime()
+    return assessment, data, due_at
 
 
 def pre_dose_check(*, session: Session, patient_id: int, now: datetime, thresholds: Thresholds | None = None,
                    tz: tzinfo | None = None) -> PreDoseCheck:
-    """The engine's IL-2 hold assessment of this patient at `now`, and a checklist of every input
-    it reads with the latest value, its time and whether it is valid, stale or missing."""
+    """The engine's IL-2 hold assessment of this patient at `now`, judged as at the time of dosing
+    (between doses it is the forecast for the next dose), with a checklist of every input the
+    criteria read: the latest value, its time and whether it is valid, stale or missing; and the
+    course's eligibility answers that are not 'no'."""
     now = _aware("now", now)
     thresholds = thresholds or default_thresholds()
     tz = tz or UTC
     obs, doses, courses = alerting.store_frames(session=session, patient_ids=[patient_id])
     obs = obs[obs["time"] <= pd.Timestamp(now)]
     doses = doses[doses["time"] <= pd.Timestamp(now)]
-    decision, evidence, held = _engine_assessment(obs, doses, courses, now, thresholds)
-    criteria, missing = parse_evidence(evidence)
-    checklist = _checklist(obs, courses, now, thresholds, criteria, tz)
+    assessment, data, due_at = _engine_assessment(obs, doses, courses, now, thresholds)
     hold = thresholds["il2_hold"]
-    checklist.append(_held_item(held, hold.values, criteria))
-    return PreDoseCheck(patient_id=patient_id, at=now, decision=decision, criteria=criteria, checklist=checklist,
-                        missing=missing, standard=cited(il2_hold.standard(hold), hold.source),
-                        evidence=evidence)
+
+    def when(at: str) -> str:
+        return local_text(pd.Timestamp(at).to_pydatetime(), tz)
+
+    items = assessment.items(np.zeros(1, dtype=np.int64))[0]
+    criteria = [Criterion(item["criterion"].split(".", 1)[1], item["kind"], il2_hold.criterion_words(item, when), item)
+                for item in items if item.get("kind") in CRITERION_KINDS]
+    missing, stale = assessment.missing(0)
+    labels = [hc.INPUTS[n].label for n in missing + stale] if assessment.absent else []
+    checklist = _checklist(obs, courses, now, thresholds, criteria, assessment, tz)
+    pre = timedelta(hours=hold.values["pre_dose_hours"])
+    return PreDoseCheck(patient_id=patient_id, at=now, decision=DECISIONS[int(assessment.decision[0])],
+                        criteria=criteria, checklist=checklist, missing=labels,
+                        standard=cited(il2_hold.standard(hold), hold.source), items=items,
+                        eligibility=eligibility_flags(session=session, course_id=_course_id(courses)),
+                        due_at=due_at, at_dosing=due_at is None or now >= due_at - pre)
+
+
+def _course_id(courses: pd.DataFrame) -> int | None:
+    return None if courses.empty or pd.isna(courses["course_id"].iloc[-1]) else int(courses["course_id"].iloc[-1])
+
+
+def eligibility_flags(*, session: Session, course_id: int | None) -> list[EligibilityFlag]:
+    """The course's latest eligibility answers that are not 'no' (yes, unknown), in screen order."""
+    if course_id is None:
+        return []
+    answers = repository.latest_eligibility(session=session, course_id=course_id)
+    return [EligibilityFlag(item, ELIGIBILITY_ITEMS[item], a.answer, a.answered_by, a.answered_at, a.note)
+            for item, a in sorted(answers.items(), key=lambda kv: list(ELIGIBILITY_ITEMS).index(kv[0]))
+            if a.answer != "no"]
 
 
 def _checklist(obs: pd.DataFrame, courses: pd.DataFrame, now: datetime, thresholds: Thresholds,
-               criteria: list[Criterion], tz: tzinfo) -> list[ChecklistItem]:
+               criteria: list[Criterion], assessment, tz: tzinfo) -> list[ChecklistItem]:
+    """One line per input of the criteria table: its latest value and time, and its status."""
     catalogue = default_catalogue()
     validity = thresholds["validity"]
-    rules = criteria_rules(thresholds["il2_hold"].values)
+    v = thresholds["il2_hold"].values
+    rules = criteria_rules(v)
     baseline_weight = courses["baseline_weight_kg"].dropna()
     items = []
-    for code, label, kind, prefixes in CHECKED_INPUTS:
-        valid_for = getattr(validity, kind).to_pytimedelta()
+    for name, spec in hc.INPUTS.items():
+        found = tuple(dict.fromkeys(c.kind for c in criteria if hc.BY_ID[c.id].input == name))
+        if spec.validity == "dosing":
+            valid_for = timedelta(hours=v["pre_dose_hours"])
+        elif spec.validity in ("course", "alerts"):
+            valid_for = timedelta(0)
+        else:
+            valid_for = validity.of(spec.validity).to_pytimedelta()
         hours = f"{valid_for.total_seconds() / 3600:g} h"
-        found = tuple(dict.fromkeys(c.kind for c in criteria if c.text.startswith(prefixes)))
+        if spec.validity in ("course", "alerts") or name in ("grade4", "fluid_refractory", "phenylephrine_max"):
+            items.append(_derived_item(name, spec, rules.get(name, ""), found, assessment, valid_for, tz))
+            continue
+        code = spec.codes[0]
         rows = obs[obs["code"] == code]
         if rows.empty:
-            items.append(ChecklistItem(code, label, rules[code], None, None, None, valid_for, "missing", found,
-                                       f"no {label} recorded in the last {hours}"))
+            items.append(ChecklistItem(name, spec.label, rules.get(name, ""), None, None, None, valid_for, "missing",
+                                       found, f"no {spec.label} recorded in the last {hours}" if spec.required else
+                                       f"no {spec.label} recorded", spec.required))
             continue
         row = rows.iloc[-1]
         at = row["time"].to_pydatetime()
@@ -424,28 +425,44 @@ def _checklist(obs: pd.DataFrame, courses: pd.DataFrame, now: datetime, threshol
             note = f"; previous {entry.format_value(previous['value_num'])} at {local_text(previous['time'], tz)}"
         when = local_text(at, tz)
         if status == "valid":
-            text = f"{label} {value} at {when} ({elapsed_text(age)} ago): valid{note}"
+            text = f"{spec.label} {value} at {when} ({elapsed_text(age)} ago): valid{note}"
         elif status == "unusable":
-            text = f"{label} {value} at {when} has no measurement period: not usable per 8 h"
+            text = f"{spec.label} {value} at {when} has no measurement period: not usable per 8 h"
         else:
-            text = (f"{label} last measured {elapsed_text(age)} ago ({value} at {when}): stale "
+            text = (f"{spec.label} last measured {elapsed_text(age)} ago ({value} at {when}): stale "
                     f"(valid for {hours}), not used")
-        items.append(ChecklistItem(code, label, rules[code], value, at, age, valid_for, status, found, text))
+        items.append(ChecklistItem(name, spec.label, rules.get(name, ""), value, at, age, valid_for, status, found,
+                                   text, spec.required))
     return items
 
 
-HELD_PREFIX = "scheduled doses held"  # the engine's wording of the held-doses criterion
-
-
-def _held_item(held: int, v: dict[str, float], criteria: list[Criterion]) -> ChecklistItem:
-    """The held-doses criterion as a checklist line: counted from the dose record, never stale."""
-    limit = v["held_doses_discontinue_at"]
-    found = tuple(dict.fromkeys(c.kind for c in criteria if HELD_PREFIX in c.text))
-    value = f"{held} held"
-    text = (f"{held} scheduled dose{'s' if held != 1 else ''} held this course "
-            f"(discontinue once held on {limit:g} occasions)")
-    return ChecklistItem("held_doses", "doses held this course", f"discontinue: held on {limit:g} occasions "
-                         "(SpringerPlus 2015, institutional)", value, None, None, timedelta(0), "valid", found, text)
+def _derived_item(name: str, spec, rule: str, found: tuple[str, ...], assessment, valid_for: timedelta,
+                  tz: tzinfo) -> ChecklistItem:
+    """A checklist line for an input the engine derives (held doses, other rules' findings, the highest
+    grade, phenylephrine since the last dose, an SBP after a bolus): what the engine read."""
+    value, at, extra = assessment.inputs(name)
+    raw = value[0]
+    known = raw is not None and raw == raw
+    when = None if at[0] == NAT else pd.Timestamp(int(at[0]), unit=assessment.data.unit, tz="UTC").to_pydatetime()
+    if name == "held_doses":
+        count = int(raw) if known else 0
+        text = (f"{count} scheduled dose{'s' if count != 1 else ''} held this course "
+                f"(discontinue once held on {assessment.s.values['held_doses_discontinue_at']:g} occasions)")
+        return ChecklistItem(name, spec.label, rule, f"{count} held", None, None, valid_for, "valid", found, text)
+    if name in ("febrile_neutropenia", "sepsis_screen"):
+        text = (f"{spec.label} found at {local_text(when, tz)}" if known and when else f"no {spec.label} finding")
+        return ChecklistItem(name, spec.label, rule, "found" if known else None, when, None, valid_for,
+                             "valid" if known else "none", found, text)
+    if not known:
+        return ChecklistItem(name, spec.label, rule, None, None, None, valid_for, "none", found,
+                             f"{spec.label}: none recorded")
+    if name == "grade4":
+        text = f"highest symptom grade: {extra['symptom'][0]} grade {raw:.0f} at {local_text(when, tz)}"
+    elif name == "fluid_refractory":
+        text = f"SBP {raw:.0f} mmHg at {local_text(when, tz)} after a fluid bolus of {extra['bolus'][0]:.0f} mL"
+    else:
+        text = f"{spec.label}: {raw:.2f} µg/kg/min"
+    return ChecklistItem(name, spec.label, rule, f"{raw:g}", when, None, valid_for, "valid", found, text)
 
 
 # --- recording -----------------------------------------------------------------------------------

@@ -16,7 +16,8 @@ from monitoring.rules.common import ALERT_COLUMNS, alert_keys
 from monitoring.rules.context import COURSE_COLUMNS, prepare
 from monitoring.thresholds import Thresholds, default_thresholds
 
-OUTPUT_COLUMNS = ["patient_id", "rule", "onset", "level", "severity", "evidence", "standard", "context"]
+OUTPUT_COLUMNS = ["patient_id", "rule", "onset", "level", "severity", "evidence", "standard", "context",
+                  "evidence_items"]
 DOSE_STATUSES = ("given", "held", "stopped")
 
 
@@ -60,8 +61,10 @@ def evaluate(observations: pd.DataFrame, doses: pd.DataFrame | None = None, *,
     or, with canonical=True, the store's frame (patient_id, time, code, value_num, value_code, ...,
     period_start). doses: patient_id, time, status (given, held, stopped). courses (optional):
     patient_id, baseline_weight_kg, baseline_creatinine_mg_dl, usual_sbp_mm_hg.
-    Columns: patient_id, rule, onset, level, severity, evidence, standard, context; with detail=True
+    Columns: patient_id, rule, onset, level, severity, evidence (words), standard, context and
+    evidence_items (the evidence as structured items, monitoring.rules.evidence); with detail=True
     also rule_version, last_seen, findings (how many moments met the rule) and alert_key.
+    Two different values for one patient, code and time raise InputError naming both.
 
     Patients are independent: evaluating one patient's rows gives exactly that patient's rows of
     the whole ward's evaluation (tests/test_engine_perf_equivalence.py checks it).
@@ -83,8 +86,7 @@ def _run_rules(obs: pd.DataFrame, obs_numbers: np.ndarray, doses: dict | None, c
     when too many patients over too long a time do not fit one (patient, time) key, the patients are
     evaluated in two halves (recursively) with the same result."""
     try:
-        data = prepare(obs, doses, courses, validity=thresholds["validity"], schedule=thresholds["il2_schedule"],
-                       now=None, n_patients=n_patients, obs_pid=obs_numbers)
+        data = prepare(obs, doses, courses, thresholds=thresholds, n_patients=n_patients, obs_pid=obs_numbers)
     except OverflowError:
         if n_patients <= 1:
             raise
@@ -136,13 +138,21 @@ def _alert_frame(parts: list[dict], labels: np.ndarray, unit: str) -> pd.DataFra
         "patient_id": patients, "rule": rule[order],
         "onset": pd.to_datetime(onset.view(f"M8[{unit}]"), utc=True),
         "level": column("level"), "severity": column("severity"), "evidence": column("evidence"),
-        "standard": column("standard"), "context": column("context"), "rule_version": column("rule_version"),
+        "standard": column("standard"), "context": column("context"),
+        "evidence_items": _items_column(parts, order), "rule_version": column("rule_version"),
         "last_seen": pd.to_datetime(np.concatenate([p["last_seen"] for p in parts])[order].view(f"M8[{unit}]"),
                                     utc=True),
         "findings": np.concatenate([p["findings"] for p in parts])[order],
         "alert_key": alert_keys(patients.tolist(), rule[order].tolist(), onset, unit),
     })
     return frame
+
+
+def _items_column(parts: list[dict], order: np.ndarray) -> np.ndarray:
+    """Each alert's evidence items (a list of dicts per alert), in the frame's order."""
+    values = np.empty(sum(len(p["patient_id"]) for p in parts), dtype=object)
+    values[:] = [items for p in parts for items in p["evidence_items"]]
+    return values[order]
 
 
 def _number_patients(obs: pd.DataFrame, doses: pd.DataFrame | None, courses: pd.DataFrame | None):
@@ -173,14 +183,14 @@ def _number_patients(obs: pd.DataFrame, doses: pd.DataFrame | None, courses: pd.
         numbers = numbers_of(courses["patient_id"], False)
         keep = numbers >= 0
         course_arrays = {"patient_id": numbers[keep],
-                         **{c: courses[c].to_numpy()[keep] for c in COURSE_COLUMNS[1:]}}
+                         **{c: courses[c].to_numpy()[keep] for c in COURSE_COLUMNS[1:] if c in courses}}
     return np.array(labels, dtype=object), obs_numbers.astype(np.int64), dose_arrays, course_arrays
 
 
 def _canonical(observations: pd.DataFrame) -> pd.DataFrame:
     """CLI/analyst long format -> canonical frame; urine volumes need `period_hours` or default to a shift."""
     frame = read_long_frame(observations)
-    obs = frame[["patient_id", "time", "code", "value_num", "value_code"]].copy()
+    obs = frame[["row", "patient_id", "time", "code", "value_num", "value_code"]].copy()
     if "period_hours" in observations.columns:
         hours = pd.to_numeric(observations["period_hours"], errors="coerce").to_numpy()
     else:

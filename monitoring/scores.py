@@ -28,6 +28,7 @@ import pandas as pd
 
 from monitoring.catalogue import NUMBER_PATTERN, Catalogue, default_catalogue, format_number, as_entered_text
 from monitoring.errors import InputError
+from monitoring.severities import SEVERITIES
 from monitoring.thresholds import Section, Source, Thresholds, ThresholdsError, default_path, default_thresholds, parser
 
 try:  # Arrow parses a million ISO 8601 texts in ~40 ms and refuses those without a zone offset.
@@ -93,12 +94,14 @@ class PointsTable:
 
 @dataclass(frozen=True)
 class Chart4Response:
-    """One row of RCP 2017 Chart 4. frequency_hours: longest interval between sets (0 = continuous)."""
+    """One row of RCP 2017 Chart 4. frequency_hours: longest interval between sets (0 = continuous);
+    alert_severity: the alert a set in this row raises (rule news2), None for none."""
 
     applies_to: str
     frequency: str
     frequency_hours: float
     response: str
+    alert_severity: str | None = None
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,7 @@ class News2Thresholds:
     red_score_band: str
     routine_at_or_below: float
     responses: dict[str, Chart4Response]
+    alert_episode_gap_hours: float
     source: Source
     bands_source: Source
     response_source: Source
@@ -189,18 +193,20 @@ def _band_list(section: Section, *parts: str, length: int) -> tuple[str, ...]:
 
 def _chart4_row(section: Section, name: str) -> Chart4Response:
     parts = ("response", name)
-    _refuse_unknown_keys(section, parts, ("applies_to", "frequency", "frequency_hours", "response",
+    _refuse_unknown_keys(section, parts, ("applies_to", "frequency", "frequency_hours", "response", "alert_severity",
                                           *(("aggregate_at_or_below",) if name == "routine" else ())))
+    severity = (section.text(*parts, "alert_severity", choices=SEVERITIES[1:])
+                if section.has(*parts, "alert_severity") else None)
     return Chart4Response(applies_to=section.text(*parts, "applies_to"), frequency=section.text(*parts, "frequency"),
                           frequency_hours=section.number(*parts, "frequency_hours", low=0),
-                          response=section.text(*parts, "response"))
+                          response=section.text(*parts, "response"), alert_severity=severity)
 
 
 @parser("news2")
 def parse_news2(section: Section) -> News2Thresholds:
     """Validate [news2]; every error names the full key (e.g. news2.resp_rate.points)."""
     _refuse_unknown_keys(section, (), ("source", "note", *_NEWS2_TABLES, "supplemental_oxygen", "consciousness",
-                                       "bands", "response"))
+                                       "bands", "response", "alert_episode_gap_hours"))
     tables = {key: _points_table(section, key) for key in _NEWS2_TABLES}
 
     _refuse_unknown_keys(section, ("supplemental_oxygen",), ("on_oxygen", "on_air"))
@@ -230,6 +236,7 @@ def parse_news2(section: Section) -> News2Thresholds:
         red_score_band=red_band,
         routine_at_or_below=section.number("response", "routine", "aggregate_at_or_below", low=0),
         responses=responses, source=section.source, bands_source=section.sub("bands").source,
+        alert_episode_gap_hours=section.number("alert_episode_gap_hours", low=1, high=720),
         response_source=section.sub("response").source)
 
 

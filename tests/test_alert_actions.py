@@ -23,7 +23,7 @@ from monitoring.alerting import sync_alerts
 from monitoring.db import current_revision, make_engine, session_scope, upgrade
 from monitoring.models import ALERT_ACTIONS, Alert, AlertAction, AuditEvent
 from monitoring.repository import ObservationInput, RecordError
-from monitoring.rules import aki, capillary_leak, febrile_neutropenia, il2_hold, sepsis
+from monitoring.rules import aki, capillary_leak, febrile_neutropenia, il2_hold, news2, sepsis
 from tests.app_helpers import signed_in
 from tests.factories import NOW, make_patient_with_course
 
@@ -40,15 +40,18 @@ NOTES = {"acknowledge": "fluid bolus 500 mL given", "decline": "known chronic hy
 # --- level ranking (pure) --------------------------------------------------------------------------
 
 @pytest.mark.parametrize("rule_id, worse, better", [
-    (il2_hold.RULE.id, il2_hold.DECISIONS[3], il2_hold.DECISIONS[2]),     # permanently discontinue > hold
-    (il2_hold.RULE.id, il2_hold.DECISIONS[2], il2_hold.DECISIONS[1]),     # hold > discuss
-    (il2_hold.RULE.id, il2_hold.DECISIONS[1], il2_hold.DECISIONS[0]),     # discuss > give
-    (sepsis.RULE.id, sepsis.LEVELS[0], sepsis.LEVELS[1]),                 # septic shock > qSOFA >= 2
-    (sepsis.RULE.id, sepsis.LEVELS[2], sepsis.LEVELS[3]),                 # NEWS2 >= 7 > NEWS2 5-6
-    (sepsis.RULE.id, sepsis.LEVELS[-1], "rigors outside the IL-2 post-dose window"),
+    (il2_hold.RULE.id, "permanently discontinue", "hold"),
+    (il2_hold.RULE.id, "hold", "discuss"),
+    (il2_hold.RULE.id, "discuss", "given on an incomplete check"),
+    (sepsis.RULE.id, "septic shock pattern", "qSOFA positive"),
+    (sepsis.RULE.id, "NEWS2 emergency threshold: think sepsis", "NEWS2 urgent threshold: think sepsis"),
+    (sepsis.RULE.id, "qSOFA positive", "rigors outside the IL-2 post-dose window"),
+    (news2.RULE.id, "emergency response threshold", "urgent response threshold"),
+    (news2.RULE.id, "urgent response threshold", "red score: a single parameter scoring 3"),
     (aki.RULE.id, "KDIGO stage 3 (urine output)", "KDIGO stage 2 (creatinine)"),
     (aki.RULE.id, "KDIGO stage 2 (creatinine)", "KDIGO stage 1 (urine output)"),
-    (capillary_leak.RULE.id, "weight gain > 15%", "weight gain >= 10%"),
+    (aki.RULE.id, "KDIGO stage 1 (creatinine)", "urine output not staged: no weight"),
+    (capillary_leak.RULE.id, "weight gain above the Dutcher relative criterion", "weight gain at the warning level"),
 ])
 def test_levels_rank_within_their_rule(rule_id, worse, better):
     assert level_rank(rule_id, worse) > level_rank(rule_id, better)
@@ -117,7 +120,7 @@ def sepsis_alert(engine) -> tuple[int, Alert]:
     record(engine, patient_id, 3, *QSOFA_SET)
     sync(engine)
     alert = the_alert(engine, sepsis.RULE.id)
-    assert (alert.severity, alert.level, alert.status) == ("urgent", "qSOFA >= 2", "open")
+    assert (alert.severity, alert.level, alert.status) == ("urgent", "qSOFA positive", "open")
     return patient_id, alert
 
 
@@ -139,7 +142,7 @@ def test_each_action_records_who_what_when_and_the_level_and_sets_the_status(eng
     rows, audit = actions_and_audit(engine)
     assert after.status == status
     assert [(r.action, r.by, r.at, r.note, r.level_at_action, r.severity_at_action) for r in rows] == [
-        (action, "dr.a", NOW + timedelta(minutes=5), NOTES[action], "qSOFA >= 2", "urgent")]
+        (action, "dr.a", NOW + timedelta(minutes=5), NOTES[action], "qSOFA positive", "urgent")]
     expected_until = NOW + timedelta(minutes=125) if action == "snooze" else None
     assert rows[0].snooze_until == after.snoozed_until == expected_until and row.id == rows[0].id
     assert [(e.username, e.action, e.entity, e.entity_id) for e in audit] == [
@@ -236,7 +239,8 @@ def test_a_handled_alert_that_gets_worse_is_open_again(engine, action):
     after = the_alert(engine, sepsis.RULE.id)
     assert after.id == alert.id and (after.severity, after.level) == ("emergency", "septic shock pattern")
     assert (after.status, after.snoozed_until) == ("open", None)
-    assert counts == {"new": 0, "updated": 1, "retracted": 0, "reopened": 1}
+    # The shock set also raises its NEWS2 response (new); the sepsis screen is updated and reopened.
+    assert counts == {"new": 1, "updated": 1, "retracted": 0, "reopened": 1}
     with session_scope(engine) as session:
         evaluated = session.scalars(select(AuditEvent).where(AuditEvent.action == "evaluate")
                                     .order_by(AuditEvent.id.desc())).first()
@@ -245,7 +249,7 @@ def test_a_handled_alert_that_gets_worse_is_open_again(engine, action):
     row = shown.iloc[0]
     assert row["id"] == alert.id and row["status_text"] == "open" and bool(row["worse_since_action"])
     assert (row["last_action"], row["severity_at_last_action"], row["level_at_last_action"]) == (
-        action, "urgent", "qSOFA >= 2")
+        action, "urgent", "qSOFA positive")
 
 
 def test_a_higher_stage_of_the_same_severity_reopens_an_acknowledged_alert(engine):
@@ -262,7 +266,7 @@ def test_a_higher_stage_of_the_same_severity_reopens_an_acknowledged_alert(engin
 
 
 @pytest.mark.parametrize("correction, level", [
-    (("resp_rate", 23), "qSOFA >= 2"),   # evidence changes, the level stays: equal
+    (("resp_rate", 23), "qSOFA positive"),   # evidence changes, the level stays: equal
     (("resp_rate", 18), None),           # qSOFA 1: the finding is gone
 ])
 def test_an_equal_re_evaluation_keeps_a_snoozed_alert_snoozed(engine, correction, level):
@@ -553,8 +557,11 @@ def test_the_inbox_shows_the_wards_alerts_most_severe_first_with_their_basis(app
     shown = headers(at)
     assert not any("SYN-ELSEWHERE" in h for h in shown)
     assert "EMERGENCY</b> · sepsis-screen · <b>septic shock pattern" in shown[0]
-    assert "URGENT</b> · aki · <b>KDIGO stage 2 (creatinine)" in shown[1]
-    assert "B1 · Person, Test (synthetic)" in shown[1]
+    # The shock set (RR 24, SBP 85: NEWS2 at least 5 of the parameters recorded) also raises its NEWS2
+    # response; the kidney injury follows among the urgent ones.
+    assert any("URGENT</b> · aki · <b>KDIGO stage 2 (creatinine)" in h and "B1 · Person, Test (synthetic)" in h
+               for h in shown[1:])
+    assert any("URGENT</b> · news2 · <b>urgent response threshold" in h and "B2 ·" in h for h in shown[1:])
     severities = [h.split("<b>")[1].split("</b>")[0] for h in shown]
     assert severities == sorted(severities, key=["EMERGENCY", "URGENT", "WARNING", "INFO"].index)
     assert "INFO" not in severities  # the expected IL-2 effect is counted, not listed ...
@@ -570,7 +577,7 @@ def test_the_inbox_shows_the_wards_alerts_most_severe_first_with_their_basis(app
     assert "INFO</b> · il2-expected-effect" in headers(at)[-1]
     # The patient filter narrows to one patient.
     at.selectbox(key="alerts_patient").select("B2 · Person, Test (synthetic) · SYN-SHOCK").run()
-    assert [h.split(" · ")[1] for h in headers(at)] == ["sepsis-screen"]
+    assert [h.split(" · ")[1] for h in headers(at)] == ["sepsis-screen", "news2"]
 
 
 def test_a_nurse_sees_only_her_wards_and_may_only_escalate(app_url):
@@ -693,16 +700,18 @@ def test_a_long_inbox_shows_twenty_cards_says_how_many_follow_and_shows_more_on_
     with session_scope(engine) as session:
         repository.get_or_create_ward(session=session, code="DEMO", name="Demo ward")
         auth.ensure_demo_accounts(session=session, ward_codes=["DEMO"])
-    for n in range(23):  # 23 patients in shock: one emergency alert each
+    for n in range(23):  # 23 patients in shock: a sepsis-screen emergency and a NEWS2 urgent alert each
         patient, _ = make_patient_with_course(engine, mrn=f"SYN-MANY-{n:02d}", start=now - timedelta(hours=6))
         record(engine, patient, 1, *SHOCK_SET, now=now - timedelta(minutes=n))
     sync(engine, now=now)
     engine.dispose()
     at = inbox_page("oncologist")
     assert len(headers(at)) == 20
-    assert any(c.value.startswith("23 alerts need attention") for c in at.caption)
-    assert any(c.value.startswith("Showing the first 20 of 23 alerts; the 3 below them") for c in at.caption)
+    assert any(c.value.startswith("46 alerts need attention") for c in at.caption)
+    assert any(c.value.startswith("Showing the first 20 of 46 alerts; the 26 below them") for c in at.caption)
     at.button(key="alerts_more").click().run()
-    assert len(headers(at)) == 23
+    assert len(headers(at)) == 40
+    at.button(key="alerts_more").click().run()
+    assert len(headers(at)) == 46
     assert not [b for b in at.button if b.key == "alerts_more"]
     st.cache_resource.clear()

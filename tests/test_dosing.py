@@ -16,6 +16,7 @@ from monitoring import auth, dosing, repository
 from monitoring.db import make_engine, session_scope
 from monitoring.models import AuditEvent, DoseEvent
 from monitoring.repository import ObservationInput, RecordError
+from monitoring.rules import hold_criteria
 from monitoring.thresholds import REPO_ROOT, load_thresholds
 from tests.factories import NOW, make_patient_with_course
 
@@ -29,6 +30,18 @@ def observe(engine, patient_id: int, at: datetime, period_hours: float | None = 
     with session_scope(engine) as session:
         repository.add_observation_set(session=session, patient_id=patient_id, values=inputs, observed_at=at,
                                        recorded_by="nurse.a", now=at)
+
+
+#: A complete pre-dose set and labs within every input's validity, all normal (the check can say GIVE).
+NORMAL_BEFORE_DOSE = {"sbp": 120, "spo2": 97, "consciousness": "A", "heart_rate": 80, "creatinine": 1.0,
+                      "platelets": 150}
+
+
+def observe_complete(engine, patient_id: int, at: datetime, **changes) -> None:
+    """A complete pre-dose set at `at` (the values of NORMAL_BEFORE_DOSE, changed by `changes`) and an 8-h
+    urine output of 400 mL."""
+    observe(engine, patient_id, at, **{**NORMAL_BEFORE_DOSE, **changes})
+    observe(engine, patient_id, at - timedelta(minutes=1), period_hours=8, urine_output=400)
 
 
 def record(engine, course_id: int, number: int, status: str, *, at: datetime, **kwargs) -> DoseEvent:
@@ -119,11 +132,12 @@ def test_when_the_planned_doses_are_given_there_is_no_next_dose_held_doses_do_no
 ])
 def test_pre_dose_decision_at_the_published_boundaries(engine, values, decision):
     patient, _ = make_patient_with_course(engine, start=START)
-    observe(engine, patient, NOW - timedelta(minutes=15), **values)
+    observe_complete(engine, patient, NOW - timedelta(minutes=15), **values)
     result = check(engine, patient)
     assert result.decision == decision
     assert (result.criteria == []) is (decision == "give")
     found = {i.code: i.found for i in result.checklist}
+    assert result.complete
     if decision == "give":
         assert not any(found.values())
     else:
@@ -136,7 +150,7 @@ def test_the_criteria_found_carry_value_and_time_and_are_offered_as_reasons(engi
     result = check(engine, patient)
     assert result.decision == "hold"
     kinds = {c.kind: c.text for c in result.criteria}
-    assert kinds["absolute"].startswith("SBP 85 mmHg at 2026-11-27 09:45Z")
+    assert kinds["absolute"].startswith("SBP 85 mmHg at 27 Nov 09:45 UTC (< 90: label: withhold)")
     assert kinds["relative"].startswith("platelets 40")
     assert result.reason_options() == [f"absolute: {kinds['absolute']}", f"relative: {kinds['relative']}"]
     sbp = next(i for i in result.checklist if i.code == "sbp")
@@ -144,17 +158,17 @@ def test_the_criteria_found_carry_value_and_time_and_are_offered_as_reasons(engi
     assert sbp.text == "SBP 85 mmHg at 27 Nov 09:45 UTC (15 min ago): valid"
 
 
-def test_every_criterion_is_listed_and_missing_urine_output_is_named(engine):
+def test_every_input_of_the_criteria_table_is_listed_and_missing_ones_make_the_check_incomplete(engine):
     patient, _ = make_patient_with_course(engine, start=START)
     observe(engine, patient, NOW - timedelta(minutes=15), sbp=112, heart_rate=96, spo2=97, consciousness="A")
     result = check(engine, patient)
-    assert result.decision == "give"
+    assert result.decision == "incomplete"      # nothing met, but the check could not be completed
     codes = [i.code for i in result.checklist]
-    assert codes == [c for c, *_ in dosing.CHECKED_INPUTS] + ["held_doses"] and len(codes) == 16
-    urine = next(i for i in result.checklist if i.code == "urine_output")
+    assert codes == list(hold_criteria.INPUTS) and codes[-1] == "held_doses"
+    urine = next(i for i in result.checklist if i.code == "urine_per_8h")
     assert urine.status == "missing" and urine.text == "no urine output recorded in the last 24 h"
     assert "urine output" in result.missing and urine in result.needs_attention() and not result.complete
-    assert "no valid value for urine output, creatinine, platelets" in result.summary()
+    assert "no valid value for platelets, creatinine, urine output" in result.summary()
 
 
 def test_a_stale_sbp_is_named_stale_and_not_used(engine):
@@ -165,14 +179,14 @@ def test_a_stale_sbp_is_named_stale_and_not_used(engine):
     sbp = next(i for i in result.checklist if i.code == "sbp")
     assert sbp.status == "stale" and sbp.found == ()
     assert sbp.text == "SBP last measured 5 h 0 min ago (85 mmHg at 27 Nov 05:00 UTC): stale (valid for 4 h), not used"
-    assert result.decision == "give" and "SBP" in result.missing  # the old 85 did not hold the dose
+    assert result.decision == "incomplete" and "SBP" in result.missing  # the old 85 did not hold the dose
 
 
 def test_urine_output_is_read_per_8_hours_and_a_low_volume_holds(engine):
     patient, _ = make_patient_with_course(engine, start=START)
     observe(engine, patient, NOW - timedelta(minutes=5), period_hours=4, urine_output=35)   # 70 mL per 8 h
     result = check(engine, patient)
-    urine = next(i for i in result.checklist if i.code == "urine_output")
+    urine = next(i for i in result.checklist if i.code == "urine_per_8h")
     assert result.decision == "hold" and urine.found == ("absolute",)
     assert "35 mL over 4 h = 70 mL per 8 h" in urine.text
 
@@ -184,7 +198,7 @@ def test_the_numbers_come_from_the_thresholds_file(engine, tmp_path):
     changed.write_text(text.replace("sbp_below = 90 ", "sbp_below = 95 "))
     thresholds = load_thresholds(changed)
     patient, _ = make_patient_with_course(engine, start=START)
-    observe(engine, patient, NOW - timedelta(minutes=15), sbp=92)
+    observe_complete(engine, patient, NOW - timedelta(minutes=15), sbp=92)
     assert check(engine, patient).decision == "give"
     local = check(engine, patient, thresholds=thresholds)
     assert local.decision == "hold"
@@ -301,7 +315,7 @@ def test_the_nurse_sees_the_pre_dose_check_and_records_a_held_dose_with_a_criter
     assert any("**absolute**: SBP 84 mmHg" in m.value for m in at.markdown)
     assert any("Next: dose 1" in m.value and "overdue by 20 h" in m.value for m in at.markdown)
     checklist = at.dataframe[0].value
-    assert len(checklist) == 16 and "no urine output recorded in the last 24 h" in checklist["Check"].tolist()
+    assert "no urine output recorded in the last 24 h" in checklist["Check"].tolist()
     assert checklist["Check"].iloc[-1] == "0 scheduled doses held this course (discontinue once held on 3 occasions)"
     assert any("urine output" in w.value for w in at.warning)
     at.radio(key="dose_status").set_value("Held").run()
@@ -357,8 +371,9 @@ def test_only_the_nurse_role_has_the_doses_page(page_db):
 def test_a_patient_without_any_observation_gets_every_input_missing_and_no_confirmed_give(engine):
     patient, _ = make_patient_with_course(engine, start=START)
     result = check(engine, patient)
-    assert result.decision == "give" and not result.complete and result.criteria == []
-    observed, (held,) = result.checklist[:-1], result.checklist[-1:]
-    assert {i.status for i in observed} == {"missing"}
+    assert result.decision == "incomplete" and not result.complete and result.criteria == []
+    required = [i for i in result.checklist if i.required]
+    assert {i.status for i in required} == {"missing"}
+    held = result.checklist[-1]
     assert (held.code, held.value) == ("held_doses", "0 held")  # counted from the dose record: never missing
-    assert result.missing == ["SBP", "SpO2", "consciousness", "heart rate", "urine output", "creatinine", "platelets"]
+    assert result.missing == ["SBP", "SpO2", "consciousness", "heart rate", "platelets", "creatinine", "urine output"]

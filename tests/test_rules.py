@@ -142,7 +142,7 @@ def test_the_same_fever_6_hours_after_the_dose_raises_the_sepsis_screen():
     found = alerts_for("sepsis-screen", obs(*vitals(6, temperature=39.2, heart_rate=131)), doses((0, "given")))
     assert len(found) == 1
     assert "outside the 1-4 h post-dose window" in found.loc[0, "context"]
-    assert "fever outside the post-dose window" in found.loc[0, "evidence"]
+    assert "fever outside the IL-2 post-dose window" in found.loc[0, "evidence"]
 
 
 def test_fever_persisting_after_the_next_dose_was_held_raises_it():
@@ -188,13 +188,13 @@ def test_stale_vital_signs_are_not_carried_beyond_4_hours():
     assert alerts_for("sepsis-screen", rows).empty
     rows = obs(*vitals(0, resp_rate=22), ("P1", 4, "sbp", 100))
     found = alerts_for("sepsis-screen", rows)
-    assert "RR 22/min (from 08:00Z)" in found.loc[0, "evidence"]
+    assert "RR 22/min (from 2026-11-20 08:00Z)" in found.loc[0, "evidence"]
 
 
-def test_a_partial_set_says_news2_was_not_scored_and_why():
+def test_a_partial_set_says_what_news2_it_reaches_and_what_is_missing():
     rows = obs(*vitals(0, spo2=None, resp_rate=22, sbp=95))
     found = alerts_for("sepsis-screen", rows)
-    assert "NEWS2 not scored (missing: spo2)" in found.loc[0, "evidence"]
+    assert "NEWS2 at least 4 (incomplete: spo2 missing)" in found.loc[0, "evidence"]
 
 
 # --- AKI (KDIGO 2012) ---------------------------------------------------------------------------
@@ -247,9 +247,12 @@ COURSE = pd.DataFrame([{"patient_id": "P1", "baseline_weight_kg": 80.0, "baselin
                         "usual_sbp_mm_hg": 125}])
 
 
+WARNING_GAIN, RELATIVE_GAIN = "weight gain at the warning level", "weight gain above the Dutcher relative criterion"
+
+
 @pytest.mark.parametrize("weight, level, severity", [
-    (87.9, None, None), (88.0, "weight gain >= 10%", "warning"), (92.0, "weight gain >= 10%", "warning"),
-    (92.1, "weight gain > 15%", "urgent"),
+    (87.9, None, None), (88.0, WARNING_GAIN, "warning"), (92.0, WARNING_GAIN, "warning"),
+    (92.1, RELATIVE_GAIN, "urgent"),
 ])
 def test_capillary_leak_weight_gain_from_course_baseline(weight, level, severity):
     found = alerts_for("capillary-leak", obs((24, "weight", weight)), courses=COURSE)
@@ -296,7 +299,10 @@ def test_a_count_of_signs_or_criteria_that_cannot_be_met_is_refused(tmp_path, li
 # --- IL-2 hold criteria -------------------------------------------------------------------------
 
 def hold(rows, dose_rows=((0, "given"),)) -> pd.DataFrame:
-    return alerts_for("il2-hold", obs(*rows), doses(*dose_rows))
+    """The hold alerts of a case, less the warning that the doses were given without data (these cases
+    have no data at the dose times; the scenario tables cover that warning)."""
+    found = alerts_for("il2-hold", obs(*rows), doses(*dose_rows))
+    return found[found["level"] != "given on an incomplete check"].reset_index(drop=True)
 
 
 @pytest.mark.parametrize("rows, decision", [
@@ -342,7 +348,7 @@ def test_coma_for_more_than_48_hours_means_permanently_discontinue():
     # Two held doses only, so that the held-doses criterion (3 occasions) is not what stops IL-2 here.
     found = hold(rows, dose_rows=((0, "given"), (8, "held"), (40, "held")))
     discontinued = found[found["level"] == "permanently discontinue"]
-    assert discontinued["evidence"].str.contains(r"unresponsive for 4\d h \(coma > 48 h").any()
+    assert discontinued["evidence"].str.contains(r"unresponsive for 4\d h \(> 48: label: coma > 48 h").any()
 
 
 # SpringerPlus 2015 (institutional): discontinue once the scheduled dose has been held on 3 occasions.
@@ -355,7 +361,7 @@ def test_the_third_held_dose_of_a_course_means_permanently_discontinue(held, dec
     else:
         assert found.iloc[-1]["level"] == decision
         # The episode's evidence is of the moment its level was first reached: the third held dose.
-        assert "3 scheduled doses held this course (held on 3 occasions: SpringerPlus 2015" in \
+        assert "discontinue: 3 scheduled doses held this course (>= 3: SpringerPlus 2015" in \
             found.iloc[-1]["evidence"]
 
 
@@ -365,14 +371,14 @@ def test_held_doses_of_an_earlier_course_do_not_count():
         (0, "given", 1), (8, "held", 2), (16, "held", 3), (24, "given", 4),
         (200, "given", 1), (208, "held", 2))])
     found = alerts_for("il2-hold", obs(*vitals(209)), frame)
-    assert found.empty
+    assert not (found["level"] == "permanently discontinue").any()
 
 
 def test_hold_evidence_names_each_criterion_with_value_and_time_and_what_is_missing():
     found = hold(vitals(7, sbp=85))
     evidence = found.loc[0, "evidence"]
     assert "SBP 85 mmHg at 2026-11-20 15:00Z" in evidence
-    assert "no valid value for: urine output, creatinine, platelets" in evidence
+    assert "no valid value for: platelets, creatinine, urine output" in evidence
 
 
 # --- identity and determinism -------------------------------------------------------------------
@@ -396,7 +402,8 @@ def test_a_later_observation_keeps_the_alert_identity_and_raises_its_level():
 
 def test_every_alert_carries_evidence_standard_and_context_columns():
     out = evaluate(obs(*vitals(0, resp_rate=22, sbp=100)))
-    assert list(out.columns) == ["patient_id", "rule", "onset", "level", "severity", "evidence", "standard", "context"]
+    assert list(out.columns) == ["patient_id", "rule", "onset", "level", "severity", "evidence", "standard", "context",
+                                 "evidence_items"]
     assert out["standard"].str.contains(r"\[").all()  # the source is cited
 
 
@@ -422,17 +429,21 @@ def _alert(rule: str, thresholds=None) -> pd.Series:
     ("capillary-leak", ["weight gain from the course baseline >= 10% (warning)", "> 15% (Dutcher relative criterion",
                         "albumin < 3 g/dL", "urine output < 160 mL per 8 h", "usual < 100 -> > 80",
                         "100-120 -> > 85", "> 120 -> > 90"]),
-    ("sepsis-screen", ["qSOFA >= 2", "qSOFA >= 2 (urgent)", "NEWS2 >= 5 (>= 7: urgent)", "lactate > 2 mmol/L with fever (>= 38 °C)",
-                       "SBP < 90 mmHg or MAP < 65 mmHg", "1-4 h after an IL-2 dose",
-                       "only if still >= 5 without its temperature and heart-rate points",
-                       "lactate > 2 mmol/L that rose by >= 0.5 mmol/L from the previous value within 24 h"]),
-    ("il2-expected-effect", ["heart rate > 90/min", "1-4 h after an IL-2 dose",
-                             "NEWS2 >= 5 only through its temperature and heart-rate points, qSOFA < 2"]),
+    ("sepsis-screen", ["qSOFA >= 2", "NEWS2 >= 7 (think sepsis): emergency", "NEWS2 5-6 (think sepsis)",
+                       "lactate > 2 mmol/L with fever (>= 38 °C)", "lactate >= 4 mmol/L (hour-1 bundle)",
+                       "SBP < 90 mmHg or MAP < 65 mmHg", "judged on its full score",
+                       "lactate > 2 mmol/L that rose by >= 0.5 mmol/L from the previous value within 24 h",
+                       "A lactate taken within 2 h after a set is judged with it"]),
+    ("il2-expected-effect", ["heart rate up to 140/min", "hd-iv-bolus 1-4 h after a dose", "a fever up to 40 °C",
+                             "the rest of NEWS2 below 5, no other parameter scoring 3, qSOFA < 2",
+                             "hypothermia is never expected", "continuous-iv while the infusion runs and 4 h after it, "
+                             "local-choice"]),
     ("aki", ["rise >= 0.3 mg/dL within 48 h", ">= 1.5 x the lowest value of the previous 7 days",
              "(1.5 -> 1, 2 -> 2, 3 -> 3)", ">= 4 mg/dL with an acute rise -> 3", "< 0.5 mL/kg/h for >= 6 h -> 1",
              "anuria for >= 12 h -> 3"]),
     ("il2-hold", [">= 3 relative criteria", "discuss: 1 to 2 relative criteria", "coma > 48 h", "held on 3 occasions",
-                  "arrhythmia CTCAE grade >= 4"]),
+                  "arrhythmia CTCAE grade >= 4", "fluid-refractory hypotension", "from 2 h before the next is due",
+                  "between doses only danger signs raise an alert"]),
 ])
 def test_each_alert_states_the_numbers_it_applied(rule, phrases):
     standard = _alert(rule)["standard"]
@@ -444,8 +455,8 @@ def test_each_alert_states_the_numbers_it_applied(rule, phrases):
     ("capillary-leak", "albumin_below_g_dl = 3.0 ", "albumin_below_g_dl = 2.8 ", "albumin < 2.8 g/dL"),
     ("capillary-leak", "urgent_at_signs = 2 ", "urgent_at_signs = 1 ", "with 1 or more of the signs"),
     ("sepsis-screen", "lactate_above_mmol_l = 2.0 ", "lactate_above_mmol_l = 2.5 ", "lactate > 2.5 mmol/L"),
-    ("il2-expected-effect", "expected_effect_to_hours = 4.0", "expected_effect_to_hours = 5.0",
-     "1-5 h after an IL-2 dose"),
+    ("il2-expected-effect", "to_hours = 4.0\nstatus = \"verified\"\nbasis = \"Dutcher 2014 Table 2: chills",
+     "to_hours = 5.0\nstatus = \"verified\"\nbasis = \"Dutcher 2014 Table 2: chills", "hd-iv-bolus 1-5 h after a dose"),
     ("aki", "rise_mg_dl = 0.3 ", "rise_mg_dl = 0.4 ", "rise >= 0.4 mg/dL"),
     ("il2-hold", "relative_for_hold = 3", "relative_for_hold = 2", ">= 2 relative criteria; discuss: 1 relative "
                                                                    "criterion;"),

@@ -5,7 +5,9 @@ Creatinine: a rise >= 0.3 mg/dL within 48 h, or >= 1.5 x the lowest value of the
 presumed to have occurred within the prior 7 days'). Stage by the ratio to that lowest value
 (1.5-1.9 -> 1, 2.0-2.9 -> 2, >= 3.0 -> 3), or creatinine >= 4.0 mg/dL with an acute rise -> 3.
 Urine output (with a body weight): < 0.5 mL/kg/h for >= 6 h -> stage 1, >= 12 h -> 2; < 0.3 mL/kg/h
-for >= 24 h or anuria for >= 12 h -> 3. The level is the highest stage of either arm.
+for >= 24 h or anuria for >= 12 h -> 3. The level is the highest stage of either arm. Urine output
+without any body weight (recorded, or the course baseline) cannot be staged: that is said (an info
+finding "urine output not staged: no weight", and a note on the creatinine findings), never skipped.
 """
 from __future__ import annotations
 
@@ -14,15 +16,18 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from monitoring.rules.common import (Findings, Rule, episodes, hours_text, kahan_group_cumsum, num_text,
-                                     time_text)
+from monitoring.rules.common import Findings, Rule, episodes, kahan_group_cumsum
 from monitoring.rules.context import EvalData, Series, take
+from monitoring.rules.evidence import isos, number, template
 from monitoring.thresholds import Section, Source, parser
 
 NAT_ = np.iinfo(np.int64).min
+NOT_STAGED = "urine output not staged: no weight"
+LEVELS = (NOT_STAGED, *(f"KDIGO stage {stage} ({arm})" for stage in (1, 2, 3) for arm in ("creatinine", "urine output")))
 
 # The standard shown with each alert is written from the thresholds in force (`standard`).
-RULE = Rule(id="aki", version="1.0", section="aki", standard="KDIGO 2012 acute kidney injury")
+RULE = Rule(id="aki", version="2.0", section="aki", standard="KDIGO 2012 acute kidney injury", levels=LEVELS,
+            ranks=(0, 1, 1, 2, 2, 3, 3))
 
 
 @dataclass(frozen=True)
@@ -99,14 +104,21 @@ def creatinine_findings(data: EvalData, s: AKISettings) -> Findings | None:
     hit = np.flatnonzero(acute)
     pid, time, stage = cr.pid[hit], cr.time[hit], stage[hit]
 
+    unstaged = _unstaged_urine(data)
+
     def describe(rows: np.ndarray):
         r = hit[rows]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio_text = num_text(v[r] / min_7d[r], 2)
-        value, low, rise_text = num_text(v[r], 2), num_text(min_7d[r], 2), num_text(v[r] - min_48h[r], 2)
-        when = time_text(cr.time[r], data.unit)
-        evidence = [f"creatinine {value[i]} mg/dL at {when[i]}; lowest of previous 7 days {low[i]} mg/dL (ratio "
-                    f"{ratio_text[i]}x); rise {rise_text[i]} mg/dL within 48 h" for i in range(len(r))]
+        at = isos(cr.time[r], data.unit)
+        evidence = []
+        for i, k in enumerate(r.tolist()):
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = v[k] / min_7d[k]
+            items = [{"criterion": "aki.creatinine", "kind": "met", "code": "creatinine", "value": number(v[k]),
+                      "unit": "mg/dL", "at": at[i], "lowest": number(min_7d[k]), "ratio": number(ratio),
+                      "rise": number(v[k] - min_48h[k]), "stage": int(stage[rows[i]])}]
+            if unstaged[cr.pid[k]]:
+                items.append({"criterion": "aki.not_staged", "kind": "note"})
+            evidence.append(items)
         levels = [f"KDIGO stage {g} (creatinine)" for g in stage[rows].tolist()]
         return levels, evidence, data.context_at(pid[rows], time[rows])
 
@@ -148,14 +160,52 @@ def urine_findings(data: EvalData, s: AKISettings) -> Findings | None:
 
     def describe(positions: np.ndarray):
         r = hit[positions]
-        volume, over, when = num_text(value[r], 0), hours_text(hours[r]), time_text(time[r], data.unit)
-        per_kg, kg, below = num_text(rate[r], 2), num_text(weight[r], 1), hours_text(run_hours["low"][r])
-        evidence = [f"urine output {volume[i]} mL over {over[i]} to {when[i]} = {per_kg[i]} mL/kg/h at {kg[i]} kg; "
-                    f"below {s.urine_rate:g} mL/kg/h for {below[i]}" for i in range(len(r))]
+        at = isos(time[r], data.unit)
+        evidence = [[{"criterion": "aki.urine", "kind": "met", "code": "urine_output", "value": number(value[k]),
+                      "unit": "mL", "at": at[i], "hours": number(hours[k]), "rate": number(rate[k]),
+                      "weight": number(weight[k]), "below_hours": number(run_hours["low"][k]),
+                      "limit": s.urine_rate}] for i, k in enumerate(r.tolist())]
         levels = [f"KDIGO stage {g} (urine output)" for g in f_stage[positions].tolist()]
         return levels, evidence, data.context_at(f_pid[positions], f_time[positions])
 
     return Findings(f_pid, f_time, np.where(f_stage >= 2, 2, 1), describe, f_stage.astype(float))
+
+
+def _urine_rows_without_weight(data: EvalData) -> np.ndarray:
+    """Rows of the urine series (with a period) for which no body weight is known at that time."""
+    urine = data.series("urine_output")
+    if not len(urine) or urine.start is None:
+        return np.zeros(0, dtype=np.int64)
+    rows = np.flatnonzero(urine.start != NAT_)
+    weights = data.series("weight")
+    known = data.asof(urine.pid[rows], urine.time[rows], weights) >= 0
+    known |= ~np.isnan(data.course("baseline_weight_kg")[urine.pid[rows]])
+    return rows[~known]
+
+
+def _unstaged_urine(data: EvalData) -> np.ndarray:
+    """Per patient number: has urine output that could not be staged for want of a weight."""
+    out = np.zeros(data.n_patients, dtype=bool)
+    out[data.series("urine_output").pid[_urine_rows_without_weight(data)]] = True
+    return out
+
+
+def not_staged_findings(data: EvalData) -> Findings | None:
+    """Urine output that cannot be staged (no weight): an info finding, so it is said, never skipped."""
+    rows = _urine_rows_without_weight(data)
+    if not len(rows):
+        return None
+    urine = data.series("urine_output")
+    pid, time = urine.pid[rows], urine.time[rows]
+
+    def describe(positions: np.ndarray):
+        r = rows[positions]
+        at = isos(urine.time[r], data.unit)
+        evidence = [[{"criterion": "aki.no_weight", "kind": "note", "code": "urine_output",
+                      "value": number(urine.num[k]), "unit": "mL", "at": at[i]}] for i, k in enumerate(r.tolist())]
+        return [NOT_STAGED] * len(positions), evidence, data.context_at(pid[positions], time[positions])
+
+    return Findings(pid, time, np.zeros(len(rows), dtype=np.int64), describe, np.zeros(len(rows)))
 
 
 def _concat(parts: list[Findings | None]) -> Findings | None:
@@ -188,7 +238,8 @@ def standard(s: AKISettings) -> str:
             f"or >= {s.ratio_stage1:g} x the lowest value of the previous {days:g} days (the course baseline "
             f"counts among them); stage by that ratio "
             f"({s.ratio_stage1:g} -> 1, {s.ratio_stage2:g} -> 2, {s.ratio_stage3:g} -> 3) or creatinine >= "
-            f"{s.absolute_stage3:g} mg/dL with an acute rise -> 3; urine output (with a body weight) < {s.urine_rate:g} "
+            f"{s.absolute_stage3:g} mg/dL with an acute rise -> 3; urine output (with a body weight; without one it "
+            f"is said to be not staged) < {s.urine_rate:g} "
             f"mL/kg/h for "
             f">= {s.urine_stage1_h:g} h -> 1, >= {s.urine_stage2_h:g} h -> 2, < {s.urine_stage3_rate:g} mL/kg/h for "
             f">= {s.urine_stage3_h:g} h or anuria for >= {s.anuria_h:g} h -> 3; stage 1 warning, stages 2-3 urgent")
@@ -197,5 +248,36 @@ def standard(s: AKISettings) -> str:
 def evaluate(data: EvalData, thresholds) -> dict | None:
     s: AKISettings = thresholds["aki"]
     # Stages 2 and 3 are both urgent; the level rank makes the higher stage the episode's level.
-    both = _concat([creatinine_findings(data, s), urine_findings(data, s)])
+    both = _concat([creatinine_findings(data, s), urine_findings(data, s), not_staged_findings(data)])
     return episodes(data, both, replace(RULE, standard=standard(s)), gap_hours=s.episode_gap_hours, source=s.source)
+
+
+# --- wording ---------------------------------------------------------------------------------------
+
+@template("aki.creatinine")
+def _creatinine(item, when) -> str:
+    ratio = "–" if item["ratio"] is None else f"{item['ratio']:.2f}"
+    rise = "–" if item["rise"] is None else f"{item['rise']:.2f}"
+    lowest = "–" if item["lowest"] is None else f"{item['lowest']:.2f}"
+    return (f"creatinine {item['value']:.2f} mg/dL at {when(item['at'])}; lowest of previous 7 days {lowest} mg/dL "
+            f"(ratio {ratio}x); rise {rise} mg/dL within 48 h")
+
+
+@template("aki.urine")
+def _urine(item, when) -> str:
+    minutes = round(item["hours"] * 60)
+    below = round(item["below_hours"] * 60)
+    return (f"urine output {item['value']:.0f} mL over {minutes // 60} h {minutes % 60} min to {when(item['at'])} = "
+            f"{item['rate']:.2f} mL/kg/h at {item['weight']:.1f} kg; below {item['limit']:g} mL/kg/h for "
+            f"{below // 60} h {below % 60} min")
+
+
+@template("aki.not_staged")
+def _not_staged(item, when) -> str:
+    return "urine output not staged: no weight"
+
+
+@template("aki.no_weight")
+def _no_weight(item, when) -> str:
+    return (f"urine output {item['value']:.0f} mL to {when(item['at'])} not staged: no weight (KDIGO urine output "
+            "is per kg)")

@@ -14,15 +14,18 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from monitoring.rules.common import Findings, Rule, episodes, join_clauses, num_text, time_text
+from monitoring.rules.common import Findings, Rule, episodes
 from monitoring.rules.context import EvalData, take
+from monitoring.rules.evidence import isos, number, template
 from monitoring.thresholds import Section, Source, parser
 
 NAT_ = np.iinfo(np.int64).min
+WARNING_LEVEL, RELATIVE_LEVEL = "weight gain at the warning level", "weight gain above the Dutcher relative criterion"
 
 # The standard shown with each alert is written from the thresholds in force (`standard`), so a
-# hospital's change to data/thresholds.toml changes the text too.
-RULE = Rule(id="capillary-leak", version="1.0", section="capillary_leak", standard="Capillary leak")
+# hospital's change to data/thresholds.toml changes the text too; the levels name no number.
+RULE = Rule(id="capillary-leak", version="2.0", section="capillary_leak", standard="Capillary leak",
+            levels=(WARNING_LEVEL, RELATIVE_LEVEL))
 
 
 @dataclass(frozen=True)
@@ -103,23 +106,29 @@ def findings(data: EvalData, s: LeakSettings) -> Findings | None:
     has_course_weight = ~np.isnan(data.course("baseline_weight_kg")[pid])
 
     def describe(r: np.ndarray):
-        weight, when, up, base = (num_text(value[r], 1), time_text(time[r], data.unit), num_text(gain[r], 1),
-                                  num_text(baseline[r], 1))
-        sbp_text, sbp_when, target_text = num_text(sbp[r], 0), time_text(sbp_time[r], data.unit), num_text(target[r], 0)
-        alb_text, alb_when = num_text(albumin[r], 1), time_text(albumin_time[r], data.unit)
-        urine_text = num_text(per8h[r], 0)
-        no_sbp = f"no SBP in the last {v.vital_signs.total_seconds() / 3600:g} h"
+        at, sbp_at, alb_at = isos(time[r], data.unit), isos(sbp_time[r], data.unit), isos(albumin_time[r], data.unit)
         evidence = []
         for i, k in enumerate(r.tolist()):
-            note = "course baseline" if has_course_weight[k] else "first recorded weight (no course baseline)"
-            evidence.append(join_clauses(
-                f"weight {weight[i]} kg at {when[i]} = +{up[i]}% from {base[i]} kg ({note})",
-                f"SBP {sbp_text[i]} mmHg at {sbp_when[i]} (target > {target_text[i]})" if low_sbp[k] else "",
-                f"albumin {alb_text[i]} g/dL at {alb_when[i]}" if low_albumin[k] else "",
-                f"urine output {urine_text[i]} mL per 8 h" if oliguria[k] else "",
-                no_sbp if np.isnan(sbp[k]) else ""))
-        levels = [f"weight gain > {s.relative_percent:g}%" if o else f"weight gain >= {s.warning_percent:g}%"
-                  for o in over[r].tolist()]
+            items = [{"criterion": "capillary_leak.weight_gain", "kind": "met", "code": "weight",
+                      "value": number(value[k]), "unit": "kg", "at": at[i], "gain": number(gain[k]),
+                      "baseline": number(baseline[k]), "course_baseline": bool(has_course_weight[k]),
+                      "op": ">" if over[k] else ">=",
+                      "limit": s.relative_percent if over[k] else s.warning_percent}]
+            if low_sbp[k]:
+                items.append({"criterion": "capillary_leak.sbp", "kind": "met", "code": "sbp", "value": number(sbp[k]),
+                              "unit": "mm[Hg]", "at": sbp_at[i], "target": number(target[k])})
+            if low_albumin[k]:
+                items.append({"criterion": "capillary_leak.albumin", "kind": "met", "code": "albumin",
+                              "value": number(albumin[k]), "unit": "g/dL", "at": alb_at[i], "op": "<",
+                              "limit": s.albumin_below})
+            if oliguria[k]:
+                items.append({"criterion": "capillary_leak.urine", "kind": "met", "code": "urine_per_8h",
+                              "value": number(per8h[k]), "unit": "mL", "op": "<", "limit": s.oliguria_ml_per_8h})
+            if np.isnan(sbp[k]):
+                items.append({"criterion": "capillary_leak.no_sbp", "kind": "missing",
+                              "hours": v.vital_signs.total_seconds() / 3600})
+            evidence.append(items)
+        levels = [RELATIVE_LEVEL if o else WARNING_LEVEL for o in over[r].tolist()]
         return levels, evidence, data.context_at(pid[r], time[r])
 
     return Findings(pid, time, severity, describe, gain)
@@ -143,3 +152,32 @@ def evaluate(data: EvalData, thresholds) -> dict | None:
     s: LeakSettings = thresholds["capillary_leak"]
     return episodes(data, findings(data, s), replace(RULE, standard=standard(s)), gap_hours=s.episode_gap_hours,
                     source=s.source)
+
+
+# --- wording ---------------------------------------------------------------------------------------
+
+@template("capillary_leak.weight_gain")
+def _gain(item, when) -> str:
+    note = "course baseline" if item["course_baseline"] else "first recorded weight (no course baseline)"
+    return (f"weight {item['value']:.1f} kg at {when(item['at'])} = +{item['gain']:.1f}% from {item['baseline']:.1f} kg "
+            f"({note}; {item['op']} {item['limit']:g}%)")
+
+
+@template("capillary_leak.sbp")
+def _sbp(item, when) -> str:
+    return f"SBP {item['value']:.0f} mmHg at {when(item['at'])} (target > {item['target']:.0f})"
+
+
+@template("capillary_leak.albumin")
+def _albumin(item, when) -> str:
+    return f"albumin {item['value']:.1f} g/dL at {when(item['at'])}"
+
+
+@template("capillary_leak.urine")
+def _urine(item, when) -> str:
+    return f"urine output {item['value']:.0f} mL per 8 h"
+
+
+@template("capillary_leak.no_sbp")
+def _no_sbp(item, when) -> str:
+    return f"no SBP in the last {item['hours']:g} h"

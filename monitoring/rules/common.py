@@ -21,13 +21,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from monitoring.thresholds import Section, Source, parser
+from monitoring.rules.evidence import render
+from monitoring.thresholds import SOURCE_STATUSES, Section, Source, parser
 
-SEVERITIES = ("info", "warning", "urgent", "emergency")
-SEVERITY_RANK = {name: i for i, name in enumerate(SEVERITIES)}
+from monitoring.severities import SEVERITIES, SEVERITY_RANK  # noqa: E402  (re-exported for the rules)
 FINDING_COLUMNS = ["patient_id", "time", "level", "severity", "evidence", "context"]
 ALERT_COLUMNS = ["patient_id", "rule", "onset", "level", "severity", "evidence", "standard", "context",
-                 "rule_version", "last_seen", "findings", "alert_key"]
+                 "evidence_items", "rule_version", "last_seen", "findings", "alert_key"]
 #: Missing time in the engine's int64 tick arrays (numpy's NaT).
 NAT = np.iinfo(np.int64).min
 
@@ -38,6 +38,19 @@ class Rule:
     version: str
     section: str          # thresholds section holding its numbers and source
     standard: str         # the definition applied, as shown to clinicians
+    # Every level the rule can give, least to most serious: a level's rank is its position, so
+    # 'worse' (alert_levels) compares positions and never reads the words.
+    levels: tuple[str, ...] = ()
+    ranks: tuple[int, ...] | None = None   # rank of each level when several levels are equally serious
+
+    def level_rank(self, level: str | None) -> int:
+        """Rank of `level` (1 + its position in `levels`, or its entry in `ranks`); 0 for a level the
+        rule does not give (or None)."""
+        try:
+            position = self.levels.index(level)
+        except ValueError:
+            return 0
+        return self.ranks[position] if self.ranks is not None else position + 1
 
 
 def cited(standard: str, source: Source) -> str:
@@ -148,7 +161,8 @@ def kahan_group_cumsum(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
 class Findings:
     """Moments a rule's criteria hold, in the rule's own order (ties keep it).
 
-    describe(positions) -> (levels, evidence, contexts), lists for those findings only."""
+    describe(positions) -> (levels, evidence, contexts), lists for those findings only; each
+    evidence is a list of items (monitoring.rules.evidence)."""
     pid: np.ndarray
     time: np.ndarray
     severity: np.ndarray                  # rank in SEVERITIES
@@ -182,15 +196,18 @@ def episodes(data, findings: Findings | None, rule: Rule, *, gap_hours: float, s
     needed = np.unique(np.concatenate([worst, first[differs]]))
     levels, evidence, contexts = findings.describe(order[needed])
     at = {p: i for i, p in enumerate(needed.tolist())}
-    out_evidence = []
+    out_items, out_text = [], []
     for w, f, d in zip(worst.tolist(), first.tolist(), differs.tolist()):
-        text = evidence[at[w]]
-        out_evidence.append(text + " | at onset: " + evidence[at[f]] if d else text)
+        items = list(evidence[at[w]])
+        if d:
+            items += [{**item, "at_onset": True} for item in evidence[at[f]]]
+        out_items.append(items)
+        out_text.append(render(items))
     return {
         "patient_id": pid[worst], "rule": rule.id, "onset": time[first],
         "level": [levels[at[w]] for w in worst.tolist()],
         "severity": [SEVERITIES[r] for r in rank[worst].tolist()],
-        "evidence": out_evidence, "standard": cited(rule.standard, source),
+        "evidence": out_text, "evidence_items": out_items, "standard": cited(rule.standard, source),
         "context": [contexts[at[w]] for w in worst.tolist()], "rule_version": rule.version,
         "last_seen": time[last], "findings": (last - first + 1).astype(np.int64),
     }
@@ -204,29 +221,95 @@ class Validity:
     labs: pd.Timedelta
     nurse_grades: pd.Timedelta
     fluids: pd.Timedelta
+    cultures: pd.Timedelta             # a blood culture result
+    statements: pd.Timedelta           # a clinician's statement ('infection suspected')
+    readings_apart: pd.Timedelta       # 'persisting' / 'sustained': readings at most this far apart
+
+    def of(self, kind: str) -> pd.Timedelta:
+        return getattr(self, kind)
 
 
 @parser("validity")
 def parse_validity(section: Section) -> Validity:
-    return Validity(*(pd.Timedelta(hours=section.number(k, low=0.1, high=168)) for k in (
-        "vital_signs_hours", "labs_hours", "nurse_grades_hours", "fluids_hours")))
+    return Validity(*(pd.Timedelta(hours=section.number(k, low=0.1, high=720)) for k in (
+        "vital_signs_hours", "labs_hours", "nurse_grades_hours", "fluids_hours", "cultures_hours", "statements_hours",
+        "readings_apart_hours")))
+
+
+#: The regimens of the course model (monitoring.models.REGIMENS; a test keeps the two in step).
+REGIMEN_IDS = ("hd-iv-bolus", "continuous-iv", "low-dose-sc", "biochemotherapy", "til-il2", "intralesional")
+
+
+@dataclass(frozen=True)
+class Window:
+    """When, after a dose given, fever, rigors and tachycardia are the drug's expected effect.
+
+    Bolus-like: from `from_hours` to `to_hours` after the dose. Infusion: from `from_hours` after the
+    start while the infusion runs (the course's dose interval, or until the next dose event) and
+    `after_hours` after it ends."""
+    regimen: str
+    from_hours: float
+    to_hours: float | None
+    infusion: bool
+    after_hours: float
+    status: str
+    basis: str
+
+    def describe(self) -> str:
+        if self.infusion:
+            return f"while the infusion runs and {self.after_hours:g} h after it"
+        return f"{self.from_hours:g}-{self.to_hours:g} h after a dose"
 
 
 @dataclass(frozen=True)
 class Schedule:
-    window_from: pd.Timedelta
-    window_to: pd.Timedelta
+    windows: dict[str, Window]
+    default_regimen: str
+    expected_temperature: tuple[float, float]
+    expected_heart_rate_at_or_below: float
+    infusion_default_hours: float
     source: Source
 
+    @property
+    def window_from(self) -> pd.Timedelta:   # the default regimen's window (bolus)
+        return pd.Timedelta(hours=self.windows[self.default_regimen].from_hours)
+
+    @property
+    def window_to(self) -> pd.Timedelta:
+        return pd.Timedelta(hours=self.windows[self.default_regimen].to_hours)
+
     def describe(self) -> str:
-        return (f"{self.window_from.total_seconds() / 3600:g}-{self.window_to.total_seconds() / 3600:g} h "
-                "after an IL-2 dose")
+        """The default (bolus) window: '1-4 h after an IL-2 dose'."""
+        w = self.windows[self.default_regimen]
+        return f"{w.from_hours:g}-{w.to_hours:g} h after an IL-2 dose"
+
+    def describe_all(self) -> str:
+        """Every regimen's window with its status, for the standards shown with the alerts."""
+        parts = []
+        for regimen in REGIMEN_IDS:
+            w = self.windows[regimen]
+            status = "" if w.status == "verified" else f", {w.status}"
+            parts.append(f"{regimen} {w.describe()}{status}")
+        return "; ".join(parts)
 
 
 @parser("il2_schedule")
 def parse_schedule(section: Section) -> Schedule:
-    start = section.number("expected_effect_from_hours", low=0, high=24)
-    end = section.number("expected_effect_to_hours", low=0, high=24)
-    if end <= start:
-        raise section.fail(f"must be later than expected_effect_from_hours ({start})", "expected_effect_to_hours")
-    return Schedule(pd.Timedelta(hours=start), pd.Timedelta(hours=end), section.source)
+    band = section.numbers("expected_temperature_c", increasing=True, length=2)
+    if not (37 <= band[0] and band[1] <= 42):
+        raise section.fail(f"expected a band within 37..42 °C, found {band}", "expected_temperature_c")
+    windows = {}
+    for regimen in REGIMEN_IDS:
+        w = section.sub("windows", regimen)
+        infusion = w.flag("infusion") if w.has("infusion") else False
+        start = w.number("from_hours", low=0, high=24)
+        end = None if infusion else w.number("to_hours", low=0, high=48)
+        if end is not None and end <= start:
+            raise w.fail(f"must be later than from_hours ({start})", "to_hours")
+        windows[regimen] = Window(regimen, start, end, infusion,
+                                  w.number("after_hours", low=0, high=48) if infusion else 0.0,
+                                  w.text("status", choices=SOURCE_STATUSES), w.text("basis"))
+    default = section.text("default_regimen", choices=tuple(r for r in REGIMEN_IDS if not windows[r].infusion))
+    return Schedule(windows, default, (band[0], band[1]),
+                    section.number("expected_heart_rate_at_or_below", low=90, high=200),
+                    section.number("infusion_default_hours", low=1, high=168), section.source)

@@ -12,7 +12,15 @@ missing) or object (coded values).
   (a value from an earlier set is carried only while it is valid, and its own time is kept so the
   evidence can say so), the latest valid WBC, NEWS2 / qSOFA / SIRS.
 - `dose_context(pid, time)`: last given dose before each time, its number, and whether the time
-  falls in the expected-effect window after it; `context_text` words it for the chosen rows.
+  falls in the expected-effect window of the patient's regimen after it (a bolus: 1-4 h after; an
+  infusion: while it runs and a set time after); `context_text` words it for the chosen rows.
+- `next_due(pid, time)`: when the next dose is due (the last dose event + the course's interval),
+  for the hold criteria judged 'at the time of dosing'.
+- `cache`: results one rule computes and others read (febrile-neutropenia findings, the
+  expected-effect judgement of each set), computed once per evaluation.
+
+Two different values for one patient, code and time cannot be judged (which one is true?): `prepare`
+refuses them with an InputError naming both, never deciding silently by row order.
 """
 from __future__ import annotations
 
@@ -21,13 +29,21 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from monitoring.errors import InputError
 from monitoring.rules.common import NAT, Schedule, Validity, hours_text, ticks_of, total_seconds
-from monitoring.scores import score_columns
+from monitoring.scores import NEWS2_PARAMETERS, score_columns
 
 VITAL_CODES = ("temperature", "heart_rate", "sbp", "dbp", "map", "resp_rate", "spo2", "on_oxygen", "spo2_scale",
                "consciousness", "gcs", "o2_flow")
 CODED = {"on_oxygen", "consciousness", "spo2_scale"}
-COURSE_COLUMNS = ["patient_id", "baseline_weight_kg", "baseline_creatinine_mg_dl", "usual_sbp_mm_hg"]
+COURSE_COLUMNS = ["patient_id", "baseline_weight_kg", "baseline_creatinine_mg_dl", "usual_sbp_mm_hg", "regimen",
+                  "dose_interval_hours", "after_lymphodepletion", "neutropenia_expected"]
+#: Course columns that are numbers; regimen is text; the two flags are booleans (False when absent).
+COURSE_NUMBERS = ("baseline_weight_kg", "baseline_creatinine_mg_dl", "usual_sbp_mm_hg", "dose_interval_hours")
+COURSE_FLAGS = ("after_lymphodepletion", "neutropenia_expected")
+#: Regimens whose neutrophil count is expected to fall (IDSA 2010 "expected to decrease"): the
+#: temozolomide of biochemotherapy (a course flag can say so for any other regimen).
+NEUTROPENIA_REGIMENS = ("biochemotherapy",)
 #: Longest look-back any setting may ask for (the parsers cap them at 1000 h); the (patient, time)
 #: key leaves this much room on either side of a patient's times so window bounds stay in his band.
 MAX_WINDOW = pd.Timedelta(days=60)
@@ -58,6 +74,7 @@ class Series:
     num: np.ndarray
     code: np.ndarray            # object: coded value or NaN
     start: np.ndarray | None    # period_start ticks (NAT when none); None without the column
+    origin: np.ndarray | None = None   # a subset's positions in the series it was taken from
 
     def __len__(self) -> int:
         return len(self.time)
@@ -86,6 +103,8 @@ class DoseContext:
     hours: np.ndarray        # hours since that dose
     in_window: np.ndarray
     paused: np.ndarray       # held or stopped since the last given dose
+    regimen: np.ndarray      # object: the regimen whose window applied
+    running: np.ndarray      # an infusion still running at the time
 
 
 @dataclass
@@ -103,7 +122,9 @@ class EvalData:
     _obs: Series | None = None
     _series: dict[str, Series] = field(default_factory=dict)
     sets: dict | None = None
+    thresholds: object = None
     _subsets: dict = field(default_factory=dict)
+    cache: dict = field(default_factory=dict)
 
     # --- time and keys
     def ticks(self, delta: pd.Timedelta) -> float:
@@ -133,8 +154,9 @@ class EvalData:
     def dose_subset(self, *statuses: str) -> Series:
         if statuses not in self._subsets:
             d = self.doses
-            rows = np.isin(d.code, list(statuses)) if len(d) else np.zeros(0, dtype=bool)
-            self._subsets[statuses] = Series(d.pid[rows], d.time[rows], d.key[rows], d.num[rows], d.code[rows], None)
+            rows = np.flatnonzero(np.isin(d.code, list(statuses))) if len(d) else np.zeros(0, dtype=np.int64)
+            self._subsets[statuses] = Series(d.pid[rows], d.time[rows], d.key[rows], d.num[rows], d.code[rows], None,
+                                             rows)
         return self._subsets[statuses]
 
     def asof(self, pid: np.ndarray, time: np.ndarray, series: Series, tolerance: pd.Timedelta | None = None,
@@ -155,6 +177,12 @@ class EvalData:
         return self.courses[column]
 
     # --- IL-2 doses
+    def regimens(self, pid: np.ndarray) -> np.ndarray:
+        """Each patient's regimen (the schedule's default regimen when the course does not say)."""
+        regimen = self.courses["regimen"][pid]
+        known = np.isin(regimen, list(self.schedule.windows))
+        return np.where(known, regimen, self.schedule.default_regimen)
+
     def dose_context(self, pid: np.ndarray, time: np.ndarray) -> DoseContext:
         given = self.dose_subset("given")
         i = self.asof(pid, time, given)
@@ -162,26 +190,77 @@ class EvalData:
         last = take(given.time, i, NAT)
         delta = np.where(has, time - last, 0)
         hours = np.where(has, self.hours(delta), np.nan)
-        window = self.schedule
-        in_window = has & (delta >= self.ticks(window.window_from)) & (delta <= self.ticks(window.window_to))
+        regimen = self.regimens(pid)
+        windows = self.schedule.windows
+        start = np.array([windows[r].from_hours for r in regimen.tolist()], dtype=float)
+        end = np.array([windows[r].to_hours if not windows[r].infusion else np.nan for r in regimen.tolist()],
+                       dtype=float)
+        infusion = np.array([windows[r].infusion for r in regimen.tolist()], dtype=bool)
+        running = np.zeros(len(pid), dtype=bool)
+        if infusion.any():
+            # An infusion runs for the course's dose interval from its start, or until the next dose
+            # event (a new bag, a held or a stopped dose), whichever comes first.
+            length = self.courses["dose_interval_hours"][pid]
+            length = np.where(np.isnan(length), self.schedule.infusion_default_hours, length)
+            following = take(self._next_event_time(), take(given.origin, i, -1), NAT)
+            stop = last + (length * self.ticks(pd.Timedelta(hours=1))).astype(np.int64)
+            stop = np.where((following != NAT) & (following < stop), following, stop)
+            after = np.array([windows[r].after_hours for r in regimen.tolist()], dtype=float)
+            running = has & infusion & (time <= stop)
+            end = np.where(infusion, self.hours(np.where(has, stop - last, 0)) + after, end)
+        in_window = has & (hours >= start) & (hours <= end)
         j = self.asof(pid, time, self.dose_subset("held", "stopped"))
         held = take(self.dose_subset("held", "stopped").time, j, NAT)
         paused = (j >= 0) & (~has | (held > last))
-        return DoseContext(has, last, take(given.num, i, np.nan), hours, in_window, paused)
+        return DoseContext(has, last, take(given.num, i, np.nan), hours, in_window, paused, regimen, running)
+
+    def _next_event_time(self) -> np.ndarray:
+        """For each dose row (data.doses order): the time of the same patient's next dose event (NAT if none)."""
+        if "next_event" not in self.cache:
+            d = self.doses
+            following = np.full(len(d), NAT, dtype=np.int64)
+            if len(d) > 1:
+                same = d.pid[1:] == d.pid[:-1]
+                following[:-1] = np.where(same, d.time[1:], NAT)
+            self.cache["next_event"] = following
+        return self.cache["next_event"]
+
+    def next_due(self, pid: np.ndarray, time: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(position in data.doses of the last dose event at or before each time, -1 when none;
+        when the next dose is due: that event's time + the course's dose interval, or the
+        thresholds' default interval)."""
+        events = self.dose_subset("given", "held", "stopped")
+        i = self.asof(pid, time, events)
+        interval = self.courses["dose_interval_hours"][pid]
+        default = self.thresholds["il2_hold"].values["default_interval_hours"]
+        interval = np.where(np.isnan(interval), default, interval)
+        due = take(events.time, i, NAT) + (interval * self.ticks(pd.Timedelta(hours=1))).astype(np.int64)
+        return i, np.where(i >= 0, due, NAT)
 
     def context_text(self, ctx: DoseContext, rows: np.ndarray) -> list[str]:
-        """'within 1-4 h after IL-2 dose 5 (2 h 10 min)' / '6 h 20 min after IL-2 dose 5 (outside ...)'."""
-        window = self.schedule.describe().replace(" after an IL-2 dose", "")
+        """'within 1-4 h after IL-2 dose 5 (2 h 10 min)' / '6 h 20 min after IL-2 dose 5 (outside ...)';
+        for an infusion 'during the IL-2 infusion of dose 3 (5 h 0 min after its start)'."""
+        windows = self.schedule.windows
         since = hours_text(ctx.hours[rows])
         out = []
-        for has, number, s, inside, paused in zip(ctx.has[rows].tolist(), ctx.number[rows].tolist(), since,
-                                                  ctx.in_window[rows].tolist(), ctx.paused[rows].tolist()):
+        for has, number, s, inside, paused, regimen, running in zip(
+                ctx.has[rows].tolist(), ctx.number[rows].tolist(), since, ctx.in_window[rows].tolist(),
+                ctx.paused[rows].tolist(), ctx.regimen[rows].tolist(), ctx.running[rows].tolist()):
             if not has:
                 out.append("no IL-2 dose given before this time")
                 continue
             n = "<NA>" if number != number else str(int(number))
-            text = (f"within {window} after IL-2 dose {n} ({s})" if inside
-                    else f"{s} after IL-2 dose {n} (outside the {window} post-dose window)")
+            w = windows[regimen]
+            if w.infusion:
+                text = (f"during the IL-2 infusion of dose {n} ({s} after its start)" if running else
+                        f"{s} after the start of the IL-2 infusion of dose {n} (within {w.after_hours:g} h after it "
+                        "ended: its post-dose window)" if inside else
+                        f"{s} after the start of the IL-2 infusion of dose {n} (outside its post-dose window: "
+                        f"{w.describe()})")
+            else:
+                span = f"{w.from_hours:g}-{w.to_hours:g} h"
+                text = (f"within {span} after IL-2 dose {n} ({s})" if inside
+                        else f"{s} after IL-2 dose {n} (outside the {span} post-dose window)")
             out.append(text + "; doses held or stopped since" if paused else text)
         return out
 
@@ -198,11 +277,11 @@ def _ticks(column: pd.Series, unit: str) -> np.ndarray:
     return np.asarray(column.array.as_unit(unit).asi8)
 
 
-def prepare(obs: pd.DataFrame, doses, courses, *, validity: Validity, schedule: Schedule,
-            now: pd.Timestamp | None, n_patients: int | None = None, obs_pid: np.ndarray | None = None) -> EvalData:
+def prepare(obs: pd.DataFrame, doses, courses, *, thresholds, now: pd.Timestamp | None = None,
+            n_patients: int | None = None, obs_pid: np.ndarray | None = None) -> EvalData:
     """Observations, doses and courses whose patient_id are integer patient numbers (0..n_patients-1)
     -> EvalData. doses and courses may be frames or dicts of arrays; obs_pid, when given, stands for
-    obs['patient_id']."""
+    obs['patient_id']. Raises InputError for two different values of one code at one time."""
     time_col = obs["time"]
     if not isinstance(time_col.dtype, pd.DatetimeTZDtype):
         time_col = pd.to_datetime(time_col, utc=True)
@@ -223,9 +302,10 @@ def prepare(obs: pd.DataFrame, doses, courses, *, validity: Validity, schedule: 
     if n_patients * float(span) >= KEY_LIMIT:
         raise OverflowError("too many patients over too long a time for one (patient, time) key; "
                             "evaluate them in smaller groups")
-    data = EvalData(n_patients=n_patients, unit=unit, base=low - margin, span=span, validity=validity,
-                    schedule=schedule, courses={}, doses=None,
-                    now=int(pd.Timestamp(now).as_unit(unit).asm8.view('i8')) if now is not None else int(high))
+    data = EvalData(n_patients=n_patients, unit=unit, base=low - margin, span=span,
+                    validity=thresholds["validity"], schedule=thresholds["il2_schedule"], courses={}, doses=None,
+                    now=int(pd.Timestamp(now).as_unit(unit).asm8.view('i8')) if now is not None else int(high),
+                    thresholds=thresholds)
     # Observations: (code, patient, time) order, stable, so each code is one contiguous slice.
     key = data.key(obs_pid, obs_t)
     codes, names = pd.factorize(obs["code"], sort=False)
@@ -241,6 +321,7 @@ def prepare(obs: pd.DataFrame, doses, courses, *, validity: Validity, schedule: 
         else np.full(len(obs), np.nan, dtype=object)
     data._obs = Series(obs_pid[order], obs_t[order], key[order],
                        obs["value_num"].to_numpy(dtype=float, na_value=np.nan)[order], code_values[order], start)
+    _refuse_conflicts(obs, order, sorted_codes, data._obs)
     pid, time, number, status = _dose_arrays(doses if has_doses else None, unit, data.key)
     data.doses = Series(pid, time, data.key(pid, time), number, status, None)
     data.courses = _course_arrays(courses, n_patients)
@@ -248,24 +329,86 @@ def prepare(obs: pd.DataFrame, doses, courses, *, validity: Validity, schedule: 
     return data
 
 
+def _refuse_conflicts(obs: pd.DataFrame, order: np.ndarray, sorted_codes: np.ndarray, o: Series) -> None:
+    """Two different values for one patient, code and time: InputError naming both (rows are
+    neighbours once sorted by code, patient and time). The same value twice is harmless."""
+    if len(order) < 2:
+        return
+    same = (sorted_codes[1:] == sorted_codes[:-1]) & (o.key[1:] == o.key[:-1])
+    if not same.any():
+        return
+    a, b = np.flatnonzero(same), np.flatnonzero(same) + 1
+    num_differs = ~((o.num[a] == o.num[b]) | (np.isnan(o.num[a]) & np.isnan(o.num[b])))
+    code_differs = np.array([x != y and not (x != x and y != y) for x, y in zip(o.code[a].tolist(), o.code[b].tolist())],
+                            dtype=bool)
+    conflict = np.flatnonzero(num_differs | code_differs)
+    if not len(conflict):
+        return
+    rows = obs["row"].to_numpy() if "row" in obs else order + 1
+    patients = obs["patient_id"].to_numpy()
+    problems = []
+    for k in conflict[:100].tolist():
+        i, j = order[a[k]], order[b[k]]
+        first, second = (o.code[a[k]], o.code[b[k]]) if code_differs[k] else (o.num[a[k]], o.num[b[k]])
+        when = pd.Timestamp(int(o.time[a[k]]), unit=_unit_of(obs), tz="UTC").isoformat()
+        problems.append((int(rows[j]), "value",
+                         f"two different values for patient {patients[i]}, {obs['code'].iloc[i]} at {when}: "
+                         f"{_shown(first)} (row {int(rows[i])}) and {_shown(second)} (row {int(rows[j])}); "
+                         "keep one (a correction is an amendment of the first)"))
+    raise InputError(problems, len(conflict))
+
+
+def _unit_of(obs: pd.DataFrame) -> str:
+    column = obs["time"]
+    return column.dt.unit if isinstance(column.dtype, pd.DatetimeTZDtype) else "ns"
+
+
+def _shown(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def _course_arrays(courses, n: int) -> dict[str, np.ndarray]:
-    """Per patient number: each course column (NaN without a course); the last row of a patient wins."""
-    out = {c: np.full(n, np.nan) for c in COURSE_COLUMNS[1:]}
+    """Per patient number: each course column (NaN / None / False without a course or a column);
+    the last row of a patient wins. `neutropenia_expected` is also true after lymphodepletion and
+    for the temozolomide regimen (IDSA 2010: ANC 'expected to decrease')."""
+    out: dict[str, np.ndarray] = {c: np.full(n, np.nan) for c in COURSE_NUMBERS}
+    out["regimen"] = np.full(n, None, dtype=object)
+    for flag in COURSE_FLAGS:
+        out[flag] = np.zeros(n, dtype=bool)
     out["present"] = np.zeros(n, dtype=bool)
     if courses is None or not len(courses["patient_id"]):
         return out
     pid = np.asarray(courses["patient_id"], dtype=np.int64)
     _, last_reversed = np.unique(pid[::-1], return_index=True)
     last = len(pid) - 1 - last_reversed
-    for column in COURSE_COLUMNS[1:]:
+    for column in COURSE_NUMBERS:
+        if column not in courses:
+            continue
         values = courses[column]
         try:
             values = np.asarray(values, dtype=float)
         except (TypeError, ValueError):
             values = pd.to_numeric(pd.Series(values)).to_numpy(dtype=float, na_value=np.nan)
         out[column][pid[last]] = values[last]
+    if "regimen" in courses:
+        regimen = np.asarray(courses["regimen"], dtype=object)
+        out["regimen"][pid[last]] = [r if isinstance(r, str) and r else None for r in regimen[last].tolist()]
+    for flag in COURSE_FLAGS:
+        if flag in courses:
+            values = pd.Series(np.asarray(courses[flag], dtype=object)).map(_flag).to_numpy(dtype=bool)
+            out[flag][pid[last]] = values[last]
+    out["neutropenia_expected"] |= out["after_lymphodepletion"] | np.isin(out["regimen"], NEUTROPENIA_REGIMENS)
     out["present"][pid[last]] = True
     return out
+
+
+def _flag(value) -> bool:
+    """A course flag from a frame or CSV: true/yes/1 are true; empty, false/no/0 are false."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return value == value and value != 0
+    return str(value).strip().casefold() in ("true", "yes", "1", "y")
 
 
 def _dose_arrays(doses, unit: str, data_key) -> tuple[np.ndarray, ...]:
@@ -291,8 +434,14 @@ def _dose_arrays(doses, unit: str, data_key) -> tuple[np.ndarray, ...]:
     return pid, time, number, status
 
 
+#: Columns of `sets` scored per parameter: NEWS2 points (NaN when the parameter is unknown).
+POINT_COLUMNS = tuple(f"news2_{name}" for name in NEWS2_PARAMETERS)
+
+
 def _build_sets(data: EvalData) -> dict:
-    """One row per (patient, time) at which any vital sign was recorded, with valid values carried."""
+    """One row per (patient, time) at which any vital sign was recorded, with valid values carried;
+    NEWS2 in full (NaN when incomplete), its points per parameter (NaN where unknown), the sum of the
+    points present (`news2_partial`) and whether any present parameter scores 3 (`news2_red`)."""
     parts = [data.series(code).key for code in VITAL_CODES]
     keys, first = np.unique(np.concatenate(parts), return_index=True)
     pid = np.concatenate([data.series(code).pid for code in VITAL_CODES])[first]
@@ -309,8 +458,9 @@ def _build_sets(data: EvalData) -> dict:
         idx = data.asof(pid, time, wbc, data.validity.labs, key=keys)
         sets["wbc"] = take(wbc.num, idx, np.nan)
     if not len(pid):
-        for column in ("news2", "qsofa", "sirs", "news2_temperature", "news2_heart_rate"):
+        for column in ("news2", "qsofa", "sirs", "news2_partial", *POINT_COLUMNS):
             sets[column] = np.zeros(0)
+        sets["news2_red"] = np.zeros(0, dtype=bool)
         sets["news2_band"] = sets["news2_missing"] = np.zeros(0, dtype=object)
         return sets
     frame = {"patient_id": pid, "time": pd.DatetimeIndex(time.view(f"M8[{data.unit}]")).tz_localize("UTC")}
@@ -319,9 +469,12 @@ def _build_sets(data: EvalData) -> dict:
         if column == "wbc" and not has_wbc:
             continue
         frame[column] = pd.Series(sets[column], dtype="str") if column in CODED else sets[column]
-    scored = score_columns(pd.DataFrame(frame), detail=True)
-    for column in ("news2", "qsofa", "sirs", "news2_temperature", "news2_heart_rate"):
+    scored = score_columns(pd.DataFrame(frame), data.thresholds, detail=True)
+    for column in ("news2", "qsofa", "sirs", *POINT_COLUMNS):
         sets[column] = scored[column].to_numpy(dtype=float, na_value=np.nan)
+    points = np.column_stack([sets[c] for c in POINT_COLUMNS])
+    sets["news2_partial"] = np.nansum(points, axis=1)
+    sets["news2_red"] = (points >= data.thresholds["news2"].red_score_points).any(axis=1)
     for column in ("news2_band", "news2_missing"):
         categorical = scored[column]
         names = np.array(list(categorical.categories) + [np.nan], dtype=object)

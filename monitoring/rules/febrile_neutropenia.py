@@ -1,11 +1,20 @@
-"""Febrile neutropenia: a fever criterion and a neutrophil criterion within 24 h of each other.
+"""Febrile neutropenia: a fever with the neutrophil count that belongs to it. Nothing suppresses it.
 
-IDSA 2010 (default; Freifeld, CID 2011): a single temperature >= 38.3 °C, or >= 38.0 °C sustained
-over a 1-h period (consecutive readings spanning at least 60 min, none below 38.0 in between);
-with ANC < 0.5 x10^9/L, or ANC < 1.0 expected to fall below 0.5 within 48 h (here: the linear trend
-of the ANC results of the previous 72 h reaches < 0.5 within 48 h). CTCAE v5.0 variant: a single
-temperature > 38.3 °C or >= 38.0 °C for more than one hour, with ANC < 1.0. Onset is the time both
-criteria are first known. Urgent: antibiotics are due within 1 hour (ASCO/IDSA 2018).
+Fever (IDSA 2010, default; Freifeld, CID 2011): a single temperature >= 38.3 °C, or >= 38.0 °C
+sustained over a 1-h period (consecutive readings, each at most [validity] readings_apart_hours after
+the one before, spanning at least 60 min, none below 38.0 in between). CTCAE v5.0 variant: a single
+temperature > 38.3 °C or >= 38.0 °C for more than one hour.
+
+Neutrophil criterion (ANC < 0.5 x10^9/L IDSA, < 1.0 CTCAE), paired with a fever at time t:
+* the latest count at or before t, while it is valid (72 h): a newer normal count supersedes an
+  older low one, so an old low count is never paired once a normal one followed it;
+* or the first count drawn within 24 h after t (the count taken because of the fever); the finding
+  is then at that count's time (when both criteria are first known);
+* a WBC below the ANC threshold counts when no ANC is as recent (the ANC cannot exceed the WBC);
+* IDSA's "ANC < 1.0 expected to fall below 0.5 within 48 h": the linear trend of the previous 72 h
+  of counts predicts < 0.5 within 48 h, or the course says neutropenia is expected (after
+  lymphodepletion, or the temozolomide regimen), in which case any ANC below 1.0 counts.
+Urgent: antibiotics are due within 1 hour (ASCO/IDSA 2018).
 """
 from __future__ import annotations
 
@@ -14,12 +23,14 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from monitoring.rules.common import Findings, Rule, episodes, hours_text, num_text, time_text
-from monitoring.rules.context import EvalData, Series
+from monitoring.rules.common import Findings, Rule, episodes
+from monitoring.rules.context import NAT, EvalData, Series, take
+from monitoring.rules.evidence import isos, limit_text, measured, number, template
 from monitoring.thresholds import Section, Source, parser
 
-RULE = Rule(id="febrile-neutropenia", version="1.0", section="febrile_neutropenia",
-            standard="Febrile neutropenia")
+LEVEL = "febrile neutropenia"
+RULE = Rule(id="febrile-neutropenia", version="2.0", section="febrile_neutropenia",
+            standard="Febrile neutropenia", levels=(LEVEL,))
 
 
 @dataclass(frozen=True)
@@ -40,7 +51,9 @@ class Definition:
 @dataclass(frozen=True)
 class FNSettings:
     definition: Definition
-    pairing_window: pd.Timedelta
+    anc_valid: pd.Timedelta
+    anc_after_fever: pd.Timedelta
+    anc_expected_fall_below: float
     episode_gap_hours: float
     antibiotics_due_minutes: float
     source: Source
@@ -62,25 +75,34 @@ def parse(section: Section) -> FNSettings:
         trend_window=pd.Timedelta(hours=d.number("trend_window_hours", low=1, high=240)) if has_trend else None,
         trend_horizon_hours=d.number("trend_horizon_hours", low=1, high=240) if has_trend else None,
     )
+    expected_fall = section.number("anc_expected_fall_below", low=0, high=5)
+    if expected_fall < definition.anc_below:
+        raise section.fail(f"must not be below the definition's anc_below ({definition.anc_below:g})",
+                           "anc_expected_fall_below")
     return FNSettings(definition=definition,
-                      pairing_window=pd.Timedelta(hours=section.number("pairing_window_hours", low=0, high=72)),
+                      anc_valid=pd.Timedelta(hours=section.number("anc_valid_hours", low=1, high=336)),
+                      anc_after_fever=pd.Timedelta(hours=section.number("anc_after_fever_hours", low=0, high=72)),
+                      anc_expected_fall_below=expected_fall,
                       episode_gap_hours=section.number("episode_gap_hours", low=1, high=720),
                       antibiotics_due_minutes=section.number("antibiotics_due_minutes", low=1, high=1440),
                       source=section.source)
 
 
 def fever_events(data: EvalData, temps: Series, d: Definition) -> dict:
-    """Rows of `temps` at which the fever criterion is met, with what is needed to word them."""
+    """Rows of `temps` at which the fever criterion is met, with what is needed to word them. A
+    sustained run is broken by a reading below the threshold or a gap longer than readings_apart."""
     v, t, pid = temps.num, temps.time, temps.pid
     n = len(t)
     single = v >= d.single_c if d.single_inclusive else v > d.single_c
     febrile = v >= d.sustained_c
-    # Runs of consecutive febrile readings per patient: a reading below the threshold breaks the run.
     new_patient = np.ones(n, dtype=bool)
     new_patient[1:] = pid[1:] != pid[:-1]
-    breaks = ~febrile | new_patient
+    gap = np.zeros(n, dtype=bool)
+    gap[1:] = (t[1:] - t[:-1]) > data.ticks(data.validity.readings_apart)
+    breaks = ~febrile | new_patient | gap
     run_first = np.maximum.accumulate(np.where(breaks, np.arange(n), 0)) if n else np.zeros(0, dtype=np.int64)
-    # The run's first febrile reading: its break row when febrile (a patient's first reading), else the next.
+    # The run's first febrile reading: its break row when febrile (a patient's first reading, or the
+    # first after a gap), else the next.
     first_febrile = np.where(febrile[run_first], run_first, np.minimum(run_first + 1, max(n - 1, 0)))
     run_start = t[first_febrile]
     span = t - run_start
@@ -91,49 +113,26 @@ def fever_events(data: EvalData, temps: Series, d: Definition) -> dict:
             "start_value": v[first_febrile][hit], "span": span[hit]}
 
 
-def fever_text(data: EvalData, f: dict, d: Definition, rows: np.ndarray) -> list[str]:
-    value, when = num_text(f["value"][rows]), time_text(f["time"][rows], data.unit)
-    span = hours_text(f["span"][rows] / data.ticks(pd.Timedelta(hours=1)))
-    start_value, start = num_text(f["start_value"][rows]), time_text(f["run_start"][rows], data.unit)
-    out = []
-    for i, single in enumerate(f["single"][rows].tolist()):
-        if single:
-            out.append(f"temperature {value[i]} °C at {when[i]}")
-        else:
-            out.append(f"temperature >= {d.sustained_c:g} °C sustained {span[i]} ({start_value[i]} °C at {start[i]}"
-                       f" to {value[i]} °C at {when[i]})")
-    return out
-
-
-def anc_events(data: EvalData, anc: Series, d: Definition) -> dict:
-    """Rows of `anc` at which the neutrophil criterion is met (low ANC, or a falling trend)."""
-    v = anc.num
-    below = v < d.anc_below
-    low = below.copy()
-    predicted = np.full(len(v), np.nan)
-    if d.anc_trend_below is not None and len(v):
-        candidate = ~below & (v < d.anc_trend_below)
+def low_counts(data: EvalData, anc: Series, wbc: Series, s: FNSettings) -> tuple[np.ndarray, np.ndarray,
+                                                                                np.ndarray, np.ndarray]:
+    """For each ANC row: does it meet the neutrophil criterion, and how ('below', 'expected', 'trend');
+    the predicted value of the trend arm. For each WBC row: is it below the threshold that applies."""
+    d = s.definition
+    expected = data.course("neutropenia_expected")
+    anc_limit = np.where(expected[anc.pid], max(d.anc_below, s.anc_expected_fall_below), d.anc_below)
+    below = anc.num < d.anc_below
+    by_expectation = ~below & (anc.num < anc_limit)
+    predicted = np.full(len(anc), np.nan)
+    by_trend = np.zeros(len(anc), dtype=bool)
+    if d.anc_trend_below is not None and len(anc):
+        candidate = ~below & ~by_expectation & (anc.num < d.anc_trend_below)
         if candidate.any():
-            # The least-squares trend runs over whole patients (their previous results count).
             patients = np.isin(anc.pid, anc.pid[candidate])
             predicted[patients] = _trend_prediction(data, anc, patients, d.trend_window, d.trend_horizon_hours)
-            low |= candidate & (predicted < d.anc_below)
-    hit = np.flatnonzero(low)
-    return {"pid": anc.pid[hit], "time": anc.time[hit], "value": v[hit], "below": below[hit],
-            "predicted": predicted[hit]}
-
-
-def anc_text(data: EvalData, a: dict, d: Definition, rows: np.ndarray) -> list[str]:
-    value, when = num_text(a["value"][rows], 2), time_text(a["time"][rows], data.unit)
-    predicted = num_text(np.clip(a["predicted"][rows], 0, None), 2)
-    out = []
-    for i, below in enumerate(a["below"][rows].tolist()):
-        if below:
-            out.append(f"ANC {value[i]} x10^9/L at {when[i]} (< {d.anc_below:g})")
-        else:
-            out.append(f"ANC {value[i]} x10^9/L at {when[i]} (< {d.anc_trend_below:g}) with a falling trend "
-                       f"predicting {predicted[i]} within {d.trend_horizon_hours:g} h")
-    return out
+            by_trend = candidate & (predicted < d.anc_below)
+    how = np.select([below, by_expectation, by_trend], ["below", "expected", "trend"], "")
+    wbc_limit = np.where(expected[wbc.pid], max(d.anc_below, s.anc_expected_fall_below), d.anc_below)
+    return below | by_expectation | by_trend, how, predicted, wbc.num < wbc_limit
 
 
 def _trend_prediction(data: EvalData, anc: Series, rows: np.ndarray, window: pd.Timedelta,
@@ -158,71 +157,161 @@ def _trend_prediction(data: EvalData, anc: Series, rows: np.ndarray, window: pd.
     return np.where(n >= 2, prediction, np.nan)
 
 
-def _nearest(data: EvalData, pid, time, right_pid, right_time, right_key, tolerance: float) -> np.ndarray:
-    """pandas.merge_asof(direction='nearest', by=patient): position in the right arrays, -1 if none.
-    Ties go backward; backward takes the last of equal times, forward the first."""
-    if len(right_key) == 0:
-        return np.full(len(pid), -1)
-    key = data.key(pid, time)
-    b = np.searchsorted(right_key, key, side="right") - 1
-    sb = np.maximum(b, 0)
-    b_ok = (b >= 0) & (right_pid[sb] == pid) & (time - right_time[sb] <= tolerance)
-    f = np.searchsorted(right_key, key, side="left")
-    sf = np.minimum(f, len(right_key) - 1)
-    f_ok = (f < len(right_key)) & (right_pid[sf] == pid) & (right_time[sf] - time <= tolerance)
-    backward = b_ok & (~f_ok | (time - right_time[sb] <= right_time[sf] - time))
-    return np.where(backward, sb, np.where(f_ok, sf, -1))
+def first_after(data: EvalData, pid: np.ndarray, time: np.ndarray, series: Series,
+                within: pd.Timedelta) -> np.ndarray:
+    """Position in `series` of each patient's first row strictly after `time`, within `within`; -1 if none."""
+    if not len(series) or not len(pid):
+        return np.full(len(pid), -1, dtype=np.int64)
+    idx = np.searchsorted(series.key, data.key(pid, time), side="right")
+    safe = np.minimum(idx, len(series) - 1)
+    ok = (idx < len(series)) & (series.pid[safe] == pid) & (series.time[safe] - time <= data.ticks(within))
+    return np.where(ok, safe, -1)
 
 
-def findings(data: EvalData, settings: FNSettings) -> Findings | None:
-    d = settings.definition
-    temps, anc = data.series("temperature"), data.series("anc")
-    if not len(temps) or not len(anc):
+def findings(data: EvalData, s: FNSettings) -> Findings | None:
+    d = s.definition
+    temps, anc, wbc = data.series("temperature"), data.series("anc"), data.series("wbc")
+    if not len(temps) or not (len(anc) or len(wbc)):
         return None
-    fevers, ancs = fever_events(data, temps, d), anc_events(data, anc, d)
-    if not len(fevers["pid"]) or not len(ancs["pid"]):
+    fevers = fever_events(data, temps, d)
+    if not len(fevers["pid"]):
         return None
-    tolerance = data.ticks(settings.pairing_window)
-    fever_key, anc_key = data.key(fevers["pid"], fevers["time"]), data.key(ancs["pid"], ancs["time"])
-    # Pair each fever with the nearest neutrophil criterion within the window, and vice versa.
-    to_anc = _nearest(data, fevers["pid"], fevers["time"], ancs["pid"], ancs["time"], anc_key, tolerance)
-    to_fever = _nearest(data, ancs["pid"], ancs["time"], fevers["pid"], fevers["time"], fever_key, tolerance)
-    f1 = np.flatnonzero(to_anc >= 0)
-    a2 = np.flatnonzero(to_fever >= 0)
-    fever_ref = np.concatenate([f1, to_fever[a2]])
-    anc_ref = np.concatenate([to_anc[f1], a2])
-    pid = np.concatenate([fevers["pid"][f1], ancs["pid"][a2]])
-    block = np.r_[np.zeros(len(f1), dtype=np.int64), np.ones(len(a2), dtype=np.int64)]
-    own = np.concatenate([fevers["time"][f1], ancs["time"][a2]])
-    time = np.maximum(fevers["time"][fever_ref], ancs["time"][anc_ref])
-    # Each side in its own time order, fever pairs first; the first pair at each (patient, time) counts.
-    order = np.lexsort((np.arange(len(pid)), own, block, time, pid))
+    anc_low, how, predicted, wbc_low = low_counts(data, anc, wbc, s)
+    fpid, ftime = fevers["pid"], fevers["time"]
+    valid = s.anc_valid
+    # Arm 1: the latest count at or before the fever (a WBC only when no ANC is as recent).
+    a1 = data.asof(fpid, ftime, anc, valid)
+    w1 = data.asof(fpid, ftime, wbc, valid)
+    a1_time, w1_time = take(anc.time, a1, NAT), take(wbc.time, w1, NAT)
+    use_wbc1 = (w1 >= 0) & ((a1 < 0) | (w1_time > a1_time))
+    met1 = np.where(use_wbc1, take(wbc_low, w1, False), take(anc_low, a1, False))
+    # Arm 2: the first count drawn within 24 h after the fever.
+    a2 = first_after(data, fpid, ftime, anc, s.anc_after_fever)
+    w2 = first_after(data, fpid, ftime, wbc, s.anc_after_fever)
+    a2_time, w2_time = take(anc.time, a2, NAT), take(wbc.time, w2, NAT)
+    # A WBC counts only when drawn before the first ANC after the fever (an ANC at the same time wins).
+    use_wbc2 = (w2 >= 0) & take(wbc_low, w2, False) & ((a2 < 0) | (w2_time < a2_time))
+    met2 = use_wbc2 | ((a2 >= 0) & take(anc_low, a2, False))
+    when2 = np.where(use_wbc2, w2_time, a2_time)
+
+    f1, f2 = np.flatnonzero(met1), np.flatnonzero(met2 & ~met1)
+    fever_ref = np.concatenate([f1, f2])
+    count_is_wbc = np.concatenate([use_wbc1[f1], use_wbc2[f2]])
+    count_ref = np.concatenate([np.where(use_wbc1, w1, a1)[f1], np.where(use_wbc2, w2, a2)[f2]])
+    pid = fpid[fever_ref]
+    time = np.concatenate([ftime[f1], when2[f2]])
+    # One finding per (patient, time): the earliest fever paired with it.
+    order = np.lexsort((fever_ref, time, pid))
     keep = np.ones(len(order), dtype=bool)
     keep[1:] = (pid[order][1:] != pid[order][:-1]) | (time[order][1:] != time[order][:-1])
     order = order[keep]
-    pid, time, fever_ref, anc_ref = pid[order], time[order], fever_ref[order], anc_ref[order]
-    due = f"antibiotics due within {settings.antibiotics_due_minutes:g} min of onset"
-    level = f"febrile neutropenia ({d.label})"
+    pid, time, fever_ref, count_ref, count_is_wbc = (pid[order], time[order], fever_ref[order], count_ref[order],
+                                                     count_is_wbc[order])
+    data.cache["fn_times"] = (pid, time)
+    unit = data.unit
 
     def describe(rows: np.ndarray):
-        fever = fever_text(data, fevers, d, fever_ref[rows])
-        neutro = anc_text(data, ancs, d, anc_ref[rows])
-        evidence = [f"{a}; {b}; {due}" for a, b in zip(fever, neutro)]
-        return [level] * len(rows), evidence, data.context_at(pid[rows], time[rows])
+        evidence = []
+        f, c, w = fever_ref[rows], count_ref[rows], count_is_wbc[rows]
+        fever_at, start_at = isos(fevers["time"][f], unit), isos(fevers["run_start"][f], unit)
+        anc_at, wbc_at = isos(take(anc.time, np.where(w, -1, c), NAT), unit), isos(take(wbc.time, np.where(w, c, -1),
+                                                                                         NAT), unit)
+        for i, k in enumerate(f.tolist()):
+            if fevers["single"][k]:
+                fever = {"criterion": "febrile_neutropenia.fever", "kind": "met", "code": "temperature",
+                         "value": number(fevers["value"][k]), "unit": "Cel", "at": fever_at[i],
+                         "op": ">=" if d.single_inclusive else ">", "limit": d.single_c}
+            else:
+                fever = {"criterion": "febrile_neutropenia.sustained_fever", "kind": "met", "code": "temperature",
+                         "value": number(fevers["value"][k]), "unit": "Cel", "at": fever_at[i],
+                         "from_value": number(fevers["start_value"][k]), "from_at": start_at[i],
+                         "hours": float(data.hours(np.array([fevers["span"][k]]))[0]), "limit": d.sustained_c}
+            j = int(c[i])
+            if w[i]:
+                count = {"criterion": "febrile_neutropenia.wbc", "kind": "met", "code": "wbc",
+                         "value": number(wbc.num[j]), "unit": "10*9/L", "at": wbc_at[i], "op": "<",
+                         "limit": float(wbc_limit_for(data, s, int(wbc.pid[j])))}
+            else:
+                basis = str(how[j])
+                count = {"criterion": "febrile_neutropenia.anc", "kind": "met", "code": "anc",
+                         "value": number(anc.num[j]), "unit": "10*9/L", "at": anc_at[i], "op": "<",
+                         "limit": d.anc_below if basis in ("below", "trend") else s.anc_expected_fall_below,
+                         "basis": basis}
+                if basis == "trend":
+                    count.update(predicted=number(max(predicted[j], 0.0)), horizon=d.trend_horizon_hours,
+                                 trend_below=d.anc_trend_below)
+            evidence.append([fever, count, {"criterion": "febrile_neutropenia.antibiotics", "kind": "note",
+                                            "minutes": s.antibiotics_due_minutes}])
+        return [LEVEL] * len(rows), evidence, data.context_at(pid[rows], time[rows])
 
     return Findings(pid, time, np.full(len(pid), 2), describe)
 
 
-def evaluate(data: EvalData, thresholds) -> dict | None:
-    settings: FNSettings = thresholds["febrile_neutropenia"]
-    d = settings.definition
+def wbc_limit_for(data: EvalData, s: FNSettings, patient: int) -> float:
+    d = s.definition
+    return max(d.anc_below, s.anc_expected_fall_below) if data.course("neutropenia_expected")[patient] else d.anc_below
+
+
+def fn_times(data: EvalData) -> tuple[np.ndarray, np.ndarray]:
+    """(patient, time) of every febrile-neutropenia finding of this evaluation (for the rules that
+    must never explain such a patient's findings away, and for the IL-2 hold check)."""
+    if "fn_times" not in data.cache:
+        data.cache["fn_times"] = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+        findings(data, data.thresholds["febrile_neutropenia"])
+    return data.cache["fn_times"]
+
+
+def standard(s: FNSettings) -> str:
+    d = s.definition
     single = (">=" if d.single_inclusive else ">") + f" {d.single_c:g} °C once"
     sustained = f">= {d.sustained_c:g} °C {'for more than' if d.sustained_strictly_longer else 'over'} " \
                 f"{d.sustained.total_seconds() / 60:g} min"
     trend = (f", or < {d.anc_trend_below:g} with a trend to < {d.anc_below:g} within {d.trend_horizon_hours:g} h"
              if d.anc_trend_below is not None else "")
-    rule = replace(RULE, standard=f"{RULE.standard}, {d.label}: temperature {single} or {sustained}, with ANC < "
-                   f"{d.anc_below:g} x10^9/L{trend}, within {settings.pairing_window.total_seconds() / 3600:g} h of "
-                   "each other")
-    return episodes(data, findings(data, settings), rule, gap_hours=settings.episode_gap_hours,
-                    source=settings.source)
+    return (f"{RULE.standard}, {d.label}: temperature {single} or {sustained}, with ANC < {d.anc_below:g} x10^9/L"
+            f"{trend} (< {s.anc_expected_fall_below:g} when the course expects neutropenia: after lymphodepletion "
+            f"or with temozolomide); the count is the latest at or before the fever (valid "
+            f"{s.anc_valid.total_seconds() / 3600:g} h; a newer normal count supersedes a low one) or the first "
+            f"within {s.anc_after_fever.total_seconds() / 3600:g} h after it; a WBC below the threshold counts "
+            "when no ANC is as recent; never explained away by an IL-2 dose")
+
+
+def evaluate(data: EvalData, thresholds) -> dict | None:
+    s: FNSettings = thresholds["febrile_neutropenia"]
+    return episodes(data, findings(data, s), replace(RULE, standard=standard(s)), gap_hours=s.episode_gap_hours,
+                    source=s.source)
+
+
+# --- wording ---------------------------------------------------------------------------------------
+
+@template("febrile_neutropenia.fever")
+def _fever(item, when) -> str:
+    return f"temperature {item['value']:.1f} °C at {when(item['at'])}"
+
+
+@template("febrile_neutropenia.sustained_fever")
+def _sustained(item, when) -> str:
+    minutes = round(item["hours"] * 60)
+    return (f"temperature >= {item['limit']:g} °C sustained {minutes // 60} h {minutes % 60} min "
+            f"({item['from_value']:.1f} °C at {when(item['from_at'])} to {item['value']:.1f} °C at {when(item['at'])})")
+
+
+@template("febrile_neutropenia.anc")
+def _anc(item, when) -> str:
+    text = f"ANC {item['value']:.2f} x10^9/L at {when(item['at'])}"
+    if item.get("basis") == "trend":
+        return (f"{text} (< {item['trend_below']:g}) with a falling trend predicting {item['predicted']:.2f} within "
+                f"{item['horizon']:g} h")
+    if item.get("basis") == "expected":
+        return f"{text} (< {item['limit']:g}, neutropenia expected for this course)"
+    return f"{text} (< {item['limit']:g})"
+
+
+@template("febrile_neutropenia.wbc")
+def _wbc(item, when) -> str:
+    return f"{measured(item, when)}{limit_text(item)}: no ANC as recent, and the ANC cannot exceed the WBC"
+
+
+@template("febrile_neutropenia.antibiotics")
+def _antibiotics(item, when) -> str:
+    return f"antibiotics due within {item['minutes']:g} min of onset"
