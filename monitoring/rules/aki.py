@@ -109,13 +109,14 @@ def creatinine_findings(data: EvalData, s: AKISettings) -> Findings | None:
     def describe(rows: np.ndarray):
         r = hit[rows]
         at = isos(cr.time[r], data.unit)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratios = (v[r] / min_7d[r]).tolist()
+        rises = (v[r] - min_48h[r]).tolist()
         evidence = []
         for i, k in enumerate(r.tolist()):
-            with np.errstate(divide="ignore", invalid="ignore"):
-                ratio = v[k] / min_7d[k]
             items = [{"criterion": "aki.creatinine", "kind": "met", "code": "creatinine", "value": number(v[k]),
-                      "unit": "mg/dL", "at": at[i], "lowest": number(min_7d[k]), "ratio": number(ratio),
-                      "rise": number(v[k] - min_48h[k]), "stage": int(stage[rows[i]])}]
+                      "unit": "mg/dL", "at": at[i], "lowest": number(min_7d[k]), "ratio": number(ratios[i]),
+                      "rise": number(rises[i]), "stage": int(stage[rows[i]])}]
             if unstaged[cr.pid[k]]:
                 items.append({"criterion": "aki.not_staged", "kind": "note"})
             evidence.append(items)

@@ -170,7 +170,8 @@ class Findings:
     level_rank: np.ndarray | None = None  # e.g. the AKI stage: the higher wins among equally severe
 
 
-def episodes(data, findings: Findings | None, rule: Rule, *, gap_hours: float, source: Source) -> dict | None:
+def episodes(data, findings: Findings | None, rule: Rule, *, gap_hours: float, source: Source,
+             onset_evidence: bool = True) -> dict | None:
     """Fold findings into alerts: a new episode starts after `gap_hours` without a finding.
 
     onset = first finding of the episode; level, severity and evidence = the worst finding (the
@@ -192,7 +193,9 @@ def episodes(data, findings: Findings | None, rule: Rule, *, gap_hours: float, s
     # Worst finding: highest severity, then highest level rank, earliest among equals.
     by_worst = np.lexsort((time, -level, -rank, episode))
     worst = by_worst[np.flatnonzero(np.r_[True, episode[by_worst][1:] != episode[by_worst][:-1]])]
-    differs = time[first] != time[worst]
+    # The onset's own evidence is shown beside the worst finding's when they differ (onset_evidence=False:
+    # the worst only, for info findings counted in their thousands).
+    differs = (time[first] != time[worst]) & onset_evidence
     needed = np.unique(np.concatenate([worst, first[differs]]))
     levels, evidence, contexts = findings.describe(order[needed])
     at = {p: i for i, p in enumerate(needed.tolist())}

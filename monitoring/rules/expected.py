@@ -22,7 +22,7 @@ import pandas as pd
 
 from monitoring.rules import hold_criteria as hc
 from monitoring.rules.context import NAT, POINT_COLUMNS, DoseContext, EvalData, take
-from monitoring.rules.evidence import isos, label, number, template, value_text
+from monitoring.rules.evidence import QUANTITIES, isos, label, number, template
 from monitoring.scores import NEWS2_PARAMETERS
 
 #: The NEWS2 parameters whose codes the evidence names (on_oxygen is shown as the oxygen points).
@@ -151,27 +151,36 @@ def set_items(data: EvalData, j: Judgement, rows: np.ndarray) -> list[dict]:
     (kind 'expected') and which it does not ('not-explained': the rest that score points)."""
     sets, unit = data.sets, data.unit
     at = isos(sets["time"][rows], unit)
-    taken = {code: isos(sets[code + "_time"][rows], unit) for code, _ in SET_VALUES}
+    in_window = j.in_window[rows].tolist()
+    dose = j.ctx.number[rows].tolist()
+    columns = []
+    for code, points_column in SET_VALUES:
+        values = sets[code][rows]
+        values = values.tolist() if values.dtype == object else [None if v != v else v for v in values.tolist()]
+        taken = isos(sets[code + "_time"][rows], unit)
+        points = ([None] * len(rows) if points_column is None else
+                  [None if p != p else int(p) for p in sets[points_column][rows].tolist()])
+        explained = (j.temp_explained if code == "temperature" else j.hr_explained if code == "heart_rate"
+                     else None)
+        explained = [False] * len(rows) if explained is None else explained[rows].tolist()
+        columns.append((code, values, taken, points, explained))
     out = []
-    for i, k in enumerate(rows.tolist()):
-        values = []
-        for code, column in SET_VALUES:
-            value = sets[code][k]
-            if value is None or (not isinstance(value, str) and value != value):
+    for i in range(len(rows)):
+        entries = []
+        for code, values, taken, points, explained in columns:
+            value = values[i]
+            if value is None or value != value:
                 continue
-            kind = "shown"
-            if (code == "temperature" and j.temp_explained[k]) or (code == "heart_rate" and j.hr_explained[k]):
-                kind = "expected"
-            elif j.in_window[k] and column and sets[column][k] > 0:
-                kind = "not-explained"
-            entry = {"code": code, "value": value if isinstance(value, str) else number(value), "kind": kind}
-            if taken[code][i] != at[i]:
-                entry["at"] = taken[code][i]
-            if column and sets[column][k] == sets[column][k]:
-                entry["points"] = int(sets[column][k])
-            values.append(entry)
-        out.append({"criterion": "set", "kind": "shown", "at": at[i], "values": values,
-                    "in_window": bool(j.in_window[k]), "dose": number(j.ctx.number[k])})
+            kind = ("expected" if explained[i] else
+                    "not-explained" if in_window[i] and points[i] else "shown")
+            entry = {"code": code, "value": value, "kind": kind}
+            if taken[i] != at[i]:
+                entry["at"] = taken[i]
+            if points[i] is not None:
+                entry["points"] = points[i]
+            entries.append(entry)
+        out.append({"criterion": "set", "kind": "shown", "at": at[i], "values": entries,
+                    "in_window": in_window[i], "dose": None if dose[i] != dose[i] else dose[i]})
     return out
 
 
@@ -179,11 +188,15 @@ def set_items(data: EvalData, j: Judgement, rows: np.ndarray) -> list[dict]:
 SET_VALUES = (("temperature", "news2_temperature"), ("heart_rate", "news2_heart_rate"), ("sbp", "news2_sbp"),
               ("map", None), ("resp_rate", "news2_resp_rate"), ("spo2", "news2_spo2"),
               ("consciousness", "news2_consciousness"))
+#: 'T %.1f °C' per code: the words of a set's value without lookups per value.
+_WORDS = {code: f"{label(code)} " + ("%s" if code == "consciousness" else
+                                     f"%.{QUANTITIES[code][2]}f{QUANTITIES[code][1].replace('%', '%%')}")
+          for code, _ in SET_VALUES}
 
 
 def _value_words(entry: dict, when) -> str:
-    text = f"{label(entry['code'])} {value_text(entry['code'], entry['value'])}"
-    return text + (f" (from {when(entry['at'])})" if entry.get("at") else "")
+    text = _WORDS[entry["code"]] % entry["value"]
+    return text + (f" (from {when(entry['at'])})" if "at" in entry else "")
 
 
 @template("set")

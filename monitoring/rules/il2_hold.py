@@ -123,6 +123,12 @@ class Assessment:
     def met_ids(self, row: int) -> list[str]:
         return [c.id for c in self.criteria if self.met[c.id][row]]
 
+    def _met_lists(self, rows: np.ndarray) -> list[list[str]]:
+        """The ids of the criteria met at each of these rows (one pass over the criteria)."""
+        ids = [c.id for c in self.criteria]
+        matrix = np.column_stack([self.met[i][rows] for i in ids]).tolist() if ids else [[] for _ in rows]
+        return [[i for i, hit in zip(ids, row) if hit] for row in matrix]
+
     def missing(self, row: int) -> tuple[list[str], list[str]]:
         """(missing, stale) required inputs at this row: stale ones have a value older than its validity."""
         missing, stale = [], []
@@ -141,11 +147,15 @@ class Assessment:
         """The evidence of each chosen row: the moment, every criterion met with its value and time,
         and the required inputs missing or stale."""
         v, unit = self.s.values, self.data.unit
+        met = self._met_lists(rows)
+        times: dict[str, list] = {}
+        for name in {hc.BY_ID[cid].input for ids in met for cid in ids}:
+            times[name] = dict(zip(rows.tolist(), isos(self.inputs(name)[1][rows], unit)))
         out = []
         for i, k in enumerate(rows.tolist()):
             items = [moments[i]] if moments else []
-            for cid in self.met_ids(k):
-                items.append(self.criterion_item(hc.BY_ID[cid], k, v, unit))
+            for cid in met[i]:
+                items.append(self.criterion_item(hc.BY_ID[cid], k, v, unit, times))
             missing, stale = self.missing(k)
             if self.incomplete[k] or (self.at_dosing[k] and (missing or stale) and self.decision[k] > INCOMPLETE):
                 items.append({"criterion": "il2_hold.missing", "kind": "missing",
@@ -154,15 +164,15 @@ class Assessment:
             out.append(items)
         return out
 
-    def criterion_item(self, c: hc.Criterion, k: int, v: dict, unit: str) -> dict:
+    def criterion_item(self, c: hc.Criterion, k: int, v: dict, unit: str, times: dict | None = None) -> dict:
         value, when, extra = self.inputs(c.input)
         raw = value[k]
         bounds = hc.limits(c, v)
+        at = times[c.input][k] if times is not None else isos(np.array([when[k]]), unit)[0]
         item = {"criterion": f"il2_hold.{c.id}", "kind": c.kind, "input": c.input,
                 "code": hc.INPUTS[c.input].codes[0] if hc.INPUTS[c.input].codes else c.input,
                 "value": raw if isinstance(raw, str) else number(raw), "unit": hc.INPUTS[c.input].unit,
-                "at": isos(np.array([when[k]]), unit)[0], "op": c.op, "limit": list(bounds), "note": c.source,
-                "danger": c.danger}
+                "at": at, "op": c.op, "limit": list(bounds), "note": c.source, "danger": c.danger}
         if c.input == "grade4":
             item["code"] = extra["symptom"][k]
         if c.input == "heart_rate":
@@ -225,11 +235,17 @@ def evaluation_points(data: EvalData, s: HoldSettings) -> dict[str, np.ndarray]:
 
 def findings(data: EvalData, s: HoldSettings) -> Findings | None:
     points = evaluation_points(data, s)
-    pid, time = points["pid"], points["time"]
+    pid, time, at_dosing = points["pid"], points["time"], points["at_dosing"]
     if not len(pid):
         return None
-    judged = assess(data, pid, time, s, points["at_dosing"])
-    decision = judged.decision
+    # Every criterion at the time of dosing; between doses the danger signs only (fewer inputs to read).
+    parts = []
+    for rows, criteria in ((np.flatnonzero(at_dosing), hc.CRITERIA), (np.flatnonzero(~at_dosing), hc.DANGER)):
+        if len(rows):
+            parts.append((rows, Assessment(data, pid[rows], time[rows], s, at_dosing[rows], criteria=criteria)))
+    decision = np.zeros(len(pid), dtype=np.int64)
+    for rows, judged in parts:
+        decision[rows] = judged.decision
     raise_alert = (decision >= DISCUSS) | ((decision == INCOMPLETE) & points["given"])
     chosen = np.flatnonzero(raise_alert)
     if not len(chosen):
@@ -245,11 +261,18 @@ def findings(data: EvalData, s: HoldSettings) -> Findings | None:
         for i, j in enumerate(k.tolist()):
             row = int(points["dose_row"][j])
             moments.append({"criterion": "il2_hold.moment", "kind": "note",
-                            "at_dosing": bool(points["at_dosing"][j]), "due": due[i],
+                            "at_dosing": bool(at_dosing[j]), "due": due[i],
                             "dose": number(doses.num[row]) if row >= 0 else None,
                             "dose_status": doses.code[row] if row >= 0 else None})
+        items: list = [None] * len(k)
+        for part_rows, judged in parts:
+            position = np.searchsorted(part_rows, k)
+            mine = np.flatnonzero((position < len(part_rows)) & (part_rows[np.minimum(position, len(part_rows) - 1)] == k))
+            if len(mine):
+                for target, got in zip(mine.tolist(), judged.items(position[mine], [moments[m] for m in mine])):
+                    items[target] = got
         levels = [INCOMPLETE_GIVEN if d == INCOMPLETE else DECISIONS[d] for d in decision[k].tolist()]
-        return levels, judged.items(k, moments), data.context_at(pid[k], time[k])
+        return levels, items, data.context_at(pid[k], time[k])
 
     severity = np.where(level >= HOLD, 2, 1)
     return Findings(p_pid, p_time, severity, describe, level.astype(float))

@@ -121,6 +121,8 @@ class SetTriggers:
         sets, j, unit = self.data.sets, self.j, self.data.unit
         base = set_items(self.data, j, rows)
         lactate_at = isos(j.lactate_time[rows], unit)
+        met_rows = np.column_stack([self.met[name][rows] for name in LEVELS if name in self.met]).tolist()
+        met_names = [name for name in LEVELS if name in self.met]
         out = []
         for i, k in enumerate(rows.tolist()):
             items = [base[i], {"criterion": "sepsis.scores", "kind": "shown", "news2": number(self.news[k]),
@@ -133,7 +135,7 @@ class SetTriggers:
                 items.append({"criterion": "sepsis.lactate", "kind": "shown", "code": "lactate",
                               "value": number(j.lactate[k]), "unit": "mmol/L", "at": lactate_at[i],
                               "previous": number(j.lactate_previous[k]) if self.met["rising lactate"][k] else None})
-            met = [name for name in LEVELS if name in self.met and self.met[name][k]]
+            met = [name for name, hit in zip(met_names, met_rows[i]) if hit]
             items.append({"criterion": "sepsis.criteria", "kind": "met", "met": met[::-1],
                           "lactate_above": self.s.lactate_above, "map": number(self.map_used[k])})
             out.append(items)
@@ -232,11 +234,13 @@ def expected_findings(data: EvalData) -> Findings | None:
         if len(mine):
             k = rows[positions[mine]]
             base = set_items(data, j, k)
-            for target, item, r in zip(mine.tolist(), base, k.tolist()):
-                news = sets["news2"][r] if sets["news2"][r] == sets["news2"][r] else sets["news2_partial"][r]
-                out[target] = [item, {"criterion": "expected.summary", "kind": "expected",
-                                      "news2": number(news), "remaining": number(j.remaining[r]),
-                                      "complete": bool(sets["news2"][r] == sets["news2"][r])}]
+            full = sets["news2"][k]
+            complete = (full == full).tolist()
+            news = np.where(full == full, full, sets["news2_partial"][k]).tolist()
+            remaining = j.remaining[k].tolist()
+            for target, item, n, rest, whole in zip(mine.tolist(), base, news, remaining, complete):
+                out[target] = [item, {"criterion": "expected.summary", "kind": "expected", "news2": n,
+                                      "remaining": rest, "complete": whole}]
         theirs = np.flatnonzero(positions >= n_sets)
         if len(theirs):
             k = r_rows[positions[theirs] - n_sets]
@@ -286,7 +290,8 @@ def evaluate(data: EvalData, thresholds) -> list[dict | None]:
                  source=s.source),
         # One expected-effect episode per dose: findings further apart than the window belong to another dose.
         episodes(data, expected_findings(data), replace(EXPECTED, standard=expected_standard), source=schedule.source,
-                 gap_hours=(schedule.window_to - schedule.window_from).total_seconds() / 3600 + 1),
+                 gap_hours=(schedule.window_to - schedule.window_from).total_seconds() / 3600 + 1,
+                 onset_evidence=False),
     ]
 
 
