@@ -144,7 +144,7 @@ def sync_alerts(*, session: Session, patient_ids: Sequence[int] | None = None, u
 
 
 ALERT_LIST_COLUMNS = ["id", "patient_id", "rule_id", "onset_at", "level", "severity", "status", "evidence_text",
-                      "standard", "context", "last_evaluated_at"]
+                      "evidence", "standard", "context", "last_evaluated_at"]
 
 
 def list_alerts(*, session: Session, patient_ids: Sequence[int] | None = None,

@@ -11,30 +11,25 @@ pseudonym per export key, and every date becomes days (fractional) from the star
 * `days_from(times, start)`: elapsed days from the course start, rounded to 0.01 day (about 15 min),
   so no calendar date or time of day leaves the system. Safe Harbor also removes ages over 89 and
   geographic units below the state; exports here carry neither.
-* `scrub_reason(text)`: free text typed by staff (a hold reason written in, a decline note) may hold
-  a name, a date or a record number that no program can reliably find, so a de-identified export
-  keeps only the parts of a reason the engine wrote (hold criteria "absolute: ...", "relative: ...",
-  "discontinue: ...", with their clock times removed) and replaces everything typed by
-  FREE_TEXT_WITHHELD. Identifiable exports keep the text as typed.
+* `deid_reason(criteria, note, reason)`: a held or stopped dose's reason fit for a de-identified
+  export: the hold criteria chosen, by their names in the criteria table (monitoring/rules/
+  hold_criteria.py, stored structured with the dose), and a mark that words typed by staff were
+  withheld (they may name a person, a date or a record number that no program can reliably find).
+  The reason's text is never read: a reason recorded before the criteria were stored is withheld
+  whole. `withheld(text)` does the same for text that is only typed (a decline note).
+  Identifiable exports keep the text as typed.
 """
 from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 import secrets
 
 import numpy as np
 import pandas as pd
 
-from monitoring.text import split_top_level
 
 FREE_TEXT_WITHHELD = "[free text withheld in a de-identified export]"
-# The engine's hold criteria as the pre-dose check words them (monitoring.dosing.Criterion.reason).
-CRITERION_PREFIXES = ("discontinue: ", "absolute: ", "relative: ")
-# "at 2026-11-25 05:48Z", "at 2026-11-25T05:48:00Z", "to 2026-11-25 05:48Z" and bare "05:48Z".
-_DATE_TIME = re.compile(r"\s*\b(?:at|to|from)\s+\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?"
-                        r"|\s*\b\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2})?Z?)?|\s*\b\d{2}:\d{2}Z\b")
 PSEUDONYM_PREFIX = "P-"
 PSEUDONYM_HEX_DIGITS = 10
 DAY_DECIMALS = 2
@@ -66,14 +61,25 @@ def days_from(times: pd.Series, start: pd.Series | pd.Timestamp) -> pd.Series:
     return days.round(DAY_DECIMALS).astype(float).where(days.notna(), np.nan)
 
 
-def scrub_reason(text: str | None) -> str | None:
-    """A staff-entered reason fit for a de-identified export (see module doc); None stays None."""
-    if text is None or (isinstance(text, float) and np.isnan(text)):
+def deid_reason(criteria: list[str] | None, note: str | None, reason: str | None,
+                values: dict[str, float] | None = None) -> str | None:
+    """The reason of a held or stopped dose for a de-identified export (see module doc); None when the
+    dose has no reason."""
+    from monitoring.rules import hold_criteria as hc
+    from monitoring.thresholds import default_thresholds
+
+    values = values if values is not None else default_thresholds()["il2_hold"].values
+    named = [hc.wording(hc.BY_ID[c], values, named=True) for c in (criteria or []) if c in hc.BY_ID]
+    typed = bool(note and str(note).strip()) or (not named and _present(reason))
+    if not named and not typed:
         return None
-    kept = []
-    for part in split_top_level(str(text)):
-        if part.startswith(CRITERION_PREFIXES):
-            kept.append(_DATE_TIME.sub("", part))
-        elif not kept or kept[-1] != FREE_TEXT_WITHHELD:
-            kept.append(FREE_TEXT_WITHHELD)
-    return "; ".join(kept)
+    return "; ".join(named + ([FREE_TEXT_WITHHELD] if typed else []))
+
+
+def withheld(text: str | None) -> str | None:
+    """Text typed by staff, in a de-identified export: withheld whole (None stays None)."""
+    return FREE_TEXT_WITHHELD if _present(text) else None
+
+
+def _present(text) -> bool:
+    return text is not None and not (isinstance(text, float) and np.isnan(text)) and bool(str(text).strip())

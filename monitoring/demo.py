@@ -234,7 +234,8 @@ PATIENT_COLUMNS = ["key", "mrn", "given_name", "family_name", "birth_date", "sex
                    "is_synthetic", "admitted_at", "regimen", "cycle", "dose_per_kg", "dose_unit", "planned_doses",
                    "dose_interval_hours", "start_at", "course_status", "after_lymphodepletion",
                    "baseline_weight_kg", "baseline_creatinine_mg_dl", "usual_sbp_mm_hg"]
-DOSE_COLUMNS = ["key", "dose_number", "scheduled_at", "status", "given_at", "dose", "dose_unit", "route", "reason"]
+DOSE_COLUMNS = ["key", "dose_number", "scheduled_at", "status", "given_at", "dose", "dose_unit", "route", "reason",
+                "reason_criteria", "reason_note"]
 OBSERVATION_COLUMNS = ["key", "code", "value_num", "value_code", "unit", "observed_at", "period_start", "ref_low",
                        "ref_high", "source"]
 
@@ -1037,6 +1038,27 @@ def _reasons(w: _World, lookups: dict, overrides: dict[str, np.ndarray]) -> np.n
     return reasons
 
 
+# The hold criteria (monitoring/rules/hold_criteria.py) each hold kind cites, so that a de-identified
+# export can name them; the synthetic nurse's words stay the typed note.
+_KIND_CRITERIA = {"sbp": ["sbp_below"], "tachy": ["tachycardia_persisting"], "confusion": ["confusion_moderate"],
+                  "stop-confusion": ["confusion_moderate"], "stop-cls": ["weight_gain", "creatinine_relative",
+                                                                         "urine_relative"],
+                  "line": ["infection_suspected"], "stop-line": ["infection_suspected"]}
+
+
+def _reason_criteria(w: _World, overrides: dict[str, np.ndarray]) -> list:
+    kind = w.d["kind"].to_numpy()
+    out: list = [None] * len(kind)
+    for i in np.flatnonzero(kind > 0):
+        k = HOLD_KINDS[kind[i]]
+        if k == "urine":
+            cited = overrides["urine_cited"][i]
+            out[i] = ["urine_relative"] if cited == cited and cited >= 80 else ["urine_absolute"]
+        else:
+            out[i] = _KIND_CRITERIA.get(k)
+    return out
+
+
 def _doses_frame(w: _World, keys: np.ndarray, lookups: dict, overrides: dict[str, np.ndarray]) -> pd.DataFrame:
     d = w.d
     p = d["p"].to_numpy()
@@ -1056,7 +1078,9 @@ def _doses_frame(w: _World, keys: np.ndarray, lookups: dict, overrides: dict[str
         "dose": np.where(given, amount, np.nan),
         "dose_unit": np.where(given, "[IU]", None).astype(object),
         "route": _scenario_array(w.s, "route", object)[p],
-        "reason": _reasons(w, lookups, overrides),
+        "reason": (reasons := _reasons(w, lookups, overrides)),
+        "reason_criteria": _reason_criteria(w, overrides),
+        "reason_note": reasons,
     })
 
 

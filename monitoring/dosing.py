@@ -261,10 +261,9 @@ class PreDoseCheck:
         """Reasons to offer for a held or stopped dose: each criterion the engine found."""
         return [c.reason for c in self.criteria]
 
-    def reason_ids(self, chosen: list[str]) -> list[str]:
-        """The criterion ids of the reasons chosen (reason_options texts)."""
-        by_reason = {c.reason: c.id for c in self.criteria}
-        return [by_reason[text] for text in chosen if text in by_reason]
+    def reason_choices(self) -> dict[str, str]:
+        """The criteria found, by id, with the words a reason shows (the page offers the ids)."""
+        return {c.id: c.reason for c in self.criteria}
 
     def not_valid(self) -> list[ChecklistItem]:
         return [item for item in self.checklist if item.status in ("stale", "missing", "unusable")]
@@ -291,10 +290,20 @@ class PreDoseCheck:
             text += f"; no valid value for {', '.join(self.missing)}"
         return text
 
+    def shown(self) -> list[ChecklistItem]:
+        """The checklist lines to show: every required input, and every other one with a value or a
+        criterion met (an optional input never recorded is named in not_recorded instead)."""
+        return [i for i in self.checklist if i.required or i.found or i.status not in ("missing", "none")]
+
+    def not_recorded(self) -> list[str]:
+        """Optional inputs with nothing recorded (FiO2, vasopressor, culture ...): named, never hidden."""
+        shown = set(id(i) for i in self.shown())
+        return [i.label for i in self.checklist if id(i) not in shown]
+
     def checklist_frame(self) -> pd.DataFrame:
         return pd.DataFrame([{"Input": i.label, "Status": i.status, "Check": i.text,
                               "Criterion met": ", ".join(i.found) or "–", "Hold criteria": i.rule}
-                             for i in self.checklist],
+                             for i in self.shown()],
                             columns=["Input", "Status", "Check", "Criterion met", "Hold criteria"])
 
 
@@ -478,9 +487,11 @@ def compose_reason(chosen: list[str] | tuple[str, ...], free_text: str | None) -
 def record(*, session: Session, course_id: int, dose_number: int, scheduled_at: datetime, status: str,
            recorded_by: str, given_at: datetime | None = None, dose: float | None = None,
            route: str | None = None, reason: str | None = None, dose_unit: str | None = None,
+           reason_criteria: list[str] | None = None, reason_note: str | None = None,
            now: datetime | None = None) -> DoseEvent:
     """Record a dose as given (time and the amount the nurse confirmed), held or stopped (with a
-    reason), then re-evaluate the patient's alerts. One audit row for the dose (repository)."""
+    reason: the hold criteria chosen, by id, and the words typed; `reason` is composed from them when
+    not given), then re-evaluate the patient's alerts. One audit row for the dose (repository)."""
     now = now or datetime.now(UTC)
     course = session.get(TreatmentCourse, course_id)
     if course is None:
@@ -510,7 +521,8 @@ def record(*, session: Session, course_id: int, dose_number: int, scheduled_at: 
     event = repository.record_dose(session=session, course_id=course_id, dose_number=dose_number,
                                    scheduled_at=scheduled_at, status=status, recorded_by=recorded_by,
                                    given_at=given_at, dose=dose, dose_unit=dose_unit if dose is not None else None,
-                                   route=route, reason=reason, now=now)
+                                   route=route, reason=reason, reason_criteria=reason_criteria,
+                                   reason_note=reason_note, now=now)
     alerting.sync_alerts(session=session, patient_ids=[course.patient_id], username=recorded_by, now=now)
     return event
 

@@ -23,11 +23,12 @@ What is emitted (issue 7):
 Dates. De-identified (the default), every date of a patient is shifted so that the patient's first
 exported course starts at EPOCH (2000-01-01T00:00:00Z): time = EPOCH + monitoring.deid.days_from
 (time, course start) days, i.e. the same days-from-course-start (0.01 day) as the CSV export, written
-as a FHIR dateTime. Date-times inside alert evidence and dose reasons are shifted the same way. Each
-resource says so in meta.tag (DATE_SHIFT_TAG) and carries the HL7 security label PSEUDED.
-Dose reasons: de-identified, only the hold criteria the engine wrote are kept, without their clock
-times, and text typed by staff is withheld (monitoring.deid.scrub_reason: it may name people or
-hold dates no program can find); identifiable exports keep the reason as typed.
+as a FHIR dateTime. An alert's evidence is rendered from its structured items (Alert.evidence) with
+its times shifted the same way; no text is searched for dates. Each resource says so in meta.tag
+(DATE_SHIFT_TAG) and carries the HL7 security label PSEUDED.
+Dose reasons: de-identified, the hold criteria chosen are named (stored structured with the dose)
+and text typed by staff is withheld (monitoring.deid.deid_reason: it may name people or hold dates
+no program can find); identifiable exports keep the reason as typed.
 
 Validation. The tests validate every resource against fhir.resources.R4B (a test-only dependency;
 nothing here imports it): there is no R4 (4.0.1) package for pydantic 2, and Patient, Observation,
@@ -42,7 +43,6 @@ yields the resources grouped by type; keep the session open while iterating.
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -56,7 +56,8 @@ from sqlmodel import Session
 
 from monitoring.alerting import list_alerts
 from monitoring.catalogue import Catalogue, default_catalogue
-from monitoring.deid import days_from, pseudonym, scrub_reason
+from monitoring.deid import days_from, deid_reason, pseudonym
+from monitoring.rules.evidence import is_structured, render
 from monitoring.entry import LABS, VITAL_SIGNS
 from monitoring.models import Patient, PatientIdentity, TreatmentCourse
 from monitoring.patient_chart import BASELINE_LEAD
@@ -93,9 +94,7 @@ FORMATS = ("bundle", "ndjson")
 
 _NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, PROJECT)
 # An ISO date-time as the rules write it ('2026-11-27 14:05Z') or a bare UTC clock ('14:05Z').
-_TIME_IN_TEXT = re.compile(
-    r"(?P<date>\d{4}-\d{2}-\d{2})[ T](?P<dh>\d{2}):(?P<dm>\d{2})(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]00:?00)?"
-    r"|(?<![\d:])(?P<h>\d{2}):(?P<m>\d{2})Z")
+LEGACY_EVIDENCE_WITHHELD = "[evidence recorded before it was structured: withheld in a de-identified export]"
 
 
 # --- ids, times and text ---------------------------------------------------------------------------
@@ -131,23 +130,20 @@ class _Dates:
             times = EPOCH + pd.to_timedelta(seconds, unit="s")
         return [None if pd.isna(t) else t.strftime("%Y-%m-%dT%H:%M:%SZ") for t in times]
 
-    def text(self, text: str | None, patient_id: int) -> str:
-        """Shift the date-times and UTC clocks written in a text (nothing to do when identifiable)."""
-        if not text or self.starts is None:
-            return text or ""
-        start = self.starts[patient_id]
+    def evidence(self, items: list | None, text: str | None, patient_id: int) -> str:
+        """An alert's evidence in words, rendered from its structured items with every time shifted as
+        the structured times are (real UTC when identifiable). Evidence stored before it was structured
+        is shown as written when identifiable and withheld when not (its text holds real times)."""
+        if not is_structured(items):
+            return (text or "") if self.starts is None else LEGACY_EVIDENCE_WITHHELD
+        if self.starts is None:
+            return render(items)
 
-        def shifted(match: re.Match) -> str:
-            if match["date"]:
-                when = pd.Timestamp(f"{match['date']}T{match['dh']}:{match['dm']}Z")
-                return self.times(pd.Series([when]), pd.Series([patient_id]))[0][:16].replace("T", " ") + "Z"
-            # A clock without its date: only its offset within the day from the start can be shifted,
-            # rounded as days_from rounds, so it agrees with the shifted structured times.
-            when = start.normalize() + pd.Timedelta(hours=int(match["h"]), minutes=int(match["m"]))
-            fraction = float(days_from(pd.Series([when]), start).iloc[0]) % 1
-            return f"{EPOCH + pd.Timedelta(seconds=round(fraction * 86_400)):%H:%M}Z"
+        def when(at: str) -> str:
+            shifted = self.times(pd.Series([pd.Timestamp(at)]), pd.Series([patient_id]))[0]
+            return f"{shifted[:10]} {shifted[11:16]}Z"
 
-        return _TIME_IN_TEXT.sub(shifted, text)
+        return render(items, when)
 
 
 def _meta(*, identifiable: bool, synthetic: bool = False) -> dict[str, Any]:
@@ -406,8 +402,8 @@ def fhir_resources(*, session: Session, export_key: str, identifiable: bool = Fa
         effective = dates.times(doses["given_at"].fillna(doses["scheduled_at"]), doses["patient_id"])
         for row, when in zip(doses.itertuples(index=False), effective):
             typed = row.reason if isinstance(row.reason, str) else ""
-            # De-identified: the engine's criteria only (free text may name people; deid.scrub_reason).
-            reason = typed if identifiable else (scrub_reason(typed) or "")
+            # De-identified: the hold criteria by name; typed words withheld (deid.deid_reason).
+            reason = typed if identifiable else (deid_reason(row.reason_criteria, row.reason_note, row.reason) or "")
             yield medication_administration(row, subject=subject[row.patient_id], effective=when, reason=reason,
                                             **common)
 
@@ -420,8 +416,8 @@ def fhir_resources(*, session: Session, export_key: str, identifiable: bool = Fa
         identified = dates.times(alerts["onset_at"], alerts["patient_id"])
         for row, when in zip(alerts.itertuples(index=False), identified):
             detail = "\n".join(part for part in (
-                dates.text(row.evidence_text, row.patient_id),
-                f"IL-2 context: {dates.text(row.context, row.patient_id)}" if row.context else "",
+                dates.evidence(row.evidence, row.evidence_text, row.patient_id),
+                f"IL-2 context: {row.context}" if row.context else "",
                 f"Standard: {row.standard}" if row.standard else "") if part)
             yield detected_issue(row, subject=subject[row.patient_id], identified=when, detail=detail, **common)
 

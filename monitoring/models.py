@@ -151,6 +151,11 @@ class DoseEvent(SQLModel, table=True):
     dose_unit: str | None = Field(default=None, max_length=16)
     route: str | None = Field(default=None, max_length=16)
     reason: str | None = None
+    # The hold criteria chosen as the reason (their ids in monitoring/rules/hold_criteria.py) and the
+    # words typed beside them: what a de-identified export may show is read from these, never from
+    # `reason` (migration 0006).
+    reason_criteria: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    reason_note: str | None = None
     record_status: str = Field(default="final", max_length=20)
     supersedes_id: int | None = Field(default=None, foreign_key="doseevent.id", unique=True)
     recorded_at: datetime = Field(default_factory=utc_now)

@@ -7,8 +7,10 @@ Rules (README "Quality exports"):
   calendar date, and the queries of the de-identified path never read PatientIdentity.
   identifiable=True (roles with export_identifiable only; the caller checks and audits) adds the
   record number, name, birth date and the calendar course start.
-* Free text (hold and stop reasons, decline notes) is exported as typed; formula injection is
-  neutralised by the writers (monitoring.export). Staff should not write identifiers in it.
+* Free text (hold and stop reasons, decline notes) is exported as typed only in an identifiable
+  export; a de-identified one names the hold criteria stored with the dose and withholds every word
+  typed (monitoring.deid.deid_reason). Formula injection is neutralised by the writers
+  (monitoring.export).
 * Patient-days of a course: from the course start to the later of its last observation and its
   last dose (scheduled or given); a course with neither has none (0 in sums). Rates per 100
   patient-days divide by the sum over the courses of the group.
@@ -36,7 +38,7 @@ from monitoring.alert_actions import acknowledgement_latency
 from monitoring.alert_levels import level_rank
 from monitoring.catalogue import ORGAN_SYSTEMS, default_catalogue
 from monitoring.db import time_as_stored
-from monitoring.deid import days_from, pseudonyms, scrub_reason
+from monitoring.deid import days_from, deid_reason, pseudonyms, withheld
 from monitoring.entry import SCORE_CODES
 from monitoring.models import (Alert, AlertAction, DoseEvent, Observation, Patient, PatientIdentity, TreatmentCourse,
                                Ward)
@@ -85,9 +87,9 @@ COLUMN_DOCS: dict[str, tuple[str, str]] = {
     "doses_given": ("count", "IL-2 doses given"),
     "doses_held": ("count", "IL-2 doses held"),
     "doses_stopped": ("count", "IL-2 doses recorded as stopped (course stopped at that dose)"),
-    "hold_reasons": ("text", "Reason for each held dose, 'dose N: reason', separated by ' | ': the hold criteria "
-                             "the engine found (without clock times); text typed by staff is withheld in a "
-                             "de-identified export, as typed in an identifiable one"),
+    "hold_reasons": ("text", "Reason for each held dose, 'dose N: reason', separated by ' | ': in a de-identified "
+                             "export the hold criteria chosen (by name, from the criteria table) and a mark where "
+                             "staff typed words, which are withheld; as typed in an identifiable one"),
     "stop_reasons": ("text", "Reason for each stopped dose, as hold_reasons"),
     **{system_column(s): ("CTCAE v5.0 grade 0-4", f"Highest CTCAE grade in the {s} organ system during the course; "
                                                    "NA when nothing gradable was recorded")
@@ -254,9 +256,10 @@ def load_cohort(*, session: Session, filters: QualityFilter, identifiable: bool 
         return [query.where(column.in_(chunk)) for chunk in _chunks(patient_ids)]
 
     newer_dose = aliased(DoseEvent)
-    dose_columns = ["course_id", "dose_number", "scheduled_at", "status", "given_at", "reason"]
+    dose_columns = ["course_id", "dose_number", "scheduled_at", "status", "given_at", "reason", "reason_criteria",
+                    "reason_note"]
     dose_query = (select(DoseEvent.course_id, DoseEvent.dose_number, DoseEvent.scheduled_at, DoseEvent.status,
-                         DoseEvent.given_at, DoseEvent.reason)
+                         DoseEvent.given_at, DoseEvent.reason, DoseEvent.reason_criteria, DoseEvent.reason_note)
                   .where(~exists().where(newer_dose.supersedes_id == DoseEvent.id))
                   .where(DoseEvent.record_status != "entered-in-error"))
     doses = pd.concat([_records(session, q, dose_columns) for q in for_patients(dose_query, DoseEvent.patient_id)]
@@ -415,7 +418,9 @@ def _per_course(data: CohortData) -> pd.DataFrame:
         out[f"doses_{status}"] = _counts(doses[doses["status"] == status], "course_id", index)
     for status, column in (("held", "hold_reasons"), ("stopped", "stop_reasons")):
         part = doses[doses["status"] == status].sort_values(["course_id", "dose_number"])
-        reasons = part["reason"] if data.identities is not None else part["reason"].map(scrub_reason)
+        reasons = (part["reason"] if data.identities is not None else
+                   pd.Series([deid_reason(c, n, r) for c, n, r in zip(part["reason_criteria"], part["reason_note"],
+                                                                      part["reason"])], index=part.index, dtype=object))
         text = "dose " + part["dose_number"].astype(str) + ": " + reasons.fillna("").astype(str)
         out[column] = text.groupby(part["course_id"]).agg(" | ".join).reindex(index)
     graded = _graded(data)
@@ -563,7 +568,7 @@ def _declines_table(data: CohortData, export_key: str) -> pd.DataFrame:
     out = _alert_frame(data, export_key, alerts)
     start = alerts["course_id"].map(data.courses.set_index("course_id")["start_at"]).reset_index(drop=True)
     out["declined_day"] = days_from(alerts["declined_at"].reset_index(drop=True), start).to_numpy()
-    reasons = alerts["decline_reason"] if data.identities is not None else alerts["decline_reason"].map(scrub_reason)
+    reasons = alerts["decline_reason"] if data.identities is not None else alerts["decline_reason"].map(withheld)
     out["decline_reason"] = reasons.to_numpy()
     return out.sort_values(["regimen", "course_ref", "declined_day"])[DECLINE_COLUMNS].reset_index(drop=True)
 

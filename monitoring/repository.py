@@ -6,6 +6,7 @@ in full before the first row is added, and one set is one transaction, so nothin
 """
 from __future__ import annotations
 
+import json
 import math
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -22,6 +23,7 @@ from sqlmodel import Session
 
 from monitoring.catalogue import Catalogue, ObservationValueError, UnknownCodeError, default_catalogue
 from monitoring.db import time_as_stored
+from monitoring.rules.hold_criteria import BY_ID as _HOLD_CRITERIA
 from monitoring.models import (
     DOSE_STATUSES,
     ELIGIBILITY_ANSWERS,
@@ -448,8 +450,10 @@ def _frame(rows: Sequence[Any], columns: list[str]) -> pd.DataFrame:
 def record_dose(*, session: Session, course_id: int, dose_number: int, scheduled_at: datetime, status: str,
                 recorded_by: str, given_at: datetime | None = None, dose: float | None = None,
                 dose_unit: str | None = None, route: str | None = None, reason: str | None = None,
+                reason_criteria: Sequence[str] | None = None, reason_note: str | None = None,
                 now: datetime | None = None) -> DoseEvent:
-    """Record an IL-2 dose as given (time and dose), held or stopped (with the reason)."""
+    """Record an IL-2 dose as given (time and dose), held or stopped (with the reason: its words, the
+    hold criteria chosen and the note typed)."""
     errors = []
     if status not in DOSE_STATUSES:
         errors.append(f"Dose status '{status}' is not known; accepted: {', '.join(DOSE_STATUSES)}.")
@@ -457,6 +461,9 @@ def record_dose(*, session: Session, course_id: int, dose_number: int, scheduled
         errors.append("A given dose needs the time it was given.")
     if status in ("held", "stopped") and not (reason or "").strip():
         errors.append(f"A {status} dose needs a reason.")
+    unknown = [c for c in (reason_criteria or ()) if c not in HOLD_CRITERIA_IDS]
+    if unknown:
+        errors.append(f"Hold criteria {', '.join(unknown)} are not known.")
     if route is not None and route not in ROUTES:
         errors.append(f"Route '{route}' is not known; accepted: {', '.join(ROUTES)}.")
     if dose is not None and not dose > 0:
@@ -473,6 +480,8 @@ def record_dose(*, session: Session, course_id: int, dose_number: int, scheduled
     event = DoseEvent(course_id=course_id, patient_id=course.patient_id, dose_number=dose_number,
                       scheduled_at=scheduled_at, status=status, given_at=given_at, dose=dose,
                       dose_unit=dose_unit, route=route, reason=(reason or "").strip() or None,
+                      reason_criteria=list(reason_criteria) if reason_criteria else None,
+                      reason_note=(reason_note or "").strip() or None,
                       recorded_by=recorded_by, recorded_at=now or datetime.now(timezone.utc))
     session.add(event)
     try:
@@ -485,8 +494,11 @@ def record_dose(*, session: Session, course_id: int, dose_number: int, scheduled
     return event
 
 
+HOLD_CRITERIA_IDS = frozenset(_HOLD_CRITERIA)
+
+
 DOSE_COLUMNS = ["id", "course_id", "patient_id", "dose_number", "scheduled_at", "status", "given_at", "dose",
-                "dose_unit", "route", "reason", "recorded_by", "recorded_at"]
+                "dose_unit", "route", "reason", "reason_criteria", "reason_note", "recorded_by", "recorded_at"]
 
 
 def current_doses(*, session: Session, patient_ids: Sequence[int] | None = None) -> pd.DataFrame:
@@ -646,6 +658,9 @@ def add_doses_bulk(*, session: Session, frame: pd.DataFrame, recorded_by: str, n
     now = now or datetime.now(timezone.utc)
     columns = [c for c in DOSE_COLUMNS if c not in ("id", "recorded_at", "recorded_by")]
     records = frame.reindex(columns=columns)
+    # JSON as text for the driver (the ORM's JSON type reads it back as a list).
+    records["reason_criteria"] = [None if not isinstance(v, (list, tuple)) or not v else json.dumps(list(v))
+                                  for v in records["reason_criteria"]]
     records["recorded_at"] = pd.Timestamp(now)
     records["recorded_by"] = recorded_by
     records["record_status"] = "final"

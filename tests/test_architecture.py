@@ -96,3 +96,57 @@ def test_an_invalid_thresholds_file_is_refused_naming_the_key(tmp_path):
     broken.write_text(text.replace("rise_mg_dl = 0.3", "rise_mg_dl = \"a lot\""))
     with pytest.raises(ThresholdsError, match=r"aki\.rise_mg_dl"):
         load_thresholds(broken)
+
+
+# --- structured evidence: no module reads the words of a rule ------------------------------------
+# Rules emit structured items (monitoring/rules/evidence.py); words are rendered from them at the
+# edges. A module that parsed the words (a regular expression, startswith, split ...) on an alert's
+# evidence, level or a dose reason would break silently when a rule's wording changes (issue 14).
+READERS = ("dosing.py", "alert_levels.py", "deid.py", "fhir_export.py", "quality.py", "export.py",
+           "alert_actions.py", "alerting.py", "ward.py", "patient_chart.py", "summary.py")
+TEXT_METHODS = {"startswith", "endswith", "partition", "rpartition", "split", "rsplit", "find", "rfind", "index",
+                "count", "replace", "strip", "match", "search", "fullmatch", "findall", "sub"}
+WORDED = ("evidence", "level", "reason", "standard")
+
+
+def _name_of(node) -> str:
+    while isinstance(node, (ast.Attribute, ast.Subscript, ast.Call)):
+        node = node.func if isinstance(node, ast.Call) else node.value if isinstance(node, ast.Subscript) else node
+        if isinstance(node, ast.Attribute):
+            return node.attr
+    return node.id if isinstance(node, ast.Name) else ""
+
+
+def _reads_words(tree) -> list[str]:
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+            found += [f"imports {n}" for n in names if n in ("re", "monitoring.text")]
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in TEXT_METHODS:
+            receiver = _name_of(node.func.value).lower()
+            if any(word in receiver for word in WORDED):
+                found.append(f"line {node.lineno}: {receiver}.{node.func.attr}()")
+        if isinstance(node, ast.Compare) and any(isinstance(op, (ast.In, ast.NotIn)) for op in node.ops):
+            for right in node.comparators:
+                name = _name_of(right).lower()
+                if any(word in name for word in WORDED) and not name.endswith("levels"):
+                    found.append(f"line {node.lineno}: ... in {name}")
+    return found
+
+
+@pytest.mark.parametrize("module", READERS)
+def test_no_module_reads_the_words_of_a_rule(module):
+    path = ROOT / "monitoring" / module
+    assert _reads_words(ast.parse(path.read_text(), str(path))) == []
+
+
+def test_the_check_finds_a_module_that_parses_evidence():
+    offending = ast.parse("import re\n"
+                          "def kinds(alert):\n"
+                          "    return alert.evidence_text.split(' | ')\n"
+                          "def held(reason):\n"
+                          "    return reason.startswith('absolute')\n"
+                          "def worse(level):\n"
+                          "    return 'stage 3' in level\n")
+    assert len(_reads_words(offending)) == 4

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from monitoring.deid import FREE_TEXT_WITHHELD, days_from, pseudonym, pseudonyms, scrub_reason
+from monitoring.deid import FREE_TEXT_WITHHELD, days_from, deid_reason, pseudonym, pseudonyms, withheld
 
 
 def test_a_pseudonym_is_stable_for_a_key_differs_between_keys_and_needs_a_key():
@@ -27,18 +27,27 @@ def test_times_become_days_from_the_course_start_and_missing_stays_missing():
     assert days.iloc[:3].tolist() == [0.0, 0.5, -1.0] and pd.isna(days.iloc[3])
 
 
-@pytest.mark.parametrize("typed, exported", [
-    # The engine's hold criteria stay, without their clock times.
-    ("absolute: SBP 81 mmHg at 2026-11-25 05:48Z (< 90: label, withhold)",
-     "absolute: SBP 81 mmHg (< 90: label, withhold)"),
-    ("relative: urine output 120 mL per 8 h to 2026-11-25T06:00:00Z (Dutcher relative; x)",
-     "relative: urine output 120 mL per 8 h (Dutcher relative; x)"),
-    # Anything typed by staff may name a person or a date: withheld, once.
-    ("Mrs Example asked to wait until 27/11", FREE_TEXT_WITHHELD),
-    ("absolute: SpO2 88% at 2026-11-25 05:48Z (< 90: label); seen by Dr Jones; call 07700 900123",
-     f"absolute: SpO2 88% (< 90: label); {FREE_TEXT_WITHHELD}"),
-    ("", ""),
-    (None, None),
+SBP = "absolute: SBP < 90 mmHg (label: withhold)"
+URINE = "relative: urine output 80-<160 mL per 8 h (Dutcher relative)"
+
+
+@pytest.mark.parametrize("criteria, note, reason, exported", [
+    # The hold criteria chosen are named from the criteria table; no value, time or typed word.
+    (["sbp_below"], None, "absolute: SBP 81 mmHg at 25 Nov 05:48 GMT (< 90: label: withhold)", SBP),
+    (["sbp_below", "urine_relative"], None, "...", f"{SBP}; {URINE}"),
+    # Words typed beside them may name a person or a date: withheld, and said so.
+    (["sbp_below"], "seen by Dr Jones; call 07700 900123", "...", f"{SBP}; {FREE_TEXT_WITHHELD}"),
+    ([], "Mrs Example asked to wait until 27/11", "Mrs Example asked to wait until 27/11", FREE_TEXT_WITHHELD),
+    # The red-team case of issue 16: typed text that looks like the engine's criteria is never trusted.
+    (None, None, "absolute: Jane Doe (MRN 123456, born 04/03/1925) refused; relative: daughter on 07700 900123",
+     FREE_TEXT_WITHHELD),
+    (None, None, None, None),
+    (None, None, "", None),
 ])
-def test_free_text_is_withheld_and_engine_criteria_lose_their_times(typed, exported):
-    assert scrub_reason(typed) == exported
+def test_a_dose_reason_is_named_from_its_criteria_and_typed_words_are_withheld(criteria, note, reason, exported):
+    assert deid_reason(criteria, note, reason) == exported
+
+
+def test_a_note_typed_alone_is_withheld_whole():
+    assert withheld("declined: known chronic hypotension, daughter says") == FREE_TEXT_WITHHELD
+    assert withheld("  ") is None and withheld(None) is None

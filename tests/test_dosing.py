@@ -319,9 +319,9 @@ def test_the_nurse_sees_the_pre_dose_check_and_records_a_held_dose_with_a_criter
     assert checklist["Check"].iloc[-1] == "0 scheduled doses held this course (discontinue once held on 3 occasions)"
     assert any("urine output" in w.value for w in at.warning)
     at.radio(key="dose_status").set_value("Held").run()
-    options = at.multiselect(key="dose_reasons_0").options
+    options = at.multiselect(key="dose_reasons_0").options   # shown as words, chosen by criterion id
     sbp = next(o for o in options if o.startswith("absolute: SBP 84"))
-    at.multiselect(key="dose_reasons_0").select(sbp)
+    at.multiselect(key="dose_reasons_0").select("sbp_below")
     at.button(key="FormSubmitter:dose_form_0-Save dose").click().run()
     assert not at.exception and not at.error
     assert at.success[0].value == "Dose 1 recorded as held by Demo nurse."
@@ -330,7 +330,8 @@ def test_the_nurse_sees_the_pre_dose_check_and_records_a_held_dose_with_a_criter
     assert history.loc[0, "Reason"] == sbp
     assert any("Next: dose 2" in m.value for m in at.markdown)
     stored, audit = doses_and_audit(engine)
-    assert [(d.status, d.recorded_by, d.reason) for d in stored] == [("held", "nurse", sbp)]
+    assert [(d.status, d.recorded_by, d.reason, d.reason_criteria) for d in stored] == [
+        ("held", "nurse", sbp, ["sbp_below"])]
     assert [(a.action, a.username) for a in audit] == [("dose-held", "nurse")]
 
 

@@ -15,7 +15,8 @@ from monitoring.models import REGIMEN_SHORT, ROUTES
 from monitoring.repository import RecordError
 from monitoring.timefmt import local_text
 
-DECISION_COLOURS = {"give": "#2e7d32", "discuss": "#ef6c00", "hold": "#c62828", "permanently discontinue": "#c62828"}
+DECISION_COLOURS = {"give": "#2e7d32", "incomplete": "#546e7a", "discuss": "#ef6c00", "hold": "#c62828",
+                    "permanently discontinue": "#c62828"}
 INCOMPLETE_COLOUR = "#546e7a"
 STATUSES = {"Given": "given", "Held": "held", "Stopped": "stopped"}
 
@@ -69,18 +70,27 @@ elif check is None:
              "tell the administrator.")
 else:
     colour, note = DECISION_COLOURS[check.decision], ""
-    if check.decision == "give" and not check.complete:
-        # Not green: 'give' only says no criterion was met among the values that were valid.
-        colour = INCOMPLETE_COLOUR
-        note = f" · <b>not confirmed</b>: no valid value for {', '.join(check.missing)}; record them before the dose"
+    if check.decision == "incomplete":
+        # Shown like DISCUSS: no criterion was met among the values that were valid, but the check
+        # could not be completed.
+        note = f" · the check is <b>incomplete</b>: no valid value for {', '.join(check.missing)}; record them before the dose"
+    elif not check.complete:
+        note = f" · also no valid value for {', '.join(check.missing)}"
+    due = "" if check.due_at is None else f" for the dose due {local_text(check.due_at, tz)}"
+    forecast = "" if check.at_dosing else (" · <b>forecast</b>: judged again at the time of dosing; tachycardia and "
+                                           "the phenylephrine dose count only then")
     st.markdown(f"<div style='background:{colour};color:white;padding:0.6em;border-radius:0.4em'>"
-                f"<b>{check.decision.upper()}</b> · {check.found_text()}{note}</div>",
+                f"<b>{check.decision.upper()}</b>{due} · {check.found_text()}{note}{forecast}</div>",
                 unsafe_allow_html=True)
     for c in check.criteria:
         st.markdown(f"- **{c.kind}**: {c.text}")
     missing = [i.text for i in check.needs_attention()]
     if missing:
         st.warning("**Missing or stale:** " + "; ".join(missing))
+    if check.eligibility:
+        st.warning("**Eligibility screen** (answers that are not 'no'; the oncologist signs them off): " + "; ".join(
+            f"{e.label}: {e.answer} ({e.by}, {local_text(e.at, tz)}{'; ' + e.note if e.note else ''})"
+            for e in check.eligibility))
     checklist = check.checklist_frame()
     # Every input visible without scrolling the table, every word of it without a sideways scroll
     # (fixed widths for a 1366-px screen, wrapped rows: dashboard.tables).
@@ -91,6 +101,9 @@ else:
                                 "Check": st.column_config.TextColumn(width=430),
                                 "Criterion met": st.column_config.TextColumn(width=100),
                                 "Hold criteria": st.column_config.TextColumn(width=400)})
+    unrecorded = check.not_recorded()
+    if unrecorded:
+        st.caption("Not recorded, so their criteria could not be met: " + ", ".join(unrecorded) + ".")
     st.caption(f"Standard: {check.standard}. Values older than their validity are not used. "
                "Decision support only: the decision stays with the clinical team.")
 
@@ -114,10 +127,10 @@ if upcoming is not None:
             confirmed = st.checkbox("I have checked the dose, unit and route against the prescription",
                                     key=f"dose_confirm_{version}")
         else:
-            options = check.reason_options() if check else []
-            reasons = st.multiselect("Reason: criteria found by the pre-dose check", options,
-                                     key=f"dose_reasons_{version}",
-                                     placeholder="choose one or more" if options else
+            choices = check.reason_choices() if check else {}
+            reasons = st.multiselect("Reason: criteria found by the pre-dose check", list(choices),
+                                     format_func=choices.get, key=f"dose_reasons_{version}",
+                                     placeholder="choose one or more" if choices else
                                      "no criterion found: write the reason below")
             free_text = st.text_input("Reason in your own words (or in addition)", key=f"dose_reason_text_{version}")
             if status == "stopped":
@@ -134,7 +147,8 @@ if upcoming is not None:
             fields = dict(given_at=datetime.combine(day, clock, tz).astimezone(timezone.utc), dose=amount,
                           route=route, dose_unit=suggestion.unit)
         else:
-            fields = dict(reason=dosing.compose_reason(reasons, free_text))
+            fields = dict(reason=dosing.compose_reason([choices[i] for i in reasons], free_text),
+                          reason_criteria=reasons, reason_note=free_text)
         if problems:
             for message in problems:
                 st.error(message)

@@ -138,6 +138,12 @@ def template(*criteria: str):
     return register
 
 
+def is_structured(items) -> bool:
+    """True for evidence stored as items (every alert evaluated since issue 14); False for the single
+    text of older rows."""
+    return isinstance(items, list) and all(isinstance(i, dict) and "criterion" in i for i in items)
+
+
 def render_item(item: Item, when: When = utc_minute) -> str:
     _load_templates()
     return TEMPLATES.get(item["criterion"], default_template)(item, when)

@@ -215,8 +215,9 @@ def test(criterion: Criterion, value: np.ndarray, values: dict[str, float]) -> n
     raise ValueError(f"unknown operator {op!r}")
 
 
-def wording(criterion: Criterion, values: dict[str, float]) -> str:
-    """The criterion as shown on the checklist: 'absolute: < 90 mmHg (label: withhold)'."""
+def wording(criterion: Criterion, values: dict[str, float], *, named: bool = False) -> str:
+    """The criterion as shown on the checklist: 'absolute: < 90 mmHg (label: withhold)'; named=True
+    puts the input's name in ('absolute: SBP < 90 mmHg (label: withhold)')."""
     bounds = limits(criterion, values)
     unit = {"mm[Hg]": " mmHg", "%": "%", "10*9/L": " x10^9/L", "mg/dL": " mg/dL", "mL": " mL per 8 h",
             "L/min": " L/min", "ug/kg/min": " µg/kg/min", "h": " h", "/min": "/min"}.get(INPUTS[criterion.input].unit
@@ -237,7 +238,8 @@ def wording(criterion: Criterion, values: dict[str, float]) -> str:
     else:
         text = f"{op} {g}{bounds[0]:g}{unit}" if not grade else f"{g}{op} {bounds[0]:g}"
     scope = " (at the time of dosing)" if criterion.at_dosing else ""
-    return f"{criterion.kind}: {text}{scope} ({criterion.source})"
+    name = f"{INPUTS[criterion.input].label} " if named else ""
+    return f"{criterion.kind}: {name}{text}{scope} ({criterion.source})"
 
 
 # --- the inputs at given moments --------------------------------------------------------------------
