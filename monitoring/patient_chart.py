@@ -72,7 +72,7 @@ LAB_RANGE_COLUMNS = ["code", "ref_low", "ref_high", "source"]
 _TIME_COLUMNS = {"time", "onset_at", "shift_start", "shift_end"}
 # What the chart reads of each observation (a whole course is thousands of rows: no more than needed).
 CHART_OBSERVATION_COLUMNS = ["patient_id", "set_id", "code", "value_num", "value_code", "ref_low", "ref_high",
-                             "observed_at"]
+                             "observed_at", "period_start"]
 
 
 def _empty(columns: Sequence[str]) -> pd.DataFrame:
@@ -420,7 +420,8 @@ def chart_data(*, session: Session, patient_id: int, period: str, now: datetime,
 
     creatinine = _known(course.baseline_creatinine_mg_dl) if course else None
     grades = daily_highest(obs, tz=tz, catalogue=catalogue,
-                           baseline_creatinine=None if creatinine is None else {patient_id: creatinine})
+                           baseline_creatinine=None if creatinine is None else {patient_id: creatinine},
+                           baseline_weight=None if baseline_kg is None else {patient_id: baseline_kg})
     usual = _known(course.usual_sbp_mm_hg) if course else None
     return ChartData(
         start=start, end=end, period=period, patient_id=patient_id,

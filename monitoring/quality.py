@@ -269,10 +269,11 @@ def load_cohort(*, session: Session, filters: QualityFilter, identifiable: bool 
 
     newer = aliased(Observation)
     obs_columns = ["patient_id", "course_id", "code", "value_num", "value_code", "ref_low", "ref_high",
-                   "observed_at", "lab_import"]
+                   "observed_at", "period_start", "lab_import"]
     obs_query = (select(Observation.patient_id, Observation.course_id, Observation.code, Observation.value_num,
                         Observation.value_code, Observation.ref_low, Observation.ref_high,
                         time_as_stored(session, Observation.observed_at),
+                        time_as_stored(session, Observation.period_start),
                         case((Observation.source == "lab-import", 1), else_=0))
                  .where(~exists().where(newer.supersedes_id == Observation.id))
                  .where(Observation.status != "entered-in-error")
@@ -282,6 +283,7 @@ def load_cohort(*, session: Session, filters: QualityFilter, identifiable: bool 
                      for q in for_patients(obs_query, Observation.patient_id)]
                     or [pd.DataFrame(columns=obs_columns)], ignore_index=True)
     obs["observed_at"] = pd.to_datetime(obs["observed_at"], utc=True, format="ISO8601")
+    obs["period_start"] = pd.to_datetime(obs["period_start"], utc=True, format="ISO8601")
     obs["course_id"] = _course_of(obs["patient_id"], obs["course_id"], obs["observed_at"], all_courses)
 
     alert_columns = ["alert_id", "patient_id", "course_id", "rule_id", "onset_at", "level", "severity", "status",
@@ -346,9 +348,11 @@ def _graded(data: CohortData) -> pd.DataFrame:
     """Graded observations, keyed by course (the baseline creatinine is the course's)."""
     if "graded" not in data.derived:
         obs = data.observations
-        baseline = data.courses.set_index("course_id")["baseline_creatinine_mg_dl"].dropna().astype(float).to_dict()
+        courses = data.courses.set_index("course_id")
+        baseline = courses["baseline_creatinine_mg_dl"].dropna().astype(float).to_dict()
+        weight = courses["baseline_weight_kg"].dropna().astype(float).to_dict()
         frame = obs.drop(columns="patient_id").rename(columns={"course_id": "patient_id"})
-        graded = graded_observations(frame, baseline_creatinine=baseline)
+        graded = graded_observations(frame, baseline_creatinine=baseline, baseline_weight=weight)
         data.derived["graded"] = graded.rename(columns={"patient_id": "course_id"})
     return data.derived["graded"]
 

@@ -308,6 +308,24 @@ def add_observation_set(*, session: Session, patient_id: int, values: Sequence[O
     if confirmations:
         raise ConfirmationRequired(confirmations)
     saved = SavedSet(set_id=str(uuid.uuid4()))
+    # A value of a code already recorded for this patient at this very time: two different values
+    # cannot both stand (the engine could not tell which is true), so the later one is an amendment
+    # of the earlier, which stays in the history; the same value again is not stored twice.
+    earlier = _current_at(session=session, patient_id=patient_id, observed_at=observed_at,
+                          codes=[row["code"] for row in rows])
+    kept = []
+    for row in rows:
+        before = earlier.get(row["code"])
+        if before is None:
+            kept.append(row)
+        elif (before.value_num, before.value_code) != (row["value_num"], row["value_code"]):
+            changes = {k: row[k] for k in ("value_num", "value_code", "unit", "original_value", "original_unit")}
+            saved.observations.append(_supersede(
+                session=session, observation_id=before.id, username=recorded_by, action="amend",
+                changes={**changes, "status": "amended", "recorded_at": now,
+                         "reason": f"a second value for the same time ({observed_at.isoformat()}), recorded by "
+                                   f"{recorded_by}: the later value amends the earlier"}))
+    rows = kept
     for row in rows:
         obs = Observation(patient_id=patient_id, course_id=course_id, set_id=saved.set_id,
                           observed_at=observed_at, recorded_at=now, recorded_by=recorded_by, source=source,
@@ -320,6 +338,16 @@ def add_observation_set(*, session: Session, patient_id: int, values: Sequence[O
                 after={"patient_id": patient_id, "observed_at": observed_at.isoformat(), "source": source,
                        "values": [_jsonable(o) for o in saved.observations]})
     return saved
+
+
+def _current_at(*, session: Session, patient_id: int, observed_at: datetime,
+                codes: Sequence[str]) -> dict[str, Observation]:
+    """The current (not superseded, not in error) observation of each code at exactly this time."""
+    newer = aliased(Observation)
+    query = (select(Observation).where(Observation.patient_id == patient_id, Observation.observed_at == observed_at,
+                                       Observation.code.in_(list(codes)), Observation.status != "entered-in-error")
+             .where(~exists().where(newer.supersedes_id == Observation.id)))
+    return {o.code: o for o in session.scalars(query).all()}
 
 
 def _supersede(*, session: Session, observation_id: int, changes: dict[str, Any], username: str,

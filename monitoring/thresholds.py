@@ -197,4 +197,5 @@ RULE_MODULES: list[str] = [
     "monitoring.scores",
     "monitoring.rules",
     "monitoring.ctcae",
+    "monitoring.toxicity",
 ]

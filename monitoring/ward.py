@@ -44,7 +44,7 @@ BAND_RANK = {"low": 0, "low-medium": 1, "medium": 2, "high": 3}
 LAST_SET_COLUMNS = ["patient_id", "last_set_at", "scored_at", "news2", "news2_band", "frequency_hours"]
 # What the overview reads of each observation: sets (source), NEWS2 values and gradable values.
 WARD_OBSERVATION_COLUMNS = ["patient_id", "code", "value_num", "value_code", "ref_low", "ref_high", "observed_at",
-                            "source"]
+                            "period_start", "source"]
 
 
 def last_sets(obs: pd.DataFrame) -> pd.DataFrame:
@@ -104,13 +104,16 @@ def ward_overview(*, session: Session, ward_ids: Sequence[int], now: datetime, t
     obs = current_observations(session=session, patient_ids=ids, since=since, columns=WARD_OBSERVATION_COLUMNS
                                ) if ids else None
     open_alerts = open_alert_counts(session=session, patient_ids=ids)
-    baselines = {}
+    baselines, weights = {}, {}
     course_ids = [int(c) for c in patients["course_id"].dropna()]
     if course_ids:
-        baselines = {pid: cr for pid, cr in session.execute(
-            select(TreatmentCourse.patient_id, TreatmentCourse.baseline_creatinine_mg_dl)
-            .where(TreatmentCourse.id.in_(course_ids))).all() if cr is not None}
-    return overview_rows(patients, obs, open_alerts=open_alerts, baseline_creatinine=baselines, now=now, tz=tz)
+        rows = session.execute(select(TreatmentCourse.patient_id, TreatmentCourse.baseline_creatinine_mg_dl,
+                                      TreatmentCourse.baseline_weight_kg)
+                               .where(TreatmentCourse.id.in_(course_ids))).all()
+        baselines = {pid: cr for pid, cr, _ in rows if cr is not None}
+        weights = {pid: kg for pid, _, kg in rows if kg is not None}
+    return overview_rows(patients, obs, open_alerts=open_alerts, baseline_creatinine=baselines,
+                         baseline_weight=weights, now=now, tz=tz)
 
 
 OVERVIEW_COLUMNS = ["patient_id", "Bed", "Patient", "Course", "Last dose", "NEWS2",
@@ -119,7 +122,8 @@ OVERVIEW_COLUMNS = ["patient_id", "Bed", "Patient", "Course", "Last dose", "NEWS
 
 
 def overview_rows(patients: pd.DataFrame, obs: pd.DataFrame | None, *, open_alerts: dict[int, dict[str, int]],
-                  baseline_creatinine: dict[int, float], now: datetime, tz: tzinfo) -> pd.DataFrame:
+                  baseline_creatinine: dict[int, float], now: datetime, tz: tzinfo,
+                  baseline_weight: dict[int, float] | None = None) -> pd.DataFrame:
     """The overview table from its inputs (pure): one row per patient, riskiest first.
 
     Risk order: the most severe open alert (emergency > urgent > warning), then the NEWS2 band and
@@ -138,7 +142,8 @@ def overview_rows(patients: pd.DataFrame, obs: pd.DataFrame | None, *, open_aler
     # Only today's values are graded (the 24 h of sets above reach into yesterday): half the work.
     midnight = pd.Timestamp(now).tz_convert(tz).normalize()
     todays = obs[pd.to_datetime(obs["observed_at"], utc=True) >= midnight] if len(obs) else obs
-    grades = daily_highest(todays, tz=tz, baseline_creatinine=baseline_creatinine) if len(todays) else None
+    grades = daily_highest(todays, tz=tz, baseline_creatinine=baseline_creatinine,
+                           baseline_weight=baseline_weight) if len(todays) else None
     if grades is not None and len(grades):
         grades = grades[grades["day"] == today]
     set_of = {int(pid): row for pid, row in zip(sets.index, sets.itertuples(index=False))}

@@ -396,3 +396,54 @@ def test_load_ctcae_reports_a_missing_file_or_section(tmp_path):
     (tmp_path / "t.toml").write_text('[meta]\nversion = "1"\n')
     with pytest.raises(ThresholdsError, match="ctcae: section missing"):
         load_ctcae(tmp_path / "t.toml")
+
+
+# --- terms graded from several values (monitoring.toxicity, [ctcae_derived]) ----------------------
+# CTCAE v5.0: Weight gain grade 1 "5 - <10% from baseline", 2 "10 - <20%", 3 ">=20%" (clinical.md §8
+# item 8: baseline 80 kg: 83.9 -> 0, 84 -> 1, 88 -> 2, 96 -> 3); Urine output decreased: no grades
+# 1-2, grade 3 "Adult: Oliguria (<80 ml in 8 hr)", grade 4 "Adult: Anuria (<240 ml in 24 hr)".
+
+def _rows(code, values, *, period_hours=None):
+    from datetime import datetime, timedelta, timezone
+    start = datetime(2026, 11, 20, tzinfo=timezone.utc)
+    out = []
+    for i, v in enumerate(values):
+        end = start + timedelta(hours=(period_hours or 1) * (i + 1))
+        out.append({"patient_id": 1, "code": code, "value_num": v, "ref_low": None, "ref_high": None,
+                    "observed_at": end, "period_start": end - timedelta(hours=period_hours) if period_hours else None})
+    return pd.DataFrame(out)
+
+
+@pytest.mark.parametrize("weight, grade", [(83.9, 0), (84.0, 1), (87.9, 1), (88.0, 2), (95.9, 2), (96.0, 3)])
+def test_weight_gain_is_graded_from_the_baseline_weight(weight, grade):
+    from monitoring.toxicity import derived_grades
+
+    graded = derived_grades(_rows("weight", [weight]), baseline_weight={1: 80.0})
+    assert graded["term"].tolist() == ["Weight gain"] and graded["grade"].tolist() == [grade]
+
+
+def test_weight_gain_is_not_graded_without_a_baseline():
+    from monitoring.toxicity import derived_grades
+
+    assert derived_grades(_rows("weight", [96.0])).empty
+
+
+@pytest.mark.parametrize("volumes, grades", [
+    ([79], [3]),                  # < 80 mL in 8 h: oliguria
+    ([80], [0]),                  # 80 mL is not below 80 (no grades 1-2 exist)
+    ([100, 100, 39], [0, 0, 4]),  # 239 mL in 24 h: anuria (and 39 in 8 h)
+    ([100, 100, 40], [0, 0, 3]),  # 240 in 24 h is not anuria, but 40 in 8 h is oliguria: grade 3
+])
+def test_urine_output_decreased_over_8_and_24_hours(volumes, grades):
+    from monitoring.toxicity import derived_grades
+
+    graded = derived_grades(_rows("urine_output", volumes, period_hours=8))
+    assert graded["term"].unique().tolist() == ["Urine output decreased"]
+    assert graded["grade"].tolist() == grades
+
+
+def test_a_window_not_covered_by_records_is_not_graded():
+    from monitoring.toxicity import derived_grades
+
+    # 30 mL over 2 h: the 8 h are not covered, so no oliguria can be said (missing is never zero).
+    assert derived_grades(_rows("urine_output", [30], period_hours=2))["grade"].tolist() == [0]

@@ -165,6 +165,27 @@ def test_an_amendment_supersedes_and_the_original_stays_in_the_history(engine):
     assert count(engine, Observation) == len(VITALS) + 1
 
 
+def test_a_second_value_for_the_same_time_amends_the_first_which_stays_in_the_history(engine):
+    """Issue 14 item 7: two different SBPs at one minute cannot both stand (the engine refuses to
+    choose); in the app the later one is an amendment of the earlier, and the same value again is
+    not stored twice."""
+    patient_id, _ = make_patient_with_course(engine)
+    first = save(engine, patient_id, [ObservationInput("sbp", 85), ObservationInput("heart_rate", 112)])
+    save(engine, patient_id, [ObservationInput("sbp", 95), ObservationInput("heart_rate", 112),
+                              ObservationInput("resp_rate", 18)])
+    sbp_id = next(o.id for o in first.observations if o.code == "sbp")
+    with session_scope(engine) as session:
+        current = repository.current_observations(session=session, patient_ids=[patient_id]).set_index("code")
+        history = repository.observation_history(session=session, observation_id=sbp_id)
+    assert current.loc["sbp", "value_num"] == 95 and current.loc["resp_rate", "value_num"] == 18
+    assert len(current) == 3                      # one SBP, one heart rate, one RR: nothing twice
+    assert [(h.value_num, h.status) for h in history] == [(85, "final"), (95, "amended")]
+    assert "a second value for the same time" in history[1].reason
+    with session_scope(engine) as session:       # the engine judges the record without a conflict
+        from monitoring.alerting import evaluate_store
+        evaluate_store(session=session, patient_ids=[patient_id])
+
+
 def test_entered_in_error_withdraws_the_value_but_keeps_it_visible(engine):
     patient_id, _ = make_patient_with_course(engine)
     saved = save(engine, patient_id, VITALS)
