@@ -22,6 +22,13 @@ def overview_styles(frame: pd.DataFrame, shown: pd.DataFrame) -> pd.DataFrame:
                                                 for w in worst[worst.notna()]]
     styles.loc[frame["overdue"].astype(bool), "Next set"] = (f"color: {SEVERITY_COLOURS['emergency']}; "
                                                              "font-weight: bold")
+    if "forecast_decision" in frame:
+        # The next dose's forecast in the colour of the pre-dose check (hold and discontinue red,
+        # discuss and incomplete orange): read at a glance, worded in the cell.
+        colour = {"hold": SEVERITY_COLOURS["emergency"], "permanently discontinue": SEVERITY_COLOURS["emergency"],
+                  "discuss": SEVERITY_COLOURS["urgent"], "incomplete": SEVERITY_COLOURS["urgent"]}
+        flagged = frame["forecast_decision"].map(colour)
+        styles.loc[flagged.notna(), "Last dose"] = [f"color: {c}; font-weight: bold" for c in flagged[flagged.notna()]]
     graded = frame["worst_grade"].notna()
     styles.loc[graded, "CTCAE today"] = [f"background-color: {GRADE_COLOURS[int(g)]}"
                                          + ("; color: white" if g >= 3 else "")

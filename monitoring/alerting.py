@@ -23,11 +23,13 @@ from monitoring.models import Alert, Patient, TreatmentCourse
 from monitoring.repository import write_audit
 
 
-def store_frames(*, session: Session, patient_ids: Sequence[int] | None = None
+def store_frames(*, session: Session, patient_ids: Sequence[int] | None = None, since: datetime | None = None
                  ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """The engine's inputs from the store: canonical observations, doses and course baselines."""
+    """The engine's inputs from the store: canonical observations (since `since`, when given: a
+    forecast needs the recent record only; doses are always read whole, the course counts them),
+    doses and course baselines."""
     obs = repository.current_observations(
-        session=session, patient_ids=patient_ids,
+        session=session, patient_ids=patient_ids, since=since,
         columns=["patient_id", "observed_at", "code", "value_num", "value_code", "period_start"])
     obs = obs.rename(columns={"observed_at": "time"})
     doses = repository.current_doses(session=session, patient_ids=patient_ids)

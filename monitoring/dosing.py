@@ -19,6 +19,7 @@ No Streamlit here: dashboard/app_pages/doses.py is a thin page over these functi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone, tzinfo
 
 import numpy as np
@@ -32,7 +33,7 @@ from monitoring.repository import FUTURE_TOLERANCE, RecordError
 from monitoring.rules import hold_criteria as hc
 from monitoring.rules import il2_hold
 from monitoring.rules.common import cited
-from monitoring.rules.context import NAT, prepare
+from monitoring.rules.context import NAT, prepare, take
 from monitoring.thresholds import Thresholds, default_thresholds
 from monitoring.timefmt import elapsed_text, local_text
 
@@ -472,6 +473,94 @@ def _derived_item(name: str, spec, rule: str, found: tuple[str, ...], assessment
     else:
         text = f"{spec.label}: {raw:.2f} µg/kg/min"
     return ChecklistItem(name, spec.label, rule, f"{raw:g}", when, None, valid_for, "valid", found, text)
+
+
+# --- the forecast of the next dose, for a ward ------------------------------------------------------
+
+@dataclass(frozen=True)
+class Forecast:
+    """What the pre-dose check would say now for a patient's next dose (IL-2 running only)."""
+
+    patient_id: int
+    due_at: datetime | None
+    decision: str
+    reasons: list[str]          # the criteria met, in words ('SBP 85 mmHg at 09:10 (< 90: label: withhold)')
+    missing: list[str]          # required inputs with no valid value
+    overdue: bool = False       # the due time has passed
+
+    def _when(self, tz: tzinfo) -> str:
+        if self.due_at is None:
+            return ""
+        return f" {self.due_at.astimezone(tz):%H:%M}" + (" (overdue)" if self.overdue else "")
+
+    def short(self, tz: tzinfo) -> str:
+        """'next 14:00: HOLD' / 'next 14:00: give'."""
+        return f"next{self._when(tz)}: {self.decision.upper() if self.decision != 'give' else 'give'}"
+
+    def sentence(self, tz: tzinfo) -> str:
+        """'next dose 14:00: HOLD if these stay: SBP 85 mmHg ...; no valid value for urine output'."""
+        when = self._when(tz)
+        text = f"next dose{when}: {self.decision.upper()}"
+        if self.reasons:
+            text += " if these stay: " + "; ".join(self.reasons)
+        if self.missing:
+            text += f"; no valid value for {', '.join(self.missing)}"
+        return text
+
+
+#: How far back a forecast reads the record: the longest validity an input has (a blood culture, 7 days).
+FORECAST_LOOKBACK = timedelta(days=7)
+
+
+def forecasts(*, session: Session, patient_ids: Sequence[int], now: datetime, tz: tzinfo | None = None,
+              thresholds: Thresholds | None = None) -> dict[int, Forecast]:
+    """For each patient whose IL-2 is running, the pre-dose check judged now as at the time of
+    dosing: one engine preparation for the whole ward (the ward overview shows it beside each
+    patient; the doses page has the full check)."""
+    now = _aware("now", now)
+    thresholds = thresholds or default_thresholds()
+    tz = tz or UTC
+    if not patient_ids:
+        return {}
+    obs, doses, courses = alerting.store_frames(session=session, patient_ids=list(patient_ids),
+                                                since=now - FORECAST_LOOKBACK)
+    obs = obs[obs["time"] <= pd.Timestamp(now)]
+    doses = doses[doses["time"] <= pd.Timestamp(now)]
+    if doses.empty:
+        return {}
+    labels = sorted(set(doses["patient_id"]))
+    number = {label: i for i, label in enumerate(labels)}
+    obs = obs[obs["patient_id"].isin(number)].assign(patient_id=lambda f: f["patient_id"].map(number))
+    doses = doses.assign(patient_id=doses["patient_id"].map(number))
+    courses = courses[courses["patient_id"].isin(number)].assign(
+        patient_id=lambda f: f["patient_id"].map(number))
+    data = prepare(obs, doses, courses, thresholds=thresholds, n_patients=len(labels))
+    pid = np.arange(len(labels), dtype=np.int64)
+    time = np.full(len(labels), _ticks(now, data.unit), dtype=np.int64)
+    hold = thresholds["il2_hold"]
+    # IL-2 running: a dose given or held in the previous 24 h, and not stopped since (il2_hold).
+    events, stopped = data.dose_subset("given", "held"), data.dose_subset("stopped")
+    last = data.asof(pid, time, events, pd.Timedelta(hours=hold.values["active_if_dose_within_hours"]))
+    stop = data.asof(pid, time, stopped)
+    running = (last >= 0) & ~((stop >= 0) & (take(stopped.time, stop, NAT) >= take(events.time, last, NAT)))
+    assessment = il2_hold.assess(data, pid, time, hold, np.ones(len(pid), dtype=bool))
+    _, due = data.next_due(pid, time)
+    items = assessment.items(pid)
+
+    def when(at: str) -> str:
+        return local_text(pd.Timestamp(at).to_pydatetime(), tz)
+
+    out = {}
+    for k in np.flatnonzero(running).tolist():
+        missing, stale = assessment.missing(k)
+        out[int(labels[k])] = Forecast(
+            patient_id=int(labels[k]),
+            due_at=None if due[k] == NAT else pd.Timestamp(int(due[k]), unit=data.unit, tz="UTC").to_pydatetime(),
+            decision=DECISIONS[int(assessment.decision[k])],
+            reasons=[il2_hold.criterion_words(i, when) for i in items[k] if i.get("kind") in CRITERION_KINDS],
+            missing=[hc.INPUTS[n].label for n in missing + stale] if assessment.absent else [],
+            overdue=due[k] != NAT and due[k] <= time[k])
+    return out
 
 
 # --- recording -----------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from sqlmodel import Session
 
 from monitoring.alerting import open_alert_counts
 from monitoring.catalogue import ORGAN_SYSTEMS
+from monitoring.dosing import forecasts
 from monitoring.entry import SCORE_CODES, next_set_due
 from monitoring.models import REGIMEN_SHORT, TreatmentCourse
 from monitoring.repository import OBSERVATION_COLUMNS, current_observations, ward_patient_list
@@ -112,8 +113,22 @@ def ward_overview(*, session: Session, ward_ids: Sequence[int], now: datetime, t
                                .where(TreatmentCourse.id.in_(course_ids))).all()
         baselines = {pid: cr for pid, cr, _ in rows if cr is not None}
         weights = {pid: kg for pid, _, kg in rows if kg is not None}
-    return overview_rows(patients, obs, open_alerts=open_alerts, baseline_creatinine=baselines,
-                         baseline_weight=weights, now=now, tz=tz)
+    frame = overview_rows(patients, obs, open_alerts=open_alerts, baseline_creatinine=baselines,
+                          baseline_weight=weights, now=now, tz=tz)
+    return with_forecasts(frame, forecasts(session=session, patient_ids=ids, now=now, tz=tz), tz)
+
+
+def with_forecasts(frame: pd.DataFrame, found: dict, tz: tzinfo) -> pd.DataFrame:
+    """The overview with each patient's next-dose forecast (IL-2 running only): 'next 14:00: HOLD' after
+    the last dose, and the whole sentence with its criteria in `forecast` (listed under the table)."""
+    if frame.empty:
+        return frame.assign(forecast=pd.Series(dtype=object), forecast_decision=pd.Series(dtype=object))
+    of = [found.get(int(p)) for p in frame["patient_id"]]
+    frame = frame.copy()
+    frame["Last dose"] = [text if f is None else f"{text}; {f.short(tz)}" for text, f in zip(frame["Last dose"], of)]
+    frame["forecast"] = [None if f is None else f.sentence(tz) for f in of]
+    frame["forecast_decision"] = [None if f is None else f.decision for f in of]
+    return frame
 
 
 OVERVIEW_COLUMNS = ["patient_id", "Bed", "Patient", "Course", "Last dose", "NEWS2",

@@ -64,7 +64,9 @@ def overview() -> None:
             "Patient": st.column_config.TextColumn(width=165),
             "Course": st.column_config.TextColumn(
                 width=150, help="Regimen · cycle and day of the course · IL-2 doses given of planned"),
-            "Last dose": st.column_config.TextColumn("Last dose (ago)", width=110),
+            "Last dose": st.column_config.TextColumn(
+                "Last dose (ago); next", width=135, help="Time since the last IL-2 dose; for IL-2 running, what the "
+                "pre-dose check would say now for the next dose (its criteria are listed under the table)"),
             "NEWS2": st.column_config.TextColumn(
                 width=60, help="Of the last complete set (all seven parameters), band colour of RCP 2017 Chart 4"),
             "Open alerts": st.column_config.TextColumn(width=120),
@@ -74,13 +76,20 @@ def overview() -> None:
             "Next set": st.column_config.TextColumn(
                 width=110, help="From the last complete set's NEWS2 (RCP 2017 Chart 4), by elapsed time"),
             "CTCAE today": st.column_config.TextColumn(
-                width=290, help="Highest CTCAE v5.0 grade today per organ system, grade 1 and above, worst first; "
+                width=265, help="Highest CTCAE v5.0 grade today per organ system, grade 1 and above, worst first; "
                 "'all 0' when every value graded today is normal; '–' when nothing was graded today. The values "
                 "are listed below the table.")})
     rows = event.selection.rows if event is not None else []
     if rows:
         st.session_state[SELECTED_PATIENT] = int(frame["patient_id"].iat[rows[0]])
         st.switch_page(chart_page)
+    due = frame[frame["forecast"].notna()] if "forecast" in frame else frame.iloc[:0]
+    if len(due):
+        with st.expander("Next IL-2 dose: what the pre-dose check would say now"):
+            for row in due.itertuples(index=False):
+                st.markdown(f"**{row.Bed} · {row.Patient}**: {row.forecast}")
+            st.caption("A forecast from the values valid now; the check is judged again at the time of dosing "
+                       "on the IL-2 doses page.")
     with st.expander("Values behind today's grades"):
         for row in frame.itertuples(index=False):
             if row.grade_detail:
