@@ -310,19 +310,21 @@ def add_observation_set(*, session: Session, patient_id: int, values: Sequence[O
     saved = SavedSet(set_id=str(uuid.uuid4()))
     # A value of a code already recorded for this patient at this very time: two different values
     # cannot both stand (the engine could not tell which is true), so the later one is an amendment
-    # of the earlier, which stays in the history; the same value again is not stored twice.
+    # of the earlier, which stays in the history. The same value again is stored with its set (the
+    # engine reads it once).
     earlier = _current_at(session=session, patient_id=patient_id, observed_at=observed_at,
                           codes=[row["code"] for row in rows])
     kept = []
     for row in rows:
         before = earlier.get(row["code"])
-        if before is None:
+        if before is None or (before.value_num, before.value_code) == (row["value_num"], row["value_code"]):
             kept.append(row)
         elif (before.value_num, before.value_code) != (row["value_num"], row["value_code"]):
             changes = {k: row[k] for k in ("value_num", "value_code", "unit", "original_value", "original_unit")}
             saved.observations.append(_supersede(
                 session=session, observation_id=before.id, username=recorded_by, action="amend",
-                changes={**changes, "status": "amended", "recorded_at": now,
+                # The amendment belongs to the set being saved (its feedback and history show it).
+                changes={**changes, "set_id": saved.set_id, "status": "amended", "recorded_at": now,
                          "reason": f"a second value for the same time ({observed_at.isoformat()}), recorded by "
                                    f"{recorded_by}: the later value amends the earlier"}))
     rows = kept
