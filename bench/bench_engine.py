@@ -1,10 +1,13 @@
 """Benchmark: the alert engine (monitoring.engine.evaluate, every rule) at hospital size and for one patient.
 
-Three figures (targets from the performance issue), measured on the synthetic data of monitoring.demo:
-* hospital: 2,000 treatment courses (~1.06 M observations, `demo.build_hospital`), evaluated end to end
-  with canonical=True: at least 500,000 observations per second (best of 3);
+Figures (targets from issues 3 and 14), measured on the synthetic data of monitoring.demo:
+* hospital: 2,000 treatment courses (~1.1 M observations, `demo.build_hospital`), evaluated end to end
+  with canonical=True: at least 1,000,000 observations per second (best of 3; issue 14);
+* many alerts: the same hospital with random vital signs and lactates (most sets qualify for
+  something), from the long text format as the CLI reads a CSV: at least 500,000 observations per
+  second, parsing and unit checks included (issue 14);
 * one patient: re-evaluating one demo-ward patient (DEMO-003, ~700 observations) as the dashboard does
-  after each save: under 50 ms (median of 20, after a warm-up; best of 3 such medians);
+  after each save: at most 20 ms (median of 20, after a warm-up; best of 3 such medians; issue 14);
 * memory: peak RSS of a fresh process that builds the hospital frames and evaluates them: under 2 GB.
 
     .venv/bin/python -m bench.bench_engine [--quick]
@@ -26,8 +29,12 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 END = datetime(2026, 11, 27, 8, tzinfo=timezone.utc)
 COURSES, QUICK_COURSES = 2_000, 200
-TARGET_OBS_PER_S = 500_000
-TARGET_PATIENT_MS = 50
+TARGET_OBS_PER_S = 1_000_000
+TARGET_LONG_OBS_PER_S = 500_000
+TARGET_PATIENT_MS = 20
+#: Random vital signs and lactates for the many-alerts figure: (low, high, decimals).
+RANDOM_RANGES = {"temperature": (35.0, 40.8, 1), "heart_rate": (40, 150, 0), "sbp": (75, 170, 0),
+                 "resp_rate": (8, 30, 0), "spo2": (84, 100, 0), "lactate": (0.5, 6.0, 1)}
 TARGET_RSS_MB = 2_048
 REPEATS = 3
 PATIENT = "DEMO-003"
@@ -54,6 +61,29 @@ def ward_frames():
     from monitoring import demo
 
     return engine_frames(demo.generate_ward(patients=12, days=7, seed=2026, end=END))
+
+
+def random_vitals(obs: pd.DataFrame, seed: int = 5) -> pd.DataFrame:
+    """The hospital's observations with uniformly random vital signs, lactates and 1 in 5 sets not
+    Alert: most sets qualify for an alert of some rule (the issue's many-alerts case)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    obs = obs.copy()
+    for code, (low, high, decimals) in RANDOM_RANGES.items():
+        rows = (obs["code"] == code).to_numpy()
+        obs.loc[rows, "value_num"] = np.round(rng.uniform(low, high, rows.sum()), decimals)
+    rows = (obs["code"] == "consciousness").to_numpy()
+    obs.loc[rows, "value_code"] = rng.choice(["A"] * 8 + ["C", "V"], rows.sum())
+    return obs
+
+
+def long_text(obs: pd.DataFrame) -> pd.DataFrame:
+    """The canonical frame as the CLI reads a CSV: every cell text."""
+    numbers = obs["value_num"].map(lambda v: f"{v:g}" if v == v else "").astype(str)
+    return pd.DataFrame({"patient_id": obs["patient_id"].astype(str),
+                         "time": obs["time"].dt.strftime("%Y-%m-%dT%H:%M:%SZ"), "code": obs["code"].astype(str),
+                         "value": numbers.where(obs["value_num"].notna(), obs["value_code"].astype(str)), "unit": ""})
 
 
 def _peak_rss_mb(courses: int) -> float:
@@ -87,19 +117,21 @@ def run(quick: bool = False) -> list[dict]:
              "value": best, "unit": "s", "throughput_per_s": throughput,
              "target": f">= {TARGET_OBS_PER_S:,} obs/s", "peer": None, "ratio": None,
              "met": throughput >= TARGET_OBS_PER_S}]
-    # From the long format as the CLI reads a CSV (every cell text), parsing and unit checks included.
-    numbers = obs["value_num"].map(lambda v: f"{v:g}" if v == v else "").astype(str)
-    long = pd.DataFrame({"patient_id": obs["patient_id"].astype(str),
-                         "time": obs["time"].dt.strftime("%Y-%m-%dT%H:%M:%SZ"), "code": obs["code"].astype(str),
-                         "value": numbers.where(obs["value_num"].notna(), obs["value_code"].astype(str)), "unit": ""})
-    started = time.perf_counter()
-    evaluate(long, doses, courses=courses)
-    parsed = time.perf_counter() - started
-    rows.append({"figure": f"evaluate() from the long CSV format, every cell text (parsing and unit checks "
-                           f"included), {n_courses:,} courses",
+    # Many alerts, from the long format as the CLI reads a CSV (every cell text), parsing and unit
+    # checks included.
+    long = long_text(random_vitals(obs))
+    evaluate(long.iloc[:1000], doses, courses=courses)
+    parsed, alerts = float("inf"), 0
+    for _ in range(REPEATS):
+        started = time.perf_counter()
+        alerts = len(evaluate(long, doses, courses=courses))
+        parsed = min(parsed, time.perf_counter() - started)
+    rows.append({"figure": f"evaluate() from the long CSV format with random vital signs ({alerts:,} alerts: most "
+                           f"sets qualify for something), every cell text, parsing and unit checks included, "
+                           f"{n_courses:,} courses",
                  "value": parsed, "unit": "s", "throughput_per_s": len(obs) / parsed,
-                 "target": f">= {TARGET_OBS_PER_S:,} obs/s", "peer": None, "ratio": None,
-                 "met": len(obs) / parsed >= TARGET_OBS_PER_S})
+                 "target": f">= {TARGET_LONG_OBS_PER_S:,} obs/s", "peer": None, "ratio": None,
+                 "met": len(obs) / parsed >= TARGET_LONG_OBS_PER_S})
     del obs, doses, courses, long
 
     w_obs, w_doses, w_courses = ward_frames()
@@ -117,7 +149,7 @@ def run(quick: bool = False) -> list[dict]:
     ms = min(medians) * 1000
     rows.append({"figure": f"evaluate() one patient after a new set ({len(one[0]):,} observations), median of 20",
                  "value": ms, "unit": "ms", "throughput_per_s": len(one[0]) / (ms / 1000),
-                 "target": f"< {TARGET_PATIENT_MS} ms", "peer": None, "ratio": None, "met": ms < TARGET_PATIENT_MS})
+                 "target": f"<= {TARGET_PATIENT_MS} ms", "peer": None, "ratio": None, "met": ms <= TARGET_PATIENT_MS})
 
     rss = _peak_rss_mb(n_courses)
     rows.append({"figure": f"peak RSS, build + evaluate {n_courses:,} courses (fresh process)", "value": rss,

@@ -3,7 +3,7 @@
 SQLite (the embedded default) runs in WAL mode with a busy timeout and takes the write lock at the
 start of every transaction (BEGIN IMMEDIATE): a transaction that reads and then writes under a
 deferred BEGIN fails at once with 'database is locked' whatever the busy timeout says (measured:
-926 of 2000 writes failed; ../shared/reference/engineering.md §1e). PostgreSQL needs none of it.
+926 of 2000 writes failed; measured in the engineering notes the project started from, §1e). PostgreSQL needs none of it.
 
 SQLite's busy handler is not fair: a waiting writer sleeps up to 100 ms between tries, and the writers
 that happen to try just after a commit win again and again. With 16 processes saving 1,000 sets each

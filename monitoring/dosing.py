@@ -330,10 +330,17 @@ def _engine_assessment(obs: pd.DataFrame, doses: pd.DataFrame, courses: pd.DataF
     data = prepare(obs, doses, courses, thresholds=thresholds, n_patients=1)
     pid = np.zeros(1, dtype=np.int64)
     time = np.array([_ticks(now, data.unit)], dtype=np.int64)
-    assessment = il2_hold.assess(data, pid, time, thresholds["il2_hold"], np.ones(1, dtype=bool))
     _, due = data.next_due(pid, time)
+    ahead = _ahead(due, time, data, thresholds["il2_hold"])
+    assessment = il2_hold.assess(data, pid, time, thresholds["il2_hold"], np.ones(1, dtype=bool), forecast=ahead)
     due_at = None if due[0] == NAT else pd.Timestamp(int(due[0]), unit=data.unit, tz="UTC").to_pydatetime()
     return assessment, data, due_at
+
+
+def _ahead(due: np.ndarray, time: np.ndarray, data, hold) -> np.ndarray:
+    """Where the next dose is due later than the pre-dose hours from now: the check is a forecast."""
+    pre = data.ticks(pd.Timedelta(hours=hold.values["pre_dose_hours"]))
+    return (due != NAT) & (time < due - pre)
 
 
 def pre_dose_check(*, session: Session, patient_id: int, now: datetime, thresholds: Thresholds | None = None,
@@ -359,13 +366,14 @@ def pre_dose_check(*, session: Session, patient_id: int, now: datetime, threshol
                 for item in items if item.get("kind") in CRITERION_KINDS]
     missing, stale = assessment.missing(0)
     labels = [hc.INPUTS[n].label for n in missing + stale] if assessment.absent else []
-    checklist = _checklist(obs, courses, now, thresholds, criteria, assessment, tz)
     pre = timedelta(hours=hold.values["pre_dose_hours"])
+    at_dosing = due_at is None or now >= due_at - pre
+    checklist = _checklist(obs, courses, now, thresholds, criteria, assessment, tz, at_dosing=at_dosing)
     return PreDoseCheck(patient_id=patient_id, at=now, decision=DECISIONS[int(assessment.decision[0])],
                         criteria=criteria, checklist=checklist, missing=labels,
                         standard=cited(il2_hold.standard(hold), hold.source), items=items,
                         eligibility=eligibility_flags(session=session, course_id=_course_id(courses)),
-                        due_at=due_at, at_dosing=due_at is None or now >= due_at - pre)
+                        due_at=due_at, at_dosing=at_dosing)
 
 
 def _course_id(courses: pd.DataFrame) -> int | None:
@@ -383,8 +391,10 @@ def eligibility_flags(*, session: Session, course_id: int | None) -> list[Eligib
 
 
 def _checklist(obs: pd.DataFrame, courses: pd.DataFrame, now: datetime, thresholds: Thresholds,
-               criteria: list[Criterion], assessment, tz: tzinfo) -> list[ChecklistItem]:
-    """One line per input of the criteria table: its latest value and time, and its status."""
+               criteria: list[Criterion], assessment, tz: tzinfo, *, at_dosing: bool = True) -> list[ChecklistItem]:
+    """One line per input of the criteria table: its latest value and time, and its status. Ahead of
+    the time of dosing, the readings judged only then (heart rate, phenylephrine) are 'at dosing',
+    neither stale nor missing."""
     catalogue = default_catalogue()
     validity = thresholds["validity"]
     v = thresholds["il2_hold"].values
@@ -406,8 +416,11 @@ def _checklist(obs: pd.DataFrame, courses: pd.DataFrame, now: datetime, threshol
         code = spec.codes[0]
         rows = obs[obs["code"] == code]
         if rows.empty:
-            items.append(ChecklistItem(name, spec.label, rules.get(name, ""), None, None, None, valid_for, "missing",
-                                       found, f"no {spec.label} recorded in the last {hours}" if spec.required else
+            ahead = spec.validity == "dosing" and not at_dosing
+            items.append(ChecklistItem(name, spec.label, rules.get(name, ""), None, None, None, valid_for,
+                                       "at dosing" if ahead else "missing", found,
+                                       f"no {spec.label} recorded yet: judged at the time of dosing" if ahead else
+                                       f"no {spec.label} recorded in the last {hours}" if spec.required else
                                        f"no {spec.label} recorded", spec.required))
             continue
         row = rows.iloc[-1]
@@ -434,7 +447,11 @@ def _checklist(obs: pd.DataFrame, courses: pd.DataFrame, now: datetime, threshol
             previous = rows.iloc[-2]
             note = f"; previous {entry.format_value(previous['value_num'])} at {local_text(previous['time'], tz)}"
         when = local_text(at, tz)
-        if status == "valid":
+        if spec.validity == "dosing" and not at_dosing:
+            status = "at dosing"
+            text = (f"{spec.label} {value} at {when} ({elapsed_text(age)} ago): judged at the time of dosing, on "
+                    f"the readings of the {hours} before the dose{note}")
+        elif status == "valid":
             text = f"{spec.label} {value} at {when} ({elapsed_text(age)} ago): valid{note}"
         elif status == "unusable":
             text = f"{spec.label} {value} at {when} has no measurement period: not usable per 8 h"
@@ -543,8 +560,9 @@ def forecasts(*, session: Session, patient_ids: Sequence[int], now: datetime, tz
     last = data.asof(pid, time, events, pd.Timedelta(hours=hold.values["active_if_dose_within_hours"]))
     stop = data.asof(pid, time, stopped)
     running = (last >= 0) & ~((stop >= 0) & (take(stopped.time, stop, NAT) >= take(events.time, last, NAT)))
-    assessment = il2_hold.assess(data, pid, time, hold, np.ones(len(pid), dtype=bool))
     _, due = data.next_due(pid, time)
+    assessment = il2_hold.assess(data, pid, time, hold, np.ones(len(pid), dtype=bool),
+                                 forecast=_ahead(due, time, data, hold))
     items = assessment.items(pid)
 
     def when(at: str) -> str:

@@ -2,7 +2,7 @@
 
 data/thresholds.toml holds one table per rule or score. Each table has a `source` table naming the
 document, its version, the table or section, and a `status` (verified, secondary, from-memory,
-local-choice) taken from ../shared/reference/clinical.md. A hospital reviews and changes numbers
+local-choice) taken from docs/clinical.md (a copy of the research note the rules were written from). A hospital reviews and changes numbers
 there without touching code. The modules that use a section parse it into a typed object at start;
 any problem raises ThresholdsError naming the key, so an invalid file is refused before use.
 """

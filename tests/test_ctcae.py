@@ -1,6 +1,6 @@
 """CTCAE v5.0 grading (monitoring/ctcae.py) and its [ctcae] thresholds section.
 
-Reference cases: the 137 admiral boundary cases (../shared/reference/ctcae_v5_admiral_cases.csv),
+Reference cases: the 137 admiral boundary cases (tests/data/ctcae_v5_admiral_cases.csv),
 and tests/data/ctcae_boundaries.csv with the test vectors of clinical.md §8 items 4-7 and the
 boundaries of every graded term in both unit systems.
 """
@@ -22,7 +22,7 @@ from monitoring.inputs import read_long_frame
 from monitoring.thresholds import Section, ThresholdsError
 
 ROOT = Path(__file__).resolve().parents[1]
-ADMIRAL_CASES = ROOT / "tests" / "data" / "ctcae_v5_admiral_cases.csv"  # copy of ../shared/reference/
+ADMIRAL_CASES = ROOT / "tests" / "data" / "ctcae_v5_admiral_cases.csv"  # copied into the repository
 BOUNDARIES = ROOT / "tests" / "data" / "ctcae_boundaries.csv"
 TIME = "2026-03-02T08:00:00Z"
 

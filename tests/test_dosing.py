@@ -26,7 +26,8 @@ START = NOW - timedelta(days=1)     # the factory's course start: 600,000 IU/kg 
 def observe(engine, patient_id: int, at: datetime, period_hours: float | None = None, **values) -> None:
     """One observation set at `at`, entered at that moment (so never a late entry)."""
     inputs = [ObservationInput(code, value, period_start=at - timedelta(hours=period_hours)
-                               if code == "urine_output" else None) for code, value in values.items()]
+                               if code == "urine_output" else None) for code, value in values.items()
+              if value is not None]
     with session_scope(engine) as session:
         repository.add_observation_set(session=session, patient_id=patient_id, values=inputs, observed_at=at,
                                        recorded_by="nurse.a", now=at)
@@ -378,3 +379,17 @@ def test_a_patient_without_any_observation_gets_every_input_missing_and_no_confi
     held = result.checklist[-1]
     assert (held.code, held.value) == ("held_doses", "0 held")  # counted from the dose record: never missing
     assert result.missing == ["SBP", "SpO2", "consciousness", "heart rate", "platelets", "creatinine", "urine output"]
+
+
+def test_between_doses_the_check_is_a_forecast_and_the_heart_rate_is_not_yet_due(engine):
+    """The heart rate counts only at the time of dosing (Dutcher 2014 Table 3: 'persistent at the time
+    of dosing'): 5 h before the dose its absence does not make the forecast incomplete; within the 2 h
+    before the dose it does."""
+    patient, course = make_patient_with_course(engine, start=START)
+    record(engine, course, 1, "given", at=NOW - timedelta(hours=3), given_at=NOW - timedelta(hours=3), dose=48e6)
+    observe_complete(engine, patient, NOW - timedelta(minutes=30), heart_rate=None)   # no heart rate now
+    ahead = check(engine, patient)                                                     # next dose due NOW + 5 h
+    assert (ahead.decision, ahead.at_dosing, ahead.missing) == ("give", False, [])
+    observe(engine, patient, NOW + timedelta(hours=3, minutes=30), sbp=120, spo2=97, consciousness="A")
+    due_soon = check(engine, patient, now=NOW + timedelta(hours=3, minutes=40))       # 1 h 20 min before it
+    assert due_soon.at_dosing and due_soon.decision == "incomplete" and due_soon.missing == ["heart rate"]

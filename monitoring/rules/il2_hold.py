@@ -80,9 +80,14 @@ class Assessment:
     the time of dosing; elsewhere only the danger criteria count. `items(rows)` words the chosen rows."""
 
     def __init__(self, data: EvalData, pid: np.ndarray, time: np.ndarray, s: HoldSettings,
-                 at_dosing: np.ndarray | None = None, *, criteria: tuple[hc.Criterion, ...] = hc.CRITERIA):
+                 at_dosing: np.ndarray | None = None, *, criteria: tuple[hc.Criterion, ...] = hc.CRITERIA,
+                 forecast: np.ndarray | None = None):
+        """forecast: moments judged as at the time of dosing ahead of it (the doses page and the ward
+        overview between doses): the readings of the time of dosing (heart rate, phenylephrine) are
+        not yet due, so their absence does not make the check incomplete."""
         self.data, self.s, self.pid, self.time = data, s, pid, time
         n = len(pid)
+        self.forecast = np.zeros(n, dtype=bool) if forecast is None else forecast
         self.at_dosing = np.ones(n, dtype=bool) if at_dosing is None else at_dosing
         self.inputs = hc.Inputs(data, pid, time, self.at_dosing)
         v = s.values
@@ -107,6 +112,8 @@ class Assessment:
         if criteria is hc.CRITERIA:      # a partial check (the danger signs) is never 'incomplete'
             for name in hc.REQUIRED:
                 self.absent[name] = _absent(self.inputs(name)[0])
+                if hc.INPUTS[name].validity == "dosing":
+                    self.absent[name] &= ~self.forecast
                 missing |= self.absent[name]
             # Only where the regimen's check needs every input (an inpatient dose, not a home injection).
             regimen = data.regimens(pid)
@@ -195,9 +202,10 @@ def _absent(value: np.ndarray) -> np.ndarray:
 
 
 def assess(data: EvalData, pid: np.ndarray, time: np.ndarray, s: HoldSettings,
-           at_dosing: np.ndarray | None = None) -> Assessment:
-    """Decision and criteria at each (patient, time) (the pre-dose check: every moment at dosing)."""
-    return Assessment(data, pid, time, s, at_dosing)
+           at_dosing: np.ndarray | None = None, forecast: np.ndarray | None = None) -> Assessment:
+    """Decision and criteria at each (patient, time) (the pre-dose check: every moment at dosing;
+    `forecast` where the dose is not yet within the pre-dose hours)."""
+    return Assessment(data, pid, time, s, at_dosing, forecast=forecast)
 
 
 def evaluation_points(data: EvalData, s: HoldSettings) -> dict[str, np.ndarray]:
