@@ -34,7 +34,8 @@ def store_frames(*, session: Session, patient_ids: Sequence[int] | None = None, 
     obs = obs.rename(columns={"observed_at": "time"})
     doses = repository.current_doses(session=session, patient_ids=patient_ids)
     doses = pd.DataFrame({"patient_id": doses["patient_id"], "time": doses["given_at"].fillna(doses["scheduled_at"]),
-                          "status": doses["status"], "dose_number": doses["dose_number"].astype("Int64")})
+                          "status": doses["status"], "dose_number": doses["dose_number"].astype("Int64"),
+                          "scheduled_at": doses["scheduled_at"]})
     latest = select(TreatmentCourse.patient_id, func.max(TreatmentCourse.id)).group_by(TreatmentCourse.patient_id)
     if patient_ids is not None:
         latest = latest.where(TreatmentCourse.patient_id.in_(list(patient_ids)))

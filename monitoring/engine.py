@@ -198,8 +198,9 @@ def _number_patients(obs: pd.DataFrame, doses: pd.DataFrame | None, courses: pd.
     if doses is not None:
         dose_arrays = {"patient_id": numbers_of(doses["patient_id"], True), "time": doses["time"],
                        "status": doses["status"].to_numpy(dtype=object)}
-        if "dose_number" in doses:
-            dose_arrays["dose_number"] = doses["dose_number"]
+        for column in ("dose_number", "scheduled_at"):
+            if column in doses:
+                dose_arrays[column] = doses[column]
     course_arrays = None
     if courses is not None and len(courses):
         numbers = numbers_of(courses["patient_id"], False)

@@ -385,11 +385,25 @@ def test_between_doses_the_check_is_a_forecast_and_the_heart_rate_is_not_yet_due
     """The heart rate counts only at the time of dosing (Dutcher 2014 Table 3: 'persistent at the time
     of dosing'): 5 h before the dose its absence does not make the forecast incomplete; within the 2 h
     before the dose it does."""
-    patient, course = make_patient_with_course(engine, start=START)
-    record(engine, course, 1, "given", at=NOW - timedelta(hours=3), given_at=NOW - timedelta(hours=3), dose=48e6)
+    started = NOW - timedelta(hours=3)
+    patient, course = make_patient_with_course(engine, start=started)
+    with session_scope(engine) as session:   # dose 1 on time, 3 h ago: dose 2 is due at NOW + 5 h
+        dosing.record(session=session, course_id=course, dose_number=1, status="given", scheduled_at=started,
+                      given_at=started, dose=48e6, recorded_by="nurse.a", now=started)
     observe_complete(engine, patient, NOW - timedelta(minutes=30), heart_rate=None)   # no heart rate now
     ahead = check(engine, patient)                                                     # next dose due NOW + 5 h
     assert (ahead.decision, ahead.at_dosing, ahead.missing) == ("give", False, [])
     observe(engine, patient, NOW + timedelta(hours=3, minutes=30), sbp=120, spo2=97, consciousness="A")
     due_soon = check(engine, patient, now=NOW + timedelta(hours=3, minutes=40))       # 1 h 20 min before it
     assert due_soon.at_dosing and due_soon.decision == "incomplete" and due_soon.missing == ["heart rate"]
+
+
+def test_the_check_is_for_the_scheduled_dose_even_after_a_late_one(engine):
+    """A dose given 40 min late does not shift the schedule: the check is for the next scheduled dose,
+    the one the page names."""
+    patient_id, course = make_patient_with_course(engine, start=START)
+    record(engine, course, 1, "given", at=START + timedelta(minutes=40), given_at=START + timedelta(minutes=40),
+           dose=48e6)
+    at = START + timedelta(hours=7)
+    nxt = upcoming(engine, course, now=at)
+    assert check(engine, patient_id, now=at).due_at == nxt.scheduled_at == START + timedelta(hours=8)

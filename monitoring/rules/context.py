@@ -123,6 +123,7 @@ class EvalData:
     _series: dict[str, Series] = field(default_factory=dict)
     sets: dict | None = None
     thresholds: object = None
+    dose_scheduled: np.ndarray | None = None   # per row of `doses`: its scheduled time (ticks)
     _subsets: dict = field(default_factory=dict)
     cache: dict = field(default_factory=dict)
 
@@ -227,14 +228,16 @@ class EvalData:
 
     def next_due(self, pid: np.ndarray, time: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(position in data.doses of the last dose event at or before each time, -1 when none;
-        when the next dose is due: that event's time + the course's dose interval, or the
-        thresholds' default interval)."""
+        when the next dose is due: that event's scheduled time (its own time when none is known) +
+        the course's dose interval, or the thresholds' default interval: the schedule does not shift
+        with a late dose, as on the doses page)."""
         events = self.dose_subset("given", "held", "stopped")
         i = self.asof(pid, time, events)
         interval = self.courses["dose_interval_hours"][pid]
         default = self.thresholds["il2_hold"].values["default_interval_hours"]
         interval = np.where(np.isnan(interval), default, interval)
-        due = take(events.time, i, NAT) + (interval * self.ticks(pd.Timedelta(hours=1))).astype(np.int64)
+        scheduled = take(self.dose_scheduled[events.origin] if len(events) else np.zeros(0, dtype=np.int64), i, NAT)
+        due = scheduled + (interval * self.ticks(pd.Timedelta(hours=1))).astype(np.int64)
         return i, np.where(i >= 0, due, NAT)
 
     def context_text(self, ctx: DoseContext, rows: np.ndarray) -> list[str]:
@@ -322,8 +325,9 @@ def prepare(obs: pd.DataFrame, doses, courses, *, thresholds, now: pd.Timestamp 
     data._obs = Series(obs_pid[order], obs_t[order], key[order],
                        obs["value_num"].to_numpy(dtype=float, na_value=np.nan)[order], code_values[order], start)
     _refuse_conflicts(obs, order, sorted_codes, data._obs)
-    pid, time, number, status = _dose_arrays(doses if has_doses else None, unit, data.key)
+    pid, time, number, status, scheduled = _dose_arrays(doses if has_doses else None, unit, data.key)
     data.doses = Series(pid, time, data.key(pid, time), number, status, None)
+    data.dose_scheduled = scheduled
     data.courses = _course_arrays(courses, n_patients)
     data.sets = _build_sets(data)
     return data
@@ -412,14 +416,18 @@ def _flag(value) -> bool:
 
 
 def _dose_arrays(doses, unit: str, data_key) -> tuple[np.ndarray, ...]:
-    """(patient, time, dose number, status) sorted by patient and time (stable). Doses are numbered in
-    schedule order, given or not, as the ward counts them, unless the numbers are given."""
+    """(patient, time, dose number, status, scheduled time) sorted by patient and time (stable). Doses
+    are numbered in schedule order, given or not, as the ward counts them, unless the numbers are
+    given; the scheduled time is the event's own time unless a `scheduled_at` column gives it."""
     if doses is None or not len(doses["patient_id"]):
-        return (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0, dtype=object))
+        return (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0, dtype=object),
+                np.zeros(0, dtype=np.int64))
     pid = np.asarray(doses["patient_id"], dtype=np.int64)
     time = _ticks(doses["time"], unit)
+    scheduled = _ticks(doses["scheduled_at"], unit) if "scheduled_at" in doses else time.copy()
+    scheduled = np.where(scheduled == NAT, time, scheduled)
     order = np.argsort(data_key(pid, time), kind="stable")
-    pid, time = pid[order], time[order]
+    pid, time, scheduled = pid[order], time[order], scheduled[order]
     status = np.asarray(doses["status"], dtype=object)[order]
     number = None
     if "dose_number" in doses:
@@ -431,7 +439,7 @@ def _dose_arrays(doses, unit: str, data_key) -> tuple[np.ndarray, ...]:
         starts[1:] = pid[1:] != pid[:-1]
         first = np.maximum.accumulate(np.where(starts, np.arange(len(pid)), 0))
         number = (np.arange(len(pid)) - first + 1).astype(float)
-    return pid, time, number, status
+    return pid, time, number, status, scheduled
 
 
 #: Columns of `sets` scored per parameter: NEWS2 points (NaN when the parameter is unknown).
