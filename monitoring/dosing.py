@@ -362,7 +362,7 @@ def pre_dose_check(*, session: Session, patient_id: int, now: datetime, threshol
         return local_text(pd.Timestamp(at).to_pydatetime(), tz)
 
     items = assessment.items(np.zeros(1, dtype=np.int64))[0]
-    criteria = [Criterion(item["criterion"].split(".", 1)[1], item["kind"], il2_hold.criterion_words(item, when), item)
+    criteria = [Criterion(item["id"], item["kind"], il2_hold.criterion_words(item, when), item)
                 for item in items if item.get("kind") in CRITERION_KINDS]
     missing, stale = assessment.missing(0)
     labels = [hc.INPUTS[n].label for n in missing + stale] if assessment.absent else []

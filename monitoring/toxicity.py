@@ -105,12 +105,16 @@ def _urine_grades(urine: pd.DataFrame, s: DerivedGrades) -> pd.DataFrame:
         seconds = int(window * 3600)
         upper = np.arange(len(key)) + 1
         lower = np.searchsorted(key, key - seconds, side="right")   # records ending inside the window
-        # A first record that began well before the window is not inside it.
-        first = np.minimum(lower, len(key) - 1)
-        lower = np.where(t_start[first] < t_end - seconds - slack, lower + 1, lower)
-        lower = np.minimum(lower, upper)
         covered = cum_hours[upper] - cum_hours[lower]
         total = cum_volume[upper] - cum_volume[lower]
+        # A first record that began before the window counts for the part inside it (a 12-h record of
+        # 50 mL is 33 mL in the last 8 h: the same rate, never a gap).
+        first = np.minimum(lower, len(key) - 1)
+        window_start = t_end - seconds
+        before = t_start[first] < window_start
+        fraction = np.where(before, (t_end[first] - window_start) / np.maximum(t_end[first] - t_start[first], 1), 1.0)
+        covered = covered - hours[first] * (1 - fraction) * before
+        total = total - volume[first] * (1 - fraction) * before
         met = (covered * 3600 >= seconds - slack) & (total < limit)
         grade = np.where(met, np.maximum(grade, value), grade)
     out = np.empty_like(grade)

@@ -447,3 +447,15 @@ def test_a_window_not_covered_by_records_is_not_graded():
 
     # 30 mL over 2 h: the 8 h are not covered, so no oliguria can be said (missing is never zero).
     assert derived_grades(_rows("urine_output", [30], period_hours=2))["grade"].tolist() == [0]
+
+
+@pytest.mark.parametrize("volume, hours, grade", [
+    (50, 12, 3),    # 50 mL over 12 h is 33 mL in the last 8 h: oliguria (the record covers the window)
+    (100, 16, 3),   # 50 mL per 8 h
+    (160, 16, 0),   # 80 mL per 8 h: not below 80
+    (200, 24, 4),   # < 240 mL in 24 h: anuria
+])
+def test_a_record_longer_than_the_window_counts_for_its_part_inside_it(volume, hours, grade):
+    from monitoring.toxicity import derived_grades
+
+    assert derived_grades(_rows("urine_output", [volume], period_hours=hours))["grade"].tolist() == [grade]

@@ -470,3 +470,37 @@ def test_a_hospital_change_to_a_threshold_changes_the_standard_shown(tmp_path, r
     local.write_text(text.replace(line, changed))
     shipped, edited = _alert(rule)["standard"], _alert(rule, load_thresholds(local))["standard"]
     assert phrase not in shipped and phrase in edited
+
+
+# --- the hold check at one moment (what the doses page shows then) ----------------------------------
+
+def check_at(rows, dose_rows, hours: float, courses=None) -> tuple[str, list[str]]:
+    """The pre-dose decision and the criteria met at T0 + hours, judged as at the time of dosing."""
+    import numpy as np
+
+    from monitoring.engine import _canonical, read_doses
+    from monitoring.rules.context import prepare
+    from monitoring.rules.il2_hold import DECISIONS, assess
+
+    thresholds = default_thresholds()
+    canonical = _canonical(obs(*rows)).assign(patient_id=0)
+    dose_frame = read_doses(doses(*dose_rows)).assign(patient_id=0)
+    data = prepare(canonical, dose_frame, courses, thresholds=thresholds, n_patients=1)
+    moment = np.array([pd.Timestamp(at(hours)).as_unit(data.unit).asm8.view("i8")], dtype=np.int64)
+    judged = assess(data, np.zeros(1, dtype=np.int64), moment, thresholds["il2_hold"], np.ones(1, dtype=bool))
+    return DECISIONS[int(judged.decision[0])], judged.met_ids(0)
+
+
+def test_febrile_neutropenia_holds_il2_while_the_count_stays_low_beyond_the_episode_gap():
+    rows = [*vitals(1, temperature=39.0), (1, "anc", 0.1), (50, "anc", 0.1), *vitals(55.5)]
+    decision, met = check_at(rows, ((0, "given"), (48, "given")), 56)
+    assert decision == "hold" and "febrile_neutropenia" in met          # 55 h after the fever, ANC still 0.1
+    recovered = [*vitals(1, temperature=39.0), (1, "anc", 0.1), (50, "anc", 2.1), *vitals(55.5)]
+    assert "febrile_neutropenia" not in check_at(recovered, ((0, "given"), (48, "given")), 56)[1]
+
+
+def test_the_phenylephrine_maximum_of_the_interval_counts_at_the_dose_that_ends_it():
+    rows = [*vitals(-0.5), (3, "phenylephrine", 1.2), (5, "phenylephrine", 0.3), *vitals(7.5),
+            (7.5, "phenylephrine", 0)]
+    decision, met = check_at(rows, ((0, "given"), (8, "given")), 8)
+    assert "phenylephrine_max_relative" in met                          # Dutcher: max 1-1.5 during the interval

@@ -234,7 +234,11 @@ class EvalData:
         events = self.dose_subset("given", "held", "stopped")
         i = self.asof(pid, time, events)
         interval = self.courses["dose_interval_hours"][pid]
-        default = self.thresholds["il2_hold"].values["default_interval_hours"]
+        # Without the course's interval: an infusion's own length (the infusion window's default), else
+        # the bolus interval of [il2_hold].
+        infusion = np.array([self.schedule.windows[r].infusion for r in self.regimens(pid).tolist()], dtype=bool)
+        default = np.where(infusion, self.schedule.infusion_default_hours,
+                           self.thresholds["il2_hold"].values["default_interval_hours"])
         interval = np.where(np.isnan(interval), default, interval)
         scheduled = take(self.dose_scheduled[events.origin] if len(events) else np.zeros(0, dtype=np.int64), i, NAT)
         due = scheduled + (interval * self.ticks(pd.Timedelta(hours=1))).astype(np.int64)
@@ -444,6 +448,12 @@ def _dose_arrays(doses, unit: str, data_key) -> tuple[np.ndarray, ...]:
 
 #: Columns of `sets` scored per parameter: NEWS2 points (NaN when the parameter is unknown).
 POINT_COLUMNS = tuple(f"news2_{name}" for name in NEWS2_PARAMETERS)
+
+
+def missing_parameters(sets: dict, rows: np.ndarray) -> list[list[str]]:
+    """The NEWS2 parameters unknown at each chosen set (read from the points, never from text)."""
+    unknown = np.column_stack([np.isnan(sets[c][rows]) for c in POINT_COLUMNS]).tolist() if len(rows) else []
+    return [[name for name, absent in zip(NEWS2_PARAMETERS, row) if absent] for row in unknown]
 
 
 def _build_sets(data: EvalData) -> dict:

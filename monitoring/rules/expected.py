@@ -3,14 +3,15 @@
 A set is classed as the drug's expected effect (`il2-expected-effect`, severity info, shown and
 counted) only if it falls in the post-dose window of the patient's regimen, something in it is
 explained (a fever up to the top of the expected band, [il2_schedule] expected_temperature_c, or a
-heart rate above 90/min up to expected_heart_rate_at_or_below), and nothing triggers once the
-temperature and heart-rate points of what is explained are removed:
+heart rate above 90/min up to expected_heart_rate_at_or_below), the set's NEWS2 is complete (every
+parameter known, recorded or valid from an earlier set: missing is never normal), and nothing
+triggers once the temperature and heart-rate points of what is explained are removed:
   the remaining NEWS2 aggregate below the urgent response threshold (5), no other parameter scoring
   3 (RCP 2017 Chart 1 red score), qSOFA below 2, lactate not above the sepsis threshold, no IL-2 hold
   criterion that is a danger sign in itself (label withhold: SBP < 90, SpO2 < 90, not Alert, GCS < 15,
   moderate confusion, arrhythmia; infection; grade 4; vasopressors), no febrile neutropenia, no
-  positive culture. Hypothermia, a fever above the band and a heart rate above the ceiling are never
-  expected. Otherwise the set is judged on its full score, and its evidence names the expected part
+  positive culture. Hypothermia (< 36 °C), a fever above the band and a heart rate above the ceiling
+  are never expected. Otherwise the set is judged on its full score, and its evidence names the expected part
   apart ("T 39.5 °C, HR 135/min expected after IL-2 dose 5; not explained: SBP 85 mmHg").
 """
 from __future__ import annotations
@@ -67,7 +68,6 @@ def judge(data: EvalData) -> Judgement:
     low, high = schedule.expected_temperature
     ceiling = schedule.expected_heart_rate_at_or_below
     heart_zero_band_top = t["news2"].heart_rate.upper_bounds[2]     # 51-90 scores 0 (Chart 1)
-    temp_zero_band_bottom = t["news2"].temperature.upper_bounds[1]  # 36.1-38.0 scores 0: <= 36.0 is hypothermia
     fever = temp >= sepsis.fever_c
     temp_explained = in_window & (temp >= low) & (temp <= high)
     hr_explained = in_window & (hr > heart_zero_band_top) & (hr <= ceiling)
@@ -84,7 +84,11 @@ def judge(data: EvalData) -> Judgement:
         elif name == "heart_rate":
             scored &= ~hr_explained
         remaining_red |= scored
-    hypothermia = temp <= temp_zero_band_bottom
+    # Hypothermia (SIRS < 36 °C, as the sepsis screen reads it) is never expected; 36.0 °C scores a
+    # NEWS2 point that stays in the rest of the score.
+    hypothermia = temp < t["sirs"].temperature_below
+    # 'Nothing triggers' cannot be shown when a NEWS2 parameter is unknown (missing is never normal).
+    complete = ~np.isnan(sets["news2"])
     above_band = in_window & (temp > high)
     above_ceiling = in_window & (hr > ceiling)
 
@@ -104,8 +108,8 @@ def judge(data: EvalData) -> Judgement:
     urgent = t["news2"].aggregate_upper_bounds[0] + 1   # the urgent response threshold (5)
     # Something the dose explains: a fever up to the top of the band, or a tachycardia up to the ceiling.
     explained_something = (in_window & fever & (temp <= high)) | hr_explained
-    expected = (in_window & explained_something & (remaining < urgent) & ~remaining_red & ~qsofa_positive
-                & ~lactate_high & ~danger & ~fn & ~hypothermia & ~above_band & ~above_ceiling)
+    expected = (in_window & explained_something & complete & (remaining < urgent) & ~remaining_red
+                & ~qsofa_positive & ~lactate_high & ~danger & ~fn & ~hypothermia & ~above_band & ~above_ceiling)
     judged = Judgement(ctx, in_window, fever, temp_explained, hr_explained, remaining, remaining_red, hypothermia,
                        above_band, above_ceiling, lactate, lactate_time, previous, danger, None, fn, expected,
                        qsofa_positive, lactate_high, danger_check)
@@ -114,9 +118,10 @@ def judge(data: EvalData) -> Judgement:
 
 
 def judged_lactate(data: EvalData, pid: np.ndarray, time: np.ndarray):
-    """The lactate judged with each set: the first result within late_result_hours after it (drawn
-    because of the set), else the latest valid one at or before it; and the result before that one
-    (within the lab validity) for a rising lactate."""
+    """The lactate judged with each set: the worse (higher) of the latest valid one at or before it
+    and the first result within late_result_hours after it (drawn because of the set): a normal
+    result after a raised one never hides it; and the result before the chosen one (within the lab
+    validity) for a rising lactate."""
     s = data.thresholds["sepsis_screen"]
     series = data.series("lactate")
     n = len(pid)
@@ -127,7 +132,8 @@ def judged_lactate(data: EvalData, pid: np.ndarray, time: np.ndarray):
     safe = np.minimum(late, len(series) - 1)
     late_ok = ((late < len(series)) & (series.pid[safe] == pid)
                & (series.time[safe] - time <= data.ticks(pd.Timedelta(hours=s.late_result_hours))))
-    idx = np.where(late_ok, safe, before)
+    late_value, before_value = np.where(late_ok, series.num[safe], np.nan), take(series.num, before, np.nan)
+    idx = np.where(late_ok & ~(before_value >= late_value), safe, before)
     value, when = take(series.num, idx, np.nan), take(series.time, idx, NAT)
     prev = take(series.previous(), idx, -1)
     prev_ok = (prev >= 0) & (when - take(series.time, prev, NAT) <= data.ticks(data.validity.labs))

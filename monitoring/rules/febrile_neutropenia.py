@@ -10,7 +10,8 @@ Neutrophil criterion (ANC < 0.5 x10^9/L IDSA, < 1.0 CTCAE), paired with a fever 
   older low one, so an old low count is never paired once a normal one followed it;
 * or the first count drawn within 24 h after t (the count taken because of the fever); the finding
   is then at that count's time (when both criteria are first known);
-* a WBC below the ANC threshold counts when no ANC is as recent (the ANC cannot exceed the WBC);
+* a WBC below the ANC threshold counts when no ANC is as recent (the ANC cannot exceed the WBC); a
+  normal WBC never rules out a low ANC;
 * IDSA's "ANC < 1.0 expected to fall below 0.5 within 48 h": the linear trend of the previous 72 h
   of counts predicts < 0.5 within 48 h, or the course says neutropenia is expected (after
   lymphodepletion, or the temozolomide regimen), in which case any ANC below 1.0 counts.
@@ -183,8 +184,11 @@ def findings(data: EvalData, s: FNSettings) -> Findings | None:
     a1 = data.asof(fpid, ftime, anc, valid)
     w1 = data.asof(fpid, ftime, wbc, valid)
     a1_time, w1_time = take(anc.time, a1, NAT), take(wbc.time, w1, NAT)
-    use_wbc1 = (w1 >= 0) & ((a1 < 0) | (w1_time > a1_time))
-    met1 = np.where(use_wbc1, take(wbc_low, w1, False), take(anc_low, a1, False))
+    # A WBC can show neutropenia (the ANC cannot exceed it) but never rule it out: a normal WBC may
+    # be mostly lymphocytes, so a newer normal WBC leaves an older low ANC standing.
+    anc_met = take(anc_low, a1, False)
+    use_wbc1 = (w1 >= 0) & ((a1 < 0) | (w1_time > a1_time)) & take(wbc_low, w1, False) & ~anc_met
+    met1 = anc_met | use_wbc1
     # Arm 2: the first count drawn within 24 h after the fever.
     a2 = first_after(data, fpid, ftime, anc, s.anc_after_fever)
     w2 = first_after(data, fpid, ftime, wbc, s.anc_after_fever)

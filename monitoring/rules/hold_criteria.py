@@ -163,8 +163,8 @@ CRITERIA: tuple[Criterion, ...] = (
               "mild disorientation (local choice)"),
     Criterion("diarrhea", "relative", "diarrhea", "range", ("diarrhea_relative_grade", "grade4_absolute"),
               "Dutcher relative (1000 mL/shift, as CTCAE grade 3)"),
-    Criterion("vomiting", "relative", "vomiting", "range", ("vomiting_relative_grade", "grade4_absolute"),
-              "Dutcher (vomiting not responsive), as CTCAE grade 3"),
+    Criterion("vomiting", "absolute", "vomiting", "range", ("vomiting_absolute_grade", "grade4_absolute"),
+              "Dutcher absolute (vomiting not responsive to medication), as CTCAE grade 3"),
     # --- permanently discontinue
     Criterion("arrhythmia_uncontrolled", "discontinue", "arrhythmia", ">=", ("arrhythmia_discontinue_grade",),
               "label: rhythm disturbance not controlled, permanently discontinue", danger=True),
@@ -279,18 +279,21 @@ class Inputs:
 
     # derived inputs
     def _heart_rate(self):
-        """The latest heart rate of the pre_dose_hours before the dose, and the reading before it when
-        at least heart_rate_persisting_minutes and at most readings_apart before it (persisting)."""
+        """The latest heart rate of the pre_dose_hours before the dose, and the latest reading at least
+        heart_rate_persisting_minutes and at most readings_apart before it (persisting: under
+        continuous monitoring the reading just before is minutes old, so the one half an hour back
+        is the one that shows persistence)."""
         data, v = self.data, self.values
         series = data.series("heart_rate")
         idx = data.asof(self.pid, self.time, series, pd.Timedelta(hours=v["pre_dose_hours"]))
         idx = np.where(self.at_dosing, idx, -1)
         value, when = take(series.num, idx, np.nan), take(series.time, idx, NAT)
-        prev = take(series.previous(), idx, -1)
+        minimum = data.ticks(pd.Timedelta(minutes=v["heart_rate_persisting_minutes"]))
+        earlier = np.where(idx >= 0, when - int(minimum), self.time)
+        prev = np.where(idx >= 0, data.asof(self.pid, earlier, series), -1)
         prev_value, prev_time = take(series.num, prev, np.nan), take(series.time, prev, NAT)
         gap = when - prev_time
-        apart = ((prev >= 0) & (gap >= data.ticks(pd.Timedelta(minutes=v["heart_rate_persisting_minutes"])))
-                 & (gap <= data.ticks(data.validity.readings_apart)))
+        apart = (prev >= 0) & (gap >= minimum) & (gap <= data.ticks(data.validity.readings_apart))
         prev_value = np.where(apart, prev_value, np.nan)
         # 'Persisting' (absolute): both readings above the limit; the value compared is the lower one.
         persisting = np.fmin(value, np.where(apart, prev_value, -np.inf))
@@ -350,7 +353,8 @@ class Inputs:
         seg = data.asof(series.pid, series.time, events)          # each reading's interval
         run_max = _segment_cummax(series.num, series.pid, seg)
         idx = data.asof(self.pid, self.time, series)
-        own = data.asof(self.pid, self.time, events)
+        # The interval that ends now: at a dose event, the one before it (strictly earlier events).
+        own = data.asof(self.pid, self.time - 1, events)
         same = (idx >= 0) & (take(seg, idx, -2) == own)
         value = np.where(same, take(run_max, idx, np.nan), np.nan)
         # The rate running at the start of the interval (the last reading before it, if still valid).
@@ -386,9 +390,19 @@ class Inputs:
         return self._latest("infection_suspected")
 
     def _febrile_neutropenia(self):
+        """'open' while an FN finding is within its episode gap, or within the culture validity (7 days)
+        while the latest valid neutrophil count is still below the threshold (the neutropenia has not
+        resolved, however long ago the fever was)."""
         from monitoring.rules.febrile_neutropenia import fn_times
-        gap = pd.Timedelta(hours=self.data.thresholds["febrile_neutropenia"].episode_gap_hours)
-        return self._finding("fn", fn_times(self.data), gap)
+        fn = self.data.thresholds["febrile_neutropenia"]
+        found = fn_times(self.data)
+        recent = self._finding("fn", found, pd.Timedelta(hours=fn.episode_gap_hours))
+        longer = self._finding("fn", found, self.data.validity.cultures)
+        anc = self.data.series("anc")
+        idx = self.data.asof(self.pid, self.time, anc, fn.anc_valid)
+        still_low = take(anc.num, idx, np.nan) < fn.definition.anc_below
+        is_open = (recent[0] == "open") | ((longer[0] == "open") & still_low)
+        return (np.where(is_open, "open", None).astype(object), np.where(is_open, longer[1], NAT), {})
 
     def _sepsis_screen(self):
         from monitoring.rules.sepsis import screen_times

@@ -176,7 +176,7 @@ class Assessment:
         raw = value[k]
         bounds = hc.limits(c, v)
         at = times[c.input][k] if times is not None else isos(np.array([when[k]]), unit)[0]
-        item = {"criterion": f"il2_hold.{c.id}", "kind": c.kind, "input": c.input,
+        item = {"criterion": f"il2_hold.{c.id}", "id": c.id, "kind": c.kind, "input": c.input,
                 "code": hc.INPUTS[c.input].codes[0] if hc.INPUTS[c.input].codes else c.input,
                 "value": raw if isinstance(raw, str) else number(raw), "unit": hc.INPUTS[c.input].unit,
                 "at": at, "op": c.op, "limit": list(bounds), "note": c.source, "danger": c.danger}

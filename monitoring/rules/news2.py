@@ -16,7 +16,7 @@ from dataclasses import replace
 import numpy as np
 
 from monitoring.rules.common import Findings, Rule, episodes
-from monitoring.rules.context import EvalData
+from monitoring.rules.context import EvalData, missing_parameters
 from monitoring.rules.evidence import number, template
 from monitoring.rules.expected import judge, set_items
 from monitoring.severities import SEVERITY_RANK
@@ -55,11 +55,10 @@ def findings(data: EvalData) -> Findings | None:
     def describe(rows: np.ndarray):
         k = chosen[rows]
         items = [[one] for one in set_items(data, j, k)]
+        missing = missing_parameters(sets, k)
         for i, r in enumerate(k.tolist()):
-            missing = sets["news2_missing"][r]
             items[i].append({"criterion": "news2.score", "kind": "met", "code": "news2",
-                             "value": number(total[r]), "complete": bool(complete[r]),
-                             "missing": [] if complete[r] else [m for m in str(missing).split(", ") if m],
+                             "value": number(total[r]), "complete": bool(complete[r]), "missing": missing[i],
                              "row": ROWS[row[r]]})
         return [LEVELS[x] for x in row[k].tolist()], items, data.context_at(pid[rows], time[rows])
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from monitoring.rules.common import Findings, Rule, episodes
-from monitoring.rules.context import NAT, EvalData, take
+from monitoring.rules.context import NAT, EvalData, missing_parameters, take
 from monitoring.rules.evidence import isos, number, template
 from monitoring.rules.expected import judge, set_items
 from monitoring.thresholds import Section, Source, parser
@@ -123,11 +123,11 @@ class SetTriggers:
         lactate_at = isos(j.lactate_time[rows], unit)
         met_rows = np.column_stack([self.met[name][rows] for name in LEVELS if name in self.met]).tolist()
         met_names = [name for name in LEVELS if name in self.met]
+        missing = missing_parameters(sets, rows)
         out = []
         for i, k in enumerate(rows.tolist()):
             items = [base[i], {"criterion": "sepsis.scores", "kind": "shown", "news2": number(self.news[k]),
-                               "complete": bool(sets["news2"][k] == sets["news2"][k]),
-                               "missing": [m for m in str(sets["news2_missing"][k]).split(", ") if m and m != "nan"],
+                               "complete": bool(sets["news2"][k] == sets["news2"][k]), "missing": missing[i],
                                "band": None if sets["news2_band"][k] != sets["news2_band"][k] else
                                str(sets["news2_band"][k]),
                                "qsofa": number(sets["qsofa"][k]), "sirs": number(sets["sirs"][k])}]
