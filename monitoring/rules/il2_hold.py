@@ -102,6 +102,8 @@ class Assessment:
                 met &= ~self.met.get("tachycardia_persisting", np.zeros(n, dtype=bool))
             if not c.danger:
                 met &= self.at_dosing
+            if c.at_dosing:
+                met &= ~self._in_window()
             self.met[c.id] = met
         count = {kind: np.zeros(n, dtype=int) for kind in hc.KINDS}
         for c in criteria:
@@ -122,6 +124,14 @@ class Assessment:
         self.decision = np.select(
             [self.n_discontinue > 0, (self.n_absolute > 0) | (self.n_relative >= v["relative_for_hold"]),
              self.n_relative > 0, self.incomplete], [DISCONTINUE, HOLD, DISCUSS, INCOMPLETE], GIVE)
+
+    def _in_window(self) -> np.ndarray:
+        """Moments inside the post-dose window of the last dose (an infusion still running, whose next
+        bag is due): Dutcher judges tachycardia and the phenylephrine dose at dosing 'after correcting
+        fever', which a running infusion does not allow, so there they are the drug's effect."""
+        if not hasattr(self, "_window"):
+            self._window = self.data.dose_context(self.pid, self.time).in_window
+        return self._window
 
     @property
     def held(self) -> np.ndarray:
