@@ -9,7 +9,7 @@ snoozed_until with the time it is read.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
 
 import pandas as pd
 from sqlalchemy import func, select
@@ -20,6 +20,7 @@ from monitoring.alert_levels import is_worse
 from monitoring.models import ALERT_ACTIONS, Alert, AlertAction, Bed, Patient, PatientIdentity, User, Ward
 from monitoring.repository import RecordError, visible_wards, write_audit
 from monitoring.rules.common import SEVERITY_RANK
+from monitoring.rules.evidence import local_words
 
 # The status each action leaves the alert in.
 ACTION_STATUS = {"acknowledge": "acknowledged", "decline": "declined", "escalate": "escalated",
@@ -128,7 +129,7 @@ INBOX_COLUMNS = ["id", "patient_id", "ward", "bed", "patient", "mrn", "rule_id",
 
 
 def inbox(*, session: Session, patient_ids: Sequence[int], now: datetime, include_handled: bool = False,
-          include_info: bool = False) -> pd.DataFrame:
+          include_info: bool = False, tz: tzinfo | None = None) -> pd.DataFrame:
     """Alerts of these patients that need attention, most severe first, then newest onset first.
 
     Needing attention: open, escalated, or snoozed with the snooze ended (status_text 'open ·
@@ -136,7 +137,8 @@ def inbox(*, session: Session, patient_ids: Sequence[int], now: datetime, includ
     declined, resolved and still-snoozed alerts only with include_handled; retracted ones never.
     Each row carries the patient (bed, name marked '(synthetic)', record number), the evidence,
     standard and IL-2 context, and the last action (what, who, when, note); worse_since_action says
-    the alert is worse now than when that action was taken.
+    the alert is worse now than when that action was taken. With `tz`, the evidence is rendered from
+    its structured items with times in the ward's zone.
     """
     last = (select(AlertAction.alert_id, func.max(AlertAction.id).label("action_id"))
             .group_by(AlertAction.alert_id).subquery())
@@ -146,6 +148,7 @@ def inbox(*, session: Session, patient_ids: Sequence[int], now: datetime, includ
         select(Alert.id, Alert.patient_id, Ward.name, Bed.label, name, PatientIdentity.mrn, Alert.rule_id,
                Alert.rule_version, Alert.level, Alert.severity, Alert.onset_at, Alert.first_seen_at,
                Alert.last_evaluated_at, Alert.evidence_text, Alert.standard, Alert.context, Alert.status,
+               Alert.evidence,
                Alert.snoozed_until, AlertAction.action, AlertAction.by, User.display_name, AlertAction.at,
                AlertAction.note, AlertAction.level_at_action, AlertAction.severity_at_action, Patient.is_synthetic)
         .join(Patient, Patient.id == Alert.patient_id)
@@ -160,7 +163,12 @@ def inbox(*, session: Session, patient_ids: Sequence[int], now: datetime, includ
     if not include_info:
         query = query.where(Alert.severity != "info")
     rows = [tuple(r) for r in session.execute(query).all()]
-    frame = pd.DataFrame.from_records(rows, columns=INBOX_COLUMNS + ["is_synthetic"])
+    columns = INBOX_COLUMNS[:INBOX_COLUMNS.index("status") + 1] + ["evidence"] + \
+        INBOX_COLUMNS[INBOX_COLUMNS.index("status") + 1:] + ["is_synthetic"]
+    frame = pd.DataFrame.from_records(rows, columns=columns)
+    if tz is not None:
+        frame["evidence_text"] = [local_words(items, text, tz)
+                                  for items, text in zip(frame["evidence"], frame["evidence_text"])]
     for column in ("onset_at", "first_seen_at", "last_evaluated_at", "snoozed_until", "last_action_at"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
     frame["patient"] = frame["patient"] + frame["is_synthetic"].map({True: " (synthetic)", False: ""})

@@ -31,6 +31,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from monitoring.alerting import list_alerts
+from monitoring.rules.evidence import local_words
 from monitoring.catalogue import Catalogue, default_catalogue
 from monitoring.config import load_settings
 from monitoring.ctcae import CtcaeThresholds
@@ -402,6 +403,9 @@ def chart_data(*, session: Session, patient_id: int, period: str, now: datetime,
                           "reason": all_doses.loc[in_period, "reason"]}).sort_values("time", kind="stable")
     alerts = list_alerts(session=session, patient_ids=[patient_id])
     alerts = alerts[(alerts["onset_at"] >= start) & (alerts["onset_at"] <= end) & (alerts["status"] != "retracted")]
+    # The evidence in the ward's time, rendered from the alert's items (monitoring.rules.evidence).
+    alerts = alerts.assign(evidence_text=[local_words(items, text, tz)
+                                          for items, text in zip(alerts["evidence"], alerts["evidence_text"])])
 
     vitals = obs[obs["code"].isin(VITAL_CODES)].rename(columns={"observed_at": "time"})[VITAL_COLUMNS]
     labs = obs[obs["code"].isin(LAB_CODES) & obs["value_num"].notna()].rename(columns={"observed_at": "time"})

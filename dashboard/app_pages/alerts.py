@@ -62,12 +62,13 @@ show_handled = handled_col.toggle("Show handled alerts", key="show_handled",
                                        "ended. A handled alert that gets worse comes back on its own.")
 with session_scope(get_engine()) as session:
     alerts = alert_actions.inbox(session=session, patient_ids=patient_ids[chosen_patient], now=now,
-                                 include_handled=show_handled, include_info=True)
+                                 include_handled=show_handled, include_info=True, tz=tz)
 is_expected = alerts["severity"] == "info"
 show_expected = expected_col.toggle(f"Show expected IL-2 effects ({int(is_expected.sum())})", key="show_expected",
-                                    help="Fever, rigors or tachycardia 1-4 h after a given dose with no sepsis "
-                                         "criterion beyond them. Counted and shown, never hidden: they are not "
-                                         "sepsis alerts.")
+                                    help="Fever (up to 40 °C), rigors or tachycardia (up to 140/min) in the "
+                                         "post-dose window of the patient's regimen, with nothing else triggering "
+                                         "once their points are removed. Counted and shown, never hidden: they "
+                                         "are not sepsis alerts.")
 shown = alerts if show_expected else alerts[~is_expected]
 
 feedback = st.session_state.pop(FEEDBACK_KEY, None)
@@ -80,7 +81,7 @@ by_severity = ", ".join(f"{counted[s]} {s}" for s in reversed(SEVERITIES) if cou
 needing = "need attention" if not show_handled else "shown, handled included"
 st.caption(f"{len(findings)} alert{'s' * (len(findings) != 1)} {needing}{f' ({by_severity})' if by_severity else ''}"
            f" · {int(is_expected.sum())} expected IL-2 effect{'s' * (int(is_expected.sum()) != 1)}"
-           f"{'' if show_expected else ' (not listed: use the toggle)'} · times in {tz.key}; evidence times in UTC (Z)")
+           f"{'' if show_expected else ' (not listed: use the toggle)'} · times in {tz.key}")
 if shown.empty:
     st.success("No alert needs attention here." if not show_handled else "No alerts here.")
 

@@ -19,6 +19,7 @@ from monitoring.ward import last_sets
 from monitoring.repository import (LATE_ENTRY_AFTER, ConfirmationRequired, ObservationInput, RecordError,
                                    add_observation_set, amend_observation, current_observations,
                                    mark_entered_in_error)
+from monitoring.rules.evidence import local_words
 from monitoring.timefmt import course_day, local_text
 
 user = require("record_observations")
@@ -78,7 +79,8 @@ if stored and stored[0] == patient_id:
                "by this set.")
     for a in feedback.alerts.itertuples():
         (st.error if a.severity in ("emergency", "urgent") else st.warning)(
-            f"**{a.severity.upper()} · {a.rule_id} · {a.level}** — {a.evidence_text}  \n*{a.context}*")
+            f"**{a.severity.upper()} · {a.rule_id} · {a.level}** — {local_words(a.evidence, a.evidence_text, tz)}"
+            f"  \n*{a.context}*")
     if len(feedback.trend):
         st.plotly_chart(recent_trend(feedback.trend, tz=tz), key="record_trend")
 

@@ -23,6 +23,7 @@ Keys of an item (only `criterion` is always present):
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Any
 
 Item = dict[str, Any]
@@ -142,6 +143,16 @@ def is_structured(items) -> bool:
     """True for evidence stored as items (every alert evaluated since issue 14); False for the single
     text of older rows."""
     return isinstance(items, list) and all(isinstance(i, dict) and "criterion" in i for i in items)
+
+
+def local_words(items, text: str | None, tz) -> str:
+    """An alert's evidence for a page: rendered from its items with times in the ward's zone ('04 Dec
+    14:05 GMT'); the stored text of a row evaluated before the evidence was structured."""
+    if not is_structured(items):
+        return text or ""
+    from monitoring.timefmt import local_text
+
+    return render(items, lambda at: local_text(datetime.fromisoformat(at.replace("Z", "+00:00")), tz))
 
 
 def render_item(item: Item, when: When = utc_minute) -> str:
