@@ -42,7 +42,7 @@ NOTES = {"acknowledge": "fluid bolus 500 mL given", "decline": "known chronic hy
 @pytest.mark.parametrize("rule_id, worse, better", [
     (il2_hold.RULE.id, "permanently discontinue", "hold"),
     (il2_hold.RULE.id, "hold", "discuss"),
-    (il2_hold.RULE.id, "discuss", "given on an incomplete check"),
+    (il2_hold.RULE.id, "discuss", "a level the rule does not give"),
     (sepsis.RULE.id, "septic shock pattern", "qSOFA positive"),
     (sepsis.RULE.id, "NEWS2 emergency threshold: think sepsis", "NEWS2 urgent threshold: think sepsis"),
     (sepsis.RULE.id, "qSOFA positive", "rigors outside the IL-2 post-dose window"),

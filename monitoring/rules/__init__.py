@@ -6,4 +6,4 @@ from monitoring.rules import aki, capillary_leak, febrile_neutropenia, il2_hold,
 
 ENGINE_RULES = (febrile_neutropenia, news2, sepsis, aki, capillary_leak, il2_hold)
 RULES = {rule.id: rule for rule in (febrile_neutropenia.RULE, news2.RULE, sepsis.RULE, sepsis.EXPECTED, aki.RULE,
-                                    capillary_leak.RULE, il2_hold.RULE)}
+                                    capillary_leak.RULE, il2_hold.RULE, il2_hold.INCOMPLETE_RULE)}

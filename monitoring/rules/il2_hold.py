@@ -35,7 +35,9 @@ GIVE, INCOMPLETE, DISCUSS, HOLD, DISCONTINUE = range(len(DECISIONS))
 INCOMPLETE_GIVEN = "given on an incomplete check"
 RULE = Rule(id="il2-hold", version="2.0", section="il2_hold",
             standard="IL-2 hold criteria: Proleukin label Table 2 and Dutcher 2014 Table 3",
-            levels=(INCOMPLETE_GIVEN, "discuss", "hold", "permanently discontinue"))
+            levels=("discuss", "hold", "permanently discontinue"))
+INCOMPLETE_RULE = Rule(id="il2-incomplete-check", version="1.0", section="il2_hold",
+                       standard="IL-2 dose given on an incomplete pre-dose check", levels=(INCOMPLETE_GIVEN,))
 
 
 @dataclass(frozen=True)
@@ -251,11 +253,13 @@ def evaluation_points(data: EvalData, s: HoldSettings) -> dict[str, np.ndarray]:
             "dose_row": np.where(event, at, -1)}
 
 
-def findings(data: EvalData, s: HoldSettings) -> Findings | None:
+def findings(data: EvalData, s: HoldSettings) -> tuple[Findings | None, Findings | None]:
+    """(hold decisions: discuss, hold, permanently discontinue; doses given on an incomplete check):
+    two rules, so that a documentation gap at one dose never becomes the onset of a later hold."""
     points = evaluation_points(data, s)
     pid, time, at_dosing = points["pid"], points["time"], points["at_dosing"]
     if not len(pid):
-        return None
+        return None, None
     # Every criterion at the time of dosing; between doses the danger signs only (fewer inputs to read).
     parts = []
     for rows, criteria in ((np.flatnonzero(at_dosing), hc.CRITERIA), (np.flatnonzero(~at_dosing), hc.DANGER)):
@@ -264,13 +268,20 @@ def findings(data: EvalData, s: HoldSettings) -> Findings | None:
     decision = np.zeros(len(pid), dtype=np.int64)
     for rows, judged in parts:
         decision[rows] = judged.decision
-    raise_alert = (decision >= DISCUSS) | ((decision == INCOMPLETE) & points["given"])
-    chosen = np.flatnonzero(raise_alert)
-    if not len(chosen):
-        return None
-    p_pid, p_time, level = pid[chosen], time[chosen], decision[chosen]
     unit = data.unit
     doses = data.dose_subset("given", "held")
+    hold = _findings(np.flatnonzero(decision >= DISCUSS), data, points, parts, decision, doses, unit)
+    given_incomplete = _findings(np.flatnonzero((decision == INCOMPLETE) & points["given"]), data, points, parts,
+                                 decision, doses, unit)
+    return hold, given_incomplete
+
+
+def _findings(chosen: np.ndarray, data: EvalData, points: dict, parts: list, decision: np.ndarray, doses,
+              unit: str) -> Findings | None:
+    if not len(chosen):
+        return None
+    pid, time, at_dosing = points["pid"], points["time"], points["at_dosing"]
+    p_pid, p_time, level = pid[chosen], time[chosen], decision[chosen]
 
     def describe(rows: np.ndarray):
         k = chosen[rows]
@@ -312,10 +323,15 @@ def standard(s: HoldSettings) -> str:
             f"an alert: {danger})")
 
 
-def evaluate(data: EvalData, thresholds) -> dict | None:
+def evaluate(data: EvalData, thresholds) -> list[dict | None]:
     s: HoldSettings = thresholds["il2_hold"]
-    return episodes(data, findings(data, s), replace(RULE, standard=standard(s)),
-                    gap_hours=s.values["episode_gap_hours"], source=s.source)
+    hold, given_incomplete = findings(data, s)
+    required = ", ".join(hc.INPUTS[name].label for name in hc.REQUIRED)
+    return [episodes(data, hold, replace(RULE, standard=standard(s)), gap_hours=s.values["episode_gap_hours"],
+                     source=s.source),
+            episodes(data, given_incomplete, replace(
+                INCOMPLETE_RULE, standard=f"{INCOMPLETE_RULE.standard}: a dose recorded as given while a required "
+                f"input of the pre-dose check ({required}) was missing or stale"), gap_hours=1, source=s.source)]
 
 
 # --- wording ---------------------------------------------------------------------------------------
