@@ -81,6 +81,12 @@ def build(path: Path, hospital_courses: int = HOSPITAL_COURSES) -> tuple[str, in
         from monitoring.catalogue import default_catalogue
         catalogue = default_catalogue()
         frame["unit"] = frame["code"].map(lambda c: catalogue[c].unit)
+        # The hourly readings never fall on a time the demo already recorded for the same code (two
+        # different values at one time are refused by the engine: which is true?).
+        taken = repository.current_observations(session=session, patient_ids=[1], columns=["code", "observed_at"])
+        clash = pd.MultiIndex.from_frame(frame[["code", "observed_at"]]).isin(
+            pd.MultiIndex.from_frame(taken.assign(observed_at=pd.to_datetime(taken["observed_at"], utc=True))))
+        frame = frame[~clash]
         added = repository.add_observations_bulk(session=session, frame=frame, recorded_by="bench-generator",
                                                  source="device", now=end)
     with session_scope(engine) as session:

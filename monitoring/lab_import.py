@@ -481,8 +481,10 @@ def _slot_times(times: pd.Series) -> list[str]:
 
 
 def _stored_results(*, session: Session, records: pd.DataFrame) -> dict[tuple[int, str, str], dict[str, Any]]:
-    """The current (not superseded, not withdrawn) imported results at the records' patients, codes and
-    times: (patient id, code, UTC time) -> the stored row's id, value as written, who and when."""
+    """The current (not superseded, not withdrawn) results at the records' patients, codes and times,
+    imported or recorded at the bedside (two different values for one code and time cannot both
+    stand: the engine refuses them): (patient id, code, UTC time) -> the stored row's id, value as
+    written, source, who and when."""
     if records.empty:
         return {}
     newer = aliased(Observation)
@@ -493,8 +495,9 @@ def _stored_results(*, session: Session, records: pd.DataFrame) -> dict[tuple[in
     for first in range(0, len(patient_ids), _KEY_BATCH):
         query = (select(Observation.id, Observation.patient_id, Observation.code, Observation.observed_at,
                         Observation.value_num, Observation.unit, Observation.original_value,
-                        Observation.original_unit, Observation.recorded_at, Observation.recorded_by)
-                 .where(Observation.source == SOURCE, Observation.status != "entered-in-error",
+                        Observation.original_unit, Observation.recorded_at, Observation.recorded_by,
+                        Observation.source)
+                 .where(Observation.status != "entered-in-error",
                         Observation.patient_id.in_(patient_ids[first:first + _KEY_BATCH]),
                         Observation.code.in_(codes),
                         Observation.observed_at >= start.to_pydatetime(),
@@ -539,7 +542,8 @@ def _corrections(*, session: Session, records: pd.DataFrame, good: np.ndarray, s
             was = f"{earlier['original_value'] or _number_text(earlier['value_num'])} " \
                   f"{earlier['original_unit'] or earlier['unit'] or ''}".strip()
             status[position] = "correction"
-            message[position] = (f"laboratory correction: replaces {was} imported on "
+            verb = "imported" if earlier["source"] == SOURCE else f"recorded ({earlier['source']})"
+            message[position] = (f"laboratory correction: replaces {was} {verb} on "
                                  f"{local_text(earlier['recorded_at'], state.tz, '%d %b %Y %H:%M')} by "
                                  f"{earlier['recorded_by']}, which stays in the history")
     records["supersedes_id"] = pd.array(supersedes, dtype="Int64")

@@ -511,3 +511,23 @@ def test_only_roles_that_record_observations_get_the_page(app_url, role):
     alone.run()
     assert not alone.exception and "may not open this page" in alone.error[0].value
     assert not alone.file_uploader
+
+
+def test_a_lab_result_at_the_time_of_a_value_typed_at_the_bedside_amends_it(engine):
+    """Two different creatinines at one time cannot both stand (the engine refuses to choose): the
+    laboratory's result supersedes the one typed by hand, which stays in the history (issue 14)."""
+    patient, _ = make_patient_with_course(engine)
+    with session_scope(engine) as session:
+        repository.add_observation_set(
+            session=session, patient_id=patient, values=[repository.ObservationInput("creatinine", "1.1")],
+            observed_at=datetime(2026, 11, 27, 6, tzinfo=timezone.utc), recorded_by="nurse.a",
+            now=datetime(2026, 11, 27, 6, 10, tzinfo=timezone.utc))
+    preview = check(engine, CORRECTED)
+    assert by_row(preview)[1]["status"] == "correction"
+    assert by_row(preview)[1]["message"].startswith("laboratory correction: replaces 1.1 mg/dL recorded (manual) on")
+    commit(engine, preview, by="nurse.b")
+    creatinine = stored(engine).query("code == 'creatinine'")
+    assert len(creatinine) == 1 and creatinine["value_num"].iloc[0] == pytest.approx(1.4)
+    with session_scope(engine) as session:
+        from monitoring.alerting import evaluate_store
+        evaluate_store(session=session, patient_ids=[patient])   # no conflict left to refuse
