@@ -963,6 +963,9 @@ def _observations_frame(w: _World, blocks: list, keys: np.ndarray) -> pd.DataFra
         "ref_high": data["ref_high"][order].astype(float),
         "source": np.where(data["source"][order] == 1, "lab-import", "manual").astype(object),
     })
+    # Two panels drawn at the same minute give one result per test (the engine refuses two different
+    # values for one code and time, as a ward's record would never hold them).
+    frame = frame.drop_duplicates(["key", "code", "observed_at"], keep="first")
     return frame.reset_index(drop=True)
 
 
