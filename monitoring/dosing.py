@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from sqlmodel import Session
 
-from monitoring import alerting, repository
+from monitoring import alerting, dose_gate, repository
 from monitoring.catalogue import default_catalogue
 from monitoring.models import ELIGIBILITY_ITEMS, REGIMEN_SHORT, DoseEvent, TreatmentCourse
 from monitoring.repository import FUTURE_TOLERANCE, RecordError
@@ -257,6 +257,7 @@ class PreDoseCheck:
     eligibility: list[EligibilityFlag] = field(default_factory=list)
     due_at: datetime | None = None              # when the dose is due (the forecast is for it)
     at_dosing: bool = True                      # now is within the pre-dose hours of the due time
+    missing_codes: list[str] = field(default_factory=list)   # hold_criteria.INPUTS names of `missing`
 
     def reason_options(self) -> list[str]:
         """Reasons to offer for a held or stopped dose: each criterion the engine found."""
@@ -365,7 +366,8 @@ def pre_dose_check(*, session: Session, patient_id: int, now: datetime, threshol
     criteria = [Criterion(item["id"], item["kind"], il2_hold.criterion_words(item, when), item)
                 for item in items if item.get("kind") in CRITERION_KINDS]
     missing, stale = assessment.missing(0)
-    labels = [hc.INPUTS[n].label for n in missing + stale] if assessment.absent else []
+    codes = list(missing + stale) if assessment.absent else []
+    labels = [hc.INPUTS[n].label for n in codes]
     pre = timedelta(hours=hold.values["pre_dose_hours"])
     at_dosing = due_at is None or now >= due_at - pre
     checklist = _checklist(obs, courses, now, thresholds, criteria, assessment, tz, at_dosing=at_dosing)
@@ -373,7 +375,7 @@ def pre_dose_check(*, session: Session, patient_id: int, now: datetime, threshol
                         criteria=criteria, checklist=checklist, missing=labels,
                         standard=cited(il2_hold.standard(hold), hold.source), items=items,
                         eligibility=eligibility_flags(session=session, course_id=_course_id(courses)),
-                        due_at=due_at, at_dosing=at_dosing)
+                        due_at=due_at, at_dosing=at_dosing, missing_codes=codes)
 
 
 def _course_id(courses: pd.DataFrame) -> int | None:
@@ -591,14 +593,49 @@ def compose_reason(chosen: list[str] | tuple[str, ...], free_text: str | None) -
     return "; ".join(parts)
 
 
+def standing_decision(*, session: Session, course_id: int, dose_number: int, check: PreDoseCheck | None,
+                      now: datetime | None = None) -> dose_gate.Standing | None:
+    """The oncologist's decision that stands for this dose (the latest recorded up to `now`), judged
+    against `check`: a decision to give lapses on a criterion or missing input it was not made on."""
+    row = repository.latest_dose_decisions(session=session, course_ids=[course_id]).get((course_id, dose_number))
+    if row is None or (now is not None and row.decided_at > now):
+        return None
+    return dose_gate.standing(row, check, criterion_reasons(check))
+
+
+def criterion_reasons(check: PreDoseCheck | None) -> dict[str, str]:
+    """Criterion id -> the words of a reason: from the check when it found it, else from the table."""
+    values = default_thresholds()["il2_hold"].values
+    words = {c.id: hc.wording(c, values, named=True) for c in hc.CRITERIA}
+    if check is not None:
+        words.update(check.reason_choices())
+    return words
+
+
+def check_or_none(*, session: Session, patient_id: int, now: datetime, tz: tzinfo | None = None
+                  ) -> tuple[PreDoseCheck | None, str | None]:
+    """The pre-dose check, or None and why it could not run (a dose is then given only on authority:
+    the decision is never made up)."""
+    try:
+        return pre_dose_check(session=session, patient_id=patient_id, now=now, tz=tz), None
+    except Exception as exc:  # noqa: BLE001 - any failure of the check means 'no check', said as such
+        return None, f"{type(exc).__name__}: {exc}"
+
+
 def record(*, session: Session, course_id: int, dose_number: int, scheduled_at: datetime, status: str,
            recorded_by: str, given_at: datetime | None = None, dose: float | None = None,
            route: str | None = None, reason: str | None = None, dose_unit: str | None = None,
            reason_criteria: list[str] | None = None, reason_note: str | None = None,
-           now: datetime | None = None) -> DoseEvent:
+           override_by: str | None = None, override_reason: str | None = None,
+           now: datetime | None = None, tz: tzinfo | None = None) -> DoseEvent:
     """Record a dose as given (time and the amount the nurse confirmed), held or stopped (with a
     reason: the hold criteria chosen, by id, and the words typed; `reason` is composed from them when
-    not given), then re-evaluate the patient's alerts. One audit row for the dose (repository)."""
+    not given), then re-evaluate the patient's alerts. One audit row for the dose (repository).
+
+    A given dose is judged by monitoring.dose_gate on the pre-dose check at the time it was given:
+    allowed on GIVE; otherwise only on the oncologist's decision to give this dose or an override
+    naming the authorising clinician and the reason. The check, the decision relied on and the
+    override are stored with the dose."""
     now = now or datetime.now(UTC)
     course = session.get(TreatmentCourse, course_id)
     if course is None:
@@ -620,6 +657,21 @@ def record(*, session: Session, course_id: int, dose_number: int, scheduled_at: 
         row = same.iloc[-1]
         errors.append(f"Dose {dose_number} is already recorded as {row['status']} by {row['recorded_by']}; "
                       "record the next dose, or correct that one.")
+    gate: dict = {}
+    if status == "given" and not errors and given_at is not None and given_at.utcoffset() is not None:
+        check, _ = check_or_none(session=session, patient_id=course.patient_id, now=min(given_at, now), tz=tz)
+        decision = standing_decision(session=session, course_id=course_id, dose_number=dose_number, check=check,
+                                     now=now)
+        verdict = dose_gate.judge_given(check=check, decision=decision, override_by=override_by,
+                                        override_reason=override_reason, dose_number=dose_number,
+                                        when=lambda at: local_text(at, tz or UTC))
+        if not verdict.allowed:
+            errors += verdict.problems
+        gate = dict(check_decision=check.decision if check is not None else dose_gate.CHECK_NOT_RUN,
+                    check_criteria=[c.id for c in check.criteria] if check is not None else None,
+                    decision_id=decision.id if verdict.basis == "decision" else None,
+                    override_by=override_by if verdict.basis == "override" else None,
+                    override_reason=override_reason if verdict.basis == "override" else None)
     if errors:
         raise RecordError(errors)
     if status == "given" and dose_unit is None:
@@ -629,7 +681,7 @@ def record(*, session: Session, course_id: int, dose_number: int, scheduled_at: 
                                    scheduled_at=scheduled_at, status=status, recorded_by=recorded_by,
                                    given_at=given_at, dose=dose, dose_unit=dose_unit if dose is not None else None,
                                    route=route, reason=reason, reason_criteria=reason_criteria,
-                                   reason_note=reason_note, now=now)
+                                   reason_note=reason_note, now=now, **gate)
     alerting.sync_alerts(session=session, patient_ids=[course.patient_id], username=recorded_by, now=now)
     return event
 

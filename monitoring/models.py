@@ -54,6 +54,9 @@ ELIGIBILITY_ITEMS: dict[str, str] = {
 }
 ELIGIBILITY_ANSWERS = ("yes", "no", "unknown")
 DOSE_STATUSES = ("given", "held", "stopped")
+# The oncologist's decision on one scheduled dose (DoseDecision): give it, hold it, discuss it at the
+# bedside first, or stop IL-2 for the course.
+DOSE_DECISIONS = ("give", "hold", "discuss", "stop")
 RECORD_STATUSES = ("final", "amended", "entered-in-error")
 OBSERVATION_SOURCES = ("manual", "device", "lab-import")
 ALERT_STATUSES = ("open", "acknowledged", "declined", "escalated", "snoozed", "resolved", "retracted")
@@ -87,6 +90,9 @@ class Patient(SQLModel, table=True):
     # Synthetic demo or benchmark patient: shown with a 'synthetic' label wherever it appears.
     is_synthetic: bool = False
     admitted_at: datetime | None = None
+    # Free text as the ward records it ('penicillin: rash'); None = not recorded, which the patient
+    # banner says (never 'no known allergies' unless someone wrote that). Migration 0007.
+    allergies: str | None = None
     created_at: datetime = Field(default_factory=utc_now)
 
 
@@ -115,6 +121,11 @@ class TreatmentCourse(SQLModel, table=True):
     baseline_weight_kg: float | None = None
     baseline_creatinine_mg_dl: float | None = None
     usual_sbp_mm_hg: float | None = None
+    # The prescription (migration 0007): the weight the dose per kg is multiplied by (by default the
+    # pre-treatment weight, never a weight swollen by capillary leak), or a fixed dose per injection
+    # (low-dose SC regimens), in the unit of dose_unit without '/kg'.
+    dosing_weight_kg: float | None = None
+    fixed_dose: float | None = None
     created_at: datetime = Field(default_factory=utc_now)
     created_by: str = Field(max_length=64)
 
@@ -160,6 +171,35 @@ class DoseEvent(SQLModel, table=True):
     supersedes_id: int | None = Field(default=None, foreign_key="doseevent.id", unique=True)
     recorded_at: datetime = Field(default_factory=utc_now)
     recorded_by: str = Field(max_length=64)
+    # What made a given dose allowed (migration 0007, monitoring.dosing.record): the pre-dose check's
+    # decision and criteria at the time it was given; the oncologist's decision to give it over the
+    # check, or an override naming the authorising clinician and the reason.
+    check_decision: str | None = Field(default=None, max_length=32)
+    check_criteria: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    decision_id: int | None = Field(default=None, foreign_key="dosedecision.id")
+    override_by: str | None = Field(default=None, max_length=120)
+    override_reason: str | None = None
+
+
+class DoseDecision(SQLModel, table=True):
+    """An oncologist's decision on one scheduled dose of a course, with the pre-dose check it was made
+    on. Append-only: a changed decision is a new row, and the latest for a dose number stands. A
+    decision to give lapses when the check finds a criterion (or misses an input) that it did not
+    find when the decision was made (monitoring.dosing.standing_decision)."""
+
+    __table_args__ = (Index("ix_dosedecision_course_dose", "course_id", "dose_number"),)
+    id: int | None = Field(default=None, primary_key=True)
+    course_id: int = Field(foreign_key="treatmentcourse.id")
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    dose_number: int
+    decision: str = Field(max_length=16)
+    check_decision: str | None = Field(default=None, max_length=32)
+    check_criteria: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    check_missing: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    reason_criteria: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    reason_note: str | None = None
+    decided_by: str = Field(max_length=64)
+    decided_at: datetime = Field(default_factory=utc_now)
 
 
 class Observation(SQLModel, table=True):
@@ -270,12 +310,13 @@ class AuditEvent(SQLModel, table=True):
     after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
 
 
-APPEND_ONLY_TABLES = ("observation", "doseevent", "eligibilityanswer", "alertaction", "auditevent")
+APPEND_ONLY_TABLES = ("observation", "doseevent", "dosedecision", "eligibilityanswer", "alertaction", "auditevent")
 
 CHECKS: dict[str, dict[str, tuple[str, ...]]] = {
     "treatmentcourse": {"regimen": tuple(REGIMENS), "status": COURSE_STATUSES},
     "eligibilityanswer": {"item": tuple(ELIGIBILITY_ITEMS), "answer": ELIGIBILITY_ANSWERS},
     "doseevent": {"status": DOSE_STATUSES, "record_status": RECORD_STATUSES},
+    "dosedecision": {"decision": DOSE_DECISIONS},
     "observation": {"source": OBSERVATION_SOURCES, "status": RECORD_STATUSES},
     "alert": {"status": ALERT_STATUSES},
     "alertaction": {"action": ALERT_ACTIONS},

@@ -25,6 +25,7 @@ from monitoring.catalogue import Catalogue, ObservationValueError, UnknownCodeEr
 from monitoring.db import time_as_stored
 from monitoring.rules.hold_criteria import BY_ID as _HOLD_CRITERIA
 from monitoring.models import (
+    DOSE_DECISIONS,
     DOSE_STATUSES,
     ELIGIBILITY_ANSWERS,
     ELIGIBILITY_ITEMS,
@@ -33,6 +34,7 @@ from monitoring.models import (
     ROUTES,
     AuditEvent,
     Bed,
+    DoseDecision,
     DoseEvent,
     EligibilityAnswer,
     Observation,
@@ -481,9 +483,13 @@ def record_dose(*, session: Session, course_id: int, dose_number: int, scheduled
                 recorded_by: str, given_at: datetime | None = None, dose: float | None = None,
                 dose_unit: str | None = None, route: str | None = None, reason: str | None = None,
                 reason_criteria: Sequence[str] | None = None, reason_note: str | None = None,
-                now: datetime | None = None) -> DoseEvent:
-    """Record an IL-2 dose as given (time and dose), held or stopped (with the reason: its words, the
-    hold criteria chosen and the note typed)."""
+                check_decision: str | None = None, check_criteria: Sequence[str] | None = None,
+                decision_id: int | None = None, override_by: str | None = None,
+                override_reason: str | None = None, now: datetime | None = None) -> DoseEvent:
+    """Store an IL-2 dose as given (time and dose), held or stopped (with the reason: its words, the
+    hold criteria chosen and the note typed), with what allowed a given dose (the pre-dose check, the
+    oncologist's decision, an override). Storage only: whether a dose may be recorded as given is
+    monitoring.dosing.record's rule, which every caller that records a dose at the bedside uses."""
     errors = []
     if status not in DOSE_STATUSES:
         errors.append(f"Dose status '{status}' is not known; accepted: {', '.join(DOSE_STATUSES)}.")
@@ -512,6 +518,9 @@ def record_dose(*, session: Session, course_id: int, dose_number: int, scheduled
                       dose_unit=dose_unit, route=route, reason=(reason or "").strip() or None,
                       reason_criteria=list(reason_criteria) if reason_criteria else None,
                       reason_note=(reason_note or "").strip() or None,
+                      check_decision=check_decision, check_criteria=list(check_criteria) if check_criteria else None,
+                      decision_id=decision_id, override_by=(override_by or "").strip() or None,
+                      override_reason=(override_reason or "").strip() or None,
                       recorded_by=recorded_by, recorded_at=now or datetime.now(timezone.utc))
     session.add(event)
     try:
@@ -528,7 +537,48 @@ HOLD_CRITERIA_IDS = frozenset(_HOLD_CRITERIA)
 
 
 DOSE_COLUMNS = ["id", "course_id", "patient_id", "dose_number", "scheduled_at", "status", "given_at", "dose",
-                "dose_unit", "route", "reason", "reason_criteria", "reason_note", "recorded_by", "recorded_at"]
+                "dose_unit", "route", "reason", "reason_criteria", "reason_note", "recorded_by", "recorded_at",
+                "check_decision", "decision_id", "override_by", "override_reason"]
+
+
+def record_dose_decision(*, session: Session, course_id: int, dose_number: int, decision: str, decided_by: str,
+                         check_decision: str | None, check_criteria: Sequence[str] = (),
+                         check_missing: Sequence[str] = (), reason_criteria: Sequence[str] | None = None,
+                         reason_note: str | None = None, now: datetime | None = None) -> DoseDecision:
+    """Store an oncologist's decision on one scheduled dose, with the pre-dose check it was made on;
+    one audit row. A later decision on the same dose is a new row (the latest stands)."""
+    errors = []
+    if decision not in DOSE_DECISIONS:
+        errors.append(f"Decision '{decision}' is not known; accepted: {', '.join(DOSE_DECISIONS)}.")
+    unknown = [c for c in (*(reason_criteria or ()), *check_criteria) if c not in HOLD_CRITERIA_IDS]
+    if unknown:
+        errors.append(f"Hold criteria {', '.join(unknown)} are not known.")
+    if dose_number < 1:
+        errors.append(f"Dose number {dose_number} is not valid; doses are numbered from 1.")
+    course = session.get(TreatmentCourse, course_id)
+    if course is None:
+        errors.append(f"Treatment course {course_id} does not exist.")
+    if errors:
+        raise RecordError(errors)
+    row = DoseDecision(course_id=course_id, patient_id=course.patient_id, dose_number=dose_number, decision=decision,
+                       check_decision=check_decision, check_criteria=list(check_criteria),
+                       check_missing=list(check_missing), reason_criteria=list(reason_criteria or []) or None,
+                       reason_note=(reason_note or "").strip() or None, decided_by=decided_by,
+                       decided_at=now or datetime.now(timezone.utc))
+    session.add(row)
+    session.flush()
+    write_audit(session=session, username=decided_by, action=f"dose-decision-{decision}", entity="dose-decision",
+                entity_id=row.id, after=_jsonable(row))
+    return row
+
+
+def latest_dose_decisions(*, session: Session, course_ids: Sequence[int]) -> dict[tuple[int, int], DoseDecision]:
+    """The decision that stands for each (course, dose number) with one: the latest recorded."""
+    if not course_ids:
+        return {}
+    rows = session.scalars(select(DoseDecision).where(DoseDecision.course_id.in_(list(course_ids)))
+                           .order_by(DoseDecision.decided_at, DoseDecision.id)).all()
+    return {(row.course_id, row.dose_number): row for row in rows}
 
 
 def current_doses(*, session: Session, patient_ids: Sequence[int] | None = None) -> pd.DataFrame:

@@ -468,7 +468,7 @@ def test_upgrade_works_on_a_fresh_database_and_on_one_at_0003(empty_url, start):
     upgrade(empty_url)
     engine = make_engine(empty_url)
     try:
-        assert current_revision(engine) == "0006"  # the latest migration
+        assert current_revision(engine) == "0007"  # the latest migration
         columns = inspect(engine)
         assert {"reason_criteria", "reason_note"} <= {c["name"] for c in columns.get_columns("doseevent")}
         assert "ix_observation_patient_time" in [i["name"] for i in columns.get_indexes("observation")]
@@ -512,7 +512,8 @@ def app_url(tmp_path, sqlite_template, monkeypatch):
             patient.ward_id, patient.bed_id = ward.id, bed_id
         dosing.record(session=session, course_id=course, dose_number=1, status="given",
                       scheduled_at=now - timedelta(hours=6), given_at=now - timedelta(hours=5), dose=48e6,
-                      recorded_by="nurse", now=now - timedelta(hours=5))
+                      recorded_by="nurse", now=now - timedelta(hours=5),
+                      override_by="Dr Test", override_reason="test set-up: no pre-dose observations")
     record(engine, kidney, 5.5, *BASELINE_SET, now=now)  # a full NEWS2 set before the dose: NEWS2 0
     record(engine, kidney, 3, ObservationInput("temperature", "38.4"), ObservationInput("heart_rate", 105), now=now)
     record(engine, kidney, 2, ObservationInput("creatinine", "1.9"), source="lab-import", now=now)

@@ -45,6 +45,11 @@ def observe_complete(engine, patient_id: int, at: datetime, **changes) -> None:
     observe(engine, patient_id, at - timedelta(minutes=1), period_hours=8, urine_output=400)
 
 
+# Schedule and storage tests give doses to patients with no pre-dose observations (check INCOMPLETE):
+# they are recorded over the check, as the gate requires, with an authoriser and a reason.
+AUTHORISED = {"override_by": "Dr Test (oncologist)", "override_reason": "test: no pre-dose observations"}
+
+
 def record(engine, course_id: int, number: int, status: str, *, at: datetime, **kwargs) -> DoseEvent:
     with session_scope(engine) as session:
         return dosing.record(session=session, course_id=course_id, dose_number=number, status=status,
@@ -75,7 +80,7 @@ def test_the_next_dose_is_every_8_hours_from_the_course_start_by_elapsed_time(en
     first = upcoming(engine, course)
     assert (first.dose_number, first.scheduled_at, first.given, first.planned) == (1, START, 0, 14)
     record(engine, course, 1, "given", at=START + timedelta(minutes=20), given_at=START + timedelta(minutes=12),
-           dose=48e6, route="IV")
+           dose=48e6, route="IV", **AUTHORISED)
     second = upcoming(engine, course)
     assert (second.dose_number, second.scheduled_at, second.given) == (2, START + timedelta(hours=8), 1)
     # A late dose does not shift the schedule: the next slot is counted from the course start.
@@ -86,7 +91,7 @@ def test_the_next_dose_is_every_8_hours_from_the_course_start_by_elapsed_time(en
 
 def test_after_a_held_dose_the_next_number_and_slot_follow_it(engine):
     _, course = make_patient_with_course(engine, start=START)
-    record(engine, course, 1, "given", at=START, given_at=START, dose=48e6)
+    record(engine, course, 1, "given", at=START, given_at=START, dose=48e6, **AUTHORISED)
     record(engine, course, 2, "held", at=START + timedelta(hours=8), reason="SBP 85 mmHg")
     nxt = upcoming(engine, course)
     assert (nxt.dose_number, nxt.scheduled_at, nxt.given, nxt.held) == (3, START + timedelta(hours=16), 1, 1)
@@ -94,7 +99,7 @@ def test_after_a_held_dose_the_next_number_and_slot_follow_it(engine):
 
 def test_after_a_stopped_dose_there_is_no_next_dose_and_no_further_dose_can_be_recorded(engine):
     _, course = make_patient_with_course(engine, start=START)
-    record(engine, course, 1, "given", at=START, given_at=START, dose=48e6)
+    record(engine, course, 1, "given", at=START, given_at=START, dose=48e6, **AUTHORISED)
     record(engine, course, 2, "stopped", at=START + timedelta(hours=8), reason="capillary leak not reversed")
     assert upcoming(engine, course) is None
     with session_scope(engine) as session:
@@ -102,7 +107,7 @@ def test_after_a_stopped_dose_there_is_no_next_dose_and_no_further_dose_can_be_r
     assert "stopped at dose 2" in dosing.stopped_text(progress, timezone.utc)
     with pytest.raises(RecordError, match="stopped at dose 2"):
         record(engine, course, 3, "given", at=START + timedelta(hours=16), given_at=START + timedelta(hours=16),
-               dose=48e6)
+               dose=48e6, **AUTHORISED)
 
 
 def test_when_the_planned_doses_are_given_there_is_no_next_dose_held_doses_do_not_count(engine):
@@ -111,11 +116,11 @@ def test_when_the_planned_doses_are_given_there_is_no_next_dose_held_doses_do_no
         course = repository.add_course(session=session, patient_id=patient, regimen="hd-iv-bolus", start_at=START,
                                        created_by="tester", planned_doses=2, dose_per_kg=600_000,
                                        dose_interval_hours=8).id
-    record(engine, course, 1, "given", at=START, given_at=START, dose=48e6)
+    record(engine, course, 1, "given", at=START, given_at=START, dose=48e6, **AUTHORISED)
     record(engine, course, 2, "held", at=START + timedelta(hours=8), reason="platelets 40")
     assert upcoming(engine, course).dose_number == 3
     record(engine, course, 3, "given", at=START + timedelta(hours=16), given_at=START + timedelta(hours=16),
-           dose=48e6)
+           dose=48e6, **AUTHORISED)
     assert upcoming(engine, course) is None
 
 
@@ -209,7 +214,8 @@ def test_the_numbers_come_from_the_thresholds_file(engine, tmp_path):
 # --- recording ------------------------------------------------------------------------------------
 
 def test_a_given_dose_is_stored_with_the_user_and_one_audit_row(engine):
-    _, course = make_patient_with_course(engine, start=START)
+    patient, course = make_patient_with_course(engine, start=START)
+    observe_complete(engine, patient, START - timedelta(minutes=30))   # the check says GIVE
     given_at = START + timedelta(minutes=7)
     event = record(engine, course, 1, "given", at=START + timedelta(minutes=10), given_at=given_at, dose=48e6,
                    route="IV")
@@ -217,6 +223,9 @@ def test_a_given_dose_is_stored_with_the_user_and_one_audit_row(engine):
     assert [(d.dose_number, d.status, d.dose, d.dose_unit, d.route, d.recorded_by) for d in stored] == \
         [(1, "given", 48e6, "[IU]", "IV", "nurse.a")]
     assert stored[0].given_at == given_at
+    # Given on the check: its decision is stored with the dose, and nothing was overridden.
+    assert (stored[0].check_decision, stored[0].check_criteria, stored[0].decision_id, stored[0].override_by) == \
+        ("give", None, None, None)
     assert [(a.action, a.username, a.entity_id) for a in audit] == [("dose-given", "nurse.a", str(event.id))]
 
 
@@ -240,10 +249,10 @@ def test_a_stopped_dose_is_stored_and_refusals_save_nothing(engine):
     with pytest.raises(RecordError, match="needs the amount given"):
         record(engine, course, 1, "given", at=START, given_at=START)   # the dose is never assumed
     with pytest.raises(RecordError, match="in the future"):
-        record(engine, course, 1, "given", at=START, given_at=START + timedelta(hours=1), dose=48e6)
-    record(engine, course, 1, "given", at=START, given_at=START, dose=48e6)
+        record(engine, course, 1, "given", at=START, given_at=START + timedelta(hours=1), dose=48e6, **AUTHORISED)
+    record(engine, course, 1, "given", at=START, given_at=START, dose=48e6, **AUTHORISED)
     with pytest.raises(RecordError, match="Dose 1 is already recorded as given"):
-        record(engine, course, 1, "given", at=START, given_at=START, dose=48e6)
+        record(engine, course, 1, "given", at=START, given_at=START, dose=48e6, **AUTHORISED)
     record(engine, course, 2, "stopped", at=START + timedelta(hours=8), reason="mental status change")
     stored, audit = doses_and_audit(engine)
     assert [(d.status, d.reason) for d in stored] == [("given", None), ("stopped", "mental status change")]
@@ -273,7 +282,7 @@ def test_the_suggested_dose_uses_the_latest_weight_then_the_baseline_and_otherwi
 
 def test_the_history_lists_each_dose_newest_first(engine):
     _, course = make_patient_with_course(engine, start=START)
-    record(engine, course, 1, "given", at=START, given_at=START, dose=48e6, route="IV")
+    record(engine, course, 1, "given", at=START, given_at=START, dose=48e6, route="IV", **AUTHORISED)
     record(engine, course, 2, "held", at=START + timedelta(hours=8), reason="platelets 40")
     with session_scope(engine) as session:
         history = dosing.dose_history(session=session, course_id=course, tz=timezone.utc)
@@ -389,7 +398,7 @@ def test_between_doses_the_check_is_a_forecast_and_the_heart_rate_is_not_yet_due
     patient, course = make_patient_with_course(engine, start=started)
     with session_scope(engine) as session:   # dose 1 on time, 3 h ago: dose 2 is due at NOW + 5 h
         dosing.record(session=session, course_id=course, dose_number=1, status="given", scheduled_at=started,
-                      given_at=started, dose=48e6, recorded_by="nurse.a", now=started)
+                      given_at=started, dose=48e6, recorded_by="nurse.a", now=started, **AUTHORISED)
     observe_complete(engine, patient, NOW - timedelta(minutes=30), heart_rate=None)   # no heart rate now
     ahead = check(engine, patient)                                                     # next dose due NOW + 5 h
     assert (ahead.decision, ahead.at_dosing, ahead.missing) == ("give", False, [])
@@ -403,7 +412,7 @@ def test_the_check_is_for_the_scheduled_dose_even_after_a_late_one(engine):
     the one the page names."""
     patient_id, course = make_patient_with_course(engine, start=START)
     record(engine, course, 1, "given", at=START + timedelta(minutes=40), given_at=START + timedelta(minutes=40),
-           dose=48e6)
+           dose=48e6, **AUTHORISED)
     at = START + timedelta(hours=7)
     nxt = upcoming(engine, course, now=at)
     assert check(engine, patient_id, now=at).due_at == nxt.scheduled_at == START + timedelta(hours=8)

@@ -179,7 +179,8 @@ def test_the_overview_from_the_store_shows_each_patient_with_news2_doses_and_ale
     with session_scope(engine) as session:
         dosing.record(session=session, course_id=course, dose_number=1, status="given",
                       scheduled_at=NOW - timedelta(hours=20), given_at=NOW - timedelta(hours=20), dose=48e6,
-                      recorded_by="nurse.a", now=NOW - timedelta(hours=19))
+                      recorded_by="nurse.a", now=NOW - timedelta(hours=19),
+                      override_by="Dr Test", override_reason="test set-up: no pre-dose observations")
     frame = overview(engine)
     assert frame["Patient"].tolist()[0] == "Person, Test (synthetic)"
     top = frame.iloc[0]
@@ -201,7 +202,8 @@ def test_the_patient_summary_lists_course_eligibility_baselines_doses_with_reaso
                                       answered_at=NOW - timedelta(hours=21))
         dosing.record(session=session, course_id=course, dose_number=1, status="given",
                       scheduled_at=NOW - timedelta(hours=20), given_at=NOW - timedelta(hours=20), dose=48e6,
-                      recorded_by="nurse.a", now=NOW - timedelta(hours=19))
+                      recorded_by="nurse.a", now=NOW - timedelta(hours=19),
+                      override_by="Dr Test", override_reason="test set-up: no pre-dose observations")
         dosing.record(session=session, course_id=course, dose_number=2, status="held", reason="SBP 84 mmHg",
                       scheduled_at=NOW - timedelta(hours=12), recorded_by="nurse.a", now=NOW - timedelta(hours=12))
     observe(engine, patient, NOW - timedelta(hours=5), **FULL_SET)

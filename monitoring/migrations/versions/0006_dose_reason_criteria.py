@@ -26,6 +26,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("doseevent") as batch_op:
-        batch_op.drop_column("reason_note")
-        batch_op.drop_column("reason_criteria")
+    # Plain DROP COLUMN (SQLite 3.35+): batch mode would rebuild doseevent without its append-only triggers.
+    op.drop_column("doseevent", "reason_note")
+    op.drop_column("doseevent", "reason_criteria")
