@@ -23,6 +23,8 @@ if user is None:
 PAGES = [
     ("app_pages/ward.py", "Ward overview", ":material/bed:", "ward", "view_patients"),
     ("app_pages/doses.py", "IL-2 doses", ":material/vaccines:", "doses", "record_doses"),
+    # The oncologist's doses page has the same address: each role sees its own (no role has both).
+    ("app_pages/dose_decisions.py", "IL-2 doses", ":material/vaccines:", "doses", "decide_doses"),
     ("app_pages/record.py", "Record observations", ":material/edit_note:", "record", "record_observations"),
     ("app_pages/review.py", "Daily review", ":material/checklist:", "review", "record_observations"),
     ("app_pages/alerts.py", "Alert inbox", ":material/notifications:", "alerts", "view_patients"),

@@ -231,7 +231,8 @@ CLIP = {"temperature": (35.2, 41.0), "heart_rate": (42, 170), "sbp": (72, 190), 
 # --- the frames ----------------------------------------------------------------------------------
 
 PATIENT_COLUMNS = ["key", "mrn", "given_name", "family_name", "birth_date", "sex", "ward", "bed", "scenario",
-                   "is_synthetic", "admitted_at", "regimen", "cycle", "dose_per_kg", "dose_unit", "planned_doses",
+                   "is_synthetic", "admitted_at", "regimen", "cycle", "dose_per_kg", "fixed_dose", "dose_unit",
+                   "planned_doses",
                    "dose_interval_hours", "start_at", "course_status", "after_lymphodepletion",
                    "baseline_weight_kg", "baseline_creatinine_mg_dl", "usual_sbp_mm_hg"]
 DOSE_COLUMNS = ["key", "dose_number", "scheduled_at", "status", "given_at", "dose", "dose_unit", "route", "reason",
@@ -1110,6 +1111,7 @@ def _patients_frame(w: _World, keys: np.ndarray, mrns: np.ndarray, wards: np.nda
         "regimen": _scenario_array(s, "regimen", object),
         "cycle": _scenario_array(s, "cycle", "int64"),
         "dose_per_kg": per_kg,
+        "fixed_dose": _scenario_array(s, "fixed_dose_iu", float),
         "dose_unit": np.where(np.isnan(per_kg), "[IU]", "[IU]/kg").astype(object),
         "planned_doses": _scenario_array(s, "planned_doses", "int64"),
         "dose_interval_hours": _scenario_array(s, "interval_h", float),
@@ -1173,6 +1175,10 @@ def write_ward(*, session: Session, ward: DemoWard, ward_code: str = "DEMO",
             baseline_weight_kg=float(row.baseline_weight_kg),
             baseline_creatinine_mg_dl=float(row.baseline_creatinine_mg_dl),
             usual_sbp_mm_hg=float(row.usual_sbp_mm_hg),
+            # The prescription: the pre-treatment weight is the dosing weight; intralesional has a fixed dose.
+            dosing_weight_kg=float(row.baseline_weight_kg),
+            fixed_dose=None if pd.isna(row.fixed_dose) else float(row.fixed_dose),
+            allergies=DEMO_ALLERGIES[len(rows) % len(DEMO_ALLERGIES)],
             answered_at=max(row.start_at.to_pydatetime() - timedelta(hours=2), ward.start or row.start_at)))
     ids = (_insert_patients_bulk if bulk else _insert_patients)(session=session, rows=rows, recorded_by=recorded_by)
     patient_id = dict(zip(patients["key"], ids[0]))
@@ -1211,7 +1217,11 @@ def _set_ids(observations: pd.DataFrame) -> np.ndarray:
 
 _COURSE_FIELDS = ("regimen", "cycle", "dose_per_kg", "dose_unit", "planned_doses", "dose_interval_hours", "start_at",
                   "status", "after_lymphodepletion", "baseline_weight_kg", "baseline_creatinine_mg_dl",
-                  "usual_sbp_mm_hg")
+                  "usual_sbp_mm_hg", "dosing_weight_kg", "fixed_dose")
+# Allergies of the synthetic patients, by row (not drawn from the random stream, so adding them did
+# not change any other synthetic value); None = not recorded, which the banner says.
+DEMO_ALLERGIES = ("No known drug allergies", "Penicillin: rash", None, "Iodinated contrast: urticaria",
+                  "No known drug allergies", "Sulfonamides: rash")
 _NO_TO_ALL = {item: "no" for item in ELIGIBILITY_ITEMS}
 
 
@@ -1222,7 +1232,7 @@ def _insert_patients(*, session: Session, rows: list[dict], recorded_by: str) ->
         patient = repository.add_patient(
             session=session, mrn=row["mrn"], given_name=row["given_name"], family_name=row["family_name"],
             recorded_by=recorded_by, birth_date=row["birth_date"], sex=row["sex"], ward_id=row["ward_id"],
-            bed_id=row["bed_id"], is_synthetic=True, admitted_at=row["admitted_at"])
+            bed_id=row["bed_id"], is_synthetic=True, admitted_at=row["admitted_at"], allergies=row["allergies"])
         course = repository.add_course(session=session, patient_id=patient.id, created_by=recorded_by,
                                        **{k: row[k] for k in _COURSE_FIELDS})
         repository.record_eligibility(session=session, course_id=course.id, answers=_NO_TO_ALL,
@@ -1264,7 +1274,7 @@ def _insert_patients_bulk(*, session: Session, rows: list[dict], recorded_by: st
     result = session.execute(
         insert(patient_table).returning(patient_table.c.id, sort_by_parameter_order=True),
         [dict(ward_id=r["ward_id"], bed_id=r["bed_id"], sex=r["sex"], is_synthetic=True,
-              admitted_at=r["admitted_at"], created_at=now) for r in rows])
+              admitted_at=r["admitted_at"], allergies=r["allergies"], created_at=now) for r in rows])
     patient_ids = list(result.scalars())
     session.execute(insert(PatientIdentity.__table__), [
         dict(patient_id=pid, mrn=r["mrn"], given_name=r["given_name"], family_name=r["family_name"],

@@ -35,6 +35,7 @@ from monitoring.rules import il2_hold
 from monitoring.rules.common import cited
 from monitoring.rules.context import NAT, prepare, take
 from monitoring.thresholds import Thresholds, default_thresholds
+from monitoring.prescription import Prescribed, amount_text, prescribed_dose, unit_text
 from monitoring.timefmt import elapsed_text, local_text
 
 UTC = timezone.utc
@@ -52,17 +53,6 @@ def _aware(name: str, moment: datetime) -> datetime:
     if moment is None or moment.utcoffset() is None:
         raise RecordError([f"{name} must be a time zone-aware time."])
     return moment.astimezone(UTC)
-
-
-def unit_text(unit: str | None) -> str:
-    """UCUM annotation to display: '[IU]' -> 'IU', '[IU]/kg' -> 'IU/kg'."""
-    return (unit or "").replace("[", "").replace("]", "")
-
-
-def amount_text(dose: float | None, unit: str | None) -> str:
-    if dose is None or pd.isna(dose):
-        return "–"
-    return f"{dose:,.0f} {unit_text(unit)}".strip()
 
 
 # --- the schedule --------------------------------------------------------------------------------
@@ -165,38 +155,35 @@ def stopped_text(progress: Progress, tz: tzinfo) -> str | None:
 # --- the suggested amount ------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class DoseSuggestion:
-    dose: float | None
-    unit: str | None
-    weight_kg: float | None
-    basis: str                      # how it was worked out, or why there is none
+class DoseSuggestion(Prescribed):
+    """The prescribed dose offered on the form, and today's weight beside it (never used for the dose)."""
+
+    latest_weight: str | None = None     # 'latest weight 84.2 kg at 06:00 (+5.3% from the dosing weight)'
+
+
+def course_prescription(course: TreatmentCourse) -> Prescribed:
+    return prescribed_dose(dose_per_kg=course.dose_per_kg, dose_unit=course.dose_unit, fixed_dose=course.fixed_dose,
+                           dosing_weight_kg=course.dosing_weight_kg, baseline_weight_kg=course.baseline_weight_kg)
 
 
 def suggested_dose(*, session: Session, course_id: int, now: datetime, tz: tzinfo | None = None) -> DoseSuggestion:
-    """dose_per_kg x the latest recorded weight (or the course's baseline weight), for the nurse to
-    confirm. No weight or no dose per kg: no suggestion, and the nurse types the dose."""
+    """The course's prescribed dose (monitoring.prescription: dose per kg x the dosing weight, or the
+    fixed dose), for the nurse to confirm, with the latest recorded weight named beside it: the dose
+    does not follow a weight gained through capillary leak. No prescription: no suggestion."""
     course = session.get(TreatmentCourse, course_id)
     if course is None:
         raise RecordError([f"Treatment course {course_id} does not exist."])
-    per_kg_unit = course.dose_unit or "[IU]/kg"
-    unit = per_kg_unit[:-3] if per_kg_unit.endswith("/kg") else per_kg_unit
-    if course.dose_per_kg is None or not per_kg_unit.endswith("/kg"):
-        return DoseSuggestion(None, unit, None, "the course has no dose per kg: type the dose prescribed")
+    prescribed = course_prescription(course)
+    latest = None
     weights = repository.current_observations(session=session, patient_ids=[course.patient_id], codes=["weight"])
     weights = weights[weights["observed_at"] <= pd.Timestamp(now)]
-    baseline = f"course baseline {course.baseline_weight_kg:.1f} kg" if course.baseline_weight_kg else ""
     if len(weights):
         row = weights.iloc[-1]
-        weight, source = float(row["value_num"]), f"latest weight, {local_text(row['observed_at'], tz or UTC)}"
-        if baseline:
-            source += f"; {baseline}"
-    elif course.baseline_weight_kg:
-        weight, source = float(course.baseline_weight_kg), "course baseline weight; no weight recorded"
-    else:
-        return DoseSuggestion(None, unit, None, "no weight recorded and no baseline weight: type the dose")
-    dose = course.dose_per_kg * weight
-    return DoseSuggestion(dose, unit, weight, f"{course.dose_per_kg:,.0f} {unit_text(per_kg_unit)} × {weight:.1f} kg "
-                                               f"({source}) = {amount_text(dose, unit)}")
+        latest = f"latest weight {row['value_num']:.1f} kg at {local_text(row['observed_at'], tz or UTC)}"
+        if prescribed.weight_kg:
+            latest += (f" ({(row['value_num'] - prescribed.weight_kg) / prescribed.weight_kg * 100:+.1f}% from the "
+                       "dosing weight; not used for the dose)")
+    return DoseSuggestion(prescribed.dose, prescribed.unit, prescribed.weight_kg, prescribed.basis, latest)
 
 
 # --- the pre-dose check --------------------------------------------------------------------------
@@ -498,7 +485,8 @@ def _derived_item(name: str, spec, rule: str, found: tuple[str, ...], assessment
 
 @dataclass(frozen=True)
 class Forecast:
-    """What the pre-dose check would say now for a patient's next dose (IL-2 running only)."""
+    """What the pre-dose check would say now for a patient's next dose (IL-2 running only), and the
+    oncologist's decision recorded for that dose."""
 
     patient_id: int
     due_at: datetime | None
@@ -506,6 +494,9 @@ class Forecast:
     reasons: list[str]          # the criteria met, in words ('SBP 85 mmHg at 09:10 (< 90: label: withhold)')
     missing: list[str]          # required inputs with no valid value
     overdue: bool = False       # the due time has passed
+    dose_number: int | None = None
+    oncologist: str | None = None        # the decision recorded for this dose: give, hold, discuss, stop
+    oncologist_words: str | None = None  # 'oncologist dr.onc: HOLD at 13:40 (SBP 84 mmHg)'
 
     def _when(self, tz: tzinfo) -> str:
         if self.due_at is None:
@@ -513,18 +504,32 @@ class Forecast:
         return f" {self.due_at.astimezone(tz):%H:%M}" + (" (overdue)" if self.overdue else "")
 
     def short(self, tz: tzinfo) -> str:
-        """'next 14:00: HOLD' / 'next 14:00: give'."""
-        return f"next{self._when(tz)}: {self.decision.upper() if self.decision != 'give' else 'give'}"
+        """'dose 6 due 14:00: HOLD · oncologist: give' / 'next 14:00: give'."""
+        head = f"dose {self.dose_number} due" if self.dose_number is not None else "next"
+        text = f"{head}{self._when(tz)}: {self.decision.upper() if self.decision != 'give' else 'give'}"
+        return text + (f" · oncologist: {self.oncologist}" if self.oncologist else "")
 
     def sentence(self, tz: tzinfo) -> str:
-        """'next dose 14:00: HOLD if these stay: SBP 85 mmHg ...; no valid value for urine output'."""
-        when = self._when(tz)
-        text = f"next dose{when}: {self.decision.upper()}"
+        """'dose 6 due 14:00: HOLD if these stay: SBP 85 mmHg ...; no valid value for urine output;
+        oncologist dr.onc: HOLD at 13:40 (...)'."""
+        head = f"dose {self.dose_number} due" if self.dose_number is not None else "next dose"
+        text = f"{head}{self._when(tz)}: {self.decision.upper()}"
         if self.reasons:
             text += " if these stay: " + "; ".join(self.reasons)
         if self.missing:
             text += f"; no valid value for {', '.join(self.missing)}"
+        if self.oncologist_words:
+            text += f"; {self.oncologist_words}"
         return text
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """What a forecast found, shaped as the check dose_gate.standing judges a decision against."""
+
+    criteria: list[Criterion]
+    missing_codes: list[str]
+    missing: list[str]
 
 
 #: How far back a forecast reads the record: the longest validity an input has (a blood culture, 7 days).
@@ -570,16 +575,30 @@ def forecasts(*, session: Session, patient_ids: Sequence[int], now: datetime, tz
     def when(at: str) -> str:
         return local_text(pd.Timestamp(at).to_pydatetime(), tz)
 
+    course_of = dict(zip(courses["patient_id"], courses["course_id"]))
+    decided = repository.next_dose_decisions(
+        session=session, course_ids=[int(c) for c in courses["course_id"].dropna()])
     out = {}
     for k in np.flatnonzero(running).tolist():
         missing, stale = assessment.missing(k)
+        course_id = course_of.get(k)
+        number, row = decided.get(int(course_id), (None, None)) if course_id is not None and course_id == course_id \
+            else (None, None)
+        codes = list(missing + stale) if assessment.absent else []
+        found = [Criterion(i["id"], i["kind"], il2_hold.criterion_words(i, when), i) for i in items[k]
+                 if i.get("kind") in CRITERION_KINDS]
+        seen = _Seen(found, codes, [hc.INPUTS[n].label for n in codes])
+        standing = dose_gate.standing(row, seen) if row is not None else None
         out[int(labels[k])] = Forecast(
             patient_id=int(labels[k]),
             due_at=None if due[k] == NAT else pd.Timestamp(int(due[k]), unit=data.unit, tz="UTC").to_pydatetime(),
             decision=DECISIONS[int(assessment.decision[k])],
             reasons=[il2_hold.criterion_words(i, when) for i in items[k] if i.get("kind") in CRITERION_KINDS],
             missing=[hc.INPUTS[n].label for n in missing + stale] if assessment.absent else [],
-            overdue=due[k] != NAT and due[k] <= time[k])
+            overdue=due[k] != NAT and due[k] <= time[k], dose_number=number,
+            oncologist=None if standing is None else standing.decision + ("" if standing.applies else " (lapsed)"),
+            oncologist_words=None if standing is None else standing.words(
+                lambda at: local_text(at, tz)))
     return out
 
 
@@ -627,7 +646,7 @@ def record(*, session: Session, course_id: int, dose_number: int, scheduled_at: 
            route: str | None = None, reason: str | None = None, dose_unit: str | None = None,
            reason_criteria: list[str] | None = None, reason_note: str | None = None,
            override_by: str | None = None, override_reason: str | None = None,
-           now: datetime | None = None, tz: tzinfo | None = None) -> DoseEvent:
+           difference_confirmed: bool = False, now: datetime | None = None, tz: tzinfo | None = None) -> DoseEvent:
     """Record a dose as given (time and the amount the nurse confirmed), held or stopped (with a
     reason: the hold criteria chosen, by id, and the words typed; `reason` is composed from them when
     not given), then re-evaluate the patient's alerts. One audit row for the dose (repository).
@@ -635,7 +654,8 @@ def record(*, session: Session, course_id: int, dose_number: int, scheduled_at: 
     A given dose is judged by monitoring.dose_gate on the pre-dose check at the time it was given:
     allowed on GIVE; otherwise only on the oncologist's decision to give this dose or an override
     naming the authorising clinician and the reason. The check, the decision relied on and the
-    override are stored with the dose."""
+    override are stored with the dose. A dose that differs from the prescription by more than
+    [prescription] confirm_difference_percent needs `difference_confirmed`."""
     now = now or datetime.now(UTC)
     course = session.get(TreatmentCourse, course_id)
     if course is None:
@@ -646,6 +666,10 @@ def record(*, session: Session, course_id: int, dose_number: int, scheduled_at: 
             errors.append("A given dose needs the amount given: type it or confirm the suggested dose.")
         if given_at is not None and given_at.utcoffset() is not None and given_at > now + FUTURE_TOLERANCE:
             errors.append(f"The time given ({given_at.isoformat()}) is in the future.")
+        limit = default_thresholds()["prescription"].confirm_difference_percent
+        differs = course_prescription(course).difference_text(dose, limit) if dose is not None else None
+        if differs and not difference_confirmed:
+            errors.append(differs)
     elif status in ("held", "stopped") and (given_at is not None or dose is not None):
         errors.append(f"A {status} dose has no time given and no amount; record it as given if it was given.")
     progress = course_progress(session=session, course_id=course_id)

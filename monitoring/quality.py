@@ -257,9 +257,10 @@ def load_cohort(*, session: Session, filters: QualityFilter, identifiable: bool 
 
     newer_dose = aliased(DoseEvent)
     dose_columns = ["course_id", "dose_number", "scheduled_at", "status", "given_at", "reason", "reason_criteria",
-                    "reason_note"]
+                    "reason_note", "check_decision", "decision_id", "override_by"]
     dose_query = (select(DoseEvent.course_id, DoseEvent.dose_number, DoseEvent.scheduled_at, DoseEvent.status,
-                         DoseEvent.given_at, DoseEvent.reason, DoseEvent.reason_criteria, DoseEvent.reason_note)
+                         DoseEvent.given_at, DoseEvent.reason, DoseEvent.reason_criteria, DoseEvent.reason_note,
+                         DoseEvent.check_decision, DoseEvent.decision_id, DoseEvent.override_by)
                   .where(~exists().where(newer_dose.supersedes_id == DoseEvent.id))
                   .where(DoseEvent.record_status != "entered-in-error"))
     doses = pd.concat([_records(session, q, dose_columns) for q in for_patients(dose_query, DoseEvent.patient_id)]
@@ -420,6 +421,10 @@ def _per_course(data: CohortData) -> pd.DataFrame:
     out["doses_planned"] = courses["planned_doses"].astype("Int64")
     for status in ("given", "held", "stopped"):
         out[f"doses_{status}"] = _counts(doses[doses["status"] == status], "course_id", index)
+    # Doses given although the pre-dose check did not say GIVE (issue 15): on the oncologist's decision
+    # to give that dose, or on an override naming the authoriser (monitoring.dose_gate).
+    out["doses_given_on_decision"] = _counts(given[given["decision_id"].notna()], "course_id", index)
+    out["doses_given_by_override"] = _counts(given[given["override_by"].notna()], "course_id", index)
     for status, column in (("held", "hold_reasons"), ("stopped", "stop_reasons")):
         part = doses[doses["status"] == status].sort_values(["course_id", "dose_number"])
         reasons = (part["reason"] if data.identities is not None else
@@ -585,6 +590,7 @@ def _groups(courses: pd.DataFrame) -> list[tuple[str, pd.Index]]:
 
 COUNT_MEASURES = {
     "doses_given": "doses_given", "doses_held": "doses_held", "doses_stopped": "doses_stopped",
+    "doses_given_on_decision": "doses_given_on_decision", "doses_given_by_override": "doses_given_by_override",
     "fn_episodes": "fn_episodes", "sepsis_screen_episodes": "sepsis_screen_episodes",
     "expected_effect_alerts": "expected_effect_alerts", "overdue_sets": "overdue_sets",
 }
@@ -683,6 +689,10 @@ def _monitoring(data: CohortData) -> pd.DataFrame:
         ("acknowledgement latency, 90th percentile", _latency(real["latency_minutes"], 0.9), "min"),
         ("alerts without a response", int(real["first_response"].isna().sum()), "count"),
         ("alerts declined", int(len(data.declines[data.declines["alert_id"].isin(alerts["alert_id"])])), "count"),
+        ("doses given over the pre-dose check on the oncologist's decision", int(per["doses_given_on_decision"].sum()),
+         "count"),
+        ("doses given over the pre-dose check by override (authoriser and reason recorded)",
+         int(per["doses_given_by_override"].sum()), "count"),
         ("sepsis-screen alerts", int((alerts["rule_id"] == SEPSIS_RULE).sum()), "count"),
         ("expected post-dose IL-2 effects (il2-expected-effect, not sepsis alerts)",
          int((alerts["rule_id"] == EXPECTED_RULE).sum()), "count"),

@@ -134,13 +134,14 @@ def get_or_create_bed(*, session: Session, ward_id: int, label: str, username: s
 def add_patient(*, session: Session, mrn: str, given_name: str, family_name: str, recorded_by: str,
                 birth_date: date | None = None, sex: str | None = None, ward_id: int | None = None,
                 bed_id: int | None = None, is_synthetic: bool = False,
-                admitted_at: datetime | None = None) -> Patient:
-    """Register a patient: clinical row and identity row written together."""
+                admitted_at: datetime | None = None, allergies: str | None = None) -> Patient:
+    """Register a patient: clinical row and identity row written together. `allergies`: free text as
+    the ward records it (None = not recorded, which is never shown as 'no allergies')."""
     _require_aware("admitted_at", admitted_at)
     if not mrn.strip():
         raise RecordError(["Record number is empty; every patient needs one."])
     patient = Patient(ward_id=ward_id, bed_id=bed_id, sex=sex, is_synthetic=is_synthetic,
-                      admitted_at=admitted_at)
+                      admitted_at=admitted_at, allergies=(allergies or "").strip() or None)
     session.add(patient)
     session.flush()
     identity = PatientIdentity(patient_id=patient.id, mrn=mrn.strip(), given_name=given_name,
@@ -156,7 +157,10 @@ def add_course(*, session: Session, patient_id: int, regimen: str, start_at: dat
                planned_doses: int | None = None, dose_interval_hours: float | None = None,
                after_lymphodepletion: bool = False, baseline_weight_kg: float | None = None,
                baseline_creatinine_mg_dl: float | None = None, usual_sbp_mm_hg: float | None = None,
-               status: str = "active") -> TreatmentCourse:
+               status: str = "active", dosing_weight_kg: float | None = None,
+               fixed_dose: float | None = None) -> TreatmentCourse:
+    """A treatment course. The dosing weight defaults to the pre-treatment (baseline) weight: the
+    prescribed dose never follows a weight gained during the course (monitoring.prescription)."""
     errors = []
     if regimen not in REGIMENS:
         errors.append(f"Regimen '{regimen}' is not known; accepted: {', '.join(REGIMENS)}.")
@@ -164,6 +168,9 @@ def add_course(*, session: Session, patient_id: int, regimen: str, start_at: dat
         errors.append(f"Cycle {cycle} is not valid; cycles start at 1.")
     if planned_doses is not None and planned_doses < 0:
         errors.append(f"Planned doses {planned_doses} is negative.")
+    for name, value in (("Dosing weight", dosing_weight_kg), ("Fixed dose", fixed_dose)):
+        if value is not None and not value > 0:
+            errors.append(f"{name} {value} is not a positive amount.")
     if errors:
         raise RecordError(errors)
     _require_aware("start_at", start_at)
@@ -172,7 +179,8 @@ def add_course(*, session: Session, patient_id: int, regimen: str, start_at: dat
         planned_doses=planned_doses, dose_interval_hours=dose_interval_hours, start_at=start_at,
         status=status, after_lymphodepletion=after_lymphodepletion, baseline_weight_kg=baseline_weight_kg,
         baseline_creatinine_mg_dl=baseline_creatinine_mg_dl, usual_sbp_mm_hg=usual_sbp_mm_hg,
-        created_by=created_by)
+        dosing_weight_kg=dosing_weight_kg if dosing_weight_kg is not None else baseline_weight_kg,
+        fixed_dose=fixed_dose, created_by=created_by)
     session.add(course)
     session.flush()
     write_audit(session=session, username=created_by, action="create", entity="course",
@@ -579,6 +587,23 @@ def latest_dose_decisions(*, session: Session, course_ids: Sequence[int]) -> dic
     rows = session.scalars(select(DoseDecision).where(DoseDecision.course_id.in_(list(course_ids)))
                            .order_by(DoseDecision.decided_at, DoseDecision.id)).all()
     return {(row.course_id, row.dose_number): row for row in rows}
+
+
+def next_dose_decisions(*, session: Session, course_ids: Sequence[int]) -> dict[int, tuple[int, DoseDecision | None]]:
+    """For each course: the next dose number (the highest recorded, entered-in-error ones aside, + 1:
+    as monitoring.dosing.next_dose counts) and the decision that stands for it, if any. Two queries."""
+    if not course_ids:
+        return {}
+    highest = dict(session.execute(
+        select(DoseEvent.course_id, func.max(DoseEvent.dose_number))
+        .where(DoseEvent.course_id.in_(list(course_ids)), DoseEvent.record_status != "entered-in-error")
+        .group_by(DoseEvent.course_id)).all())
+    decisions = latest_dose_decisions(session=session, course_ids=course_ids)
+    out = {}
+    for course_id in course_ids:
+        number = int(highest.get(course_id) or 0) + 1
+        out[int(course_id)] = (number, decisions.get((course_id, number)))
+    return out
 
 
 def current_doses(*, session: Session, patient_ids: Sequence[int] | None = None) -> pd.DataFrame:

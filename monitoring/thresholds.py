@@ -198,4 +198,6 @@ RULE_MODULES: list[str] = [
     "monitoring.rules",
     "monitoring.ctcae",
     "monitoring.toxicity",
+    "monitoring.prescription",
+    "monitoring.observation_schedule",
 ]

@@ -14,7 +14,7 @@ from tests.app_helpers import signed_in
 
 from monitoring import auth, dosing, repository
 from monitoring.db import make_engine, session_scope
-from monitoring.models import AuditEvent, DoseEvent
+from monitoring.models import AuditEvent, DoseEvent, TreatmentCourse
 from monitoring.repository import ObservationInput, RecordError
 from monitoring.rules import hold_criteria
 from monitoring.thresholds import REPO_ROOT, load_thresholds
@@ -259,25 +259,56 @@ def test_a_stopped_dose_is_stored_and_refusals_save_nothing(engine):
     assert [a.action for a in audit] == ["dose-given", "dose-stopped"]
 
 
-def test_the_suggested_dose_uses_the_latest_weight_then_the_baseline_and_otherwise_none(engine):
+def test_the_prescribed_dose_uses_the_dosing_weight_never_a_weight_gained_in_the_course(engine):
+    """Issue 15: 61.68 MIU proposed on a capillary-leak weight against 59.3 MIU for doses 1-13. The dose
+    is dose per kg x the course's dosing weight (by default the pre-treatment weight), or a fixed dose;
+    today's weight is shown beside it and never used."""
     patient, course = make_patient_with_course(engine, start=START)
     with session_scope(engine) as session:
         baseline = dosing.suggested_dose(session=session, course_id=course, now=NOW)
     assert (baseline.dose, baseline.unit, baseline.weight_kg) == (600_000 * 80, "[IU]", 80)
+    assert baseline.basis == "600,000 IU/kg × 80.0 kg dosing weight = 48,000,000 IU" and baseline.latest_weight is None
     observe(engine, patient, NOW - timedelta(hours=2), weight=82.5)
     with session_scope(engine) as session:
         latest = dosing.suggested_dose(session=session, course_id=course, now=NOW)
-        bare = repository.add_course(session=session, patient_id=patient, regimen="hd-iv-bolus", start_at=START,
-                                     created_by="tester", dose_per_kg=600_000, dose_interval_hours=8).id
+        chosen = repository.add_course(session=session, patient_id=patient, regimen="hd-iv-bolus", start_at=START,
+                                       created_by="tester", dose_per_kg=720_000, baseline_weight_kg=80,
+                                       dosing_weight_kg=78.4).id
+        fixed = repository.add_course(session=session, patient_id=patient, regimen="low-dose-sc", start_at=START,
+                                      created_by="tester", fixed_dose=3_000_000, dose_unit="[IU]").id
         other = repository.add_patient(session=session, mrn="SYN-TEST-2", given_name="No", family_name="Weight",
                                        recorded_by="tester", is_synthetic=True)
         unweighed = repository.add_course(session=session, patient_id=other.id, regimen="hd-iv-bolus",
                                           start_at=START, created_by="tester", dose_per_kg=600_000).id
-    assert latest.dose == 600_000 * 82.5 and "latest weight" in latest.basis and "49,500,000 IU" in latest.basis
+    assert latest.dose == 600_000 * 80                             # not 600,000 x 82.5
+    assert latest.latest_weight.startswith("latest weight 82.5 kg at ")
+    assert latest.latest_weight.endswith("(+3.1% from the dosing weight; not used for the dose)")
     with session_scope(engine) as session:
-        assert dosing.suggested_dose(session=session, course_id=bare, now=NOW).dose == 600_000 * 82.5
+        recorded = dosing.suggested_dose(session=session, course_id=chosen, now=NOW)
+        assert (recorded.dose, recorded.weight_kg) == (pytest.approx(720_000 * 78.4), 78.4)
+        assert dosing.suggested_dose(session=session, course_id=fixed, now=NOW).dose == 3_000_000
         none = dosing.suggested_dose(session=session, course_id=unweighed, now=NOW)
     assert none.dose is None and "type the dose" in none.basis
+
+
+# (dose given, whether a confirmation is needed): [prescription] confirm_difference_percent = 5, of 48 MIU.
+@pytest.mark.parametrize("given, asks", [
+    (48_000_000 * 1.05, False),            # at +5%: no
+    (48_000_000 * 1.0501, True),           # just above: yes
+    (48_000_000 * 0.95, False),            # at -5%: no
+    (48_000_000 * 0.9499, True),           # just below -5%: yes
+    (48_000_000, False),
+])
+def test_a_dose_that_differs_from_the_prescription_by_more_than_the_limit_needs_confirming(engine, given, asks):
+    patient, course = make_patient_with_course(engine, start=START)
+    observe_complete(engine, patient, START - timedelta(minutes=30))
+    if asks:
+        with pytest.raises(RecordError, match=r"differs from the prescribed 48,000,000 IU \(600,000 IU/kg × 80.0 kg "
+                                              r"dosing weight = 48,000,000 IU\) by [+-]5.0%, more than 5%"):
+            record(engine, course, 1, "given", at=START, given_at=START, dose=given)
+        assert doses_and_audit(engine) == ([], [])
+    event = record(engine, course, 1, "given", at=START, given_at=START, dose=given, difference_confirmed=asks)
+    assert event.dose == given
 
 
 def test_the_history_lists_each_dose_newest_first(engine):
@@ -348,19 +379,65 @@ def test_the_nurse_sees_the_pre_dose_check_and_records_a_held_dose_with_a_criter
 def test_a_given_dose_needs_the_confirmation_and_a_held_one_a_reason(page_db):
     engine, _ = page_db
     at = doses_page()
-    assert at.number_input(key="dose_amount_0").value == 600_000 * 80   # prefilled from the baseline weight
-    at.button(key="FormSubmitter:dose_form_0-Save dose").click().run()
-    assert any("confirm you have checked the dose" in e.value for e in at.error)
-    assert doses_and_audit(engine)[0] == []
-    at.radio(key="dose_status").set_value("Held").run()
+    assert at.radio(key="dose_status").value == "Held"          # the check says HOLD: held is offered first
     at.button(key="FormSubmitter:dose_form_0-Save dose").click().run()
     assert any("held dose needs a reason" in e.value for e in at.error) and not at.exception
     at.radio(key="dose_status").set_value("Given").run()
+    assert at.number_input(key="dose_amount_0").value == 600_000 * 80   # the prescription: the dosing weight
+    at.button(key="FormSubmitter:dose_form_0-Save dose").click().run()
+    assert any("confirm you have checked the dose" in e.value for e in at.error)
+    assert doses_and_audit(engine)[0] == []
+
+
+def test_a_nurse_cannot_record_given_over_hold_without_an_authoriser_and_a_reason(page_db):
+    engine, _ = page_db
+    at = doses_page()
+    at.radio(key="dose_status").set_value("Given").run()
+    assert any("The check says HOLD (absolute: SBP 84 mmHg" in e.value for e in at.error)
     at.checkbox(key="dose_confirm_0").check()
     at.button(key="FormSubmitter:dose_form_0-Save dose").click().run()
-    assert not at.exception and at.success[0].value == "Dose 1 recorded as given by Demo nurse."
-    stored, _ = doses_and_audit(engine)
-    assert [(d.status, d.dose, d.route, d.recorded_by) for d in stored] == [("given", 48e6, "IV", "nurse")]
+    assert any("Dose 1 cannot be recorded as given: the pre-dose check says HOLD" in e.value for e in at.error)
+    assert any("name the authorising clinician and give the reason" in e.value for e in at.error)
+    assert doses_and_audit(engine)[0] == []                    # nothing saved
+    at.text_input(key="dose_override_by_0").input("Dr Reg (oncology registrar)")
+    at.button(key="FormSubmitter:dose_form_0-Save dose").click().run()
+    assert any("override: give the reason" in e.value for e in at.error) and doses_and_audit(engine)[0] == []
+    at.text_input(key="dose_override_reason_0").input("usual SBP 85-90, asymptomatic; reviewed by phone")
+    at.button(key="FormSubmitter:dose_form_0-Save dose").click().run()
+    assert not at.exception
+    assert at.success[0].value == ("Dose 1 recorded as given over the check, authorised by Dr Reg (oncology "
+                                   "registrar) by Demo nurse.")
+    stored, audit = doses_and_audit(engine)
+    assert [(d.status, d.check_decision, d.override_by, d.override_reason) for d in stored] == [
+        ("given", "hold", "Dr Reg (oncology registrar)", "usual SBP 85-90, asymptomatic; reviewed by phone")]
+    assert audit[0].after["override_by"] == "Dr Reg (oncology registrar)"
+
+
+def test_a_dose_that_differs_from_the_prescription_asks_for_confirmation_with_the_difference(page_db):
+    engine, course = page_db
+    observe(engine, course_patient(engine, course), datetime.now(timezone.utc) - timedelta(minutes=5), weight=85.6)
+    at = doses_page()
+    at.radio(key="dose_status").set_value("Given").run()
+    caption = next(c.value for c in at.caption if c.value.startswith("Prescribed dose:"))
+    assert "600,000 IU/kg × 80.0 kg dosing weight = 48,000,000 IU" in caption
+    assert "Latest weight 85.6 kg at" in caption and "(+7.0% from the dosing weight; not used for the dose)" in caption
+    at.text_input(key="dose_override_by_0").input("Dr Reg")
+    at.text_input(key="dose_override_reason_0").input("reviewed")
+    at.checkbox(key="dose_confirm_0").check()
+    at.number_input(key="dose_amount_0").set_value(51_360_000)    # today's weight x 600,000: +7%
+    at.button(key="FormSubmitter:dose_form_0-Save dose").click().run()
+    assert any("The dose 51,360,000 IU differs from the prescribed 48,000,000 IU" in e.value and "by +7.0%, more "
+               "than 5%" in e.value for e in at.error)
+    assert doses_and_audit(engine)[0] == []
+    at.checkbox(key="dose_differs_0").check()
+    at.button(key="FormSubmitter:dose_form_0-Save dose").click().run()
+    assert not at.exception and at.success
+    assert [d.dose for d in doses_and_audit(engine)[0]] == [51_360_000]
+
+
+def course_patient(engine, course_id: int) -> int:
+    with session_scope(engine) as session:
+        return session.get(TreatmentCourse, course_id).patient_id
 
 
 def test_only_the_nurse_role_has_the_doses_page(page_db):

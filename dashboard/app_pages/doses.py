@@ -8,16 +8,14 @@ import streamlit as st
 from dashboard.resources import get_engine, get_settings
 from dashboard.patient_picker import choose_patient
 from dashboard.session import require
-from dashboard.tables import WRAPPED_ROW_HEIGHT, wrapped_height
-from monitoring import dosing
+from dashboard import pre_dose
+from monitoring import dose_decisions, dose_gate, dosing
 from monitoring.db import session_scope
 from monitoring.models import REGIMEN_SHORT, ROUTES
 from monitoring.repository import RecordError
+from monitoring.thresholds import default_thresholds
 from monitoring.timefmt import local_text
 
-DECISION_COLOURS = {"give": "#2e7d32", "incomplete": "#546e7a", "discuss": "#ef6c00", "hold": "#c62828",
-                    "permanently discontinue": "#c62828"}
-INCOMPLETE_COLOUR = "#546e7a"
 STATUSES = {"Given": "given", "Held": "held", "Stopped": "stopped"}
 
 user = require("record_doses")
@@ -41,12 +39,12 @@ with session_scope(get_engine()) as session:
     progress = dosing.course_progress(session=session, course_id=course_id)
     upcoming = dosing.next_dose(session=session, course_id=course_id, now=now)
     suggestion = dosing.suggested_dose(session=session, course_id=course_id, now=now, tz=tz)
-    check, check_error = None, None
+    check, check_error, standing = None, None, None
     if upcoming is not None:
-        try:
-            check = dosing.pre_dose_check(session=session, patient_id=patient_id, now=now, tz=tz)
-        except Exception as exc:  # shown, never a stack trace; no decision is made up
-            check_error = f"{type(exc).__name__}: {exc}"
+        # A check that cannot run is shown as such, never a stack trace; no decision is made up.
+        check, check_error = dosing.check_or_none(session=session, patient_id=patient_id, now=now, tz=tz)
+        standing = dosing.standing_decision(session=session, course_id=course_id, dose_number=upcoming.dose_number,
+                                            check=check, now=now)
 
 feedback = st.session_state.pop("dose_feedback", None)
 if feedback and feedback[0] == course_id:
@@ -66,55 +64,41 @@ if upcoming is None:
     st.caption("No pre-dose check: no further dose is scheduled in this course (the Alert inbox shows "
                "the current alerts).")
 elif check is None:
-    st.error(f"The pre-dose check could not run ({check_error}). Assess the hold criteria at the bedside and "
-             "tell the administrator.")
+    pre_dose.show_check_error(check_error)
 else:
-    colour, note = DECISION_COLOURS[check.decision], ""
-    if check.decision == "incomplete":
-        # Shown like DISCUSS: no criterion was met among the values that were valid, but the check
-        # could not be completed.
-        note = f" · the check is <b>incomplete</b>: no valid value for {', '.join(check.missing)}; record them before the dose"
-    elif not check.complete:
-        note = f" · also no valid value for {', '.join(check.missing)}"
-    due = "" if check.due_at is None else f" for the dose due {local_text(check.due_at, tz)}"
-    forecast = "" if check.at_dosing else (" · <b>forecast</b>: judged again at the time of dosing; tachycardia and "
-                                           "the phenylephrine dose count only then")
-    st.markdown(f"<div style='background:{colour};color:white;padding:0.6em;border-radius:0.4em'>"
-                f"<b>{check.decision.upper()}</b>{due} · {check.found_text()}{note}{forecast}</div>",
-                unsafe_allow_html=True)
-    for c in check.criteria:
-        st.markdown(f"- **{c.kind}**: {c.text}")
-    missing = [i.text for i in check.needs_attention()]
-    if missing:
-        st.warning("**Missing or stale:** " + "; ".join(missing))
-    if check.eligibility:
-        st.warning("**Eligibility screen** (answers that are not 'no'; the oncologist signs them off): " + "; ".join(
-            f"{e.label}: {e.answer} ({e.by}, {local_text(e.at, tz)}{'; ' + e.note if e.note else ''})"
-            for e in check.eligibility))
-    checklist = check.checklist_frame()
-    # Every input visible without scrolling the table, every word of it without a sideways scroll
-    # (fixed widths for a 1366-px screen, wrapped rows: dashboard.tables).
-    st.dataframe(checklist, hide_index=True, width="stretch", row_height=WRAPPED_ROW_HEIGHT,
-                 height=wrapped_height(len(checklist)),
-                 column_config={"Input": st.column_config.TextColumn(width=150),
-                                "Status": st.column_config.TextColumn(width=70),
-                                "Check": st.column_config.TextColumn(width=430),
-                                "Criterion met": st.column_config.TextColumn(width=100),
-                                "Hold criteria": st.column_config.TextColumn(width=400)})
-    unrecorded = check.not_recorded()
-    if unrecorded:
-        st.caption("Not recorded, so their criteria could not be met: " + ", ".join(unrecorded) + ".")
-    st.caption(f"Standard: {check.standard}. Values older than their validity are not used. "
-               "Decision support only: the decision stays with the clinical team.")
+    pre_dose.show_decision_box(check, tz)
+if upcoming is not None:
+    pre_dose.show_standing(standing, upcoming.dose_number, tz)
+if check is not None:
+    pre_dose.show_details(check, tz)
 
 if upcoming is not None:
     st.subheader(f"Record dose {upcoming.dose_number}")
-    status_label = st.radio("Dose", list(STATUSES), horizontal=True, key="dose_status")
+    # Held first when the check or the oncologist says hold: the safe answer is the one offered.
+    against = (check is not None and check.decision in ("hold", "permanently discontinue")) or (
+        standing is not None and standing.applies and standing.decision in ("hold", "stop"))
+    status_label = st.radio("Dose", list(STATUSES), index=1 if against else 0, horizontal=True, key="dose_status")
     status = STATUSES[status_label]
+    authority_needed = dose_gate.needs_authority(check, standing)
+    limit = default_thresholds()["prescription"].confirm_difference_percent
     version = st.session_state.setdefault("dose_form_version", 0)
-    with st.form(f"dose_form_{version}"):
+    # Enter in a field moves on and never saves: only the Save button does (issue 15).
+    with st.form(f"dose_form_{version}", enter_to_submit=False):
         local_now = now.astimezone(tz)
         if status == "given":
+            if authority_needed:
+                st.error(f"**The check says {dose_gate.check_words(check) if check else 'nothing: it could not run'}"
+                         + (f"; {standing.words(lambda at: local_text(at, tz))}" if standing is not None else "")
+                         + ".** 'Given' needs the oncologist's decision to give this dose, or an override: name the "
+                         "clinician who authorised it and the reason. Both are stored with the dose and counted in "
+                         "the quality report.", icon=":material/front_hand:")
+                by_col, why_col = st.columns([1, 2])
+                override_by = by_col.text_input("Authorised by (clinician's name and role)",
+                                                key=f"dose_override_by_{version}")
+                override_reason = why_col.text_input("Reason for giving over the check",
+                                                     key=f"dose_override_reason_{version}")
+            elif standing is not None and standing.decision == "give":
+                st.success(f"Given on the {standing.words(lambda at: local_text(at, tz))}.")
             day_col, time_col, dose_col, route_col = st.columns(4)
             day = day_col.date_input("Date given", local_now.date(), key=f"dose_date_{version}")
             clock = time_col.time_input("Time given", local_now.time().replace(second=0, microsecond=0),
@@ -123,16 +107,22 @@ if upcoming is not None:
                                            min_value=0.0, step=100_000.0, format="%.0f", key=f"dose_amount_{version}")
             usual = dosing.DEFAULT_ROUTE.get(progress.course.regimen, ROUTES[0])
             route = route_col.selectbox("Route", ROUTES, index=ROUTES.index(usual), key=f"dose_route_{version}")
-            st.caption(f"Suggested dose: {suggestion.basis}. Check it against the prescription.")
+            st.caption(f"Prescribed dose: {suggestion.basis}."
+                       + (f" {suggestion.latest_weight[0].upper()}{suggestion.latest_weight[1:]}."
+                          if suggestion.latest_weight else "") + " Check it against the prescription.")
             confirmed = st.checkbox("I have checked the dose, unit and route against the prescription",
                                     key=f"dose_confirm_{version}")
+            differs = st.checkbox(f"The dose differs from the prescribed dose by more than {limit:g}% on purpose "
+                                  "(asked only then)", key=f"dose_differs_{version}")
         else:
             choices = check.reason_choices() if check else {}
             reasons = st.multiselect("Reason: criteria found by the pre-dose check", list(choices),
                                      format_func=choices.get, key=f"dose_reasons_{version}",
                                      placeholder="choose one or more" if choices else
                                      "no criterion found: write the reason below")
-            free_text = st.text_input("Reason in your own words (or in addition)", key=f"dose_reason_text_{version}")
+            free_text = st.text_input("Reason in your own words (or in addition)", key=f"dose_reason_text_{version}",
+                                      value=f"oncologist's decision: {standing.decision}" if standing is not None
+                                      and standing.decision in ("hold", "stop") else "")
             if status == "stopped":
                 st.warning("Stopping ends IL-2 for this course: no further dose can be recorded.")
         submitted = st.form_submit_button("Save dose", type="primary")
@@ -145,7 +135,9 @@ if upcoming is not None:
             if not confirmed:
                 problems.append("Tick the box to confirm you have checked the dose against the prescription.")
             fields = dict(given_at=datetime.combine(day, clock, tz).astimezone(timezone.utc), dose=amount,
-                          route=route, dose_unit=suggestion.unit)
+                          route=route, dose_unit=suggestion.unit, difference_confirmed=differs)
+            if authority_needed:
+                fields.update(override_by=override_by, override_reason=override_reason)
         else:
             fields = dict(reason=dosing.compose_reason([choices[i] for i in reasons], free_text),
                           reason_criteria=reasons, reason_note=free_text)
@@ -156,11 +148,14 @@ if upcoming is not None:
         else:
             try:
                 with session_scope(get_engine()) as session:
-                    dosing.record(session=session, course_id=course_id, dose_number=upcoming.dose_number,
-                                  scheduled_at=upcoming.scheduled_at or now, status=status,
-                                  recorded_by=user["username"], now=datetime.now(timezone.utc), **fields)
+                    event = dosing.record(session=session, course_id=course_id, dose_number=upcoming.dose_number,
+                                          scheduled_at=upcoming.scheduled_at or now, status=status,
+                                          recorded_by=user["username"], now=datetime.now(timezone.utc), tz=tz,
+                                          **fields)
+                    basis = (f" over the check, authorised by {event.override_by}" if event.override_by else
+                             " on the oncologist's decision" if event.decision_id else "")
                 st.session_state["dose_feedback"] = (
-                    course_id, f"Dose {upcoming.dose_number} recorded as {status} by {user['display_name']}.")
+                    course_id, f"Dose {upcoming.dose_number} recorded as {status}{basis} by {user['display_name']}.")
                 st.session_state["dose_form_version"] = version + 1
                 st.rerun()
             except RecordError as refused:

@@ -1,0 +1,170 @@
+"""Issue 15: the oncologist's part in the dose: the doses due, the last 24 h beside the check, the
+decision recorded on the oncologist's page and shown to the nurse (doses page, ward overview)."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+import streamlit as st
+from sqlalchemy import select
+
+from monitoring import auth, dose_decisions, dosing, repository
+from monitoring.db import make_engine, session_scope
+from monitoring.models import DoseDecision
+from monitoring.ward import ward_overview
+from tests.app_helpers import signed_in
+from tests.factories import make_patient_with_course
+from tests.test_dose_gate import decide
+from tests.test_dosing import AUTHORISED, START, observe, observe_complete
+
+UTC = timezone.utc
+LONDON = ZoneInfo("Europe/London")
+ONCOLOGIST_PAGE = "app_pages/dose_decisions.py"
+NURSE_PAGE = "app_pages/doses.py"
+
+
+def give_first_dose(engine, course: int) -> None:
+    with session_scope(engine) as session:
+        dosing.record(session=session, course_id=course, dose_number=1, status="given", scheduled_at=START,
+                      given_at=START, dose=48e6, recorded_by="nurse.a", now=START, **AUTHORISED)
+
+
+def test_the_doses_due_list_each_patient_with_its_check_and_decision_soonest_first(engine):
+    soon, soon_course = make_patient_with_course(engine, mrn="SYN-SOON", start=START)
+    later, later_course = make_patient_with_course(engine, mrn="SYN-LATER", start=START + timedelta(hours=3))
+    give_first_dose(engine, soon_course)                   # dose 2 due START + 8 h
+    now = START + timedelta(hours=7)
+    observe_complete(engine, soon, now - timedelta(minutes=30), sbp=84)
+    decide(engine, soon_course, "hold", number=2, at=now - timedelta(minutes=10), reason_criteria=["sbp_below"])
+    with session_scope(engine) as session:
+        wards = [w.id for w in repository.list_wards(session=session)]
+        due = dose_decisions.due_doses(session=session, ward_ids=wards, now=now, tz=UTC, within_hours=8)
+        narrow = dose_decisions.due_doses(session=session, ward_ids=wards, now=now, tz=UTC, within_hours=0.5)
+    assert due["patient_id"].tolist() == [later, soon]          # dose 1 of the later course is overdue
+    first, second = due.iloc[0], due.iloc[1]
+    assert (first["Dose"], first["Check"], first["Oncologist"]) == ("1 of 14", "no IL-2 running: first dose", "–")
+    assert first["Due"].endswith("overdue by 4 h 0 min")
+    assert (second["Dose"], second["Check"]) == ("2 of 14", "HOLD")
+    assert second["Oncologist"].startswith("HOLD (dr.onc, ") and second["Due"].endswith("due in 1 h 0 min")
+    assert narrow["patient_id"].tolist() == [later]             # due in 1 h: outside a 30-min window
+
+
+def test_the_last_24_hours_give_latest_lowest_highest_and_say_what_is_missing(engine):
+    patient, _ = make_patient_with_course(engine, start=START)
+    now = START + timedelta(hours=7)
+    observe(engine, patient, now - timedelta(hours=30), sbp=75)          # older than 24 h: not counted
+    observe(engine, patient, now - timedelta(hours=6), sbp=118, weight=84.0)
+    observe(engine, patient, now - timedelta(hours=1), sbp=92, period_hours=8, urine_output=240)
+    observe(engine, patient, now - timedelta(minutes=30), consciousness="C")
+    with session_scope(engine) as session:
+        table = dose_decisions.last_24h(session=session, patient_id=patient, now=now, tz=UTC).set_index("Measure")
+    assert table.loc["Systolic blood pressure", ["Latest", "Lowest", "Highest", "Readings"]].tolist() == [
+        "92 mmHg", "92 mmHg", "118 mmHg", 2]
+    assert table.loc["Weight", "Latest"] == "84.0 kg (+5.0% from 80.0 kg)"
+    assert table.loc["Urine output", "Latest"] == "240 mL in 24 h (30 mL/h over 8 h)"
+    assert table.loc["Consciousness (ACVPU)", "Highest"] == "not A: C"
+    assert table.loc["Creatinine", "Latest"] == "none in 24 h" and table.loc["Creatinine", "Readings"] == 0
+
+
+def test_the_ward_overview_shows_the_dose_due_and_the_oncologists_decision(engine):
+    patient, course = make_patient_with_course(engine, start=START)
+    give_first_dose(engine, course)
+    now = START + timedelta(hours=7)
+    observe_complete(engine, patient, now - timedelta(minutes=30), sbp=84)
+    decide(engine, course, "hold", number=2, at=now - timedelta(minutes=10), reason_note="fluids first")
+    with session_scope(engine) as session:
+        wards = [w.id for w in repository.list_wards(session=session)]
+        frame = ward_overview(session=session, ward_ids=wards, now=now, tz=UTC)
+    row = frame.iloc[0]
+    assert row["Last dose"].endswith("; dose 2 due 18:00: HOLD · oncologist: hold")
+    assert row["forecast"].endswith("oncologist dr.onc: HOLD at 26 Nov 16:50 UTC (fluids first)")
+
+
+def test_a_decision_to_give_that_lapsed_says_so_on_the_ward_overview(engine):
+    patient, course = make_patient_with_course(engine, start=START)
+    give_first_dose(engine, course)
+    now = START + timedelta(hours=7)
+    observe_complete(engine, patient, now - timedelta(minutes=40), sbp=86)
+    decide(engine, course, "give", number=2, at=now - timedelta(minutes=30), reason_note="usual SBP")
+    observe(engine, patient, now - timedelta(minutes=5), platelets=20)      # a new absolute criterion
+    with session_scope(engine) as session:
+        wards = [w.id for w in repository.list_wards(session=session)]
+        row = ward_overview(session=session, ward_ids=wards, now=now, tz=UTC).iloc[0]
+    assert row["Last dose"].endswith("· oncologist: give (lapsed)")
+    assert "lapsed: the check now also finds absolute: platelets 20" in row["forecast"]
+
+
+# --- the pages ------------------------------------------------------------------------------------
+
+@pytest.fixture
+def page_db(db_url, monkeypatch):
+    """A course started 20 h ago on the demo ward, dose 1 given, SBP 84 ten minutes ago: HOLD."""
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    st.cache_resource.clear()
+    engine = make_engine(db_url)
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    patient, course = make_patient_with_course(engine, start=now - timedelta(hours=5))
+    with session_scope(engine) as session:
+        auth.ensure_demo_accounts(session=session, ward_codes=["T"])
+        dosing.record(session=session, course_id=course, dose_number=1, status="given",
+                      scheduled_at=now - timedelta(hours=5), given_at=now - timedelta(hours=5), dose=48e6,
+                      recorded_by="nurse", now=now - timedelta(hours=5), **AUTHORISED)
+    observe_complete(engine, patient, now - timedelta(minutes=10), sbp=84)
+    yield engine, course
+    engine.dispose()
+    st.cache_resource.clear()
+
+
+def test_the_oncologist_decides_and_the_nurse_sees_it_and_may_then_give(page_db):
+    engine, course = page_db
+    at = signed_in("oncologist", page=ONCOLOGIST_PAGE)
+    assert at.title[0].value == "IL-2 doses: decisions"
+    due = at.dataframe[0].value
+    assert due[["Dose", "Check", "Oncologist"]].values.tolist() == [["2 of 14", "HOLD", "–"]]
+    assert any("<b>HOLD</b>" in m.value for m in at.markdown)
+    recent = at.dataframe[1].value.set_index("Measure")
+    assert recent.loc["Systolic blood pressure", "Latest"] == "84 mmHg"
+    at.radio(key="decision_0").set_value("give")
+    at.button(key="FormSubmitter:decision_form_0-Save decision").click().run()
+    assert any("write why the dose is to be given" in e.value for e in at.error)
+    at.text_area(key="decision_note_0").input("usual SBP 85-90; warm, passing urine: give")
+    at.button(key="FormSubmitter:decision_form_0-Save decision").click().run()
+    assert not at.exception and not at.error
+    assert at.success[0].value.startswith("Decision recorded for dose 2: GIVE (the check said HOLD (absolute: SBP 84")
+    assert at.dataframe[0].value["Oncologist"].iloc[0].startswith("GIVE (oncologist, ")
+    with session_scope(engine) as session:
+        stored = session.scalars(select(DoseDecision)).one()
+    assert (stored.decision, stored.decided_by, stored.check_decision, stored.check_criteria) == (
+        "give", "oncologist", "hold", ["sbp_below"])
+
+    nurse = signed_in("nurse", page=NURSE_PAGE)
+    assert any("Dose 2: Oncologist oncologist: GIVE at" in s.value and "usual SBP 85-90" in s.value
+               for s in nurse.success)
+    nurse.radio(key="dose_status").set_value("Given").run()
+    assert not any("'Given' needs the oncologist's decision" in e.value for e in nurse.error)
+    nurse.checkbox(key="dose_confirm_0").check()
+    nurse.button(key="FormSubmitter:dose_form_0-Save dose").click().run()
+    assert not nurse.exception and nurse.success[0].value == (
+        "Dose 2 recorded as given on the oncologist's decision by Demo nurse.")
+
+
+def test_a_hold_decision_is_offered_as_held_to_the_nurse(page_db):
+    engine, course = page_db
+    at = signed_in("oncologist", page=ONCOLOGIST_PAGE)
+    at.radio(key="decision_0").set_value("hold")
+    at.multiselect(key="decision_reasons_0").select("sbp_below")
+    at.button(key="FormSubmitter:decision_form_0-Save decision").click().run()
+    assert not at.exception and at.success[0].value.startswith("Decision recorded for dose 2: HOLD")
+    nurse = signed_in("nurse", page=NURSE_PAGE)
+    assert any("Dose 2: Oncologist oncologist: HOLD at" in w.value and "absolute: SBP 84" in w.value
+               for w in nurse.warning)
+    assert nurse.radio(key="dose_status").value == "Held"
+    assert nurse.text_input(key="dose_reason_text_0").value == "oncologist's decision: hold"
+
+
+def test_only_the_oncologist_has_the_decisions_page(page_db):
+    for role in ("nurse", "quality", "admin"):
+        other = signed_in(role)
+        with pytest.raises(ValueError, match="Could not find a navigation page"):
+            other.switch_page(ONCOLOGIST_PAGE)
