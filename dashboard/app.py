@@ -1,4 +1,6 @@
-"""Entry point: page configuration, sign-in gate, synthetic-data banner and role-based navigation."""
+"""Entry point: page configuration, sign-in (kept across a refresh), synthetic-data banner and
+role-based navigation. Every page has an address; opened before signing in, the address shows the
+sign-in form and then the page."""
 import sys
 from pathlib import Path
 
@@ -6,18 +8,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `streamlit run d
 
 import streamlit as st
 
-from dashboard import sign_in
+from dashboard import cookie, sign_in
 from dashboard.banner import show_banner
-from dashboard.session import current_user, enforce_timeout, sign_out
+from dashboard.session import TOKEN_KEY, current_user, enforce_timeout, resume_from_cookie, sign_out, watch_idle
 from monitoring.auth import SESSION_TIMEOUT_MINUTES, may
 
 st.set_page_config(page_title="IL-2 Toxicity Monitor", page_icon=":material/monitor_heart:", layout="wide")
-enforce_timeout()
-show_banner()
-user = current_user()
-if user is None:
-    st.navigation([st.Page(sign_in.show, title="Sign in", icon=":material/login:")], position="hidden").run()
-    st.stop()
 
 # (page file, title, icon, url path, permission) — each page checks its permission again on the server.
 PAGES = [
@@ -36,11 +32,29 @@ PAGES = [
     ("app_pages/users.py", "Users", ":material/group:", "users", "manage_users"),
     ("app_pages/audit.py", "Audit log", ":material/history:", "audit", "view_audit_log"),
 ]
+
+resume_from_cookie()     # a refresh: the browser's sign-in, if still open
+enforce_timeout()
+show_banner()
+user = current_user()
+if user is None:
+    cookie.clear()
+    # Each page's address shows the sign-in form; a page has the same identity (its url path) signed in
+    # or not, so after signing in the rerun opens the page that was asked for.
+    addresses = list(dict.fromkeys(url for *_, url, _ in PAGES))
+    gate = [st.Page(sign_in.show, title="Sign in", url_path=url, default=url == addresses[0]) for url in addresses]
+    st.navigation(gate, position="hidden").run()
+    st.stop()
+
 pages = [st.Page(path, title=title, icon=icon, url_path=url) for path, title, icon, url, permission in PAGES
          if may(user["role"], permission)]
 who, leave = st.columns([6, 1], vertical_alignment="center")
 who.caption(f"Signed in as **{user['display_name']}** ({user['role']}) · signs out after "
             f"{SESSION_TIMEOUT_MINUTES:g} min without activity")
 leave.button("Sign out", on_click=sign_out, key="sign_out", width="stretch")
+with who:   # zero-height helpers in the header row, not as gaps above the page
+    if TOKEN_KEY in st.session_state:
+        cookie.keep(st.session_state[TOKEN_KEY])
+    watch_idle()
 page = st.navigation(pages, position="top")  # the full width for tables on a 1366-px ward workstation
 page.run()

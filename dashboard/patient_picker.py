@@ -5,6 +5,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from dashboard.patient_banner import show_patient_banner
 from dashboard.resources import get_engine
 from monitoring.db import session_scope
 from monitoring.models import Patient
@@ -20,9 +21,10 @@ def short_label(p) -> str:
 
 
 def choose_patient(user: dict, *, key: str, label: Callable = short_label, with_course: bool = False,
-                   empty: str = "No patients on your wards."):
+                   empty: str = "No patients on your wards.", banner: bool = True):
     """A selectbox of the user's patients; stops the page with `empty` when there are none.
-    Returns the chosen row of repository.ward_patient_list.
+    Returns the chosen row of repository.ward_patient_list, after the patient banner (two
+    identifiers and the course: dashboard.patient_banner) unless `banner` is False.
 
     A user who may see several wards (an oncologist sees every ward) first chooses the ward: the
     list holds one ward's patients, not a hospital's 2,000. It opens on the ward of the patient chosen
@@ -68,4 +70,6 @@ def choose_patient(user: dict, *, key: str, label: Callable = short_label, with_
         st.session_state[key] = labels[selected] if selected in labels else next(iter(by_label))
     chosen = by_label[place.selectbox("Patient", list(by_label), key=key)]
     st.session_state[SELECTED_PATIENT] = chosen
+    if banner:
+        show_patient_banner(chosen)
     return rows[chosen]

@@ -1,52 +1,114 @@
-"""Who is signed in, for how long, and what the role may see. Checked on the server in every page."""
+"""Who is signed in, for how long, and what the role may see. Checked on the server in every page.
+
+A sign-in lives in the database (monitoring.sessions) and in a browser cookie (dashboard.cookie), so
+a refresh keeps the user signed in for the rest of the idle time-out, and every tab of one sign-in
+times out together. Activity is every full run of the app (a click, a page) and every run of an
+entry form's fragment (a value entered); the ward overview's own 30-s refresh is not activity.
+"""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import streamlit as st
 
+from dashboard import cookie
 from dashboard.resources import get_engine
-from monitoring import auth
+from monitoring import auth, sessions
 from monitoring.db import session_scope
 
 USER_KEY = "signed_in_user"
-ACTIVITY_KEY = "last_activity"
+TOKEN_KEY = "sign_in_token"
 NOTICE_KEY = "sign_in_notice"
+TIMEOUT_NOTICE = (f"Signed out after {auth.SESSION_TIMEOUT_MINUTES:g} minutes without activity. Sign in again "
+                  "to continue: anything typed and not saved is kept as a draft and offered back.")
 
 
 def current_user() -> dict | None:
     return st.session_state.get(USER_KEY)
 
 
-def start_session(result: auth.SignIn) -> None:
+def _load(username: str) -> dict | None:
     with session_scope(get_engine()) as session:
-        user = auth.get_user(session=session, username=result.username)
-        ward_ids = auth.user_ward_ids(session=session, user=user) if user else []
-    st.session_state[USER_KEY] = {"username": result.username, "display_name": result.display_name,
-                                  "role": result.role, "ward_ids": ward_ids}
-    st.session_state[ACTIVITY_KEY] = datetime.now(timezone.utc)
+        user = auth.get_user(session=session, username=username)
+        if user is None:
+            return None
+        return {"username": user.username, "display_name": user.display_name, "role": user.role,
+                "ward_ids": auth.user_ward_ids(session=session, user=user)}
+
+
+def start_session(result: auth.SignIn) -> None:
+    """After a successful sign-in: the user in this Streamlit session, a new server-side sign-in and
+    its token for the browser's cookie."""
+    with session_scope(get_engine()) as session:
+        token = sessions.start(session=session, username=result.username)
+    st.session_state[USER_KEY] = _load(result.username)
+    st.session_state[TOKEN_KEY] = token
+
+
+def resume_from_cookie() -> None:
+    """A refresh (a new Streamlit session): the cookie's sign-in, if still open, signs the user back in."""
+    if current_user() is not None:
+        return
+    token = cookie.read()
+    if not token:
+        return
+    with session_scope(get_engine()) as session:
+        resumed = sessions.resume(session=session, token=token)
+    if resumed.username is not None:
+        user = _load(resumed.username)
+        if user is not None:
+            st.session_state[USER_KEY] = user
+            st.session_state[TOKEN_KEY] = token
+    elif resumed.reason == "timeout":
+        st.session_state[NOTICE_KEY] = TIMEOUT_NOTICE
 
 
 def sign_out(reason: str = "user") -> None:
     user = current_user()
-    if user:
-        with session_scope(get_engine()) as session:
+    token = st.session_state.get(TOKEN_KEY)
+    with session_scope(get_engine()) as session:
+        if user:
             auth.record_sign_out(session=session, username=user["username"], reason=reason)
-    for key in (USER_KEY, ACTIVITY_KEY):
+        sessions.end(session=session, token=token, reason=reason)
+    for key in (USER_KEY, TOKEN_KEY):
         st.session_state.pop(key, None)
     if reason == "timeout":
-        st.session_state[NOTICE_KEY] = (f"Signed out after {auth.SESSION_TIMEOUT_MINUTES:g} minutes without "
-                                        "activity. Sign in again to continue.")
+        st.session_state[NOTICE_KEY] = TIMEOUT_NOTICE
+
+
+def expired() -> bool:
+    """The sign-in was idle past the time-out, or ended elsewhere (signed out in another tab)."""
+    with session_scope(get_engine()) as session:
+        idle = sessions.idle(session=session, token=st.session_state.get(TOKEN_KEY))
+    return idle is None or idle > timedelta(minutes=auth.SESSION_TIMEOUT_MINUTES)
 
 
 def enforce_timeout() -> None:
-    """Sign out a session idle for longer than the timeout; otherwise note this run as activity."""
+    """Sign out a sign-in idle for longer than the time-out; otherwise note this run as activity."""
     if current_user() is None:
         return
-    if auth.session_expired(st.session_state.get(ACTIVITY_KEY)):
+    if expired():
         sign_out("timeout")
         return
-    st.session_state[ACTIVITY_KEY] = datetime.now(timezone.utc)
+    note_activity()
+
+
+def note_activity() -> None:
+    """A click, a page or a value entered: the idle time starts again (an entry fragment calls this)."""
+    with session_scope(get_engine()) as session:
+        sessions.touch(session=session, token=st.session_state.get(TOKEN_KEY), now=datetime.now(timezone.utc))
+
+
+WATCH_SECONDS = 20
+
+
+@st.fragment(run_every=WATCH_SECONDS)
+def watch_idle() -> None:
+    """Every WATCH_SECONDS (not activity itself): a page left open past the time-out is replaced by
+    the sign-in page at once, so no patient data stays on an unattended screen."""
+    if current_user() is not None and expired():
+        sign_out("timeout")
+        st.rerun(scope="app")
 
 
 def require(permission: str) -> dict:

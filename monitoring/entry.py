@@ -6,14 +6,15 @@ full set is typed top to bottom with the keyboard alone; the rest sits in collap
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone, tzinfo
 
 import pandas as pd
 from sqlmodel import Session
 
 from monitoring.alerting import list_alerts, sync_alerts
 from monitoring.catalogue import Catalogue, default_catalogue
-from monitoring.repository import current_observations
+from monitoring.observation_schedule import due_words, next_set
+from monitoring.repository import ObservationInput, current_observations
 from monitoring.scores import news2_response, score_frame
 from monitoring.timefmt import elapsed_text
 
@@ -80,24 +81,13 @@ def after_save(*, session: Session, patient_id: int, values: dict[str, object], 
                     trend=trend[["code", "observed_at", "value_num", "unit"]])
 
 
-def next_set_due(last_set_at: datetime | None, scored_at: datetime | None,
-                 frequency_hours: float | None) -> datetime | None:
-    """When the next full set is due (RCP 2017 Chart 4), by elapsed time: the last complete set's
-    monitoring interval after it; without a complete set, the low band's shorter interval (NEWS2
-    1-4) after the last set of any kind, never a longer one; None when no set was ever recorded
-    (due now) or monitoring is continuous (interval 0)."""
-    if last_set_at is None or pd.isna(last_set_at):
-        return None
-    if scored_at is None or pd.isna(scored_at) or frequency_hours is None or pd.isna(frequency_hours):
-        return last_set_at + timedelta(hours=news2_response("low")[1])
-    if frequency_hours == 0:
-        return None
-    return scored_at + timedelta(hours=float(frequency_hours))
-
-
 def due_text(last_set_at: datetime | None, scored_at: datetime | None, frequency_hours: float | None,
-             now: datetime) -> str:
-    """'last set 3 h 10 min ago, due 40 min ago' by elapsed time (never calendar day)."""
+             now: datetime, *, news2: int | None = None, regimen: str | None = None,
+             last_dose_status: str | None = None, last_dose_at: datetime | None = None,
+             tz: tzinfo = timezone.utc) -> str:
+    """'last set 3 h 10 min ago, due 40 min ago (IL-2 post-dose hourly checks ...)' by elapsed time
+    (never calendar day): the stricter of the NEWS2 interval and the IL-2 regimen's, with its reason
+    (monitoring.observation_schedule)."""
     if last_set_at is None or pd.isna(last_set_at):
         return "no observation set recorded yet: due now"
     text = f"last set {elapsed_text(now - last_set_at)} ago"
@@ -108,5 +98,67 @@ def due_text(last_set_at: datetime | None, scored_at: datetime | None, frequency
         text += " (no complete set with a NEWS2 in the last 24 h)"
     elif scored_at != last_set_at:
         text += f"; last complete set {elapsed_text(now - scored_at)} ago"
-    due = next_set_due(last_set_at, scored_at, frequency_hours)
-    return text + (f", due {elapsed_text(now - due)} ago" if due <= now else f", next due in {elapsed_text(due - now)}")
+    due = next_set(last_set_at=last_set_at, scored_at=scored_at if complete else None, news2=news2,
+                   news2_hours=frequency_hours, regimen=regimen, last_dose_status=last_dose_status,
+                   last_dose_at=last_dose_at, now=now, tz=tz)
+    return f"{text}, {due_words(due, now)}"
+
+
+# --- what a set holds when it is saved -------------------------------------------------------------
+
+def computed_map(sbp_mm_hg: float, dbp_mm_hg: float) -> float:
+    """Mean arterial pressure from a cuff reading: DBP + (SBP - DBP) / 3, to the mmHg
+    (docs/clinical.md §7, 'MAP (if not measured)', from memory)."""
+    return float(round(dbp_mm_hg + (sbp_mm_hg - dbp_mm_hg) / 3))
+
+
+def with_computed_map(values: list, catalogue: Catalogue | None = None) -> tuple[list, str | None]:
+    """The set's values with a MAP computed from its SBP and DBP when both are there and no MAP was
+    typed (a measured MAP wins), and the words saying so; an SBP or DBP the catalogue refuses gives
+    no MAP (the save refuses the set and says why)."""
+    catalogue = catalogue or default_catalogue()
+    given = {v.code: v for v in values}
+    if "map" in given or "sbp" not in given or "dbp" not in given or "map" not in catalogue:
+        return values, None
+    try:
+        sbp = catalogue.validate("sbp", given["sbp"].value, given["sbp"].unit).value_num
+        dbp = catalogue.validate("dbp", given["dbp"].value, given["dbp"].unit).value_num
+    except Exception:  # noqa: BLE001 - the whole set is validated (and refused with words) on saving
+        return values, None
+    if sbp is None or dbp is None or dbp >= sbp:
+        return values, None
+    value = computed_map(sbp, dbp)
+    return ([*values, ObservationInput("map", value, "mm[Hg]")],
+            f"MAP {value:.0f} mmHg computed from {sbp:.0f}/{dbp:.0f} (DBP + (SBP - DBP)/3); a measured MAP typed "
+            "in its field is used instead")
+
+
+def observation_time(day, clock, tz: tzinfo, now: datetime) -> tuple[datetime, bool]:
+    """When the set was observed: the time of saving unless the nurse set a time (issue 15: a set typed
+    10 minutes after the form opened is not stamped with the opening time). A time without a date is
+    today's (the ward's day); a date without a time is refused by the caller. Returns (UTC time, set
+    by the nurse)."""
+    if clock is None:
+        return now, False
+    local_day = day or now.astimezone(tz).date()
+    return datetime.combine(local_day, clock, tz).astimezone(timezone.utc), True
+
+
+def correction_effect(set_values: dict[str, object], code: str, new_value: object | None,
+                      observed_at: datetime) -> str | None:
+    """What a correction does to its set's NEWS2, in words: 'the set of 10:00 loses its NEWS2 (5):
+    respiratory rate missing' / 'NEWS2 5 → 3'; None when the NEWS2 does not change. `new_value` None
+    means the value is marked entered in error."""
+    before = set_scores(set_values, observed_at).iloc[0]
+    after_values = {k: v for k, v in set_values.items() if k != code}
+    if new_value is not None:
+        after_values[code] = new_value
+    after = set_scores(after_values, observed_at).iloc[0]
+    had, has = not pd.isna(before["news2"]), not pd.isna(after["news2"])
+    if had and not has:
+        return f"this set loses its NEWS2 ({int(before['news2'])}): missing then {after['news2_missing']}"
+    if had and has and int(before["news2"]) != int(after["news2"]):
+        return f"this set's NEWS2 changes from {int(before['news2'])} to {int(after['news2'])}"
+    if not had and has:
+        return f"this set gets a NEWS2 of {int(after['news2'])}"
+    return None

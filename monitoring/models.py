@@ -289,6 +289,34 @@ class User(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utc_now)
 
 
+class SignInSession(SQLModel, table=True):
+    """A browser's sign-in (issue 15): the SHA-256 of a random token held in a cookie, so a refresh (F5)
+    keeps the user signed in for the rest of the idle time-out; activity is kept here, so every tab
+    of the same sign-in times out together. Ended by sign-out or time-out; never reused."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True, max_length=64)
+    username: str = Field(max_length=64, index=True)
+    created_at: datetime = Field(default_factory=utc_now)
+    last_activity_at: datetime = Field(default_factory=utc_now)
+    ended_at: datetime | None = None
+    end_reason: str | None = Field(default=None, max_length=16)
+
+
+class EntryDraft(SQLModel, table=True):
+    """What a user has typed into an entry form and not saved yet, kept on the server so that a
+    time-out, a refresh or a page change loses nothing (issue 15). Not part of the clinical record:
+    replaced as the user types, deleted when the set is saved or the draft discarded."""
+
+    __table_args__ = (UniqueConstraint("username", "form", "patient_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64)
+    form: str = Field(max_length=32)
+    patient_id: int = Field(foreign_key="patient.id")
+    values: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    updated_at: datetime = Field(default_factory=utc_now)
+
+
 class UserWard(SQLModel, table=True):
     """The wards a user is assigned to (a nurse sees the patients of these wards only)."""
 

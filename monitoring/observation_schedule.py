@@ -58,11 +58,29 @@ def parse_frequency(section: Section) -> FrequencySettings:
     return FrequencySettings(regimens, section.number("running_hours", low=1, high=72), section.source)
 
 
+SHORT_REASONS = {"news2": "NEWS2", "il2-course": "IL-2 course", "il2-post-dose": "IL-2 post-dose"}
+
+
+def news2_due(last_set_at: datetime, scored_at: datetime | None, frequency_hours: float | None) -> datetime:
+    """The NEWS2 due time (RCP 2017 Chart 4): the last complete set's interval after it; without a
+    complete set, the low band's shorter interval (NEWS2 1-4) after the last set of any kind."""
+    from monitoring.scores import news2_response
+
+    if scored_at is None or pd.isna(scored_at) or frequency_hours is None or pd.isna(frequency_hours):
+        return last_set_at + timedelta(hours=news2_response("low")[1])
+    return scored_at + timedelta(hours=float(frequency_hours))
+
+
 @dataclass(frozen=True)
 class Due:
     at: datetime | None     # None: due now (no set ever) or continuous monitoring
     reason: str             # what set the due time, in words
     kind: str               # none, continuous, news2, il2-course, il2-post-dose
+
+    @property
+    def short_reason(self) -> str:
+        """'IL-2 post-dose' for a narrow table cell (the full reason is on the patient's pages)."""
+        return SHORT_REASONS.get(self.kind, self.reason)
 
 
 def next_set(*, last_set_at: datetime | None, scored_at: datetime | None, news2: int | None,
@@ -70,20 +88,19 @@ def next_set(*, last_set_at: datetime | None, scored_at: datetime | None, news2:
              last_dose_at: datetime | None, now: datetime, tz: tzinfo,
              settings: FrequencySettings | None = None) -> Due:
     """The next set's due time and why: the earliest of the NEWS2 interval after the last complete set
-    (the low band's shorter interval after the last set of any kind when there is none: entry.next_set_due),
+    (the low band's shorter interval after the last set of any kind when there is none: news2_due),
     the regimen's course interval after the last set while IL-2 runs, and its post-dose interval in the
     window after the last dose given (never before the window opens)."""
-    from monitoring.entry import next_set_due   # entry imports this module for its feedback
-
     settings = settings or default_thresholds()["observation_frequency"]
     if last_set_at is None or pd.isna(last_set_at):
         return Due(None, "no observation set recorded yet", "none")
     complete = not (scored_at is None or pd.isna(scored_at))
     if complete and news2_hours == 0:
         return Due(None, f"NEWS2 {news2}: continuous monitoring", "continuous")
-    news2_at = next_set_due(last_set_at, scored_at, news2_hours)
+    news2_at = news2_due(last_set_at, scored_at, news2_hours)
     candidates = [(news2_at, f"NEWS2 {news2}: minimum {_hours_text(news2_hours)}" if complete else
-                   "no complete set: the NEWS2 1-4 interval", "news2")]
+                   f"no complete set: NEWS2 1-4 interval, {_hours_text((news2_at - last_set_at) / timedelta(hours=1))}",
+                   "news2")]
     frequency = settings.regimens.get(regimen) if isinstance(regimen, str) else None
     dosed = isinstance(last_dose_status, str) and last_dose_at is not None and not pd.isna(last_dose_at)
     running = dosed and last_dose_status in ("given", "held") and now - last_dose_at <= timedelta(

@@ -14,11 +14,13 @@ Rules (README "Quality exports"):
 * Patient-days of a course: from the course start to the later of its last observation and its
   last dose (scheduled or given); a course with neither has none (0 in sums). Rates per 100
   patient-days divide by the sum over the courses of the group.
-* Overdue observation sets (RCP 2017 Chart 4, as monitoring.entry.next_set_due): each bedside set
+* Overdue observation sets (RCP 2017 Chart 4, as monitoring.observation_schedule.news2_due): each bedside set
   (not a lab import) makes the next set due at the interval of the latest complete set (all seven
   NEWS2 parameters) recorded at most 24 h before it, or after the low band's interval when there is
   none; continuous monitoring (interval 0) makes no set overdue. A set recorded after the due time
-  of the set before it is overdue. The course's first set is never overdue.
+  of the set before it is overdue. The course's first set is never overdue. The IL-2 regimen's
+  stricter intervals (monitoring.observation_schedule, shown on the ward) are not applied to this
+  count yet: it measures adherence to NEWS2 alone (issue 15 note).
 * Missing is never zero: a grade, latency or stage that could not be determined is NA.
 * ICU transfer is not recorded in this system (no field in the model): the column says so.
 """

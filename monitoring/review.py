@@ -2,17 +2,20 @@
 
 A review is an observation set of grade codes. 'No change since yesterday' repeats the previous grades
 as a new set (recorded now, by the nurse), so the record shows the review was done, not assumed.
+One review per patient per ward day (issue 15): a later review the same day amends the grades that
+differ (each amendment a new row with a reason; the first stays in the history), and saving the same
+grades again records nothing.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 
 import pandas as pd
 from sqlmodel import Session
 
 from monitoring.catalogue import default_catalogue
-from monitoring.repository import current_observations
+from monitoring.repository import ObservationInput, add_observation_set, amend_observation, current_observations
 
 REVIEW_CODES = ("diarrhea", "nausea", "vomiting", "mucositis", "rash", "pruritus", "dyspnea", "confusion", "rigors",
                 "fatigue", "arrhythmia", "hypotension")
@@ -64,3 +67,58 @@ def grade_table(previous: dict[str, tuple[int, datetime]]) -> pd.DataFrame:
     rows = [{"code": c, "symptom": catalogue[c].label, "ctcae_term": catalogue[c].ctcae_term,
              "previous": previous.get(c, (None,))[0]} for c in review_codes()]
     return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class TodaysReview:
+    at: datetime                     # the review's time
+    by: str
+    grades: dict[str, tuple[int, int]]   # code -> (grade, observation id)
+
+
+def todays_review(*, session: Session, patient_id: int, now: datetime, tz: tzinfo) -> TodaysReview | None:
+    """The review recorded on the ward's calendar day of `now` (the first of the day: later reviews
+    amend it), with its current grades; None when there is none yet."""
+    midnight = pd.Timestamp(now).tz_convert(tz).normalize().tz_convert("UTC")
+    frame = current_observations(session=session, patient_ids=[patient_id], codes=review_codes(),
+                                 since=midnight.to_pydatetime())
+    frame = frame[frame["observed_at"] <= pd.Timestamp(now)]
+    if frame.empty:
+        return None
+    # A review holds every review code at one time; single grades typed with a bedside set are not one.
+    full = frame.groupby("observed_at")["code"].nunique()
+    times = full[full >= len(review_codes())].index
+    if len(times) == 0:
+        return None
+    first = frame[frame["observed_at"] == times.min()]
+    return TodaysReview(at=times.min().to_pydatetime(), by=str(first["recorded_by"].iloc[0]),
+                        grades={r.code: (int(r.value_num), int(r.id)) for r in first.itertuples()})
+
+
+@dataclass(frozen=True)
+class ReviewSaved:
+    kind: str                # new, amended, unchanged
+    at: datetime             # the review's time
+    amended: list[str]       # labels of the grades amended
+
+
+def save_review(*, session: Session, patient_id: int, grades: dict[str, int], recorded_by: str, now: datetime,
+                tz: tzinfo, course_id: int | None = None) -> ReviewSaved:
+    """Today's review: a new set when there is none today; otherwise each grade that differs amends
+    today's (reason 'daily review amended at HH:MM by <user>'), and nothing is recorded when none does."""
+    catalogue = default_catalogue()
+    today = todays_review(session=session, patient_id=patient_id, now=now, tz=tz)
+    if today is None:
+        add_observation_set(session=session, patient_id=patient_id, observed_at=now, recorded_by=recorded_by,
+                            values=[ObservationInput(code, grade) for code, grade in grades.items()],
+                            course_id=course_id, now=now)
+        return ReviewSaved("new", now, [])
+    stamp = pd.Timestamp(now).tz_convert(tz)
+    amended = []
+    for code, grade in grades.items():
+        before = today.grades.get(code)
+        if before is not None and before[0] != grade:
+            amend_observation(session=session, observation_id=before[1], value=grade, recorded_by=recorded_by,
+                              reason=f"daily review amended at {stamp:%H:%M} by {recorded_by}", now=now)
+            amended.append(f"{catalogue[code].label} {before[0]} → {grade}")
+    return ReviewSaved("amended" if amended else "unchanged", today.at, amended)

@@ -16,7 +16,8 @@ from sqlmodel import Session
 from monitoring.alerting import open_alert_counts
 from monitoring.catalogue import ORGAN_SYSTEMS
 from monitoring.dosing import forecasts
-from monitoring.entry import SCORE_CODES, next_set_due
+from monitoring.entry import SCORE_CODES
+from monitoring.observation_schedule import next_set
 from monitoring.models import REGIMEN_SHORT, TreatmentCourse
 from monitoring.repository import OBSERVATION_COLUMNS, current_observations, ward_patient_list
 from monitoring.rules.common import SEVERITY_RANK
@@ -176,7 +177,12 @@ def overview_rows(patients: pd.DataFrame, obs: pd.DataFrame | None, *, open_aler
         news2 = None if scored_at is None else int(s.news2)
         band = None if scored_at is None else str(s.news2_band)
         hours = None if scored_at is None else float(s.frequency_hours)
-        due = next_set_due(last_at, scored_at, hours)
+        # The stricter of the NEWS2 interval and the IL-2 regimen's (monitoring.observation_schedule).
+        schedule = next_set(last_set_at=last_at, scored_at=scored_at, news2=news2, news2_hours=hours,
+                            regimen=p.regimen if has_course else None,
+                            last_dose_status=p.last_dose_status if isinstance(p.last_dose_status, str) else None,
+                            last_dose_at=None if pd.isna(p.last_dose_at) else p.last_dose_at, now=now, tz=tz)
+        due = schedule.at
         overdue = last_at is None or (due is not None and due <= now)
         alerts = open_alerts.get(pid, {})
         worst = max((SEVERITY_RANK[s_] for s_, n in alerts.items() if n and s_ in SEVERITY_RANK), default=-1)
@@ -202,7 +208,8 @@ def overview_rows(patients: pd.DataFrame, obs: pd.DataFrame | None, *, open_aler
                 f" (full {elapsed_text(now - scored_at)})")),
             "Next set": ("due now: no set recorded" if last_at is None else
                     "continuous monitoring" if due is None else
-                    f"overdue {elapsed_text(now - due)}" if due <= now else f"in {elapsed_text(due - now)}"),
+                    (f"overdue {elapsed_text(now - due)}" if due <= now else f"in {elapsed_text(due - now)}")
+                    + f" ({schedule.short_reason})"),
             "overdue": bool(overdue),
             "risk": (worst, BAND_RANK.get(band, -1), -1 if news2 is None else news2, bool(overdue)),
             **cells, "CTCAE today": grades_text(cells), "worst_grade": max(

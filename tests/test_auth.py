@@ -13,7 +13,7 @@ from tests.app_helpers import signed_in
 
 from monitoring import auth
 from monitoring.db import make_engine, session_scope
-from monitoring.models import AuditEvent, User
+from monitoring.models import AuditEvent, SignInSession, User
 from monitoring.repository import RecordError, get_or_create_ward
 
 NOW = datetime(2026, 11, 27, 14, 0, tzinfo=timezone.utc)
@@ -168,8 +168,8 @@ def test_no_page_shows_anything_but_the_sign_in_form_before_sign_in(app_url):
     assert [t.label for t in at.text_input] == ["User name", "Password"]
     assert not at.dataframe
     for page in PAGES:
-        # Before sign-in no page but the form is registered at all ...
-        with pytest.raises(ValueError, match=r"Known pages: \['Sign in'\]"):
+        # Before sign-in no page script is registered: each address shows the sign-in form ...
+        with pytest.raises(ValueError, match=r"Could not find a navigation page"):
             at.switch_page(page)
         # ... and each page script refuses to run on its own without a signed-in role.
         alone = AppTest.from_file(f"../dashboard/{page}", default_timeout=30).run()
@@ -262,7 +262,11 @@ def test_an_oidc_user_is_mapped_through_st_user(app_url):
 
 def test_an_idle_session_is_signed_out_after_the_timeout(app_url):
     at = app_signed_in("nurse")
-    at.session_state["last_activity"] = datetime.now(timezone.utc) - timedelta(minutes=auth.SESSION_TIMEOUT_MINUTES + 1)
+    engine = make_engine(app_url)
+    with session_scope(engine) as session:     # the sign-in's last activity, kept on the server
+        for row in session.scalars(select(SignInSession)):
+            row.last_activity_at = datetime.now(timezone.utc) - timedelta(minutes=auth.SESSION_TIMEOUT_MINUTES + 1)
+    engine.dispose()
     at.run()
     assert at.title[0].value == "IL-2 Toxicity Monitor"
     assert "without activity" in at.info[0].value
@@ -271,6 +275,7 @@ def test_an_idle_session_is_signed_out_after_the_timeout(app_url):
         reasons = [e.after["reason"] for e in session.scalars(select(AuditEvent).where(AuditEvent.action == "sign-out"))]
     engine.dispose()
     assert reasons == ["timeout"]
+    assert not at.dataframe and [t.label for t in at.text_input] == ["User name", "Password"]
 
 
 def test_a_nurse_sees_only_the_patients_of_her_wards(app_url):

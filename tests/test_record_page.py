@@ -46,8 +46,7 @@ def fill(at: AppTest, version: int = 0, **values) -> None:
 
 
 def save(at: AppTest) -> AppTest:
-    return at.button(key=f"FormSubmitter:obs_form_{at.session_state['record_form_version']}-Save observation set") \
-        .click().run()
+    return at.button(key=f"obs_save_{at.session_state['record_form_version']}").click().run()
 
 
 SICK = dict(resp_rate=25, spo2=93, on_oxygen="no", sbp=88, heart_rate=125, consciousness="A", temperature=39.2)
@@ -103,24 +102,46 @@ def test_a_late_entry_needs_a_reason(ward_url):
     assert count_observations(ward_url) == before + 1
 
 
+def choose_value(at: AppTest, fix: int, *words: str) -> None:
+    box = at.selectbox(key=f"correct_value_{fix}")
+    box.select(next(o for o in box.options if all(w in o for w in words))).run()
+
+
 def test_a_value_is_amended_and_another_marked_entered_in_error_keeping_the_originals(ward_url):
     at = record_page()
     fill(at, heart_rate=88.0, resp_rate=18.0)
     save(at)
     before = count_observations(ward_url)
-    options = at.selectbox(key="correct_value").options
-    heart = next(o for o in options if "Heart rate" in o and "88" in o)
-    at.selectbox(key="correct_value").select(heart)
-    at.text_input(key="correct_new").input("86")
-    at.text_input(key="correct_reason").input("Misread the monitor")
-    at.button(key="FormSubmitter:correct_form-Save correction").click().run()
-    assert any("original stays in the history" in s.value for s in at.success)
-    resp = next(o for o in at.selectbox(key="correct_value").options if "Respiratory" in o and "18" in o)
-    at.selectbox(key="correct_value").select(resp)
-    at.radio(key="correct_action").set_value("Entered in error")
-    at.text_input(key="correct_reason").input("Wrong patient")
-    at.button(key="FormSubmitter:correct_form-Save correction").click().run()
+    choose_value(at, 0, "Heart rate", "88")
+    at.radio(key="correct_action_0").set_value("Amend the value").run()
+    at.text_input(key="correct_new_0").input("86").run()
+    at.text_input(key="correct_reason_0").input("Misread the monitor").run()
+    assert any("**Will change:**" in i.value and "Heart rate" in i.value and "→ 86 /min" in i.value
+               and "Misread the monitor" in i.value for i in at.info), [i.value for i in at.info]
+    assert at.button(key="correct_save_0").disabled              # not before the confirmation
+    at.checkbox(key="correct_confirm_0").check().run()
+    at.button(key="correct_save_0").click().run()
+    assert any("original stays in the history" in s.value for s in at.success), (
+        [e.value for e in at.error], [e.stack_trace for e in at.exception])
+    # The next correction starts empty: no value, no action, no reason carried over.
+    assert at.selectbox(key="correct_value_1").value is None and at.radio(key="correct_action_1").value is None
+    assert at.text_input(key="correct_reason_1").value == ""
+    choose_value(at, 1, "Respiratory", "18")
+    at.radio(key="correct_action_1").set_value("Entered in error").run()
+    at.text_input(key="correct_reason_1").input("Wrong patient").run()
+    at.checkbox(key="correct_confirm_1").check().run()
+    at.button(key="correct_save_1").click().run()
     assert count_observations(ward_url) == before + 2  # two new rows; nothing overwritten or deleted
+
+
+def test_a_correction_says_when_its_set_loses_the_news2(ward_url):
+    at = record_page()
+    fill(at, **SICK)
+    save(at)
+    choose_value(at, 0, "Respiratory", "25")
+    at.radio(key="correct_action_0").set_value("Entered in error").run()
+    assert any("**Effect:** this set loses its NEWS2 (12): missing then" in i.value and "resp_rate" in i.value
+               or "respiratory" in i.value.lower() and "loses its NEWS2 (12)" in i.value for i in at.info)
 
 
 def test_switching_patient_gives_an_empty_form_so_values_never_go_to_the_wrong_patient(ward_url):
@@ -130,3 +151,106 @@ def test_switching_patient_gives_an_empty_form_so_values_never_go_to_the_wrong_p
     at.selectbox(key="record_patient").select(other).run()
     version = at.session_state["record_form_version"]
     assert version == 1 and at.number_input(key=f"obs_heart_rate_{version}").value is None
+
+
+# --- issue 15: entry that saves only what the nurse means ------------------------------------------
+
+def latest_set_time(url) -> datetime:
+    engine = make_engine(url)
+    with session_scope(engine) as session:
+        at = session.scalar(select(func.max(Observation.observed_at)).where(Observation.recorded_by == "nurse"))
+    engine.dispose()
+    return at
+
+
+def test_the_set_has_no_form_to_submit_so_enter_cannot_save_it(ward_url):
+    """A value is committed (Enter, Tab) without saving anything: only the Save button saves."""
+    at = record_page()
+    before = count_observations(ward_url)
+    fill(at, heart_rate=88.0)
+    at.run()                                   # what Enter does: the value is committed, the page reruns
+    assert count_observations(ward_url) == before
+    assert at.number_input(key="obs_heart_rate_0").value == 88.0
+    assert not [b for b in at.button if b.key and b.key.startswith("FormSubmitter:obs_form")]
+
+
+def test_a_set_is_stamped_with_the_time_of_saving_unless_the_nurse_sets_one(ward_url):
+    at = record_page()
+    assert at.time_input(key="obs_time_0").value is None and at.date_input(key="obs_date_0").value is None
+    fill(at, heart_rate=88.0)
+    at.run()
+    typed_until = datetime.now(timezone.utc)   # the form has been open since before this
+    save(at)
+    stamped = latest_set_time(ward_url)
+    assert stamped >= typed_until - timedelta(seconds=1)       # the save's time, not the form's opening minute
+    assert not any("late entry" in e.value for e in at.error)
+
+
+def test_map_is_computed_from_sbp_and_dbp_and_a_measured_map_wins(ward_url):
+    at = record_page()
+    fill(at, sbp=84.0, dbp=48.0)
+    at.run()
+    assert any("MAP 60 mmHg computed from 84/48" in c.value for c in at.caption)
+    save(at)
+    engine = make_engine(ward_url)
+    with session_scope(engine) as session:
+        maps = session.scalars(select(Observation.value_num).where(Observation.code == "map",
+                                                                   Observation.recorded_by == "nurse")).all()
+    assert maps == [60.0]
+    fill(at, 1, sbp=120.0, dbp=60.0, map=85.0)
+    at.run()
+    assert not any("computed from" in c.value for c in at.caption)
+    save(at)
+    with session_scope(engine) as session:
+        maps = session.scalars(select(Observation.value_num).where(Observation.code == "map",
+                                                                   Observation.recorded_by == "nurse")
+                               .order_by(Observation.id)).all()
+    engine.dispose()
+    assert maps == [60.0, 85.0]
+
+
+def test_a_draft_survives_a_page_change_and_a_refresh_and_is_offered_back(ward_url):
+    at = record_page()
+    fill(at, heart_rate=131.0, resp_rate=24.0)
+    at.run()                                   # values entered: kept on the server as a draft
+    at.switch_page("app_pages/ward.py").run()
+    fresh = record_page()                      # a new browser session: what F5 gives
+    assert any("**Unsaved draft** of 2 value(s)" in w.value for w in fresh.warning)
+    assert fresh.number_input(key="obs_heart_rate_0").value is None     # nothing is put back unasked
+    fresh.button(key="draft_restore_0").click().run()
+    assert fresh.number_input(key="obs_heart_rate_0").value == 131.0
+    assert fresh.number_input(key="obs_resp_rate_0").value == 24.0
+    before = count_observations(ward_url)
+    save(fresh)
+    assert count_observations(ward_url) == before + 2
+    again = record_page()                      # saved: the draft is gone
+    assert not any("Unsaved draft" in w.value for w in again.warning)
+
+
+def test_a_draft_can_be_discarded(ward_url):
+    at = record_page()
+    fill(at, heart_rate=131.0)
+    at.run()
+    fresh = record_page()
+    fresh.button(key="draft_discard_0").click().run()
+    assert not any("Unsaved draft" in w.value for w in fresh.warning)
+    assert not any("Unsaved draft" in w.value for w in record_page().warning)
+
+
+def test_a_draft_survives_the_time_out_and_the_page_shows_only_the_sign_in(ward_url):
+    from monitoring import auth
+    from monitoring.models import SignInSession
+
+    at = record_page()
+    fill(at, heart_rate=131.0)
+    at.run()
+    engine = make_engine(ward_url)
+    with session_scope(engine) as session:
+        for row in session.scalars(select(SignInSession)):
+            row.last_activity_at = datetime.now(timezone.utc) - timedelta(minutes=auth.SESSION_TIMEOUT_MINUTES + 1)
+    engine.dispose()
+    save(at)                                   # Save after the time-out: signed out, nothing saved, nothing lost
+    assert [t.label for t in at.text_input] == ["User name", "Password"] and not at.number_input
+    assert any("kept as a draft" in i.value for i in at.info)
+    again = record_page()
+    assert any("**Unsaved draft** of 1 value(s)" in w.value for w in again.warning)

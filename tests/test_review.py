@@ -90,15 +90,63 @@ def test_an_incomplete_review_is_refused_whole(ward_url):  # noqa: F811
     assert count_grades(ward_url) == before
 
 
+def yesterdays_review(url, patient_id: int, grade: int = 0) -> None:
+    at = datetime.now(timezone.utc) - timedelta(hours=20)
+    engine = make_engine(url)
+    with session_scope(engine) as session:
+        add_observation_set(session=session, patient_id=patient_id, observed_at=at, recorded_by="nurse.b", now=at,
+                            values=[ObservationInput(code, grade) for code in review.review_codes()])
+    engine.dispose()
+
+
 def test_no_change_since_yesterday_is_one_click_and_recorded_as_a_new_review(ward_url):  # noqa: F811
     at = review_page()
-    first = review_page()
-    for code in review.review_codes():
-        if first.selectbox(key=f"review_{code}").value is None:
-            first.selectbox(key=f"review_{code}").select(0)
-    first.button(key="FormSubmitter:review_form-Save review").click().run()
+    yesterdays_review(ward_url, at.session_state["selected_patient_id"])
     at = review_page()
     before = count_grades(ward_url)
     at.button(key="review_same").click().run()
     assert "no change since yesterday" in at.success[0].value
     assert count_grades(ward_url) == before + len(review.review_codes())
+
+
+def test_one_review_per_patient_per_day_and_a_later_one_amends_it(ward_url):  # noqa: F811
+    """Issue 15: 'No change since yesterday' could be saved several times in a row."""
+    at = review_page()
+    yesterdays_review(ward_url, at.session_state["selected_patient_id"])
+    review_page().button(key="review_same").click().run()
+    after_first = count_grades(ward_url)
+    again = review_page()
+    assert any("Today's review was saved at" in i.value for i in again.info)
+    assert not [b for b in again.button if b.key == "review_same"]      # no second 'no change' today
+    again.button(key="FormSubmitter:review_form-Save review").click().run()
+    assert "already has these grades: nothing was recorded" in again.success[0].value
+    assert count_grades(ward_url) == after_first
+    again.selectbox(key="review_diarrhea").select(2)
+    again.button(key="FormSubmitter:review_form-Save review").click().run()
+    assert "amended: Diarrhea 0 → 2" in again.success[0].value
+    assert count_grades(ward_url) == after_first + 1       # one amendment row; the first review stays
+    with session_scope(make_engine(ward_url)) as session:
+        amended = session.scalars(select(Observation).where(Observation.code == "diarrhea",
+                                                            Observation.status == "amended")).all()
+    assert [(o.value_num, o.reason.startswith("daily review amended at")) for o in amended] == [(2.0, True)]
+
+
+def test_save_review_is_new_then_unchanged_then_amended_on_the_same_ward_day(engine):
+    from zoneinfo import ZoneInfo
+
+    from tests.factories import make_patient_with_course
+    london = ZoneInfo("Europe/London")
+    patient_id, _ = make_patient_with_course(engine)
+    grades = {code: 0 for code in review.review_codes()}
+    steps = [(T, grades, "new"), (T + timedelta(hours=3), grades, "unchanged"),
+             (T + timedelta(hours=5), {**grades, "rash": 2}, "amended")]
+    for at, given, kind in steps:
+        with session_scope(engine) as session:
+            saved = review.save_review(session=session, patient_id=patient_id, grades=given, recorded_by="n",
+                                       now=at, tz=london)
+        assert (saved.kind, saved.at) == (kind, T)
+    # The next ward day (after midnight, London time) is a new review.
+    with session_scope(engine) as session:
+        tomorrow = review.save_review(session=session, patient_id=patient_id, grades=grades, recorded_by="n",
+                                      now=T + timedelta(hours=15, minutes=1), tz=london)
+    assert tomorrow.kind == "new"

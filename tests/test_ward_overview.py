@@ -75,11 +75,15 @@ def test_lab_results_are_not_observation_sets():
     assert sets.loc[1, "last_set_at"] == NOW - timedelta(minutes=300)
 
 
-def patients(*ids) -> pd.DataFrame:
+def patients(*ids, last_dose_hours_ago: float = 30, regimen: str = "hd-iv-bolus",
+             last_dose_status: str = "given") -> pd.DataFrame:
+    """Ward-list rows. By default the last dose was 30 h ago: IL-2 no longer runs, so NEWS2 alone sets
+    the next set (the regimen's intervals are tested on their own below)."""
     return pd.DataFrame([{"patient_id": i, "ward": "W", "bed": f"B{i}", "name": f"P{i}", "mrn": f"M{i}",
-                          "is_synthetic": True, "course_id": i, "regimen": "hd-iv-bolus", "cycle": 1,
+                          "is_synthetic": True, "course_id": i, "regimen": regimen, "cycle": 1,
                           "course_start": NOW - timedelta(days=2), "planned_doses": 14, "doses_given": 3,
-                          "last_dose_status": "given", "last_dose_at": NOW - timedelta(hours=2),
+                          "last_dose_status": last_dose_status,
+                          "last_dose_at": NOW - timedelta(hours=last_dose_hours_ago),
                           "last_set_at": pd.NaT} for i in ids])
 
 
@@ -96,17 +100,17 @@ def test_riskiest_first_open_alert_severity_then_news2_then_overdue():
     assert frame["Bed"].tolist() == ["B1", "B2", "B3", "B4"]
     assert frame.set_index("Bed").loc["B2", "band"] == "medium"
     assert frame.set_index("Bed").loc["B4", "overdue"]
-    assert frame.set_index("Bed").loc["B4", "Next set"] == "overdue 1 h 0 min"
+    assert frame.set_index("Bed").loc["B4", "Next set"] == "overdue 1 h 0 min (NEWS2)"
     frame = rows_for(obs, open_alerts={3: {"emergency": 1}, 1: {"urgent": 2}})
     assert frame["Bed"].tolist()[:3] == ["B3", "B1", "B2"]
 
 
 @pytest.mark.parametrize("minutes_ago, news2_changes, due, overdue", [
-    (59, dict(resp_rate=25), "in 1 min", False),        # 3 in one parameter: 1-hourly (RCP Chart 4)
-    (60, dict(resp_rate=25), "overdue 0 min", True),    # at the interval: due now, shown as overdue
-    (61, dict(resp_rate=25), "overdue 1 min", True),
-    (4 * 60 - 1, dict(heart_rate=95), "in 1 min", False),  # NEWS2 1 (low): 4-hourly
-    (4 * 60 + 1, dict(heart_rate=95), "overdue 1 min", True),
+    (59, dict(resp_rate=25), "in 1 min (NEWS2)", False),        # 3 in one parameter: 1-hourly (RCP Chart 4)
+    (60, dict(resp_rate=25), "overdue 0 min (NEWS2)", True),    # at the interval: due now, shown as overdue
+    (61, dict(resp_rate=25), "overdue 1 min (NEWS2)", True),
+    (4 * 60 - 1, dict(heart_rate=95), "in 1 min (NEWS2)", False),  # NEWS2 1 (low): 4-hourly
+    (4 * 60 + 1, dict(heart_rate=95), "overdue 1 min (NEWS2)", True),
 ])
 def test_due_and_overdue_by_elapsed_time_from_the_last_complete_set(minutes_ago, news2_changes, due, overdue):
     frame = overview_rows(patients(1), obs_frame(full_set(1, minutes_ago, **news2_changes)), open_alerts={},
@@ -114,17 +118,28 @@ def test_due_and_overdue_by_elapsed_time_from_the_last_complete_set(minutes_ago,
     assert (frame.loc[0, "Next set"], bool(frame.loc[0, "overdue"])) == (due, overdue)
 
 
-@pytest.mark.parametrize("last, scored, hours, text", [
-    (None, None, None, "no observation set recorded yet: due now"),
-    (190, 190, 4, "last set 3 h 10 min ago, next due in 50 min"),
-    (190, 190, 1, "last set 3 h 10 min ago, due 2 h 10 min ago"),
-    (30, 190, 4, "last set 30 min ago; last complete set 3 h 10 min ago, next due in 50 min"),
-    (30, None, None, "last set 30 min ago (no complete set with a NEWS2 in the last 24 h), next due in 3 h 30 min"),
-    (30, 30, 0, "last set 30 min ago; continuous monitoring (NEWS2 7 or more)"),
+@pytest.mark.parametrize("last, scored, news2, hours, text", [
+    (None, None, None, None, "no observation set recorded yet: due now"),
+    (190, 190, 1, 4, "last set 3 h 10 min ago, next due in 50 min (NEWS2 1: minimum every 4 h)"),
+    (190, 190, 5, 1, "last set 3 h 10 min ago, due 2 h 10 min ago (NEWS2 5: minimum hourly)"),
+    (30, 190, 1, 4, "last set 30 min ago; last complete set 3 h 10 min ago, next due in 50 min "
+                    "(NEWS2 1: minimum every 4 h)"),
+    (30, None, None, None, "last set 30 min ago (no complete set with a NEWS2 in the last 24 h), next due in "
+                           "3 h 30 min (no complete set: NEWS2 1-4 interval, every 4 h)"),
+    (30, 30, 7, 0, "last set 30 min ago; continuous monitoring (NEWS2 7 or more)"),
 ])
-def test_the_record_page_says_when_the_next_set_is_due_by_elapsed_time(last, scored, hours, text):
+def test_the_record_page_says_when_the_next_set_is_due_by_elapsed_time(last, scored, news2, hours, text):
     ago = (lambda m: None if m is None else NOW - timedelta(minutes=m))
-    assert entry.due_text(ago(last), ago(scored), hours, NOW) == text
+    assert entry.due_text(ago(last), ago(scored), hours, NOW, news2=news2) == text
+
+
+def test_on_il2_the_record_page_names_the_regimens_interval():
+    """NEWS2 0 (12-hourly) 2 h after a bolus: the post-dose hourly check is due, and said so."""
+    text = entry.due_text(NOW - timedelta(minutes=30), NOW - timedelta(minutes=30), 12, NOW, news2=0,
+                          regimen="hd-iv-bolus", last_dose_status="given", last_dose_at=NOW - timedelta(hours=2),
+                          tz=LONDON)
+    assert text == ("last set 30 min ago, next due in 30 min (IL-2 post-dose hourly checks (1-4 h after the dose "
+                    "given at 10:00))")
 
 
 def test_a_patient_without_any_set_is_due_now_and_shows_no_news2():
@@ -137,7 +152,7 @@ def test_a_partial_set_after_the_complete_one_shows_both_ages():
     rows = full_set(1, 120, resp_rate=25) + [(1, 30, "temperature", 38.5)]
     frame = overview_rows(patients(1), obs_frame(rows), open_alerts={}, baseline_creatinine={}, now=NOW, tz=LONDON)
     assert (frame.loc[0, "NEWS2"], frame.loc[0, "Last set"]) == ("3 (3 in one)", "30 min (full 2 h 0 min)")
-    assert frame.loc[0, "Next set"] == "overdue 1 h 0 min"  # 1-hourly after the complete set
+    assert frame.loc[0, "Next set"] == "overdue 1 h 0 min (NEWS2)"  # 1-hourly after the complete set
     assert frame.loc[0, "overdue"]
 
 

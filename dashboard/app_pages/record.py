@@ -1,5 +1,5 @@
 """Record observations: one set by organ system, validated whole, with feedback straight after saving."""
-from datetime import datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 
 import pandas as pd
 import streamlit as st
@@ -8,11 +8,13 @@ from dashboard.charts import recent_trend
 from dashboard.theme import BAND_COLOURS
 from dashboard.patient_picker import choose_patient
 from dashboard.resources import get_engine, get_settings
-from dashboard.session import require
+from dashboard.enter_moves_on import ENTER_MOVES_ON, install as install_enter_moves_on
+from dashboard.session import note_activity, require
 from monitoring import entry
 from monitoring.alerting import sync_alerts
 from monitoring.catalogue import default_catalogue
 from monitoring.db import session_scope
+from monitoring.drafts import discard_draft, load_draft, save_draft
 from monitoring.fluids import shift_balance, weight_change
 from monitoring.models import REGIMEN_SHORT, TreatmentCourse
 from monitoring.ward import last_sets
@@ -39,7 +41,8 @@ def patient_label(p) -> str:
 chosen = choose_patient(user, key="record_patient", label=patient_label)
 patient_id = int(chosen.patient_id)
 
-# When the next set is due, from the last set's NEWS2 (RCP Chart 4), by elapsed time.
+# When the next set is due: the stricter of the last set's NEWS2 (RCP Chart 4) and the IL-2 regimen's
+# interval (monitoring.observation_schedule), by elapsed time, with the reason.
 with session_scope(get_engine()) as session:
     recent = current_observations(session=session, patient_ids=[patient_id], since=now - timedelta(hours=24))
     course = None if pd.isna(chosen.course_id) else session.get(TreatmentCourse, int(chosen.course_id))
@@ -47,8 +50,13 @@ with session_scope(get_engine()) as session:
 sets = last_sets(recent)
 if len(sets):
     last = sets.iloc[0]
-    st.caption(entry.due_text(last["last_set_at"], last["scored_at"],
-                              None if pd.isna(last["frequency_hours"]) else float(last["frequency_hours"]), now))
+    st.caption(entry.due_text(
+        last["last_set_at"], None if pd.isna(last["scored_at"]) else last["scored_at"],
+        None if pd.isna(last["frequency_hours"]) else float(last["frequency_hours"]), now,
+        news2=None if pd.isna(last["news2"]) else int(last["news2"]),
+        regimen=chosen.regimen if isinstance(chosen.regimen, str) else None,
+        last_dose_status=chosen.last_dose_status if isinstance(chosen.last_dose_status, str) else None,
+        last_dose_at=None if pd.isna(chosen.last_dose_at) else chosen.last_dose_at, tz=tz))
 else:
     st.caption(entry.due_text(None, None, None, now))
 with st.expander("Fluid balance (last 24 h, by shift) and weight"):
@@ -90,6 +98,7 @@ if st.session_state.setdefault("record_for", patient_id) != patient_id:
     # Another patient: a fresh, empty form, so nothing typed for one patient is saved for another.
     st.session_state["record_for"] = patient_id
     st.session_state["record_form_version"] = version = version + 1
+DRAFT_FORM = "record"
 
 
 def field(code: str):
@@ -113,50 +122,119 @@ def field(code: str):
     return value, unit
 
 
-entered: dict[str, tuple[object, str | None]] = {}
-with st.form(f"obs_form_{version}"):
-    when_date, when_time, fluid_hours = st.columns(3)
-    local_now = now.astimezone(tz)
-    day = when_date.date_input("Observation date", local_now.date(), key=f"obs_date_{version}")
-    clock = when_time.time_input("Observation time", time(local_now.hour, local_now.minute),
-                                 key=f"obs_time_{version}", step=60)
-    period = fluid_hours.number_input("Fluid volumes measured over (hours)", value=8.0, min_value=0.5,
-                                      max_value=24.0, step=0.5, key=f"obs_period_{version}")
-    for group, codes in entry.entry_groups(catalogue).items():
-        container = st.container() if group == "vital signs" else st.expander(group.capitalize())
-        with container:
-            if group == "vital signs":
-                st.markdown("**Vital signs**")
-            # Row by row, so the Tab order is the NEWS2 chart order (columns would tab down each column).
-            for start in range(0, len(codes), 5):
-                for column, code in zip(st.columns(5), codes[start:start + 5]):
-                    with column:
-                        entered[code] = field(code)
-    late_reason = st.text_input("Reason for late entry (needed when the observation time is more than "
-                                f"{int(LATE_ENTRY_AFTER.total_seconds() // 60)} min ago)", key=f"obs_late_{version}")
-    confirm = st.checkbox("I have checked the unusual values and they are right", key=f"obs_confirm_{version}")
-    submitted = st.form_submit_button("Save observation set", type="primary")
+FORM_CODES = [code for codes in entry.entry_groups(catalogue).values() for code in codes]
+DEFAULT_PERIOD_HOURS = 8.0
 
-if submitted:
-    observed_at = datetime.combine(day, clock, tz).astimezone(timezone.utc)
-    values = [ObservationInput(code, value, unit,
+
+def form_values() -> dict:
+    """What the nurse has typed, by widget name, as JSON (the draft kept on the server): the values,
+    the unit of each value typed, and the time, period and late-entry reason when changed."""
+    state = st.session_state
+    out = {}
+    for code in FORM_CODES:
+        value = state.get(f"obs_{code}_{version}")
+        if value is not None:
+            out[f"obs_{code}"] = value
+            if f"unit_{code}_{version}" in state:
+                out[f"unit_{code}"] = state[f"unit_{code}_{version}"]
+    for name in ("obs_date", "obs_time", "obs_late"):
+        value = state.get(f"{name}_{version}")
+        if value not in (None, ""):
+            out[name] = value.isoformat() if hasattr(value, "isoformat") else value
+    if out and state.get(f"obs_period_{version}", DEFAULT_PERIOD_HOURS) != DEFAULT_PERIOD_HOURS:
+        out["obs_period"] = state[f"obs_period_{version}"]
+    return out
+
+
+def restore(values: dict) -> None:
+    for name, value in values.items():
+        if name == "obs_date":
+            value = date.fromisoformat(value)
+        elif name == "obs_time":
+            value = time.fromisoformat(value)
+        st.session_state[f"{name}_{version}"] = value
+    st.session_state["record_draft_answered"] = (patient_id, version)
+
+
+def discard() -> None:
+    with session_scope(get_engine()) as session:
+        discard_draft(session=session, username=user["username"], form=DRAFT_FORM, patient_id=patient_id)
+    st.session_state["record_draft_answered"] = (patient_id, version)
+
+
+@st.fragment
+def entry_form() -> None:
+    """The set: values typed are kept as a draft on the server as they are entered (a time-out, a
+    refresh or another page loses nothing); Enter moves on and never saves; only Save saves."""
+    if st.session_state.get("record_draft_answered") != (patient_id, version) and not form_values():
+        with session_scope(get_engine()) as session:
+            draft = load_draft(session=session, username=user["username"], form=DRAFT_FORM, patient_id=patient_id)
+        if draft is not None:
+            with st.container(border=True):
+                st.warning(f"**Unsaved draft** of {sum(k[4:] in FORM_CODES for k in draft.values)} value(s) typed at "
+                           f"{local_text(draft.updated_at, tz)} for this patient and not saved.",
+                           icon=":material/draft:")
+                keep, drop = st.columns(2)
+                keep.button("Restore the draft", on_click=restore, args=(draft.values,), key=f"draft_restore_{version}",
+                            type="primary", width="stretch")
+                drop.button("Discard the draft", on_click=discard, key=f"draft_discard_{version}", width="stretch")
+    entered: dict[str, tuple[object, str | None]] = {}
+    with st.container(border=True, key=f"{ENTER_MOVES_ON}_record_{version}"):
+        when_date, when_time, fluid_hours = st.columns(3)
+        day = when_date.date_input("Observation date", value=None, key=f"obs_date_{version}",
+                                   help="Empty: today. Set it with the time for a set observed earlier.")
+        clock = when_time.time_input("Observation time (empty: the time of saving)", value=None,
+                                     key=f"obs_time_{version}", step=60)
+        period = fluid_hours.number_input("Fluid volumes measured over (hours)", value=DEFAULT_PERIOD_HOURS, min_value=0.5,
+                                          max_value=24.0, step=0.5, key=f"obs_period_{version}")
+        for group, codes in entry.entry_groups(catalogue).items():
+            container = st.container() if group == "vital signs" else st.expander(group.capitalize())
+            with container:
+                if group == "vital signs":
+                    st.markdown("**Vital signs**")
+                # Row by row, so the Tab order is the NEWS2 chart order (columns would tab down each column).
+                for start in range(0, len(codes), 5):
+                    for column, code in zip(st.columns(5), codes[start:start + 5]):
+                        with column:
+                            entered[code] = field(code)
+        late_reason = st.text_input("Reason for late entry (needed when the observation time is more than "
+                                    f"{int(LATE_ENTRY_AFTER.total_seconds() // 60)} min ago)", key=f"obs_late_{version}")
+    values = [ObservationInput(code, value, unit) for code, (value, unit) in entered.items() if value is not None]
+    values, map_note = entry.with_computed_map(values, catalogue)
+    if map_note:
+        st.caption(map_note + ".")
+    confirm = st.checkbox("I have checked the unusual values and they are right", key=f"obs_confirm_{version}")
+    save = st.button("Save observation set", type="primary", key=f"obs_save_{version}")
+    note_activity()
+    with session_scope(get_engine()) as session:
+        save_draft(session=session, username=user["username"], form=DRAFT_FORM, patient_id=patient_id,
+                   values=form_values())
+    if not save:
+        return
+    saved_at = datetime.now(timezone.utc)
+    if day is not None and clock is None:
+        st.error("A date without a time: set the observation time too, or clear the date (empty: now). "
+                 "Nothing was saved.")
+        return
+    observed_at, _ = entry.observation_time(day, clock, tz, saved_at)
+    values = [ObservationInput(v.code, v.value, v.unit,
                                period_start=(observed_at - timedelta(hours=period)
-                                             if catalogue[code].requires_period else None))
-              for code, (value, unit) in entered.items() if value is not None]
+                                             if catalogue[v.code].requires_period else None)) for v in values]
     try:
         with session_scope(get_engine()) as session:
             saved = add_observation_set(session=session, patient_id=patient_id, values=values,
                                         observed_at=observed_at, recorded_by=user["username"],
                                         course_id=None if pd.isna(chosen.course_id) else int(chosen.course_id),
                                         confirmed={v.code for v in values} if confirm else (),
-                                        late_reason=late_reason or None)
+                                        late_reason=late_reason or None, now=saved_at)
             canonical = {o.code: (o.value_code if o.value_code is not None else o.value_num)
                          for o in saved.observations}
             feedback = entry.after_save(session=session, patient_id=patient_id, values=canonical,
-                                        observed_at=observed_at, username=user["username"], now=now)
+                                        observed_at=observed_at, username=user["username"], now=saved_at)
+            discard_draft(session=session, username=user["username"], form=DRAFT_FORM, patient_id=patient_id)
         st.session_state["record_feedback"] = (patient_id, feedback)
         st.session_state["record_form_version"] = version + 1  # a fresh, empty form
-        st.rerun()
+        st.rerun(scope="app")
     except ConfirmationRequired as asked:
         for message in asked.confirmations.values():
             st.warning(message)
@@ -166,32 +244,90 @@ if submitted:
             st.error(message)
         st.error("Nothing was saved.")
 
-with st.expander("Correct a value (last 24 h): amend or mark entered in error"):
+
+install_enter_moves_on()
+entry_form()
+
+@st.fragment
+def correction_form() -> None:
+    """Correct one value of the last 24 h. The form starts empty every time (a second correction never
+    inherits the first one's reason), shows what will change, including the set's NEWS2, and saves
+    only after the nurse confirms."""
+    fix = st.session_state.setdefault("correct_version", 0)
+    done = st.session_state.pop("correct_done", None)
+    if done:
+        st.success(done)
     with session_scope(get_engine()) as session:
         history = current_observations(session=session, patient_ids=[patient_id], since=now - timedelta(hours=24))
     if history.empty:
         st.caption("No values in the last 24 h.")
+        return
+    history = history.sort_values("observed_at", ascending=False)
+    shown = {int(r.id): f"{local_text(r.observed_at, tz)} · {catalogue[r.code].label} · "
+                        f"{r.value_code if isinstance(r.value_code, str) else catalogue[r.code].format_value(r.value_num)}"
+                        f" · by {r.recorded_by}" for r in history.itertuples()}
+    # Options are the words shown (unique: a repeated line gets its row number), mapped back to the row.
+    words = {}
+    for row_id, text in shown.items():
+        words[text if text not in words else f"{text} · #{row_id}"] = row_id
+    with st.container(key=f"{ENTER_MOVES_ON}_correct_{fix}"):
+        chosen_words = st.selectbox("Value to correct", list(words), index=None, placeholder="choose the value",
+                                    key=f"correct_value_{fix}")
+        target = None if chosen_words is None else words[chosen_words]
+        action = st.radio("Correction", ["Amend the value", "Entered in error"], index=None, horizontal=True,
+                          key=f"correct_action_{fix}")
+        new_value = st.text_input("New value (in the unit shown)", key=f"correct_new_{fix}",
+                                  disabled=action != "Amend the value")
+        reason = st.text_input("Reason (required)", key=f"correct_reason_{fix}")
+    note_activity()
+    if target is None or action is None:
+        st.caption("Choose a value and the correction: what will change is shown here before anything is saved.")
+        return
+    row = history[history["id"] == target].iloc[0]
+    amend = action == "Amend the value"
+    same_set = history[(history["observed_at"] == row["observed_at"]) & (history["source"] != "lab-import")]
+    set_values = {r.code: r.value_code if isinstance(r.value_code, str) else r.value_num for r in same_set.itertuples()}
+    effect, change = None, "→ marked entered in error (no value)"
+    if amend and not new_value.strip():
+        change = "→ type the new value"
     else:
-        options = {f"{local_text(r.observed_at, tz)} · {catalogue[r.code].label} · "
-                   f"{r.value_code if isinstance(r.value_code, str) else catalogue[r.code].format_value(r.value_num)}"
-                   f" · by {r.recorded_by}": int(r.id) for r in history.sort_values("observed_at", ascending=False).itertuples()}
-        with st.form("correct_form"):
-            target = st.selectbox("Value", list(options), key="correct_value")
-            action = st.radio("Correction", ["Amend the value", "Entered in error"], horizontal=True,
-                              key="correct_action")
-            new_value = st.text_input("New value (in the canonical unit shown)", key="correct_new")
-            reason = st.text_input("Reason (required)", key="correct_reason")
-            if st.form_submit_button("Save correction"):
-                try:
-                    with session_scope(get_engine()) as session:
-                        if action == "Amend the value":
-                            amend_observation(session=session, observation_id=options[target], value=new_value,
-                                              reason=reason, recorded_by=user["username"])
-                        else:
-                            mark_entered_in_error(session=session, observation_id=options[target], reason=reason,
-                                                  recorded_by=user["username"])
-                        sync_alerts(session=session, patient_ids=[patient_id], username=user["username"])
-                    st.success("Correction saved; the original stays in the history with who and when.")
-                except RecordError as refused:
-                    for message in refused.errors:
-                        st.error(message)
+        try:
+            checked = catalogue.validate(row["code"], new_value, None) if amend else None
+        except Exception as exc:  # noqa: BLE001 - a value the catalogue refuses is said, not saved
+            st.error(f"{exc} Nothing will be saved.")
+            return
+        corrected = None if checked is None else (
+            checked.value_code if checked.value_code is not None else checked.value_num)
+        if checked is not None:
+            change = "→ " + (checked.value_code if checked.value_code is not None
+                             else catalogue[row["code"]].format_value(checked.value_num))
+        effect = entry.correction_effect(set_values, row["code"], corrected, row["observed_at"])
+    st.info(f"**Will change:** {chosen_words} {change}"
+            + (f"  \n**Reason:** {reason.strip()}" if reason.strip() else "  \n**Reason:** required")
+            + (f"  \n**Effect:** {effect}." if effect else "")
+            + "  \nThe original stays in the history with who and when.")
+    confirmed = st.checkbox("I confirm this correction", key=f"correct_confirm_{fix}")
+    if not st.button("Save correction", key=f"correct_save_{fix}", disabled=not confirmed, type="primary"):
+        return
+    try:
+        with session_scope(get_engine()) as session:
+            if amend:
+                amend_observation(session=session, observation_id=target, value=new_value, reason=reason,
+                                  recorded_by=user["username"])
+            else:
+                mark_entered_in_error(session=session, observation_id=target, reason=reason,
+                                      recorded_by=user["username"])
+            sync_alerts(session=session, patient_ids=[patient_id], username=user["username"])
+    except RecordError as refused:
+        for message in refused.errors:
+            st.error(message)
+        st.error("Nothing was saved.")
+        return
+    st.session_state["correct_done"] = (f"Correction saved: {chosen_words} {change}"
+                                        + (f"; {effect}" if effect else "") + ". The original stays in the history.")
+    st.session_state["correct_version"] = fix + 1   # the next correction starts empty
+    st.rerun()   # the whole page: the alerts and the due time may have changed
+
+
+with st.expander("Correct a value (last 24 h): amend or mark entered in error"):
+    correction_form()

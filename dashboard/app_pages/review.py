@@ -10,8 +10,8 @@ from dashboard.session import require
 from monitoring.catalogue import default_catalogue
 from monitoring.db import session_scope
 from monitoring.alerting import sync_alerts
-from monitoring.repository import ObservationInput, RecordError, add_observation_set
-from monitoring.review import changes, grade_table, previous_grades
+from monitoring.repository import RecordError
+from monitoring.review import changes, grade_table, previous_grades, save_review, todays_review
 from monitoring.timefmt import local_text
 
 user = require("record_observations")
@@ -29,8 +29,12 @@ if st.session_state.get("review_for") != patient_id:
     st.session_state["review_for"] = patient_id
 with session_scope(get_engine()) as session:
     previous = previous_grades(session=session, patient_id=patient_id, now=now)
+    today = todays_review(session=session, patient_id=patient_id, now=now, tz=tz)
 table = grade_table(previous)
-if previous:
+if today is not None:
+    st.info(f"Today's review was saved at {local_text(today.at, tz)} by {today.by}. One review per patient per day: "
+            "saving again amends the grades that differ (the first stays in the history).")
+elif previous:
     last = max(t for _, t in previous.values())
     st.caption(f"Previous review {local_text(last, tz)}. Grades below start from it; change what is different.")
 else:
@@ -40,15 +44,20 @@ else:
 def save(grades: dict[str, int], note: str) -> None:
     try:
         with session_scope(get_engine()) as session:
-            add_observation_set(session=session, patient_id=patient_id, observed_at=now, recorded_by=user["username"],
-                                values=[ObservationInput(code, grade) for code, grade in grades.items()],
+            saved = save_review(session=session, patient_id=patient_id, grades=grades, recorded_by=user["username"],
+                                now=datetime.now(timezone.utc), tz=tz,
                                 course_id=None if pd.isna(chosen.course_id) else int(chosen.course_id))
-            sync_alerts(session=session, patient_ids=[patient_id], username=user["username"])
+            if saved.kind != "unchanged":
+                sync_alerts(session=session, patient_ids=[patient_id], username=user["username"])
     except RecordError as refused:
         for message in refused.errors:
             st.error(message)
         return
-    found = changes(previous, grades)
+    if saved.kind == "amended":
+        note = f"Today's review ({local_text(saved.at, tz)}) amended: {'; '.join(saved.amended)}."
+    elif saved.kind == "unchanged":
+        note = f"Today's review ({local_text(saved.at, tz)}) already has these grades: nothing was recorded."
+    found = changes(previous, grades) if saved.kind == "new" else []
     st.session_state["review_result"] = (patient_id, note, [c.text() for c in found])
     st.rerun()
 
@@ -59,12 +68,12 @@ if result and result[0] == patient_id:
     for line in result[2]:
         st.warning(line)
 
-if previous and len(previous) == len(table):
+if previous and len(previous) == len(table) and today is None:
     if st.button("No change since yesterday", type="primary", key="review_same",
                  help="Records today's review with the same grades as the previous one."):
         save({code: grade for code, (grade, _) in previous.items()}, "Review saved: no change since yesterday.")
 
-with st.form("review_form"):
+with st.form("review_form", enter_to_submit=False):
     grades = {}
     columns = st.columns(2)
     for i, row in enumerate(table.itertuples()):

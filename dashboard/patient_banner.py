@@ -1,0 +1,20 @@
+"""The patient banner under the patient picker of every patient page (monitoring.patient_banner)."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import streamlit as st
+
+from dashboard.resources import get_engine, get_settings
+from monitoring.db import session_scope
+from monitoring.patient_banner import patient_banner
+
+
+def show_patient_banner(patient_id: int) -> None:
+    with session_scope(get_engine()) as session:
+        b = patient_banner(session=session, patient_id=patient_id, now=datetime.now(timezone.utc),
+                           tz=get_settings().timezone)
+    allergy = b.allergies if b.allergies != "allergies not recorded" else "**not recorded**"
+    with st.container(border=True, key=f"patient_banner_{patient_id}"):
+        st.markdown(f"**{b.identity()}**" + (" · :orange-badge[synthetic]" if b.synthetic else "")
+                    + f"  \n{b.course()} · Allergies: {allergy}")
