@@ -60,30 +60,35 @@ def due_doses(*, session: Session, ward_ids: list[int], now: datetime, tz: tzinf
         if upcoming.scheduled_at > now + timedelta(hours=within_hours):
             continue
         forecast = found.get(int(p.patient_id))
+        if forecast is not None:
+            check = forecast.decision
+        else:   # IL-2 not running yet or paused (the first dose, or an interval over 24 h): the check itself
+            found_now, _ = dosing.check_or_none(session=session, patient_id=int(p.patient_id), now=now, tz=tz)
+            check = None if found_now is None else found_now.decision
         row = decisions.get((int(p.course_id), upcoming.dose_number))
         rows.append({"patient_id": int(p.patient_id), "course_id": int(p.course_id),
                      "Bed": p.bed if isinstance(p.bed, str) and p.bed else "no bed",
                      "Patient": f"{p.name} (synthetic)" if p.is_synthetic else p.name,
                      "Course": REGIMEN_SHORT.get(p.regimen, p.regimen),
-                     "Dose": f"{upcoming.dose_number} of {upcoming.planned or '?'}",
+                     "Dose": f"{upcoming.dose_number} ({upcoming.given} of {upcoming.planned or '?'} given)",
                      "Due": f"{local_text(upcoming.scheduled_at, tz)} · {upcoming.due_text(now)}",
-                     "Check": "no IL-2 running: first dose" if forecast is None else forecast.decision.upper(),
+                     "Check": "could not run" if check is None else check.upper(),
                      "Oncologist": "–" if row is None else
                      f"{row.decision.upper()} ({row.decided_by}, {local_text(row.decided_at, tz)})",
                      "due_at": upcoming.scheduled_at,
-                     "check_decision": None if forecast is None else forecast.decision})
+                     "check_decision": check})
     frame = pd.DataFrame(rows, columns=DUE_COLUMNS)
     return frame.sort_values(["due_at", "Bed"]).reset_index(drop=True)
 
 
 # --- the last 24 hours -----------------------------------------------------------------------------
 
-LAST_24H_COLUMNS = ["Measure", "Latest", "At", "Lowest", "Highest", "Readings"]
+LAST_24H_COLUMNS = ["Measure", "Latest", "Range 24 h", "n"]
 
 
 def last_24h(*, session: Session, patient_id: int, now: datetime, tz: tzinfo) -> pd.DataFrame:
     """One line per measure recorded in the 24 h before `now`: the latest value and its time, the
-    lowest and highest, and how many readings. Weight says its change from the dosing weight; urine
+    lowest to highest, and how many readings. Weight says its change from the dosing weight; urine
     output is the total over the periods that ended in the 24 h, with mL/h. Measures with nothing in
     the 24 h are listed as 'none in 24 h' (never left out, never zero)."""
     catalogue = default_catalogue()
@@ -99,17 +104,15 @@ def last_24h(*, session: Session, patient_id: int, now: datetime, tz: tzinfo) ->
         entry = catalogue[code]
         part = obs[obs["code"] == code].sort_values("observed_at")
         if part.empty:
-            rows.append({"Measure": entry.label, "Latest": "none in 24 h", "At": "", "Lowest": "", "Highest": "",
-                         "Readings": 0})
+            rows.append({"Measure": entry.label, "Latest": "none in 24 h", "Range 24 h": "", "n": 0})
             continue
         last = part.iloc[-1]
+        when = local_text(last["observed_at"], tz, "%H:%M")
         if entry.kind == "coded":
             values = part["value_code"].astype(str)
-            rows.append({"Measure": entry.label, "Latest": entry.format_value(last["value_code"]),
-                         "At": local_text(last["observed_at"], tz), "Lowest": "", "Highest": "",
-                         "Readings": len(part),
-                         **({"Highest": "not A: " + ", ".join(sorted(set(values) - {"A"}))}
-                            if code == "consciousness" and (values != "A").any() else {})})
+            others = sorted(set(values) - {"A"}) if code == "consciousness" else []
+            rows.append({"Measure": entry.label, "Latest": f"{entry.format_value(last['value_code'])} at {when}",
+                         "Range 24 h": ("not A: " + ", ".join(others)) if others else "", "n": len(part)})
             continue
         numbers = part["value_num"].astype(float)
         latest = entry.format_value(last["value_num"])
@@ -119,9 +122,10 @@ def last_24h(*, session: Session, patient_id: int, now: datetime, tz: tzinfo) ->
             hours = _hours_covered(part, now)
             total = float(numbers.sum())
             latest = f"{total:.0f} mL in 24 h" + (f" ({total / hours:.0f} mL/h over {hours:g} h)" if hours else "")
-        rows.append({"Measure": entry.label, "Latest": latest, "At": local_text(last["observed_at"], tz),
-                     "Lowest": entry.format_value(numbers.min()), "Highest": entry.format_value(numbers.max()),
-                     "Readings": len(part)})
+            spread = f"last {entry.format_value(last['value_num'])}"
+        else:
+            spread = f"{entry.format_value(numbers.min())} – {entry.format_value(numbers.max())}"
+        rows.append({"Measure": entry.label, "Latest": f"{latest} at {when}", "Range 24 h": spread, "n": len(part)})
     return pd.DataFrame(rows, columns=LAST_24H_COLUMNS)
 
 

@@ -43,9 +43,9 @@ def test_the_doses_due_list_each_patient_with_its_check_and_decision_soonest_fir
         narrow = dose_decisions.due_doses(session=session, ward_ids=wards, now=now, tz=UTC, within_hours=0.5)
     assert due["patient_id"].tolist() == [later, soon]          # dose 1 of the later course is overdue
     first, second = due.iloc[0], due.iloc[1]
-    assert (first["Dose"], first["Check"], first["Oncologist"]) == ("1 of 14", "no IL-2 running: first dose", "–")
+    assert (first["Dose"], first["Check"], first["Oncologist"]) == ("1 (0 of 14 given)", "INCOMPLETE", "–")
     assert first["Due"].endswith("overdue by 4 h 0 min")
-    assert (second["Dose"], second["Check"]) == ("2 of 14", "HOLD")
+    assert (second["Dose"], second["Check"]) == ("2 (1 of 14 given)", "HOLD")
     assert second["Oncologist"].startswith("HOLD (dr.onc, ") and second["Due"].endswith("due in 1 h 0 min")
     assert narrow["patient_id"].tolist() == [later]             # due in 1 h: outside a 30-min window
 
@@ -59,12 +59,12 @@ def test_the_last_24_hours_give_latest_lowest_highest_and_say_what_is_missing(en
     observe(engine, patient, now - timedelta(minutes=30), consciousness="C")
     with session_scope(engine) as session:
         table = dose_decisions.last_24h(session=session, patient_id=patient, now=now, tz=UTC).set_index("Measure")
-    assert table.loc["Systolic blood pressure", ["Latest", "Lowest", "Highest", "Readings"]].tolist() == [
-        "92 mmHg", "92 mmHg", "118 mmHg", 2]
-    assert table.loc["Weight", "Latest"] == "84.0 kg (+5.0% from 80.0 kg)"
-    assert table.loc["Urine output", "Latest"] == "240 mL in 24 h (30 mL/h over 8 h)"
-    assert table.loc["Consciousness (ACVPU)", "Highest"] == "not A: C"
-    assert table.loc["Creatinine", "Latest"] == "none in 24 h" and table.loc["Creatinine", "Readings"] == 0
+    assert table.loc["Systolic blood pressure", ["Latest", "Range 24 h", "n"]].tolist() == [
+        "92 mmHg at 16:00 UTC", "92 mmHg – 118 mmHg", 2]
+    assert table.loc["Weight", "Latest"] == "84.0 kg (+5.0% from 80.0 kg) at 11:00 UTC"
+    assert table.loc["Urine output", "Latest"] == "240 mL in 24 h (30 mL/h over 8 h) at 16:00 UTC"
+    assert table.loc["Consciousness (ACVPU)", "Range 24 h"] == "not A: C"
+    assert table.loc["Creatinine", "Latest"] == "none in 24 h" and table.loc["Creatinine", "n"] == 0
 
 
 def test_the_ward_overview_shows_the_dose_due_and_the_oncologists_decision(engine):
@@ -119,12 +119,15 @@ def page_db(db_url, monkeypatch):
 def test_the_oncologist_decides_and_the_nurse_sees_it_and_may_then_give(page_db):
     engine, course = page_db
     at = signed_in("oncologist", page=ONCOLOGIST_PAGE)
-    assert at.title[0].value == "IL-2 doses: decisions"
+    assert at.title[0].value == "IL-2 doses"
+    assert any("decisions on the next dose" in c.value for c in at.caption)
     due = at.dataframe[0].value
-    assert due[["Dose", "Check", "Oncologist"]].values.tolist() == [["2 of 14", "HOLD", "–"]]
+    assert due[["Dose", "Check", "Oncologist"]].values.tolist() == [["2 (1 of 14 given)", "HOLD", "–"]]
     assert any("<b>HOLD</b>" in m.value for m in at.markdown)
     recent = at.dataframe[1].value.set_index("Measure")
-    assert recent.loc["Systolic blood pressure", "Latest"] == "84 mmHg"
+    assert recent.loc["Systolic blood pressure", "Latest"].startswith("84 mmHg at ")
+    at.button(key="FormSubmitter:decision_form_0-Save decision").click().run()
+    assert any("Choose the decision" in e.value for e in at.error)         # nothing is chosen for them
     at.radio(key="decision_0").set_value("give")
     at.button(key="FormSubmitter:decision_form_0-Save decision").click().run()
     assert any("write why the dose is to be given" in e.value for e in at.error)

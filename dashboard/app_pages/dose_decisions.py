@@ -9,6 +9,7 @@ from dashboard import pre_dose
 from dashboard.patient_picker import SELECTED_PATIENT, choose_patient
 from dashboard.resources import get_engine, get_settings
 from dashboard.session import require
+from dashboard.tables import WRAPPED_ROW_HEIGHT, wrapped_height
 from monitoring import dose_decisions, dosing
 from monitoring.auth import PermissionDenied
 from monitoring.db import session_scope
@@ -18,7 +19,9 @@ PICKER = "decide_patient"
 WINDOWS = {"4 h": 4, "8 h": 8, "12 h": 12, "24 h": 24}
 
 user = require("decide_doses")
-st.title("IL-2 doses: decisions")
+st.title("IL-2 doses")
+st.caption("The oncologist's decisions on the next dose: give, hold, discuss or stop, on the pre-dose check "
+           "and the last 24 hours. The nurse sees each decision on the bedside doses page.")
 tz = get_settings().timezone
 now = datetime.now(timezone.utc)
 
@@ -42,6 +45,9 @@ def open_selected() -> None:
         st.session_state.pop(PICKER, None)
 
 
+if PICKER not in st.session_state and not due.empty and st.session_state.get(SELECTED_PATIENT) not in set(
+        due["patient_id"]):
+    st.session_state[SELECTED_PATIENT] = int(due.iloc[0]["patient_id"])   # opens on the soonest dose
 st.subheader(f"Doses due in the next {window} or overdue")
 if due.empty:
     st.info(f"No IL-2 dose is due in the next {window} on the wards chosen.")
@@ -51,10 +57,10 @@ else:
                  column_config={"Bed": st.column_config.TextColumn(width=70),
                                 "Patient": st.column_config.TextColumn(width=190),
                                 "Course": st.column_config.TextColumn(width=130),
-                                "Dose": st.column_config.TextColumn(width=70),
-                                "Due": st.column_config.TextColumn(width=250),
+                                "Dose": st.column_config.TextColumn(width=140),
+                                "Due": st.column_config.TextColumn(width=240),
                                 "Check": st.column_config.TextColumn(width=110),
-                                "Oncologist": st.column_config.TextColumn(width=260)})
+                                "Oncologist": st.column_config.TextColumn(width=200)})
     st.caption("Choose a row to open the patient below. Check: what the pre-dose check would say now for that dose.")
 
 patient = choose_patient(user, key=PICKER, with_course=True, empty="No patients with an IL-2 course on your wards.")
@@ -78,7 +84,7 @@ if upcoming is None:
     st.stop()
 st.markdown(f"**Next: dose {upcoming.dose_number}** · {upcoming.due_text(now)}")
 
-check_col, recent_col = st.columns([3, 2])
+check_col, recent_col = st.columns(2)
 with check_col:
     st.subheader("Pre-dose check")
     if check is None:
@@ -88,17 +94,19 @@ with check_col:
     pre_dose.show_standing(standing, upcoming.dose_number, tz)
 with recent_col:
     st.subheader("Last 24 hours")
-    st.dataframe(recent, hide_index=True, width="stretch", height=38 + 35 * len(recent),
-                 column_config={"Measure": st.column_config.TextColumn(width=150),
-                                "Latest": st.column_config.TextColumn(width=160),
-                                "At": st.column_config.TextColumn(width=110),
-                                "Readings": st.column_config.NumberColumn(width=60)})
+    # Every word visible in half of a 1366-px screen: fixed widths, wrapped rows (dashboard.tables).
+    st.dataframe(recent, hide_index=True, width="stretch", row_height=WRAPPED_ROW_HEIGHT,
+                 height=wrapped_height(len(recent)),
+                 column_config={"Measure": st.column_config.TextColumn(width=125),
+                                "Latest": st.column_config.TextColumn(width=235),
+                                "Range 24 h": st.column_config.TextColumn(width=155),
+                                "n": st.column_config.NumberColumn(width=35, help="readings in the 24 h")})
 
 st.subheader(f"Decision on dose {upcoming.dose_number}")
 version = st.session_state.setdefault("decision_form_version", 0)
 labels = dose_decisions.DECISION_LABELS
 with st.form(f"decision_form_{version}", enter_to_submit=False):
-    decision = st.radio("Decision", list(labels), format_func=labels.get, horizontal=True,
+    decision = st.radio("Decision", list(labels), format_func=labels.get, horizontal=True, index=None,
                         key=f"decision_{version}")
     choices = check.reason_choices() if check is not None else {}
     reasons = st.multiselect("Reason: criteria found by the pre-dose check", list(choices), format_func=choices.get,
@@ -110,7 +118,9 @@ with st.form(f"decision_form_{version}", enter_to_submit=False):
                "check finds a criterion, or misses an input, that it did not find now. It applies to dose "
                f"{upcoming.dose_number} only.")
     submitted = st.form_submit_button("Save decision", type="primary")
-if submitted:
+if submitted and decision is None:
+    st.error("Choose the decision: give, hold, discuss or stop. Nothing was saved.")
+elif submitted:
     try:
         with session_scope(get_engine()) as session:
             done = dose_decisions.decide(session=session, course_id=course_id, dose_number=upcoming.dose_number,

@@ -10,7 +10,8 @@ SHOTS = Path(__file__).resolve().parents[2] / "screenshots"
 PAGES = {
     "nurse": ["Ward overview", "IL-2 doses", "Record observations", "Daily review", "Alert inbox", "Patient chart",
               "Patient summary", "Lab import"],
-    "oncologist": ["Ward overview", "Alert inbox", "Patient chart", "Patient summary", "Reports", "Thresholds"],
+    "oncologist": ["Ward overview", "IL-2 doses", "Alert inbox", "Patient chart", "Patient summary", "Reports",
+                   "Thresholds"],
     "quality": ["Reports"],
     "admin": ["Thresholds", "Users", "Audit log"],
 }
@@ -90,7 +91,8 @@ def test_a_nurse_enters_a_set_that_raises_an_alert_and_sees_news2_and_the_alert(
 
 
 def test_a_full_set_can_be_entered_with_the_keyboard_alone_in_chart_order(page):
-    """Tab order follows the NEWS2 chart; selectboxes take typed letters and Enter; Enter saves."""
+    """Enter moves to the next field in NEWS2 chart order and never saves (issue 15); selectboxes take
+    typed letters and Enter; the set is saved only by the Save button."""
     import time
 
     sign_in(page, "nurse")
@@ -99,13 +101,25 @@ def test_a_full_set_can_be_entered_with_the_keyboard_alone_in_chart_order(page):
     page.get_by_label("Respiratory rate (/min)", exact=True).focus()
     started = time.perf_counter()
     keys = page.keyboard
-    # After Enter picks a selectbox option, the first Tab only closes its menu (the same for a nurse).
-    for step in ("25", "Tab", "93", "Tab", "Tab", "no", "Enter", "Tab", "Tab", "Tab", "86", "Tab", "Tab", "125",
-                 "Tab", "A", "Enter", "Tab", "Tab", "Tab", "39.2", "Enter"):
-        if step in ("Tab", "Enter"):
+    keys.type("25")
+    keys.press("Enter")
+    expect(page.get_by_label("Oxygen saturation (SpO₂) (%)", exact=True)).to_be_focused()
+    # Empty fields on the way (SpO2 scale, O2 flow, diastolic BP, temperature unit) are passed with Enter.
+    for step in ("93", "Enter", "Enter", "no", "Enter", "Enter", "86", "Enter", "Enter", "125",
+                 "Enter", "A", "Enter", "Enter", "39.2", "Enter"):
+        if step == "Enter":
             keys.press(step)
         else:
             keys.type(step)
+    wait_for_app_run(page)
+    # Every Enter, the last one included, saved nothing: the values are all still in the form.
+    expect(page.get_by_test_id("stMetric")).to_have_count(0)
+    for label, value in (("Respiratory rate (/min)", "25"), ("Oxygen saturation (SpO₂) (%)", "93"),
+                         ("Systolic blood pressure (mmHg)", "86"), ("Heart rate (/min)", "125"),
+                         ("Temperature (°C)", "39.2")):
+        expect(page.get_by_label(label, exact=True)).to_have_value(value)
+    page.get_by_role("button", name="Save observation set").focus()
+    keys.press("Enter")     # Enter on the Save button itself is the one Enter that saves
     wait_for_app_run(page)
     elapsed = time.perf_counter() - started
     SHOTS.mkdir(exist_ok=True)
