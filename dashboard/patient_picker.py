@@ -13,6 +13,8 @@ from monitoring.repository import visible_wards, ward_patient_list, wards_with_c
 
 # The patient last chosen on any page (or selected on the ward overview): the next page opens on it.
 SELECTED_PATIENT = "selected_patient_id"
+# The address names the patient shown (an internal number, no identifier): `/record?patient=12`.
+PATIENT_PARAM = "patient"
 
 
 def short_label(p) -> str:
@@ -30,6 +32,9 @@ def choose_patient(user: dict, *, key: str, label: Callable = short_label, with_
     list holds one ward's patients, not a hospital's 2,000. It opens on the ward of the patient chosen
     last (on any page, or on the ward overview), else on the first ward assigned to the user."""
     selected = st.session_state.get(SELECTED_PATIENT)
+    asked = st.query_params.get(PATIENT_PARAM, "")
+    if selected is None and asked.isdigit() and len(asked) <= 9:
+        selected = int(asked)   # a refresh (F5) or a saved address: the same patient, if the user may see them
     with session_scope(get_engine()) as session:
         wards = visible_wards(session=session, role=user["role"], ward_ids=user["ward_ids"])
         selected_row = session.get(Patient, selected) if selected is not None else None
@@ -70,6 +75,7 @@ def choose_patient(user: dict, *, key: str, label: Callable = short_label, with_
         st.session_state[key] = labels[selected] if selected in labels else next(iter(by_label))
     chosen = by_label[place.selectbox("Patient", list(by_label), key=key)]
     st.session_state[SELECTED_PATIENT] = chosen
+    st.query_params[PATIENT_PARAM] = str(chosen)    # the address names the patient: F5 keeps them open
     if banner:
         show_patient_banner(chosen)
     return rows[chosen]

@@ -70,8 +70,10 @@ def sign_out(reason: str = "user") -> None:
         if user:
             auth.record_sign_out(session=session, username=user["username"], reason=reason)
         sessions.end(session=session, token=token, reason=reason)
-    for key in (USER_KEY, TOKEN_KEY):
-        st.session_state.pop(key, None)
+    # Everything this browser held goes: the next person at the workstation starts clean (no patient
+    # chosen, no form answer). What was typed and not saved is kept as a draft on the server.
+    for key in list(st.session_state.keys()):
+        del st.session_state[key]
     if reason == "timeout":
         st.session_state[NOTICE_KEY] = TIMEOUT_NOTICE
 

@@ -254,3 +254,48 @@ def test_a_draft_survives_the_time_out_and_the_page_shows_only_the_sign_in(ward_
     assert any("kept as a draft" in i.value for i in at.info)
     again = record_page()
     assert any("**Unsaved draft** of 1 value(s)" in w.value for w in again.warning)
+
+
+def patient_ids_in_order(url) -> list[int]:
+    from monitoring.models import Patient
+
+    engine = make_engine(url)
+    with session_scope(engine) as session:
+        found = list(session.scalars(select(Patient.id).order_by(Patient.id)))
+    engine.dispose()
+    return found
+
+
+def test_the_address_names_the_patient_so_a_refresh_opens_the_same_one(ward_url):
+    first, second = patient_ids_in_order(ward_url)[:2]
+    at = record_page()
+    shown = at.selectbox(key="record_patient").value
+    at.selectbox(key="record_patient").select(next(o for o in at.selectbox(key="record_patient").options
+                                                     if o != shown)).run()
+    assert at.query_params["patient"] == [str(second)] or at.query_params["patient"] == str(second)
+    fresh = AppTest.from_file(APP, default_timeout=60)        # F5: a new browser session on the same address
+    fresh.query_params["patient"] = str(second)
+    fresh.run()
+    fresh.text_input(key="sign_in_username").input("nurse")
+    fresh.text_input(key="sign_in_password").input("demo-il2")
+    fresh.button[0].click().run()
+    fresh.switch_page(PAGE).run()
+    assert fresh.selectbox(key="record_patient").value == at.selectbox(key="record_patient").value != shown
+    for unknown in ("999999", "12345678901234567890", "-1", "x"):   # not the user's patient: the first one
+        other = AppTest.from_file(APP, default_timeout=60)
+        other.query_params["patient"] = unknown
+        other.run()
+        other.text_input(key="sign_in_username").input("nurse")
+        other.text_input(key="sign_in_password").input("demo-il2")
+        other.button[0].click().run()
+        other.switch_page(PAGE).run()
+        assert not other.exception and other.selectbox(key="record_patient").value == shown
+
+
+def test_signing_out_leaves_nothing_of_the_user_in_the_browser_session(ward_url):
+    at = record_page()
+    fill(at, heart_rate=131.0)
+    at.run()
+    at.button(key="sign_out").click().run()
+    assert [t.label for t in at.text_input] == ["User name", "Password"]
+    assert "selected_patient_id" not in at.session_state and "obs_heart_rate_0" not in at.session_state

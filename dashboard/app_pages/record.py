@@ -72,6 +72,8 @@ stored = st.session_state.get("record_feedback")
 if stored and stored[0] == patient_id:
     feedback: entry.Feedback = stored[1]
     st.subheader("Last set saved")
+    st.caption(f"Observed {local_text(stored[2], tz)}"
+               + (" (the time typed)" if stored[3] else " (the time of saving: no time was typed)"))
     score, band, frequency = st.columns(3)
     score.metric("NEWS2", "not scored" if feedback.news2 is None else feedback.news2,
                  help=None if feedback.news2 is not None else f"missing: {feedback.missing}")
@@ -216,7 +218,7 @@ def entry_form() -> None:
         st.error("A date without a time: set the observation time too, or clear the date (empty: now). "
                  "Nothing was saved.")
         return
-    observed_at, _ = entry.observation_time(day, clock, tz, saved_at)
+    observed_at, time_typed = entry.observation_time(day, clock, tz, saved_at)
     values = [ObservationInput(v.code, v.value, v.unit,
                                period_start=(observed_at - timedelta(hours=period)
                                              if catalogue[v.code].requires_period else None)) for v in values]
@@ -232,7 +234,7 @@ def entry_form() -> None:
             feedback = entry.after_save(session=session, patient_id=patient_id, values=canonical,
                                         observed_at=observed_at, username=user["username"], now=saved_at)
             discard_draft(session=session, username=user["username"], form=DRAFT_FORM, patient_id=patient_id)
-        st.session_state["record_feedback"] = (patient_id, feedback)
+        st.session_state["record_feedback"] = (patient_id, feedback, observed_at, time_typed)
         st.session_state["record_form_version"] = version + 1  # a fresh, empty form
         st.rerun(scope="app")
     except ConfirmationRequired as asked:

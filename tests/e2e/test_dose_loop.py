@@ -1,0 +1,237 @@
+"""Issue 15 in the browser, as a nurse and an oncologist meet it: the dose loop (a decision on the
+oncologist's page reaches the nurse's; 'given' over HOLD needs an authoriser and a reason), the patient
+banner, and sessions that survive a refresh (F5), open the page their address names, and keep a
+draft through the idle time-out. These tests change the ward, so they run on their own copy of the
+seeded demo database and their own server."""
+from __future__ import annotations
+
+import re
+import shutil
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from bench.streamlit_server import serve
+from monitoring import auth
+from monitoring.config import load_settings
+from monitoring.db import make_engine, session_scope
+from monitoring.models import Bed, Observation, Patient, SignInSession
+from monitoring.repository import ObservationInput, add_observation_set
+from tests.e2e.conftest import wait_for_app_run
+from tests.e2e.test_smoke import SHOTS, sign_in
+
+
+@pytest.fixture(scope="module")
+def loop_db(seeded_db_url, tmp_path_factory) -> str:
+    source = seeded_db_url.removeprefix("sqlite:///")
+    copy = tmp_path_factory.mktemp("dose-loop") / "ward.db"
+    shutil.copy(source, copy)
+    return f"sqlite:///{copy}"
+
+
+@pytest.fixture(scope="module")
+def loop_url(loop_db, tmp_path_factory, chromium_path):
+    with serve(loop_db, tmp_path_factory.mktemp("dose-loop-log") / "streamlit.log") as url:
+        yield url
+
+
+@pytest.fixture
+def fresh(browser, loop_url):
+    """A new browser (its own cookies) at the 1366x768 ward workstation size; opens a path."""
+    contexts = []
+
+    def open_at(path: str = "/"):
+        context = browser.new_context(viewport={"width": 1366, "height": 768})
+        contexts.append(context)
+        page = context.new_page()
+        page.goto(loop_url + path)
+        wait_for_app_run(page)
+        return page
+
+    yield open_at
+    for context in contexts:
+        context.close()
+
+
+def patient_in_bed(db_url: str, bed: str) -> int:
+    engine = make_engine(db_url)
+    with session_scope(engine) as session:
+        found = session.scalars(select(Patient.id).join(Bed, Bed.id == Patient.bed_id).where(Bed.label == bed)).one()
+    engine.dispose()
+    return int(found)
+
+
+def choose_option(page, label: str, starts_with: str) -> None:
+    page.get_by_test_id("stSelectbox").filter(has_text=label).first.click()
+    page.get_by_role("option").filter(has_text=starts_with).first.click()
+    wait_for_app_run(page)
+
+
+def test_a_nurse_cannot_record_given_over_hold_without_an_authoriser_and_a_reason(loop_db, fresh):
+    patient_id = patient_in_bed(loop_db, "Bed 10")
+    engine = make_engine(loop_db)
+    with session_scope(engine) as session:   # SBP 84 now: Proleukin label / Dutcher 2014 hold criterion
+        add_observation_set(session=session, patient_id=patient_id, recorded_by="nurse",
+                            observed_at=datetime.now(timezone.utc) - timedelta(minutes=2),
+                            values=[ObservationInput("sbp", 84.0, "mm[Hg]")])
+    engine.dispose()
+    page = fresh("/doses")
+    sign_in(page, "nurse")
+    expect(page.get_by_role("heading", name="IL-2 doses", exact=True)).to_be_visible()
+    choose_option(page, "Patient", "Bed 10")
+    expect(page.get_by_text("HOLD", exact=False).first).to_be_visible()
+    expect(page.get_by_role("radio", name="Held")).to_be_checked()   # the safe answer is the one offered
+    page.get_by_text("Given", exact=True).click()
+    wait_for_app_run(page)
+    expect(page.get_by_test_id("stAlertContentError").filter(has_text="needs the oncologist's decision")
+           ).to_be_visible()
+    page.get_by_text("I have checked the dose, unit and route against the prescription").click()
+    page.get_by_role("button", name="Save dose").click()
+    wait_for_app_run(page)
+    expect(page.get_by_test_id("stAlertContentError").filter(has_text="cannot be recorded as given")).to_be_visible()
+    expect(page.get_by_text("Nothing was saved.")).to_be_visible()
+    page.get_by_label("Authorised by (clinician's name and role)").fill("Dr Reg (oncology registrar)")
+    page.get_by_label("Reason for giving over the check").fill("usual SBP 85-90, asymptomatic")
+    page.get_by_role("button", name="Save dose").click()
+    wait_for_app_run(page)
+    expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text(
+        "recorded as given over the check, authorised by Dr Reg (oncology registrar)")
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / "e2e-dose-override.png"), full_page=True)
+
+
+def test_the_oncologists_decision_appears_on_the_nurses_doses_page(fresh):
+    oncologist = fresh("/doses")
+    sign_in(oncologist, "oncologist")
+    expect(oncologist.get_by_role("heading", name="IL-2 doses", exact=True)).to_be_visible()
+    choose_option(oncologist, "Patient", "Bed 02")
+    oncologist.get_by_role("button", name="Save decision").click()       # no decision chosen: refused
+    wait_for_app_run(oncologist)
+    expect(oncologist.get_by_text("Choose the decision")).to_be_visible()
+    oncologist.get_by_text("Hold", exact=True).click()
+    oncologist.get_by_label("Reason and instructions for the nurse").fill("fluid bolus 500 mL, recheck SBP in 1 h")
+    oncologist.get_by_role("button", name="Save decision").click()
+    wait_for_app_run(oncologist)
+    expect(oncologist.get_by_test_id("stAlertContentSuccess")).to_be_visible()
+    oncologist.screenshot(path=str(SHOTS / "e2e-dose-decision.png"), full_page=True)
+
+    nurse = fresh("/doses")
+    sign_in(nurse, "nurse")
+    choose_option(nurse, "Patient", "Bed 02")
+    standing = nurse.get_by_test_id("stAlertContentWarning").filter(has_text="oncologist oncologist: HOLD")
+    expect(standing).to_be_visible()
+    expect(standing).to_contain_text("fluid bolus 500 mL, recheck SBP in 1 h")
+    expect(nurse.get_by_role("radio", name="Held")).to_be_checked()
+
+
+def test_every_patient_page_shows_the_banner_with_two_identifiers_and_allergies(fresh):
+    page = fresh()
+    sign_in(page, "nurse")
+    for title in ("IL-2 doses", "Record observations", "Daily review", "Patient chart", "Patient summary"):
+        page.get_by_role("link", name=title, exact=True).click()
+        wait_for_app_run(page)
+        banner = page.locator("[class*='st-key-patient_banner_']").first
+        expect(banner).to_be_visible()
+        expect(banner).to_contain_text("Allergies:")
+        expect(banner).to_contain_text("synthetic")
+        expect(banner).to_contain_text("born")
+
+
+def test_refresh_keeps_the_user_signed_in_and_an_address_opens_its_page_after_sign_in(fresh):
+    page = fresh("/chart")
+    expect(page.get_by_role("textbox", name="User name")).to_be_visible()   # nothing shown before sign-in
+    expect(page.locator("[class*='st-key-patient_banner_']")).to_have_count(0)
+    sign_in(page, "nurse")
+    expect(page.get_by_role("heading", name="Patient chart", exact=True)).to_be_visible()
+    page.reload()
+    wait_for_app_run(page)
+    expect(page.get_by_role("heading", name="Patient chart", exact=True)).to_be_visible()
+    expect(page.get_by_role("textbox", name="User name")).to_have_count(0)
+    page.goto(page.url.rsplit("/", 1)[0] + "/record")
+    wait_for_app_run(page)
+    expect(page.get_by_role("heading", name="Record observations", exact=True)).to_be_visible()
+    page.get_by_role("button", name="Sign out").click()
+    wait_for_app_run(page)
+    page.reload()
+    wait_for_app_run(page)
+    expect(page.get_by_role("textbox", name="User name")).to_be_visible()   # signed out stays signed out
+
+
+def test_a_draft_survives_a_refresh_and_the_time_out_and_enter_saves_nothing(loop_db, fresh):
+    page = fresh("/record")
+    sign_in(page, "nurse")
+    expect(page.get_by_role("heading", name="Record observations", exact=True)).to_be_visible()
+    choose_option(page, "Patient", "Bed 05")
+    patient_id = patient_in_bed(loop_db, "Bed 05")
+    saved_before = count_sets(loop_db, patient_id)
+    heart_rate = page.get_by_label("Heart rate (/min)", exact=True)
+    heart_rate.fill("131")
+    heart_rate.press("Enter")                     # commits the value and moves on; saves nothing
+    wait_for_app_run(page)
+    expect(page.get_by_label("Consciousness (ACVPU)", exact=True)).to_be_focused()
+    assert count_sets(loop_db, patient_id) == saved_before
+
+    page.reload()                                 # F5: still signed in, the same patient, the draft offered
+    wait_for_app_run(page)
+    expect(page.get_by_role("combobox", name="Patient")).to_have_value(re.compile(r"^Bed 05 · "))
+    expect(page.get_by_text("Unsaved draft")).to_be_visible()
+    expect(page.get_by_label("Heart rate (/min)", exact=True)).to_have_value("")
+    page.get_by_role("button", name="Restore the draft").click()
+    wait_for_app_run(page)
+    expect(page.get_by_label("Heart rate (/min)", exact=True)).to_have_value("131")
+
+    engine = make_engine(loop_db)                 # the nurse walks away: the time-out passes
+    with session_scope(engine) as session:
+        for row in session.scalars(select(SignInSession).where(SignInSession.username == "nurse")):
+            row.last_activity_at = datetime.now(timezone.utc) - timedelta(
+                minutes=auth.SESSION_TIMEOUT_MINUTES + 1)
+    engine.dispose()
+    # The open page checks every 20 s and is replaced by the sign-in at once: no patient data left.
+    expect(page.get_by_role("textbox", name="User name")).to_be_visible(timeout=40_000)
+    expect(page.locator("[class*='st-key-patient_banner_']")).to_have_count(0)
+    expect(page.get_by_label("Heart rate (/min)", exact=True)).to_have_count(0)
+    expect(page.get_by_text("kept as a draft")).to_be_visible()
+    sign_in(page, "nurse")
+    expect(page.get_by_role("heading", name="Record observations", exact=True)).to_be_visible()
+    choose_option(page, "Patient", "Bed 05")
+    expect(page.get_by_text("Unsaved draft")).to_be_visible()
+    page.get_by_role("button", name="Restore the draft").click()
+    wait_for_app_run(page)
+    expect(page.get_by_label("Heart rate (/min)", exact=True)).to_have_value("131")
+    assert count_sets(loop_db, patient_id) == saved_before
+
+
+def test_a_set_is_stamped_with_the_time_of_saving(loop_db, fresh):
+    page = fresh("/record")
+    sign_in(page, "nurse")
+    choose_option(page, "Patient", "Bed 04")
+    patient_id = patient_in_bed(loop_db, "Bed 04")
+    for part in ("hour", "minute"):               # no time is filled in at opening
+        expect(page.get_by_role("spinbutton", name=f"{part}, Observation time (empty: the time of saving)")
+               ).to_have_attribute("aria-valuetext", "Empty")
+    page.get_by_label("Heart rate (/min)", exact=True).fill("88")
+    page.wait_for_timeout(3_000)                  # typing takes time: the set is not stamped at opening
+    clicked = datetime.now(timezone.utc)
+    page.get_by_role("button", name="Save observation set").click()
+    wait_for_app_run(page)
+    expect(page.get_by_text("(the time of saving: no time was typed)")).to_be_visible()
+    engine = make_engine(loop_db)
+    with session_scope(engine) as session:
+        stamped = session.scalars(select(Observation.observed_at).where(
+            Observation.patient_id == patient_id, Observation.code == "heart_rate",
+            Observation.recorded_by == "nurse").order_by(Observation.id.desc())).first()
+    engine.dispose()
+    stamped = stamped if stamped.tzinfo else stamped.replace(tzinfo=timezone.utc)
+    assert clicked - timedelta(seconds=1) <= stamped <= clicked + timedelta(seconds=30)
+    local = stamped.astimezone(load_settings().timezone)       # the server's ward time zone
+    expect(page.get_by_text(f"Observed {local:%d %b %H:%M} {local.tzname()}")).to_be_visible()
+
+
+def count_sets(db_url: str, patient_id: int) -> int:
+    engine = make_engine(db_url)
+    with session_scope(engine) as session:
+        found = len(session.scalars(select(Observation.id).where(Observation.patient_id == patient_id)).all())
+    engine.dispose()
+    return found
