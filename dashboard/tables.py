@@ -8,6 +8,14 @@ WRAPPED_ROW_HEIGHT = 65  # px: two lines of text per row
 HEADER_HEIGHT = 38  # px: the header row and the border
 
 
+LINE_ROW_HEIGHT = 35  # px: one line of text per row (Streamlit's default)
+
+
+def full_height(rows: int) -> int:
+    """Height (px) that shows every one-line row without an inner scroll bar."""
+    return LINE_ROW_HEIGHT * rows + HEADER_HEIGHT
+
+
 def wrapped_height(rows: int) -> int:
     """Height (px) that shows every row of a wrapped table without an inner scroll bar."""
     return WRAPPED_ROW_HEIGHT * rows + HEADER_HEIGHT

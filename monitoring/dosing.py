@@ -438,18 +438,25 @@ def _checklist(obs: pd.DataFrame, courses: pd.DataFrame, now: datetime, threshol
         when = local_text(at, tz)
         if spec.validity == "dosing" and not at_dosing:
             status = "at dosing"
-            text = (f"{spec.label} {value} at {when} ({elapsed_text(age)} ago): judged at the time of dosing, on "
+            text = (f"{_said(spec.label, value)} at {when} ({elapsed_text(age)} ago): judged at the time of dosing, on "
                     f"the readings of the {hours} before the dose{note}")
         elif status == "valid":
-            text = f"{spec.label} {value} at {when} ({elapsed_text(age)} ago): valid{note}"
+            text = f"{_said(spec.label, value)} at {when} ({elapsed_text(age)} ago): valid{note}"
         elif status == "unusable":
-            text = f"{spec.label} {value} at {when} has no measurement period: not usable per 8 h"
+            text = f"{_said(spec.label, value)} at {when} has no measurement period: not usable per 8 h"
         else:
             text = (f"{spec.label} last measured {elapsed_text(age)} ago ({value} at {when}): stale "
                     f"(valid for {hours}), not used")
         items.append(ChecklistItem(name, spec.label, rules.get(name, ""), value, at, age, valid_for, status, found,
                                    text, spec.required))
     return items
+
+
+def _said(label: str, value: str) -> str:
+    """'confusion grade 0', not 'confusion grade grade 0'."""
+    if label.endswith(" grade") and str(value).startswith("grade "):
+        return f"{label.removesuffix(' grade')} {value}"
+    return f"{label} {value}"
 
 
 def _derived_item(name: str, spec, rule: str, found: tuple[str, ...], assessment, valid_for: timedelta,
@@ -710,18 +717,35 @@ def record(*, session: Session, course_id: int, dose_number: int, scheduled_at: 
     return event
 
 
-HISTORY_COLUMNS = ["Dose", "Scheduled", "Status", "Given at", "Amount", "Route", "Reason", "Recorded by",
-                   "Recorded at"]
+HISTORY_COLUMNS = ["Dose", "Scheduled", "Status", "Given at", "Amount", "Route", "Reason or basis", "Recorded"]
+
+
+def _text(value) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def basis_text(event) -> str:
+    """Why a given dose was given (the gate, issue 15): 'check: GIVE', "oncologist's decision to give
+    (check: HOLD)", 'override by Dr Reg: reason (check: HOLD)'; '–' for a dose recorded before the
+    check was stored with it."""
+    check = _text(event.check_decision)
+    over = f" (check: {check.upper()})" if check else ""
+    if _text(event.override_by):
+        return f"override by {event.override_by}: {_text(event.override_reason) or 'no reason'}{over}"
+    if not pd.isna(event.decision_id):
+        return f"oncologist's decision to give{over}"
+    return f"check: {check.upper()}" if check else "–"
 
 
 def dose_history(*, session: Session, course_id: int, tz: tzinfo) -> pd.DataFrame:
-    """The course's dose events, newest first, display-ready."""
+    """The course's dose events, newest first, display-ready: a held or stopped dose with its reason,
+    a given dose with its basis (check, oncologist's decision or override)."""
     events = course_progress(session=session, course_id=course_id).events
     rows = [{"Dose": int(e.dose_number), "Scheduled": local_text(e.scheduled_at, tz), "Status": e.status,
              "Given at": local_text(e.given_at, tz) if not pd.isna(e.given_at) else "–",
              "Amount": amount_text(e.dose, e.dose_unit), "Route": e.route if isinstance(e.route, str) else "–",
-             "Reason": e.reason if isinstance(e.reason, str) else "", "Recorded by": e.recorded_by,
-             "Recorded at": local_text(e.recorded_at, tz)}
+             "Reason or basis": basis_text(e) if e.status == "given" else (_text(e.reason) or ""),
+             "Recorded": f"{e.recorded_by}, {local_text(e.recorded_at, tz)}"}
             for e in events.iloc[::-1].itertuples()]
     return pd.DataFrame(rows, columns=HISTORY_COLUMNS)
 

@@ -318,8 +318,11 @@ def test_the_history_lists_each_dose_newest_first(engine):
     with session_scope(engine) as session:
         history = dosing.dose_history(session=session, course_id=course, tz=timezone.utc)
     assert list(history.columns) == dosing.HISTORY_COLUMNS
-    assert history[["Dose", "Status", "Amount", "Reason", "Recorded by"]].values.tolist() == [
-        [2, "held", "–", "platelets 40", "nurse.a"], [1, "given", "48,000,000 IU", "", "nurse.a"]]
+    assert history[["Dose", "Status", "Amount", "Reason or basis"]].values.tolist() == [
+        [2, "held", "–", "platelets 40"],
+        [1, "given", "48,000,000 IU", f"override by {AUTHORISED['override_by']}: {AUTHORISED['override_reason']} "
+                                      "(check: INCOMPLETE)"]]
+    assert history["Recorded"].str.startswith("nurse.a, ").all()
 
 
 # --- the page -------------------------------------------------------------------------------------
@@ -367,8 +370,9 @@ def test_the_nurse_sees_the_pre_dose_check_and_records_a_held_dose_with_a_criter
     assert not at.exception and not at.error
     assert at.success[0].value == "Dose 1 recorded as held by Demo nurse."
     history = at.dataframe[-1].value
-    assert history[["Dose", "Status", "Recorded by"]].values.tolist() == [[1, "held", "nurse"]]
-    assert history.loc[0, "Reason"] == sbp
+    assert history[["Dose", "Status"]].values.tolist() == [[1, "held"]]
+    assert history.loc[0, "Recorded"].startswith("nurse, ")
+    assert history.loc[0, "Reason or basis"] == sbp
     assert any("Next: dose 2" in m.value for m in at.markdown)
     stored, audit = doses_and_audit(engine)
     assert [(d.status, d.recorded_by, d.reason, d.reason_criteria) for d in stored] == [
@@ -493,3 +497,27 @@ def test_the_check_is_for_the_scheduled_dose_even_after_a_late_one(engine):
     at = START + timedelta(hours=7)
     nxt = upcoming(engine, course, now=at)
     assert check(engine, patient_id, now=at).due_at == nxt.scheduled_at == START + timedelta(hours=8)
+
+
+@pytest.mark.parametrize("check, decision_id, override_by, override_reason, shown", [
+    ("give", None, None, None, "check: GIVE"),
+    ("hold", 7, None, None, "oncologist's decision to give (check: HOLD)"),
+    ("discuss", None, "Dr Reg", "reviewed by phone", "override by Dr Reg: reviewed by phone (check: DISCUSS)"),
+    ("not run", None, "Dr Reg", "check down", "override by Dr Reg: check down (check: NOT RUN)"),
+    (None, None, None, None, "–"),      # recorded before the check was stored with each dose
+])
+def test_a_given_dose_shows_the_basis_it_was_given_on(check, decision_id, override_by, override_reason, shown):
+    from types import SimpleNamespace
+
+    event = SimpleNamespace(check_decision=check, decision_id=decision_id, override_by=override_by,
+                            override_reason=override_reason)
+    assert dosing.basis_text(event) == shown
+
+
+@pytest.mark.parametrize("label, value, said", [
+    ("confusion grade", "grade 0", "confusion grade 0"),
+    ("SBP", "120 mmHg", "SBP 120 mmHg"),
+    ("weight gain from baseline", "102.6 kg", "weight gain from baseline 102.6 kg"),
+])
+def test_a_checklist_line_says_a_grade_once(label, value, said):
+    assert dosing._said(label, value) == said

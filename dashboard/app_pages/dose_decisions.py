@@ -9,7 +9,7 @@ from dashboard import pre_dose
 from dashboard.patient_picker import SELECTED_PATIENT, choose_patient
 from dashboard.resources import get_engine, get_settings
 from dashboard.session import require
-from dashboard.tables import WRAPPED_ROW_HEIGHT, wrapped_height
+from dashboard.tables import full_height
 from monitoring import dose_decisions, dosing
 from monitoring.auth import PermissionDenied
 from monitoring.db import session_scope
@@ -84,23 +84,20 @@ if upcoming is None:
     st.stop()
 st.markdown(f"**Next: dose {upcoming.dose_number}** · {upcoming.due_text(now)}")
 
-check_col, recent_col = st.columns(2)
-with check_col:
-    st.subheader("Pre-dose check")
-    if check is None:
-        pre_dose.show_check_error(check_error)
-    else:
-        pre_dose.show_decision_box(check, tz)
-    pre_dose.show_standing(standing, upcoming.dose_number, tz)
-with recent_col:
-    st.subheader("Last 24 hours")
-    # Every word visible in half of a 1366-px screen: fixed widths, wrapped rows (dashboard.tables).
-    st.dataframe(recent, hide_index=True, width="stretch", row_height=WRAPPED_ROW_HEIGHT,
-                 height=wrapped_height(len(recent)),
-                 column_config={"Measure": st.column_config.TextColumn(width=125),
-                                "Latest": st.column_config.TextColumn(width=235),
-                                "Range 24 h": st.column_config.TextColumn(width=155),
-                                "n": st.column_config.NumberColumn(width=35, help="readings in the 24 h")})
+st.subheader("Pre-dose check")
+if check is None:
+    pre_dose.show_check_error(check_error)
+else:
+    pre_dose.show_decision_box(check, tz)
+pre_dose.show_standing(standing, upcoming.dose_number, tz)
+st.subheader("Last 24 hours")
+# The full width, one line per measure: every word visible on a 1366-px screen without a sideways
+# scroll or an inner scroll bar (side by side with the check, the rows wrapped to 2.5 screens).
+st.dataframe(recent, hide_index=True, width="stretch", height=full_height(len(recent)),
+             column_config={"Measure": st.column_config.TextColumn(width=230),
+                            "Latest": st.column_config.TextColumn(width=420),
+                            "Range 24 h": st.column_config.TextColumn(width=330),
+                            "n": st.column_config.NumberColumn(width=60, help="readings in the 24 h")})
 
 st.subheader(f"Decision on dose {upcoming.dose_number}")
 version = st.session_state.setdefault("decision_form_version", 0)

@@ -9,6 +9,7 @@ from dashboard.resources import get_engine, get_settings
 from dashboard.patient_picker import choose_patient
 from dashboard.session import require
 from dashboard import pre_dose
+from dashboard.tables import WRAPPED_ROW_HEIGHT, full_height, wrapped_height
 from monitoring import dose_decisions, dose_gate, dosing
 from monitoring.db import session_scope
 from monitoring.models import REGIMEN_SHORT, ROUTES
@@ -169,4 +170,16 @@ with session_scope(get_engine()) as session:
 if history.empty:
     st.caption("No dose recorded yet.")
 else:
-    st.dataframe(history, hide_index=True, width="stretch")
+    # Every reason and basis in full on a 1366-px screen and every dose shown: fixed widths; rows of two
+    # lines only when a reason is longer than one line holds (about 55 characters in 420 px).
+    wrap = bool(history["Reason or basis"].str.len().max() > 55)
+    st.dataframe(history, hide_index=True, width="stretch", row_height=WRAPPED_ROW_HEIGHT if wrap else None,
+                 height=wrapped_height(len(history)) if wrap else full_height(len(history)),
+                 column_config={"Dose": st.column_config.NumberColumn(width=50),
+                                "Scheduled": st.column_config.TextColumn(width=125),
+                                "Status": st.column_config.TextColumn(width=65),
+                                "Given at": st.column_config.TextColumn(width=125),
+                                "Amount": st.column_config.TextColumn(width=120),
+                                "Route": st.column_config.TextColumn(width=50),
+                                "Reason or basis": st.column_config.TextColumn(width=420),
+                                "Recorded": st.column_config.TextColumn(width=240)})
