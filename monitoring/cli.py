@@ -240,6 +240,81 @@ def _cmd_users(args: argparse.Namespace) -> int:
     return 0
 
 
+def _given_at(text: str) -> datetime:
+    """--given-at: an ISO 8601 time with its zone (a dose time is never guessed)."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        value = None
+    if value is None or value.utcoffset() is None:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a time with its zone, such as 2026-12-04T14:05:00Z "
+                                         "or 2026-12-04T14:05:00+00:00")
+    return value
+
+
+def _cmd_dose(args: argparse.Namespace) -> int:
+    """il2-monitor dose MRN --status given|held|stopped --user U: the next dose of the patient's latest
+    course, through the same gate as the doses page (monitoring.dosing.record): 'given' over a check
+    that does not say GIVE needs the oncologist's decision or --override-by and --override-reason."""
+    from sqlalchemy import select
+
+    from monitoring import auth, dosing
+    from monitoring.db import make_engine, session_scope, upgrade
+    from monitoring.models import Patient, PatientIdentity, TreatmentCourse
+    from monitoring.repository import RecordError
+
+    def refuse(*messages: str) -> int:
+        for message in messages:
+            print(f"il2-monitor dose: {message}", file=sys.stderr)
+        print("il2-monitor dose: nothing was saved.", file=sys.stderr)
+        return 2
+
+    settings = load_settings()
+    upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    now = datetime.now(timezone.utc)
+    try:
+        with session_scope(engine) as session:
+            user = auth.get_user(session=session, username=args.user)
+            if user is None or not user.is_active:
+                return refuse(f"no active account named '{args.user}'")
+            if not auth.may(user.role, "record_doses"):
+                return refuse(f"the {user.role} role may not record doses (the nurse role may)")
+            patient = session.scalars(select(Patient).join(PatientIdentity, PatientIdentity.patient_id == Patient.id)
+                                      .where(PatientIdentity.mrn == args.mrn)).first()
+            if patient is None:
+                return refuse(f"no patient with record number '{args.mrn}'")
+            if patient.ward_id not in auth.user_ward_ids(session=session, user=user):
+                return refuse(f"patient {args.mrn} is not on a ward of {user.username}")
+            course = session.scalars(select(TreatmentCourse).where(TreatmentCourse.patient_id == patient.id)
+                                     .order_by(TreatmentCourse.start_at.desc())).first()
+            if course is None:
+                return refuse(f"patient {args.mrn} has no IL-2 course")
+            upcoming = dosing.next_dose(session=session, course_id=course.id, now=now)
+            if upcoming is None:
+                return refuse(f"no further dose is scheduled in the course of {args.mrn}")
+            if args.number is not None and args.number != upcoming.dose_number:
+                return refuse(f"the next dose of {args.mrn} is dose {upcoming.dose_number}, not {args.number}")
+            given = args.status == "given"
+            event = dosing.record(
+                session=session, course_id=course.id, dose_number=upcoming.dose_number,
+                scheduled_at=upcoming.scheduled_at, status=args.status, recorded_by=user.username,
+                given_at=(args.given_at or now) if given else args.given_at, dose=args.dose,
+                route=args.route or dosing.DEFAULT_ROUTE.get(course.regimen),
+                reason=args.reason, reason_note=args.reason, override_by=args.override_by,
+                override_reason=args.override_reason, difference_confirmed=args.difference_confirmed, now=now,
+                tz=settings.timezone)
+            basis = ""
+            if given:
+                basis = " (" + dosing.basis_text(event) + ")"
+            print(f"Dose {event.dose_number} of {args.mrn} recorded as {event.status}{basis} by {user.username}.")
+    except RecordError as refused:
+        return refuse(*refused.errors)
+    finally:
+        engine.dispose()
+    return 0
+
+
 def _progress(step: int, total: int, label: str, *, stream=None, width: int = 30) -> None:
     """A text progress bar on standard error ("[#####-----] 2/4 building tables")."""
     stream = stream or sys.stderr
@@ -410,6 +485,24 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "reset":
             action.add_argument("--password-stdin", action="store_true")
     users.set_defaults(handler=_cmd_users)
+
+    dose = commands.add_parser("dose", help="record the next IL-2 dose of a patient as given, held or stopped "
+                                            "(the doses page's gate: 'given' over the check needs a decision or "
+                                            "an override)")
+    dose.add_argument("mrn", help="the patient's record number")
+    dose.add_argument("--status", choices=("given", "held", "stopped"), required=True)
+    dose.add_argument("--user", required=True, help="the account recording the dose (a role that may record "
+                                                    "doses, on the patient's ward; audited)")
+    dose.add_argument("--number", type=int, help="the dose number meant: refused if the next dose is another")
+    dose.add_argument("--given-at", type=_given_at, help="time given, ISO 8601 with its zone (default now)")
+    dose.add_argument("--dose", type=float, help="amount given in the course's unit (IU): never assumed")
+    dose.add_argument("--route", help="IV, SC or intralesional (default: the regimen's usual route)")
+    dose.add_argument("--reason", help="reason for a held or stopped dose")
+    dose.add_argument("--override-by", help="clinician who authorised giving over the check")
+    dose.add_argument("--override-reason", help="why the dose is given over the check")
+    dose.add_argument("--difference-confirmed", action="store_true",
+                      help="the amount differs from the prescribed dose by more than the limit on purpose")
+    dose.set_defaults(handler=_cmd_dose)
 
     export_cmd = commands.add_parser("export", help="quality export of courses (de-identified by default), audited")
     export_cmd.add_argument("--format", choices=("csv", "xlsx", "pdf", "fhir", "ndjson"), required=True,

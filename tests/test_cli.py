@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import subprocess
+from datetime import datetime, timedelta, timezone
 import sys
 from pathlib import Path
 
@@ -87,3 +88,45 @@ def test_bad_input_exits_2_naming_the_row_and_the_column(tmp_path):
     good = write(tmp_path, "good.csv", "patient_id,time,code,value\nP1,2026-11-20T08:00:00Z,sbp,100\n")
     result = run_cli("evaluate", good, "--doses", doses)
     assert result.returncode == 2 and "row 1, column status" in result.stderr and "skipped" in result.stderr
+
+
+def test_dose_goes_through_the_same_gate_as_the_doses_page(tmp_path):
+    """Issue 15: the CLI records a dose only as the page does: 'given' over a check that is not GIVE
+    (here INCOMPLETE: no pre-dose observations) needs an authoriser and a reason."""
+    from monitoring import auth
+    from monitoring.db import make_engine, session_scope, upgrade
+    from tests.factories import make_patient_with_course
+
+    url = f"sqlite:///{tmp_path / 'ward.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    make_patient_with_course(engine, mrn="SYN-CLI-1", start=datetime.now(timezone.utc) - timedelta(hours=1))
+    with session_scope(engine) as session:
+        for name, role, wards in (("nurse.a", "nurse", ["T"]), ("dr.b", "oncologist", []), ("nurse.c", "nurse", [])):
+            auth.add_user(session=session, username=name, display_name=name, role=role, password="Long-pass-2026",
+                          created_by="test", ward_codes=wards)
+    engine.dispose()
+
+    def dose(*extra: str) -> subprocess.CompletedProcess:
+        return run_cli("dose", "SYN-CLI-1", *extra, env_url=url)
+
+    refused = dose("--status", "given", "--user", "nurse.a", "--dose", "48000000")
+    assert refused.returncode == 2
+    assert "Dose 1 cannot be recorded as given: the pre-dose check says INCOMPLETE" in refused.stderr
+    assert "nothing was saved" in refused.stderr
+    assert dose("--status", "given", "--user", "dr.b", "--dose", "48000000").stderr.startswith(
+        "il2-monitor dose: the oncologist role may not record doses")
+    assert "is not on a ward of nurse.c" in dose("--status", "given", "--user", "nurse.c", "--dose", "1").stderr
+    assert "no patient with record number 'SYN-NONE'" in run_cli("dose", "SYN-NONE", "--status", "held", "--user",
+                                                                  "nurse.a", env_url=url).stderr
+    assert "the next dose of SYN-CLI-1 is dose 1, not 2" in dose("--status", "held", "--user", "nurse.a",
+                                                                  "--number", "2", "--reason", "x").stderr
+    bad_time = dose("--status", "given", "--user", "nurse.a", "--given-at", "2026-12-04 14:05")
+    assert bad_time.returncode == 2 and "is not a time with its zone" in bad_time.stderr
+    done = dose("--status", "given", "--user", "nurse.a", "--dose", "48000000", "--override-by", "Dr Reg",
+                "--override-reason", "reviewed at the bedside")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == ("Dose 1 of SYN-CLI-1 recorded as given (override by Dr Reg: reviewed at the "
+                                   "bedside (check: INCOMPLETE)) by nurse.a.")
+    again = dose("--status", "held", "--user", "nurse.a", "--number", "2")
+    assert again.returncode == 2 and "A held dose needs a reason." in again.stderr
