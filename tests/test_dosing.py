@@ -362,7 +362,7 @@ def test_the_nurse_sees_the_pre_dose_check_and_records_a_held_dose_with_a_criter
     assert "no urine output recorded in the last 24 h" in checklist["Check"].tolist()
     assert checklist["Check"].iloc[-1] == "0 scheduled doses held this course (discontinue once held on 3 occasions)"
     assert any("urine output" in w.value for w in at.warning)
-    at.radio(key="dose_status").set_value("Held").run()
+    status_radio(at).set_value("Held").run()
     options = at.multiselect(key="dose_reasons_0").options   # shown as words, chosen by criterion id
     sbp = next(o for o in options if o.startswith("absolute: SBP 84"))
     at.multiselect(key="dose_reasons_0").select("sbp_below")
@@ -383,10 +383,10 @@ def test_the_nurse_sees_the_pre_dose_check_and_records_a_held_dose_with_a_criter
 def test_a_given_dose_needs_the_confirmation_and_a_held_one_a_reason(page_db):
     engine, _ = page_db
     at = doses_page()
-    assert at.radio(key="dose_status").value == "Held"          # the check says HOLD: held is offered first
+    assert status_radio(at).value == "Held"          # the check says HOLD: held is offered first
     at.button(key="FormSubmitter:dose_form_0-Save dose").click().run()
     assert any("held dose needs a reason" in e.value for e in at.error) and not at.exception
-    at.radio(key="dose_status").set_value("Given").run()
+    status_radio(at).set_value("Given").run()
     assert at.number_input(key="dose_amount_0").value == 600_000 * 80   # the prescription: the dosing weight
     at.button(key="FormSubmitter:dose_form_0-Save dose").click().run()
     assert any("confirm you have checked the dose" in e.value for e in at.error)
@@ -396,7 +396,7 @@ def test_a_given_dose_needs_the_confirmation_and_a_held_one_a_reason(page_db):
 def test_a_nurse_cannot_record_given_over_hold_without_an_authoriser_and_a_reason(page_db):
     engine, _ = page_db
     at = doses_page()
-    at.radio(key="dose_status").set_value("Given").run()
+    status_radio(at).set_value("Given").run()
     assert any("The check says HOLD (absolute: SBP 84 mmHg" in e.value for e in at.error)
     at.checkbox(key="dose_confirm_0").check()
     at.button(key="FormSubmitter:dose_form_0-Save dose").click().run()
@@ -421,7 +421,7 @@ def test_a_dose_that_differs_from_the_prescription_asks_for_confirmation_with_th
     engine, course = page_db
     observe(engine, course_patient(engine, course), datetime.now(timezone.utc) - timedelta(minutes=5), weight=85.6)
     at = doses_page()
-    at.radio(key="dose_status").set_value("Given").run()
+    status_radio(at).set_value("Given").run()
     caption = next(c.value for c in at.caption if c.value.startswith("Prescribed dose:"))
     assert "600,000 IU/kg × 80.0 kg dosing weight = 48,000,000 IU" in caption
     assert "Latest weight 85.6 kg at" in caption and "(+7.0% from the dosing weight; not used for the dose)" in caption
@@ -521,3 +521,8 @@ def test_a_given_dose_shows_the_basis_it_was_given_on(check, decision_id, overri
 ])
 def test_a_checklist_line_says_a_grade_once(label, value, said):
     assert dosing._said(label, value) == said
+
+
+def status_radio(at):
+    """The doses page's Given / Held / Stopped choice (keyed by the form's version)."""
+    return at.radio(key=f"dose_status_{at.session_state['dose_form_version']}")

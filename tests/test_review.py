@@ -42,6 +42,11 @@ def test_previous_grades_are_the_latest_within_36_hours(engine):
     assert older["diarrhea"][0] == 1
 
 
+def grade_box(at: AppTest, code: str):
+    """The grade box of a symptom (keyed by symptom and patient)."""
+    return next(box for box in at.selectbox if str(box.key).startswith(f"review_{code}_"))
+
+
 def review_page() -> AppTest:
     return signed_in("nurse", page="app_pages/review.py")
 
@@ -58,12 +63,12 @@ def test_a_review_with_a_worse_symptom_is_saved_and_the_change_is_shown(ward_url
     at = review_page()
     before = count_grades(ward_url)
     for code in review.review_codes():
-        box = at.selectbox(key=f"review_{code}")
+        box = grade_box(at, code)
         if box.value is None:
             box.select(0)
-    current = at.selectbox(key="review_diarrhea").value or 0
-    at.selectbox(key="review_diarrhea").select(min(current + 2, 4) if current < 3 else 4)
-    at.button(key="FormSubmitter:review_form-Save review").click().run()
+    current = grade_box(at, "diarrhea").value or 0
+    grade_box(at, "diarrhea").select(min(current + 2, 4) if current < 3 else 4)
+    at.button(key="review_save").click().run()
     assert not at.exception
     assert "Review saved." in at.success[0].value
     assert count_grades(ward_url) == before + len(review.review_codes())
@@ -84,8 +89,8 @@ def test_an_incomplete_review_is_refused_whole(ward_url):  # noqa: F811
     at.selectbox(key="review_patient").select(next(o for o in at.selectbox(key="review_patient").options
                                                    if "Admission" in o)).run()
     before = count_grades(ward_url)
-    at.selectbox(key="review_diarrhea").select(1)
-    at.button(key="FormSubmitter:review_form-Save review").click().run()
+    grade_box(at, "diarrhea").select(1)
+    at.button(key="review_save").click().run()
     assert any("not graded" in e.value and "Fatigue" in e.value for e in at.error)
     assert count_grades(ward_url) == before
 
@@ -118,11 +123,11 @@ def test_one_review_per_patient_per_day_and_a_later_one_amends_it(ward_url):  # 
     again = review_page()
     assert any("Today's review was saved at" in i.value for i in again.info)
     assert not [b for b in again.button if b.key == "review_same"]      # no second 'no change' today
-    again.button(key="FormSubmitter:review_form-Save review").click().run()
+    again.button(key="review_save").click().run()
     assert "already has these grades: nothing was recorded" in again.success[0].value
     assert count_grades(ward_url) == after_first
-    again.selectbox(key="review_diarrhea").select(2)
-    again.button(key="FormSubmitter:review_form-Save review").click().run()
+    grade_box(again, "diarrhea").select(2)
+    again.button(key="review_save").click().run()
     assert "amended: Diarrhea 0 → 2" in again.success[0].value
     assert count_grades(ward_url) == after_first + 1       # one amendment row; the first review stays
     with session_scope(make_engine(ward_url)) as session:
@@ -150,3 +155,28 @@ def test_save_review_is_new_then_unchanged_then_amended_on_the_same_ward_day(eng
         tomorrow = review.save_review(session=session, patient_id=patient_id, grades=grades, recorded_by="n",
                                       now=T + timedelta(hours=15, minutes=1), tz=london)
     assert tomorrow.kind == "new"
+
+
+def test_a_long_ctcae_definition_chosen_is_written_out_in_full_under_its_box(ward_url):  # noqa: F811
+    """A closed choice box shows about 70 characters; pruritus grade 2 has 185 (CTCAE v5.0)."""
+    from monitoring.catalogue import default_catalogue
+
+    definition = default_catalogue()["pruritus"].grades[2]
+    at = review_page()
+    grade_box(at, "pruritus").select(2).run()
+    assert f"2 – {definition}" in [c.value for c in at.caption]
+    grade_box(at, "pruritus").select(0).run()
+    assert not any(definition in c.value for c in at.caption)
+
+
+def test_switching_patient_shows_and_saves_the_new_patients_grades_not_the_last_ones(ward_url):  # noqa: F811
+    """Each grade box belongs to one patient: switching patient never carries a grade over, on the
+    server or in the browser (the boxes are new widgets)."""
+    at = review_page()
+    first = at.selectbox(key="review_patient").value
+    grade_box(at, "diarrhea").select(4).run()
+    first_key = grade_box(at, "diarrhea").key
+    other = next(o for o in at.selectbox(key="review_patient").options if o != first)
+    at.selectbox(key="review_patient").select(other).run()
+    assert grade_box(at, "diarrhea").key != first_key
+    assert grade_box(at, "diarrhea").value != 4 or "previous 4" in grade_box(at, "diarrhea").label

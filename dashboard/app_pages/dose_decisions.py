@@ -101,6 +101,10 @@ st.dataframe(recent, hide_index=True, width="stretch", height=full_height(len(re
 
 st.subheader(f"Decision on dose {upcoming.dose_number}")
 version = st.session_state.setdefault("decision_form_version", 0)
+if st.session_state.setdefault("decision_form_for", course_id) != course_id:
+    # Another patient: new widgets, so nothing chosen for one patient shows on another's form.
+    st.session_state["decision_form_for"] = course_id
+    st.session_state["decision_form_version"] = version = version + 1
 labels = dose_decisions.DECISION_LABELS
 with st.form(f"decision_form_{version}", enter_to_submit=False):
     decision = st.radio("Decision", list(labels), format_func=labels.get, horizontal=True, index=None,

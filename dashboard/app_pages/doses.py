@@ -78,11 +78,17 @@ if upcoming is not None:
     # Held first when the check or the oncologist says hold: the safe answer is the one offered.
     against = (check is not None and check.decision in ("hold", "permanently discontinue")) or (
         standing is not None and standing.applies and standing.decision in ("hold", "stop"))
-    status_label = st.radio("Dose", list(STATUSES), index=1 if against else 0, horizontal=True, key="dose_status")
+    version = st.session_state.setdefault("dose_form_version", 0)
+    if st.session_state.setdefault("dose_form_for", course_id) != course_id:
+        # Another patient: new widgets. A widget kept under the same key kept showing the last patient's
+        # dose (59,340,000 IU over a fixed 6,000,000 IU) and status in the browser.
+        st.session_state["dose_form_for"] = course_id
+        st.session_state["dose_form_version"] = version = version + 1
+    status_label = st.radio("Dose", list(STATUSES), index=1 if against else 0, horizontal=True,
+                            key=f"dose_status_{version}")
     status = STATUSES[status_label]
     authority_needed = dose_gate.needs_authority(check, standing)
     limit = default_thresholds()["prescription"].confirm_difference_percent
-    version = st.session_state.setdefault("dose_form_version", 0)
     # Enter in a field moves on and never saves: only the Save button does (issue 15).
     with st.form(f"dose_form_{version}", enter_to_submit=False):
         local_now = now.astimezone(tz)

@@ -100,6 +100,8 @@ if st.session_state.setdefault("record_for", patient_id) != patient_id:
     # Another patient: a fresh, empty form, so nothing typed for one patient is saved for another.
     st.session_state["record_for"] = patient_id
     st.session_state["record_form_version"] = version = version + 1
+    # The correction form too: a value chosen for one patient never stays chosen on another's form.
+    st.session_state["correct_version"] = st.session_state.get("correct_version", 0) + 1
 DRAFT_FORM = "record"
 
 

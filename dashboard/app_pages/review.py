@@ -23,6 +23,8 @@ chosen = choose_patient(user, key="review_patient")
 patient_id = int(chosen.patient_id)
 if st.session_state.get("review_for") != patient_id:
     # Another patient: start the form from that patient's previous grades, never from the last one's.
+    # The grade boxes are keyed by patient too: a box re-created under the same key kept showing the
+    # last patient's grade in the browser while the server held this one's.
     kept = ("review_patient", "review_patient_ward", "review_result")
     for key in [k for k in st.session_state if k.startswith("review_") and k not in kept]:
         del st.session_state[key]
@@ -73,22 +75,42 @@ if previous and len(previous) == len(table) and today is None:
                  help="Records today's review with the same grades as the previous one."):
         save({code: grade for code, (grade, _) in previous.items()}, "Review saved: no change since yesterday.")
 
-with st.form("review_form", enter_to_submit=False):
+SHOWN_IN_BOX = 70   # characters a closed choice box shows in half of a 1366-px screen
+
+
+def grade_words(entry, grade) -> str:
+    return "0 – none" if grade == 0 else f"{grade} – {entry.grades[grade]}"
+
+
+@st.fragment
+def review_form() -> None:
+    """Every symptom's grade, two to a row. A closed choice box shows only the start of a long CTCAE
+    v5.0 definition (up to 185 characters), so the definition of the grade chosen is written out in
+    full under it. Choosing reruns only this part of the page; only the button saves."""
     grades = {}
-    columns = st.columns(2)
-    for i, row in enumerate(table.itertuples()):
-        entry = catalogue[row.code]
-        options = [g for g in range(5) if g == 0 or g in entry.grades]
-        index = options.index(row.previous) if row.previous in options else None
-        before = "" if pd.isna(row.previous) else f" · previous {int(row.previous)}"
-        # The CTCAE v5.0 definition of each grade is in the option text itself.
-        grades[row.code] = columns[i % 2].selectbox(
-            f"{row.symptom}{'' if row.symptom == row.ctcae_term else f' (CTCAE: {row.ctcae_term})'}{before}", options, index=index, placeholder="not graded",
-            key=f"review_{row.code}",
-            format_func=lambda g, e=entry: "0 – none" if g == 0 else f"{g} – {e.grades[g]}")
-    if st.form_submit_button("Save review"):
+    rows = list(table.itertuples())
+    for pair in range(0, len(rows), 2):
+        for column, row in zip(st.columns(2), rows[pair:pair + 2]):
+            entry = catalogue[row.code]
+            options = [g for g in range(5) if g == 0 or g in entry.grades]
+            index = options.index(row.previous) if row.previous in options else None
+            before = "" if pd.isna(row.previous) else f" · previous {int(row.previous)}"
+            label = f"{row.symptom}{'' if row.symptom == row.ctcae_term else f' (CTCAE: {row.ctcae_term})'}{before}"
+            with column:
+                grades[row.code] = st.selectbox(label, options, index=index, placeholder="not graded",
+                                                key=f"review_{row.code}_{patient_id}",
+                                                format_func=lambda g, e=entry: grade_words(e, g))
+                chosen_grade = grades[row.code]
+                if chosen_grade is not None and len(grade_words(entry, chosen_grade)) > SHOWN_IN_BOX:
+                    st.caption(grade_words(entry, chosen_grade))
+    if st.button("Save review", key="review_save"):
         missing = [catalogue[c].label for c, g in grades.items() if g is None]
         if missing:
-            st.error(f"Grade every symptom before saving (0 = none); not graded: {', '.join(missing)}. Nothing was saved.")
+            st.error(f"Grade every symptom before saving (0 = none); not graded: {', '.join(missing)}. "
+                     "Nothing was saved.")
         else:
             save({c: int(g) for c, g in grades.items()}, "Review saved.")
+
+
+with st.container(border=True):
+    review_form()

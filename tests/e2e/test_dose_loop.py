@@ -64,9 +64,13 @@ def patient_in_bed(db_url: str, bed: str) -> int:
 
 
 def choose_option(page, label: str, starts_with: str) -> None:
-    page.get_by_test_id("stSelectbox").filter(has_text=label).first.click()
-    page.get_by_role("option").filter(has_text=starts_with).first.click()
+    """Type into the choice box named `label` and take the first match with Enter, as a nurse does."""
+    box = page.get_by_role("combobox", name=label, exact=True)
+    box.click()
+    box.fill(starts_with)
+    page.keyboard.press("Enter")
     wait_for_app_run(page)
+    expect(box).to_have_value(re.compile("^" + re.escape(starts_with)))
 
 
 def test_a_nurse_cannot_record_given_over_hold_without_an_authoriser_and_a_reason(loop_db, fresh):
@@ -235,3 +239,37 @@ def count_sets(db_url: str, patient_id: int) -> int:
         found = len(session.scalars(select(Observation.id).where(Observation.patient_id == patient_id)).all())
     engine.dispose()
     return found
+
+
+def test_the_daily_review_shows_the_chosen_patients_grades_after_a_switch(fresh):
+    """Each box starts at the patient's previous grade, in the browser too: boxes re-created under the
+    same key kept showing the last patient's grades (vomiting 0 under 'previous 1') while the server
+    held this patient's."""
+    page = fresh("/review")
+    sign_in(page, "nurse")
+    expect(page.get_by_role("heading", name="Daily review", exact=True)).to_be_visible()
+    for bed in ("Bed 01", "Bed 02", "Bed 03"):
+        choose_option(page, "Patient", bed)
+        checked = 0
+        for box in page.get_by_role("combobox").all():
+            found = re.search(r"previous (\d)$", box.get_attribute("aria-label") or "")
+            if found:
+                assert box.input_value().startswith(f"{found.group(1)} – ") or (
+                    found.group(1) == "0" and box.input_value() == "0 – none"), (bed, box.get_attribute("aria-label"))
+                checked += 1
+        assert checked >= 10, f"{bed}: only {checked} grade boxes with a previous grade"
+
+
+def test_switching_patient_on_the_doses_page_never_carries_a_dose_over(fresh):
+    """The dose field shows the chosen patient's prescribed dose: a field kept under the same key
+    showed the last patient's 59,340,000 IU over a fixed 6,000,000 IU (intralesional, Bed 10)."""
+    page = fresh("/doses")
+    sign_in(page, "nurse")
+    for bed in ("Bed 02", "Bed 10", "Bed 11", "Bed 10"):
+        choose_option(page, "Patient", bed)
+        page.get_by_text("Given", exact=True).click()
+        wait_for_app_run(page)
+        prescribed = re.search(r"= ([\d,]+) IU\.|fixed dose of the course, ([\d,]+) IU",
+                               page.get_by_text("Prescribed dose:").first.inner_text())
+        expected = (prescribed.group(1) or prescribed.group(2)).replace(",", "")
+        expect(page.get_by_label("Dose (IU)")).to_have_value(expected)
