@@ -96,9 +96,15 @@ def enforce_timeout() -> None:
 
 
 def note_activity() -> None:
-    """A click, a page or a value entered: the idle time starts again (an entry fragment calls this)."""
+    """A click, a page or a value entered: the idle time starts again (an entry fragment calls this,
+    before anything it would save). A sign-in already past the time-out, ended elsewhere or of a
+    disabled account is not revived: signed out, and the whole page is replaced by the sign-in."""
     with session_scope(get_engine()) as session:
-        sessions.touch(session=session, token=st.session_state.get(TOKEN_KEY), now=datetime.now(timezone.utc))
+        still_open = sessions.touch(session=session, token=st.session_state.get(TOKEN_KEY),
+                                    now=datetime.now(timezone.utc))
+    if not still_open and current_user() is not None:
+        sign_out("timeout")
+        st.rerun(scope="app")
 
 
 WATCH_SECONDS = 20

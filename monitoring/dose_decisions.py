@@ -60,12 +60,16 @@ def due_doses(*, session: Session, ward_ids: list[int], now: datetime, tz: tzinf
         if upcoming.scheduled_at > now + timedelta(hours=within_hours):
             continue
         forecast = found.get(int(p.patient_id))
+        row = repository.standing_row(decisions, int(p.course_id), upcoming.dose_number)
         if forecast is not None:
             check = forecast.decision
+            standing_words = forecast.oncologist    # 'give (lapsed)' when the check found something new
         else:   # IL-2 not running yet or paused (the first dose, or an interval over 24 h): the check itself
             found_now, _ = dosing.check_or_none(session=session, patient_id=int(p.patient_id), now=now, tz=tz)
             check = None if found_now is None else found_now.decision
-        row = decisions.get((int(p.course_id), upcoming.dose_number))
+            standing = None if row is None else dose_gate.standing(row, found_now)
+            standing_words = None if standing is None else (
+                standing.decision + ("" if standing.applies else " (lapsed)"))
         rows.append({"patient_id": int(p.patient_id), "course_id": int(p.course_id),
                      "Bed": p.bed if isinstance(p.bed, str) and p.bed else "no bed",
                      "Patient": f"{p.name} (synthetic)" if p.is_synthetic else p.name,
@@ -74,11 +78,18 @@ def due_doses(*, session: Session, ward_ids: list[int], now: datetime, tz: tzinf
                      "Due": f"{local_text(upcoming.scheduled_at, tz)} · {upcoming.due_text(now)}",
                      "Check": "could not run" if check is None else check.upper(),
                      "Oncologist": "–" if row is None else
-                     f"{row.decision.upper()} ({row.decided_by}, {local_text(row.decided_at, tz)})",
+                     f"{_decision_words(standing_words or row.decision)} ({row.decided_by}, "
+                     f"{local_text(row.decided_at, tz)})",
                      "due_at": upcoming.scheduled_at,
                      "check_decision": check})
     frame = pd.DataFrame(rows, columns=DUE_COLUMNS)
     return frame.sort_values(["due_at", "Bed"]).reset_index(drop=True)
+
+
+def _decision_words(words: str) -> str:
+    """'give (lapsed)' -> 'GIVE (lapsed)': the decision in capitals, as the checks are shown."""
+    decision, _, rest = words.partition(" ")
+    return decision.upper() + (f" {rest}" if rest else "")
 
 
 # --- the last 24 hours -----------------------------------------------------------------------------
@@ -119,9 +130,7 @@ def last_24h(*, session: Session, patient_id: int, now: datetime, tz: tzinfo) ->
         if code == "weight" and reference:
             latest += f" ({(last['value_num'] - reference) / reference * 100:+.1f}% from {reference:.1f} kg)"
         if code == "urine_output":
-            hours = _hours_covered(part, now)
-            total = float(numbers.sum())
-            latest = f"{total:.0f} mL in 24 h" + (f" ({total / hours:.0f} mL/h over {hours:g} h)" if hours else "")
+            latest = _urine_text(part, now)
             spread = f"last {entry.format_value(last['value_num'])}"
         else:
             spread = f"{entry.format_value(numbers.min())} – {entry.format_value(numbers.max())}"
@@ -129,17 +138,30 @@ def last_24h(*, session: Session, patient_id: int, now: datetime, tz: tzinfo) ->
     return pd.DataFrame(rows, columns=LAST_24H_COLUMNS)
 
 
-def _hours_covered(urine: pd.DataFrame, now: datetime) -> float:
-    """Hours of the 24 h covered by the urine measurement periods (overlaps not double counted)."""
+def _urine_text(urine: pd.DataFrame, now: datetime) -> str:
+    """'1365 mL in 24 h (80 mL/h over the 17 h measured)'. The volume in the 24 h counts each
+    measurement period's share inside them (a 12-h period with 4 h inside counts a third); the rate is
+    the volumes over their whole periods, so a period that began before the 24 h never inflates it
+    (oliguria stays visible). A volume without a period counts in the total, never in the rate."""
     start = pd.Timestamp(now) - pd.Timedelta(hours=24)
-    spans = sorted((max(s, start), e) for s, e in zip(urine["period_start"], urine["observed_at"]) if not pd.isna(s))
-    covered, reach = pd.Timedelta(0), start
-    for s, e in spans:
-        s = max(s, reach)
-        if e > s:
-            covered += e - s
-            reach = e
-    return round(covered.total_seconds() / 3600, 1)
+    timed = urine[urine["period_start"].notna()]
+    in_window = measured_volume = measured_hours = 0.0
+    for begin, end, volume in zip(timed["period_start"], timed["observed_at"], timed["value_num"].astype(float)):
+        length = (end - begin).total_seconds() / 3600
+        if length <= 0:
+            continue
+        inside = (min(end, pd.Timestamp(now)) - max(begin, start)).total_seconds() / 3600
+        in_window += volume * max(inside, 0) / length
+        measured_volume += volume
+        measured_hours += length
+    untimed = urine[urine["period_start"].isna()]
+    total = in_window + float(untimed["value_num"].astype(float).sum())
+    text = f"{total:.0f} mL in 24 h"
+    if measured_hours:
+        text += f" ({measured_volume / measured_hours:.0f} mL/h over the {measured_hours:g} h measured)"
+    if len(untimed):
+        text += f"; {len(untimed)} volume(s) without a period, not in the rate"
+    return text
 
 
 def _course(session: Session, patient_id: int) -> TreatmentCourse | None:
@@ -159,12 +181,14 @@ class Decided:
 
 def decide(*, session: Session, course_id: int, dose_number: int, decision: str, role: str, decided_by: str,
            reason_criteria: list[str] | None = None, reason_note: str | None = None, now: datetime,
-           tz: tzinfo) -> Decided:
+           tz: tzinfo, seen: tuple[list[str], list[str]] | None = None) -> Decided:
     """Record the oncologist's decision on the next dose of a course, with the pre-dose check at `now`.
 
     Refused: a role other than the oncologist's; a dose other than the next one; a hold or stop
     without a reason (criteria or words); a decision to give over a check that does not say GIVE
-    without the reason in words (the nurse reads it beside the dose)."""
+    without the reason in words (the nurse reads it beside the dose); and, when `seen` gives the
+    criteria ids and missing input codes of the check the oncologist was looking at, a check that now
+    finds more (a value recorded while the page was open): a decision is made on what was seen."""
     auth.require(role, "decide_doses")
     course = session.get(TreatmentCourse, course_id)
     if course is None:
@@ -185,6 +209,14 @@ def decide(*, session: Session, course_id: int, dose_number: int, decision: str,
     if decision == "give" and (check is None or check.decision != "give") and not note:
         errors.append(f"The pre-dose check says {dose_gate.check_words(check)}: write why the dose is to be given "
                       "(the nurse reads it beside the dose).")
+    if seen is not None and check is not None:
+        seen_criteria, seen_missing = set(seen[0]), set(seen[1])
+        new = ([c.reason for c in check.criteria if c.id not in seen_criteria]
+               + [f"no valid value for {label}" for code, label in zip(check.missing_codes, check.missing)
+                  if code not in seen_missing])
+        if new:
+            errors.append("The pre-dose check changed while the page was open: it now also finds "
+                          + "; ".join(new) + ". Look at it again before deciding.")
     if errors:
         raise RecordError(errors)
     repository.record_dose_decision(

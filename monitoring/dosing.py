@@ -621,9 +621,11 @@ def compose_reason(chosen: list[str] | tuple[str, ...], free_text: str | None) -
 
 def standing_decision(*, session: Session, course_id: int, dose_number: int, check: PreDoseCheck | None,
                       now: datetime | None = None) -> dose_gate.Standing | None:
-    """The oncologist's decision that stands for this dose (the latest recorded up to `now`), judged
-    against `check`: a decision to give lapses on a criterion or missing input it was not made on."""
-    row = repository.latest_dose_decisions(session=session, course_ids=[course_id]).get((course_id, dose_number))
+    """The oncologist's decision that stands for this dose (the latest recorded up to `now`; a stop
+    decided for an earlier dose stands too: repository.standing_row), judged against `check`: a
+    decision to give lapses on a criterion or missing input it was not made on."""
+    decisions = repository.latest_dose_decisions(session=session, course_ids=[course_id])
+    row = repository.standing_row(decisions, course_id, dose_number)
     if row is None or (now is not None and row.decided_at > now):
         return None
     return dose_gate.standing(row, check, criterion_reasons(check))
@@ -688,6 +690,18 @@ def record(*, session: Session, course_id: int, dose_number: int, scheduled_at: 
         row = same.iloc[-1]
         errors.append(f"Dose {dose_number} is already recorded as {row['status']} by {row['recorded_by']}; "
                       "record the next dose, or correct that one.")
+    if status == "given" and given_at is not None and given_at.utcoffset() is not None:
+        # A time given long before the dose was due would be judged on a forecast (or on the values
+        # before a bad reading): refused unless authorised like any dose over the check.
+        early = timedelta(hours=default_thresholds()["il2_hold"].values["pre_dose_hours"])
+        if scheduled_at is not None and given_at < scheduled_at - early and not (override_by and override_reason):
+            errors.append(f"The time given, {local_text(given_at, tz or UTC)}, is more than {early / timedelta(hours=1):g} h "
+                          f"before dose {dose_number} was due ({local_text(scheduled_at, tz or UTC)}): check the "
+                          "time; if it was given then, name the authorising clinician and give the reason.")
+        given_before = progress.events[(progress.events["status"] == "given") & progress.events["given_at"].notna()]
+        if len(given_before) and given_at <= pd.Timestamp(given_before["given_at"].max()).to_pydatetime():
+            errors.append(f"The time given, {local_text(given_at, tz or UTC)}, is not after the previous dose given "
+                          f"({local_text(given_before['given_at'].max(), tz or UTC)}): check the time.")
     gate: dict = {}
     if status == "given" and not errors and given_at is not None and given_at.utcoffset() is not None:
         check, _ = check_or_none(session=session, patient_id=course.patient_id, now=min(given_at, now), tz=tz)

@@ -589,6 +589,19 @@ def latest_dose_decisions(*, session: Session, course_ids: Sequence[int]) -> dic
     return {(row.course_id, row.dose_number): row for row in rows}
 
 
+def standing_row(decisions: dict[tuple[int, int], DoseDecision], course_id: int, dose_number: int
+                 ) -> DoseDecision | None:
+    """The decision that stands for one dose: the latest made for that dose number; without one, the
+    latest decision to stop IL-2 made for an earlier dose of the course (a stop is for the course,
+    not for one dose, until the oncologist decides otherwise for a later dose)."""
+    row = decisions.get((course_id, dose_number))
+    if row is not None:
+        return row
+    stops = [r for (course, number), r in decisions.items()
+             if course == course_id and number < dose_number and r.decision == "stop"]
+    return max(stops, key=lambda r: (r.decided_at, r.id)) if stops else None
+
+
 def next_dose_decisions(*, session: Session, course_ids: Sequence[int]) -> dict[int, tuple[int, DoseDecision | None]]:
     """For each course: the next dose number (the highest recorded, entered-in-error ones aside, + 1:
     as monitoring.dosing.next_dose counts) and the decision that stands for it, if any. Two queries."""
@@ -602,7 +615,7 @@ def next_dose_decisions(*, session: Session, course_ids: Sequence[int]) -> dict[
     out = {}
     for course_id in course_ids:
         number = int(highest.get(course_id) or 0) + 1
-        out[int(course_id)] = (number, decisions.get((course_id, number)))
+        out[int(course_id)] = (number, standing_row(decisions, course_id, number))
     return out
 
 

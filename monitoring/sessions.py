@@ -70,12 +70,25 @@ def resume(*, session: Session, token: str | None, now: datetime | None = None,
     return Resumed(row.username, "resumed")
 
 
-def touch(*, session: Session, token: str | None, now: datetime | None = None) -> None:
-    """Note activity (a click, a value entered, a page opened) on an open sign-in."""
+def touch(*, session: Session, token: str | None, now: datetime | None = None,
+          timeout_minutes: float = auth.SESSION_TIMEOUT_MINUTES) -> bool:
+    """Note activity (a click, a value entered, a page opened) on an open sign-in. False, and nothing
+    noted, when the sign-in is unknown, ended, idle past the time-out (ended here: a late click never
+    revives it) or its account disabled (ended here too)."""
+    now = now or datetime.now(timezone.utc)
     row = _row(session, token)
-    if row is not None and row.ended_at is None:
-        row.last_activity_at = now or datetime.now(timezone.utc)
-        session.flush()
+    if row is None or row.ended_at is not None:
+        return False
+    if auth.session_expired(row.last_activity_at, now, timeout_minutes):
+        end(session=session, token=token, reason="timeout", now=now)
+        return False
+    user = auth.get_user(session=session, username=row.username)
+    if user is None or not user.is_active:
+        end(session=session, token=token, reason="disabled", now=now)
+        return False
+    row.last_activity_at = now
+    session.flush()
+    return True
 
 
 def idle(*, session: Session, token: str | None, now: datetime | None = None) -> timedelta | None:

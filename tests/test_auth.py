@@ -382,3 +382,31 @@ def test_the_audit_export_is_itself_audited_and_neutralises_formulas(engine):
     with session_scope(engine) as session:
         exports = search_audit(session=session, action="export")
     assert len(exports) == 1 and exports.iloc[0]["username"] == "admin"
+
+
+def test_activity_never_revives_a_sign_in_past_the_time_out_or_of_a_disabled_account(engine):
+    """A late click (a fragment's rerun) must not extend an expired sign-in; disabling an account ends
+    its open sign-ins at their next activity."""
+    from datetime import datetime, timedelta, timezone
+
+    from monitoring import sessions
+
+    start = datetime(2026, 12, 4, 8, 0, tzinfo=timezone.utc)
+    with session_scope(engine) as session:
+        auth.add_user(session=session, username="nurse.t", display_name="T", role="nurse",
+                      password="Long-pass-2026", created_by="test")
+        token = sessions.start(session=session, username="nurse.t", now=start)
+        other = sessions.start(session=session, username="nurse.t", now=start)
+    limit = timedelta(minutes=auth.SESSION_TIMEOUT_MINUTES)
+    with session_scope(engine) as session:
+        assert sessions.touch(session=session, token=token, now=start + limit - timedelta(seconds=1))
+        late = start + 2 * limit
+        assert not sessions.touch(session=session, token=token, now=late)          # past the time-out
+        assert not sessions.touch(session=session, token=token, now=late)          # and it stays ended
+        assert sessions.resume(session=session, token=token, now=late).username is None
+    with session_scope(engine) as session:
+        auth.set_active(session=session, username="nurse.t", active=False, changed_by="admin")
+    with session_scope(engine) as session:
+        assert not sessions.touch(session=session, token=other, now=start + timedelta(minutes=1))
+        row = session.scalars(select(SignInSession).where(SignInSession.end_reason == "disabled")).one()
+        assert row.ended_at is not None

@@ -62,7 +62,7 @@ def test_the_last_24_hours_give_latest_lowest_highest_and_say_what_is_missing(en
     assert table.loc["Systolic blood pressure", ["Latest", "Range 24 h", "n"]].tolist() == [
         "92 mmHg at 16:00 UTC", "92 mmHg – 118 mmHg", 2]
     assert table.loc["Weight", "Latest"] == "84.0 kg (+5.0% from 80.0 kg) at 11:00 UTC"
-    assert table.loc["Urine output", "Latest"] == "240 mL in 24 h (30 mL/h over 8 h) at 16:00 UTC"
+    assert table.loc["Urine output", "Latest"] == "240 mL in 24 h (30 mL/h over the 8 h measured) at 16:00 UTC"
     assert table.loc["Consciousness (ACVPU)", "Range 24 h"] == "not A: C"
     assert table.loc["Creatinine", "Latest"] == "none in 24 h" and table.loc["Creatinine", "n"] == 0
 
@@ -99,17 +99,18 @@ def test_a_decision_to_give_that_lapsed_says_so_on_the_ward_overview(engine):
 
 @pytest.fixture
 def page_db(db_url, monkeypatch):
-    """A course started 20 h ago on the demo ward, dose 1 given, SBP 84 ten minutes ago: HOLD."""
+    """A course started 7 h ago on the demo ward (dose 2 due in 1 h), dose 1 given, SBP 84 ten minutes
+    ago: HOLD."""
     monkeypatch.setenv("DATABASE_URL", db_url)
     st.cache_resource.clear()
     engine = make_engine(db_url)
     now = datetime.now(UTC).replace(second=0, microsecond=0)
-    patient, course = make_patient_with_course(engine, start=now - timedelta(hours=5))
+    patient, course = make_patient_with_course(engine, start=now - timedelta(hours=7))
     with session_scope(engine) as session:
         auth.ensure_demo_accounts(session=session, ward_codes=["T"])
         dosing.record(session=session, course_id=course, dose_number=1, status="given",
-                      scheduled_at=now - timedelta(hours=5), given_at=now - timedelta(hours=5), dose=48e6,
-                      recorded_by="nurse", now=now - timedelta(hours=5), **AUTHORISED)
+                      scheduled_at=now - timedelta(hours=7), given_at=now - timedelta(hours=7), dose=48e6,
+                      recorded_by="nurse", now=now - timedelta(hours=7), **AUTHORISED)
     observe_complete(engine, patient, now - timedelta(minutes=10), sbp=84)
     yield engine, course
     engine.dispose()
@@ -176,3 +177,93 @@ def test_only_the_oncologist_has_the_decisions_page(page_db):
 def status_radio(at):
     """The doses page's Given / Held / Stopped choice (keyed by the form's version)."""
     return at.radio(key=f"dose_status_{at.session_state['dose_form_version']}")
+
+
+# --- found on a second read (session 7): each would let a dose through that should not pass -------
+
+def test_a_time_given_long_before_the_dose_was_due_is_refused_unless_authorised(engine):
+    """Backdating the time given to before the check's window would judge the dose on a forecast."""
+    patient, course = make_patient_with_course(engine, start=START)
+    give_first_dose(engine, course)
+    due = START + timedelta(hours=8)
+    observe_complete(engine, patient, due - timedelta(minutes=20), sbp=84)     # HOLD at dosing time
+    with session_scope(engine) as session:
+        with pytest.raises(repository.RecordError, match=r"more than 2 h before dose 2 was due"):
+            dosing.record(session=session, course_id=course, dose_number=2, status="given", scheduled_at=due,
+                          given_at=due - timedelta(hours=3), dose=48e6, recorded_by="nurse.a", now=due, tz=UTC)
+        with pytest.raises(repository.RecordError, match=r"is not after the previous dose given"):
+            dosing.record(session=session, course_id=course, dose_number=2, status="given", scheduled_at=due,
+                          given_at=START, dose=48e6, recorded_by="nurse.a", now=due, tz=UTC, **AUTHORISED)
+        event = dosing.record(session=session, course_id=course, dose_number=2, status="given", scheduled_at=due,
+                              given_at=due - timedelta(hours=3), dose=48e6, recorded_by="nurse.a", now=due, tz=UTC,
+                              **AUTHORISED)
+    assert event.override_by == AUTHORISED["override_by"]
+
+
+def test_a_decision_to_stop_stands_for_every_later_dose_of_the_course(engine):
+    patient, course = make_patient_with_course(engine, start=START)
+    give_first_dose(engine, course)
+    decide(engine, course, "stop", number=2, at=START + timedelta(hours=7), reason_note="grade 4 diarrhoea")
+    with session_scope(engine) as session:    # the nurse records dose 2 as held, not stopped
+        dosing.record(session=session, course_id=course, dose_number=2, status="held",
+                      scheduled_at=START + timedelta(hours=8), reason="oncologist: stop", recorded_by="nurse.a",
+                      now=START + timedelta(hours=8))
+    due = START + timedelta(hours=16)
+    observe_complete(engine, patient, due - timedelta(minutes=20))           # the check says GIVE
+    with session_scope(engine) as session:
+        check = dosing.pre_dose_check(session=session, patient_id=patient, now=due, tz=UTC)
+        standing = dosing.standing_decision(session=session, course_id=course, dose_number=3, check=check, now=due)
+        assert check.decision == "give" and standing.decision == "stop" and standing.applies
+        with pytest.raises(repository.RecordError, match="cannot be recorded as given"):
+            dosing.record(session=session, course_id=course, dose_number=3, status="given", scheduled_at=due,
+                          given_at=due, dose=48e6, recorded_by="nurse.a", now=due, tz=UTC)
+    decide(engine, course, "give", number=3, at=due - timedelta(minutes=5), reason_note="recovered: restart")
+    with session_scope(engine) as session:    # a later decision for that dose replaces the stop
+        later = dosing.standing_decision(session=session, course_id=course, dose_number=3, check=check, now=due)
+    assert later.decision == "give"
+
+
+def test_a_decision_is_refused_when_the_check_found_more_while_the_page_was_open(engine):
+    patient, course = make_patient_with_course(engine, start=START)
+    give_first_dose(engine, course)
+    now = START + timedelta(hours=7)
+    observe_complete(engine, patient, now - timedelta(minutes=30))           # GIVE when the page opened
+    observe(engine, patient, now - timedelta(minutes=5), sbp=78)             # recorded while it was open
+    with pytest.raises(repository.RecordError, match=r"changed while the page was open: it now also finds .*SBP 78"):
+        decide(engine, course, "give", number=2, at=now, seen=([], []))
+    assert decide(engine, course, "hold", number=2, at=now, reason_note="SBP 78", seen=(["sbp_below"], [])).decision \
+        == "hold"
+
+
+def test_a_lapsed_decision_to_give_says_so_in_the_doses_due(engine):
+    patient, course = make_patient_with_course(engine, start=START)
+    give_first_dose(engine, course)
+    now = START + timedelta(hours=7)
+    observe_complete(engine, patient, now - timedelta(minutes=40))
+    decide(engine, course, "give", number=2, at=now - timedelta(minutes=30))
+    observe(engine, patient, now - timedelta(minutes=10), sbp=78)            # a new criterion after it
+    with session_scope(engine) as session:
+        wards = [w.id for w in repository.list_wards(session=session)]
+        due = dose_decisions.due_doses(session=session, ward_ids=wards, now=now, tz=UTC, within_hours=8)
+    assert due["Oncologist"].iloc[0].startswith("GIVE (lapsed) (dr.onc, ")
+
+
+@pytest.mark.parametrize("periods, shown", [
+    # (hours before now the period started, hours before now it ended, mL)
+    ([(8, 0, 240)], "240 mL in 24 h (30 mL/h over the 8 h measured)"),
+    # 240 mL over 12 h of which 4 h fall inside the 24 h: 80 mL counted, the rate 20 mL/h, not 60
+    ([(32, 20, 240)], "80 mL in 24 h (20 mL/h over the 12 h measured)"),
+    # 480 mL over 28 h: 17 mL/h
+    ([(32, 20, 240), (20, 12, 160), (12, 4, 80)], "320 mL in 24 h (17 mL/h over the 28 h measured)"),
+    ([(None, 2, 150), (8, 0, 240)], "390 mL in 24 h (30 mL/h over the 8 h measured); 1 volume(s) without a "
+                                    "period, not in the rate"),
+])
+def test_urine_in_the_last_24_h_counts_only_what_fell_in_them_and_the_rate_over_whole_periods(periods, shown):
+    import pandas as pd
+
+    now = pd.Timestamp(START)
+    frame = pd.DataFrame({
+        "period_start": [pd.NaT if s is None else now - pd.Timedelta(hours=s) for s, _, _ in periods],
+        "observed_at": [now - pd.Timedelta(hours=e) for _, e, _ in periods],
+        "value_num": [v for _, _, v in periods]})
+    assert dose_decisions._urine_text(frame, START) == shown

@@ -299,3 +299,36 @@ def test_signing_out_leaves_nothing_of_the_user_in_the_browser_session(ward_url)
     at.button(key="sign_out").click().run()
     assert [t.label for t in at.text_input] == ["User name", "Password"]
     assert "selected_patient_id" not in at.session_state and "obs_heart_rate_0" not in at.session_state
+
+
+def test_a_draft_offered_and_not_answered_is_still_there_after_leaving_again(ward_url):
+    at = record_page()
+    fill(at, heart_rate=131.0)
+    at.run()
+    offered = record_page()                    # F5: the draft is offered; the nurse goes elsewhere
+    assert any("Unsaved draft" in w.value for w in offered.warning)
+    offered.switch_page("app_pages/ward.py").run()
+    again = record_page()
+    assert any("**Unsaved draft** of 1 value(s)" in w.value for w in again.warning)
+
+
+def test_a_restored_draft_keeps_the_time_it_was_typed_and_an_old_draft_is_not_offered(ward_url):
+    from monitoring.models import EntryDraft
+
+    at = record_page()
+    fill(at, heart_rate=131.0)
+    at.run()
+    engine = make_engine(ward_url)
+    with session_scope(engine) as session:     # typed 3 h ago: restored, it is a late entry of that time
+        for row in session.scalars(select(EntryDraft)):
+            row.updated_at = datetime.now(timezone.utc) - timedelta(hours=3)
+    fresh = record_page()
+    fresh.button(key="draft_restore_0").click().run()
+    assert fresh.time_input(key="obs_time_0").value is not None
+    save(fresh)
+    assert any("late entry" in e.value.lower() for e in fresh.error)   # asks for the reason, as any late set
+    with session_scope(engine) as session:     # a draft older than a shift (12 h) is not offered
+        for row in session.scalars(select(EntryDraft)):
+            row.updated_at = datetime.now(timezone.utc) - timedelta(hours=13)
+    engine.dispose()
+    assert not any("Unsaved draft" in w.value for w in record_page().warning)

@@ -106,6 +106,13 @@ if st.session_state.setdefault("decision_form_for", course_id) != course_id:
     st.session_state["decision_form_for"] = course_id
     st.session_state["decision_form_version"] = version = version + 1
 labels = dose_decisions.DECISION_LABELS
+# A decision is made on the check the oncologist was looking at: the run that shows the form keeps
+# what its check found, and a save (the next run) is refused if the check now finds more.
+shown_before = st.session_state.get("decision_seen")
+st.session_state["decision_seen"] = (course_id, upcoming.dose_number,
+                                     ([c.id for c in check.criteria], list(check.missing_codes))
+                                     if check is not None else ([], []))
+seen = shown_before[2] if shown_before and shown_before[:2] == (course_id, upcoming.dose_number) else ([], [])
 with st.form(f"decision_form_{version}", enter_to_submit=False):
     decision = st.radio("Decision", list(labels), format_func=labels.get, horizontal=True, index=None,
                         key=f"decision_{version}")
@@ -127,7 +134,7 @@ elif submitted:
             done = dose_decisions.decide(session=session, course_id=course_id, dose_number=upcoming.dose_number,
                                          decision=decision, role=user["role"], decided_by=user["username"],
                                          reason_criteria=reasons, reason_note=note, now=datetime.now(timezone.utc),
-                                         tz=tz)
+                                         tz=tz, seen=seen)
         st.session_state["decision_feedback"] = (course_id, f"{done.text} Recorded by {user['display_name']}.")
         st.session_state["decision_form_version"] = version + 1
         st.rerun()

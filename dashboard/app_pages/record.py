@@ -150,7 +150,14 @@ def form_values() -> dict:
     return out
 
 
-def restore(values: dict) -> None:
+def restore(values: dict, typed_at: datetime) -> None:
+    """Put the draft back. Without a time of its own, the set gets the time it was typed (never the
+    time of saving: a set restored hours later would pass as current values; past the late-entry
+    limit it asks for the reason, as any late set)."""
+    if "obs_time" not in values:
+        local = typed_at.astimezone(tz)
+        values = {**values, "obs_date": local.date().isoformat(),
+                  "obs_time": local.time().replace(second=0, microsecond=0).isoformat()}
     for name, value in values.items():
         if name == "obs_date":
             value = date.fromisoformat(value)
@@ -170,16 +177,21 @@ def discard() -> None:
 def entry_form() -> None:
     """The set: values typed are kept as a draft on the server as they are entered (a time-out, a
     refresh or another page loses nothing); Enter moves on and never saves; only Save saves."""
+    offer_pending = False   # a draft offered and not yet restored or discarded is never overwritten
     if st.session_state.get("record_draft_answered") != (patient_id, version) and not form_values():
         with session_scope(get_engine()) as session:
             draft = load_draft(session=session, username=user["username"], form=DRAFT_FORM, patient_id=patient_id)
-        if draft is not None:
+        if draft is None:
+            st.session_state["record_draft_answered"] = (patient_id, version)   # nothing to offer
+        else:
+            offer_pending = True
             with st.container(border=True):
                 st.warning(f"**Unsaved draft** of {sum(k[4:] in FORM_CODES for k in draft.values)} value(s) typed at "
                            f"{local_text(draft.updated_at, tz)} for this patient and not saved.",
                            icon=":material/draft:")
                 keep, drop = st.columns(2)
-                keep.button("Restore the draft", on_click=restore, args=(draft.values,), key=f"draft_restore_{version}",
+                keep.button("Restore the draft", on_click=restore, args=(draft.values, draft.updated_at),
+                            key=f"draft_restore_{version}",
                             type="primary", width="stretch")
                 drop.button("Discard the draft", on_click=discard, key=f"draft_discard_{version}", width="stretch")
     entered: dict[str, tuple[object, str | None]] = {}
@@ -209,10 +221,12 @@ def entry_form() -> None:
         st.caption(map_note + ".")
     confirm = st.checkbox("I have checked the unusual values and they are right", key=f"obs_confirm_{version}")
     save = st.button("Save observation set", type="primary", key=f"obs_save_{version}")
-    note_activity()
-    with session_scope(get_engine()) as session:
-        save_draft(session=session, username=user["username"], form=DRAFT_FORM, patient_id=patient_id,
-                   values=form_values())
+    typed = form_values()
+    if typed or not offer_pending:   # an empty form deletes the draft only once the offer is answered
+        with session_scope(get_engine()) as session:
+            save_draft(session=session, username=user["username"], form=DRAFT_FORM, patient_id=patient_id,
+                       values=typed)
+    note_activity()   # after the draft is kept: past the time-out this signs out, and nothing below runs
     if not save:
         return
     saved_at = datetime.now(timezone.utc)
