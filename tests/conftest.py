@@ -11,6 +11,20 @@ import pytest
 from monitoring.db import make_engine, upgrade
 from tests.factories import empty_postgres
 
+
+
+def _scan_installed_components_once() -> None:
+    """AppTest scans every installed distribution for Streamlit component manifests when each AppTest
+    first runs (about 55 ms on this kind of machine, and the suite makes hundreds of AppTests); the
+    installed packages do not change during a test run, so the scan is made once."""
+    from streamlit.components.v2 import manifest_scanner
+
+    found = manifest_scanner.scan_component_manifests()
+    manifest_scanner.scan_component_manifests = lambda max_workers=None: list(found)
+
+
+_scan_installed_components_once()
+
 PG_SKIP_REASON = ("TEST_DATABASE_URL is not set: PostgreSQL tests need a database they may fill and empty "
                   "(.ci/run creates one)")
 

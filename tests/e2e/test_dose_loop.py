@@ -17,7 +17,8 @@ from bench.streamlit_server import serve
 from monitoring import auth
 from monitoring.config import load_settings
 from monitoring.db import make_engine, session_scope
-from monitoring.models import Bed, Observation, Patient, SignInSession
+from monitoring import dosing
+from monitoring.models import Bed, Observation, Patient, SignInSession, TreatmentCourse
 from monitoring.repository import ObservationInput, add_observation_set
 from tests.e2e.conftest import wait_for_app_run
 from tests.e2e.test_smoke import SHOTS, sign_in
@@ -63,6 +64,21 @@ def patient_in_bed(db_url: str, bed: str) -> int:
     return int(found)
 
 
+def beds_with_a_next_dose(db_url: str) -> list[str]:
+    """Beds whose IL-2 course has a dose still to come. The demo ends at the hour it was seeded, so
+    which courses are complete depends on the time of day the tests run: never a fixed bed."""
+    engine = make_engine(db_url)
+    now = datetime.now(timezone.utc)
+    with session_scope(engine) as session:
+        rows = session.execute(select(Bed.label, TreatmentCourse.id).join(Patient, Patient.bed_id == Bed.id)
+                               .join(TreatmentCourse, TreatmentCourse.patient_id == Patient.id)).all()
+        found = sorted(label for label, course in rows
+                       if dosing.next_dose(session=session, course_id=course, now=now) is not None)
+    engine.dispose()
+    assert len(found) >= 3, f"the demo ward has only {found} with a dose to come"
+    return found
+
+
 def choose_option(page, label: str, starts_with: str) -> None:
     """Type into the choice box named `label` and take the first match with Enter, as a nurse does."""
     box = page.get_by_role("combobox", name=label, exact=True)
@@ -74,7 +90,8 @@ def choose_option(page, label: str, starts_with: str) -> None:
 
 
 def test_a_nurse_cannot_record_given_over_hold_without_an_authoriser_and_a_reason(loop_db, fresh):
-    patient_id = patient_in_bed(loop_db, "Bed 10")
+    bed = beds_with_a_next_dose(loop_db)[-1]
+    patient_id = patient_in_bed(loop_db, bed)
     engine = make_engine(loop_db)
     with session_scope(engine) as session:   # SBP 84 now: Proleukin label / Dutcher 2014 hold criterion
         add_observation_set(session=session, patient_id=patient_id, recorded_by="nurse",
@@ -84,7 +101,7 @@ def test_a_nurse_cannot_record_given_over_hold_without_an_authoriser_and_a_reaso
     page = fresh("/doses")
     sign_in(page, "nurse")
     expect(page.get_by_role("heading", name="IL-2 doses", exact=True)).to_be_visible()
-    choose_option(page, "Patient", "Bed 10")
+    choose_option(page, "Patient", bed)
     expect(page.get_by_text("HOLD", exact=False).first).to_be_visible()
     expect(page.get_by_role("radio", name="Held")).to_be_checked()   # the safe answer is the one offered
     page.get_by_text("Given", exact=True).click()
@@ -108,11 +125,12 @@ def test_a_nurse_cannot_record_given_over_hold_without_an_authoriser_and_a_reaso
     page.screenshot(path=str(SHOTS / "e2e-dose-override.png"), full_page=True)
 
 
-def test_the_oncologists_decision_appears_on_the_nurses_doses_page(fresh):
+def test_the_oncologists_decision_appears_on_the_nurses_doses_page(loop_db, fresh):
+    bed = beds_with_a_next_dose(loop_db)[0]
     oncologist = fresh("/doses")
     sign_in(oncologist, "oncologist")
     expect(oncologist.get_by_role("heading", name="IL-2 doses", exact=True)).to_be_visible()
-    choose_option(oncologist, "Patient", "Bed 02")
+    choose_option(oncologist, "Patient", bed)
     oncologist.get_by_role("button", name="Save decision").click()       # no decision chosen: refused
     wait_for_app_run(oncologist)
     expect(oncologist.get_by_text("Choose the decision")).to_be_visible()
@@ -125,7 +143,7 @@ def test_the_oncologists_decision_appears_on_the_nurses_doses_page(fresh):
 
     nurse = fresh("/doses")
     sign_in(nurse, "nurse")
-    choose_option(nurse, "Patient", "Bed 02")
+    choose_option(nurse, "Patient", bed)
     standing = nurse.get_by_test_id("stAlertContentWarning").filter(has_text="oncologist oncologist: HOLD")
     expect(standing).to_be_visible()
     expect(standing).to_contain_text("fluid bolus 500 mL, recheck SBP in 1 h")
@@ -262,12 +280,13 @@ def test_the_daily_review_shows_the_chosen_patients_grades_after_a_switch(fresh)
         assert checked >= 10, f"{bed}: only {checked} grade boxes with a previous grade"
 
 
-def test_switching_patient_on_the_doses_page_never_carries_a_dose_over(fresh):
+def test_switching_patient_on_the_doses_page_never_carries_a_dose_over(loop_db, fresh):
     """The dose field shows the chosen patient's prescribed dose: a field kept under the same key
     showed the last patient's 59,340,000 IU over a fixed 6,000,000 IU (intralesional, Bed 10)."""
     page = fresh("/doses")
     sign_in(page, "nurse")
-    for bed in ("Bed 02", "Bed 10", "Bed 11", "Bed 10"):
+    beds = beds_with_a_next_dose(loop_db)
+    for bed in [*beds, beds[0]]:
         choose_option(page, "Patient", bed)
         page.get_by_text("Given", exact=True).click()
         wait_for_app_run(page)
