@@ -30,7 +30,7 @@ def current_user() -> dict | None:
 def _load(username: str) -> dict | None:
     with session_scope(get_engine()) as session:
         user = auth.get_user(session=session, username=username)
-        if user is None:
+        if user is None or not user.is_active:
             return None
         return {"username": user.username, "display_name": user.display_name, "role": user.role,
                 "ward_ids": auth.user_ward_ids(session=session, user=user)}
@@ -86,13 +86,31 @@ def expired() -> bool:
 
 
 def enforce_timeout() -> None:
-    """Sign out a sign-in idle for longer than the time-out; otherwise note this run as activity."""
+    """Sign out a sign-in idle for longer than the time-out; otherwise note this run as activity and
+    take the account as it is now (issue 16 item 4): disabled, signed out; a changed role or wards,
+    applied at once (the pages and patients shown follow them)."""
     if current_user() is None:
         return
     if expired():
         sign_out("timeout")
         return
     note_activity()
+    revalidate()
+
+
+def revalidate() -> bool:
+    """The account as stored now, in place of the copy made at sign-in. False (and signed out) when
+    it was disabled or removed; True otherwise, with the role and wards brought up to date."""
+    user = current_user()
+    if user is None:
+        return False
+    fresh = _load(user["username"])
+    if fresh is None:
+        sign_out("disabled")
+        return False
+    if fresh != user:
+        st.session_state[USER_KEY] = fresh
+    return True
 
 
 def note_activity() -> None:
@@ -102,8 +120,9 @@ def note_activity() -> None:
     with session_scope(get_engine()) as session:
         still_open = sessions.touch(session=session, token=st.session_state.get(TOKEN_KEY),
                                     now=datetime.now(timezone.utc))
-    if not still_open and current_user() is not None:
-        sign_out("timeout")
+    user = current_user()
+    if not still_open and user is not None:
+        sign_out("timeout" if _load(user["username"]) is not None else "disabled")
         st.rerun(scope="app")
 
 
@@ -112,11 +131,17 @@ WATCH_SECONDS = 20
 
 @st.fragment(run_every=WATCH_SECONDS)
 def watch_idle() -> None:
-    """Every WATCH_SECONDS (not activity itself): a page left open past the time-out is replaced by
-    the sign-in page at once, so no patient data stays on an unattended screen."""
-    if current_user() is not None and expired():
+    """Every WATCH_SECONDS (not activity itself): a page left open past the time-out, or of an account
+    disabled meanwhile, is replaced by the sign-in page at once, so no patient data stays on an
+    unattended screen; a role or wards changed meanwhile apply at once."""
+    if current_user() is None:
+        return
+    if expired():
         sign_out("timeout")
         st.rerun(scope="app")
+    before = current_user()
+    if not revalidate() or current_user() != before:
+        st.rerun(scope="app")    # disabled, or another role or wards: the whole page follows
 
 
 def require(permission: str) -> dict:

@@ -410,3 +410,27 @@ def test_activity_never_revives_a_sign_in_past_the_time_out_or_of_a_disabled_acc
         assert not sessions.touch(session=session, token=other, now=start + timedelta(minutes=1))
         row = session.scalars(select(SignInSession).where(SignInSession.end_reason == "disabled")).one()
         assert row.ended_at is not None
+
+
+def test_an_open_sign_in_follows_the_account_as_it_is_now(app_url):
+    """Issue 16 item 4: role and wards were copied at sign-in; a disabled nurse's open page kept
+    reading charts and a nurse removed from every ward still listed her patients."""
+    from tests.factories import write_two_demo_wards
+    engine = make_engine(app_url)
+    write_two_demo_wards(engine, end=datetime(2026, 11, 27, 8, tzinfo=timezone.utc))
+    engine.dispose()
+    nurse = app_signed_in("nurse")
+    assert len(nurse.dataframe[0].value) == 3
+    engine = make_engine(app_url)
+    with session_scope(engine) as session:      # the admin removes her from every ward
+        auth.set_wards(session=session, user=auth.get_user(session=session, username="nurse"), ward_codes=[])
+    nurse.run()                                 # her next click
+    assert not nurse.dataframe and any("not assigned to a ward" in i.value for i in nurse.info)
+    with session_scope(engine) as session:      # and disables the account
+        auth.set_active(session=session, username="nurse", active=False, changed_by="admin")
+    nurse.run()
+    assert [t.label for t in nurse.text_input] == ["User name", "Password"] and not nurse.dataframe
+    with session_scope(engine) as session:
+        reasons = [e.after["reason"] for e in session.scalars(select(AuditEvent).where(AuditEvent.action == "sign-out"))]
+    engine.dispose()
+    assert reasons == ["disabled"]
