@@ -68,8 +68,7 @@ def due_doses(*, session: Session, ward_ids: list[int], now: datetime, tz: tzinf
             found_now, _ = dosing.check_or_none(session=session, patient_id=int(p.patient_id), now=now, tz=tz)
             check = None if found_now is None else found_now.decision
             standing = None if row is None else dose_gate.standing(row, found_now)
-            standing_words = None if standing is None else (
-                standing.decision + ("" if standing.applies else " (lapsed)"))
+            standing_words = None if standing is None else standing.short
         rows.append({"patient_id": int(p.patient_id), "course_id": int(p.course_id),
                      "Bed": p.bed if isinstance(p.bed, str) and p.bed else "no bed",
                      "Patient": f"{p.name} (synthetic)" if p.is_synthetic else p.name,

@@ -45,6 +45,11 @@ class Standing:
         """A decision to give lapses on a new finding; hold, discuss and stop never lapse."""
         return self.decision != "give" or not self.lapsed_by
 
+    @property
+    def short(self) -> str:
+        """'hold', or 'give (lapsed)' for a table cell."""
+        return self.decision + ("" if self.applies else " (lapsed)")
+
     def words(self, when) -> str:
         """'oncologist Dr A: HOLD at 13:40 (SBP 84 mmHg)' with `when` formatting the time."""
         text = f"oncologist {self.by}: {self.decision.upper()} at {when(self.at)}"
@@ -103,6 +108,18 @@ def needs_authority(check: PreDoseCheck | None, decision: Standing | None) -> bo
     if check is not None and check.decision == "give":
         return False
     return not (decision is not None and decision.decision == "give" and decision.applies)
+
+
+def offered_status(check: PreDoseCheck | None, decision: Standing | None) -> str:
+    """The status the nurse's form offers first, the safe answer: 'stopped' when the oncologist stopped
+    IL-2 for the course; 'held' when the check says hold or permanently discontinue (ending the course
+    is the oncologist's decision, never a default) or the oncologist says hold or discuss; else 'given'."""
+    standing = decision.decision if decision is not None and decision.applies else None
+    if standing == "stop":
+        return "stopped"
+    if (check is not None and check.decision in ("hold", "permanently discontinue")) or standing in ("hold", "discuss"):
+        return "held"
+    return "given"
 
 
 def judge_given(*, check: PreDoseCheck | None, decision: Standing | None, override_by: str | None,

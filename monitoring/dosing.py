@@ -603,7 +603,7 @@ def forecasts(*, session: Session, patient_ids: Sequence[int], now: datetime, tz
             reasons=[il2_hold.criterion_words(i, when) for i in items[k] if i.get("kind") in CRITERION_KINDS],
             missing=[hc.INPUTS[n].label for n in missing + stale] if assessment.absent else [],
             overdue=due[k] != NAT and due[k] <= time[k], dose_number=number,
-            oncologist=None if standing is None else standing.decision + ("" if standing.applies else " (lapsed)"),
+            oncologist=None if standing is None else standing.short,
             oncologist_words=None if standing is None else standing.words(
                 lambda at: local_text(at, tz)))
     return out

@@ -213,3 +213,26 @@ def test_the_decision_is_shown_to_the_nurse_in_words(engine):
                                             tz=UTC, now=DUE)
     assert text.startswith("oncologist dr.onc: HOLD at ") and "(20 min ago)" in text
     assert "absolute: SBP 84 mmHg" in text and text.endswith("; fluids first)")
+
+
+@pytest.mark.parametrize("check, decision, applies, offered", [
+    ("give", None, True, "given"),
+    ("discuss", None, True, "given"),           # the check alone does not hold: 'given' asks for authority
+    ("incomplete", None, True, "given"),
+    ("hold", None, True, "held"),
+    ("permanently discontinue", None, True, "held"),   # ending the course is the oncologist's decision
+    ("give", "hold", True, "held"),
+    ("give", "discuss", True, "held"),
+    ("give", "stop", True, "stopped"),
+    ("hold", "give", True, "held"),             # the check's hold is offered; a decision to give lets 'given' pass
+    ("give", "give", False, "given"),           # a lapsed decision offers nothing of its own
+    (None, None, True, "given"),                # the check could not run: 'given' asks for authority
+])
+def test_the_status_offered_first_is_the_safe_answer(check, decision, applies, offered):
+    from types import SimpleNamespace
+
+    from monitoring import dose_gate
+
+    checked = None if check is None else SimpleNamespace(decision=check)
+    standing = None if decision is None else SimpleNamespace(decision=decision, applies=applies)
+    assert dose_gate.offered_status(checked, standing) == offered

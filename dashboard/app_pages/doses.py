@@ -75,19 +75,14 @@ if check is not None:
 
 if upcoming is not None:
     st.subheader(f"Record dose {upcoming.dose_number}")
-    # The safe answer is the one offered: Stopped when the oncologist stopped IL-2 for the course; Held
-    # when the check says hold or permanently discontinue (ending the course is the oncologist's
-    # decision, never a default) or the oncologist says hold or discuss.
-    stop = standing is not None and standing.applies and standing.decision == "stop"
-    against = (check is not None and check.decision in ("hold", "permanently discontinue")) or (
-        standing is not None and standing.applies and standing.decision in ("hold", "discuss"))
+    offered = dose_gate.offered_status(check, standing)   # the safe answer is the one offered
     version = st.session_state.setdefault("dose_form_version", 0)
     if st.session_state.setdefault("dose_form_for", course_id) != course_id:
         # Another patient: new widgets. A widget kept under the same key kept showing the last patient's
         # dose (59,340,000 IU over a fixed 6,000,000 IU) and status in the browser.
         st.session_state["dose_form_for"] = course_id
         st.session_state["dose_form_version"] = version = version + 1
-    status_label = st.radio("Dose", list(STATUSES), index=2 if stop else 1 if against else 0, horizontal=True,
+    status_label = st.radio("Dose", list(STATUSES), index=list(STATUSES.values()).index(offered), horizontal=True,
                             key=f"dose_status_{version}")
     status = STATUSES[status_label]
     authority_needed = dose_gate.needs_authority(check, standing)
