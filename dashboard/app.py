@@ -10,7 +10,7 @@ import streamlit as st
 
 from dashboard import cookie, sign_in
 from dashboard.banner import show_banner
-from dashboard.session import TOKEN_KEY, current_user, enforce_timeout, resume_from_cookie, sign_out, watch_idle
+from dashboard.session import FAILED_BEFORE_KEY, TOKEN_KEY, current_user, enforce_timeout, resume_from_cookie, sign_out, watch_idle
 from monitoring.auth import SESSION_TIMEOUT_MINUTES, may
 
 st.set_page_config(page_title="IL-2 Toxicity Monitor", page_icon=":material/monitor_heart:", layout="wide")
@@ -56,5 +56,7 @@ with who:   # zero-height helpers in the header row, not as gaps above the page
     if TOKEN_KEY in st.session_state:
         cookie.keep(st.session_state[TOKEN_KEY])
     watch_idle()
+if FAILED_BEFORE_KEY in st.session_state:
+    st.warning(st.session_state.pop(FAILED_BEFORE_KEY), icon=":material/lock:")
 page = st.navigation(pages, position="top")  # the full width for tables on a 1366-px ward workstation
 page.run()

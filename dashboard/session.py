@@ -19,6 +19,7 @@ from monitoring.db import session_scope
 USER_KEY = "signed_in_user"
 TOKEN_KEY = "sign_in_token"
 NOTICE_KEY = "sign_in_notice"
+FAILED_BEFORE_KEY = "failed_before_notice"
 TIMEOUT_NOTICE = (f"Signed out after {auth.SESSION_TIMEOUT_MINUTES:g} minutes without activity. Sign in again "
                   "to continue: anything typed and not saved is kept as a draft and offered back.")
 
@@ -43,6 +44,10 @@ def start_session(result: auth.SignIn) -> None:
         token = sessions.start(session=session, username=result.username)
     st.session_state[USER_KEY] = _load(result.username)
     st.session_state[TOKEN_KEY] = token
+    if result.failed_before:  # the lock is never shown at the sign-in form; its owner learns of it here
+        st.session_state[FAILED_BEFORE_KEY] = (
+            f"{result.failed_before} failed sign-in attempt{'s' if result.failed_before > 1 else ''} on your "
+            "account since your last sign-in. If they were not yours, tell an administrator.")
 
 
 def resume_from_cookie() -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.resources import get_engine, get_settings
+from dashboard.resources import get_engine
 from dashboard.session import NOTICE_KEY, start_session
 from monitoring import auth
 from monitoring.db import session_scope
@@ -42,12 +42,8 @@ def show() -> None:
         if result.ok:
             start_session(result)
             st.rerun()
-        elif result.locked_until is not None:
-            local = result.locked_until.astimezone(get_settings().timezone)
-            st.error(f"Account locked until {local:%H:%M} after repeated failed sign-ins. "
-                     "An administrator can unlock it sooner.")
-        else:
-            st.error(result.message)
+        # One message for every failure (auth.WRONG_CREDENTIALS): the page never says an account is locked.
+        st.error(result.message)
     if sso_configured():
         st.divider()
         st.button("Sign in with the hospital account", on_click=st.login)

@@ -2,8 +2,16 @@
 
 - Passwords: argon2id (argon2-cffi defaults, RFC 9106), never stored or logged in plain text.
 - Policy: at least 8 characters, not the user name, not a common password (NIST SP 800-63B §5.1.1.2).
-- Lockout: LOCKOUT_ATTEMPTS failed sign-ins in a row lock the account for LOCKOUT_MINUTES; the same
-  message for an unknown user and a wrong password, so the form does not reveal who has an account.
+- Lockout (OWASP ASVS 4.0 V2.2.1, soft lockout): each attempt on an account is counted in one
+  UPDATE ... RETURNING before its password is checked, so parallel attempts cannot share a count
+  (issue 16: 30 parallel guesses on PostgreSQL were all checked by a read-then-write counter). The
+  LOCKOUT_ATTEMPTS-th attempt in a row sets the lock; attempts after it are refused without checking
+  the password until LOCKOUT_MINUTES have passed, so at most LOCKOUT_ATTEMPTS passwords are checked
+  per account and lock period, however many arrive at once.
+- One message for an unknown user, a wrong password and a locked account, so the form tells neither
+  who has an account nor whether a guess under the lock was right. The lock is shown to an
+  administrator (Users page, CLI) and, after it ends, to the user: the first sign-in says how many
+  failed attempts came before it.
 - Every sign-in, failed sign-in, sign-out and account change writes one audit row.
 """
 from __future__ import annotations
@@ -13,11 +21,11 @@ from datetime import datetime, timedelta, timezone
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import select
+from sqlalchemy import and_, case, func, literal, select, update
 from sqlmodel import Session
 
 from monitoring.config import number_setting
-from monitoring.models import ROLES, User, UserWard, Ward
+from monitoring.models import ROLES, AuditEvent, User, UserWard, Ward
 from monitoring.repository import RecordError, write_audit
 
 LOCKOUT_ATTEMPTS = int(number_setting("IL2_LOCKOUT_ATTEMPTS"))
@@ -30,7 +38,8 @@ COMMON_PASSWORDS = frozenset({"password", "password1", "12345678", "123456789", 
 DEMO_PASSWORD = "demo-il2"
 DEMO_ACCOUNTS = (("nurse", "Demo nurse", "nurse"), ("oncologist", "Demo oncologist", "oncologist"),
                  ("quality", "Demo quality analyst", "quality"), ("admin", "Demo administrator", "admin"))
-WRONG_CREDENTIALS = "Wrong user name or password."
+WRONG_CREDENTIALS = (f"Wrong user name or password. After {LOCKOUT_ATTEMPTS} failed attempts in a row an account "
+                     f"waits {LOCKOUT_MINUTES:g} minutes; an administrator can unlock it sooner.")
 
 _hasher = PasswordHasher()  # argon2id, time_cost 3, memory 64 MiB, parallelism 4 (library defaults)
 # Verified against when the user does not exist, so both paths take the same time.
@@ -186,6 +195,26 @@ def reset_password(*, session: Session, username: str, new_password: str, change
     return user
 
 
+def unlock(*, session: Session, username: str, changed_by: str) -> User:
+    """Lift a lock and start the failed-attempt count again, without a new password (audited)."""
+    user = get_user(session=session, username=username)
+    if user is None:
+        raise RecordError([f"No user named '{username}'."])
+    before = {"failed_logins": user.failed_logins,
+              "locked_until": user.locked_until.isoformat() if user.locked_until else None}
+    user.failed_logins, user.locked_until = 0, None
+    session.flush()
+    write_audit(session=session, username=changed_by, action="user-unlock", entity="user", entity_id=user.username,
+                before=before, after={"failed_logins": 0, "locked_until": None})
+    return user
+
+
+def locked_now(user: User, now: datetime | None = None) -> datetime | None:
+    """The end of the account's lock if it is locked now (for an administrator's eyes only)."""
+    now = now or datetime.now(timezone.utc)
+    return user.locked_until if user.locked_until is not None and user.locked_until > now else None
+
+
 def list_users(*, session: Session) -> list[User]:
     return list(session.scalars(select(User).order_by(User.role, User.username)).all())
 
@@ -211,40 +240,70 @@ class SignIn:
     username: str | None = None
     display_name: str | None = None
     role: str | None = None
-    locked_until: datetime | None = None
+    failed_before: int = 0  # failed attempts on the account since its last sign-in (told after a success)
+
+
+def _count_attempt(*, session: Session, user_id: int, now: datetime) -> tuple[int, datetime | None]:
+    """Count one sign-in attempt atomically and return (attempts in a row, locked until).
+
+    An ended lock starts a new count; the LOCKOUT_ATTEMPTS-th attempt sets the lock. One statement,
+    so the database serialises concurrent attempts on the row (SQLite: the writer lock; PostgreSQL:
+    the row lock, with the count re-read after the wait)."""
+    table = User.__table__
+    lock_ended = and_(table.c.locked_until.is_not(None), table.c.locked_until <= now)
+    attempts = case((lock_ended, 1), else_=table.c.failed_logins + 1)
+    until = literal(now + timedelta(minutes=LOCKOUT_MINUTES), table.c.locked_until.type)
+    locked_until = case((lock_ended, None),
+                        (and_(table.c.locked_until.is_(None), attempts >= LOCKOUT_ATTEMPTS), until),
+                        else_=table.c.locked_until)
+    row = session.execute(update(table).where(table.c.id == user_id)
+                          .values(failed_logins=attempts, locked_until=locked_until)
+                          .returning(table.c.failed_logins, table.c.locked_until)).one()
+    return row.failed_logins, row.locked_until
 
 
 def authenticate(*, session: Session, username: str, password: str, now: datetime | None = None) -> SignIn:
-    """Check a user name and password; count failures, lock after LOCKOUT_ATTEMPTS, audit either way."""
+    """Check a user name and password; count the attempt first, lock after LOCKOUT_ATTEMPTS, audit either way."""
     now = now or datetime.now(timezone.utc)
     typed = (username or "").strip().lower()
     user = get_user(session=session, username=typed) if typed else None
-    if user is not None and user.locked_until is not None and user.locked_until > now:
-        _verify(None, password)  # same work as a real check
-        write_audit(session=session, username=typed, action="sign-in-failed", entity="user", entity_id=typed,
-                    after={"reason": "locked", "locked_until": user.locked_until.isoformat()})
-        return SignIn(False, "Account locked.", locked_until=user.locked_until)
-    valid = _verify(user.password_hash if user else None, password)
-    if user is None or not valid or not user.is_active:
-        reason = "unknown user" if user is None else ("disabled" if valid else "wrong password")
-        locked_until = None
-        if user is not None and not valid:
-            user.failed_logins += 1
-            if user.failed_logins >= LOCKOUT_ATTEMPTS:
-                user.locked_until = locked_until = now + timedelta(minutes=LOCKOUT_MINUTES)
-                user.failed_logins = 0
-        write_audit(session=session, username=typed or "(empty)", action="sign-in-failed", entity="user",
-                    entity_id=typed or None, after={"reason": reason,
-                                                    **({"locked_until": locked_until.isoformat()} if locked_until else {})})
-        if locked_until is not None:
-            return SignIn(False, "Account locked.", locked_until=locked_until)
-        if user is not None and valid and not user.is_active:
+    if user is None:
+        _verify(None, password)  # the same work as a real check, so timing does not tell either
+        write_audit(session=session, username=typed[:64] or "(empty)", action="sign-in-failed", entity="user",
+                    entity_id=typed[:64] or None, after={"reason": "unknown user"})
+        return SignIn(False, WRONG_CREDENTIALS)
+    attempts, locked_until = _count_attempt(session=session, user_id=user.id, now=now)
+    if attempts > LOCKOUT_ATTEMPTS:
+        _verify(None, password)  # not checked under the lock: a right guess must look like a wrong one
+        write_audit(session=session, username=user.username, action="sign-in-failed", entity="user",
+                    entity_id=user.username, after={"reason": "locked", "attempt": attempts,
+                                                    "locked_until": locked_until.isoformat()})
+        return SignIn(False, WRONG_CREDENTIALS)
+    valid = _verify(user.password_hash, password)
+    if not valid or not user.is_active:
+        reason = "disabled" if valid else "wrong password"
+        write_audit(session=session, username=user.username, action="sign-in-failed", entity="user",
+                    entity_id=user.username,
+                    after={"reason": reason, "attempt": attempts,
+                           **({"locked_until": locked_until.isoformat()} if locked_until else {})})
+        if valid:  # only the holder of the password learns that the account is disabled
             return SignIn(False, "This account is disabled; ask an administrator.")
         return SignIn(False, WRONG_CREDENTIALS)
-    user.failed_logins, user.locked_until = 0, None
+    table = User.__table__
+    session.execute(update(table).where(table.c.id == user.id).values(failed_logins=0, locked_until=None))
+    session.expire(user)
+    failed_before = _failed_since_last_sign_in(session=session, username=user.username)
     write_audit(session=session, username=user.username, action="sign-in", entity="user", entity_id=user.username,
-                after={"method": "password", "role": user.role})
-    return SignIn(True, "Signed in.", user.username, user.display_name, user.role)
+                after={"method": "password", "role": user.role, "failed_before": failed_before})
+    return SignIn(True, "Signed in.", user.username, user.display_name, user.role, failed_before=failed_before)
+
+
+def _failed_since_last_sign_in(*, session: Session, username: str) -> int:
+    """Failed attempts on the account (any reason, the lock included) since its last sign-in, from the audit."""
+    mine = and_(AuditEvent.entity == "user", AuditEvent.entity_id == username)
+    last = session.scalar(select(func.max(AuditEvent.at)).where(mine, AuditEvent.action == "sign-in"))
+    failed = select(func.count()).where(mine, AuditEvent.action == "sign-in-failed")
+    return session.scalar(failed.where(AuditEvent.at > last) if last is not None else failed)
 
 
 def sign_in_identity(*, session: Session, email: str | None) -> SignIn:

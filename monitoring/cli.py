@@ -216,7 +216,8 @@ def _cmd_users(args: argparse.Namespace) -> int:
                 for user in auth.list_users(session=session):
                     wards = ",".join(str(w) for w in auth.user_ward_ids(session=session, user=user)) or "-"
                     state = "active" if user.is_active else "disabled"
-                    locked = f", locked until {user.locked_until:%Y-%m-%d %H:%M}Z" if user.locked_until else ""
+                    until = auth.locked_now(user)
+                    locked = f", locked until {until:%Y-%m-%d %H:%M}Z" if until else ""
                     print(f"{user.username}\t{user.role}\t{user.display_name}\t{user.email or '-'}\t"
                           f"wards {wards}\t{state}{locked}")
             elif args.action == "add":
@@ -232,6 +233,9 @@ def _cmd_users(args: argparse.Namespace) -> int:
                 auth.reset_password(session=session, username=args.username, new_password=new_password(),
                                     changed_by=actor)
                 print(f"Password of {args.username} reset; the account is unlocked.")
+            elif args.action == "unlock":
+                auth.unlock(session=session, username=args.username, changed_by=actor)
+                print(f"{args.username} unlocked.")
     except RecordError as exc:
         print(f"il2-monitor: {exc}", file=sys.stderr)
         return 2
@@ -479,6 +483,7 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--ward", action="append", help="ward code the user is assigned to (repeatable)")
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     for name, help_text in (("disable", "disable an account"), ("enable", "enable an account"),
+                            ("unlock", "lift a sign-in lock (same password)"),
                             ("reset", "set a new password and unlock")):
         action = user_actions.add_parser(name, help=help_text)
         action.add_argument("username")

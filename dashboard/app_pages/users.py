@@ -21,7 +21,7 @@ with session_scope(get_engine()) as session:
                            "E-mail (single sign-on)": u.email or "",
                            "Wards": ", ".join(ward_names[i] for i in auth.user_ward_ids(session=session, user=u)),
                            "Active": u.is_active,
-                           "Locked until (UTC)": u.locked_until.strftime("%Y-%m-%d %H:%M") if u.locked_until else ""}
+                           "Locked until (UTC)": f"{auth.locked_now(u):%Y-%m-%d %H:%M}" if auth.locked_now(u) else ""}
                           for u in users])
 st.dataframe(table, hide_index=True, width="stretch")
 
@@ -57,7 +57,7 @@ with change.form("change_user"):
     st.subheader("Change a user")
     target = st.selectbox("User", [u.username for u in users], key="change_username")
     new_password = st.text_input("New password (for reset)", type="password", key="reset_password")
-    disable, enable, reset = st.columns(3)
+    disable, enable, unlock, reset = st.columns(4)
     if disable.form_submit_button("Disable"):
         if target == admin["username"]:
             st.error("You cannot disable your own account.")
@@ -67,6 +67,8 @@ with change.form("change_user"):
     if enable.form_submit_button("Enable"):
         run(lambda s: auth.set_active(session=s, username=target, active=True, changed_by=admin["username"]),
             f"{target} enabled.")
+    if unlock.form_submit_button("Unlock"):
+        run(lambda s: auth.unlock(session=s, username=target, changed_by=admin["username"]), f"{target} unlocked.")
     if reset.form_submit_button("Reset password"):
         run(lambda s: auth.reset_password(session=s, username=target, new_password=new_password,
                                           changed_by=admin["username"]), f"Password of {target} reset and unlocked.")
