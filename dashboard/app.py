@@ -12,8 +12,19 @@ from dashboard import cookie, sign_in
 from dashboard.banner import show_banner
 from dashboard.session import FAILED_BEFORE_KEY, TOKEN_KEY, current_user, enforce_timeout, resume_from_cookie, sign_out, watch_idle
 from monitoring.auth import SESSION_TIMEOUT_MINUTES, may
+from monitoring.sso_settings import sso_setting_problems
 
 st.set_page_config(page_title="IL-2 Toxicity Monitor", page_icon=":material/monitor_heart:", layout="wide")
+# No traceback (SQL, paths) on any screen, wherever the app was started from: .streamlit/config.toml
+# is read only from the working directory, so the setting is made here as well (issue 16 item 10).
+st.set_option("client.showErrorDetails", "none")
+
+# A forgeable identity cookie would sign anyone in as anyone: refuse to run (issue 16 item 2).
+sso_problems = sso_setting_problems(sign_in.sso_section())
+if sso_problems:
+    st.error("Single sign-on is not configured safely, so the monitor does not run. An administrator must "
+             "fix .streamlit/secrets.toml:\n\n" + "\n".join(f"- {problem}" for problem in sso_problems))
+    st.stop()
 
 # (page file, title, icon, url path, permission) — each page checks its permission again on the server.
 PAGES = [

@@ -69,8 +69,12 @@ def resume_from_cookie() -> None:
 
 
 def sign_out(reason: str = "user") -> None:
+    """End the sign-in everywhere it lives: the audit, the server-side record, this browser's state and,
+    for single sign-on, Streamlit's identity cookie (st.logout), without which the next run would sign
+    the same identity straight back in."""
     user = current_user()
     token = st.session_state.get(TOKEN_KEY)
+    single_sign_on = bool(st.user.get("is_logged_in", False))
     with session_scope(get_engine()) as session:
         if user:
             auth.record_sign_out(session=session, username=user["username"], reason=reason)
@@ -81,6 +85,8 @@ def sign_out(reason: str = "user") -> None:
         del st.session_state[key]
     if reason == "timeout":
         st.session_state[NOTICE_KEY] = TIMEOUT_NOTICE
+    if single_sign_on:
+        st.logout()
 
 
 def expired() -> bool:

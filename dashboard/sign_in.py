@@ -9,11 +9,16 @@ from monitoring import auth
 from monitoring.db import session_scope
 
 
-def sso_configured() -> bool:
+def sso_section() -> dict | None:
+    """The [auth] section of .streamlit/secrets.toml, or None when single sign-on is not configured."""
     try:
-        return "auth" in st.secrets
+        return dict(st.secrets["auth"]) if "auth" in st.secrets else None
     except Exception:  # no secrets.toml at all: Streamlit raises rather than answering False
-        return False
+        return None
+
+
+def sso_configured() -> bool:
+    return sso_section() is not None
 
 
 def show() -> None:

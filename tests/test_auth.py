@@ -327,6 +327,89 @@ def test_an_oidc_user_is_mapped_through_st_user(app_url):
     assert "has no account here" in stranger.error[0].value
 
 
+GOOD_SECRET = "Zq3v8LwN1pX0rT6yB4mK9sD2fH7jC5aG"  # 32 characters, 32 different
+
+
+@pytest.mark.parametrize("cookie_secret, refused", [
+    (None, "missing"),
+    ("", "missing"),
+    ("a long random string, identical on every replica", "published example"),  # the old example file
+    ("xxx", "published example"),                                                 # Streamlit's docs
+    (GOOD_SECRET[:31], "31 characters"),                                          # just below 32
+    (GOOD_SECRET, None),                                                          # at 32
+    (GOOD_SECRET + "W", None),                                                    # just above
+    ("ab" * 20, "2 different characters"),
+])
+def test_single_sign_on_refuses_a_missing_published_or_short_cookie_secret(cookie_secret, refused):
+    from monitoring.sso_settings import sso_setting_problems
+    section = {"client_secret": "issued-by-the-idp-7f3a", "client_id": "il2-monitor",
+               **({} if cookie_secret is None else {"cookie_secret": cookie_secret})}
+    problems = sso_setting_problems(section)
+    if refused is None:
+        assert problems == []
+    else:
+        assert refused in problems[0] and "token_urlsafe" in problems[-1]
+    assert sso_setting_problems(None) == []  # not configured: password sign-in only
+
+
+def test_the_example_secrets_file_cannot_be_deployed_as_it_is():
+    import tomllib
+    from pathlib import Path
+    from monitoring.sso_settings import sso_setting_problems
+    example = tomllib.loads((Path(__file__).parents[1] / ".streamlit/secrets.toml.example").read_text())
+    assert len(sso_setting_problems(example["auth"])) == 3  # cookie secret, client secret, how to generate
+
+
+def sso_app(email="dr.sso@hospital.example", cookie_secret=GOOD_SECRET) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": cookie_secret,
+                          "client_id": "il2-monitor", "client_secret": "issued-by-the-idp-7f3a",
+                          "server_metadata_url": "https://login.hospital.example/.well-known/openid-configuration"}
+    at.user = {"is_logged_in": True, "email": email, "name": "Dr Sso"}
+    return at
+
+
+def add_sso_user(app_url):
+    engine = make_engine(app_url)
+    with session_scope(engine) as session:
+        auth.add_user(session=session, username="dr.sso", display_name="Dr Sso", role="oncologist", password=None,
+                      email="dr.sso@hospital.example", created_by="admin")
+    engine.dispose()
+
+
+def test_with_the_example_cookie_secret_a_forged_identity_cookie_signs_nobody_in(app_url):
+    add_sso_user(app_url)
+    at = sso_app(cookie_secret="a long random string, identical on every replica").run()
+    assert not at.exception and not at.dataframe and not at.text_input
+    assert "does not run" in at.error[0].value and "published example" in at.error[0].value
+    with session_scope(make_engine(app_url)) as session:
+        assert session.scalar(select(func.count()).where(AuditEvent.action == "sign-in")) == 0
+
+
+def test_signing_out_ends_the_single_sign_on_identity_too(app_url):
+    add_sso_user(app_url)
+    at = sso_app().run()
+    assert at.title[0].value == "Ward overview"
+    at.button(key="sign_out").click().run()
+    # Without st.logout the identity cookie would sign the same person straight back in.
+    assert at.user == {"is_logged_in": False}
+    assert at.title[0].value == "IL-2 Toxicity Monitor" and not at.dataframe
+
+
+def test_the_idle_time_out_ends_the_single_sign_on_identity_too(app_url):
+    add_sso_user(app_url)
+    at = sso_app().run()
+    assert at.title[0].value == "Ward overview"
+    engine = make_engine(app_url)
+    with session_scope(engine) as session:
+        for row in session.scalars(select(SignInSession)):
+            row.last_activity_at = datetime.now(timezone.utc) - timedelta(minutes=auth.SESSION_TIMEOUT_MINUTES + 1)
+    engine.dispose()
+    at.run()
+    assert at.user == {"is_logged_in": False}
+    assert at.title[0].value == "IL-2 Toxicity Monitor" and not at.dataframe
+
+
 def test_an_idle_session_is_signed_out_after_the_timeout(app_url):
     at = app_signed_in("nurse")
     engine = make_engine(app_url)
