@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test install install-dev db bench clean-db
+.PHONY: run test install install-dev db demo bench clean-db
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,10 +26,16 @@ install: $(STAMP)
 
 install-dev: $(DEV_STAMP)
 
-# Create or upgrade the schema, then seed the synthetic demo ward if the database is empty.
+# Create or upgrade the schema, then seed the synthetic demo ward (and its four published demo
+# accounts) only into an empty embedded SQLite database: a PostgreSQL ward database never gets them
+# from `make run`; `make demo` adds them to a database of their own (refused beside real data).
 db: install
 	$(BIN)/il2-monitor db upgrade
-	$(BIN)/il2-monitor demo --if-empty
+	$(BIN)/il2-monitor demo --if-empty --embedded-only
+
+demo: install
+	$(BIN)/il2-monitor db upgrade
+	$(BIN)/il2-monitor demo
 
 run: db
 	$(BIN)/streamlit run dashboard/app.py --server.port $(PORT) --server.address $(ADDRESS)

@@ -25,7 +25,7 @@ from sqlalchemy import and_, case, func, literal, select, update
 from sqlmodel import Session
 
 from monitoring.config import number_setting
-from monitoring.models import ROLES, AuditEvent, User, UserWard, Ward
+from monitoring.models import ROLES, AuditEvent, Patient, User, UserWard, Ward
 from monitoring.repository import RecordError, write_audit
 
 LOCKOUT_ATTEMPTS = int(number_setting("IL2_LOCKOUT_ATTEMPTS"))
@@ -219,13 +219,38 @@ def list_users(*, session: Session) -> list[User]:
     return list(session.scalars(select(User).order_by(User.role, User.username)).all())
 
 
+DEMO_CREATOR = "demo-generator"
+
+
+def real_data_present(*, session: Session) -> list[str]:
+    """What makes this database more than a demo (issue 16 item 9): accounts the demo did not create,
+    patients not marked synthetic. Empty for an empty or demo-only database."""
+    made_by_demo = select(AuditEvent.entity_id).where(AuditEvent.action == "user-create",
+                                                      AuditEvent.username == DEMO_CREATOR)
+    accounts = session.scalars(select(User.username).where(User.username.not_in(made_by_demo))
+                               .order_by(User.username)).all()
+    patients = session.scalar(select(func.count()).select_from(Patient).where(Patient.is_synthetic.is_(False)))
+    found = []
+    if accounts:
+        shown = ", ".join(accounts[:5]) + (f" and {len(accounts) - 5} more" if len(accounts) > 5 else "")
+        found.append(f"{len(accounts)} account{'s' if len(accounts) > 1 else ''} not made by the demo ({shown})")
+    if patients:
+        found.append(f"{patients} patient{'s' if patients > 1 else ''} not marked synthetic")
+    return found
+
+
 def ensure_demo_accounts(*, session: Session, ward_codes: list[str]) -> int:
-    """The demo database's four accounts (password demo-il2); only ever called when seeding demo data."""
+    """The demo database's four accounts (password demo-il2, published in the README): only ever in a
+    database that holds nothing but the demo, never beside real accounts or patients."""
+    real = real_data_present(session=session)
+    if real:
+        raise RecordError([f"Demo accounts are not added to a database that holds {' and '.join(real)}; "
+                           "the synthetic demo goes into a database of its own."])
     created = 0
     for username, display_name, role in DEMO_ACCOUNTS:
         if get_user(session=session, username=username) is None:
             add_user(session=session, username=username, display_name=display_name, role=role,
-                     password=DEMO_PASSWORD, created_by="demo-generator",
+                     password=DEMO_PASSWORD, created_by=DEMO_CREATOR,
                      ward_codes=ward_codes if role == "nurse" else [], enforce_policy=False)
             created += 1
     return created

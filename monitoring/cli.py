@@ -30,19 +30,31 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     from monitoring import demo
     from monitoring.alerting import sync_alerts
-    from monitoring.auth import ensure_demo_accounts
+    from monitoring.auth import ensure_demo_accounts, real_data_present
     from monitoring.db import make_engine, session_scope, upgrade
-    from monitoring.models import Patient
+    from monitoring.models import Patient, User
 
     settings = load_settings()
+    if args.embedded_only and not settings.database_url.startswith("sqlite"):
+        print("The database is not the embedded SQLite file: the demo ward and its accounts are not added "
+              "(add them to a database of their own with `make demo`).")
+        return 0
     upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
     try:
         with session_scope(engine) as session:
-            existing = session.scalar(select(func.count()).select_from(Patient))
-        if existing and args.if_empty:
-            print(f"Database already holds {existing} patients; demo ward not added.")
+            patients = session.scalar(select(func.count()).select_from(Patient))
+            accounts = session.scalar(select(func.count()).select_from(User))
+            real = real_data_present(session=session)
+        if (patients or accounts) and args.if_empty:
+            print(f"Database already holds {patients} patients and {accounts} accounts; demo ward not added.")
             return 0
+        if real:
+            # Checked before anything is written: the demo's accounts (password published in the README)
+            # never sit beside real ones, and synthetic patients never mix with real ones.
+            print(f"il2-monitor: the database holds {' and '.join(real)}; the SYNTHETIC demo goes only into "
+                  "a database of its own (set DATABASE_URL to another database).", file=sys.stderr)
+            return 2
         end = (args.end or datetime.now(timezone.utc)).replace(minute=0, second=0, microsecond=0)
         ward = demo.generate_ward(patients=args.patients, days=args.days, seed=args.seed, end=end)
         with session_scope(engine) as session:
@@ -469,7 +481,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--days", type=int, default=7, help="days of data up to --end (default 7)")
     demo.add_argument("--seed", type=int, default=2026, help="random seed: same seed, same data (default 2026)")
     demo.add_argument("--end", type=_iso_datetime, help="last hour of data, ISO 8601 (default: now)")
-    demo.add_argument("--if-empty", action="store_true", help="do nothing when the database holds patients")
+    demo.add_argument("--if-empty", action="store_true",
+                      help="do nothing when the database holds patients or accounts (make run uses this)")
+    demo.add_argument("--embedded-only", action="store_true",
+                      help="do nothing unless the database is the embedded SQLite file (make run uses this: "
+                           "a PostgreSQL ward database gets the demo only when asked, with make demo)")
     demo.set_defaults(handler=_cmd_demo)
 
     users = commands.add_parser("users", help="list and manage accounts")

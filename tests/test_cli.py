@@ -28,6 +28,71 @@ def test_db_upgrade_then_demo_if_empty_seeds_once(tmp_path):
     assert second.returncode == 0 and "not added" in second.stdout
 
 
+def _counts(url):
+    from sqlalchemy import func, select
+
+    from monitoring.db import make_engine, session_scope
+    from monitoring.models import Patient, User
+    engine = make_engine(url)
+    with session_scope(engine) as session:
+        counts = (session.scalar(select(func.count()).select_from(Patient)),
+                  sorted(session.scalars(select(User.username)).all()))
+    engine.dispose()
+    return counts
+
+
+def _real_account(url):
+    from monitoring import auth
+    from monitoring.db import make_engine, session_scope
+    engine = make_engine(url)
+    with session_scope(engine) as session:
+        auth.add_user(session=session, username="sister.jones", display_name="Sister Jones", role="nurse",
+                      password="ward-7-night-shift", created_by="admin")
+    engine.dispose()
+
+
+def test_the_demo_and_its_published_accounts_never_go_into_a_database_with_real_accounts(db_url):
+    """Issue 16 item 9: `demo` added four demo-il2 accounts (an admin among them) beside real ones."""
+    assert run_cli("db", "upgrade", env_url=db_url).returncode == 0
+    _real_account(db_url)
+    refused = run_cli("demo", "--end", "2026-11-27T08:00:00Z", env_url=db_url)
+    assert refused.returncode == 2 and "1 account not made by the demo (sister.jones)" in refused.stderr
+    assert _counts(db_url) == (0, ["sister.jones"])  # nothing written
+    quiet = run_cli("demo", "--if-empty", env_url=db_url)
+    assert quiet.returncode == 0 and "not added" in quiet.stdout
+    assert _counts(db_url) == (0, ["sister.jones"])
+
+
+def test_make_run_seeds_only_the_embedded_database(tmp_path, db_url):
+    seeded = run_cli("demo", "--if-empty", "--embedded-only", "--end", "2026-11-27T08:00:00Z", env_url=db_url)
+    assert seeded.returncode == 0, seeded.stderr
+    if db_url.startswith("sqlite"):
+        assert _counts(db_url) == (12, ["admin", "nurse", "oncologist", "quality"])
+    else:   # a PostgreSQL ward database: nothing, and the way to ask for the demo
+        assert "make demo" in seeded.stdout
+        assert _counts(db_url) == (0, [])
+
+
+def test_demo_accounts_are_refused_beside_real_patients_or_accounts(engine):
+    import pytest
+
+    from monitoring import auth
+    from monitoring.db import session_scope
+    from monitoring.repository import RecordError
+    with session_scope(engine) as session:
+        assert auth.real_data_present(session=session) == []
+        auth.add_user(session=session, username="dr.real", display_name="Dr Real", role="oncologist",
+                      password="oncology-rota-2026", created_by="admin")
+    with session_scope(engine) as session, pytest.raises(RecordError, match=r"dr\.real"):
+        auth.ensure_demo_accounts(session=session, ward_codes=[])
+    from monitoring.models import Patient
+    with session_scope(engine) as session:
+        session.add(Patient(sex="female"))
+        session.add(Patient(sex="male", is_synthetic=True))
+    with session_scope(engine) as session:
+        assert auth.real_data_present(session=session)[1] == "1 patient not marked synthetic"
+
+
 def test_bad_settings_and_arguments_exit_2_with_a_message(tmp_path):
     bad_url = run_cli("db", "upgrade", env_url="mysql://x@y/z")
     assert bad_url.returncode == 2 and "DATABASE_URL" in bad_url.stderr
