@@ -171,12 +171,47 @@ def set_active(*, session: Session, username: str, active: bool, changed_by: str
     user = get_user(session=session, username=username)
     if user is None:
         raise RecordError([f"No user named '{username}'."])
+    if not active and user.username == (changed_by or "").strip().lower():
+        raise RecordError(["You cannot disable your own account; ask another administrator."])
     before = _public(user)
     user.is_active = active
-    session.flush()
     write_audit(session=session, username=changed_by, action="user-enable" if active else "user-disable",
                 entity="user", entity_id=user.username, before=before, after=_public(user))
+    session.flush()
     return user
+
+
+def change_account(*, session: Session, username: str, changed_by: str, role: str | None = None,
+                   ward_codes: list[str] | None = None, display_name: str | None = None) -> User:
+    """Change an account's role, wards or name: one audit row with the old and the new values. Nobody
+    changes their own role (an administrator could not then be stopped by another)."""
+    user = get_user(session=session, username=username)
+    errors = []
+    if user is None:
+        errors.append(f"No user named '{username}'.")
+    if role is not None and role not in ROLES:
+        errors.append(f"Role '{role}' is not known; accepted: {', '.join(ROLES)}.")
+    if user is not None and role is not None and role != user.role and user.username == changed_by.strip().lower():
+        errors.append("You cannot change your own role; ask another administrator.")
+    if errors:
+        raise RecordError(errors)
+    before = {**_public(user), "wards": _ward_codes(session=session, user=user)}
+    if role is not None:
+        user.role = role
+    if display_name is not None and display_name.strip():
+        user.display_name = display_name.strip()
+    after = {**_public(user), "wards": sorted(set(ward_codes)) if ward_codes is not None else before["wards"]}
+    write_audit(session=session, username=changed_by, action="user-change", entity="user",
+                entity_id=user.username, before=before, after=after)
+    if ward_codes is not None:
+        set_wards(session=session, user=user, ward_codes=ward_codes)  # an unknown ward refuses the whole change
+    session.flush()
+    return user
+
+
+def _ward_codes(*, session: Session, user: User) -> list[str]:
+    return sorted(session.scalars(select(Ward.code).join(UserWard, UserWard.ward_id == Ward.id)
+                                  .where(UserWard.user_id == user.id)).all())
 
 
 def reset_password(*, session: Session, username: str, new_password: str, changed_by: str) -> User:
@@ -189,9 +224,9 @@ def reset_password(*, session: Session, username: str, new_password: str, change
         raise RecordError(problems)
     user.password_hash = hash_password(new_password)
     user.failed_logins, user.locked_until = 0, None
-    session.flush()
     write_audit(session=session, username=changed_by, action="user-password-reset", entity="user",
                 entity_id=user.username, after={"unlocked": True})
+    session.flush()
     return user
 
 

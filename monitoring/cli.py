@@ -25,6 +25,27 @@ def _cmd_db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_db_app_role(args: argparse.Namespace) -> int:
+    from monitoring.db import make_engine
+    from monitoring.db_roles import grant_app_role
+
+    settings = load_settings()
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
+    engine = make_engine(settings.database_url)
+    try:
+        granted = grant_app_role(engine, args.role, password)
+    except ValueError as exc:
+        print(f"il2-monitor: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+    for privileges, tables in granted.items():
+        print(f"{privileges}: {', '.join(tables) or '-'}")
+    print(f"The app connects as '{args.role}' (DATABASE_URL=postgresql://{args.role}:...@host/database); "
+          "migrations stay with the owner. Run this again after each upgrade.")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from sqlalchemy import func, select
 
@@ -475,6 +496,11 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="create or upgrade the schema (DATABASE_URL)").set_defaults(
         handler=_cmd_db_upgrade)
+    app_role = db_commands.add_parser("app-role", help="PostgreSQL: create or refresh the role the app connects as "
+                                                       "(owns nothing; SELECT and INSERT only on the record)")
+    app_role.add_argument("role", help="role name, e.g. il2_app")
+    app_role.add_argument("--password-stdin", action="store_true", help="set the role's password from standard input")
+    app_role.set_defaults(handler=_cmd_db_app_role)
 
     demo = commands.add_parser("demo", help="write the SYNTHETIC demo ward into the database")
     demo.add_argument("--patients", type=int, default=12, help="number of patients (default 12)")

@@ -80,6 +80,8 @@ def make_engine(url: str) -> Engine:
         cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
+        # REPLACE's implicit delete then fires the append-only DELETE triggers (issue 16 item 8).
+        cur.execute("PRAGMA recursive_triggers=ON")
         cur.close()
 
     @event.listens_for(engine, "begin")

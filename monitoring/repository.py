@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import exists, func, select
+from sqlalchemy import event, exists, func, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
@@ -106,6 +106,38 @@ def write_audit(*, session: Session, username: str, action: str, entity: str,
     return event
 
 
+# Who a person is and what an account may do change only with an audit row naming the old and the
+# new values (issue 16 item 8: patientidentity and user.role changed without one). Checked at every
+# flush, so no code path can forget it; the sign-in counters (failed_logins, locked_until) and
+# created_at are bookkeeping, not identity.
+AUDITED_COLUMNS = {"user": ("username", "display_name", "role", "email", "password_hash", "is_active"),
+                   "patientidentity": ("mrn", "given_name", "family_name", "birth_date")}
+
+
+def _audit_key(row: Any) -> tuple[str, str] | None:
+    table = getattr(row, "__tablename__", None)
+    if table == "user":
+        return "user", str(row.username)
+    if table == "patientidentity":
+        return "patient", str(row.patient_id)
+    return None
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_unaudited_identity_changes(session: Session, _context, _instances) -> None:
+    audited = {(row.entity, row.entity_id) for row in session.new if isinstance(row, AuditEvent)}
+    for row in [*session.dirty, *session.deleted]:
+        key = _audit_key(row)
+        if key is None:
+            continue
+        state = inspect(row)
+        changed = (["the whole row (deleted)"] if row in session.deleted else
+                   [c for c in AUDITED_COLUMNS[row.__tablename__] if state.attrs[c].history.has_changes()])
+        if changed and key not in audited:
+            raise RecordError([f"{row.__tablename__} {key[1]}: {', '.join(changed)} changed without an audit "
+                               "row; identity and account changes go through the functions that audit them."])
+
+
 # --- wards, patients, courses -------------------------------------------------------------------
 
 def get_or_create_ward(*, session: Session, code: str, name: str, timezone_name: str | None = None,
@@ -150,6 +182,31 @@ def add_patient(*, session: Session, mrn: str, given_name: str, family_name: str
     write_audit(session=session, username=recorded_by, action="create", entity="patient",
                 entity_id=patient.id, after={**_jsonable(patient), **_jsonable(identity)})
     return patient
+
+
+def correct_identity(*, session: Session, patient_id: int, changed_by: str, reason: str,
+                     **fields: Any) -> PatientIdentity:
+    """Correct a patient's record number, names or birth date: one audit row with the old and the new
+    values and the reason (the old values stay in the audit trail; nothing is lost)."""
+    identity = session.get(PatientIdentity, patient_id)
+    errors = []
+    if identity is None:
+        errors.append(f"Patient {patient_id} has no identity to correct.")
+    unknown = sorted(set(fields) - set(AUDITED_COLUMNS["patientidentity"]))
+    if unknown:
+        errors.append(f"{', '.join(unknown)}: not an identity field; accepted: "
+                      f"{', '.join(AUDITED_COLUMNS['patientidentity'])}.")
+    if not (reason or "").strip():
+        errors.append("A correction of identity needs a reason.")
+    if errors:
+        raise RecordError(errors)
+    before = _jsonable(identity)
+    for name, value in fields.items():
+        setattr(identity, name, value.strip() if isinstance(value, str) else value)
+    write_audit(session=session, username=changed_by, action="identity-correct", entity="patient",
+                entity_id=patient_id, before=before, after={**_jsonable(identity), "reason": reason.strip()})
+    session.flush()
+    return identity
 
 
 def add_course(*, session: Session, patient_id: int, regimen: str, start_at: datetime, created_by: str,

@@ -598,3 +598,47 @@ def test_an_administrator_sees_a_lock_and_lifts_it_without_a_new_password(engine
     assert sign_in(engine).ok
     unlock_row = audit_rows(engine, "user-unlock")[-1]
     assert unlock_row.username == "admin" and unlock_row.before["failed_logins"] == auth.LOCKOUT_ATTEMPTS
+
+
+def test_identity_and_account_changes_are_audited_with_old_and_new_values_or_refused(engine):
+    """Issue 16 item 8: user.role and patientidentity changed without an audit row."""
+    from monitoring import repository
+    from monitoring.models import PatientIdentity
+    from tests.factories import make_patient_with_course
+    make_user(engine)
+    patient_id, _ = make_patient_with_course(engine)
+    # A change made around the auditing functions is refused at the flush, whatever the code path.
+    with pytest.raises(RecordError, match="role changed without an audit row"):
+        with session_scope(engine) as session:
+            auth.get_user(session=session, username="alice").role = "admin"
+    with pytest.raises(RecordError, match="family_name changed without an audit row"):
+        with session_scope(engine) as session:
+            session.get(PatientIdentity, patient_id).family_name = "Someone-Else"
+    with pytest.raises(RecordError, match="deleted"):
+        with session_scope(engine) as session:
+            session.delete(session.get(PatientIdentity, patient_id))
+    # Through the functions: one audit row each, with the old and the new values.
+    with session_scope(engine) as session:
+        get_or_create_ward(session=session, code="W2", name="Ward 2")
+        auth.change_account(session=session, username="alice", role="oncologist", ward_codes=["W2"],
+                            changed_by="admin")
+        old_name = session.get(PatientIdentity, patient_id).family_name
+        repository.correct_identity(session=session, patient_id=patient_id, family_name="Corrected",
+                                    reason="spelling on the referral letter", changed_by="admin")
+    change = audit_rows(engine, "user-change")[-1]
+    assert (change.before["role"], change.before["wards"]) == ("nurse", ["W1"])
+    assert (change.after["role"], change.after["wards"]) == ("oncologist", ["W2"])
+    correction = audit_rows(engine, "identity-correct")[-1]
+    assert (correction.before["family_name"], correction.after["family_name"]) == (old_name, "Corrected")
+    assert correction.after["reason"] == "spelling on the referral letter"
+
+
+def test_nobody_changes_their_own_role_or_disables_their_own_account(engine):
+    make_user(engine, username="boss", role="admin")
+    with pytest.raises(RecordError, match="your own role"), session_scope(engine) as session:
+        auth.change_account(session=session, username="boss", role="nurse", changed_by="boss")
+    with pytest.raises(RecordError, match="your own account"), session_scope(engine) as session:
+        auth.set_active(session=session, username="boss", active=False, changed_by="boss")
+    with pytest.raises(RecordError, match="Ward 'NOPE' does not exist"), session_scope(engine) as session:
+        auth.change_account(session=session, username="boss", ward_codes=["NOPE"], changed_by="root")
+    assert len(audit_rows(engine, "user-change")) == 0  # the refused change left no row

@@ -243,6 +243,67 @@ def test_the_database_itself_refuses_to_edit_or_delete_the_record(engine, statem
     assert count(engine, Observation) == len(VITALS)
 
 
+FIRST_AUDIT = "(SELECT min(id) FROM auditevent)"
+FIRST_OBSERVATION = "(SELECT min(id) FROM observation)"
+
+
+ON_SQLITE = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+ON_POSTGRES = pytest.mark.parametrize("db_url", [pytest.param("postgresql", marks=pytest.mark.postgres)],
+                                      indirect=True)
+
+
+def _statement_changes_nothing(engine, statement):
+    patient_id, _ = make_patient_with_course(engine)
+    save(engine, patient_id, VITALS)
+    before = (count(engine, Observation), count(engine, AuditEvent))
+    with pytest.raises(DBAPIError, match="append-only"):
+        with engine.begin() as conn:
+            conn.execute(text(statement))
+    assert (count(engine, Observation), count(engine, AuditEvent)) == before
+    with session_scope(engine) as session:
+        assert "someone else" not in session.scalars(select(AuditEvent.username)).all()
+
+
+@ON_SQLITE
+@pytest.mark.parametrize("statement", [
+    # SQLite's REPLACE deleted the row it collided with without firing the DELETE trigger (issue 16 item 8).
+    "INSERT OR REPLACE INTO auditevent (id, at, username, action, entity) SELECT id, at, "
+    f"'someone else', action, entity FROM auditevent WHERE id = {FIRST_AUDIT}",
+    "REPLACE INTO observation SELECT * FROM observation WHERE id = " + FIRST_OBSERVATION,
+    "INSERT INTO auditevent (id, at, username, action, entity) SELECT id, at, 'someone else', action, entity "
+    f"FROM auditevent WHERE id = {FIRST_AUDIT} ON CONFLICT (id) DO UPDATE SET username = 'someone else'",
+])
+def test_sqlite_replace_and_upsert_cannot_rewrite_the_record(engine, statement):
+    _statement_changes_nothing(engine, statement)
+
+
+@ON_POSTGRES
+@pytest.mark.parametrize("statement", [
+    # PostgreSQL's TRUNCATE fired no row trigger and emptied the audit trail.
+    "TRUNCATE auditevent",
+    "TRUNCATE observation CASCADE",
+    "INSERT INTO auditevent (id, at, username, action, entity) SELECT id, at, 'someone else', action, entity "
+    f"FROM auditevent WHERE id = {FIRST_AUDIT} ON CONFLICT (id) DO UPDATE SET username = 'someone else'",
+])
+def test_postgresql_truncate_and_upsert_cannot_rewrite_the_record(engine, statement):
+    _statement_changes_nothing(engine, statement)
+
+
+@ON_SQLITE
+def test_replace_is_refused_even_from_a_connection_that_is_not_the_apps(engine):
+    """The BEFORE INSERT trigger holds without the app's recursive_triggers pragma (the sqlite3 shell)."""
+    import sqlite3
+    patient_id, _ = make_patient_with_course(engine)
+    save(engine, patient_id, VITALS)
+    raw = sqlite3.connect(engine.url.database)
+    try:
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            raw.execute(f"REPLACE INTO observation SELECT * FROM observation WHERE id = {FIRST_OBSERVATION}")
+    finally:
+        raw.close()
+    assert count(engine, Observation) == len(VITALS)
+
+
 def test_every_write_leaves_exactly_one_audit_row(engine):
     patient_id, course_id = make_patient_with_course(engine)  # ward, bed, patient, course
     before = count(engine, AuditEvent)
@@ -342,3 +403,53 @@ def test_a_3_kg_weight_change_within_a_day_asks_for_confirmation(engine, second,
     else:
         save(engine, patient_id, values)
     assert count(engine, Observation) == 2
+
+
+@ON_POSTGRES
+def test_the_apps_postgresql_role_works_the_ward_but_cannot_rewrite_the_record(engine):
+    """Issue 16 item 8: the app connected as the tables' owner, so TRUNCATE or DROP TRIGGER was one
+    statement away. As the role `il2-monitor db app-role` makes, the ward's work succeeds and every
+    rewrite is refused by the database's privileges, before any trigger."""
+    import os
+
+    from monitoring import auth, sessions
+    from monitoring.alerting import sync_alerts
+    from monitoring.db import make_engine
+    from monitoring.db_roles import grant_app_role
+    role = f"il2_app_test_{os.getpid()}"
+    patient_id, _ = make_patient_with_course(engine)
+    with session_scope(engine) as session:
+        auth.add_user(session=session, username="nurse.a", display_name="Nurse A", role="nurse",
+                      password="ward-7-night-shift", created_by="admin")
+    granted = grant_app_role(engine, role)
+    assert "auditevent" in granted["SELECT, INSERT"] and "alert" in granted["SELECT, INSERT, UPDATE, DELETE"]
+    app = make_engine(engine.url.set(username=role, password=None).render_as_string(hide_password=False))
+    try:
+        with session_scope(app) as session:       # the ward's work, as the app does it
+            assert auth.authenticate(session=session, username="nurse.a", password="ward-7-night-shift").ok
+            sessions.start(session=session, username="nurse.a")
+        save(app, patient_id, VITALS)
+        with session_scope(app) as session:
+            sync_alerts(session=session, username="nurse.a")
+        for statement in ("TRUNCATE auditevent", "UPDATE observation SET value_num = 1", "DELETE FROM auditevent",
+                          "DROP TRIGGER auditevent_no_update ON auditevent",
+                          "ALTER TABLE auditevent DISABLE TRIGGER ALL"):
+            with pytest.raises(DBAPIError, match="permission denied|must be owner"):
+                with app.begin() as conn:
+                    conn.execute(text(statement))
+    finally:
+        app.dispose()
+        with engine.begin() as conn:
+            conn.execute(text(f'DROP OWNED BY "{role}"'))
+            conn.execute(text(f'DROP ROLE "{role}"'))
+    assert count(engine, Observation) == len(VITALS)
+
+
+def test_an_app_role_is_refused_on_sqlite_and_for_a_bad_name(engine):
+    from monitoring.db_roles import grant_app_role
+    if engine.dialect.name == "sqlite":
+        with pytest.raises(ValueError, match="PostgreSQL setting"):
+            grant_app_role(engine, "il2_app")
+    else:
+        with pytest.raises(ValueError, match="lower-case letters"):
+            grant_app_role(engine, 'x"; DROP TABLE observation; --')
