@@ -38,7 +38,8 @@ demo: install
 	$(BIN)/il2-monitor demo
 
 run: db
-	$(BIN)/streamlit run dashboard/app.py --server.port $(PORT) --server.address $(ADDRESS)
+	$(BIN)/streamlit run dashboard/app.py --server.port $(PORT) --server.address $(ADDRESS) \
+		--client.showErrorDetails none --client.disableDataExport true
 
 test: install-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

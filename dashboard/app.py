@@ -16,8 +16,11 @@ from monitoring.sso_settings import sso_setting_problems
 
 st.set_page_config(page_title="IL-2 Toxicity Monitor", page_icon=":material/monitor_heart:", layout="wide")
 # No traceback (SQL, paths) on any screen, wherever the app was started from: .streamlit/config.toml
-# is read only from the working directory, so the setting is made here as well (issue 16 item 10).
+# is read only from the working directory, so the settings are made here as well (issue 16 item 10;
+# the Makefile also passes them on the command line, which applies from the very first run).
 st.set_option("client.showErrorDetails", "none")
+# Tables have no download or copy (issue 16 item 5): data leaves only through the audited exports.
+st.set_option("client.disableDataExport", True)
 
 # A forgeable identity cookie would sign anyone in as anyone: refuse to run (issue 16 item 2).
 sso_problems = sso_setting_problems(sign_in.sso_section())

@@ -13,13 +13,49 @@ from monitoring.models import AuditEvent
 from monitoring.repository import write_audit
 
 AUDIT_COLUMNS = ["id", "at", "username", "action", "entity", "entity_id", "before", "after"]
+
+# The administrator reads who did what, not about whom (issue 16 item 7): in rows about patients,
+# identifiers and every text a person typed are withheld; numbers, codes, statuses, times, ids and
+# staff names stay, so the trail can still be followed. Rows about staff accounts, wards and beds are
+# shown whole (the administrator manages them). The stored row keeps everything.
+STAFF_ENTITIES = frozenset({"user", "ward", "bed", "audit-log"})
+IDENTIFYING_KEYS = frozenset({"mrn", "given_name", "family_name", "birth_date", "phone", "address", "allergies",
+                              "name", "email"})
+SAFE_TEXT_KEYS = frozenset({"code", "status", "unit", "source", "regimen", "rule", "level", "severity", "decision",
+                            "kind", "criterion", "criteria", "reason_criteria", "check_decision", "check_criteria",
+                            "action", "method", "role", "format", "sex", "value_code", "state", "username",
+                            "ward", "bed", "cycle", "dose_unit", "scope", "mode", "item", "answer", "category"})
+SAFE_KEY_ENDINGS = ("_at", "_time", "_id", "_ids", "_by", "_code", "_codes", "_status", "_unit", "from", "to")
+IDENTITY_WITHHELD = "[identity withheld]"
+TEXT_WITHHELD = "[free text withheld]"
+
+
+def _withheld(value, key: str = ""):
+    """A patient row's details as the administrator may see them (see above)."""
+    if key in IDENTIFYING_KEYS:
+        return IDENTITY_WITHHELD
+    if isinstance(value, dict):
+        return {k: _withheld(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_withheld(v, key) for v in value]
+    if isinstance(value, str) and value and key not in SAFE_TEXT_KEYS and not key.endswith(SAFE_KEY_ENDINGS):
+        return TEXT_WITHHELD
+    return value
+
+
+def details_for_admin(entity: str, details: dict | None) -> dict | None:
+    """Before/after of one audit row for the administrator's view and export."""
+    if details is None or entity in STAFF_ENTITIES:
+        return details
+    return _withheld(details)
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def search_audit(*, session: Session, username: str | None = None, action: str | None = None,
                  entity: str | None = None, since: datetime | None = None, until: datetime | None = None,
                  limit: int = 5000) -> pd.DataFrame:
-    """Audit rows, newest first, filtered by user, action, entity and time."""
+    """Audit rows, newest first, filtered by user, action, entity and time; patient identities and typed
+    text withheld (details_for_admin): the administrator is the only reader of the trail here."""
     query = select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit)
     if username:
         query = query.where(AuditEvent.username == username.strip().lower())
@@ -31,10 +67,12 @@ def search_audit(*, session: Session, username: str | None = None, action: str |
         query = query.where(AuditEvent.at >= since)
     if until is not None:
         query = query.where(AuditEvent.at < until)
-    rows = [(e.id, e.at, e.username, e.action, e.entity, e.entity_id,
-             None if e.before is None else json.dumps(e.before, ensure_ascii=False, default=str),
-             None if e.after is None else json.dumps(e.after, ensure_ascii=False, default=str))
-            for e in session.scalars(query).all()]
+    def shown(entity: str, details: dict | None) -> str | None:
+        details = details_for_admin(entity, details)
+        return None if details is None else json.dumps(details, ensure_ascii=False, default=str)
+
+    rows = [(e.id, e.at, e.username, e.action, e.entity, e.entity_id, shown(e.entity, e.before),
+             shown(e.entity, e.after)) for e in session.scalars(query).all()]
     frame = pd.DataFrame(rows, columns=AUDIT_COLUMNS)
     frame["at"] = pd.to_datetime(frame["at"], utc=True)
     return frame

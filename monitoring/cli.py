@@ -106,6 +106,10 @@ def _read_csv(path: str) -> "pd.DataFrame":
             header = next((row for row in csv.reader(handle) if any(cell.strip() for cell in row)), [])
     except FileNotFoundError:
         raise InputError([(None, None, f"file not found: {path}")]) from None
+    except IsADirectoryError:
+        raise InputError([(None, None, f"{path} is a directory; give a CSV file")]) from None
+    except OSError as exc:
+        raise InputError([(None, None, f"cannot read {path}: {exc.strerror or exc}")]) from None
     except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error) as exc:
         raise InputError([(None, None, f"{path} is not a readable UTF-8 CSV file: {exc}")]) from None
     # pandas would silently rename a repeated column (value, value.1) and read the first one only.
@@ -180,12 +184,20 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 COURSE_CSV_COLUMNS = {"baseline_weight_kg": "number", "baseline_creatinine_mg_dl": "number",
                       "usual_sbp_mm_hg": "number", "dose_interval_hours": "number", "regimen": "regimen",
                       "after_lymphodepletion": "flag", "neutropenia_expected": "flag"}
+# Baselines are measurements: the catalogue's plausible range for the code (in its canonical unit)
+# refuses -70 kg, 0 kg or infinity as it does at the bedside (issue 16 item 10).
+COURSE_MEASUREMENTS = {"baseline_weight_kg": "weight", "baseline_creatinine_mg_dl": "creatinine",
+                       "usual_sbp_mm_hg": "sbp"}
+# Between two doses: more than 0 h, at most a week (the longest schedule, weekly subcutaneous dosing,
+# repeats every 7 days); a local bound on a typing error, not a clinical threshold.
+MAX_DOSE_INTERVAL_HOURS = 168
 FLAG_WORDS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False, "": False}
 
 
 def read_courses(frame: "pd.DataFrame") -> "pd.DataFrame":
     """The --courses CSV checked: numbers, a known regimen, true/false flags; InputError names row, column
     and value (nothing is guessed)."""
+    import numpy as np
     import pandas as pd
 
     from monitoring.errors import InputError
@@ -215,9 +227,42 @@ def read_courses(frame: "pd.DataFrame") -> "pd.DataFrame":
                                               "yes, no, 1, 0, or empty for false)")
                          for i in bad.to_numpy().nonzero()[0]]
             out[column] = lowered.map(FLAG_WORDS).fillna(False).astype(bool)
+    problems += _course_number_problems(out)
+    patient_ids = frame["patient_id"].astype("str").str.strip()
+    for i in np.flatnonzero(patient_ids.duplicated(keep="first").to_numpy()):
+        first = int(np.flatnonzero((patient_ids == patient_ids.iloc[i]).to_numpy())[0]) + 1
+        problems.append((int(i) + 1, "patient_id", f"'{patient_ids.iloc[i]}' already has a course on row {first}: "
+                                                   "one row per patient"))
+    for i in np.flatnonzero(patient_ids.isin(["", "nan"]).to_numpy()):
+        problems.append((int(i) + 1, "patient_id", "empty"))
     if problems:
-        raise InputError(sorted(problems))
+        raise InputError(sorted(problems, key=lambda p: (p[0] or 0, str(p[1]))))
     return out
+
+
+def _course_number_problems(courses: "pd.DataFrame") -> list[tuple[int, str, str]]:
+    """Baselines outside the catalogue's plausible range; a dose interval outside (0, 168] h."""
+    import numpy as np
+
+    from monitoring.catalogue import ObservationValueError, default_catalogue
+
+    catalogue, problems = default_catalogue(), []
+    for column, code in COURSE_MEASUREMENTS.items():
+        if column not in courses.columns:
+            continue
+        for i, value in enumerate(courses[column]):
+            if value is None or (isinstance(value, float) and np.isnan(value)):
+                continue
+            try:
+                catalogue.validate(code, repr(float(value)) if np.isfinite(value) else str(value))
+            except ObservationValueError as exc:
+                problems.append((i + 1, column, str(exc)))
+    if "dose_interval_hours" in courses.columns:
+        hours = courses["dose_interval_hours"].to_numpy(dtype=float)
+        for i in np.flatnonzero(~np.isnan(hours) & ~((hours > 0) & (hours <= MAX_DOSE_INTERVAL_HOURS))):
+            problems.append((int(i) + 1, "dose_interval_hours",
+                             f"'{hours[i]:g}' h is not accepted: more than 0 and at most {MAX_DOSE_INTERVAL_HOURS} h"))
+    return problems
 
 
 def _cmd_users(args: argparse.Namespace) -> int:
@@ -598,6 +643,10 @@ def main(argv: list[str] | None = None) -> int:
         return args.handler(args)
     except (SettingsError, InputError, ThresholdsError) as exc:
         print(f"il2-monitor: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:   # an output file that cannot be written (-o in a missing or read-only folder)
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"il2-monitor: cannot write{where}: {exc.strerror or exc}; nothing was written", file=sys.stderr)
         return 2
 
 

@@ -45,6 +45,12 @@ def read_doses(doses: pd.DataFrame) -> pd.DataFrame:
         problems.append((i + 1, "status", f"'{doses['status'].iloc[i]}' is not one of {', '.join(DOSE_STATUSES)}"))
     for i in np.flatnonzero((frame["patient_id"].isin(["", "nan", "<NA>"])).to_numpy()):
         problems.append((i + 1, "patient_id", "empty"))
+    if "dose_number" in doses.columns:
+        entered = doses["dose_number"].astype("str").str.strip().where(doses["dose_number"].notna(), "")
+        numbers = pd.to_numeric(entered.where(entered != "", None), errors="coerce").to_numpy(dtype=float)
+        whole = np.isfinite(numbers) & (numbers >= 1) & (numbers == np.floor(numbers))
+        for i in np.flatnonzero((entered != "").to_numpy() & ~whole):
+            problems.append((i + 1, "dose_number", f"'{entered.iloc[i]}' is not a dose number: a whole number from 1"))
     if problems:
         problems.sort(key=lambda p: (p[0] or 0))
         raise InputError(problems)
@@ -210,12 +216,27 @@ def _number_patients(obs: pd.DataFrame, doses: pd.DataFrame | None, courses: pd.
     return np.array(labels, dtype=object), obs_numbers.astype(np.int64), dose_arrays, course_arrays
 
 
+MAX_PERIOD_HOURS = 24.0  # a bedside collection period; KDIGO's longest urine window is 24 h (local bound)
+
+
+def _period_hours(column: pd.Series) -> np.ndarray:
+    """The `period_hours` column: empty = not stated (nan); anything else more than 0 and at most 24 h."""
+    entered = column.astype("str").str.strip().where(column.notna(), "")
+    hours = pd.to_numeric(entered.where(entered != "", None), errors="coerce").to_numpy(dtype=float)
+    bad = (entered != "").to_numpy() & ~((hours > 0) & (hours <= MAX_PERIOD_HOURS))
+    if bad.any():
+        raise InputError([(int(i) + 1, "period_hours", f"'{entered.iloc[i]}' h is not accepted: a number of hours "
+                                                       f"more than 0 and at most {MAX_PERIOD_HOURS:g}")
+                          for i in np.flatnonzero(bad)])
+    return hours
+
+
 def _canonical(observations: pd.DataFrame) -> pd.DataFrame:
     """CLI/analyst long format -> canonical frame; urine volumes need `period_hours` or default to a shift."""
     frame = read_long_frame(observations)
     obs = frame[["row", "patient_id", "time", "code", "value_num", "value_code"]].copy()
     if "period_hours" in observations.columns:
-        hours = pd.to_numeric(observations["period_hours"], errors="coerce").to_numpy()
+        hours = _period_hours(observations["period_hours"])
     else:
         hours = np.full(len(obs), np.nan)
     # A volume with no stated period is taken as one 8-h nursing shift (documented choice).

@@ -143,6 +143,11 @@ def _patient_ids(series: pd.Series, problems: _Problems) -> pd.Series:
     return ids
 
 
+# No observation of this monitor is older: a year such as 0026 or 1925 (a birth date in the wrong
+# column) is a typing error, and year-0026 rows broke every FHIR export (issue 16 item 10).
+EARLIEST_TIME = pd.Timestamp("2000-01-01", tz="UTC")
+
+
 def _times(series: pd.Series, problems: _Problems) -> pd.Series:
     """UTC timestamps; naive times and text that is not ISO 8601 are problems."""
     n = len(series)
@@ -170,6 +175,11 @@ def _times(series: pd.Series, problems: _Problems) -> pd.Series:
         problems.add(naive, "time", np.array(
             [f"time '{t}' has no time zone: add Z (UTC) or an offset, e.g. {_TIME_EXAMPLE}" for t in shown],
             dtype=object))
+    early = (parsed < EARLIEST_TIME).to_numpy(dtype=bool, na_value=False) & ~naive
+    if early.any():
+        shown = text[early].to_numpy(dtype=object)
+        problems.add(early, "time", np.array(
+            [f"time '{t}' is before {EARLIEST_TIME:%Y-%m-%d}: check the year" for t in shown], dtype=object))
     result = pd.Series(parsed, index=series.index)
     if n == 0:
         result = result.astype("datetime64[ns, UTC]")
@@ -255,11 +265,18 @@ def read_long_frame(df: pd.DataFrame, *, catalogue: Catalogue | None = None) -> 
     ref_low = _numbers(df["ref_low"], "ref_low", problems) if "ref_low" in df.columns else np.full(n, np.nan)
     ref_high = _numbers(df["ref_high"], "ref_high", problems) if "ref_high" in df.columns else np.full(n, np.nan)
     baseline = _numbers(df["baseline"], "baseline", problems) if "baseline" in df.columns else np.full(n, np.nan)
-    inverted = ref_low > ref_high
+    # An empty or inverted range, or a limit below zero, would grade every value (ALT 30 with 0-0 was
+    # grade 4): refused. Every laboratory value of the catalogue is a concentration or count >= 0.
+    inverted = ref_low >= ref_high
     if inverted.any():
         problems.add(inverted, "ref_low", np.array(
-            [f"ref_low {lo:g} is above ref_high {hi:g}" for lo, hi in zip(ref_low[inverted], ref_high[inverted])],
-            dtype=object))
+            [f"ref_low {lo:g} is not below ref_high {hi:g}: a reference range needs low < high"
+             for lo, hi in zip(ref_low[inverted], ref_high[inverted])], dtype=object))
+    for limits, name, bad in ((ref_low, "ref_low", ref_low < 0), (ref_high, "ref_high", ref_high <= 0)):
+        if bad.any():
+            problems.add(bad, name, np.array([f"{name} {v:g} is not accepted: a reference limit is "
+                                              f"{'0 or more' if name == 'ref_low' else 'more than 0'}"
+                                              for v in limits[bad]], dtype=object))
     with_baseline = ~np.isnan(baseline) & row_known_unit
     if with_baseline.any():
         base_check = catalogue.validate_frame(pd.DataFrame({

@@ -23,6 +23,7 @@ from sqlmodel import Session
 
 from monitoring.catalogue import Catalogue, ObservationValueError, UnknownCodeError, default_catalogue
 from monitoring.db import time_as_stored
+from monitoring.inputs import EARLIEST_TIME
 from monitoring.rules.hold_criteria import BY_ID as _HOLD_CRITERIA
 from monitoring.models import (
     DOSE_DECISIONS,
@@ -121,6 +122,25 @@ def _audit_key(row: Any) -> tuple[str, str] | None:
     if table == "patientidentity":
         return "patient", str(row.patient_id)
     return None
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_text_longer_than_its_column(session: Session, _context, _instances) -> None:
+    """A text longer than its column is refused with its name and limit, on SQLite (which would keep
+    it) as on PostgreSQL (which raised StringDataRightTruncation: a crash; issue 16 item 10)."""
+    errors = []
+    for row in [*session.new, *session.dirty]:
+        table = getattr(row, "__table__", None)
+        if table is None:
+            continue
+        for column in table.columns:
+            limit = getattr(column.type, "length", None)
+            value = getattr(row, column.key, None) if limit else None
+            if isinstance(value, str) and len(value) > limit:
+                errors.append(f"{column.key.replace('_', ' ')} has {len(value)} characters; at most {limit} "
+                              "are accepted.")
+    if errors:
+        raise RecordError(sorted(set(errors)))
 
 
 @event.listens_for(Session, "before_flush")
@@ -355,6 +375,8 @@ def add_observation_set(*, session: Session, patient_id: int, values: Sequence[O
         errors.append(f"Source '{source}' is not known; accepted: {', '.join(OBSERVATION_SOURCES)}.")
     if observed_at > now + FUTURE_TOLERANCE:
         errors.append(f"Observation time {observed_at.isoformat()} is in the future.")
+    if observed_at < EARLIEST_TIME:
+        errors.append(f"Observation time {observed_at.isoformat()} is before {EARLIEST_TIME:%Y-%m-%d}: check the year.")
     if source == "manual" and now - observed_at > LATE_ENTRY_AFTER and not (late_reason or "").strip():
         errors.append(f"This set is entered more than {int(LATE_ENTRY_AFTER.total_seconds() // 60)} minutes "
                       "after the observation time; give a reason for the late entry.")

@@ -468,7 +468,7 @@ def test_upgrade_works_on_a_fresh_database_and_on_one_at_0003(empty_url, start):
     upgrade(empty_url)
     engine = make_engine(empty_url)
     try:
-        assert current_revision(engine) == "0008"  # the latest migration
+        assert current_revision(engine) == "0009"  # the latest migration
         columns = inspect(engine)
         assert {"reason_criteria", "reason_note"} <= {c["name"] for c in columns.get_columns("doseevent")}
         assert "ix_observation_patient_time" in [i["name"] for i in columns.get_indexes("observation")]

@@ -642,3 +642,71 @@ def test_nobody_changes_their_own_role_or_disables_their_own_account(engine):
     with pytest.raises(RecordError, match="Ward 'NOPE' does not exist"), session_scope(engine) as session:
         auth.change_account(session=session, username="boss", ward_codes=["NOPE"], changed_by="root")
     assert len(audit_rows(engine, "user-change")) == 0  # the refused change left no row
+
+
+@pytest.mark.parametrize("field, length", [("username", 64), ("username", 65), ("display_name", 120),
+                                           ("display_name", 121), ("email", 254), ("email", 255)])
+def test_a_text_longer_than_its_column_is_refused_by_name_on_both_databases(engine, field, length):
+    """Issue 16 item 10: PostgreSQL raised StringDataRightTruncation (a traceback); SQLite kept it."""
+    value = ("a" * (length - len("@hospital.example")) + "@hospital.example") if field == "email" else "a" * length
+    fields = {"username": "ok.user", "display_name": "Ok", "email": None, field: value}
+    limit = {"username": 64, "display_name": 120, "email": 254}[field]
+    with session_scope(engine) as session:
+        get_or_create_ward(session=session, code="W1", name="Ward 1")
+    if length <= limit:
+        with session_scope(engine) as session:
+            auth.add_user(session=session, role="nurse", password=PASSWORD, created_by="admin", **fields)
+        return
+    with pytest.raises(RecordError, match=rf"{field.replace('_', ' ')} has {length} characters; at most {limit}"):
+        with session_scope(engine) as session:
+            auth.add_user(session=session, role="nurse", password=PASSWORD, created_by="admin", **fields)
+
+
+def test_a_65_character_user_name_at_sign_in_is_refused_and_audited_not_crashed(engine):
+    result = sign_in(engine, username="x" * 65, password="whatever-123")
+    assert not result.ok and result.message == auth.WRONG_CREDENTIALS
+    assert audit_rows(engine, "sign-in-failed")[-1].username == "x" * 64
+
+
+def test_no_traceback_and_no_table_download_wherever_the_app_was_started_from(app_url):
+    """The config file is read only from the working directory; the entry point sets the option itself."""
+    from streamlit import config
+    config.set_option("client.showErrorDetails", "full")   # as when started outside the repository
+    config.set_option("client.disableDataExport", False)
+    AppTest.from_file(APP, default_timeout=30).run()
+    assert config.get_option("client.showErrorDetails") == "none"
+    # Issue 16 item 5: no table offers "Download as CSV" or copy; exports go through the audited path.
+    assert config.get_option("client.disableDataExport") is True
+
+
+def test_the_administrators_audit_view_and_export_show_no_patient_identity_or_typed_text(engine):
+    """Issue 16 item 7: names, record numbers, birth dates and telephone numbers in the audit details
+    reached the admin, whose role holds no patient data. The stored trail keeps them."""
+    from monitoring import demo, repository
+    from monitoring.audit import export_audit_csv, search_audit
+    from monitoring.models import Observation
+    ward = demo.generate_ward(patients=3, days=1, seed=5, end=datetime(2026, 11, 27, 8, tzinfo=timezone.utc))
+    typed = "daughter Jane Roe on 07700 900123"
+    with session_scope(engine) as session:
+        demo.write_ward(session=session, ward=ward, ward_code="Q1", ward_name="Audit test ward")
+    with session_scope(engine) as session:
+        # Patients admitted through the audited path (the demo's bulk writer skips it), with identity.
+        patient = repository.add_patient(session=session, mrn="RX-998877", given_name="Winifred",
+                                         family_name="Quartermaine", birth_date=datetime(1925, 3, 4).date(),
+                                         recorded_by="nurse.a", is_synthetic=True)
+        repository.correct_identity(session=session, patient_id=patient.id, family_name="Quartermain",
+                                    reason=f"spelling; {typed}", changed_by="nurse.a")
+        observation = session.scalars(select(Observation).where(Observation.code == "heart_rate")).first()
+        repository.amend_observation(session=session, observation_id=observation.id, value="81", reason=typed,
+                                     recorded_by="nurse.a")
+    with session_scope(engine) as session:
+        rows = search_audit(session=session)
+        exported = export_audit_csv(session=session, frame=rows, exported_by="admin", filters={}).decode()
+        stored = " ".join(str((e.before, e.after)) for e in session.scalars(select(AuditEvent)).all())
+    shown = rows.to_csv() + exported
+    for secret in ("RX-998877", "Winifred", "Quartermain", "1925-03-04", "Jane Roe", "07700 900123"):
+        assert secret in stored          # the trail itself is complete ...
+        assert secret not in shown, secret   # ... the administrator's view is not
+    assert "[identity withheld]" in shown and "[free text withheld]" in shown
+    correction = rows[rows["action"] == "identity-correct"].iloc[0]
+    assert correction["entity_id"] == str(patient.id) and correction["username"] == "nurse.a"

@@ -559,3 +559,63 @@ def test_a_hostile_reference_limit_refuses_the_set_with_a_clear_message(engine, 
                         ObservationInput("creatinine", 1.0, ref_low=ref_low, ref_high=1.2)])
     with session_scope(engine) as session:
         assert repository.current_observations(session=session).empty  # nothing half saved
+
+
+# --- issue 16 item 10: inputs that crashed the CLI or were accepted silently ---------------------------
+OBS = f"patient_id,time,code,value,unit\n1,{TIME},temperature,39.5,Cel\n"
+ISSUE16_CLI_CASES = {
+    # name: (files written, command line after the command, text the refusal must contain)
+    "weight-abc": ({"c.csv": "patient_id,baseline_weight_kg\n1,abc\n"}, ["--courses", "c.csv"],
+                   "row 1, column baseline_weight_kg: 'abc' is not a number"),
+    "weight-inf": ({"c.csv": "patient_id,baseline_weight_kg\n1,inf\n"}, ["--courses", "c.csv"],
+                   "column baseline_weight_kg: Weight 'inf' is not a number"),
+    "weight-negative": ({"c.csv": "patient_id,baseline_weight_kg\n1,-70\n"}, ["--courses", "c.csv"],
+                        "Weight -70.0 kg is outside the plausible range 20.0–350.0 kg"),
+    "weight-zero": ({"c.csv": "patient_id,baseline_weight_kg\n1,0\n"}, ["--courses", "c.csv"],
+                    "Weight 0.0 kg is outside the plausible range"),
+    "creatinine-huge": ({"c.csv": "patient_id,baseline_creatinine_mg_dl\n1,1e308\n"}, ["--courses", "c.csv"],
+                        "column baseline_creatinine_mg_dl: Creatinine"),
+    "interval-zero": ({"c.csv": "patient_id,dose_interval_hours\n1,0\n"}, ["--courses", "c.csv"],
+                      "'0' h is not accepted: more than 0 and at most 168 h"),
+    "interval-inf": ({"c.csv": "patient_id,dose_interval_hours\n1,inf\n"}, ["--courses", "c.csv"],
+                     "'inf' h is not accepted"),
+    "duplicate-patient": ({"c.csv": "patient_id,regimen\n1,hd-iv-bolus\n1,continuous-iv\n"}, ["--courses", "c.csv"],
+                          "row 2, column patient_id: '1' already has a course on row 1"),
+    "courses-no-patient": ({"c.csv": "regimen\nhd-iv-bolus\n"}, ["--courses", "c.csv"],
+                           "column patient_id: required column missing in the courses file"),
+    "dose-number-negative": ({"d.csv": f"patient_id,time,dose_number,status\n1,{TIME},-1,given\n"},
+                             ["--doses", "d.csv"], "row 1, column dose_number: '-1' is not a dose number"),
+    "dose-number-fraction": ({"d.csv": f"patient_id,time,dose_number,status\n1,{TIME},1.5,given\n"},
+                             ["--doses", "d.csv"], "'1.5' is not a dose number"),
+    "period-inf": ({"o.csv": f"patient_id,time,code,value,unit,period_hours\n1,{TIME},urine_output,100,mL,inf\n"},
+                   ["@o.csv"], "row 1, column period_hours: 'inf' h is not accepted"),
+    "period-zero": ({"o.csv": f"patient_id,time,code,value,unit,period_hours\n1,{TIME},urine_output,100,mL,0\n"},
+                    ["@o.csv"], "'0' h is not accepted"),
+    "period-negative": ({"o.csv": f"patient_id,time,code,value,unit,period_hours\n1,{TIME},urine_output,100,mL,-8\n"},
+                        ["@o.csv"], "'-8' h is not accepted"),
+    "year-0026": ({"o.csv": "patient_id,time,code,value,unit\n1,0026-11-27T08:00:00Z,alt,30,U/L\n"},
+                  ["@o.csv"], "time '0026-11-27T08:00:00Z' is before 2000-01-01"),
+    "reference-0-0": ({"o.csv": f"patient_id,time,code,value,unit,ref_low,ref_high\n1,{TIME},alt,30,U/L,0,0\n"},
+                      ["@o.csv"], "ref_low 0 is not below ref_high 0"),
+    "directory-input": ({}, ["@."], "is a directory; give a CSV file"),
+    "unwritable-output": ({}, ["-o", "no-such-folder/out.csv"], "cannot write"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ISSUE16_CLI_CASES))
+def test_cli_evaluate_refuses_what_crashed_or_passed_silently_with_exit_2(tmp_path, monkeypatch, capsys, name):
+    """Called in process (no Python start-up per case): exit 2, the field named, no traceback, no output."""
+    from monitoring import cli
+    files, arguments, expected = ISSUE16_CLI_CASES[name]
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "obs.csv").write_text(OBS, encoding="utf-8")
+    for file_name, text in files.items():
+        (tmp_path / file_name).write_text(text, encoding="utf-8")
+    observations = next((a[1:] for a in arguments if a.startswith("@")), "obs.csv")
+    rest = [a for a in arguments if not a.startswith("@")]
+    code = cli.main(["evaluate", observations, *rest])
+    captured = capsys.readouterr()
+    assert code == 2, captured
+    assert expected in captured.err and "Traceback" not in captured.err
+    assert captured.out == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted({"obs.csv", *files})  # nothing written
