@@ -3,12 +3,12 @@ import streamlit as st
 from sqlalchemy import select
 
 from dashboard.resources import get_engine
-from monitoring.db import session_scope
+from monitoring.db import read_scope
 from monitoring.models import Patient
 
 
 def holds_synthetic_data() -> bool:
-    with session_scope(get_engine()) as session:
+    with read_scope(get_engine()) as session:
         return session.scalar(select(Patient.id).where(Patient.is_synthetic).limit(1)) is not None
 
 

@@ -6,12 +6,12 @@ from datetime import datetime, timezone
 import streamlit as st
 
 from dashboard.resources import get_engine, get_settings
-from monitoring.db import session_scope
+from monitoring.db import read_scope
 from monitoring.patient_banner import patient_banner
 
 
 def show_patient_banner(patient_id: int) -> None:
-    with session_scope(get_engine()) as session:
+    with read_scope(get_engine()) as session:
         b = patient_banner(session=session, patient_id=patient_id, now=datetime.now(timezone.utc),
                            tz=get_settings().timezone)
     allergy = b.allergies if b.allergies != "allergies not recorded" else "**not recorded**"

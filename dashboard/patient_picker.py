@@ -7,7 +7,7 @@ import streamlit as st
 
 from dashboard.patient_banner import show_patient_banner
 from dashboard.resources import get_engine
-from monitoring.db import session_scope
+from monitoring.db import read_scope
 from monitoring.models import Patient
 from monitoring.repository import visible_wards, ward_patient_list, wards_with_courses
 
@@ -35,7 +35,7 @@ def choose_patient(user: dict, *, key: str, label: Callable = short_label, with_
     asked = st.query_params.get(PATIENT_PARAM, "")
     if selected is None and asked.isdigit() and len(asked) <= 9:
         selected = int(asked)   # a refresh (F5) or a saved address: the same patient, if the user may see them
-    with session_scope(get_engine()) as session:
+    with read_scope(get_engine()) as session:
         wards = visible_wards(session=session, role=user["role"], ward_ids=user["ward_ids"])
         selected_row = session.get(Patient, selected) if selected is not None else None
         selected_ward = selected_row.ward_id if selected_row is not None else None
@@ -55,7 +55,7 @@ def choose_patient(user: dict, *, key: str, label: Callable = short_label, with_
         ward_name = ward_place.selectbox("Ward", names, index=ward_ids.index(default), key=f"{key}_ward")
         ward_ids = [ward_ids[names.index(ward_name)]]
         empty = f"No patients{' with an IL-2 course' if with_course else ''} on {ward_name}: choose another ward."
-    with session_scope(get_engine()) as session:
+    with read_scope(get_engine()) as session:
         patients = ward_patient_list(session=session, ward_ids=ward_ids)
     if with_course and len(patients):
         patients = patients[patients["course_id"].notna()]

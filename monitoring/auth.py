@@ -322,29 +322,32 @@ def _count_attempt(*, session: Session, user_id: int, now: datetime) -> tuple[in
     return row.failed_logins, row.locked_until
 
 
-def authenticate(*, session: Session, username: str, password: str, now: datetime | None = None) -> SignIn:
-    """Check a user name and password; count the attempt first, lock after LOCKOUT_ATTEMPTS, audit either way."""
+def authenticate(*, session: Session, username: str, password: str, now: datetime | None = None,
+                 method: str = "password", os_user: str | None = None) -> SignIn:
+    """Check a user name and password; count the attempt first, lock after LOCKOUT_ATTEMPTS, audit either way.
+    `method` "cli" with `os_user` (the operating-system account) for the command line's confirmations."""
+    where = {"method": method, **({"os_user": os_user} if os_user else {})}
     now = now or datetime.now(timezone.utc)
     typed = (username or "").strip().lower()
     user = get_user(session=session, username=typed) if typed else None
     if user is None:
         _verify(None, password)  # the same work as a real check, so timing does not tell either
         write_audit(session=session, username=typed[:64] or "(empty)", action="sign-in-failed", entity="user",
-                    entity_id=typed[:64] or None, after={"reason": "unknown user"})
+                    entity_id=typed[:64] or None, after={"reason": "unknown user", **where})
         return SignIn(False, WRONG_CREDENTIALS)
     attempts, locked_until = _count_attempt(session=session, user_id=user.id, now=now)
     if attempts > LOCKOUT_ATTEMPTS:
         _verify(None, password)  # not checked under the lock: a right guess must look like a wrong one
         write_audit(session=session, username=user.username, action="sign-in-failed", entity="user",
                     entity_id=user.username, after={"reason": "locked", "attempt": attempts,
-                                                    "locked_until": locked_until.isoformat()})
+                                                    "locked_until": locked_until.isoformat(), **where})
         return SignIn(False, WRONG_CREDENTIALS)
     valid = _verify(user.password_hash, password)
     if not valid or not user.is_active:
         reason = "disabled" if valid else "wrong password"
         write_audit(session=session, username=user.username, action="sign-in-failed", entity="user",
                     entity_id=user.username,
-                    after={"reason": reason, "attempt": attempts,
+                    after={"reason": reason, "attempt": attempts, **where,
                            **({"locked_until": locked_until.isoformat()} if locked_until else {})})
         if valid:  # only the holder of the password learns that the account is disabled
             return SignIn(False, "This account is disabled; ask an administrator.")
@@ -354,7 +357,7 @@ def authenticate(*, session: Session, username: str, password: str, now: datetim
     session.expire(user)
     failed_before = _failed_since_last_sign_in(session=session, username=user.username)
     write_audit(session=session, username=user.username, action="sign-in", entity="user", entity_id=user.username,
-                after={"method": "password", "role": user.role, "failed_before": failed_before})
+                after={**where, "role": user.role, "failed_before": failed_before})
     return SignIn(True, "Signed in.", user.username, user.display_name, user.role, failed_before=failed_before)
 
 

@@ -377,6 +377,12 @@ def _cmd_dose(args: argparse.Namespace) -> int:
                 return refuse(f"no further dose is scheduled in the course of {args.mrn}")
             if args.number is not None and args.number != upcoming.dose_number:
                 return refuse(f"the next dose of {args.mrn} is dose {upcoming.dose_number}, not {args.number}")
+            # The dose is signed by the nurse named: her password, as at the bedside (a refusal is
+            # still committed with this transaction, so it counts towards the lock and is audited).
+            _, not_confirmed = _confirm_account(session, username=user.username, password_stdin=args.password_stdin,
+                                                purpose="recording a dose")
+            if not_confirmed:
+                return refuse(not_confirmed)
             given = args.status == "given"
             event = dosing.record(
                 session=session, course_id=course.id, dose_number=upcoming.dose_number,
@@ -429,6 +435,37 @@ def _export_end(text: str) -> datetime:
     return value + timedelta(days=1) if len(text.strip()) == 10 else value
 
 
+def _confirm_account(session, *, username: str, password_stdin: bool, purpose: str):
+    """The named account, confirmed by its password (standard input with --password-stdin, or asked on
+    a terminal), so a command is never attributed to an account on the typist's word alone (issue 16
+    item 11). Checked like a sign-in: counted, locked after repeated failures, audited with the
+    operating-system user. Returns (account, None) or (None, why it was refused)."""
+    import getpass
+
+    from monitoring import auth
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    elif sys.stdin.isatty():
+        password = getpass.getpass(f"Password of {username} ({purpose}): ")
+    else:
+        return None, (f"{purpose} needs the password of {username}: give it on standard input with "
+                      "--password-stdin (never as an argument)")
+    result = auth.authenticate(session=session, username=username, password=password, method="cli",
+                               os_user=getpass.getuser())
+    if not result.ok:
+        return None, f"{username}: {result.message}"
+    return auth.get_user(session=session, username=username), None
+
+
+def _cmd_export_key(args: argparse.Namespace) -> int:
+    """il2-monitor export-key: a new random key (128 bits) for export pseudonyms."""
+    from monitoring.deid import new_export_key
+
+    print(new_export_key())
+    return 0
+
+
 def _cmd_export(args: argparse.Namespace) -> int:
     """il2-monitor export: the quality export (README 'Quality exports'), audited."""
     import getpass
@@ -444,10 +481,12 @@ def _cmd_export(args: argparse.Namespace) -> int:
         print(f"il2-monitor export: {message}", file=sys.stderr)
         return 2
 
+    from monitoring.deid import export_key_problems
+
     key = args.key or os.environ.get("IL2_EXPORT_KEY", "")
-    if not key:
-        return refuse("an export key is needed for the pseudonyms: give --key KEY or set IL2_EXPORT_KEY "
-                      "(the same key gives the same pseudonyms in every export)")
+    if export_key_problems(key):
+        return refuse(export_key_problems(key)[0] + " (give it with --key or IL2_EXPORT_KEY; the same key gives "
+                      "the same pseudonyms in every export)")
     unknown = [r for r in args.regimen or [] if r not in REGIMENS]
     if unknown:
         return refuse(f"regimen {', '.join(unknown)} is not known; accepted: {', '.join(REGIMENS)}")
@@ -476,6 +515,14 @@ def _cmd_export(args: argparse.Namespace) -> int:
                 except auth.PermissionDenied as exc:
                     return refuse(str(exc))
                 username = user.username
+        if args.identifiable:
+            # Its own transaction: a wrong password is counted and audited even though nothing is exported.
+            with session_scope(engine) as session:
+                user, refused = _confirm_account(session, username=args.user, password_stdin=args.password_stdin,
+                                                 purpose="an identifiable export")
+            if refused:
+                return refuse(refused)
+        with session_scope(engine) as session:
             filters = quality.QualityFilter(start=args.start, end=end,
                                             ward_ids=[wards[c] for c in args.ward] if args.ward else None,
                                             regimens=args.regimen or None)
@@ -484,6 +531,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
                 _progress(1, steps, "reading courses and observations")
             tables = quality.export_tables(session=session, filters=filters, export_key=key,
                                            identifiable=args.identifiable)
+            try:
+                tables = export.for_release(tables, identifiable=args.identifiable)
+            except export.ExportError as exc:
+                return refuse(str(exc))
             if show:
                 _progress(2, steps, f"writing {args.format}")
             described = filters.describe() | {"ward_codes": args.ward or None}
@@ -502,7 +553,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
             with open(args.output, "wb") as handle:
                 handle.write(data)
             export.record_export(session=session, username=username, fmt=args.format, filters=described,
-                                 identifiable=args.identifiable, rows=len(tables["courses"]))
+                                 identifiable=args.identifiable, rows=len(tables["courses"]),
+                                 os_user=getpass.getuser(), confirmed=bool(args.identifiable))
             if show:
                 _progress(4, steps, "recorded in the audit trail")
     except OSError as exc:
@@ -585,6 +637,8 @@ def build_parser() -> argparse.ArgumentParser:
     dose.add_argument("--status", choices=("given", "held", "stopped"), required=True)
     dose.add_argument("--user", required=True, help="the account recording the dose (a role that may record "
                                                     "doses, on the patient's ward; audited)")
+    dose.add_argument("--password-stdin", action="store_true",
+                      help="read the password of --user from standard input (asked for on a terminal)")
     dose.add_argument("--number", type=int, help="the dose number meant: refused if the next dose is another")
     dose.add_argument("--given-at", type=_given_at, help="time given, ISO 8601 with its zone (default now)")
     dose.add_argument("--dose", type=float, help="amount given in the course's unit (IU): never assumed")
@@ -596,6 +650,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="the amount differs from the prescribed dose by more than the limit on purpose")
     dose.set_defaults(handler=_cmd_dose)
 
+    commands.add_parser("export-key", help="print a new random export key (128 bits) for the pseudonyms; keep it "
+                                           "apart from the files").set_defaults(handler=_cmd_export_key)
     export_cmd = commands.add_parser("export", help="quality export of courses (de-identified by default), audited")
     export_cmd.add_argument("--format", choices=("csv", "xlsx", "pdf", "fhir", "ndjson"), required=True,
                             help="csv (zip of tidy CSVs with a data dictionary), xlsx or pdf")
@@ -606,6 +662,8 @@ def build_parser() -> argparse.ArgumentParser:
     export_cmd.add_argument("--ward", action="append", help="ward code (repeatable; default all)")
     export_cmd.add_argument("--regimen", action="append", help="regimen code (repeatable; default all)")
     export_cmd.add_argument("--key", help="export key for the pseudonyms (default: IL2_EXPORT_KEY)")
+    export_cmd.add_argument("--password-stdin", action="store_true",
+                            help="read the password of --user from standard input (needed with --identifiable)")
     export_cmd.add_argument("--identifiable", action="store_true",
                             help="include names, record numbers and dates (needs --user with permission)")
     export_cmd.add_argument("--user", help="account the export is made for (audited; default cli:<os user>)")

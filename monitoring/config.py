@@ -32,6 +32,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("IL2_SESSION_TIMEOUT_MINUTES", "30", "A dashboard session idle this long is signed out."),
     Setting("IL2_LOCKOUT_ATTEMPTS", "5", "Failed sign-ins in a row that lock an account."),
     Setting("IL2_LOCKOUT_MINUTES", "15", "How long a locked account stays locked."),
+    Setting("IL2_SMALL_CELL", "5",
+            "De-identified reports: counts of courses below this are shown as '<5', a course's ward and cycle "
+            "are withheld when fewer courses share them, and a selection of fewer courses is not reported "
+            "(issue 16 item 6; a whole number, at least 2)."),
     Setting("IL2_EXPORT_KEY", "",
             "Secret key for the pseudonyms of `il2-monitor export` (the same key gives the same pseudonyms "
             "in every export; keep it out of the exports and out of version control). Read by the CLI only; "

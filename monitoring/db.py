@@ -34,6 +34,7 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 WRITER_QUEUE_TIMEOUT_S = 120.0  # a writer waits this long for its turn before "database is locked"
 WRITER_QUEUE_POLL_S = 0.002
 _QUEUE_FD = "il2_writer_queue_fd"
+READ_ONLY = "il2_read_only"
 
 
 def _queue_for_writing(lock_path: Path) -> int:
@@ -86,6 +87,14 @@ def make_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin_immediate(conn):
+        if conn.get_execution_options().get(READ_ONLY):
+            # A reader (read_scope): a deferred BEGIN reads the WAL snapshot and never waits for a
+            # writer (issue 16 item 11: page reads waited 5-7 s behind a 200,000-row lab import);
+            # query_only makes any write in it fail at once instead of queueing behind the writers.
+            conn.exec_driver_sql("PRAGMA query_only=ON")
+            conn.exec_driver_sql("BEGIN")
+            return
+        conn.exec_driver_sql("PRAGMA query_only=OFF")
         if lock_path is not None:
             conn.info[_QUEUE_FD] = _queue_for_writing(lock_path)
         try:
@@ -110,6 +119,15 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+@contextmanager
+def read_scope(engine: Engine) -> Iterator[Session]:
+    """A unit of work that only reads (pages, reports): on SQLite it takes no write lock and waits for
+    no writer, and refuses any write; on PostgreSQL it is an ordinary transaction (readers never wait
+    there). Nothing to commit: closing the session ends the transaction, and rows read stay readable."""
+    with Session(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False) as session:
+        yield session
 
 
 def time_as_stored(session: Session, column):

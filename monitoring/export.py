@@ -66,10 +66,42 @@ def _cells(frame: pd.DataFrame) -> pd.DataFrame:
     return neutralise_formulas(out)
 
 
-def filename(fmt: str, now: datetime | None = None) -> str:
-    """'il2-quality-export-20261127T1000Z.zip'."""
+def filename(fmt: str, now: datetime | None = None, *, identifiable: bool = False) -> str:
+    """'il2-quality-export-deidentified.zip', or 'il2-quality-export-IDENTIFIABLE-20261127T1000Z.zip'.
+    A de-identified file carries no export time, in its name or inside (issue 16 item 6): with the
+    days from each course's start it would date the courses."""
+    if not identifiable:
+        return f"il2-quality-export-deidentified.{EXTENSIONS[fmt]}"
     stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%MZ")
-    return f"il2-quality-export-{stamp}.{EXTENSIONS[fmt]}"
+    return f"il2-quality-export-IDENTIFIABLE-{stamp}.{EXTENSIONS[fmt]}"
+
+
+# Every file inside a zip (the CSV archive, the xlsx package) is dated this, not the export time.
+ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+OFFICE_TIME = "2000-01-01T00:00:00Z"
+
+
+def _add(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
+    info = zipfile.ZipInfo(name, date_time=ZIP_TIME)
+    info.compress_type = archive.compression
+    archive.writestr(info, data, compresslevel=1)
+
+
+def _timeless(package: bytes) -> bytes:
+    """The same zip package (an xlsx) with every entry dated ZIP_TIME and the document's created and
+    modified properties (docProps/core.xml) set to OFFICE_TIME."""
+    import re
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(package)) as source, \
+            zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "docProps/core.xml":
+                data = re.sub(rb"(<dcterms:(created|modified)[^>]*>)[^<]*(</dcterms:\2>)",
+                              rb"\g<1>" + OFFICE_TIME.encode() + rb"\g<3>", data)
+            _add(target, item.filename, data)
+    return out.getvalue()
 
 
 # --- CSV -----------------------------------------------------------------------------------------
@@ -82,8 +114,8 @@ def to_csv_zip(tables: Mapping[str, pd.DataFrame], docs: Mapping[str, tuple[str,
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         for name, frame in {**tables, DICTIONARY: dictionary}.items():
             text = _cells(frame).to_csv(index=False, lineterminator="\n")
-            archive.writestr(f"{name}.csv", text.encode("utf-8"))
-        archive.writestr("README.txt", (
+            _add(archive, f"{name}.csv", text.encode("utf-8"))
+        _add(archive, "README.txt", (
             "IL-2 Toxicity Monitor quality export. One CSV per table; data_dictionary.csv gives the unit and "
             "meaning of every column. Empty cells are missing values (never zero). Times are days from the "
             "course start (day 0). Text cells that a spreadsheet could run as a formula start with an "
@@ -129,7 +161,7 @@ def to_excel(tables: Mapping[str, pd.DataFrame], docs: Mapping[str, tuple[str, s
             sheet.append([v.item() if hasattr(v, "item") else v for v in record])
     buffer = io.BytesIO()
     book.save(buffer)
-    return buffer.getvalue()
+    return _timeless(buffer.getvalue())
 
 
 # --- PDF -----------------------------------------------------------------------------------------
@@ -250,11 +282,27 @@ def authorise(role: str | None, *, identifiable: bool) -> None:
 
 
 def record_export(*, session: Session, username: str, fmt: str, filters: dict, identifiable: bool,
-                  rows: int) -> None:
-    """One audit row per export: who, the format, the filters and the row count; identifiable ones flagged."""
+                  rows: int, os_user: str | None = None, confirmed: bool | None = None) -> None:
+    """One audit row per export: who, the format, the filters and the row count; identifiable ones flagged.
+    From the command line also the operating-system user and whether the account's password confirmed it."""
+    cli = {"os_user": os_user, "password_confirmed": bool(confirmed)} if os_user is not None else {}
     write_audit(session=session, username=username,
                 action="export-identifiable" if identifiable else "export", entity="quality-export",
-                after={"format": fmt, "filters": filters, "identifiable": bool(identifiable), "rows": int(rows)})
+                after={"format": fmt, "filters": filters, "identifiable": bool(identifiable), "rows": int(rows), **cli})
+
+
+def for_release(tables: Mapping[str, pd.DataFrame], *, identifiable: bool) -> dict[str, pd.DataFrame]:
+    """The tables as they may leave the system: identifiable ones as they are (an oncologist's, audited);
+    de-identified ones only for a selection of at least k courses, with small cells withheld
+    (monitoring.small_cells). Raises ExportError naming the rule when the selection is too small."""
+    from monitoring import small_cells
+
+    if identifiable:
+        return dict(tables)
+    too_few = small_cells.too_few_courses(dict(tables))
+    if too_few:
+        raise ExportError(too_few)
+    return small_cells.suppress(dict(tables))
 
 
 def render_fhir(*, session, fmt: str, filters, export_key: str, identifiable: bool) -> bytes:

@@ -56,7 +56,7 @@ from sqlmodel import Session
 
 from monitoring.alerting import list_alerts
 from monitoring.catalogue import Catalogue, default_catalogue
-from monitoring.deid import days_from, deid_reason, pseudonym
+from monitoring.deid import days_from, deid_reason, patient_pseudonyms, pseudonym
 from monitoring.rules.evidence import is_structured, render
 from monitoring.entry import LABS, VITAL_SIGNS
 from monitoring.models import Patient, PatientIdentity, TreatmentCourse
@@ -217,10 +217,11 @@ def attribute_to_course(frame: pd.DataFrame, time_column: str, courses: pd.DataF
 
 # --- resource builders (pure) ----------------------------------------------------------------------
 
-def patient_resource(*, patient_id: int, sex: str | None, synthetic: bool, export_key: str,
+def patient_resource(*, pseudonym_id: str, sex: str | None, synthetic: bool,
                      mrn: str | None = None) -> dict[str, Any]:
-    """Pseudonymous Patient; the MRN identifier only when `mrn` is given (identifiable mode)."""
-    resource: dict[str, Any] = {"resourceType": "Patient", "id": pseudonym(patient_id, export_key)}
+    """Pseudonymous Patient (its id: monitoring.deid.pseudonym); the MRN identifier only when `mrn` is
+    given (identifiable mode)."""
+    resource: dict[str, Any] = {"resourceType": "Patient", "id": pseudonym_id}
     if mrn is not None:
         resource["identifier"] = [{
             "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR"}]},
@@ -361,7 +362,7 @@ def fhir_resources(*, session: Session, export_key: str, identifiable: bool = Fa
     De-identified unless `identifiable` (callers check the role first). Reads PatientIdentity only
     when identifiable. Streams: the store is read BATCH_PATIENTS patients at a time.
     """
-    pseudonym(0, export_key)  # refuse an empty key before anything is read
+    pseudonym("", export_key)  # refuse an empty or short key before anything is read
     catalogue = catalogue or default_catalogue()
     courses = select_courses(session=session, course_ids=course_ids, ward_ids=ward_ids, regimens=regimens,
                              period=period)
@@ -369,7 +370,7 @@ def fhir_resources(*, session: Session, export_key: str, identifiable: bool = Fa
         return
     patient_ids = sorted(int(p) for p in courses["patient_id"].unique())
     dates = _Dates(None if identifiable else courses.groupby("patient_id")["start_at"].min().to_dict())
-    subject = {pid: pseudonym(pid, export_key) for pid in patient_ids}
+    subject = patient_pseudonyms(session=session, patient_ids=patient_ids, export_key=export_key)
     batches = [patient_ids[i:i + BATCH_PATIENTS] for i in range(0, len(patient_ids), BATCH_PATIENTS)]
     selected = set(courses["course_id"].astype(int))
     common = dict(export_key=export_key, identifiable=identifiable)
@@ -380,7 +381,7 @@ def fhir_resources(*, session: Session, export_key: str, identifiable: bool = Fa
         mrns = dict(session.execute(select(PatientIdentity.patient_id, PatientIdentity.mrn)
                                     .where(PatientIdentity.patient_id.in_(batch))).all()) if identifiable else {}
         for pid, sex, synthetic in rows:
-            yield patient_resource(patient_id=pid, sex=sex, synthetic=bool(synthetic), export_key=export_key,
+            yield patient_resource(pseudonym_id=subject[pid], sex=sex, synthetic=bool(synthetic),
                                    mrn=mrns.get(pid) if identifiable else None)
 
     adverse: list[dict[str, Any]] = []  # one per (course, term): few, kept until the Observations are out

@@ -10,6 +10,7 @@ Conventions (DESIGN.md):
 """
 from __future__ import annotations
 
+import secrets
 from datetime import date, datetime, timezone
 from typing import Any
 
@@ -19,6 +20,11 @@ from sqlmodel import Field, SQLModel
 
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def new_pseudo_id() -> str:
+    """128 random bits (hex): what a patient's export pseudonyms are computed from (monitoring.deid)."""
+    return secrets.token_hex(16)
 
 
 # Controlled vocabularies. The migration turns each into a CHECK constraint, so a typo in code
@@ -94,6 +100,9 @@ class Patient(SQLModel, table=True):
     # banner says (never 'no known allergies' unless someone wrote that). Migration 0007.
     allergies: str | None = None
     created_at: datetime = Field(default_factory=utc_now)
+    # Random, never shown, never exported: pseudonyms are HMAC(export key, pseudo_id), so they cannot be
+    # linked to the sequential id by trying keys (issue 16 item 6). Migration 0010.
+    pseudo_id: str = Field(default_factory=new_pseudo_id, max_length=32)
 
 
 class PatientIdentity(SQLModel, table=True):

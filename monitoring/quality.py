@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 
 import numpy as np
 import pandas as pd
@@ -227,11 +227,13 @@ def load_cohort(*, session: Session, filters: QualityFilter, identifiable: bool 
     PatientIdentity is read only when identifiable is True.
     """
     course_columns = ["course_id", "patient_id", "ward_id", "ward_code", "regimen", "cycle", "planned_doses",
-                      "start_at", "course_status", "baseline_weight_kg", "baseline_creatinine_mg_dl", "is_synthetic"]
+                      "start_at", "course_status", "baseline_weight_kg", "baseline_creatinine_mg_dl", "is_synthetic",
+                      "pseudo_id"]
     courses = _records(session, select(
         TreatmentCourse.id, TreatmentCourse.patient_id, Patient.ward_id, Ward.code, TreatmentCourse.regimen,
         TreatmentCourse.cycle, TreatmentCourse.planned_doses, TreatmentCourse.start_at, TreatmentCourse.status,
-        TreatmentCourse.baseline_weight_kg, TreatmentCourse.baseline_creatinine_mg_dl, Patient.is_synthetic)
+        TreatmentCourse.baseline_weight_kg, TreatmentCourse.baseline_creatinine_mg_dl, Patient.is_synthetic,
+        Patient.pseudo_id)
         .join(Patient, Patient.id == TreatmentCourse.patient_id).outerjoin(Ward, Ward.id == Patient.ward_id)
         .order_by(TreatmentCourse.patient_id, TreatmentCourse.start_at, TreatmentCourse.id), course_columns)
     courses["start_at"] = pd.to_datetime(courses["start_at"], utc=True)
@@ -467,7 +469,7 @@ def _per_course(data: CohortData) -> pd.DataFrame:
 def _identity_columns(data: CohortData, export_key: str) -> pd.DataFrame:
     """course_ref and pseudonym per course_id (and the identifiers when they were read)."""
     courses = data.courses.set_index("course_id")
-    names = pseudonyms(courses["patient_id"], export_key).astype(object)
+    names = pseudonyms(courses["pseudo_id"], export_key).astype(object)
     out = pd.DataFrame({"course_ref": names + "-C" + courses["course_number"].astype(str), "pseudonym": names},
                        index=courses.index)
     if data.identities is not None:
@@ -735,6 +737,34 @@ def _cohort(data: CohortData, export_key: str) -> dict[str, pd.DataFrame]:
     return {"cohort_counts": _cohort_counts(data), "grade_distribution": _grade_distribution(data),
             "distributions": _distributions(data), "alerts_by_rule": _alerts_by_rule(data),
             "monitoring": _monitoring(data), "declined_alerts": _declines_table(data, export_key)}
+
+
+REPORT_MONTHS = 60  # the Reports page offers the last five years of months
+
+
+def report_months(now: datetime, count: int = REPORT_MONTHS) -> list[str]:
+    """'2026-12', '2026-11', ... back `count` months from `now` (the same list whatever the data holds)."""
+    year, month = now.year, now.month
+    months = []
+    for _ in range(count):
+        months.append(f"{year:04d}-{month:02d}")
+        year, month = (year - 1, 12) if month == 1 else (year, month - 1)
+    return months
+
+
+def month_bounds(start_month: str | None, end_month: str | None) -> tuple[datetime | None, datetime | None]:
+    """The course-start window of two 'YYYY-MM' months (UTC): from the first day of the first to the
+    first day after the last; either may be None (open). Reversed months are put in order."""
+    def first_day(text: str) -> datetime:
+        return datetime.strptime(text, "%Y-%m").replace(tzinfo=timezone.utc)
+
+    def next_month(day: datetime) -> datetime:
+        return day.replace(year=day.year + 1, month=1) if day.month == 12 else day.replace(month=day.month + 1)
+
+    if start_month and end_month and end_month < start_month:
+        start_month, end_month = end_month, start_month
+    return (first_day(start_month) if start_month else None,
+            next_month(first_day(end_month)) if end_month else None)
 
 
 TABLE_TITLES = {

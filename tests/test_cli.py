@@ -9,13 +9,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_cli(*args: str, env_url: str | None = None) -> subprocess.CompletedProcess:
+def run_cli(*args: str, env_url: str | None = None, stdin: str = "") -> subprocess.CompletedProcess:
     import os
     env = {**os.environ}
     if env_url:
         env["DATABASE_URL"] = env_url
     return subprocess.run([sys.executable, "-m", "monitoring", *args], capture_output=True, text=True,
-                          cwd=ROOT, env=env, timeout=120)
+                          cwd=ROOT, env=env, timeout=120, input=stdin)
 
 
 def test_db_upgrade_then_demo_if_empty_seeds_once(tmp_path):
@@ -172,8 +172,8 @@ def test_dose_goes_through_the_same_gate_as_the_doses_page(tmp_path):
                           created_by="test", ward_codes=wards)
     engine.dispose()
 
-    def dose(*extra: str) -> subprocess.CompletedProcess:
-        return run_cli("dose", "SYN-CLI-1", *extra, env_url=url)
+    def dose(*extra: str, password: str = "Long-pass-2026") -> subprocess.CompletedProcess:
+        return run_cli("dose", "SYN-CLI-1", *extra, "--password-stdin", env_url=url, stdin=password + "\n")
 
     refused = dose("--status", "given", "--user", "nurse.a", "--dose", "48000000")
     assert refused.returncode == 2
@@ -184,6 +184,11 @@ def test_dose_goes_through_the_same_gate_as_the_doses_page(tmp_path):
     assert "is not on a ward of nurse.c" in dose("--status", "given", "--user", "nurse.c", "--dose", "1").stderr
     assert "no patient with record number 'SYN-NONE'" in run_cli("dose", "SYN-NONE", "--status", "held", "--user",
                                                                   "nurse.a", env_url=url).stderr
+    # Issue 16 item 11: the account's password, never its name alone; refused without it or when wrong.
+    no_password = run_cli("dose", "SYN-CLI-1", "--status", "held", "--reason", "x", "--user", "nurse.a", env_url=url)
+    assert no_password.returncode == 2 and "needs the password of nurse.a" in no_password.stderr
+    wrong = dose("--status", "held", "--reason", "x", "--user", "nurse.a", password="not-her-password")
+    assert wrong.returncode == 2 and "Wrong user name or password" in wrong.stderr
     assert "the next dose of SYN-CLI-1 is dose 1, not 2" in dose("--status", "held", "--user", "nurse.a",
                                                                   "--number", "2", "--reason", "x").stderr
     bad_time = dose("--status", "given", "--user", "nurse.a", "--given-at", "2026-12-04 14:05")
@@ -195,3 +200,15 @@ def test_dose_goes_through_the_same_gate_as_the_doses_page(tmp_path):
                                    "bedside (check: INCOMPLETE)) by nurse.a.")
     again = dose("--status", "held", "--user", "nurse.a", "--number", "2")
     assert again.returncode == 2 and "A held dose needs a reason." in again.stderr
+    engine = make_engine(url)
+    with session_scope(engine) as session:
+        from sqlalchemy import select
+
+        from monitoring.models import AuditEvent
+        confirmations = [e.after for e in session.scalars(select(AuditEvent).where(
+            AuditEvent.entity_id == "nurse.a", AuditEvent.action.in_(["sign-in", "sign-in-failed"])))]
+    engine.dispose()
+    import getpass
+    assert {c["method"] for c in confirmations} == {"cli"} and {c["os_user"] for c in confirmations} == {
+        getpass.getuser()}
+    assert [c.get("reason") for c in confirmations].count("wrong password") == 1

@@ -5,7 +5,10 @@ import os
 import subprocess
 import sys
 import zipfile
+from datetime import datetime, timezone
 from pathlib import Path
+
+import pandas as pd
 
 import pytest
 import streamlit as st
@@ -19,12 +22,16 @@ from tests.app_helpers import signed_in
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_cli(*args: str, url: str, env: dict | None = None) -> subprocess.CompletedProcess:
+KEY = "export-test-key-2b7e9c4a1f6d8e30"
+KEY1 = "export-test-key-one-6a3f8c1e9b2d7e4"
+
+
+def run_cli(*args: str, url: str, env: dict | None = None, stdin: str = "") -> subprocess.CompletedProcess:
     environment = {**os.environ, "DATABASE_URL": url, **(env or {})}
     if env is None:
         environment.pop("IL2_EXPORT_KEY", None)
     return subprocess.run([sys.executable, "-m", "monitoring", *args], capture_output=True, text=True, cwd=ROOT,
-                          env=environment, timeout=300)
+                          env=environment, timeout=300, input=stdin)
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +60,7 @@ def test_fhir_export_from_the_cli_is_a_valid_pseudonymous_bundle_and_audited(dem
 
     out = tmp_path / "q.fhir.json"
     result = run_cli("export", "--format", "fhir", "--output", str(out), "--quiet", url=demo_url,
-                     env={"IL2_EXPORT_KEY": "k1"})
+                     env={"IL2_EXPORT_KEY": KEY1})
     assert result.returncode == 0, result.stderr
     text = out.read_text()
     bundle = json.loads(text)
@@ -63,7 +70,7 @@ def test_fhir_export_from_the_cli_is_a_valid_pseudonymous_bundle_and_audited(dem
     assert "SYN-0" not in text  # no record number of the demo ward
     out_nd = tmp_path / "q.ndjson"
     assert run_cli("export", "--format", "ndjson", "--output", str(out_nd), "--quiet", url=demo_url,
-                   env={"IL2_EXPORT_KEY": "k1"}).returncode == 0
+                   env={"IL2_EXPORT_KEY": KEY1}).returncode == 0
     lines = out_nd.read_text().splitlines()
     assert len(lines) == len(bundle["entry"]) and json.loads(lines[0])["resourceType"] == "Patient"
     assert [after["format"] for _, _, after in audit_rows(demo_url)[-2:]] == ["fhir", "ndjson"]
@@ -72,7 +79,7 @@ def test_fhir_export_from_the_cli_is_a_valid_pseudonymous_bundle_and_audited(dem
 def test_csv_export_writes_the_zip_shows_progress_and_is_audited(demo_url, tmp_path):
     out = tmp_path / "q.zip"
     result = run_cli("export", "--format", "csv", "--output", str(out), "--regimen", "hd-iv-bolus",
-                     "--from", "2026-11-01", "--to", "2026-11-30", url=demo_url, env={"IL2_EXPORT_KEY": "k1"})
+                     "--from", "2026-11-01", "--to", "2026-11-30", url=demo_url, env={"IL2_EXPORT_KEY": KEY1})
     assert result.returncode == 0, result.stderr
     assert "4/4" in result.stderr and "[####" in result.stderr      # the text progress bar
     names = zipfile.ZipFile(out).namelist()
@@ -87,7 +94,7 @@ def test_csv_export_writes_the_zip_shows_progress_and_is_audited(demo_url, tmp_p
 @pytest.mark.parametrize("fmt, magic", [("xlsx", b"PK"), ("pdf", b"%PDF")])
 def test_excel_and_pdf_exports(demo_url, tmp_path, fmt, magic):
     out = tmp_path / f"q.{fmt}"
-    result = run_cli("export", "--format", fmt, "--key", "k1", "--output", str(out), "--ward", "DEMO", "--quiet",
+    result = run_cli("export", "--format", fmt, "--key", KEY1, "--output", str(out), "--ward", "DEMO", "--quiet",
                      url=demo_url)
     assert result.returncode == 0, result.stderr
     assert out.read_bytes().startswith(magic) and result.stderr == ""
@@ -103,7 +110,7 @@ def test_excel_and_pdf_exports(demo_url, tmp_path, fmt, magic):
     (["--user", "ghost"], "no active account named 'ghost'"),
 ])
 def test_bad_input_exits_2_with_a_clear_message(demo_url, tmp_path, args, message):
-    result = run_cli("export", "--format", "csv", "--key", "k", "--output", str(tmp_path / "x.zip"), *args,
+    result = run_cli("export", "--format", "csv", "--key", KEY, "--output", str(tmp_path / "x.zip"), *args,
                      url=demo_url)
     assert result.returncode == 2 and message in result.stderr
     assert not (tmp_path / "x.zip").exists()
@@ -115,13 +122,23 @@ def test_a_missing_key_exits_2(demo_url, tmp_path):
 
 
 def test_identifiable_export_for_an_oncologist_is_flagged_in_the_audit(demo_url, tmp_path):
+    import getpass
     out = tmp_path / "id.zip"
-    result = run_cli("export", "--format", "csv", "--key", "k", "--identifiable", "--user", "oncologist",
-                     "--output", str(out), "--quiet", url=demo_url)
+    # Issue 16 item 11: the account's name alone no longer exports identities; its password is needed.
+    for stdin, flag in (("", []), ("wrong-password\n", ["--password-stdin"])):
+        refused = run_cli("export", "--format", "csv", "--key", KEY, "--identifiable", "--user", "oncologist",
+                          *flag, "--output", str(out), "--quiet", url=demo_url, stdin=stdin)
+        assert refused.returncode == 2 and not out.exists(), refused.stderr
+    assert "needs the password of oncologist" in run_cli(
+        "export", "--format", "csv", "--key", KEY, "--identifiable", "--user", "oncologist", "--output", str(out),
+        url=demo_url).stderr
+    result = run_cli("export", "--format", "csv", "--key", KEY, "--identifiable", "--user", "oncologist",
+                     "--password-stdin", "--output", str(out), "--quiet", url=demo_url, stdin="demo-il2\n")
     assert result.returncode == 0, result.stderr
     assert "SYN-0" in zipfile.ZipFile(out).read("courses.csv").decode()
     user, action, after = audit_rows(demo_url)[-1]
     assert (user, action, after["identifiable"]) == ("oncologist", "export-identifiable", True)
+    assert (after["os_user"], after["password_confirmed"]) == (getpass.getuser(), True)
 
 
 # --- the Reports page ------------------------------------------------------------------------------
@@ -183,3 +200,73 @@ def test_the_reports_page_on_a_database_without_courses_says_so(app_db_url):
     assert not at.exception and at.title[0].value == "Reports"
     assert "No treatment courses match these filters." in at.info[0].value
     assert not at.get("download_button")
+
+
+# --- issue 16 item 6: nothing that re-identifies in a de-identified view --------------------------------
+
+@pytest.mark.parametrize("start, end, expected", [
+    ("2026-11", "2026-11", ("2026-11-01", "2026-12-01")),     # one month, end exclusive
+    ("2026-12", "2026-12", ("2026-12-01", "2027-01-01")),     # December rolls the year
+    ("2026-12", "2026-10", ("2026-10-01", "2027-01-01")),     # reversed: put in order
+    (None, "2026-02", (None, "2026-03-01")),
+    (None, None, (None, None)),
+])
+def test_the_reports_filter_is_whole_months(start, end, expected):
+    from monitoring import quality
+    bounds = quality.month_bounds(start, end)
+    assert tuple(None if b is None else f"{b:%Y-%m-%d}" for b in bounds) == expected
+    months = quality.report_months(datetime(2026, 12, 4, tzinfo=timezone.utc))
+    assert (months[0], months[1], len(months)) == ("2026-12", "2026-11", 60)
+
+
+def _tables(courses_per_regimen: dict[str, int]):
+    import pandas as pd
+    rows = [{"course_ref": f"P-{regimen[:3]}{i}-C1", "ward_code": "W1", "regimen": regimen, "cycle": 1}
+            for regimen, count in courses_per_regimen.items() for i in range(count)]
+    grades = pd.DataFrame({"regimen": ["a", "a", "a"], "organ_system": ["renal"] * 3, "grade": ["0", "1", "2"],
+                           "courses": [0, 4, 5], "percent_of_courses": [0.0, 44.4, 55.6]})
+    return {"courses": pd.DataFrame(rows), "grade_distribution": grades,
+            "terms": pd.DataFrame({"course_ref": [r["course_ref"] for r in rows],
+                                   "regimen": [r["regimen"] for r in rows]})}
+
+
+@pytest.mark.parametrize("count, small", [(4, True), (5, False), (6, False)])
+def test_small_cells_of_fewer_than_5_courses_are_withheld(count, small):
+    from monitoring.small_cells import suppress, too_few_courses
+    tables = _tables({"hd-iv-bolus": count, "til-il2": 5})
+    out = suppress(tables, k=5)
+    grades = out["grade_distribution"].set_index("grade")
+    assert grades.loc["1", "courses"] == "<5" and grades.loc["1", "percent_of_courses"] is None   # 4: below
+    assert grades.loc["2", "courses"] == 5 and grades.loc["0", "courses"] == 0                     # 5 and 0 stay
+    bolus = out["courses"][out["courses"]["course_ref"].str.startswith("P-hd-")]
+    assert bool((bolus["ward_code"] == "withheld (<5)").all()) is small
+    assert bool((bolus["regimen"] == "withheld (<5)").all()) is small
+    assert (out["terms"]["regimen"] == "withheld (<5)").sum() == (count if small else 0)
+    assert too_few_courses(_tables({"a": count}), k=5) == (
+        None if not small else too_few_courses(_tables({"a": 4}), k=5))
+    assert "Fewer than 5 courses" in too_few_courses(_tables({"a": 4}), k=5)
+
+
+def test_the_quality_role_sees_no_day_filter_and_no_small_cell(app_db):
+    at = signed_in("quality", page="app_pages/reports.py")
+    assert not at.date_input   # a day-by-day filter dated each course's start
+    assert [s.label for s in at.selectbox][:2] == ["Courses starting from (month)", "to (month, inclusive)"]
+    shown = {name: df.value for name, df in zip(range(len(at.dataframe)), at.dataframe)}
+    for frame in shown.values():
+        for column in ("courses", "patients", "n"):
+            if column in frame.columns:
+                counts = pd.to_numeric(frame[column], errors="coerce")
+                assert not ((counts > 0) & (counts < 5)).any(), frame[column].tolist()
+    # Of the demo's 12 courses, the bolus courses of cycle 1 share ward, regimen and cycle; the others'
+    # ward and cycle are withheld: every ward shown is shared by at least 5 courses.
+    per_course = next(f for f in shown.values() if "course_ref" in f.columns and "ward_code" in f.columns)
+    withheld = per_course["ward_code"] == "withheld (<5)"
+    assert 0 < withheld.sum() < len(per_course)
+    assert per_course[~withheld].groupby(["ward_code", "regimen", "cycle"]).size().min() >= 5
+
+
+def test_a_selection_of_fewer_than_5_courses_is_not_exported_de_identified(demo_url, tmp_path):
+    out = tmp_path / "x.zip"
+    few = run_cli("export", "--format", "csv", "--key", KEY, "--regimen", "til-il2", "--output", str(out),
+                  url=demo_url)
+    assert few.returncode == 2 and "Fewer than 5 courses match" in few.stderr and not out.exists()

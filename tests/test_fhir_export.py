@@ -15,13 +15,20 @@ from fhir.resources.R4B.bundle import Bundle
 from monitoring import repository
 from monitoring.alerting import list_alerts, sync_alerts
 from monitoring.db import session_scope
-from monitoring.deid import FREE_TEXT_WITHHELD, pseudonym
+from monitoring.deid import FREE_TEXT_WITHHELD
 from monitoring.fhir_export import (CTCAE_GRADE_URL, LOINC, UCUM, fhir_export_bytes, fhir_resources, to_bundle,
                                     to_ndjson)
 from monitoring.repository import ObservationInput
 from tests.factories import make_patient_with_course
 
-KEY = "quality-2026-11"
+KEY = "quality-2026-11-7c1e9a4b2f8d6e30"  # 32 characters
+OTHER_KEY = "another-key-5d0b7e2a9c4f1e8b3a6d"
+
+
+def names(engine, patient_ids, key):
+    from monitoring.deid import patient_pseudonyms
+    with session_scope(engine) as session:
+        return patient_pseudonyms(session=session, patient_ids=patient_ids, export_key=key)
 MRN = "MRN-884213"
 GIVEN, FAMILY = "Philippa", "Quigglesworth"
 BIRTH = date(1961, 3, 14)
@@ -193,7 +200,7 @@ def test_deidentified_export_holds_no_identifier_and_no_real_date(engine, ward):
         # (a bare '2026' may occur inside a uuid).
         assert re.findall(r"2026-\d\d-\d\d", text) == [] and "2000-01-01" in text
     patients = of_type([e["resource"] for e in json.loads(bundle)["entry"]], "Patient")
-    assert {p["id"] for p in patients} == {pseudonym(ward.patient_id, KEY), pseudonym(ward.other_patient_id, KEY)}
+    assert {p["id"] for p in patients} == set(names(engine, [ward.patient_id, ward.other_patient_id], KEY).values())
     assert all(set(p) == {"resourceType", "id", "meta", "gender"} for p in patients)
 
 
@@ -208,10 +215,10 @@ def test_dates_are_shifted_so_the_course_starts_at_the_epoch(engine, ward):
 
 def test_pseudonyms_and_ids_are_stable_for_a_key_and_differ_for_another(engine, ward):
     first, again = export(engine), export(engine)
-    other = export(engine, export_key="another-key")
+    other = export(engine, export_key=OTHER_KEY)
     assert [r["id"] for r in first] == [r["id"] for r in again]
     assert not {r["id"] for r in first} & {r["id"] for r in other}
-    assert of_type(other, "Patient")[0]["id"] == pseudonym(ward.patient_id, "another-key")
+    assert of_type(other, "Patient")[0]["id"] == names(engine, [ward.patient_id], OTHER_KEY)[ward.patient_id]
     with pytest.raises(ValueError, match="export key"):
         export(engine, export_key="")
 
@@ -231,7 +238,8 @@ def test_filters_select_courses_by_id_ward_regimen_and_period(engine, ward):
     def patients(**filters):
         return {p["id"] for p in of_type(export(engine, **filters), "Patient")}
 
-    mine, theirs = pseudonym(ward.patient_id, KEY), pseudonym(ward.other_patient_id, KEY)
+    both = names(engine, [ward.patient_id, ward.other_patient_id], KEY)
+    mine, theirs = both[ward.patient_id], both[ward.other_patient_id]
     assert patients() == {mine, theirs}
     assert patients(course_ids=[ward.other_course_id]) == {theirs}
     assert patients(period=(START + timedelta(days=1), None)) == {theirs}

@@ -18,7 +18,7 @@ from monitoring.models import Alert, AuditEvent
 from monitoring.repository import ObservationInput as V
 
 S = datetime(2026, 11, 20, 8, 0, tzinfo=timezone.utc)  # course A starts (day 0)
-KEY = "test-export-key"
+KEY = "test-export-key-8e2c5a1f9b7d3e60"
 IDENTIFIERS = ("MRN-QA-7731", "Zebulon", "Quaxley", "1961-03-14", "MRN-QB-5520", "Philippa", "Ormsbury", "1948-07-02",
                "2026-11-20", "2026-11-21")
 HOLD = '=HYPERLINK("http://evil.example","click")'
@@ -173,7 +173,7 @@ def test_pseudonyms_are_stable_per_key(engine, cohort):
     with session_scope(engine) as session:
         first = quality.course_table(session=session, filters=quality.QualityFilter(), export_key=KEY)
         again = quality.course_table(session=session, filters=quality.QualityFilter(), export_key=KEY)
-        other = quality.course_table(session=session, filters=quality.QualityFilter(), export_key="another")
+        other = quality.course_table(session=session, filters=quality.QualityFilter(), export_key="another-key-5d0b7e2a9c4f1e8b3a6d")
     assert first["pseudonym"].tolist() == again["pseudonym"].tolist()
     assert set(first["pseudonym"]).isdisjoint(other["pseudonym"])
 

@@ -453,3 +453,28 @@ def test_an_app_role_is_refused_on_sqlite_and_for_a_bad_name(engine):
     else:
         with pytest.raises(ValueError, match="lower-case letters"):
             grant_app_role(engine, 'x"; DROP TABLE observation; --')
+
+
+@ON_SQLITE
+def test_a_reader_never_waits_for_a_writer_and_cannot_write(engine, monkeypatch):
+    """Issue 16 item 11: on SQLite every transaction queued for the writer lock, so a page read waited
+    5-7 s behind a long lab import. A read_scope reads the last committed state while a writer holds
+    the lock (here for as long as the test wants) and refuses to write."""
+    import time
+
+    from monitoring import db
+    from monitoring.db import read_scope
+    patient_id, _ = make_patient_with_course(engine)
+    save(engine, patient_id, VITALS)
+    monkeypatch.setattr(db, "WRITER_QUEUE_TIMEOUT_S", 0.5)   # a waiting reader would fail within 0.5 s
+    with engine.begin() as writer:                          # a long write, holding the lock
+        writer.execute(text("INSERT INTO auditevent (at, username, action, entity) "
+                            "VALUES ('2026-11-27 14:00:00.000000', 'import', 'lab-import', 'observation')"))
+        started = time.monotonic()
+        with read_scope(engine) as session:
+            seen = session.scalar(select(func.count()).select_from(Observation))
+        waited = time.monotonic() - started
+        assert seen == len(VITALS) and waited < 0.5
+        with pytest.raises(DBAPIError, match="readonly"):
+            with read_scope(engine) as session:
+                session.execute(text("INSERT INTO ward (code, name) VALUES ('X', 'X')"))

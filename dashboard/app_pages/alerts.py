@@ -12,7 +12,7 @@ from dashboard.resources import get_engine, get_settings
 from dashboard.session import require
 from dashboard.theme import SEVERITY_COLOURS, SEVERITY_ICONS
 from monitoring import alert_actions, auth
-from monitoring.db import session_scope
+from monitoring.db import read_scope, session_scope
 from monitoring.models import ALERT_ACTIONS
 from monitoring.repository import RecordError, visible_wards, ward_patient_list
 from monitoring.rules.common import SEVERITIES
@@ -41,12 +41,12 @@ tz = get_settings().timezone
 now = datetime.now(timezone.utc)
 allowed = [a for a in ALERT_ACTIONS if auth.may(user["role"], alert_actions.ACTION_PERMISSION[a])]
 
-with session_scope(get_engine()) as session:
+with read_scope(get_engine()) as session:
     wards = visible_wards(session=session, role=user["role"], ward_ids=user["ward_ids"])
 ward_col, patient_col = st.columns(2)
 ward_ids = {ALL_WARDS: [w.id for w in wards], **{w.name: [w.id] for w in wards}}
 chosen_ward = ward_col.selectbox("Ward", list(ward_ids), key="alerts_ward")
-with session_scope(get_engine()) as session:
+with read_scope(get_engine()) as session:
     patients = ward_patient_list(session=session, ward_ids=ward_ids[chosen_ward])
 if patients.empty:
     st.info(f"No patients on {'your wards' if chosen_ward == ALL_WARDS else chosen_ward}.")
@@ -60,7 +60,7 @@ handled_col, expected_col = st.columns(2)
 show_handled = handled_col.toggle("Show handled alerts", key="show_handled",
                                   help="Acknowledged, declined, resolved, and snoozed alerts whose snooze has not "
                                        "ended. A handled alert that gets worse comes back on its own.")
-with session_scope(get_engine()) as session:
+with read_scope(get_engine()) as session:
     alerts = alert_actions.inbox(session=session, patient_ids=patient_ids[chosen_patient], now=now,
                                  include_handled=show_handled, include_info=True, tz=tz)
 is_expected = alerts["severity"] == "info"

@@ -6,12 +6,12 @@ import streamlit as st
 from dashboard.resources import get_engine, get_settings
 from dashboard.session import require
 from monitoring.audit import audit_actions, export_audit_csv, search_audit
-from monitoring.db import session_scope
+from monitoring.db import read_scope, session_scope
 
 admin = require("view_audit_log")
 st.title("Audit log")
 tz = get_settings().timezone
-with session_scope(get_engine()) as session:
+with read_scope(get_engine()) as session:
     actions = audit_actions(session=session)
 user_col, action_col, entity_col, from_col, to_col = st.columns(5)
 username = user_col.text_input("User", key="audit_user")
@@ -22,7 +22,7 @@ since = from_col.date_input("From", today - timedelta(days=7), key="audit_from")
 until = to_col.date_input("To (inclusive)", today, key="audit_to")
 filters = {"user": username or None, "action": None if action == "(any)" else action, "entity": entity or None,
            "from": since.isoformat(), "to": until.isoformat()}
-with session_scope(get_engine()) as session:
+with read_scope(get_engine()) as session:
     rows = search_audit(session=session, username=filters["user"], action=filters["action"],
                         entity=filters["entity"],
                         since=datetime.combine(since, time(), tz).astimezone(timezone.utc),

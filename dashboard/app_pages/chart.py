@@ -8,7 +8,7 @@ from dashboard.charts import (fluids_figure, labs_figure, news2_figure, toxicity
 from dashboard.patient_picker import choose_patient
 from dashboard.resources import get_engine, get_settings
 from dashboard.session import require
-from monitoring.db import session_scope
+from monitoring.db import read_scope
 from monitoring.models import REGIMEN_SHORT
 from monitoring.catalogue import default_catalogue
 from monitoring.patient_chart import PERIODS, chart_data, lab_panels
@@ -20,7 +20,7 @@ tz = get_settings().timezone
 chosen = choose_patient(user, key="chart_patient", with_course=True, empty="No patients with an IL-2 course yet.")
 period = st.radio("Period", list(PERIODS), format_func=PERIODS.get, horizontal=True, key="chart_period")
 now = datetime.now(timezone.utc)
-with session_scope(get_engine()) as session:
+with read_scope(get_engine()) as session:
     data = chart_data(session=session, patient_id=int(chosen.patient_id), period=period, now=now, tz=tz)
 
 regimen = REGIMEN_SHORT.get(chosen.regimen, chosen.regimen)

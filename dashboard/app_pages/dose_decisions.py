@@ -12,7 +12,7 @@ from dashboard.session import require
 from dashboard.tables import full_height
 from monitoring import dose_decisions, dosing
 from monitoring.auth import PermissionDenied
-from monitoring.db import session_scope
+from monitoring.db import read_scope, session_scope
 from monitoring.repository import RecordError, visible_wards
 
 PICKER = "decide_patient"
@@ -25,14 +25,14 @@ st.caption("The oncologist's decisions on the next dose: give, hold, discuss or 
 tz = get_settings().timezone
 now = datetime.now(timezone.utc)
 
-with session_scope(get_engine()) as session:
+with read_scope(get_engine()) as session:
     wards = visible_wards(session=session, role=user["role"], ward_ids=user["ward_ids"])
 names = {w.name: w.id for w in wards}
 assigned = [w.name for w in wards if w.id in set(user["ward_ids"])]
 left, right = st.columns([3, 1])
 chosen = left.multiselect("Wards", list(names), default=assigned or list(names), key="decide_wards")
 window = right.selectbox("Doses due within", list(WINDOWS), index=1, key="decide_window")
-with session_scope(get_engine()) as session:
+with read_scope(get_engine()) as session:
     due = dose_decisions.due_doses(session=session, ward_ids=[names[n] for n in chosen], now=now, tz=tz,
                                    within_hours=WINDOWS[window])
 
@@ -65,7 +65,7 @@ else:
 
 patient = choose_patient(user, key=PICKER, with_course=True, empty="No patients with an IL-2 course on your wards.")
 patient_id, course_id = int(patient.patient_id), int(patient.course_id)
-with session_scope(get_engine()) as session:
+with read_scope(get_engine()) as session:
     progress = dosing.course_progress(session=session, course_id=course_id)
     upcoming = dosing.next_dose(session=session, course_id=course_id, now=now)
     check, check_error, standing = None, None, None

@@ -11,7 +11,7 @@ from dashboard.session import require
 from dashboard import pre_dose
 from dashboard.tables import WRAPPED_ROW_HEIGHT, full_height, wrapped_height
 from monitoring import dose_decisions, dose_gate, dosing
-from monitoring.db import session_scope
+from monitoring.db import read_scope, session_scope
 from monitoring.models import REGIMEN_SHORT, ROUTES
 from monitoring.repository import RecordError
 from monitoring.thresholds import default_thresholds
@@ -36,7 +36,7 @@ chosen = choose_patient(user, key="doses_patient", label=patient_label, with_cou
                         empty="No patients with an IL-2 course on your wards.")
 patient_id, course_id = int(chosen.patient_id), int(chosen.course_id)
 
-with session_scope(get_engine()) as session:
+with read_scope(get_engine()) as session:
     progress = dosing.course_progress(session=session, course_id=course_id)
     upcoming = dosing.next_dose(session=session, course_id=course_id, now=now)
     suggestion = dosing.suggested_dose(session=session, course_id=course_id, now=now, tz=tz)
@@ -169,7 +169,7 @@ if upcoming is not None:
                 st.error("Nothing was saved.")
 
 st.subheader("Doses of this course")
-with session_scope(get_engine()) as session:
+with read_scope(get_engine()) as session:
     history = dosing.dose_history(session=session, course_id=course_id, tz=tz)
 if history.empty:
     st.caption("No dose recorded yet.")

@@ -13,7 +13,7 @@ from dashboard.session import note_activity, require
 from monitoring import entry
 from monitoring.alerting import sync_alerts
 from monitoring.catalogue import default_catalogue
-from monitoring.db import session_scope
+from monitoring.db import read_scope, session_scope
 from monitoring.drafts import discard_draft, load_draft, save_draft
 from monitoring.fluids import shift_balance, weight_change
 from monitoring.models import REGIMEN_SHORT, TreatmentCourse
@@ -43,7 +43,7 @@ patient_id = int(chosen.patient_id)
 
 # When the next set is due: the stricter of the last set's NEWS2 (RCP Chart 4) and the IL-2 regimen's
 # interval (monitoring.observation_schedule), by elapsed time, with the reason.
-with session_scope(get_engine()) as session:
+with read_scope(get_engine()) as session:
     recent = current_observations(session=session, patient_ids=[patient_id], since=now - timedelta(hours=24))
     course = None if pd.isna(chosen.course_id) else session.get(TreatmentCourse, int(chosen.course_id))
     weights = current_observations(session=session, patient_ids=[patient_id], codes=["weight"])
@@ -275,7 +275,7 @@ def correction_form() -> None:
     done = st.session_state.pop("correct_done", None)
     if done:
         st.success(done)
-    with session_scope(get_engine()) as session:
+    with read_scope(get_engine()) as session:
         history = current_observations(session=session, patient_ids=[patient_id], since=now - timedelta(hours=24))
     if history.empty:
         st.caption("No values in the last 24 h.")

@@ -3,7 +3,7 @@
 De-identified unless an allowed role ticks 'identifiable'. Each file is produced when its download
 button is clicked (deferred generation) and that production writes the audit row.
 """
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, timezone
 
 import pandas as pd
 import plotly.express as px
@@ -14,7 +14,7 @@ from dashboard.theme import GRADE_COLOURS
 from dashboard.session import require
 from monitoring import auth, export, quality
 from monitoring.db import session_scope
-from monitoring.deid import new_export_key
+from monitoring.deid import export_key_problems, new_export_key
 from monitoring.models import REGIMEN_SHORT, REGIMENS
 from monitoring.repository import list_wards
 
@@ -36,17 +36,26 @@ with session_scope(engine) as session:
 
 with st.expander("Filters and export key", expanded=True):
     left, middle, right = st.columns(3)
-    start_day = left.date_input("Courses starting from", value=None, key="reports_from")
-    end_day = left.date_input("to (inclusive)", value=None, key="reports_to")
+    # Whole months, never days (issue 16 item 6): a day-by-day filter dated each course's start, and
+    # with it every event of the course. The months offered do not depend on the data.
+    months = quality.report_months(datetime.now(timezone.utc))
+    start_month = left.selectbox("Courses starting from (month)", months, index=None, placeholder="Any month",
+                                 key="reports_from")
+    end_month = left.selectbox("to (month, inclusive)", months, index=None, placeholder="Any month",
+                               key="reports_to")
     ward_codes = middle.multiselect("Wards", list(wards), format_func=lambda c: f"{c} · {wards[c][1]}",
                                     key="reports_wards", placeholder="All wards")
     regimens = middle.multiselect("Regimens", list(REGIMENS), format_func=lambda r: REGIMEN_SHORT.get(r, r),
                                   key="reports_regimens", placeholder="All regimens")
     st.session_state.setdefault(KEY_STATE, new_export_key())
     own_key = right.text_input("Export key (optional)", type="password", key="reports_key_input",
-                               help="Enter your team's key to get the same pseudonyms as in earlier exports.")
-    key = own_key.strip() or st.session_state[KEY_STATE]
-    right.caption(f"Key in use: {'your key' if own_key.strip() else 'generated for this session'} "
+                               help="Enter your team's key (at least 32 random characters; make one with "
+                                    "`il2-monitor export-key`) to get the same pseudonyms as in earlier exports.")
+    key_problems = export_key_problems(own_key.strip()) if own_key.strip() else []
+    for problem in key_problems:
+        right.error(problem[0].upper() + problem[1:] + ". The generated key is used meanwhile.")
+    key = own_key.strip() if own_key.strip() and not key_problems else st.session_state[KEY_STATE]
+    right.caption(f"Key in use: {'your key' if key != st.session_state[KEY_STATE] else 'generated for this session'} "
                   f"(…{key[-4:]}). Pseudonyms match only between exports made with the same key; "
                   "keep the key apart from the files.")
     identifiable = False
@@ -54,17 +63,22 @@ with st.expander("Filters and export key", expanded=True):
         identifiable = right.checkbox("Identifiable export (names, record numbers, dates)", key="reports_identifiable",
                                       help="Recorded in the audit trail as an identifiable export.")
 
+start, end = quality.month_bounds(start_month, end_month)
 filters = quality.QualityFilter(
-    start=None if start_day is None else datetime.combine(start_day, time(), tzinfo=timezone.utc),
-    end=None if end_day is None else datetime.combine(end_day, time(), tzinfo=timezone.utc) + timedelta(days=1),
+    start=start, end=end,
     ward_ids=[wards[c][0] for c in ward_codes] or None, regimens=regimens or None)
 with session_scope(engine) as session:
     tables = quality.export_tables(session=session, filters=filters, export_key=key, identifiable=identifiable)
 
-courses = tables["courses"]
-if courses.empty:
+if tables["courses"].empty:
     st.info("No treatment courses match these filters.")
     st.stop()
+try:   # de-identified: at least k courses, small cells withheld (monitoring.small_cells)
+    tables = export.for_release(tables, identifiable=identifiable)
+except export.ExportError as too_few:
+    st.info(str(too_few))
+    st.stop()
+courses = tables["courses"]
 
 synthetic = quality.is_synthetic(tables)
 st.markdown(f"**{len(courses)} courses**" + (" · synthetic data" if synthetic else "")
@@ -79,7 +93,10 @@ def shown_cell(value):
 
 
 def table(frame) -> None:
-    st.dataframe(frame.map(shown_cell), hide_index=True, width="stretch")
+    shown = frame.map(shown_cell)
+    # A column mixing numbers and "<5" (a small cell withheld) is shown as text: one type per column.
+    mixed = [c for c in shown.columns if shown[c].map(type).nunique() > 1]
+    st.dataframe(shown.astype({c: str for c in mixed}), hide_index=True, width="stretch")
 
 
 st.subheader(quality.TABLE_TITLES["monitoring"])
@@ -109,7 +126,7 @@ for name in ("cohort_counts", "alerts_by_rule", "distributions", "courses", "epi
         table(tables[name])
 
 st.subheader("Download")
-filters_text = (f"Courses starting {start_day or 'any time'} to {end_day or 'now'}; wards "
+filters_text = (f"Courses starting {start_month or 'any month'} to {end_month or 'now'}; wards "
                 f"{', '.join(ward_codes) or 'all'}; regimens {', '.join(regimens) or 'all'}.")
 
 
@@ -131,5 +148,5 @@ def produce(fmt: str) -> bytes:
 
 
 for column, (fmt, label, widget_key) in zip(st.columns(len(DOWNLOADS)), DOWNLOADS):
-    column.download_button(label, data=lambda fmt=fmt: produce(fmt), file_name=export.filename(fmt),
+    column.download_button(label, data=lambda fmt=fmt: produce(fmt), file_name=export.filename(fmt, identifiable=identifiable),
                            mime=export.MEDIA_TYPES[fmt], key=widget_key, on_click="ignore")

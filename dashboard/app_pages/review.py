@@ -8,7 +8,7 @@ from dashboard.patient_picker import choose_patient
 from dashboard.resources import get_engine, get_settings
 from dashboard.session import require
 from monitoring.catalogue import default_catalogue
-from monitoring.db import session_scope
+from monitoring.db import read_scope, session_scope
 from monitoring.alerting import sync_alerts
 from monitoring.repository import RecordError
 from monitoring.review import changes, grade_table, previous_grades, save_review, todays_review
@@ -29,7 +29,7 @@ if st.session_state.get("review_for") != patient_id:
     for key in [k for k in st.session_state if k.startswith("review_") and k not in kept]:
         del st.session_state[key]
     st.session_state["review_for"] = patient_id
-with session_scope(get_engine()) as session:
+with read_scope(get_engine()) as session:
     previous = previous_grades(session=session, patient_id=patient_id, now=now)
     today = todays_review(session=session, patient_id=patient_id, now=now, tz=tz)
 table = grade_table(previous)

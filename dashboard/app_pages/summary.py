@@ -7,7 +7,7 @@ import streamlit as st
 from dashboard.patient_picker import choose_patient
 from dashboard.resources import get_engine, get_settings
 from dashboard.session import require
-from monitoring.db import session_scope
+from monitoring.db import read_scope
 from monitoring.summary import patient_summary
 
 user = require("view_patients")
@@ -15,7 +15,7 @@ st.title("Patient summary")
 tz = get_settings().timezone
 now = datetime.now(timezone.utc)
 chosen = choose_patient(user, key="summary_patient", with_course=True, empty="No patient with an IL-2 course.")
-with session_scope(get_engine()) as session:
+with read_scope(get_engine()) as session:
     summary = patient_summary(session=session, patient_id=int(chosen.patient_id), now=now, tz=tz)
 
 course, freshness = st.columns([2, 3])

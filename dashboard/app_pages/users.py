@@ -5,7 +5,7 @@ import streamlit as st
 from dashboard.resources import get_engine
 from dashboard.session import require
 from monitoring import auth
-from monitoring.db import session_scope
+from monitoring.db import read_scope, session_scope
 from monitoring.models import ROLES
 from monitoring.repository import RecordError, list_wards
 
@@ -14,7 +14,7 @@ st.title("Users")
 notice = st.session_state.pop("users_notice", None)
 if notice:
     st.success(notice)
-with session_scope(get_engine()) as session:
+with read_scope(get_engine()) as session:
     users = auth.list_users(session=session)
     ward_names = {w.id: w.code for w in list_wards(session=session)}
     table = pd.DataFrame([{"User name": u.username, "Name": u.display_name, "Role": u.role,

@@ -14,7 +14,7 @@ from dashboard.tables import WRAPPED_ROW_HEIGHT, wrapped_height
 from dashboard.ward_table import styled_overview
 from dashboard.warm_up import warm_up_charts
 from monitoring.auth import may
-from monitoring.db import session_scope
+from monitoring.db import read_scope
 from monitoring.repository import visible_wards
 from monitoring.ward import ward_overview
 
@@ -23,7 +23,7 @@ SHOWN = ["Bed", "Patient", "Course", "Last dose", "NEWS2", "Open alerts", "Last 
 
 user = require("view_patients")
 st.title("Ward overview")
-with session_scope(get_engine()) as session:
+with read_scope(get_engine()) as session:
     wards = visible_wards(session=session, role=user["role"], ward_ids=user["ward_ids"])
 if not wards:
     st.info("You are not assigned to a ward yet; ask an administrator.")
@@ -42,7 +42,7 @@ chart_page = "app_pages/chart.py"
 def overview() -> None:
     tz = get_settings().timezone
     now = datetime.now(timezone.utc)
-    with session_scope(get_engine()) as session:
+    with read_scope(get_engine()) as session:
         frame = ward_overview(session=session, ward_ids=ward_ids, now=now, tz=tz)
     if frame.empty:
         st.info("No patients on these wards. `make run` seeds a synthetic demo ward into an empty database; "
