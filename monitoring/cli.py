@@ -226,14 +226,15 @@ def read_courses(frame: "pd.DataFrame") -> "pd.DataFrame":
             problems += [(int(i) + 1, column, f"'{cells.iloc[i]}' is not true or false (accepted: true, false, "
                                               "yes, no, 1, 0, or empty for false)")
                          for i in bad.to_numpy().nonzero()[0]]
-            out[column] = lowered.map(FLAG_WORDS).fillna(False).astype(bool)
+            out[column] = lowered.map(lambda word: FLAG_WORDS.get(word, False)).astype(bool)
     problems += _course_number_problems(out)
-    patient_ids = frame["patient_id"].astype("str").str.strip()
-    for i in np.flatnonzero(patient_ids.duplicated(keep="first").to_numpy()):
+    patient_ids = frame["patient_id"].astype(object).where(frame["patient_id"].notna(), "").astype(str).str.strip()
+    empty = patient_ids == ""
+    for i in np.flatnonzero((patient_ids.duplicated(keep="first") & ~empty).to_numpy()):
         first = int(np.flatnonzero((patient_ids == patient_ids.iloc[i]).to_numpy())[0]) + 1
         problems.append((int(i) + 1, "patient_id", f"'{patient_ids.iloc[i]}' already has a course on row {first}: "
                                                    "one row per patient"))
-    for i in np.flatnonzero(patient_ids.isin(["", "nan"]).to_numpy()):
+    for i in np.flatnonzero(empty.to_numpy()):
         problems.append((int(i) + 1, "patient_id", "empty"))
     if problems:
         raise InputError(sorted(problems, key=lambda p: (p[0] or 0, str(p[1]))))

@@ -17,11 +17,13 @@ import csv
 import gc
 import io
 import math
+import os
 import shutil
 import subprocess
 import sys
 import time
 import tracemalloc
+from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 
@@ -54,8 +56,12 @@ CODES = CATALOGUE.codes()
 MRN = "SYN-TEST-1"
 TIME = "2026-11-27T06:00:00Z"
 
-PURE = settings(max_examples=200, deadline=None, database=None)
+# `make test` runs a few hundred cases per property; `make bench` (bench/bench_hostile.py) sets
+# IL2_HOSTILE_SCALE to run the pure properties over 100,000 cases in all (issue 16).
+SCALE = float(os.environ.get("IL2_HOSTILE_SCALE", "1"))
+PURE = settings(max_examples=int(200 * SCALE), deadline=None, database=None)
 DATABASE = settings(max_examples=25, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+CASES: Counter = Counter()  # generated cases run, by property (read by the benchmark)
 
 # --- hostile values -------------------------------------------------------------------------------
 
@@ -150,12 +156,14 @@ def _check_outcome(code: str, value, unit):
 @example(code="consciousness", value=10**5000, unit=None)  # was ValueError (int -> str digit limit)
 @example(code="nausea", value=Decimal("sNaN"), unit=None)  # was ValueError (signalling NaN)
 def test_validate_returns_a_plausible_value_or_a_clear_refusal(code, value, unit):
+    CASES["observation value"] += 1
     _check_outcome(code, value, unit)
 
 
 @PURE
 @given(code=st.sampled_from(CODES), value=values, unit=st.one_of(st.none(), st.sampled_from(ALL_UNITS + ["mg"])))
 def test_validate_frame_agrees_with_validate_and_never_raises(code, value, unit):
+    CASES["observation value (frame)"] += 1
     scalar = _check_outcome(code, value, unit)
     frame = pd.DataFrame({"code": [code], "value": pd.Series([value], dtype=object), "unit": [unit]})
     row = CATALOGUE.validate_frame(frame).iloc[0]
@@ -261,6 +269,7 @@ def csv_files(draw) -> tuple[bytes, int]:
 }), max_size=8), drop=st.lists(st.sampled_from(["patient_id", "time", "code", "value", "unit", "baseline"]),
                                max_size=2), extra=st.booleans())
 def test_read_long_frame_returns_typed_rows_or_names_every_problem(frame_rows, drop, extra):
+    CASES["long observation file"] += 1
     frame = pd.DataFrame(frame_rows, columns=["patient_id", "time", "code", "value", "unit", "ref_low", "ref_high",
                                               "baseline"], dtype=object)
     frame = frame.drop(columns=drop)
@@ -619,3 +628,132 @@ def test_cli_evaluate_refuses_what_crashed_or_passed_silently_with_exit_2(tmp_pa
     assert expected in captured.err and "Traceback" not in captured.err
     assert captured.out == ""
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted({"obs.csv", *files})  # nothing written
+
+
+# --- issue 16: hostile courses, doses and periods for the CLI; account and key fields --------------------
+
+course_cells = st.one_of(st.sampled_from(["", "70", "70.5", "-70", "0", "inf", "nan", "1e308", "abc", "=1+1",
+                                          "hd-iv-bolus", "til-il2", "true", "no", "2", "8", "168", "169", "1" * 400]),
+                         st.text(max_size=10), st.floats().map(repr), st.integers(-10**6, 10**6).map(str))
+
+
+@PURE
+@given(rows=st.lists(st.fixed_dictionaries({
+    "patient_id": st.one_of(st.sampled_from(["1", "2", "3", "", " "]), st.text(max_size=6)),
+    **{column: course_cells for column in ("baseline_weight_kg", "baseline_creatinine_mg_dl", "usual_sbp_mm_hg",
+                                           "dose_interval_hours", "regimen", "after_lymphodepletion",
+                                           "neutropenia_expected")}}), max_size=6),
+       drop=st.lists(st.sampled_from(["baseline_weight_kg", "regimen", "dose_interval_hours", "patient_id"]),
+                     max_size=2))
+def test_a_courses_file_is_read_whole_and_plausible_or_refused_naming_each_row(rows, drop):
+    """Issue 16 item 10: -70 kg, 0 kg, inf, a 0-h interval and duplicate patients were accepted."""
+    from monitoring.cli import MAX_DOSE_INTERVAL_HOURS, read_courses
+    CASES["courses file"] += 1
+    frame = pd.DataFrame(rows, columns=["patient_id", "baseline_weight_kg", "baseline_creatinine_mg_dl",
+                                        "usual_sbp_mm_hg", "dose_interval_hours", "regimen", "after_lymphodepletion",
+                                        "neutropenia_expected"], dtype=object).drop(columns=drop)
+    frame = frame.replace("", None) if len(frame) else frame
+    try:
+        out = read_courses(frame)
+    except InputError as exc:
+        assert exc.problems and all(message for _, _, message in exc.problems)
+        assert all(row is None or 1 <= row <= len(frame) for row, _, _ in exc.problems)
+        return
+    ids = out["patient_id"].astype(str).str.strip()
+    assert not ids.duplicated().any() and not ids.isin(["", "nan", "None"]).any()
+    for column, (low, high) in (("baseline_weight_kg", CATALOGUE["weight"].plausible),
+                                ("baseline_creatinine_mg_dl", CATALOGUE["creatinine"].plausible),
+                                ("usual_sbp_mm_hg", CATALOGUE["sbp"].plausible),
+                                ("dose_interval_hours", (1e-9, MAX_DOSE_INTERVAL_HOURS))):
+        if column in out.columns:
+            values = out[column].to_numpy(dtype=float)
+            given_ = values[~np.isnan(values)]
+            assert ((given_ >= low) & (given_ <= high)).all(), (column, given_)
+
+
+@PURE
+@given(rows=st.lists(st.fixed_dictionaries({
+    "patient_id": st.sampled_from(["1", "2", "", "x"]),
+    "time": st.one_of(st.sampled_from([TIME, "2026-11-27T06:00:00", "0026-11-27T06:00:00Z", "", "soon"]),
+                      st.text(max_size=8)),
+    "status": st.one_of(st.sampled_from(["given", "held", "stopped", "GIVEN", "", "skipped"]), st.text(max_size=6)),
+    "dose_number": course_cells}), max_size=6))
+def test_a_doses_file_is_read_or_refused_naming_each_row(rows):
+    from monitoring.engine import read_doses
+    CASES["doses file"] += 1
+    frame = pd.DataFrame(rows, columns=["patient_id", "time", "status", "dose_number"], dtype=object)
+    try:
+        out = read_doses(frame)
+    except InputError as exc:
+        assert exc.problems and all(1 <= row <= len(frame) for row, _, _ in exc.problems if row is not None)
+        return
+    numbers = out["dose_number"].dropna().to_numpy(dtype=float)
+    assert ((numbers >= 1) & (numbers == np.floor(numbers))).all()
+    assert out["time"].notna().all()
+
+
+@PURE
+@given(hours=st.lists(course_cells, max_size=6))
+def test_a_urine_period_is_more_than_0_and_at_most_24_hours_or_refused(hours):
+    from monitoring.engine import MAX_PERIOD_HOURS, _period_hours
+    CASES["urine period"] += 1
+    try:
+        out = _period_hours(pd.Series(hours, dtype=object))
+    except InputError as exc:
+        assert all(column == "period_hours" and "is not accepted" in message for _, column, message in exc.problems)
+        return
+    given_ = out[~np.isnan(out)]
+    assert ((given_ > 0) & (given_ <= MAX_PERIOD_HOURS)).all()
+
+
+@PURE
+@given(secret=st.one_of(st.none(), st.text(max_size=80), st.sampled_from(["xxx", "a" * 64, "ab" * 30])),
+       key=st.one_of(st.none(), st.text(max_size=80), st.text(alphabet="0123456789abcdef", min_size=30, max_size=34)),
+       start=st.one_of(st.none(), st.sampled_from(["2026-01", "2026-12", "2000-02", "1999-12"])),
+       end=st.one_of(st.none(), st.sampled_from(["2026-01", "2026-12", "2000-02"])))
+def test_settings_fields_are_judged_never_crash(secret, key, start, end):
+    """The SSO cookie secret, the export key and the Reports months: a verdict for any text."""
+    from monitoring import quality
+    from monitoring.deid import export_key_problems
+    from monitoring.sso_settings import sso_setting_problems
+    CASES["secret, key and months"] += 1
+    problems = sso_setting_problems({"cookie_secret": secret, "client_secret": "from-the-idp-7"})
+    assert (problems == []) == (secret is not None and len(secret) >= 32 and len(set(secret)) >= 12
+                                and secret not in ("a long random string, identical on every replica",))
+    assert (export_key_problems(key) == []) == (bool(key) and len(key) >= 32 and len(set(key)) >= 8)
+    lower, upper = quality.month_bounds(start, end)
+    assert lower is None or upper is None or lower < upper
+
+
+account_texts = st.one_of(st.text(max_size=130), st.sampled_from(["", " ", "a" * 64, "a" * 65, "x" * 121,
+                                                                    "=HYPERLINK(1)", "Robert'); DROP TABLE user;--",
+                                                                    "\x00", "ünïcödé", "dr.who"]))
+
+
+@DATABASE
+@given(username=account_texts, display_name=account_texts, email=st.one_of(st.none(), account_texts.map(
+    lambda t: t + "@hospital.example")), role=st.sampled_from(["nurse", "admin", "root", ""]))
+def test_an_account_is_added_whole_or_refused_with_nothing_written(engine, username, display_name, email, role):
+    """The Users form's fields: any text is stored within its column or refused by name (both databases)."""
+    from monitoring import auth
+    from monitoring.models import User
+    CASES["account fields"] += 1
+
+    def users() -> int:
+        with session_scope(engine) as session:
+            return session.scalar(select(func.count()).select_from(User))
+
+    before = users()
+    try:
+        with session_scope(engine) as session:
+            auth.add_user(session=session, username=username, display_name=display_name, role=role, password=None,
+                          email=email, created_by="admin")
+    except RecordError as exc:
+        assert exc.errors and all(exc.errors)
+        assert users() == before
+        return
+    except Exception as exc:  # a database refusal: NUL bytes, for one, are refused by PostgreSQL
+        assert "\x00" in f"{username}{display_name}{email}", exc
+        assert users() == before
+        return
+    assert users() == before + 1
