@@ -7,7 +7,8 @@ suppression, ONS disclosure control) is applied with k = IL2_SMALL_CELL (default
 
 * a selection of fewer than k courses is not reported at all (`too_few_courses`);
 * aggregate tables: a count of courses or patients from 1 to k-1 is shown as "<k" and the figures
-  of its row computed from it (percent, per course, the distribution's statistics) are withheld;
+  of its row computed from it (percent, per course, the distribution's statistics) read
+  "withheld (<k)";
   0 stays 0 (nobody is described by it);
 * per-course tables: the ward and the cycle of a course are withheld when fewer than k courses of
   the selection share its (ward, regimen, cycle), and the regimen too when fewer than k share it.
@@ -78,9 +79,9 @@ def _aggregate(frame: pd.DataFrame, counts: tuple[str, ...], derived: tuple[str,
     for column in present:
         values = pd.to_numeric(frame[column], errors="coerce")
         out.loc[small & (values > 0) & (values < k), column] = f"<{k}"
-    for column in derived:
+    for column in derived:   # said as withheld, never blank: a blank means "not determined"
         if column in out.columns:
-            out.loc[small, column] = None
+            out.loc[small, column] = WITHHELD.format(k=k)
     return out
 
 

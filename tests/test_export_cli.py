@@ -236,7 +236,7 @@ def test_small_cells_of_fewer_than_5_courses_are_withheld(count, small):
     tables = _tables({"hd-iv-bolus": count, "til-il2": 5})
     out = suppress(tables, k=5)
     grades = out["grade_distribution"].set_index("grade")
-    assert grades.loc["1", "courses"] == "<5" and grades.loc["1", "percent_of_courses"] is None   # 4: below
+    assert grades.loc["1", "courses"] == "<5" and grades.loc["1", "percent_of_courses"] == "withheld (<5)"   # 4: below
     assert grades.loc["2", "courses"] == 5 and grades.loc["0", "courses"] == 0                     # 5 and 0 stay
     bolus = out["courses"][out["courses"]["course_ref"].str.startswith("P-hd-")]
     assert bool((bolus["ward_code"] == "withheld (<5)").all()) is small
