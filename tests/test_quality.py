@@ -267,3 +267,57 @@ def test_an_empty_selection_gives_empty_tables(engine, cohort):
     tables = tables_of(engine, filters={"regimens": ["intralesional"]})
     assert tables["courses"].empty
     assert zipfile.ZipFile(io.BytesIO(export.to_csv_zip(tables, quality.COLUMN_DOCS))).namelist()
+
+
+# Identifiers typed into every free-text field a person fills, in several notations (issue 16 item 1).
+TYPED = ("Jane Roe", "MRN 443322", "RX-443322", "04/03/1925", "4 March 1925", "1925-03-04", "07700 900123",
+         "+44 7700 900123")
+TYPED_TEXT = "daughter Jane Roe (MRN 443322 / RX-443322, born 04/03/1925, 4 March 1925, 1925-03-04) on 07700 900123 " \
+             "or +44 7700 900123"
+
+
+@pytest.fixture
+def typed_cohort(engine, cohort):
+    """The cohort with identifiers typed into every free-text field: the dose reason and note, the
+    override, the alert action notes, an amendment reason, a late-entry reason and the allergies."""
+    from monitoring.models import Observation, Patient
+    with session_scope(engine) as session:
+        patient = session.get(Patient, cohort["a"])
+        patient.allergies = TYPED_TEXT
+        at = S + timedelta(hours=30)
+        repository.record_dose(session=session, course_id=cohort["ca"], dose_number=5, scheduled_at=at, status="held",
+                               reason=TYPED_TEXT, reason_criteria=["sbp_below"], reason_note=TYPED_TEXT,
+                               recorded_by="nurse")
+        repository.record_dose(session=session, course_id=cohort["cb"], dose_number=2, scheduled_at=S + timedelta(
+            days=1, hours=9), status="given", given_at=S + timedelta(days=1, hours=9), recorded_by="nurse",
+            override_by=TYPED_TEXT, override_reason=TYPED_TEXT)
+        late = S + timedelta(hours=31)
+        repository.add_observation_set(session=session, patient_id=cohort["a"], course_id=cohort["ca"],
+                                       values=[V("heart_rate", 90)], observed_at=late, recorded_by="nurse",
+                                       now=late + timedelta(hours=3), late_reason=TYPED_TEXT)
+        first = session.scalars(select(Observation).where(Observation.patient_id == cohort["a"],
+                                                          Observation.code == "heart_rate")).first()
+        repository.amend_observation(session=session, observation_id=first.id, value="71", reason=TYPED_TEXT,
+                                     recorded_by="nurse", now=late + timedelta(hours=3))
+    with session_scope(engine) as session:
+        sync_alerts(session=session, now=S + timedelta(hours=35))
+    with session_scope(engine) as session:
+        for alert in session.scalars(select(Alert).where(Alert.status == "open", Alert.severity != "info")).all():
+            alert_actions.act(session=session, alert_id=alert.id, action="decline", username="onc", role="oncologist",
+                              note=TYPED_TEXT, now=S + timedelta(hours=36))
+    return cohort
+
+
+@pytest.mark.parametrize("fmt", export.FORMATS)
+def test_identifiers_typed_into_any_free_text_field_reach_no_de_identified_format(engine, typed_cohort, fmt):
+    if fmt in export.FHIR_FORMATS:
+        with session_scope(engine) as session:
+            content = export.render_fhir(session=session, fmt=fmt, filters=quality.QualityFilter(), export_key=KEY,
+                                         identifiable=False)
+    else:
+        content = _all_bytes(tables_of(engine), fmt)
+    for identifier in TYPED:
+        assert identifier.encode() not in content, identifier
+    # The typed words were there to be leaked: the identifiable export carries them.
+    if fmt == "csv":
+        assert b"Jane Roe" in _all_bytes(tables_of(engine, identifiable=True), fmt)
