@@ -24,6 +24,12 @@ OUTPUT_COLUMNS = ["patient_id", "rule", "onset", "level", "severity", "evidence"
 DOSE_STATUSES = ("given", "held", "stopped")
 
 
+# The highest dose number accepted: a course has at most a few hundred doses (14 per cycle for the
+# bolus; weekly subcutaneous doses over years stay below); larger is a typing error (and 9.2e18
+# overflowed the integer column: found by the hostile-input benchmark).
+MAX_DOSE_NUMBER = 1000
+
+
 def read_doses(doses: pd.DataFrame) -> pd.DataFrame:
     """Check the doses table (patient_id, time, status[, dose_number]); InputError names row and column."""
     problems: list[tuple[int | None, str | None, str]] = []
@@ -48,9 +54,11 @@ def read_doses(doses: pd.DataFrame) -> pd.DataFrame:
     if "dose_number" in doses.columns:
         entered = doses["dose_number"].astype("str").str.strip().where(doses["dose_number"].notna(), "")
         numbers = pd.to_numeric(entered.where(entered != "", None), errors="coerce").to_numpy(dtype=float)
-        whole = np.isfinite(numbers) & (numbers >= 1) & (numbers == np.floor(numbers))
+        whole = (np.isfinite(numbers) & (numbers >= 1) & (numbers <= MAX_DOSE_NUMBER)
+                 & (numbers == np.floor(numbers)))
         for i in np.flatnonzero((entered != "").to_numpy() & ~whole):
-            problems.append((i + 1, "dose_number", f"'{entered.iloc[i]}' is not a dose number: a whole number from 1"))
+            problems.append((i + 1, "dose_number", f"'{entered.iloc[i]}' is not a dose number: a whole number from 1 "
+                                                   f"to {MAX_DOSE_NUMBER}"))
     if problems:
         problems.sort(key=lambda p: (p[0] or 0))
         raise InputError(problems)
