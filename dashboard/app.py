@@ -8,19 +8,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `streamlit run d
 
 import streamlit as st
 
-from dashboard import cookie, sign_in
-from dashboard.banner import show_banner
-from dashboard.session import FAILED_BEFORE_KEY, TOKEN_KEY, current_user, enforce_timeout, resume_from_cookie, sign_out, watch_idle
-from monitoring.auth import SESSION_TIMEOUT_MINUTES, may
-from monitoring.sso_settings import sso_setting_problems
-
-st.set_page_config(page_title="IL-2 Toxicity Monitor", page_icon=":material/monitor_heart:", layout="wide")
 # No traceback (SQL, paths) on any screen, wherever the app was started from: .streamlit/config.toml
-# is read only from the working directory, so the settings are made here as well (issue 16 item 10;
-# the Makefile also passes them on the command line, which applies from the very first run).
+# is read only from the working directory, so the settings are made here as well, before anything
+# that could fail on import (issue 16 item 10; the Makefile also passes them on the command line,
+# which applies from the very first run).
 st.set_option("client.showErrorDetails", "none")
 # Tables have no download or copy (issue 16 item 5): data leaves only through the audited exports.
 st.set_option("client.disableDataExport", True)
+
+from dashboard import cookie, sign_in  # noqa: E402  (after the options above, on purpose)
+from dashboard.banner import show_banner  # noqa: E402
+from dashboard.session import (FAILED_BEFORE_KEY, TOKEN_KEY, current_user, enforce_timeout,  # noqa: E402
+                               resume_from_cookie, sign_out, watch_idle)
+from monitoring.auth import SESSION_TIMEOUT_MINUTES, may  # noqa: E402
+from monitoring.sso_settings import sso_setting_problems  # noqa: E402
+
+st.set_page_config(page_title="IL-2 Toxicity Monitor", page_icon=":material/monitor_heart:", layout="wide")
 
 # A forgeable identity cookie would sign anyone in as anyone: refuse to run (issue 16 item 2).
 sso_problems = sso_setting_problems(sign_in.sso_section())

@@ -21,11 +21,17 @@ AUDIT_COLUMNS = ["id", "at", "username", "action", "entity", "entity_id", "befor
 STAFF_ENTITIES = frozenset({"user", "ward", "bed", "audit-log"})
 IDENTIFYING_KEYS = frozenset({"mrn", "given_name", "family_name", "birth_date", "phone", "address", "allergies",
                               "name", "email"})
-SAFE_TEXT_KEYS = frozenset({"code", "status", "unit", "source", "regimen", "rule", "level", "severity", "decision",
-                            "kind", "criterion", "criteria", "reason_criteria", "check_decision", "check_criteria",
-                            "action", "method", "role", "format", "sex", "value_code", "state", "username",
-                            "ward", "bed", "cycle", "dose_unit", "scope", "mode", "item", "answer", "category"})
-SAFE_KEY_ENDINGS = ("_at", "_time", "_id", "_ids", "_by", "_code", "_codes", "_status", "_unit", "from", "to")
+# Text values shown as they are, by exact key (a new key is withheld until it is added here): codes,
+# statuses, times, staff user names. Everything else that is text, override_by included (it names a
+# clinician in the typist's words), is withheld.
+SAFE_TEXT_KEYS = frozenset({"code", "status", "unit", "source", "regimen", "rule", "rule_id", "level", "severity",
+                            "decision", "kind", "criterion", "criteria", "reason_criteria", "check_decision",
+                            "check_criteria", "action", "method", "role", "format", "sex", "value_code", "state",
+                            "username", "ward", "ward_code", "ward_codes", "bed", "dose_unit", "scope", "mode", "item",
+                            "answer", "category", "course_status", "record_status", "last_dose_status", "original_unit",
+                            "recorded_by", "answered_by", "first_response_by", "last_action_by", "decided_by",
+                            "imported_by", "created_by", "changed_by", "route", "os_user"})
+SAFE_KEY_ENDINGS = ("_at",)   # ISO times
 IDENTITY_WITHHELD = "[identity withheld]"
 TEXT_WITHHELD = "[free text withheld]"
 
@@ -48,6 +54,14 @@ def details_for_admin(entity: str, details: dict | None) -> dict | None:
     if details is None or entity in STAFF_ENTITIES:
         return details
     return _withheld(details)
+
+
+def entity_id_for_admin(entity: str, entity_id: str | None) -> str | None:
+    """A row's entity id: a database number, or withheld in rows about patients (a lab import's id is
+    the uploaded file's name, which may name a patient)."""
+    if entity_id is None or entity in STAFF_ENTITIES or str(entity_id).isdigit():
+        return entity_id
+    return TEXT_WITHHELD
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -71,8 +85,8 @@ def search_audit(*, session: Session, username: str | None = None, action: str |
         details = details_for_admin(entity, details)
         return None if details is None else json.dumps(details, ensure_ascii=False, default=str)
 
-    rows = [(e.id, e.at, e.username, e.action, e.entity, e.entity_id, shown(e.entity, e.before),
-             shown(e.entity, e.after)) for e in session.scalars(query).all()]
+    rows = [(e.id, e.at, e.username, e.action, e.entity, entity_id_for_admin(e.entity, e.entity_id),
+             shown(e.entity, e.before), shown(e.entity, e.after)) for e in session.scalars(query).all()]
     frame = pd.DataFrame(rows, columns=AUDIT_COLUMNS)
     frame["at"] = pd.to_datetime(frame["at"], utc=True)
     return frame

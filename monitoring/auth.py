@@ -26,7 +26,7 @@ from sqlmodel import Session
 
 from monitoring.config import number_setting
 from monitoring.models import ROLES, AuditEvent, Patient, User, UserWard, Ward
-from monitoring.repository import RecordError, write_audit
+from monitoring.repository import DEMO_CREATOR, RecordError, write_audit
 
 LOCKOUT_ATTEMPTS = int(number_setting("IL2_LOCKOUT_ATTEMPTS"))
 LOCKOUT_MINUTES = number_setting("IL2_LOCKOUT_MINUTES")
@@ -254,9 +254,6 @@ def list_users(*, session: Session) -> list[User]:
     return list(session.scalars(select(User).order_by(User.role, User.username)).all())
 
 
-DEMO_CREATOR = "demo-generator"
-
-
 def real_data_present(*, session: Session) -> list[str]:
     """What makes this database more than a demo (issue 16 item 9): accounts the demo did not create,
     patients not marked synthetic. Empty for an empty or demo-only database."""
@@ -374,7 +371,7 @@ def sign_in_identity(*, session: Session, email: str | None) -> SignIn:
     address = (email or "").strip().lower()
     user = session.scalars(select(User).where(User.email == address)).first() if address else None
     if user is None or not user.is_active:
-        write_audit(session=session, username=address or "(no e-mail)", action="sign-in-failed", entity="user",
+        write_audit(session=session, username=address[:64] or "(no e-mail)", action="sign-in-failed", entity="user",
                     after={"method": "oidc", "reason": "unknown identity" if user is None else "disabled"})
         return SignIn(False, f"{address or 'This identity'} has no account here; ask an administrator for access.")
     write_audit(session=session, username=user.username, action="sign-in", entity="user", entity_id=user.username,

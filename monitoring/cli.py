@@ -352,6 +352,10 @@ def _cmd_dose(args: argparse.Namespace) -> int:
         print("il2-monitor dose: nothing was saved.", file=sys.stderr)
         return 2
 
+    password, no_password = _read_password(username=args.user, password_stdin=args.password_stdin,
+                                           purpose="recording a dose")
+    if no_password:
+        return refuse(no_password)
     settings = load_settings()
     upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
@@ -378,10 +382,9 @@ def _cmd_dose(args: argparse.Namespace) -> int:
                 return refuse(f"no further dose is scheduled in the course of {args.mrn}")
             if args.number is not None and args.number != upcoming.dose_number:
                 return refuse(f"the next dose of {args.mrn} is dose {upcoming.dose_number}, not {args.number}")
-            # The dose is signed by the nurse named: her password, as at the bedside (a refusal is
-            # still committed with this transaction, so it counts towards the lock and is audited).
-            _, not_confirmed = _confirm_account(session, username=user.username, password_stdin=args.password_stdin,
-                                                purpose="recording a dose")
+            # The dose is signed by the nurse named: her password, as at the bedside, read before the
+            # transaction began (a refusal is committed with it: counted towards the lock, audited).
+            not_confirmed = _confirm_account(session, username=user.username, password=password)
             if not_confirmed:
                 return refuse(not_confirmed)
             given = args.status == "given"
@@ -436,27 +439,31 @@ def _export_end(text: str) -> datetime:
     return value + timedelta(days=1) if len(text.strip()) == 10 else value
 
 
-def _confirm_account(session, *, username: str, password_stdin: bool, purpose: str):
-    """The named account, confirmed by its password (standard input with --password-stdin, or asked on
-    a terminal), so a command is never attributed to an account on the typist's word alone (issue 16
-    item 11). Checked like a sign-in: counted, locked after repeated failures, audited with the
-    operating-system user. Returns (account, None) or (None, why it was refused)."""
+def _read_password(*, username: str, password_stdin: bool, purpose: str) -> tuple[str | None, str | None]:
+    """The account's password from standard input (--password-stdin) or a terminal prompt, read before
+    any transaction is open (a prompt inside one would hold SQLite's writer lock while waiting).
+    Returns (password, None) or (None, why there is none)."""
+    import getpass
+
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\n"), None
+    if sys.stdin.isatty():
+        return getpass.getpass(f"Password of {username} ({purpose}): "), None
+    return None, (f"{purpose} needs the password of {username}: give it on standard input with "
+                  "--password-stdin (never as an argument)")
+
+
+def _confirm_account(session, *, username: str, password: str) -> str | None:
+    """Check the account's password like a sign-in (counted, locked after repeated failures, audited
+    with the operating-system user), so a command is never attributed to an account on the typist's
+    word alone (issue 16 item 11). None when confirmed; otherwise why not."""
     import getpass
 
     from monitoring import auth
 
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    elif sys.stdin.isatty():
-        password = getpass.getpass(f"Password of {username} ({purpose}): ")
-    else:
-        return None, (f"{purpose} needs the password of {username}: give it on standard input with "
-                      "--password-stdin (never as an argument)")
     result = auth.authenticate(session=session, username=username, password=password, method="cli",
                                os_user=getpass.getuser())
-    if not result.ok:
-        return None, f"{username}: {result.message}"
-    return auth.get_user(session=session, username=username), None
+    return None if result.ok else f"{username}: {result.message}"
 
 
 def _cmd_export_key(args: argparse.Namespace) -> int:
@@ -517,10 +524,13 @@ def _cmd_export(args: argparse.Namespace) -> int:
                     return refuse(str(exc))
                 username = user.username
         if args.identifiable:
+            password, refused = _read_password(username=args.user, password_stdin=args.password_stdin,
+                                               purpose="an identifiable export")
+            if refused:
+                return refuse(refused)
             # Its own transaction: a wrong password is counted and audited even though nothing is exported.
             with session_scope(engine) as session:
-                user, refused = _confirm_account(session, username=args.user, password_stdin=args.password_stdin,
-                                                 purpose="an identifiable export")
+                refused = _confirm_account(session, username=args.user, password=password)
             if refused:
                 return refuse(refused)
         with session_scope(engine) as session:

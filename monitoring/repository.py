@@ -42,6 +42,7 @@ from monitoring.models import (
     Patient,
     PatientIdentity,
     TreatmentCourse,
+    User,
     Ward,
 )
 
@@ -183,6 +184,18 @@ def get_or_create_bed(*, session: Session, ward_id: int, label: str, username: s
     return bed
 
 
+DEMO_CREATOR = "demo-generator"
+
+
+def active_demo_accounts(*, session: Session) -> list[str]:
+    """Active accounts the demo generator made (password published in the README): a database that
+    has them takes no real patient (issue 16 item 9)."""
+    made_by_demo = select(AuditEvent.entity_id).where(AuditEvent.action == "user-create",
+                                                      AuditEvent.username == DEMO_CREATOR)
+    return list(session.scalars(select(User.username).where(User.username.in_(made_by_demo), User.is_active)
+                                .order_by(User.username)).all())
+
+
 def add_patient(*, session: Session, mrn: str, given_name: str, family_name: str, recorded_by: str,
                 birth_date: date | None = None, sex: str | None = None, ward_id: int | None = None,
                 bed_id: int | None = None, is_synthetic: bool = False,
@@ -192,6 +205,12 @@ def add_patient(*, session: Session, mrn: str, given_name: str, family_name: str
     _require_aware("admitted_at", admitted_at)
     if not mrn.strip():
         raise RecordError(["Record number is empty; every patient needs one."])
+    if not is_synthetic:
+        demo = active_demo_accounts(session=session)
+        if demo:
+            raise RecordError([f"This database holds the demo's accounts ({', '.join(demo)}; their password is "
+                               "published): a real patient goes into a database of its own, or disable those "
+                               "accounts first."])
     patient = Patient(ward_id=ward_id, bed_id=bed_id, sex=sex, is_synthetic=is_synthetic,
                       admitted_at=admitted_at, allergies=(allergies or "").strip() or None)
     session.add(patient)

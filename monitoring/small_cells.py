@@ -24,11 +24,12 @@ import pandas as pd
 from monitoring.config import number_setting
 
 WITHHELD = "withheld (<{k})"
+WITHHELD_SECONDARY = "withheld (protects a small cell)"
 # The person counts of each aggregate table and the figures derived from them (withheld with them).
 PERSON_COUNTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "grade_distribution": (("courses",), ("percent_of_courses",)),
-    "cohort_counts": (("courses", "patients"), ("count", "per_course", "per_100_patient_days",
-                                                "patient_days_total")),
+    "cohort_counts": (("courses", "patients", "count"), ("per_course", "per_100_patient_days",
+                                                         "patient_days_total")),
     "distributions": (("n",), ("mean", "min", "p25", "median", "p75", "max")),
 }
 PER_COURSE_TABLES = ("courses", "terms", "episodes", "declined_alerts")
@@ -60,6 +61,8 @@ def suppress(tables: dict[str, pd.DataFrame], k: int | None = None) -> dict[str,
     for name, (counts, derived) in PERSON_COUNTS.items():
         if name in out:
             out[name] = _aggregate(out[name], counts, derived, k)
+    if "grade_distribution" in out:
+        out["grade_distribution"] = _complementary(out["grade_distribution"], k)
     if "courses" in out and len(out["courses"]):
         out.update(_per_course(out, k))
     return out
@@ -83,6 +86,47 @@ def _aggregate(frame: pd.DataFrame, counts: tuple[str, ...], derived: tuple[str,
         if column in out.columns:
             out.loc[small, column] = WITHHELD.format(k=k)
     return out
+
+
+def _complementary(grades: pd.DataFrame, k: int) -> pd.DataFrame:
+    """Secondary suppression in the grade distribution, so a withheld cell cannot be found by
+    subtraction: within a regimen's organ system (whose cells add up to its courses) a lone withheld
+    cell takes the smallest other non-zero cell with it; and the all-regimens cell of an organ system
+    and grade is withheld when exactly one regimen's cell of it is (all minus the others)."""
+    from monitoring.quality import ALL_REGIMENS
+
+    if grades.empty or "courses" not in grades.columns:
+        return grades
+    out = grades.copy()
+    primary = f"<{k}"
+    secondary = WITHHELD_SECONDARY
+
+    def hidden(frame: pd.DataFrame) -> pd.Series:
+        return frame["courses"].isin([primary, secondary])
+
+    def withhold(index) -> None:
+        out.loc[index, "courses"] = secondary
+        if "percent_of_courses" in out.columns:
+            out.loc[index, "percent_of_courses"] = secondary
+
+    while True:   # until no lone withheld cell is left to find (each pass can expose another)
+        before = int(hidden(out).sum())
+        for _, group in out.groupby(["regimen", "organ_system"], sort=False):
+            if hidden(group).sum() == 1:
+                shown = pd.to_numeric(group.loc[~hidden(group), "courses"], errors="coerce")
+                shown = shown[shown > 0]
+                if len(shown):
+                    withhold(shown.idxmin())
+        regimens = out[out["regimen"] != ALL_REGIMENS]
+        for (organ, grade), cells in regimens.groupby(["organ_system", "grade"], sort=False):
+            if hidden(cells).sum() == 1:
+                total = out.index[(out["regimen"] == ALL_REGIMENS) & (out["organ_system"] == organ)
+                                  & (out["grade"] == grade)]
+                for index in total:
+                    if not hidden(out.loc[[index]]).iloc[0]:
+                        withhold(index)
+        if int(hidden(out).sum()) == before:
+            return out
 
 
 def _per_course(tables: dict[str, pd.DataFrame], k: int) -> dict[str, pd.DataFrame]:

@@ -468,7 +468,7 @@ def test_upgrade_works_on_a_fresh_database_and_on_one_at_0003(empty_url, start):
     upgrade(empty_url)
     engine = make_engine(empty_url)
     try:
-        assert current_revision(engine) == "0009"  # the latest migration
+        assert current_revision(engine) == "0010"  # the latest migration
         columns = inspect(engine)
         assert {"reason_criteria", "reason_note"} <= {c["name"] for c in columns.get_columns("doseevent")}
         assert "ix_observation_patient_time" in [i["name"] for i in columns.get_indexes("observation")]
@@ -477,6 +477,47 @@ def test_upgrade_works_on_a_fresh_database_and_on_one_at_0003(empty_url, start):
         patient_id, alert = sepsis_alert(engine)
         do(engine, alert.id, "snooze", snooze_minutes=30)
         assert the_alert(engine, sepsis.RULE.id).snoozed_until == NOW + timedelta(minutes=30)
+    finally:
+        engine.dispose()
+
+
+def test_upgrading_a_populated_database_gives_every_patient_a_random_pseudo_id_and_downgrades(empty_url):
+    """Migration 0010 on a database that already holds patients with clinical rows: its first form
+    rebuilt the patient table on SQLite, which the foreign keys refused (found by a second read)."""
+    from monitoring.db import upgrade as upgrade_to
+    upgrade_to(empty_url, "0009")
+    engine = make_engine(empty_url)
+    with engine.begin() as connection:
+        for n in (1, 2):
+            connection.execute(text("INSERT INTO patient (id, is_synthetic, created_at) VALUES "
+                                    f"({n}, true, '2026-11-27 08:00:00+00:00')"))
+            connection.execute(text(
+                "INSERT INTO treatmentcourse (id, patient_id, regimen, cycle, dose_unit, start_at, status, "
+                f"after_lymphodepletion, created_at, created_by) VALUES ({n}, {n}, 'hd-iv-bolus', 1, '[IU]/kg', "
+                "'2026-11-27 08:00:00+00:00', 'active', false, '2026-11-27 08:00:00+00:00', 'test')"))
+    engine.dispose()
+    upgrade_to(empty_url)
+    engine = make_engine(empty_url)
+    try:
+        assert current_revision(engine) == "0010"
+        with engine.connect() as connection:
+            seeds = connection.execute(text("SELECT pseudo_id FROM patient ORDER BY id")).scalars().all()
+            courses = connection.execute(text("SELECT count(*) FROM treatmentcourse")).scalar()
+        assert len(seeds) == 2 and len(set(seeds)) == 2 and all(len(s) == 32 for s in seeds) and courses == 2
+    finally:
+        engine.dispose()
+    upgrade_to(empty_url, "0010")
+    from alembic import command
+
+    from monitoring.db import alembic_config
+    engine = make_engine(empty_url)
+    try:
+        with engine.begin() as connection:
+            config = alembic_config(empty_url)
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0009")
+        assert current_revision(engine) == "0009"
+        assert "pseudo_id" not in {c["name"] for c in inspect(engine).get_columns("patient")}
     finally:
         engine.dispose()
 

@@ -311,11 +311,7 @@ def test_the_quality_role_never_sees_a_name_or_record_number(app_url):
 
 
 def test_an_oidc_user_is_mapped_through_st_user(app_url):
-    engine = make_engine(app_url)
-    with session_scope(engine) as session:
-        auth.add_user(session=session, username="dr.sso", display_name="Dr Sso", role="oncologist", password=None,
-                      email="dr.sso@hospital.example", created_by="admin")
-    engine.dispose()
+    add_sso_user(app_url)
     at = AppTest.from_file(APP, default_timeout=30)
     at.user = {"is_logged_in": True, "email": "dr.sso@hospital.example", "name": "Dr Sso"}
     at.run()
@@ -699,6 +695,15 @@ def test_the_administrators_audit_view_and_export_show_no_patient_identity_or_ty
         observation = session.scalars(select(Observation).where(Observation.code == "heart_rate")).first()
         repository.amend_observation(session=session, observation_id=observation.id, value="81", reason=typed,
                                      recorded_by="nurse.a")
+        from monitoring.models import TreatmentCourse
+        course = session.scalars(select(TreatmentCourse)).first()
+        repository.record_dose(session=session, course_id=course.id, dose_number=99, status="given",
+                               scheduled_at=datetime(2026, 11, 27, 6, tzinfo=timezone.utc),
+                               given_at=datetime(2026, 11, 27, 6, tzinfo=timezone.utc), recorded_by="nurse.a",
+                               override_by=f"Dr Who, {typed}", override_reason=typed)
+        # A lab import's audit row is named by the uploaded file, which may carry a patient's name.
+        repository.write_audit(session=session, username="nurse.a", action="lab-import", entity="observation",
+                               entity_id="Quartermain Winifred labs.csv", after={"rows": 3})
     with session_scope(engine) as session:
         rows = search_audit(session=session)
         exported = export_audit_csv(session=session, frame=rows, exported_by="admin", filters={}).decode()

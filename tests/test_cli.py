@@ -182,8 +182,9 @@ def test_dose_goes_through_the_same_gate_as_the_doses_page(tmp_path):
     assert dose("--status", "given", "--user", "dr.b", "--dose", "48000000").stderr.startswith(
         "il2-monitor dose: the oncologist role may not record doses")
     assert "is not on a ward of nurse.c" in dose("--status", "given", "--user", "nurse.c", "--dose", "1").stderr
-    assert "no patient with record number 'SYN-NONE'" in run_cli("dose", "SYN-NONE", "--status", "held", "--user",
-                                                                  "nurse.a", env_url=url).stderr
+    assert "no patient with record number 'SYN-NONE'" in run_cli(
+        "dose", "SYN-NONE", "--status", "held", "--user", "nurse.a", "--password-stdin", env_url=url,
+        stdin="Long-pass-2026\n").stderr
     # Issue 16 item 11: the account's password, never its name alone; refused without it or when wrong.
     no_password = run_cli("dose", "SYN-CLI-1", "--status", "held", "--reason", "x", "--user", "nurse.a", env_url=url)
     assert no_password.returncode == 2 and "needs the password of nurse.a" in no_password.stderr
@@ -212,3 +213,24 @@ def test_dose_goes_through_the_same_gate_as_the_doses_page(tmp_path):
     assert {c["method"] for c in confirmations} == {"cli"} and {c["os_user"] for c in confirmations} == {
         getpass.getuser()}
     assert [c.get("reason") for c in confirmations].count("wrong password") == 1
+
+
+def test_a_real_patient_is_refused_while_the_demo_accounts_are_active(engine):
+    """Issue 16 item 9, the other direction: the demo database (make run) must not take real patients
+    while accounts with the published password can read them."""
+    import pytest
+
+    from monitoring import auth, repository
+    from monitoring.db import session_scope
+    from monitoring.repository import RecordError
+    with session_scope(engine) as session:
+        auth.ensure_demo_accounts(session=session, ward_codes=[])
+    with pytest.raises(RecordError, match="holds the demo's accounts"), session_scope(engine) as session:
+        repository.add_patient(session=session, mrn="REAL-1", given_name="Ada", family_name="Real", recorded_by="x")
+    with session_scope(engine) as session:   # a synthetic one is the demo's own business
+        repository.add_patient(session=session, mrn="SYN-9", given_name="Syn", family_name="Thetic", recorded_by="x",
+                               is_synthetic=True)
+        for username in ("admin", "nurse", "oncologist", "quality"):
+            auth.set_active(session=session, username=username, active=False, changed_by="root")
+    with session_scope(engine) as session:   # the demo accounts disabled: the database may become real
+        repository.add_patient(session=session, mrn="REAL-1", given_name="Ada", family_name="Real", recorded_by="x")

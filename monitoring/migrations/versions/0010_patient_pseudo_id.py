@@ -28,10 +28,15 @@ def upgrade() -> None:
     if ids:
         bind.execute(sa.text("UPDATE patient SET pseudo_id = :pseudo WHERE id = :id"),
                      [{"id": patient_id, "pseudo": secrets.token_hex(16)} for patient_id in ids])
-    with op.batch_alter_table("patient") as batch_op:
-        batch_op.alter_column("pseudo_id", existing_type=sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False)
+    if bind.dialect.name == "postgresql":
+        op.alter_column("patient", "pseudo_id", nullable=False)
+    # SQLite: the column stays nullable in the file. Making it NOT NULL would rebuild the table
+    # (DROP TABLE patient), which the foreign keys of every clinical row refuse on a populated
+    # database; the model's default fills it on every insert, and this upgrade filled the rest.
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("patient") as batch_op:
-        batch_op.drop_column("pseudo_id")
+    if op.get_bind().dialect.name == "postgresql":
+        op.drop_column("patient", "pseudo_id")
+    else:   # ALTER TABLE ... DROP COLUMN (SQLite >= 3.35) does not rebuild the table
+        op.execute("ALTER TABLE patient DROP COLUMN pseudo_id")
