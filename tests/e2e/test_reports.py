@@ -21,6 +21,13 @@ def test_the_quality_account_downloads_each_format_and_each_is_audited(page, see
     page.get_by_role("heading", name="Reports", exact=True).wait_for()
     # The quality role may not export identifiable data: the option is not even offered.
     assert page.get_by_text("Identifiable export", exact=False).count() == 0
+    # Issue 16 item 5: a table's toolbar (shown on hover: its search button proves it is there) offers
+    # no "Download as CSV": files leave only through the audited buttons below.
+    page.get_by_test_id("stDataFrame").first.hover()
+    page.get_by_test_id("stElementToolbarButton").first.wait_for()
+    labels = page.get_by_test_id("stElementToolbarButton").evaluate_all(
+        "buttons => buttons.map(b => b.getAttribute('aria-label') || b.innerText)")
+    assert labels and not [label for label in labels if "download" in (label or "").lower()], labels
     contents = {}
     for label, fmt in FORMATS.items():
         with page.expect_download(timeout=60_000) as download:
