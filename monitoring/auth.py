@@ -136,6 +136,10 @@ def add_user(*, session: Session, username: str, display_name: str, role: str, p
         errors += password_problems(password, username)
     if get_user(session=session, username=username) is not None:
         errors.append(f"User name '{username}' is taken.")
+    address = email.strip().lower() if email else None
+    holder = session.scalars(select(User.username).where(User.email == address)).first() if address else None
+    if holder is not None:   # unique in the table too: refused by name, not as a database error
+        errors.append(f"E-mail '{address}' is already the single sign-on identity of '{holder}'.")
     if errors:
         raise RecordError(errors)
     user = User(username=username, display_name=display_name.strip() or username, role=role,

@@ -90,18 +90,24 @@ def _add(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
 def _timeless(package: bytes) -> bytes:
     """The same zip package (an xlsx) with every entry dated ZIP_TIME and the document's created and
     modified properties (docProps/core.xml) set to OFFICE_TIME."""
-    import re
-
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(package)) as source, \
             zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as target:
         for item in source.infolist():
             data = source.read(item.filename)
             if item.filename == "docProps/core.xml":
-                data = re.sub(rb"(<dcterms:(created|modified)[^>]*>)[^<]*(</dcterms:\2>)",
-                              rb"\g<1>" + OFFICE_TIME.encode() + rb"\g<3>", data)
+                for element in (b"dcterms:created", b"dcterms:modified"):
+                    data = _element_text(data, element, OFFICE_TIME.encode())
             _add(target, item.filename, data)
     return out.getvalue()
+
+
+def _element_text(xml: bytes, element: bytes, text: bytes) -> bytes:
+    """`xml` with the text of its first <element ...>...</element> replaced by `text`."""
+    start = xml.find(b"<" + element)
+    opened = xml.find(b">", start) + 1 if start >= 0 else -1
+    closed = xml.find(b"</" + element + b">", opened) if opened > 0 else -1
+    return xml if closed < 0 else xml[:opened] + text + xml[closed:]
 
 
 # --- CSV -----------------------------------------------------------------------------------------

@@ -102,7 +102,7 @@ class Patient(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utc_now)
     # Random, never shown, never exported: pseudonyms are HMAC(export key, pseudo_id), so they cannot be
     # linked to the sequential id by trying keys (issue 16 item 6). Migration 0010.
-    pseudo_id: str = Field(default_factory=new_pseudo_id, max_length=32)
+    pseudo_id: str | None = Field(default_factory=new_pseudo_id, max_length=32)  # nullable: see migration 0010
 
 
 class PatientIdentity(SQLModel, table=True):

@@ -715,3 +715,11 @@ def test_the_administrators_audit_view_and_export_show_no_patient_identity_or_ty
     assert "[identity withheld]" in shown and "[free text withheld]" in shown
     correction = rows[rows["action"] == "identity-correct"].iloc[0]
     assert correction["entity_id"] == str(patient.id) and correction["username"] == "nurse.a"
+
+
+def test_a_second_account_for_one_sso_identity_is_refused_by_name_not_by_the_database(engine):
+    """Found by the hostile-input suite: the unique e-mail raised an IntegrityError (a crash)."""
+    make_user(engine, username="dr.one", password=None, email="Dr.One@Hospital.example")
+    with pytest.raises(RecordError, match="'dr.one@hospital.example' is already the single sign-on identity of "
+                                          "'dr.one'"):
+        make_user(engine, username="dr.two", password=None, email="dr.one@hospital.example")

@@ -130,7 +130,7 @@ def test_every_bad_row_is_named_with_its_column_and_all_problems_are_collected()
     assert "not an ISO 8601 date and time" in messages[5, "time"]
     assert "Unit 'g/L' is not accepted" in messages[6, "unit"]
     assert "outside the plausible range" in messages[7, "value"]
-    assert "ref_low 5.1 is above ref_high 3.5" in messages[8, "ref_low"]
+    assert "ref_low 5.1 is not below ref_high 3.5: a reference range needs low < high" in messages[8, "ref_low"]
     assert "ref_high '<5.1' is not a number" in messages[9, "ref_high"]
     assert "plausible range" in messages[11, "baseline"]
     assert "missing" in messages[12, "value"]

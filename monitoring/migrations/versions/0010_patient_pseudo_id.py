@@ -28,11 +28,9 @@ def upgrade() -> None:
     if ids:
         bind.execute(sa.text("UPDATE patient SET pseudo_id = :pseudo WHERE id = :id"),
                      [{"id": patient_id, "pseudo": secrets.token_hex(16)} for patient_id in ids])
-    if bind.dialect.name == "postgresql":
-        op.alter_column("patient", "pseudo_id", nullable=False)
-    # SQLite: the column stays nullable in the file. Making it NOT NULL would rebuild the table
-    # (DROP TABLE patient), which the foreign keys of every clinical row refuse on a populated
-    # database; the model's default fills it on every insert, and this upgrade filled the rest.
+    # The column stays nullable: on SQLite, NOT NULL would rebuild the table (DROP TABLE patient), which
+    # the foreign keys of every clinical row refuse on a populated database, and both databases keep
+    # one schema. The model's default fills it on every insert; this upgrade filled the rest.
 
 
 def downgrade() -> None:
