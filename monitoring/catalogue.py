@@ -34,7 +34,7 @@ import pandas as pd
 from monitoring.units import Conversion, parse_fraction
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_PATH = REPO_ROOT / "data" / "catalogue.toml"
+DEFAULT_PATH = REPO_ROOT / "data" / "catalogue.toml"  # the checkout's copy (tests); _default_path() in use
 
 ORGAN_SYSTEMS: tuple[str, ...] = (
     "cardiovascular",
@@ -665,12 +665,10 @@ def _split_values(values: pd.Series) -> tuple[np.ndarray, np.ndarray | None]:
 # --- loading ---------------------------------------------------------------------------------------
 
 def _default_path() -> Path:
-    """data/catalogue.toml in the project, or in IL2_DATA_DIR (relative to the project directory)."""
-    data_dir = os.environ.get("IL2_DATA_DIR")
-    if not data_dir:
-        return DEFAULT_PATH
-    directory = Path(data_dir)
-    return (directory if directory.is_absolute() else REPO_ROOT / directory) / "catalogue.toml"
+    """The shipped catalogue.toml (data/ in a checkout), or the one in IL2_DATA_DIR (config.data_file)."""
+    from monitoring.config import data_file
+
+    return data_file("catalogue.toml")
 
 
 def _display_path(path: Path) -> str:

@@ -596,8 +596,18 @@ def _iso_datetime(text: str) -> datetime:
     return value.astimezone(timezone.utc)
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("il2-monitor")
+    except PackageNotFoundError:   # run from a checkout that was never installed
+        return "0+unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="il2-monitor", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"il2-monitor {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     db = commands.add_parser("db", help="database schema")

@@ -11,6 +11,41 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# A checkout (make run, make test) keeps its database and data in the project; an installed wheel
+# keeps the database in the user's data folder and reads the packaged catalogue and thresholds.
+IN_CHECKOUT = (REPO_ROOT / "pyproject.toml").is_file()
+DATA_PACKAGE = "il2_monitor_data"
+DATABASE_FILE = "il2_monitor.db"
+
+
+def packaged_data_dir() -> Path:
+    """The folder of the shipped catalogue.toml and thresholds.toml (data/ in a checkout)."""
+    from importlib.resources import files
+
+    return Path(str(files(DATA_PACKAGE)))
+
+
+def data_file(name: str, environ: dict[str, str] | None = None) -> Path:
+    """catalogue.toml or thresholds.toml: in IL2_DATA_DIR when set (a relative folder is taken from the
+    project in a checkout, from the working directory otherwise), else the shipped copy."""
+    env = os.environ if environ is None else environ
+    folder = env.get("IL2_DATA_DIR")
+    if not folder:
+        return packaged_data_dir() / name
+    directory = Path(folder)
+    if not directory.is_absolute():
+        directory = (REPO_ROOT if IN_CHECKOUT else Path.cwd()) / directory
+    return directory / name
+
+
+def default_database_url(environ: dict[str, str] | None = None) -> str:
+    """data/il2_monitor.db in a checkout; else the user's data folder ($XDG_DATA_HOME or
+    ~/.local/share, then il2-monitor/), never inside the installed package."""
+    if IN_CHECKOUT:
+        return f"sqlite:///{REPO_ROOT / 'data' / DATABASE_FILE}"
+    env = os.environ if environ is None else environ
+    base = Path(env.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return f"sqlite:///{base / 'il2-monitor' / DATABASE_FILE}"
 
 
 @dataclass(frozen=True)
@@ -24,11 +59,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DATABASE_URL", "sqlite:///data/il2_monitor.db",
             "Database to use. SQLite (default, one ward server) or PostgreSQL "
             "(postgres://, postgresql:// or postgresql+psycopg:// URLs). Relative SQLite paths are "
-            "resolved against the project directory."),
+            "resolved against the project directory (the working directory when installed from a wheel, "
+            "whose default is ~/.local/share/il2-monitor/il2_monitor.db)."),
     Setting("IL2_TIMEZONE", "Europe/London",
             "IANA time zone used to display times on the ward (storage is always UTC)."),
-    Setting("IL2_DATA_DIR", "data",
-            "Folder holding catalogue.toml and thresholds.toml (relative to the project directory)."),
+    Setting("IL2_DATA_DIR", "",
+            "Folder holding a hospital's own catalogue.toml and thresholds.toml (relative to the project "
+            "directory in a checkout). Unset: the copies shipped with the monitor (data/ in a checkout)."),
     Setting("IL2_SESSION_TIMEOUT_MINUTES", "30", "A dashboard session idle this long is signed out."),
     Setting("IL2_LOCKOUT_ATTEMPTS", "5", "Failed sign-ins in a row that lock an account."),
     Setting("IL2_LOCKOUT_MINUTES", "15", "How long a locked account stays locked."),
@@ -70,7 +107,8 @@ def normalise_database_url(url: str) -> str:
     if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
         relative = url[len("sqlite:///"):]
         if relative and relative != ":memory:":
-            return "sqlite:///" + str((REPO_ROOT / relative).resolve())
+            base = REPO_ROOT if IN_CHECKOUT else Path.cwd()
+            return "sqlite:///" + str((base / relative).resolve())
     if url.startswith(("sqlite:", "postgresql+psycopg://")):
         return url
     raise SettingsError(
@@ -91,6 +129,8 @@ class Settings:
 
 
 def _value(name: str, environ: dict[str, str]) -> str:
+    if name == "DATABASE_URL" and not environ.get(name):
+        return default_database_url(environ)
     default = next(s.default for s in SETTINGS if s.name == name)
     return environ.get(name) or default
 
@@ -103,9 +143,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         timezone = ZoneInfo(tz_name)
     except (ZoneInfoNotFoundError, ValueError):
         raise SettingsError(f"IL2_TIMEZONE '{tz_name}' is not an IANA time zone such as Europe/London.") from None
-    data_dir = Path(_value("IL2_DATA_DIR", env))
-    if not data_dir.is_absolute():
-        data_dir = REPO_ROOT / data_dir
+    data_dir = data_file("catalogue.toml", env).parent
     return Settings(
         database_url=normalise_database_url(_value("DATABASE_URL", env)),
         timezone=timezone,

@@ -151,8 +151,10 @@ class Thresholds:
 
 
 def default_path() -> Path:
-    data_dir = Path(os.environ.get("IL2_DATA_DIR") or "data")
-    return (data_dir if data_dir.is_absolute() else REPO_ROOT / data_dir) / "thresholds.toml"
+    """The shipped thresholds.toml (data/ in a checkout), or the one in IL2_DATA_DIR (config.data_file)."""
+    from monitoring.config import data_file
+
+    return data_file("thresholds.toml")
 
 
 def load_thresholds(path: Path | str | None = None) -> Thresholds:
