@@ -491,9 +491,12 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
     from monitoring.deid import export_key_problems
 
-    key = args.key or os.environ.get("IL2_EXPORT_KEY", "")
+    if args.key is not None:
+        return refuse("--key would put the export key in the process list and the shell history; set "
+                      "IL2_EXPORT_KEY or give it on standard input with --key-stdin")
+    key = sys.stdin.readline().strip() if args.key_stdin else os.environ.get("IL2_EXPORT_KEY", "")
     if export_key_problems(key):
-        return refuse(export_key_problems(key)[0] + " (give it with --key or IL2_EXPORT_KEY; the same key gives "
+        return refuse(export_key_problems(key)[0] + " (set IL2_EXPORT_KEY or use --key-stdin; the same key gives "
                       "the same pseudonyms in every export)")
     unknown = [r for r in args.regimen or [] if r not in REGIMENS]
     if unknown:
@@ -682,7 +685,11 @@ def build_parser() -> argparse.ArgumentParser:
                                                              "before this time (UTC)")
     export_cmd.add_argument("--ward", action="append", help="ward code (repeatable; default all)")
     export_cmd.add_argument("--regimen", action="append", help="regimen code (repeatable; default all)")
-    export_cmd.add_argument("--key", help="export key for the pseudonyms (default: IL2_EXPORT_KEY)")
+    # Never on the command line (process list, shell history): IL2_EXPORT_KEY or standard input.
+    export_cmd.add_argument("--key", help=argparse.SUPPRESS)
+    export_cmd.add_argument("--key-stdin", action="store_true",
+                            help="read the export key from the first line of standard input (default: IL2_EXPORT_KEY; "
+                                 "with --password-stdin the password is the second line)")
     export_cmd.add_argument("--password-stdin", action="store_true",
                             help="read the password of --user from standard input (needed with --identifiable)")
     export_cmd.add_argument("--identifiable", action="store_true",

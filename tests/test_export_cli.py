@@ -26,10 +26,14 @@ KEY = "export-test-key-2b7e9c4a1f6d8e30"
 KEY1 = "export-test-key-one-6a3f8c1e9b2d7e4"
 
 
-def run_cli(*args: str, url: str, env: dict | None = None, stdin: str = "") -> subprocess.CompletedProcess:
+def run_cli(*args: str, url: str, env: dict | None = None, stdin: str = "", key: str | None = KEY
+            ) -> subprocess.CompletedProcess:
+    """The CLI with the export key in IL2_EXPORT_KEY (never on the command line) unless `key` is None."""
     environment = {**os.environ, "DATABASE_URL": url, **(env or {})}
     if env is None:
         environment.pop("IL2_EXPORT_KEY", None)
+        if key is not None:
+            environment["IL2_EXPORT_KEY"] = key
     return subprocess.run([sys.executable, "-m", "monitoring", *args], capture_output=True, text=True, cwd=ROOT,
                           env=environment, timeout=300, input=stdin)
 
@@ -94,8 +98,8 @@ def test_csv_export_writes_the_zip_shows_progress_and_is_audited(demo_url, tmp_p
 @pytest.mark.parametrize("fmt, magic", [("xlsx", b"PK"), ("pdf", b"%PDF")])
 def test_excel_and_pdf_exports(demo_url, tmp_path, fmt, magic):
     out = tmp_path / f"q.{fmt}"
-    result = run_cli("export", "--format", fmt, "--key", KEY1, "--output", str(out), "--ward", "DEMO", "--quiet",
-                     url=demo_url)
+    result = run_cli("export", "--format", fmt, "--key-stdin", "--output", str(out), "--ward", "DEMO", "--quiet",
+                     url=demo_url, key=None, stdin=KEY1 + "\n")
     assert result.returncode == 0, result.stderr
     assert out.read_bytes().startswith(magic) and result.stderr == ""
 
@@ -110,15 +114,22 @@ def test_excel_and_pdf_exports(demo_url, tmp_path, fmt, magic):
     (["--user", "ghost"], "no active account named 'ghost'"),
 ])
 def test_bad_input_exits_2_with_a_clear_message(demo_url, tmp_path, args, message):
-    result = run_cli("export", "--format", "csv", "--key", KEY, "--output", str(tmp_path / "x.zip"), *args,
+    result = run_cli("export", "--format", "csv", "--output", str(tmp_path / "x.zip"), *args,
                      url=demo_url)
     assert result.returncode == 2 and message in result.stderr
     assert not (tmp_path / "x.zip").exists()
 
 
 def test_a_missing_key_exits_2(demo_url, tmp_path):
-    result = run_cli("export", "--format", "csv", "--output", str(tmp_path / "x.zip"), url=demo_url)
+    result = run_cli("export", "--format", "csv", "--output", str(tmp_path / "x.zip"), url=demo_url, key=None)
     assert result.returncode == 2 and "IL2_EXPORT_KEY" in result.stderr
+
+
+def test_the_export_key_is_never_taken_from_the_command_line(demo_url, tmp_path):
+    """Issue 17: --key put the secret in the process list and the shell history."""
+    result = run_cli("export", "--format", "csv", "--key", KEY, "--output", str(tmp_path / "x.zip"), url=demo_url,
+                     key=None)
+    assert result.returncode == 2 and "--key-stdin" in result.stderr and not (tmp_path / "x.zip").exists()
 
 
 def test_identifiable_export_for_an_oncologist_is_flagged_in_the_audit(demo_url, tmp_path):
@@ -126,13 +137,13 @@ def test_identifiable_export_for_an_oncologist_is_flagged_in_the_audit(demo_url,
     out = tmp_path / "id.zip"
     # Issue 16 item 11: the account's name alone no longer exports identities; its password is needed.
     for stdin, flag in (("", []), ("wrong-password\n", ["--password-stdin"])):
-        refused = run_cli("export", "--format", "csv", "--key", KEY, "--identifiable", "--user", "oncologist",
+        refused = run_cli("export", "--format", "csv", "--identifiable", "--user", "oncologist",
                           *flag, "--output", str(out), "--quiet", url=demo_url, stdin=stdin)
         assert refused.returncode == 2 and not out.exists(), refused.stderr
     assert "needs the password of oncologist" in run_cli(
-        "export", "--format", "csv", "--key", KEY, "--identifiable", "--user", "oncologist", "--output", str(out),
+        "export", "--format", "csv", "--identifiable", "--user", "oncologist", "--output", str(out),
         url=demo_url).stderr
-    result = run_cli("export", "--format", "csv", "--key", KEY, "--identifiable", "--user", "oncologist",
+    result = run_cli("export", "--format", "csv", "--identifiable", "--user", "oncologist",
                      "--password-stdin", "--output", str(out), "--quiet", url=demo_url, stdin="demo-il2\n")
     assert result.returncode == 0, result.stderr
     assert "SYN-0" in zipfile.ZipFile(out).read("courses.csv").decode()
@@ -269,7 +280,7 @@ def test_the_quality_role_sees_no_day_filter_and_no_small_cell(app_db):
 
 def test_a_selection_of_fewer_than_5_courses_is_not_exported_de_identified(demo_url, tmp_path):
     out = tmp_path / "x.zip"
-    few = run_cli("export", "--format", "csv", "--key", KEY, "--regimen", "til-il2", "--output", str(out),
+    few = run_cli("export", "--format", "csv", "--regimen", "til-il2", "--output", str(out),
                   url=demo_url)
     assert few.returncode == 2 and "Fewer than 5 courses match" in few.stderr and not out.exists()
 
