@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test install install-dev db demo bench clean-db
+.PHONY: run test test-fast install install-dev db demo bench clean-db
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ run: db
 
 test: install-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The development lane: SQLite only, no browser (CI runs `make test`, PostgreSQL and Chromium included).
+test-fast: install-dev
+	TEST_DATABASE_URL= $(BIN)/python -m pytest -q -m "not browser and not postgres and not slow" $(PYTEST_ARGS)
 
 bench: install-dev
 	$(BIN)/python -m bench.run

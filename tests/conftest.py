@@ -25,6 +25,22 @@ def _scan_installed_components_once() -> None:
 
 _scan_installed_components_once()
 
+
+def _cheap_password_hashing() -> None:
+    """argon2id with the library's defaults takes about 0.1 s and 64 MiB per hash or check, and the
+    suite creates and signs in hundreds of accounts. Tests in this process use argon2id at its
+    cheapest (1 pass, 1 MiB); the production parameters are unchanged, and the browser tests' servers
+    (other processes) use them."""
+    from argon2 import PasswordHasher
+
+    from monitoring import auth
+
+    auth._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    auth._DUMMY_HASH = auth._hasher.hash("not-a-real-password-0")
+
+
+_cheap_password_hashing()
+
 PG_SKIP_REASON = ("TEST_DATABASE_URL is not set: PostgreSQL tests need a database they may fill and empty "
                   "(.ci/run creates one)")
 

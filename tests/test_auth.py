@@ -723,3 +723,12 @@ def test_a_second_account_for_one_sso_identity_is_refused_by_name_not_by_the_dat
     with pytest.raises(RecordError, match="'dr.one@hospital.example' is already the single sign-on identity of "
                                           "'dr.one'"):
         make_user(engine, username="dr.two", password=None, email="dr.one@hospital.example")
+
+
+def test_production_passwords_use_argon2id_with_the_library_defaults():
+    """The suite hashes cheaply (tests/conftest.py); the app itself keeps RFC 9106's defaults."""
+    import subprocess
+    import sys
+    code = "from monitoring import auth; print(auth._hasher.time_cost, auth._hasher.memory_cost, auth._hasher.parallelism)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["3", "65536", "4"]

@@ -6,6 +6,8 @@ from datetime import datetime, timedelta, timezone
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -155,6 +157,7 @@ def test_bad_input_exits_2_naming_the_row_and_the_column(tmp_path):
     assert result.returncode == 2 and "row 1, column status" in result.stderr and "skipped" in result.stderr
 
 
+@pytest.mark.slow  # several seconds: in make test, not in make test-fast
 def test_dose_goes_through_the_same_gate_as_the_doses_page(tmp_path):
     """Issue 15: the CLI records a dose only as the page does: 'given' over a check that is not GIVE
     (here INCOMPLETE: no pre-dose observations) needs an authoriser and a reason."""

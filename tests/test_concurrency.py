@@ -1,6 +1,8 @@
 """Several nurses saving at once on the embedded SQLite database: no lost set, no lock error."""
 from __future__ import annotations
 
+import pytest
+
 import multiprocessing as mp
 import sys
 import types
@@ -38,6 +40,7 @@ def _writer(url: str, patient_id: int, worker: int, queue) -> None:
     queue.put(("done", errors))
 
 
+@pytest.mark.slow  # several seconds: in make test, not in make test-fast
 def test_concurrent_writers_on_sqlite_lose_nothing_and_never_see_a_lock_error(tmp_path, sqlite_template):
     import shutil
     path = tmp_path / "ward.db"

@@ -9,6 +9,8 @@ on 80 patients (bench/bench_concurrency.py) with the same writer (bench/concurre
 """
 from __future__ import annotations
 
+import pytest
+
 import multiprocessing as mp
 import os
 
@@ -25,6 +27,7 @@ SETS_EACH = int(os.environ.get("IL2_TEST_SETS_EACH", "25"))
 PATIENTS = 8
 
 
+@pytest.mark.slow  # several seconds: in make test, not in make test-fast
 def test_sixteen_writers_store_every_set_once_without_errors_and_alerts_agree(engine, db_url):
     patients = [make_patient_with_course(engine, mrn=f"SYN-CONC-{i}", start=START)[0] for i in range(PATIENTS)]
     result = run_writers(db_url, patients, writers=WRITERS, sets_each=SETS_EACH, context=mp.get_context("fork"))

@@ -11,6 +11,8 @@ between sets on a fast laptop and on a loaded CI machine alike.
 """
 from __future__ import annotations
 
+import pytest
+
 import multiprocessing as mp
 import os
 import random
@@ -67,6 +69,7 @@ def _seconds_per_set(engine, patient_id: int) -> tuple[float, set[str]]:
     return sorted(timings)[2], set_ids
 
 
+@pytest.mark.slow  # several seconds: in make test, not in make test-fast
 def test_a_writer_killed_at_random_moments_loses_no_reported_set_and_leaves_no_half_set(engine, db_url):
     patient_id, _ = make_patient_with_course(engine, start=START)
     seconds_per_set, calibration_ids = _seconds_per_set(engine, patient_id)

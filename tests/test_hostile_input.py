@@ -416,6 +416,7 @@ def _traced_check(engine, stream) -> tuple[InputError, int]:
 ROW_LIMIT_MESSAGE = f"more than {lab_import.MAX_IMPORT_ROWS:,} data rows"
 
 
+@pytest.mark.slow  # several seconds: in make test, not in make test-fast
 def test_a_file_just_over_max_import_rows_is_refused_and_reading_stops_there(sqlite_engine):
     limit = lab_import.MAX_IMPORT_ROWS
     stream = LazyCSV(limit + 1_000_000)  # about 70 MB if it were read to the end
@@ -428,6 +429,7 @@ def test_a_file_just_over_max_import_rows_is_refused_and_reading_stops_there(sql
     assert time.monotonic() - started < 60
 
 
+@pytest.mark.slow  # several seconds: in make test, not in make test-fast
 def test_checking_a_file_over_the_limit_keeps_memory_bounded(sqlite_engine, monkeypatch):
     # tracemalloc slows Python several times: the same path on a tenth of the limit (and of the chunk).
     limit, chunk_rows = lab_import.MAX_IMPORT_ROWS // 10, lab_import.CHUNK_ROWS // 10
@@ -444,6 +446,7 @@ def test_checking_a_file_over_the_limit_keeps_memory_bounded(sqlite_engine, monk
     assert peak < MEMORY_BOUND / 4, f"peak {peak / 1e6:.0f} MB"
 
 
+@pytest.mark.slow  # several seconds: in make test, not in make test-fast
 def test_a_100_mb_file_is_refused_without_being_read_whole(tmp_path):
     path = tmp_path / "huge.csv"
     block = ROW * 100_000
