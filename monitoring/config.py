@@ -121,11 +121,6 @@ def normalise_database_url(url: str) -> str:
 class Settings:
     database_url: str
     timezone: ZoneInfo
-    data_dir: Path
-
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
 
 
 def _value(name: str, environ: dict[str, str]) -> str:
@@ -143,9 +138,4 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         timezone = ZoneInfo(tz_name)
     except (ZoneInfoNotFoundError, ValueError):
         raise SettingsError(f"IL2_TIMEZONE '{tz_name}' is not an IANA time zone such as Europe/London.") from None
-    data_dir = data_file("catalogue.toml", env).parent
-    return Settings(
-        database_url=normalise_database_url(_value("DATABASE_URL", env)),
-        timezone=timezone,
-        data_dir=data_dir,
-    )
+    return Settings(database_url=normalise_database_url(_value("DATABASE_URL", env)), timezone=timezone)

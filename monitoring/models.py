@@ -75,8 +75,6 @@ class Ward(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(unique=True, max_length=32)
     name: str = Field(max_length=120)
-    # Display only; storage is UTC. None means the IL2_TIMEZONE setting.
-    timezone: str | None = Field(default=None, max_length=64)
 
 
 class Bed(SQLModel, table=True):
@@ -348,14 +346,3 @@ class AuditEvent(SQLModel, table=True):
 
 
 APPEND_ONLY_TABLES = ("observation", "doseevent", "dosedecision", "eligibilityanswer", "alertaction", "auditevent")
-
-CHECKS: dict[str, dict[str, tuple[str, ...]]] = {
-    "treatmentcourse": {"regimen": tuple(REGIMENS), "status": COURSE_STATUSES},
-    "eligibilityanswer": {"item": tuple(ELIGIBILITY_ITEMS), "answer": ELIGIBILITY_ANSWERS},
-    "doseevent": {"status": DOSE_STATUSES, "record_status": RECORD_STATUSES},
-    "dosedecision": {"decision": DOSE_DECISIONS},
-    "observation": {"source": OBSERVATION_SOURCES, "status": RECORD_STATUSES},
-    "alert": {"status": ALERT_STATUSES},
-    "alertaction": {"action": ALERT_ACTIONS},
-    "user": {"role": ROLES},
-}

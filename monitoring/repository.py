@@ -161,11 +161,11 @@ def _refuse_unaudited_identity_changes(session: Session, _context, _instances) -
 
 # --- wards, patients, courses -------------------------------------------------------------------
 
-def get_or_create_ward(*, session: Session, code: str, name: str, timezone_name: str | None = None,
+def get_or_create_ward(*, session: Session, code: str, name: str,
                        username: str = "system") -> Ward:
     ward = session.scalars(select(Ward).where(Ward.code == code)).first()
     if ward is None:
-        ward = Ward(code=code, name=name, timezone=timezone_name)
+        ward = Ward(code=code, name=name)
         session.add(ward)
         session.flush()
         write_audit(session=session, username=username, action="create", entity="ward",

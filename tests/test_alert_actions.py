@@ -468,7 +468,7 @@ def test_upgrade_works_on_a_fresh_database_and_on_one_at_0003(empty_url, start):
     upgrade(empty_url)
     engine = make_engine(empty_url)
     try:
-        assert current_revision(engine) == "0010"  # the latest migration
+        assert current_revision(engine) == "0011"  # the latest migration
         columns = inspect(engine)
         assert {"reason_criteria", "reason_note"} <= {c["name"] for c in columns.get_columns("doseevent")}
         assert "ix_observation_patient_time" in [i["name"] for i in columns.get_indexes("observation")]
@@ -481,22 +481,23 @@ def test_upgrade_works_on_a_fresh_database_and_on_one_at_0003(empty_url, start):
         engine.dispose()
 
 
-def test_upgrading_a_populated_database_gives_every_patient_a_random_pseudo_id_and_downgrades(empty_url):
+def test_upgrading_a_populated_database_gives_every_patient_a_random_pseudo_id_and_downgrades(empty_url):  # noqa: E501
     """Migration 0010 on a database that already holds patients with clinical rows: its first form
     rebuilt the patient table on SQLite, which the foreign keys refused (found by a second read)."""
     from monitoring.db import upgrade as upgrade_to
     upgrade_to(empty_url, "0009")
     engine = make_engine(empty_url)
     with engine.begin() as connection:
+        connection.execute(text("INSERT INTO ward (id, code, name, timezone) VALUES (1, 'W1', 'Ward 1', NULL)"))
         for n in (1, 2):
-            connection.execute(text("INSERT INTO patient (id, is_synthetic, created_at) VALUES "
-                                    f"({n}, true, '2026-11-27 08:00:00+00:00')"))
+            connection.execute(text("INSERT INTO patient (id, ward_id, is_synthetic, created_at) VALUES "
+                                    f"({n}, 1, true, '2026-11-27 08:00:00+00:00')"))
             connection.execute(text(
                 "INSERT INTO treatmentcourse (id, patient_id, regimen, cycle, dose_unit, start_at, status, "
                 f"after_lymphodepletion, created_at, created_by) VALUES ({n}, {n}, 'hd-iv-bolus', 1, '[IU]/kg', "
                 "'2026-11-27 08:00:00+00:00', 'active', false, '2026-11-27 08:00:00+00:00', 'test')"))
     engine.dispose()
-    upgrade_to(empty_url)
+    upgrade_to(empty_url, "0010")
     engine = make_engine(empty_url)
     try:
         assert current_revision(engine) == "0010"
@@ -506,7 +507,6 @@ def test_upgrading_a_populated_database_gives_every_patient_a_random_pseudo_id_a
         assert len(seeds) == 2 and len(set(seeds)) == 2 and all(len(s) == 32 for s in seeds) and courses == 2
     finally:
         engine.dispose()
-    upgrade_to(empty_url, "0010")
     from alembic import command
 
     from monitoring.db import alembic_config
@@ -518,6 +518,15 @@ def test_upgrading_a_populated_database_gives_every_patient_a_random_pseudo_id_a
             command.downgrade(config, "0009")
         assert current_revision(engine) == "0009"
         assert "pseudo_id" not in {c["name"] for c in inspect(engine).get_columns("patient")}
+    finally:
+        engine.dispose()
+    upgrade_to(empty_url)   # and on to the latest: 0011 drops ward.timezone under the patients' foreign keys
+    engine = make_engine(empty_url)
+    try:
+        assert current_revision(engine) == "0011"
+        assert "timezone" not in {c["name"] for c in inspect(engine).get_columns("ward")}
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT count(*) FROM patient WHERE ward_id = 1")).scalar() == 2
     finally:
         engine.dispose()
 
