@@ -25,6 +25,18 @@ from monitoring.sso_settings import sso_setting_problems  # noqa: E402
 
 st.set_page_config(page_title="IL-2 Toxicity Monitor", page_icon=":material/monitor_heart:", layout="wide")
 
+# A database whose schema is behind this code: say what to run instead of failing on every page
+# (schemas change only through `il2-monitor db upgrade` or make run). Checked once per browser session.
+if "schema_checked" not in st.session_state:
+    from dashboard.resources import get_engine
+    from monitoring.db import schema_problem
+
+    schema = schema_problem(get_engine())
+    if schema is not None:
+        st.error(f"The monitor cannot open this database: {schema}.")
+        st.stop()
+    st.session_state["schema_checked"] = True
+
 # A forgeable identity cookie would sign anyone in as anyone: refuse to run (issue 16 item 2).
 sso_problems = sso_setting_problems(sign_in.sso_section())
 if sso_problems:

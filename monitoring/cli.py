@@ -52,7 +52,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from monitoring import demo
     from monitoring.alerting import sync_alerts
     from monitoring.auth import ensure_demo_accounts, real_data_present
-    from monitoring.db import make_engine, session_scope, upgrade
+    from monitoring.db import make_engine, schema_problem, session_scope
     from monitoring.models import Patient, User
 
     settings = load_settings()
@@ -60,8 +60,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         print("The database is not the embedded SQLite file: the demo ward and its accounts are not added "
               "(add them to a database of their own with `make demo`).")
         return 0
-    upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
+    if (problem := schema_problem(engine)) is not None:
+        engine.dispose()
+        print(f"il2-monitor: {problem}", file=sys.stderr)
+        return 2
     try:
         with session_scope(engine) as session:
             patients = session.scalar(select(func.count()).select_from(Patient))
@@ -271,12 +274,15 @@ def _cmd_users(args: argparse.Namespace) -> int:
     import getpass
 
     from monitoring import auth
-    from monitoring.db import make_engine, session_scope, upgrade
+    from monitoring.db import make_engine, schema_problem, session_scope
     from monitoring.repository import RecordError
 
     settings = load_settings()
-    upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
+    if (problem := schema_problem(engine)) is not None:
+        engine.dispose()
+        print(f"il2-monitor: {problem}", file=sys.stderr)
+        return 2
     actor = f"cli:{getpass.getuser()}"
 
     def new_password() -> str | None:
@@ -342,7 +348,7 @@ def _cmd_dose(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
     from monitoring import auth, dosing
-    from monitoring.db import make_engine, session_scope, upgrade
+    from monitoring.db import make_engine, schema_problem, session_scope
     from monitoring.models import Patient, PatientIdentity, TreatmentCourse
     from monitoring.repository import RecordError
 
@@ -357,8 +363,11 @@ def _cmd_dose(args: argparse.Namespace) -> int:
     if no_password:
         return refuse(no_password)
     settings = load_settings()
-    upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
+    if (problem := schema_problem(engine)) is not None:
+        engine.dispose()
+        print(f"il2-monitor: {problem}", file=sys.stderr)
+        return 2
     now = datetime.now(timezone.utc)
     try:
         with session_scope(engine) as session:
@@ -482,7 +491,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
     from monitoring import auth, export, quality
-    from monitoring.db import make_engine, session_scope, upgrade
+    from monitoring.db import make_engine, schema_problem, session_scope
     from monitoring.models import REGIMENS, Ward
 
     def refuse(message: str) -> int:
@@ -507,8 +516,11 @@ def _cmd_export(args: argparse.Namespace) -> int:
     if args.start is not None and end is not None and end <= args.start:
         return refuse("--to is before --from")
     settings = load_settings()
-    upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
+    if (problem := schema_problem(engine)) is not None:
+        engine.dispose()
+        print(f"il2-monitor: {problem}", file=sys.stderr)
+        return 2
     steps = 4
     try:
         with session_scope(engine) as session:

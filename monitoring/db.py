@@ -15,6 +15,7 @@ in about the order it came; SQLite's own lock is then free at BEGIN IMMEDIATE.
 from __future__ import annotations
 
 import fcntl
+import functools
 import os
 import sqlite3
 import time
@@ -154,6 +155,26 @@ def upgrade(url: str, revision: str = "head") -> None:
             command.upgrade(cfg, revision)
     finally:
         engine.dispose()
+
+
+@functools.lru_cache(maxsize=1)
+def head_revision() -> str:
+    """The latest migration of this code (read once per process)."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+def schema_problem(engine: Engine) -> str | None:
+    """Why this code cannot use the database's schema (None when it is current). Schemas change only
+    through `il2-monitor db upgrade` (and make run), never as a side effect of another command."""
+    current, head = current_revision(engine), head_revision()
+    if current == head:
+        return None
+    if current is None:
+        return "the database has no schema yet: run `il2-monitor db upgrade` first (make run does)"
+    return (f"the database schema is at revision {current} and this version needs {head}: run "
+            "`il2-monitor db upgrade` first (make run does)")
 
 
 def current_revision(engine: Engine) -> str | None:

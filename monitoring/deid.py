@@ -53,7 +53,7 @@ def export_key_problems(export_key: str | None) -> list[str]:
     """Why a key cannot make pseudonyms (empty when it can)."""
     key = export_key or ""
     if not key:
-        return [f"an export key is needed for pseudonyms (IL2_EXPORT_KEY or --key); make one with {GENERATE_KEY}"]
+        return [f"an export key is needed for pseudonyms (IL2_EXPORT_KEY or --key-stdin); make one with {GENERATE_KEY}"]
     if len(key) < MIN_EXPORT_KEY_CHARS or len(set(key)) < 8:
         return [f"the export key has {len(key)} characters ({len(set(key))} different); at least "
                 f"{MIN_EXPORT_KEY_CHARS} random characters (128 bits) are needed, so that nobody can find it by "

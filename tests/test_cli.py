@@ -237,3 +237,16 @@ def test_a_real_patient_is_refused_while_the_demo_accounts_are_active(engine):
             auth.set_active(session=session, username=username, active=False, changed_by="root")
     with session_scope(engine) as session:   # the demo accounts disabled: the database may become real
         repository.add_patient(session=session, mrn="REAL-1", given_name="Ada", family_name="Real", recorded_by="x")
+
+
+def test_commands_never_change_the_schema_they_say_to_upgrade(tmp_path, monkeypatch):
+    """Issue 17: demo, users, dose and export upgraded the schema as a side effect."""
+    monkeypatch.setenv("IL2_EXPORT_KEY", "a-kept-export-key-7e1c9a4b2f8d6e30")
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    for command in (["demo"], ["users"], ["export", "--format", "csv", "-o", str(tmp_path / "x.zip")]):
+        result = run_cli(*command, env_url=url)
+        assert result.returncode == 2 and "run `il2-monitor db upgrade` first" in result.stderr, command
+    from monitoring.db import current_revision, make_engine
+    engine = make_engine(url)
+    assert current_revision(engine) is None   # nothing was created
+    engine.dispose()

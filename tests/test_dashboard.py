@@ -84,3 +84,18 @@ def test_the_alerts_page_shows_each_alert_with_evidence_standard_and_context(app
     at.toggle(key="show_expected").set_value(True).run()
     with_expected = [m.value for m in at.markdown if m.value.startswith("**Evidence:**")]
     assert len(with_expected) >= len(shown[busiest])
+
+
+def test_a_database_without_the_current_schema_is_named_not_crashed(tmp_path, monkeypatch):
+    """Issue 17: schemas change only through il2-monitor db upgrade; the app says so instead of failing
+    on every page."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
+    st.cache_resource.clear()
+    try:
+        at = AppTest.from_file("../dashboard/app.py", default_timeout=30).run()
+        assert not at.exception and not at.text_input
+        assert "run `il2-monitor db upgrade` first" in at.error[0].value
+    finally:
+        st.cache_resource.clear()

@@ -41,6 +41,7 @@ def run_cli(*args: str, url: str, env: dict | None = None, stdin: str = "", key:
 @pytest.fixture(scope="module")
 def demo_url(tmp_path_factory) -> str:
     url = f"sqlite:///{tmp_path_factory.mktemp('export') / 'demo.db'}"
+    assert run_cli("db", "upgrade", url=url).returncode == 0
     result = run_cli("demo", "--end", "2026-11-27T08:00:00Z", url=url)
     assert result.returncode == 0, result.stderr
     return url

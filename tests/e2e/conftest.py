@@ -29,6 +29,8 @@ def seeded_db_url(tmp_path_factory) -> str:
     path = tmp_path_factory.mktemp("e2e-db") / "ward.db"
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{path}"}
     # The demo ends at the current hour, as `make run` seeds it, so 'last set ... ago' reads true.
+    subprocess.run([sys.executable, "-m", "monitoring", "db", "upgrade"], env=env, check=True, cwd=ROOT,
+                   capture_output=True)
     subprocess.run([sys.executable, "-m", "monitoring", "demo"], env=env, check=True,
                    cwd=ROOT, capture_output=True)
     return f"sqlite:///{path}"

@@ -22,7 +22,9 @@ pytestmark = pytest.mark.postgres
 def two_replicas(postgres_url, tmp_path, chromium_path):
     empty_postgres(postgres_url)
     env = {**os.environ, "DATABASE_URL": postgres_url}
-    subprocess.run([sys.executable, "-m", "monitoring", "demo"], env=env, check=True, cwd=ROOT, capture_output=True)
+    for command in (["db", "upgrade"], ["demo"]):
+        subprocess.run([sys.executable, "-m", "monitoring", *command], env=env, check=True, cwd=ROOT,
+                       capture_output=True)
     with serve(postgres_url, tmp_path / "a.log") as a, serve(postgres_url, tmp_path / "b.log") as b:
         yield a, b
     empty_postgres(postgres_url)
