@@ -475,6 +475,43 @@ def _confirm_account(session, *, username: str, password: str) -> str | None:
     return None if result.ok else f"{username}: {result.message}"
 
 
+def _cmd_alerts_sync(args: argparse.Namespace) -> int:
+    """il2-monitor alerts sync [--ward CODE]: re-evaluate a ward's patients (or every patient) and store
+    the alerts, as a save does; for a schedule (cron, a systemd timer), so that time-driven findings
+    (an overdue set, a stale check, a window that closes) are stored although nobody saved anything."""
+    import getpass
+
+    from sqlalchemy import select
+
+    from monitoring.alerting import sync_alerts
+    from monitoring.db import make_engine, schema_problem, session_scope
+    from monitoring.models import Patient, Ward
+
+    settings = load_settings()
+    engine = make_engine(settings.database_url)
+    try:
+        if (problem := schema_problem(engine)) is not None:
+            print(f"il2-monitor: {problem}", file=sys.stderr)
+            return 2
+        with session_scope(engine) as session:
+            patient_ids = None
+            if args.ward:
+                wards = dict(session.execute(select(Ward.code, Ward.id)).all())
+                unknown = [c for c in args.ward if c not in wards]
+                if unknown:
+                    print(f"il2-monitor alerts: ward {', '.join(unknown)} does not exist; known: "
+                          f"{', '.join(sorted(wards)) or 'none'}", file=sys.stderr)
+                    return 2
+                patient_ids = list(session.scalars(select(Patient.id).where(
+                    Patient.ward_id.in_([wards[c] for c in args.ward]))).all())
+            counts = sync_alerts(session=session, patient_ids=patient_ids, username=f"cli:{getpass.getuser()}")
+    finally:
+        engine.dispose()
+    where = f"wards {', '.join(args.ward)}" if args.ward else "every ward"
+    print(f"Alerts re-evaluated for {where}: " + ", ".join(f"{n} {kind}" for kind, n in counts.items()))
+    return 0
+
+
 def _cmd_export_key(args: argparse.Namespace) -> int:
     """il2-monitor export-key: a new random key (128 bits) for export pseudonyms."""
     from monitoring.deid import new_export_key
@@ -686,6 +723,12 @@ def build_parser() -> argparse.ArgumentParser:
                       help="the amount differs from the prescribed dose by more than the limit on purpose")
     dose.set_defaults(handler=_cmd_dose)
 
+    alerts = commands.add_parser("alerts", help="stored alerts")
+    alert_commands = alerts.add_subparsers(dest="alerts_command", required=True)
+    sync = alert_commands.add_parser("sync", help="re-evaluate and store the alerts of a ward or of every patient "
+                                                  "(for a schedule)")
+    sync.add_argument("--ward", action="append", help="ward code (repeatable; default every ward)")
+    sync.set_defaults(handler=_cmd_alerts_sync)
     commands.add_parser("export-key", help="print a new random export key (128 bits) for the pseudonyms; keep it "
                                            "apart from the files").set_defaults(handler=_cmd_export_key)
     export_cmd = commands.add_parser("export", help="quality export of courses (de-identified by default), audited")

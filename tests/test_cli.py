@@ -250,3 +250,27 @@ def test_commands_never_change_the_schema_they_say_to_upgrade(tmp_path, monkeypa
     engine = make_engine(url)
     assert current_revision(engine) is None   # nothing was created
     engine.dispose()
+
+
+def test_alerts_sync_re_evaluates_a_ward_on_a_schedule(db_url):
+    """Issue 17: `il2-monitor alerts sync` stores what the rules find now, for cron or a timer."""
+    from sqlalchemy import func, select
+
+    from monitoring import demo
+    from monitoring.db import make_engine, session_scope
+    from monitoring.models import Alert
+    engine = make_engine(db_url)
+    ward = demo.generate_ward(patients=3, days=1, seed=4, end=datetime(2026, 11, 27, 8, tzinfo=timezone.utc))
+    with session_scope(engine) as session:
+        demo.write_ward(session=session, ward=ward, ward_code="S1", ward_name="Sync ward")
+    with session_scope(engine) as session:
+        assert session.scalar(select(func.count()).select_from(Alert)) == 0   # written, never evaluated
+    unknown = run_cli("alerts", "sync", "--ward", "NOPE", env_url=db_url)
+    assert unknown.returncode == 2 and "ward NOPE does not exist; known: S1" in unknown.stderr
+    synced = run_cli("alerts", "sync", "--ward", "S1", env_url=db_url)
+    assert synced.returncode == 0 and synced.stdout.startswith("Alerts re-evaluated for wards S1: ")
+    with session_scope(engine) as session:
+        stored = session.scalar(select(func.count()).select_from(Alert))
+    again = run_cli("alerts", "sync", env_url=db_url)
+    assert stored > 0 and " 0 new" in again.stdout   # nothing new the second time
+    engine.dispose()
