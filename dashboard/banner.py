@@ -1,15 +1,14 @@
 """The banner every page shows: what the product is, and when the data are synthetic."""
 import streamlit as st
-from sqlalchemy import select
 
 from dashboard.resources import get_engine
 from monitoring.db import read_scope
-from monitoring.models import Patient
+from monitoring.repository import holds_synthetic_data as _holds_synthetic_data
 
 
 def holds_synthetic_data() -> bool:
     with read_scope(get_engine()) as session:
-        return session.scalar(select(Patient.id).where(Patient.is_synthetic).limit(1)) is not None
+        return _holds_synthetic_data(session=session)
 
 
 def show_banner() -> None:

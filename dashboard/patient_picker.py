@@ -8,8 +8,7 @@ import streamlit as st
 from dashboard.patient_banner import show_patient_banner
 from dashboard.resources import get_engine
 from monitoring.db import read_scope
-from monitoring.models import Patient
-from monitoring.repository import visible_wards, ward_patient_list, wards_with_courses
+from monitoring.repository import patient_ward_id, visible_wards, ward_patient_list, wards_with_courses
 
 # The patient last chosen on any page (or selected on the ward overview): the next page opens on it.
 SELECTED_PATIENT = "selected_patient_id"
@@ -37,8 +36,7 @@ def choose_patient(user: dict, *, key: str, label: Callable = short_label, with_
         selected = int(asked)   # a refresh (F5) or a saved address: the same patient, if the user may see them
     with read_scope(get_engine()) as session:
         wards = visible_wards(session=session, role=user["role"], ward_ids=user["ward_ids"])
-        selected_row = session.get(Patient, selected) if selected is not None else None
-        selected_ward = selected_row.ward_id if selected_row is not None else None
+        selected_ward = patient_ward_id(session=session, patient_id=selected)
         # A page about IL-2 courses opens on a ward that has one (a ward of other patients only is
         # still offered: it may be the one wanted next).
         useful = wards_with_courses(session=session) if with_course and len(wards) > 1 else None

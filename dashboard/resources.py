@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import streamlit as st
-from sqlalchemy import Engine
 
 from monitoring.config import Settings, load_settings
 from monitoring.db import make_engine
@@ -15,5 +14,5 @@ def get_settings() -> Settings:
 
 
 @st.cache_resource(on_release=lambda engine: engine.dispose())
-def get_engine() -> Engine:
+def get_engine():  # a SQLAlchemy Engine (not imported: pages never touch SQLAlchemy)
     return make_engine(get_settings().database_url)

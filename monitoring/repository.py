@@ -797,6 +797,23 @@ def wards_with_courses(*, session: Session) -> set[int]:
     return {ward for ward in session.scalars(query) if ward is not None}
 
 
+def holds_synthetic_data(*, session: Session) -> bool:
+    """True when any patient is synthetic (the banner then says so on every page)."""
+    return session.scalar(select(Patient.id).where(Patient.is_synthetic).limit(1)) is not None
+
+
+def patient_ward_id(*, session: Session, patient_id: int | None) -> int | None:
+    """The ward of a patient (None for an unknown patient or none given)."""
+    return None if patient_id is None else session.scalar(select(Patient.ward_id).where(Patient.id == patient_id))
+
+
+def course_baseline_weight_kg(*, session: Session, course_id: int | None) -> float | None:
+    """A course's baseline weight, or None (no course, or not recorded: never zero)."""
+    if course_id is None:
+        return None
+    return session.scalar(select(TreatmentCourse.baseline_weight_kg).where(TreatmentCourse.id == course_id))
+
+
 def visible_wards(*, session: Session, role: str, ward_ids: Sequence[int]) -> list[Ward]:
     """The wards whose patients a user may see: a nurse those assigned, an oncologist all."""
     wards = list_wards(session=session)

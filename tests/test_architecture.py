@@ -23,6 +23,45 @@ def test_no_module_of_monitoring_imports_streamlit():
     assert offenders == []
 
 
+def _imports(path: Path) -> list[tuple[str, list[str]]]:
+    """(module, names imported from it) for every import in a file."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found += [(a.name, []) for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            found.append((node.module or "", [a.name for a in node.names]))
+    return found
+
+
+def _database_layer_offenders(paths) -> list[str]:
+    """Imports of SQLAlchemy, SQLModel or a table class of monitoring.models in `paths`."""
+    from sqlmodel import SQLModel
+
+    tables = {mapper.class_.__name__ for mapper in SQLModel._sa_registry.mappers}
+    offenders = []
+    for path in paths:
+        for module, names in _imports(path):
+            if module.split(".")[0] in ("sqlalchemy", "sqlmodel"):
+                offenders.append(f"{path.name}: {module}")
+            if module == "monitoring.models":
+                offenders += [f"{path.name}: {name}" for name in names if name in tables]
+    return offenders
+
+
+def test_the_dashboard_never_touches_the_database_layer_itself():
+    """Layer contract (issue 17): pages read widgets, call monitoring and render. They never import
+    SQLAlchemy or SQLModel nor use a table class: queries live in monitoring (vocabularies such as
+    REGIMEN_SHORT or ROLES, plain constants, may be imported)."""
+    assert _database_layer_offenders(sorted((ROOT / "dashboard").rglob("*.py"))) == []
+
+
+def test_the_contract_check_finds_a_page_that_queries_a_table(tmp_path):
+    page = tmp_path / "page.py"
+    page.write_text("import sqlmodel\nfrom sqlalchemy import select\nfrom monitoring.models import Patient, REGIMENS\n")
+    assert _database_layer_offenders([page]) == ["page.py: sqlmodel", "page.py: sqlalchemy", "page.py: Patient"]
+
+
 def test_importing_the_whole_core_does_not_load_streamlit():
     code = ("import sys, pkgutil, importlib, monitoring\n"
             "for m in pkgutil.walk_packages(monitoring.__path__, 'monitoring.'):\n"

@@ -16,9 +16,9 @@ from monitoring.catalogue import default_catalogue
 from monitoring.db import read_scope, session_scope
 from monitoring.drafts import discard_draft, load_draft, save_draft
 from monitoring.fluids import shift_balance, weight_change
-from monitoring.models import REGIMEN_SHORT, TreatmentCourse
+from monitoring.models import REGIMEN_SHORT
 from monitoring.ward import last_sets
-from monitoring.repository import (LATE_ENTRY_AFTER, ConfirmationRequired, ObservationInput, RecordError,
+from monitoring.repository import (LATE_ENTRY_AFTER, course_baseline_weight_kg, ConfirmationRequired, ObservationInput, RecordError,
                                    add_observation_set, amend_observation, current_observations,
                                    mark_entered_in_error)
 from monitoring.rules.evidence import local_words
@@ -45,7 +45,8 @@ patient_id = int(chosen.patient_id)
 # interval (monitoring.observation_schedule), by elapsed time, with the reason.
 with read_scope(get_engine()) as session:
     recent = current_observations(session=session, patient_ids=[patient_id], since=now - timedelta(hours=24))
-    course = None if pd.isna(chosen.course_id) else session.get(TreatmentCourse, int(chosen.course_id))
+    baseline_weight_kg = course_baseline_weight_kg(
+        session=session, course_id=None if pd.isna(chosen.course_id) else int(chosen.course_id))
     weights = current_observations(session=session, patient_ids=[patient_id], codes=["weight"])
 sets = last_sets(recent)
 if len(sets):
@@ -60,7 +61,7 @@ if len(sets):
 else:
     st.caption(entry.due_text(None, None, None, now))
 with st.expander("Fluid balance (last 24 h, by shift) and weight"):
-    st.markdown(f"**Weight:** {weight_change(weights, course.baseline_weight_kg if course else None)}")
+    st.markdown(f"**Weight:** {weight_change(weights, baseline_weight_kg)}")
     balance = shift_balance(recent, tz=tz, now=now)
     if balance.empty:
         st.caption("No intake or urine output recorded in the last 24 h.")
