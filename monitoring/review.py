@@ -15,7 +15,8 @@ import pandas as pd
 from sqlmodel import Session
 
 from monitoring.catalogue import default_catalogue
-from monitoring.repository import ObservationInput, add_observation_set, amend_observation, current_observations
+from monitoring.repository import (ObservationInput, RecordError, add_observation_set, amend_observation,
+                                   current_observations)
 
 REVIEW_CODES = ("diarrhea", "nausea", "vomiting", "mucositis", "rash", "pruritus", "dyspnea", "confusion", "rigors",
                 "fatigue", "arrhythmia", "hypotension")
@@ -105,8 +106,25 @@ class ReviewSaved:
 def save_review(*, session: Session, patient_id: int, grades: dict[str, int], recorded_by: str, now: datetime,
                 tz: tzinfo, course_id: int | None = None) -> ReviewSaved:
     """Today's review: a new set when there is none today; otherwise each grade that differs amends
-    today's (reason 'daily review amended at HH:MM by <user>'), and nothing is recorded when none does."""
+    today's (reason 'daily review amended at HH:MM by <user>'), and nothing is recorded when none does.
+    A review grades every symptom (0 = none): one left ungraded (None or absent) refuses the whole
+    review. What is stored is re-evaluated in the same transaction (the alerts follow the grades)."""
+    from monitoring.alerting import sync_alerts
+
     catalogue = default_catalogue()
+    ungraded = [catalogue[code].label for code in review_codes() if grades.get(code) is None]
+    if ungraded:
+        raise RecordError([f"Grade every symptom before saving (0 = none); not graded: {', '.join(ungraded)}. "
+                           "Nothing was saved."])
+    saved = _store_review(session=session, patient_id=patient_id, grades=grades, recorded_by=recorded_by, now=now,
+                          tz=tz, course_id=course_id, catalogue=catalogue)
+    if saved.kind != "unchanged":
+        sync_alerts(session=session, patient_ids=[patient_id], username=recorded_by)
+    return saved
+
+
+def _store_review(*, session: Session, patient_id: int, grades: dict[str, int], recorded_by: str, now: datetime,
+                  tz: tzinfo, course_id: int | None, catalogue) -> ReviewSaved:
     today = todays_review(session=session, patient_id=patient_id, now=now, tz=tz)
     if today is None:
         add_observation_set(session=session, patient_id=patient_id, observed_at=now, recorded_by=recorded_by,

@@ -180,3 +180,34 @@ def test_switching_patient_shows_and_saves_the_new_patients_grades_not_the_last_
     at.selectbox(key="review_patient").select(other).run()
     assert grade_box(at, "diarrhea").key != first_key
     assert grade_box(at, "diarrhea").value != 4 or "previous 4" in grade_box(at, "diarrhea").label
+
+
+def test_a_review_is_whole_or_refused_and_its_alerts_follow_it_without_the_page(engine):
+    """Issue 17: 'grade every symptom' and the re-evaluation lived in the page; the service does both,
+    so any caller (page, CLI, script) gets the same review."""
+    from zoneinfo import ZoneInfo
+
+    import pytest
+
+    from monitoring import repository
+    from monitoring.models import Alert
+    from monitoring.repository import RecordError
+    from tests.factories import make_patient_with_course
+    london = ZoneInfo("Europe/London")
+    patient_id, course_id = make_patient_with_course(engine)
+    grades = {code: 0 for code in review.review_codes()}
+    with pytest.raises(RecordError, match=r"not graded: Rash\. Nothing was saved\."):
+        with session_scope(engine) as session:
+            review.save_review(session=session, patient_id=patient_id, grades={**grades, "rash": None},
+                               recorded_by="n", now=T, tz=london)
+    with session_scope(engine) as session:
+        assert session.scalar(select(func.count()).select_from(Observation)) == 0
+        repository.record_dose(session=session, course_id=course_id, dose_number=1, status="given",
+                               scheduled_at=T - timedelta(hours=7), given_at=T - timedelta(hours=7),
+                               recorded_by="n", now=T)
+    with session_scope(engine) as session:
+        review.save_review(session=session, patient_id=patient_id, grades={**grades, "diarrhea": 4},
+                           recorded_by="n", now=T, tz=london)
+    with session_scope(engine) as session:   # grade 4 diarrhoea on IL-2: a hold, stored by the review itself
+        held = session.scalars(select(Alert).where(Alert.patient_id == patient_id, Alert.rule_id == "il2-hold")).all()
+    assert len(held) == 1

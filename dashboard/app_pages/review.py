@@ -9,7 +9,6 @@ from dashboard.resources import get_engine, get_settings
 from dashboard.session import require
 from monitoring.catalogue import default_catalogue
 from monitoring.db import read_scope, session_scope
-from monitoring.alerting import sync_alerts
 from monitoring.repository import RecordError
 from monitoring.review import changes, grade_table, previous_grades, save_review, todays_review
 from monitoring.timefmt import local_text
@@ -49,8 +48,6 @@ def save(grades: dict[str, int], note: str) -> None:
             saved = save_review(session=session, patient_id=patient_id, grades=grades, recorded_by=user["username"],
                                 now=datetime.now(timezone.utc), tz=tz,
                                 course_id=None if pd.isna(chosen.course_id) else int(chosen.course_id))
-            if saved.kind != "unchanged":
-                sync_alerts(session=session, patient_ids=[patient_id], username=user["username"])
     except RecordError as refused:
         for message in refused.errors:
             st.error(message)
@@ -104,12 +101,8 @@ def review_form() -> None:
                 if chosen_grade is not None and len(grade_words(entry, chosen_grade)) > SHOWN_IN_BOX:
                     st.caption(grade_words(entry, chosen_grade))
     if st.button("Save review", key="review_save"):
-        missing = [catalogue[c].label for c, g in grades.items() if g is None]
-        if missing:
-            st.error(f"Grade every symptom before saving (0 = none); not graded: {', '.join(missing)}. "
-                     "Nothing was saved.")
-        else:
-            save({c: int(g) for c, g in grades.items()}, "Review saved.")
+        # An ungraded symptom is refused by monitoring.review.save_review, which names it.
+        save({c: None if g is None else int(g) for c, g in grades.items()}, "Review saved.")
 
 
 with st.container(border=True):

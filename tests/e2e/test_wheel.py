@@ -6,6 +6,7 @@ site-packages."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -31,7 +32,14 @@ def installed(tmp_path_factory):
     base = tmp_path_factory.mktemp("wheel")
     dist, env_dir, work = base / "dist", base / "env", base / "work"
     work.mkdir()
-    run(sys.executable, "-m", "pip", "wheel", ROOT, "--no-deps", "-w", dist, "-q")
+    # Built from a copy of the tracked files: a build in the checkout would leave build/ behind, and
+    # nothing untracked (a local database, a stale build) may slip into the wheel.
+    source = base / "source"
+    tracked = run("git", "-C", ROOT, "ls-files", "-z").stdout.split("\0")
+    for name in filter(None, tracked):
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, source / name)
+    run(sys.executable, "-m", "pip", "wheel", source, "--no-deps", "-w", dist, "-q")
     wheel, = dist.glob("il2_monitor-*.whl")
     run(sys.executable, "-m", "venv", env_dir)
     python = env_dir / "bin" / "python"
