@@ -81,6 +81,22 @@ def after_save(*, session: Session, patient_id: int, values: dict[str, object], 
                     trend=trend[["code", "observed_at", "value_num", "unit"]])
 
 
+def correct_value(*, session: Session, patient_id: int, observation_id: int, reason: str, username: str,
+                  value: object = None, entered_in_error: bool = False, now: datetime | None = None) -> None:
+    """A correction at the bedside: the value amended (`value`) or marked entered in error, the
+    original kept, and the patient's alerts re-evaluated in the same transaction (a correction can
+    raise or retract an alert as a new set can)."""
+    from monitoring.repository import amend_observation, mark_entered_in_error
+
+    if entered_in_error:
+        mark_entered_in_error(session=session, observation_id=observation_id, reason=reason, recorded_by=username,
+                              now=now)
+    else:
+        amend_observation(session=session, observation_id=observation_id, value=value, reason=reason,
+                          recorded_by=username, now=now)
+    sync_alerts(session=session, patient_ids=[patient_id], username=username, now=now)
+
+
 def due_text(last_set_at: datetime | None, scored_at: datetime | None, frequency_hours: float | None,
              now: datetime, *, news2: int | None = None, regimen: str | None = None,
              last_dose_status: str | None = None, last_dose_at: datetime | None = None,

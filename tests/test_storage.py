@@ -478,3 +478,27 @@ def test_a_reader_never_waits_for_a_writer_and_cannot_write(engine, monkeypatch)
         with pytest.raises(DBAPIError, match="readonly"):
             with read_scope(engine) as session:
                 session.execute(text("INSERT INTO ward (code, name) VALUES ('X', 'X')"))
+
+
+def test_a_correction_re_evaluates_the_alerts_without_the_page(engine):
+    """Issue 17: the record page re-evaluated after a correction itself; entry.correct_value does it,
+    so any caller gets the alerts the corrected record gives: a typo'd SBP of 70 raises the
+    hypotension findings, its correction to 120 retracts them."""
+    from monitoring import entry
+    from monitoring.alerting import sync_alerts
+    from monitoring.models import Alert
+    patient_id, _ = make_patient_with_course(engine)
+    sick = [ObservationInput("resp_rate", 24), ObservationInput("spo2", 96), ObservationInput("on_oxygen", "no"),
+            ObservationInput("sbp", 70), ObservationInput("heart_rate", 88), ObservationInput("consciousness", "A"),
+            ObservationInput("temperature", "37.0")]
+    saved = save(engine, patient_id, sick, confirmed=["sbp"])
+    with session_scope(engine) as session:
+        sync_alerts(session=session, patient_ids=[patient_id], now=NOW)
+        before = session.scalar(select(func.count()).select_from(Alert).where(Alert.status == "open"))
+    sbp = next(o for o in saved.observations if o.code == "sbp")
+    with session_scope(engine) as session:
+        entry.correct_value(session=session, patient_id=patient_id, observation_id=sbp.id, value="120",
+                            reason="typed 70 for 120", username="nurse.a", now=NOW + timedelta(minutes=10))
+    with session_scope(engine) as session:
+        after = session.scalar(select(func.count()).select_from(Alert).where(Alert.status == "open"))
+    assert before > 0 and after < before

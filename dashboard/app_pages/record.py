@@ -11,7 +11,6 @@ from dashboard.resources import get_engine, get_settings
 from dashboard.enter_moves_on import ENTER_MOVES_ON, install as install_enter_moves_on
 from dashboard.session import note_activity, require
 from monitoring import entry
-from monitoring.alerting import sync_alerts
 from monitoring.catalogue import default_catalogue
 from monitoring.db import read_scope, session_scope
 from monitoring.drafts import discard_draft, load_draft, save_draft
@@ -19,8 +18,7 @@ from monitoring.fluids import shift_balance, weight_change
 from monitoring.models import REGIMEN_SHORT
 from monitoring.ward import last_sets
 from monitoring.repository import (LATE_ENTRY_AFTER, course_baseline_weight_kg, ConfirmationRequired, ObservationInput, RecordError,
-                                   add_observation_set, amend_observation, current_observations,
-                                   mark_entered_in_error)
+                                   add_observation_set, current_observations)
 from monitoring.rules.evidence import local_words
 from monitoring.timefmt import course_day, local_text
 
@@ -330,13 +328,8 @@ def correction_form() -> None:
         return
     try:
         with session_scope(get_engine()) as session:
-            if amend:
-                amend_observation(session=session, observation_id=target, value=new_value, reason=reason,
-                                  recorded_by=user["username"])
-            else:
-                mark_entered_in_error(session=session, observation_id=target, reason=reason,
-                                      recorded_by=user["username"])
-            sync_alerts(session=session, patient_ids=[patient_id], username=user["username"])
+            entry.correct_value(session=session, patient_id=patient_id, observation_id=target, reason=reason,
+                                username=user["username"], value=new_value, entered_in_error=not amend)
     except RecordError as refused:
         for message in refused.errors:
             st.error(message)
