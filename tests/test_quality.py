@@ -186,12 +186,19 @@ def _all_bytes(tables, fmt) -> bytes:
     return data
 
 
+def deidentified_content(engine, fmt) -> bytes:
+    """Every byte of a de-identified export of the whole store in `fmt` (zip members read out)."""
+    if fmt in export.FHIR_FORMATS:
+        with session_scope(engine) as session:
+            return export.render_fhir(session=session, fmt=fmt, filters=quality.QualityFilter(), export_key=KEY,
+                                      identifiable=False)
+    return _all_bytes(tables_of(engine), fmt)
+
+
 @pytest.mark.parametrize("fmt", export.FORMATS)
 def test_no_identifier_of_the_fixture_appears_in_any_format(engine, cohort, fmt):
     if fmt in export.FHIR_FORMATS:
-        with session_scope(engine) as session:
-            content = export.render_fhir(session=session, fmt=fmt, filters=quality.QualityFilter(), export_key=KEY,
-                                         identifiable=False)
+        content = deidentified_content(engine, fmt)
         assert content.count(b'"resourceType"') > 1
     else:
         content = _all_bytes(tables_of(engine), fmt)
@@ -310,12 +317,7 @@ def typed_cohort(engine, cohort):
 
 @pytest.mark.parametrize("fmt", export.FORMATS)
 def test_identifiers_typed_into_any_free_text_field_reach_no_de_identified_format(engine, typed_cohort, fmt):
-    if fmt in export.FHIR_FORMATS:
-        with session_scope(engine) as session:
-            content = export.render_fhir(session=session, fmt=fmt, filters=quality.QualityFilter(), export_key=KEY,
-                                         identifiable=False)
-    else:
-        content = _all_bytes(tables_of(engine), fmt)
+    content = deidentified_content(engine, fmt)
     for identifier in TYPED:
         assert identifier.encode() not in content, identifier
     # The typed words were there to be leaked: the identifiable export carries them.
