@@ -1,4 +1,4 @@
-"""make bench: run every benchmark and write the table into README.md (between the bench markers).
+"""make bench: run every benchmark and write the table into docs/performance.md (between the bench markers).
 
     .venv/bin/python -m bench.run [--quick] [--no-readme]
 """
@@ -75,13 +75,13 @@ def main(argv: list[str]) -> int:
     text = table(rows, quick)
     print(text)
     if "--no-readme" not in argv:
-        readme = ROOT / "README.md"
+        readme = ROOT / "docs" / "performance.md"
         content = readme.read_text()
         if START in content and END in content:
             content = re.sub(re.escape(START) + ".*?" + re.escape(END), f"{START}\n{text}\n{END}", content,
                              flags=re.S)
             readme.write_text(content)
-            print("bench: README.md updated", file=sys.stderr)
+            print("bench: docs/performance.md updated", file=sys.stderr)
     return 0
 
 
