@@ -84,6 +84,9 @@ def choose_option(page, label: str, starts_with: str) -> None:
     box = page.get_by_role("combobox", name=label, exact=True)
     box.click()
     box.fill(starts_with)
+    # Enter takes the first option shown: wait until the list has filtered to the typed text, as the
+    # nurse sees it (on a busy machine Enter pressed at once took the option highlighted before).
+    page.get_by_role("option", name=re.compile("^" + re.escape(starts_with))).first.wait_for()
     page.keyboard.press("Enter")
     wait_for_app_run(page)
     expect(box).to_have_value(re.compile("^" + re.escape(starts_with)))
