@@ -26,7 +26,7 @@ from sqlmodel import Session
 
 from monitoring.config import number_setting
 from monitoring.models import ROLES, AuditEvent, Patient, User, UserWard, Ward
-from monitoring.repository import DEMO_CREATOR, RecordError, write_audit
+from monitoring.repository import DEMO_CREATOR, RecordError, made_by_demo, write_audit
 
 LOCKOUT_ATTEMPTS = int(number_setting("IL2_LOCKOUT_ATTEMPTS"))
 LOCKOUT_MINUTES = number_setting("IL2_LOCKOUT_MINUTES")
@@ -261,9 +261,7 @@ def list_users(*, session: Session) -> list[User]:
 def real_data_present(*, session: Session) -> list[str]:
     """What makes this database more than a demo (issue 16 item 9): accounts the demo did not create,
     patients not marked synthetic. Empty for an empty or demo-only database."""
-    made_by_demo = select(AuditEvent.entity_id).where(AuditEvent.action == "user-create",
-                                                      AuditEvent.username == DEMO_CREATOR)
-    accounts = session.scalars(select(User.username).where(User.username.not_in(made_by_demo))
+    accounts = session.scalars(select(User.username).where(User.username.not_in(made_by_demo()))
                                .order_by(User.username)).all()
     patients = session.scalar(select(func.count()).select_from(Patient).where(Patient.is_synthetic.is_(False)))
     found = []
@@ -304,6 +302,12 @@ class SignIn:
     failed_before: int = 0  # failed attempts on the account since its last sign-in (told after a success)
 
 
+def _as_audit_name(text: str) -> str:
+    """What someone typed as a user name (or an identity provider's e-mail), cut to the audit column: a
+    failed sign-in is recorded, never turned into a crash by its length."""
+    return text[:AuditEvent.__table__.c.username.type.length]
+
+
 def _count_attempt(*, session: Session, user_id: int, now: datetime) -> tuple[int, datetime | None]:
     """Count one sign-in attempt atomically and return (attempts in a row, locked until).
 
@@ -333,8 +337,8 @@ def authenticate(*, session: Session, username: str, password: str, now: datetim
     user = get_user(session=session, username=typed) if typed else None
     if user is None:
         _verify(None, password)  # the same work as a real check, so timing does not tell either
-        write_audit(session=session, username=typed[:64] or "(empty)", action="sign-in-failed", entity="user",
-                    entity_id=typed[:64] or None, after={"reason": "unknown user", **where})
+        write_audit(session=session, username=_as_audit_name(typed) or "(empty)", action="sign-in-failed",
+                    entity="user", entity_id=_as_audit_name(typed) or None, after={"reason": "unknown user", **where})
         return SignIn(False, WRONG_CREDENTIALS)
     attempts, locked_until = _count_attempt(session=session, user_id=user.id, now=now)
     if attempts > LOCKOUT_ATTEMPTS:
@@ -375,7 +379,8 @@ def sign_in_identity(*, session: Session, email: str | None) -> SignIn:
     address = (email or "").strip().lower()
     user = session.scalars(select(User).where(User.email == address)).first() if address else None
     if user is None or not user.is_active:
-        write_audit(session=session, username=address[:64] or "(no e-mail)", action="sign-in-failed", entity="user",
+        write_audit(session=session, username=_as_audit_name(address) or "(no e-mail)", action="sign-in-failed",
+                    entity="user",
                     after={"method": "oidc", "reason": "unknown identity" if user is None else "disabled"})
         return SignIn(False, f"{address or 'This identity'} has no account here; ask an administrator for access.")
     write_audit(session=session, username=user.username, action="sign-in", entity="user", entity_id=user.username,

@@ -475,6 +475,19 @@ def _confirm_account(session, *, username: str, password: str) -> str | None:
     return None if result.ok else f"{username}: {result.message}"
 
 
+def _ward_ids(session, codes: list[str]) -> tuple[list[int], str | None]:
+    """The ids of the ward codes given on the command line, or why not (a code that does not exist)."""
+    from sqlalchemy import select
+
+    from monitoring.models import Ward
+
+    wards = dict(session.execute(select(Ward.code, Ward.id)).all())
+    unknown = [code for code in codes if code not in wards]
+    if unknown:
+        return [], f"ward {', '.join(unknown)} does not exist; known: {', '.join(sorted(wards)) or 'none'}"
+    return [wards[code] for code in codes], None
+
+
 def _cmd_alerts_sync(args: argparse.Namespace) -> int:
     """il2-monitor alerts sync [--ward CODE]: re-evaluate a ward's patients (or every patient) and store
     the alerts, as a save does; for a schedule (cron, a systemd timer), so that time-driven findings
@@ -485,7 +498,7 @@ def _cmd_alerts_sync(args: argparse.Namespace) -> int:
 
     from monitoring.alerting import sync_alerts
     from monitoring.db import make_engine, schema_problem, session_scope
-    from monitoring.models import Patient, Ward
+    from monitoring.models import Patient
 
     settings = load_settings()
     engine = make_engine(settings.database_url)
@@ -496,14 +509,11 @@ def _cmd_alerts_sync(args: argparse.Namespace) -> int:
         with session_scope(engine) as session:
             patient_ids = None
             if args.ward:
-                wards = dict(session.execute(select(Ward.code, Ward.id)).all())
-                unknown = [c for c in args.ward if c not in wards]
+                wards, unknown = _ward_ids(session, args.ward)
                 if unknown:
-                    print(f"il2-monitor alerts: ward {', '.join(unknown)} does not exist; known: "
-                          f"{', '.join(sorted(wards)) or 'none'}", file=sys.stderr)
+                    print(f"il2-monitor alerts: {unknown}", file=sys.stderr)
                     return 2
-                patient_ids = list(session.scalars(select(Patient.id).where(
-                    Patient.ward_id.in_([wards[c] for c in args.ward]))).all())
+                patient_ids = list(session.scalars(select(Patient.id).where(Patient.ward_id.in_(wards))).all())
             counts = sync_alerts(session=session, patient_ids=patient_ids, username=f"cli:{getpass.getuser()}")
     finally:
         engine.dispose()
@@ -529,7 +539,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
     from monitoring import auth, export, quality
     from monitoring.db import make_engine, schema_problem, session_scope
-    from monitoring.models import REGIMENS, Ward
+    from monitoring.models import REGIMENS
 
     def refuse(message: str) -> int:
         print(f"il2-monitor export: {message}", file=sys.stderr)
@@ -561,10 +571,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
     steps = 4
     try:
         with session_scope(engine) as session:
-            wards = {w.code: w.id for w in session.scalars(select(Ward)).all()}
-            missing = [c for c in args.ward or [] if c not in wards]
-            if missing:
-                return refuse(f"ward {', '.join(missing)} does not exist; known: {', '.join(sorted(wards)) or 'none'}")
+            ward_ids, unknown = _ward_ids(session, args.ward or [])
+            if unknown:
+                return refuse(unknown)
             username = f"cli:{getpass.getuser()}"
             if args.user:
                 user = auth.get_user(session=session, username=args.user)
@@ -587,7 +596,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
                 return refuse(refused)
         with session_scope(engine) as session:
             filters = quality.QualityFilter(start=args.start, end=end,
-                                            ward_ids=[wards[c] for c in args.ward] if args.ward else None,
+                                            ward_ids=ward_ids or None,
                                             regimens=args.regimen or None)
             show = not args.quiet
             if show:

@@ -187,12 +187,15 @@ def get_or_create_bed(*, session: Session, ward_id: int, label: str, username: s
 DEMO_CREATOR = "demo-generator"
 
 
+def made_by_demo():
+    """The user names the demo generator created (from the audit trail), as a subquery."""
+    return select(AuditEvent.entity_id).where(AuditEvent.action == "user-create", AuditEvent.username == DEMO_CREATOR)
+
+
 def active_demo_accounts(*, session: Session) -> list[str]:
     """Active accounts the demo generator made (password published in the README): a database that
     has them takes no real patient (issue 16 item 9)."""
-    made_by_demo = select(AuditEvent.entity_id).where(AuditEvent.action == "user-create",
-                                                      AuditEvent.username == DEMO_CREATOR)
-    return list(session.scalars(select(User.username).where(User.username.in_(made_by_demo), User.is_active)
+    return list(session.scalars(select(User.username).where(User.username.in_(made_by_demo()), User.is_active)
                                 .order_by(User.username)).all())
 
 

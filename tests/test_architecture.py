@@ -14,12 +14,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_no_module_of_monitoring_imports_streamlit():
-    offenders = []
-    for path in (ROOT / "monitoring").rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
-                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
-            offenders += [f"{path.relative_to(ROOT)}: {n}" for n in names if n.split(".")[0] == "streamlit"]
+    offenders = [f"{path.relative_to(ROOT)}: {module}" for path in (ROOT / "monitoring").rglob("*.py")
+                 for module, _ in _imports(path) if module.split(".")[0] == "streamlit"]
     assert offenders == []
 
 

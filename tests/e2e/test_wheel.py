@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from bench.streamlit_server import free_port
 from tests.e2e.conftest import wait_for_app_run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,7 +68,7 @@ def test_the_installed_wheel_runs_outside_the_checkout(installed, browser):
                                   "P1,2026-11-27T08:00:00Z,heart_rate,125,/min\n")
     assert "sepsis-screen" in run(cli, "evaluate", "obs.csv", cwd=work, env=environ).stdout
     # The dashboard from the installed package, started from the working folder (no .streamlit there).
-    port = _free_port()
+    port = free_port()
     log = open(work / "streamlit.log", "w")
     server = subprocess.Popen([python, "-m", "streamlit", "run", site / "dashboard" / "app.py", "--server.headless",
                                "true", "--server.port", str(port), "--server.address", "127.0.0.1",
@@ -91,13 +92,6 @@ def test_the_installed_wheel_runs_outside_the_checkout(installed, browser):
         server.terminate()
         server.wait(timeout=15)
         log.close()
-
-
-def _free_port() -> int:
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_healthy(port: int, server) -> None:
