@@ -1,7 +1,7 @@
 """Browser benchmarks of the clinicians' pages (issues 6 and 8): a real `streamlit run` on a SQLite
 file, driven by Playwright in Debian's chromium at 1366x768.
 
-Data: a synthetic 40-patient ward, 28 days (monitoring.demo), and for the first patient hourly
+Data: a synthetic 40-patient ward, 28 days (monitoring.demo.seed), and for the first patient hourly
 vital signs over the whole 28-day course on top of the generator's own sets (daily labs come from
 the generator); in the same database, a synthetic hospital of HOSPITAL_COURSES further concurrent
 courses on other wards (issue 8, scale), all with their alerts. The ward's nurse is signed in (her
@@ -49,11 +49,12 @@ VITALS = {"resp_rate": (16, 2), "spo2": (96, 1.5), "sbp": (112, 10), "dbp": (68,
 def build(path: Path, hospital_courses: int = HOSPITAL_COURSES) -> tuple[str, int]:
     """The benchmark ward inside a hospital of `hospital_courses` more courses; returns (database URL,
     hourly-vitals points added for the ward's first patient)."""
-    from monitoring import demo, repository
-    from monitoring.alerting import sync_alerts
-    from monitoring.auth import ensure_demo_accounts
-    from monitoring.db import make_engine, session_scope, upgrade
-    from monitoring.models import TreatmentCourse
+    from monitoring.demo import seed as demo
+    from monitoring.store import repository
+    from monitoring.services.alerting import sync_alerts
+    from monitoring.services.auth import ensure_demo_accounts
+    from monitoring.store.db import make_engine, session_scope, upgrade
+    from monitoring.store.models import TreatmentCourse
 
     url = f"sqlite:///{path}"
     upgrade(url)
@@ -78,7 +79,7 @@ def build(path: Path, hospital_courses: int = HOSPITAL_COURSES) -> tuple[str, in
             ignore_index=True)
         frame["value_num"] = frame["value_num"].clip(lower=frame["code"].map({"spo2": 85}).fillna(0),
                                                      upper=frame["code"].map({"spo2": 100}).fillna(1e9))
-        from monitoring.catalogue import default_catalogue
+        from monitoring.clinical.catalogue import default_catalogue
         catalogue = default_catalogue()
         frame["unit"] = frame["code"].map(lambda c: catalogue[c].unit)
         # The hourly readings never fall on a time the demo already recorded for the same code (two

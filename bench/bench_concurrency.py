@@ -27,9 +27,9 @@ def _one(url: str, sets_each: int) -> dict:
     from sqlalchemy import func, select
 
     from bench.concurrent_writer import START, run_writers
-    from monitoring.alerting import evaluate_store
-    from monitoring.db import make_engine, session_scope, upgrade
-    from monitoring.models import Alert, Observation
+    from monitoring.services.alerting import evaluate_store
+    from monitoring.store.db import make_engine, session_scope, upgrade
+    from monitoring.store.models import Alert, Observation
     from tests.factories import make_patient_with_course
 
     upgrade(url)
@@ -49,7 +49,7 @@ def _one(url: str, sets_each: int) -> dict:
 
 
 def _empty_postgres(url: str) -> None:
-    from monitoring.db import upgrade
+    from monitoring.store.db import upgrade
     from tests.factories import empty_postgres
 
     upgrade(url)

@@ -102,9 +102,9 @@ def _row(figure: str, seconds: float, n: int) -> dict:
 
 
 def run(quick: bool = False) -> list[dict]:
-    from monitoring.catalogue import default_catalogue
-    from monitoring.ctcae import grade_canonical, grade_frame, load_ctcae
-    from monitoring.inputs import read_long_frame
+    from monitoring.clinical.catalogue import default_catalogue
+    from monitoring.clinical.ctcae import grade_canonical, grade_frame, load_ctcae
+    from monitoring.clinical.inputs import read_long_frame
 
     n = 100_000 if quick else 1_000_000
     label = f"{n:,} lab results"

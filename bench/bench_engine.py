@@ -1,6 +1,6 @@
-"""Benchmark: the alert engine (monitoring.engine.evaluate, every rule) at hospital size and for one patient.
+"""Benchmark: the alert engine (monitoring.clinical.engine.evaluate, every rule) at hospital size and for one patient.
 
-Figures (targets from issues 3 and 14), measured on the synthetic data of monitoring.demo:
+Figures (targets from issues 3 and 14), measured on the synthetic data of monitoring.demo.seed:
 * hospital: 2,000 treatment courses (~1.1 M observations, `demo.build_hospital`), evaluated end to end
   with canonical=True: at least 1,000,000 observations per second (best of 3; issue 14);
 * many alerts: the same hospital with random vital signs and lactates (most sets qualify for
@@ -52,14 +52,12 @@ def engine_frames(source) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
 
 
 def hospital_frames(courses: int):
-    from monitoring import demo
-
+    from monitoring.demo import seed as demo
     return engine_frames(demo.build_hospital(courses=courses, end=END))
 
 
 def ward_frames():
-    from monitoring import demo
-
+    from monitoring.demo import seed as demo
     return engine_frames(demo.generate_ward(patients=12, days=7, seed=2026, end=END))
 
 
@@ -92,7 +90,7 @@ def _peak_rss_mb(courses: int) -> float:
         "import json, resource, sys\n"
         "sys.path.insert(0, %r)\n"
         "from bench.bench_engine import hospital_frames\n"
-        "from monitoring.engine import evaluate\n"
+        "from monitoring.clinical.engine import evaluate\n"
         "obs, doses, courses = hospital_frames(%d)\n"
         "evaluate(obs, doses, courses=courses, canonical=True, detail=True)\n"
         "print(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))\n"
@@ -102,7 +100,7 @@ def _peak_rss_mb(courses: int) -> float:
 
 
 def run(quick: bool = False) -> list[dict]:
-    from monitoring.engine import evaluate
+    from monitoring.clinical.engine import evaluate
 
     n_courses = QUICK_COURSES if quick else COURSES
     obs, doses, courses = hospital_frames(n_courses)

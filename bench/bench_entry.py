@@ -21,11 +21,15 @@ END = datetime(2026, 11, 27, 8, tzinfo=timezone.utc)
 def run(quick: bool = False) -> list[dict]:
     from sqlalchemy import select
 
-    from monitoring import demo, entry, sessions
-    from monitoring.drafts import discard_draft, save_draft
-    from monitoring.db import make_engine, session_scope, upgrade
-    from monitoring.models import Patient
-    from monitoring.repository import ObservationInput, add_observation_set
+    from monitoring.demo import seed as demo
+
+    from monitoring.services import entry
+
+    from monitoring.services import sessions
+    from monitoring.services.drafts import discard_draft, save_draft
+    from monitoring.store.db import make_engine, session_scope, upgrade
+    from monitoring.store.models import Patient
+    from monitoring.store.repository import ObservationInput, add_observation_set
 
     courses = 200 if quick else 2000
     with tempfile.TemporaryDirectory() as folder:

@@ -1,6 +1,6 @@
 """Benchmark: the de-identified CSV cohort export (issue 7: 2,000 courses in under 10 s).
 
-The synthetic hospital of monitoring.demo (2,000 courses, ~1 M observations) is written to a SQLite
+The synthetic hospital of monitoring.demo.seed (2,000 courses, ~1 M observations) is written to a SQLite
 file once, its alerts synced and a few hundred of them acknowledged or declined (so latency and
 declines have data), and the file is kept in the temporary directory for later runs. The figure is
 the wall time of what `il2-monitor export --format csv` does after opening the database:
@@ -30,10 +30,12 @@ def hospital_db(courses: int) -> str:
     """URL of a SQLite file holding the synthetic hospital with synced alerts (built once, then reused)."""
     from sqlalchemy import select
 
-    from monitoring import alert_actions, demo
-    from monitoring.alerting import sync_alerts
-    from monitoring.db import make_engine, session_scope, upgrade
-    from monitoring.models import Alert
+    from monitoring.services import alert_actions
+
+    from monitoring.demo import seed as demo
+    from monitoring.services.alerting import sync_alerts
+    from monitoring.store.db import make_engine, session_scope, upgrade
+    from monitoring.store.models import Alert
 
     path = Path(tempfile.gettempdir()) / f"il2-bench-export-{courses}.db"
     done = path.with_suffix(".ready")
@@ -65,8 +67,9 @@ def hospital_db(courses: int) -> str:
 
 def export_csv(url: str) -> tuple[bytes, int]:
     """What `il2-monitor export --format csv` does once the database is open: (zip bytes, course rows)."""
-    from monitoring import export, quality
-    from monitoring.db import make_engine, session_scope
+    from monitoring.export import writers as export
+    from monitoring.export import quality
+    from monitoring.store.db import make_engine, session_scope
 
     engine = make_engine(url)
     try:

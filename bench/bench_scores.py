@@ -16,7 +16,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from monitoring.scores import load_score_thresholds, score_frame
+from monitoring.clinical.scores import load_score_thresholds, score_frame
 
 SEED = 20261127
 PEER_ROWS = 20_000

@@ -15,8 +15,8 @@ END = datetime(2026, 11, 27, 8, tzinfo=timezone.utc)
 
 
 def run(quick: bool = False) -> list[dict]:
-    from monitoring import demo
-    from monitoring.db import make_engine, session_scope, upgrade
+    from monitoring.demo import seed as demo
+    from monitoring.store.db import make_engine, session_scope, upgrade
 
     courses = 200 if quick else 2000
     with tempfile.TemporaryDirectory() as folder:

@@ -20,7 +20,7 @@ from dashboard import cookie, sign_in  # noqa: E402  (after the options above, o
 from dashboard.banner import show_banner  # noqa: E402
 from dashboard.session import (FAILED_BEFORE_KEY, TOKEN_KEY, current_user, enforce_timeout,  # noqa: E402
                                resume_from_cookie, sign_out, watch_idle)
-from monitoring.auth import SESSION_TIMEOUT_MINUTES, may  # noqa: E402
+from monitoring.services.auth import SESSION_TIMEOUT_MINUTES, may  # noqa: E402
 from monitoring.sso_settings import sso_setting_problems  # noqa: E402
 
 st.set_page_config(page_title="IL-2 Toxicity Monitor", page_icon=":material/monitor_heart:", layout="wide")
@@ -29,7 +29,7 @@ st.set_page_config(page_title="IL-2 Toxicity Monitor", page_icon=":material/moni
 # (schemas change only through `il2-monitor db upgrade` or make run). Checked once per browser session.
 if "schema_checked" not in st.session_state:
     from dashboard.resources import get_engine
-    from monitoring.db import schema_problem
+    from monitoring.store.db import schema_problem
 
     schema = schema_problem(get_engine())
     if schema is not None:

@@ -16,8 +16,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from monitoring.catalogue import ORGAN_SYSTEMS, default_catalogue
-from monitoring.patient_chart import LAB_CODES, ChartData
+from monitoring.clinical.catalogue import ORGAN_SYSTEMS, default_catalogue
+from monitoring.views.patient_chart import LAB_CODES, ChartData
 
 from dashboard.theme import BAND_COLOURS, DOSE_COLOURS, DOSE_SYMBOLS, GRADE_COLOURS, SEVERITY_COLOURS
 
@@ -41,7 +41,7 @@ def recent_trend(trend: pd.DataFrame, *, tz: tzinfo, title: str = "Last 24 h") -
 
 
 # --- the patient chart ------------------------------------------------------------------------------
-# Builders below take a monitoring.patient_chart.ChartData (times UTC) and draw in the ward's zone.
+# Builders below take a monitoring.views.patient_chart.ChartData (times UTC) and draw in the ward's zone.
 # Every time chart opens with a strip of IL-2 doses and alerts (markers with their hover) and has a
 # dotted vertical line per dose through its panels, so a post-dose fever lines up with its dose.
 # Figures are assembled as plain dicts and handed to plotly unvalidated: for a 28-day course with

@@ -6,7 +6,7 @@ so its script can write `parent.document.cookie`: no third-party package and not
 What that gives: the cookie is a session cookie (gone when the browser closes), path /, SameSite=Strict,
 and Secure whenever the page is served over HTTPS. What it cannot give: HttpOnly (a cookie set from
 script is readable by script). The token alone is worthless after sign-out or the idle time-out
-(monitoring.sessions ends it on the server); a reverse proxy can add HttpOnly in production.
+(monitoring.services.sessions ends it on the server); a reverse proxy can add HttpOnly in production.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import json
 
 import streamlit as st
 
-from monitoring.sessions import COOKIE_NAME
+from monitoring.services.sessions import COOKIE_NAME
 
 
 def read() -> str | None:

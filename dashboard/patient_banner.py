@@ -1,4 +1,4 @@
-"""The patient banner under the patient picker of every patient page (monitoring.patient_banner)."""
+"""The patient banner under the patient picker of every patient page (monitoring.views.patient_banner)."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -6,8 +6,8 @@ from datetime import datetime, timezone
 import streamlit as st
 
 from dashboard.resources import get_engine, get_settings
-from monitoring.db import read_scope
-from monitoring.patient_banner import patient_banner
+from monitoring.store.db import read_scope
+from monitoring.views.patient_banner import patient_banner
 
 
 def show_patient_banner(patient_id: int) -> None:

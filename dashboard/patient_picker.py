@@ -7,8 +7,8 @@ import streamlit as st
 
 from dashboard.patient_banner import show_patient_banner
 from dashboard.resources import get_engine
-from monitoring.db import read_scope
-from monitoring.repository import patient_ward_id, visible_wards, ward_patient_list, wards_with_courses
+from monitoring.store.db import read_scope
+from monitoring.store.repository import patient_ward_id, visible_wards, ward_patient_list, wards_with_courses
 
 # The patient last chosen on any page (or selected on the ward overview): the next page opens on it.
 SELECTED_PATIENT = "selected_patient_id"

@@ -1,6 +1,6 @@
 """Who is signed in, for how long, and what the role may see. Checked on the server in every page.
 
-A sign-in lives in the database (monitoring.sessions) and in a browser cookie (dashboard.cookie), so
+A sign-in lives in the database (monitoring.services.sessions) and in a browser cookie (dashboard.cookie), so
 a refresh keeps the user signed in for the rest of the idle time-out, and every tab of one sign-in
 times out together. Activity is every full run of the app (a click, a page) and every run of an
 entry form's fragment (a value entered); the ward overview's own 30-s refresh is not activity.
@@ -13,8 +13,9 @@ import streamlit as st
 
 from dashboard import cookie
 from dashboard.resources import get_engine
-from monitoring import auth, sessions
-from monitoring.db import session_scope
+from monitoring.services import auth
+from monitoring.services import sessions
+from monitoring.store.db import session_scope
 
 USER_KEY = "signed_in_user"
 TOKEN_KEY = "sign_in_token"

@@ -3,7 +3,7 @@
 Colours are chosen to read on a 1366x768 ward screen and are always paired with text (severity
 names, grades, band names), so colour is never the only carrier of meaning.
 """
-# Alert severity (monitoring.rules.common.SEVERITIES).
+# Alert severity (monitoring.clinical.rules.common.SEVERITIES).
 SEVERITY_COLOURS = {"emergency": "#b71c1c", "urgent": "#e65100", "warning": "#f9a825", "info": "#607d8b"}
 SEVERITY_ICONS = {"emergency": "🟥", "urgent": "🟧", "warning": "🟨", "info": "⬜"}
 # NEWS2 clinical risk bands (RCP 2017 Chart 4).

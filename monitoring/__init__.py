@@ -10,12 +10,12 @@ __all__ = ["score_frame", "grade_frame", "evaluate"]
 
 def __getattr__(name: str):
     if name == "score_frame":
-        from monitoring.scores import score_frame
+        from monitoring.clinical.scores import score_frame
         return score_frame
     if name == "grade_frame":
-        from monitoring.ctcae import grade_frame
+        from monitoring.clinical.ctcae import grade_frame
         return grade_frame
     if name == "evaluate":
-        from monitoring.engine import evaluate
+        from monitoring.clinical.engine import evaluate
         return evaluate
     raise AttributeError(f"module 'monitoring' has no attribute {name!r}")

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 
 def _cmd_db_upgrade(args: argparse.Namespace) -> int:
-    from monitoring.db import upgrade
+    from monitoring.store.db import upgrade
 
     settings = load_settings()
     upgrade(settings.database_url)
@@ -26,8 +26,8 @@ def _cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def _cmd_db_app_role(args: argparse.Namespace) -> int:
-    from monitoring.db import make_engine
-    from monitoring.db_roles import grant_app_role
+    from monitoring.store.db import make_engine
+    from monitoring.store.db_roles import grant_app_role
 
     settings = load_settings()
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
@@ -49,11 +49,11 @@ def _cmd_db_app_role(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from sqlalchemy import func, select
 
-    from monitoring import demo
-    from monitoring.alerting import sync_alerts
-    from monitoring.auth import ensure_demo_accounts, real_data_present
-    from monitoring.db import make_engine, schema_problem, session_scope
-    from monitoring.models import Patient, User
+    from monitoring.demo import seed as demo
+    from monitoring.services.alerting import sync_alerts
+    from monitoring.services.auth import ensure_demo_accounts, real_data_present
+    from monitoring.store.db import make_engine, schema_problem, session_scope
+    from monitoring.store.models import Patient, User
 
     settings = load_settings()
     if args.embedded_only and not settings.database_url.startswith("sqlite"):
@@ -159,21 +159,21 @@ def _write(frame: "pd.DataFrame", args: argparse.Namespace) -> None:
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
-    from monitoring.scores import score_frame
+    from monitoring.clinical.scores import score_frame
 
     _write(score_frame(_read_csv(args.file)), args)
     return 0
 
 
 def _cmd_grade(args: argparse.Namespace) -> int:
-    from monitoring.ctcae import grade_frame
+    from monitoring.clinical.ctcae import grade_frame
 
     _write(grade_frame(_read_csv(args.file)), args)
     return 0
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from monitoring.engine import evaluate
+    from monitoring.clinical.engine import evaluate
 
     observations = _read_csv(args.file)
     doses = _read_csv(args.doses) if args.doses else None
@@ -204,7 +204,7 @@ def read_courses(frame: "pd.DataFrame") -> "pd.DataFrame":
     import pandas as pd
 
     from monitoring.errors import InputError
-    from monitoring.models import REGIMENS
+    from monitoring.store.models import REGIMENS
 
     if "patient_id" not in frame.columns:
         raise InputError([(None, "patient_id", "required column missing in the courses file")])
@@ -248,7 +248,7 @@ def _course_number_problems(courses: "pd.DataFrame") -> list[tuple[int, str, str
     """Baselines outside the catalogue's plausible range; a dose interval outside (0, 168] h."""
     import numpy as np
 
-    from monitoring.catalogue import ObservationValueError, default_catalogue
+    from monitoring.clinical.catalogue import ObservationValueError, default_catalogue
 
     catalogue, problems = default_catalogue(), []
     for column, code in COURSE_MEASUREMENTS.items():
@@ -273,9 +273,9 @@ def _cmd_users(args: argparse.Namespace) -> int:
     """il2-monitor users [list|add|disable|enable|reset]: accounts are managed here or on the admin page."""
     import getpass
 
-    from monitoring import auth
-    from monitoring.db import make_engine, schema_problem, session_scope
-    from monitoring.repository import RecordError
+    from monitoring.services import auth
+    from monitoring.store.db import make_engine, schema_problem, session_scope
+    from monitoring.store.repository import RecordError
 
     settings = load_settings()
     engine = make_engine(settings.database_url)
@@ -343,14 +343,16 @@ def _given_at(text: str) -> datetime:
 
 def _cmd_dose(args: argparse.Namespace) -> int:
     """il2-monitor dose MRN --status given|held|stopped --user U: the next dose of the patient's latest
-    course, through the same gate as the doses page (monitoring.dosing.record): 'given' over a check
+    course, through the same gate as the doses page (monitoring.services.dosing.record): 'given' over a check
     that does not say GIVE needs the oncologist's decision or --override-by and --override-reason."""
     from sqlalchemy import select
 
-    from monitoring import auth, dosing
-    from monitoring.db import make_engine, schema_problem, session_scope
-    from monitoring.models import Patient, PatientIdentity, TreatmentCourse
-    from monitoring.repository import RecordError
+    from monitoring.services import auth
+
+    from monitoring.services import dosing
+    from monitoring.store.db import make_engine, schema_problem, session_scope
+    from monitoring.store.models import Patient, PatientIdentity, TreatmentCourse
+    from monitoring.store.repository import RecordError
 
     def refuse(*messages: str) -> int:
         for message in messages:
@@ -468,8 +470,7 @@ def _confirm_account(session, *, username: str, password: str) -> str | None:
     word alone (issue 16 item 11). None when confirmed; otherwise why not."""
     import getpass
 
-    from monitoring import auth
-
+    from monitoring.services import auth
     result = auth.authenticate(session=session, username=username, password=password, method="cli",
                                os_user=getpass.getuser())
     return None if result.ok else f"{username}: {result.message}"
@@ -479,7 +480,7 @@ def _ward_ids(session, codes: list[str]) -> tuple[list[int], str | None]:
     """The ids of the ward codes given on the command line, or why not (a code that does not exist)."""
     from sqlalchemy import select
 
-    from monitoring.models import Ward
+    from monitoring.store.models import Ward
 
     wards = dict(session.execute(select(Ward.code, Ward.id)).all())
     unknown = [code for code in codes if code not in wards]
@@ -496,9 +497,9 @@ def _cmd_alerts_sync(args: argparse.Namespace) -> int:
 
     from sqlalchemy import select
 
-    from monitoring.alerting import sync_alerts
-    from monitoring.db import make_engine, schema_problem, session_scope
-    from monitoring.models import Patient
+    from monitoring.services.alerting import sync_alerts
+    from monitoring.store.db import make_engine, schema_problem, session_scope
+    from monitoring.store.models import Patient
 
     settings = load_settings()
     engine = make_engine(settings.database_url)
@@ -524,7 +525,7 @@ def _cmd_alerts_sync(args: argparse.Namespace) -> int:
 
 def _cmd_export_key(args: argparse.Namespace) -> int:
     """il2-monitor export-key: a new random key (128 bits) for export pseudonyms."""
-    from monitoring.deid import new_export_key
+    from monitoring.export.deid import new_export_key
 
     print(new_export_key())
     return 0
@@ -537,15 +538,19 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
     from sqlalchemy import select
 
-    from monitoring import auth, export, quality
-    from monitoring.db import make_engine, schema_problem, session_scope
-    from monitoring.models import REGIMENS
+    from monitoring.services import auth
+
+    from monitoring.export import writers as export
+
+    from monitoring.export import quality
+    from monitoring.store.db import make_engine, schema_problem, session_scope
+    from monitoring.store.models import REGIMENS
 
     def refuse(message: str) -> int:
         print(f"il2-monitor export: {message}", file=sys.stderr)
         return 2
 
-    from monitoring.deid import export_key_problems
+    from monitoring.export.deid import export_key_problems
 
     if args.key is not None:
         return refuse("--key would put the export key in the process list and the shell history; set "
@@ -787,7 +792,7 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "command", None) == "demo" and (args.patients < 1 or args.days < 1):
         parser.error("--patients and --days must be at least 1")
     from monitoring.errors import InputError
-    from monitoring.thresholds import ThresholdsError
+    from monitoring.clinical.thresholds import ThresholdsError
 
     try:
         return args.handler(args)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-from monitoring.auth import DEMO_PASSWORD
+from monitoring.services.auth import DEMO_PASSWORD
 
 APP = "../dashboard/app.py"  # relative to the test files, as AppTest resolves it
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from monitoring.db import make_engine, upgrade
+from monitoring.store.db import make_engine, upgrade
 from tests.factories import empty_postgres
 
 
@@ -33,8 +33,7 @@ def _cheap_password_hashing() -> None:
     (other processes) use them."""
     from argon2 import PasswordHasher
 
-    from monitoring import auth
-
+    from monitoring.services import auth
     auth._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     auth._DUMMY_HASH = auth._hasher.hash("not-a-real-password-0")
 
@@ -90,10 +89,11 @@ def app_db_url(tmp_path, sqlite_template, monkeypatch) -> str:
 
 
 def seed_demo_ward(url: str, *, patients: int, days: int, seed: int, end, sync: bool = False) -> None:
-    """A synthetic demo ward (monitoring.demo) and the demo accounts, optionally with its alerts."""
-    from monitoring import auth, demo
-    from monitoring.alerting import sync_alerts
-    from monitoring.db import session_scope
+    """A synthetic demo ward (monitoring.demo.seed) and the demo accounts, optionally with its alerts."""
+    from monitoring.services import auth
+    from monitoring.demo import seed as demo
+    from monitoring.services.alerting import sync_alerts
+    from monitoring.store.db import session_scope
 
     engine = make_engine(url)
     with session_scope(engine) as session:

@@ -5,9 +5,9 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import text
 
-from monitoring import repository
-from monitoring.db import make_engine, session_scope
-from monitoring.models import SQLModel
+from monitoring.store import repository
+from monitoring.store.db import make_engine, session_scope
+from monitoring.store.models import SQLModel
 
 NOW = datetime(2026, 11, 27, 10, 0, tzinfo=timezone.utc)
 
@@ -28,8 +28,7 @@ def make_patient_with_course(engine, *, mrn: str = "SYN-TEST-1", start: datetime
 def write_two_demo_wards(engine, *, end: datetime, days: int = 2) -> None:
     """The synthetic demo ward (3 patients, code DEMO) and an 'Other ward' (2 patients, code OTHER),
     each with their courses, observations and alerts (record numbers kept apart)."""
-    from monitoring import demo
-
+    from monitoring.demo import seed as demo
     with session_scope(engine) as session:
         demo.write_ward(session=session, ward=demo.generate_ward(patients=3, days=days, seed=1, end=end))
     with session_scope(engine) as session:

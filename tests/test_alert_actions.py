@@ -16,14 +16,20 @@ from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import SQLModel
 
-from monitoring import alert_actions, auth, dosing, repository
-from monitoring.alert_actions import act, acknowledgement_latency, history, inbox
-from monitoring.alert_levels import is_worse, level_rank
-from monitoring.alerting import sync_alerts
-from monitoring.db import current_revision, make_engine, session_scope, upgrade
-from monitoring.models import ALERT_ACTIONS, Alert, AlertAction, AuditEvent
-from monitoring.repository import ObservationInput, RecordError
-from monitoring.rules import aki, capillary_leak, febrile_neutropenia, il2_hold, news2, sepsis
+from monitoring.services import alert_actions
+
+from monitoring.services import auth
+
+from monitoring.services import dosing
+
+from monitoring.store import repository
+from monitoring.services.alert_actions import act, acknowledgement_latency, history, inbox
+from monitoring.clinical.alert_levels import is_worse, level_rank
+from monitoring.services.alerting import sync_alerts
+from monitoring.store.db import current_revision, make_engine, session_scope, upgrade
+from monitoring.store.models import ALERT_ACTIONS, Alert, AlertAction, AuditEvent
+from monitoring.store.repository import ObservationInput, RecordError
+from monitoring.clinical.rules import aki, capillary_leak, febrile_neutropenia, il2_hold, news2, sepsis
 from tests.app_helpers import signed_in
 from tests.factories import NOW, make_patient_with_course
 
@@ -484,7 +490,7 @@ def test_upgrade_works_on_a_fresh_database_and_on_one_at_0003(empty_url, start):
 def test_upgrading_a_populated_database_gives_every_patient_a_random_pseudo_id_and_downgrades(empty_url):  # noqa: E501
     """Migration 0010 on a database that already holds patients with clinical rows: its first form
     rebuilt the patient table on SQLite, which the foreign keys refused (found by a second read)."""
-    from monitoring.db import upgrade as upgrade_to
+    from monitoring.store.db import upgrade as upgrade_to
     upgrade_to(empty_url, "0009")
     engine = make_engine(empty_url)
     with engine.begin() as connection:
@@ -509,7 +515,7 @@ def test_upgrading_a_populated_database_gives_every_patient_a_random_pseudo_id_a
         engine.dispose()
     from alembic import command
 
-    from monitoring.db import alembic_config
+    from monitoring.store.db import alembic_config
     engine = make_engine(empty_url)
     try:
         with engine.begin() as connection:

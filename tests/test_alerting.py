@@ -5,11 +5,11 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from monitoring import repository
-from monitoring.alerting import list_alerts, open_alert_counts, sync_alerts
-from monitoring.db import session_scope
-from monitoring.models import Alert
-from monitoring.repository import ObservationInput
+from monitoring.store import repository
+from monitoring.services.alerting import list_alerts, open_alert_counts, sync_alerts
+from monitoring.store.db import session_scope
+from monitoring.store.models import Alert
+from monitoring.store.repository import ObservationInput
 from tests.factories import NOW, make_patient_with_course
 
 

@@ -31,7 +31,7 @@ def _imports(path: Path) -> list[tuple[str, list[str]]]:
 
 
 def _database_layer_offenders(paths) -> list[str]:
-    """Imports of SQLAlchemy, SQLModel or a table class of monitoring.models in `paths`."""
+    """Imports of SQLAlchemy, SQLModel or a table class of monitoring.store.models in `paths`."""
     from sqlmodel import SQLModel
 
     tables = {mapper.class_.__name__ for mapper in SQLModel._sa_registry.mappers}
@@ -40,7 +40,7 @@ def _database_layer_offenders(paths) -> list[str]:
         for module, names in _imports(path):
             if module.split(".")[0] in ("sqlalchemy", "sqlmodel"):
                 offenders.append(f"{path.name}: {module}")
-            if module == "monitoring.models":
+            if module == "monitoring.store.models":
                 offenders += [f"{path.name}: {name}" for name in names if name in tables]
     return offenders
 
@@ -54,7 +54,7 @@ def test_the_dashboard_never_touches_the_database_layer_itself():
 
 def test_the_contract_check_finds_a_page_that_queries_a_table(tmp_path):
     page = tmp_path / "page.py"
-    page.write_text("import sqlmodel\nfrom sqlalchemy import select\nfrom monitoring.models import Patient, REGIMENS\n")
+    page.write_text("import sqlmodel\nfrom sqlalchemy import select\nfrom monitoring.store.models import Patient, REGIMENS\n")
     assert _database_layer_offenders([page]) == ["page.py: sqlmodel", "page.py: sqlalchemy", "page.py: Patient"]
 
 
@@ -99,8 +99,8 @@ def test_default_settings_need_no_environment():
 
 
 def test_every_alert_rule_is_described_in_the_documentation():
-    from monitoring.rules import ENGINE_RULES
-    from monitoring.rules.sepsis import EXPECTED
+    from monitoring.clinical.rules import ENGINE_RULES
+    from monitoring.clinical.rules.sepsis import EXPECTED
 
     readme = (ROOT / "docs" / "clinical-rules.md").read_text()
     rule_ids = [m.RULE.id for m in ENGINE_RULES] + [EXPECTED.id]
@@ -123,7 +123,7 @@ def test_the_engine_api_is_importable_from_the_package():
 
 
 def test_the_shipped_thresholds_file_loads_and_cites_a_source_for_every_section():
-    from monitoring.thresholds import load_thresholds
+    from monitoring.clinical.thresholds import load_thresholds
 
     thresholds = load_thresholds()
     sources = thresholds.sources()
@@ -133,7 +133,7 @@ def test_the_shipped_thresholds_file_loads_and_cites_a_source_for_every_section(
 
 
 def test_an_invalid_thresholds_file_is_refused_naming_the_key(tmp_path):
-    from monitoring.thresholds import ThresholdsError, load_thresholds
+    from monitoring.clinical.thresholds import ThresholdsError, load_thresholds
 
     text = (ROOT / "data" / "thresholds.toml").read_text()
     broken = tmp_path / "thresholds.toml"
@@ -143,11 +143,12 @@ def test_an_invalid_thresholds_file_is_refused_naming_the_key(tmp_path):
 
 
 # --- structured evidence: no module reads the words of a rule ------------------------------------
-# Rules emit structured items (monitoring/rules/evidence.py); words are rendered from them at the
+# Rules emit structured items (monitoring/clinical/rules/evidence.py); words are rendered from them at the
 # edges. A module that parsed the words (a regular expression, startswith, split ...) on an alert's
 # evidence, level or a dose reason would break silently when a rule's wording changes (issue 14).
-READERS = ("dosing.py", "alert_levels.py", "deid.py", "fhir_export.py", "quality.py", "export.py",
-           "alert_actions.py", "alerting.py", "ward.py", "patient_chart.py", "summary.py")
+READERS = ("services/dosing.py", "clinical/alert_levels.py", "export/deid.py", "export/fhir.py",
+           "export/quality.py", "export/writers.py", "services/alert_actions.py", "services/alerting.py",
+           "views/ward.py", "views/patient_chart.py", "views/summary.py")
 TEXT_METHODS = {"startswith", "endswith", "partition", "rpartition", "split", "rsplit", "find", "rfind", "index",
                 "count", "replace", "strip", "match", "search", "fullmatch", "findall", "sub"}
 WORDED = ("evidence", "level", "reason", "standard")

@@ -11,10 +11,10 @@ from streamlit.testing.v1 import AppTest
 
 from tests.app_helpers import signed_in
 
-from monitoring import auth
-from monitoring.db import make_engine, session_scope
-from monitoring.models import AuditEvent, SignInSession, User
-from monitoring.repository import RecordError, get_or_create_ward
+from monitoring.services import auth
+from monitoring.store.db import make_engine, session_scope
+from monitoring.store.models import AuditEvent, SignInSession, User
+from monitoring.store.repository import RecordError, get_or_create_ward
 
 NOW = datetime(2026, 11, 27, 14, 0, tzinfo=timezone.utc)
 APP = "../dashboard/app.py"
@@ -297,7 +297,7 @@ def test_each_role_holds_exactly_its_actions(role):
 
 
 def test_the_quality_role_never_sees_a_name_or_record_number(app_url):
-    from monitoring import demo
+    from monitoring.demo import seed as demo
     engine = make_engine(app_url)
     ward = demo.generate_ward(patients=4, days=2, seed=3, end=datetime(2026, 11, 27, 8, tzinfo=timezone.utc))
     with session_scope(engine) as session:
@@ -442,7 +442,7 @@ def test_a_nurse_sees_only_the_patients_of_her_wards(app_url):
     assert len(oncologist.dataframe[0].value) == 2
     # An oncologist assigned to a ward opens on it (a hospital-wide default was 2,000 rows), and may
     # still add any other ward.
-    from monitoring import auth as auth_module
+    from monitoring.services import auth as auth_module
     engine = make_engine(app_url)
     with session_scope(engine) as session:
         auth_module.set_wards(session=session, user=auth_module.get_user(session=session, username="oncologist"),
@@ -472,7 +472,8 @@ def test_a_nurse_sees_only_the_patients_of_her_wards(app_url):
 
 
 def test_a_course_page_opens_on_a_ward_with_a_course_and_says_when_the_chosen_ward_has_none(app_url):
-    from monitoring import demo, repository
+    from monitoring.demo import seed as demo
+    from monitoring.store import repository
     engine = make_engine(app_url)
     with session_scope(engine) as session:
         demo.write_ward(session=session, ward=demo.generate_ward(patients=3, days=2, seed=1,
@@ -515,7 +516,7 @@ def test_an_admin_adds_and_disables_a_user_on_the_users_page(app_url):
 
 
 def test_the_audit_export_is_itself_audited_and_neutralises_formulas(engine):
-    from monitoring.audit import export_audit_csv, search_audit
+    from monitoring.views.audit import export_audit_csv, search_audit
 
     make_user(engine)
     with session_scope(engine) as session:
@@ -535,8 +536,7 @@ def test_activity_never_revives_a_sign_in_past_the_time_out_or_of_a_disabled_acc
     its open sign-ins at their next activity."""
     from datetime import datetime, timedelta, timezone
 
-    from monitoring import sessions
-
+    from monitoring.services import sessions
     start = datetime(2026, 12, 4, 8, 0, tzinfo=timezone.utc)
     with session_scope(engine) as session:
         auth.add_user(session=session, username="nurse.t", display_name="T", role="nurse",
@@ -598,8 +598,8 @@ def test_an_administrator_sees_a_lock_and_lifts_it_without_a_new_password(engine
 
 def test_identity_and_account_changes_are_audited_with_old_and_new_values_or_refused(engine):
     """Issue 16 item 8: user.role and patientidentity changed without an audit row."""
-    from monitoring import repository
-    from monitoring.models import PatientIdentity
+    from monitoring.store import repository
+    from monitoring.store.models import PatientIdentity
     from tests.factories import make_patient_with_course
     make_user(engine)
     patient_id, _ = make_patient_with_course(engine)
@@ -678,9 +678,10 @@ def test_no_traceback_and_no_table_download_wherever_the_app_was_started_from(ap
 def test_the_administrators_audit_view_and_export_show_no_patient_identity_or_typed_text(engine):
     """Issue 16 item 7: names, record numbers, birth dates and telephone numbers in the audit details
     reached the admin, whose role holds no patient data. The stored trail keeps them."""
-    from monitoring import demo, repository
-    from monitoring.audit import export_audit_csv, search_audit
-    from monitoring.models import Observation
+    from monitoring.demo import seed as demo
+    from monitoring.store import repository
+    from monitoring.views.audit import export_audit_csv, search_audit
+    from monitoring.store.models import Observation
     ward = demo.generate_ward(patients=3, days=1, seed=5, end=datetime(2026, 11, 27, 8, tzinfo=timezone.utc))
     typed = "daughter Jane Roe on 07700 900123"
     with session_scope(engine) as session:
@@ -695,7 +696,7 @@ def test_the_administrators_audit_view_and_export_show_no_patient_identity_or_ty
         observation = session.scalars(select(Observation).where(Observation.code == "heart_rate")).first()
         repository.amend_observation(session=session, observation_id=observation.id, value="81", reason=typed,
                                      recorded_by="nurse.a")
-        from monitoring.models import TreatmentCourse
+        from monitoring.store.models import TreatmentCourse
         course = session.scalars(select(TreatmentCourse)).first()
         repository.record_dose(session=session, course_id=course.id, dose_number=99, status="given",
                                scheduled_at=datetime(2026, 11, 27, 6, tzinfo=timezone.utc),
@@ -729,6 +730,6 @@ def test_production_passwords_use_argon2id_with_the_library_defaults():
     """The suite hashes cheaply (tests/conftest.py); the app itself keeps RFC 9106's defaults."""
     import subprocess
     import sys
-    code = "from monitoring import auth; print(auth._hasher.time_cost, auth._hasher.memory_cost, auth._hasher.parallelism)"
+    code = "from monitoring.services import auth; print(auth._hasher.time_cost, auth._hasher.memory_cost, auth._hasher.parallelism)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["3", "65536", "4"]

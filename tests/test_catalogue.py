@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from monitoring.catalogue import (
+from monitoring.clinical.catalogue import (
     DEFAULT_PATH,
     ORGAN_SYSTEMS,
     Catalogue,
@@ -24,7 +24,7 @@ from monitoring.catalogue import (
     default_catalogue,
     load_catalogue,
 )
-from monitoring.units import Conversion, convert_array, parse_fraction
+from monitoring.clinical.units import Conversion, convert_array, parse_fraction
 
 
 @pytest.fixture(scope="module")

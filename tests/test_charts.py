@@ -11,8 +11,8 @@ import pytest
 
 from dashboard import charts
 from dashboard.theme import BAND_COLOURS, DOSE_COLOURS, DOSE_SYMBOLS, GRADE_COLOURS, SEVERITY_COLOURS
-from monitoring.catalogue import ORGAN_SYSTEMS
-from monitoring.patient_chart import ChartData, ctcae_bands, lab_panels
+from monitoring.clinical.catalogue import ORGAN_SYSTEMS
+from monitoring.views.patient_chart import ChartData, ctcae_bands, lab_panels
 
 LONDON = ZoneInfo("Europe/London")
 START = pd.Timestamp("2026-07-01T00:00Z")  # summer: London is UTC+1, so local differs from UTC

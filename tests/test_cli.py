@@ -33,8 +33,8 @@ def test_db_upgrade_then_demo_if_empty_seeds_once(tmp_path):
 def _counts(url):
     from sqlalchemy import func, select
 
-    from monitoring.db import make_engine, session_scope
-    from monitoring.models import Patient, User
+    from monitoring.store.db import make_engine, session_scope
+    from monitoring.store.models import Patient, User
     engine = make_engine(url)
     with session_scope(engine) as session:
         counts = (session.scalar(select(func.count()).select_from(Patient)),
@@ -44,8 +44,8 @@ def _counts(url):
 
 
 def _real_account(url):
-    from monitoring import auth
-    from monitoring.db import make_engine, session_scope
+    from monitoring.services import auth
+    from monitoring.store.db import make_engine, session_scope
     engine = make_engine(url)
     with session_scope(engine) as session:
         auth.add_user(session=session, username="sister.jones", display_name="Sister Jones", role="nurse",
@@ -78,16 +78,16 @@ def test_make_run_seeds_only_the_embedded_database(tmp_path, db_url):
 def test_demo_accounts_are_refused_beside_real_patients_or_accounts(engine):
     import pytest
 
-    from monitoring import auth
-    from monitoring.db import session_scope
-    from monitoring.repository import RecordError
+    from monitoring.services import auth
+    from monitoring.store.db import session_scope
+    from monitoring.store.repository import RecordError
     with session_scope(engine) as session:
         assert auth.real_data_present(session=session) == []
         auth.add_user(session=session, username="dr.real", display_name="Dr Real", role="oncologist",
                       password="oncology-rota-2026", created_by="admin")
     with session_scope(engine) as session, pytest.raises(RecordError, match=r"dr\.real"):
         auth.ensure_demo_accounts(session=session, ward_codes=[])
-    from monitoring.models import Patient
+    from monitoring.store.models import Patient
     with session_scope(engine) as session:
         session.add(Patient(sex="female"))
         session.add(Patient(sex="male", is_synthetic=True))
@@ -161,8 +161,8 @@ def test_bad_input_exits_2_naming_the_row_and_the_column(tmp_path):
 def test_dose_goes_through_the_same_gate_as_the_doses_page(tmp_path):
     """Issue 15: the CLI records a dose only as the page does: 'given' over a check that is not GIVE
     (here INCOMPLETE: no pre-dose observations) needs an authoriser and a reason."""
-    from monitoring import auth
-    from monitoring.db import make_engine, session_scope, upgrade
+    from monitoring.services import auth
+    from monitoring.store.db import make_engine, session_scope, upgrade
     from tests.factories import make_patient_with_course
 
     url = f"sqlite:///{tmp_path / 'ward.db'}"
@@ -208,7 +208,7 @@ def test_dose_goes_through_the_same_gate_as_the_doses_page(tmp_path):
     with session_scope(engine) as session:
         from sqlalchemy import select
 
-        from monitoring.models import AuditEvent
+        from monitoring.store.models import AuditEvent
         confirmations = [e.after for e in session.scalars(select(AuditEvent).where(
             AuditEvent.entity_id == "nurse.a", AuditEvent.action.in_(["sign-in", "sign-in-failed"])))]
     engine.dispose()
@@ -223,9 +223,11 @@ def test_a_real_patient_is_refused_while_the_demo_accounts_are_active(engine):
     while accounts with the published password can read them."""
     import pytest
 
-    from monitoring import auth, repository
-    from monitoring.db import session_scope
-    from monitoring.repository import RecordError
+    from monitoring.services import auth
+
+    from monitoring.store import repository
+    from monitoring.store.db import session_scope
+    from monitoring.store.repository import RecordError
     with session_scope(engine) as session:
         auth.ensure_demo_accounts(session=session, ward_codes=[])
     with pytest.raises(RecordError, match="holds the demo's accounts"), session_scope(engine) as session:
@@ -246,7 +248,7 @@ def test_commands_never_change_the_schema_they_say_to_upgrade(tmp_path, monkeypa
     for command in (["demo"], ["users"], ["export", "--format", "csv", "-o", str(tmp_path / "x.zip")]):
         result = run_cli(*command, env_url=url)
         assert result.returncode == 2 and "run `il2-monitor db upgrade` first" in result.stderr, command
-    from monitoring.db import current_revision, make_engine
+    from monitoring.store.db import current_revision, make_engine
     engine = make_engine(url)
     assert current_revision(engine) is None   # nothing was created
     engine.dispose()
@@ -256,9 +258,9 @@ def test_alerts_sync_re_evaluates_a_ward_on_a_schedule(db_url):
     """Issue 17: `il2-monitor alerts sync` stores what the rules find now, for cron or a timer."""
     from sqlalchemy import func, select
 
-    from monitoring import demo
-    from monitoring.db import make_engine, session_scope
-    from monitoring.models import Alert
+    from monitoring.demo import seed as demo
+    from monitoring.store.db import make_engine, session_scope
+    from monitoring.store.models import Alert
     engine = make_engine(db_url)
     ward = demo.generate_ward(patients=3, days=1, seed=4, end=datetime(2026, 11, 27, 8, tzinfo=timezone.utc))
     with session_scope(engine) as session:

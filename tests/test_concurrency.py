@@ -10,10 +10,10 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import func, select
 
-from monitoring import repository
-from monitoring.db import make_engine, session_scope
-from monitoring.models import AuditEvent, Observation
-from monitoring.repository import ObservationInput
+from monitoring.store import repository
+from monitoring.store.db import make_engine, session_scope
+from monitoring.store.models import AuditEvent, Observation
+from monitoring.store.repository import ObservationInput
 from tests.factories import make_patient_with_course
 
 WRITERS, SETS_EACH = 4, 60

@@ -16,9 +16,9 @@ import os
 
 from sqlalchemy import func, select
 
-from monitoring.alerting import evaluate_store
-from monitoring.db import session_scope
-from monitoring.models import Alert, AuditEvent, Observation
+from monitoring.services.alerting import evaluate_store
+from monitoring.store.db import session_scope
+from monitoring.store.models import Alert, AuditEvent, Observation
 from bench.concurrent_writer import START, run_writers
 from tests.factories import make_patient_with_course
 

@@ -22,10 +22,12 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import func, select, text
 
-from monitoring import entry, repository
-from monitoring.db import make_engine, session_scope
-from monitoring.models import Observation
-from monitoring.repository import ObservationInput
+from monitoring.services import entry
+
+from monitoring.store import repository
+from monitoring.store.db import make_engine, session_scope
+from monitoring.store.models import Observation
+from monitoring.store.repository import ObservationInput
 from tests.factories import make_patient_with_course
 
 KILLS = 100

@@ -1,4 +1,4 @@
-"""CTCAE v5.0 grading (monitoring/ctcae.py) and its [ctcae] thresholds section.
+"""CTCAE v5.0 grading (monitoring/clinical/ctcae.py) and its [ctcae] thresholds section.
 
 Reference cases: the 137 admiral boundary cases (tests/data/ctcae_v5_admiral_cases.csv),
 and tests/data/ctcae_boundaries.csv with the test vectors of clinical.md §8 items 4-7 and the
@@ -14,12 +14,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from monitoring import thresholds as thresholds_module
-from monitoring.catalogue import default_catalogue
-from monitoring.ctcae import (CtcaeThresholds, grade_canonical, grade_frame, load_ctcae, parse_ctcae)
+from monitoring.clinical import thresholds as thresholds_module
+from monitoring.clinical.catalogue import default_catalogue
+from monitoring.clinical.ctcae import (CtcaeThresholds, grade_canonical, grade_frame, load_ctcae, parse_ctcae)
 from monitoring.errors import InputError
-from monitoring.inputs import read_long_frame
-from monitoring.thresholds import Section, ThresholdsError
+from monitoring.clinical.inputs import read_long_frame
+from monitoring.clinical.thresholds import Section, ThresholdsError
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIRAL_CASES = ROOT / "tests" / "data" / "ctcae_v5_admiral_cases.csv"  # copied into the repository
@@ -284,7 +284,7 @@ def test_grade_canonical_accepts_read_long_frame_output(ctcae):
 
 
 def test_grade_frame_accepts_a_loaded_thresholds_object(ctcae):
-    class Loaded:  # what monitoring.thresholds.load_thresholds returns: thresholds["ctcae"]
+    class Loaded:  # what monitoring.clinical.thresholds.load_thresholds returns: thresholds["ctcae"]
         def __getitem__(self, name):
             return {"ctcae": ctcae}[name]
 
@@ -376,10 +376,10 @@ def test_an_invalid_section_is_refused_naming_the_key(change, key):
 
 
 def test_the_parser_is_registered_for_the_thresholds_file():
-    import monitoring.ctcae  # noqa: F401  (registers on import)
+    import monitoring.clinical.ctcae  # noqa: F401  (registers on import)
 
     assert thresholds_module._PARSERS["ctcae"] is parse_ctcae
-    assert "monitoring.ctcae" in thresholds_module.RULE_MODULES
+    assert "monitoring.clinical.ctcae" in thresholds_module.RULE_MODULES
 
 
 def test_the_thresholds_file_holds_the_ctcae_section():
@@ -398,7 +398,7 @@ def test_load_ctcae_reports_a_missing_file_or_section(tmp_path):
         load_ctcae(tmp_path / "t.toml")
 
 
-# --- terms graded from several values (monitoring.toxicity, [ctcae_derived]) ----------------------
+# --- terms graded from several values (monitoring.clinical.toxicity, [ctcae_derived]) ----------------------
 # CTCAE v5.0: Weight gain grade 1 "5 - <10% from baseline", 2 "10 - <20%", 3 ">=20%" (clinical.md §8
 # item 8: baseline 80 kg: 83.9 -> 0, 84 -> 1, 88 -> 2, 96 -> 3); Urine output decreased: no grades
 # 1-2, grade 3 "Adult: Oliguria (<80 ml in 8 hr)", grade 4 "Adult: Anuria (<240 ml in 24 hr)".
@@ -416,14 +416,14 @@ def _rows(code, values, *, period_hours=None):
 
 @pytest.mark.parametrize("weight, grade", [(83.9, 0), (84.0, 1), (87.9, 1), (88.0, 2), (95.9, 2), (96.0, 3)])
 def test_weight_gain_is_graded_from_the_baseline_weight(weight, grade):
-    from monitoring.toxicity import derived_grades
+    from monitoring.clinical.toxicity import derived_grades
 
     graded = derived_grades(_rows("weight", [weight]), baseline_weight={1: 80.0})
     assert graded["term"].tolist() == ["Weight gain"] and graded["grade"].tolist() == [grade]
 
 
 def test_weight_gain_is_not_graded_without_a_baseline():
-    from monitoring.toxicity import derived_grades
+    from monitoring.clinical.toxicity import derived_grades
 
     assert derived_grades(_rows("weight", [96.0])).empty
 
@@ -435,7 +435,7 @@ def test_weight_gain_is_not_graded_without_a_baseline():
     ([100, 100, 40], [0, 0, 3]),  # 240 in 24 h is not anuria, but 40 in 8 h is oliguria: grade 3
 ])
 def test_urine_output_decreased_over_8_and_24_hours(volumes, grades):
-    from monitoring.toxicity import derived_grades
+    from monitoring.clinical.toxicity import derived_grades
 
     graded = derived_grades(_rows("urine_output", volumes, period_hours=8))
     assert graded["term"].unique().tolist() == ["Urine output decreased"]
@@ -443,7 +443,7 @@ def test_urine_output_decreased_over_8_and_24_hours(volumes, grades):
 
 
 def test_a_window_not_covered_by_records_is_not_graded():
-    from monitoring.toxicity import derived_grades
+    from monitoring.clinical.toxicity import derived_grades
 
     # 30 mL over 2 h: the 8 h are not covered, so no oliguria can be said (missing is never zero).
     assert derived_grades(_rows("urine_output", [30], period_hours=2))["grade"].tolist() == [0]
@@ -456,6 +456,6 @@ def test_a_window_not_covered_by_records_is_not_graded():
     (200, 24, 4),   # < 240 mL in 24 h: anuria
 ])
 def test_a_record_longer_than_the_window_counts_for_its_part_inside_it(volume, hours, grade):
-    from monitoring.toxicity import derived_grades
+    from monitoring.clinical.toxicity import derived_grades
 
     assert derived_grades(_rows("urine_output", [volume], period_hours=hours))["grade"].tolist() == [grade]

@@ -6,9 +6,9 @@ from datetime import datetime, timezone
 import pytest
 from tests.app_helpers import signed_in
 
-from monitoring import demo
-from monitoring.auth import ensure_demo_accounts
-from monitoring.db import make_engine, session_scope
+from monitoring.demo import seed as demo
+from monitoring.services.auth import ensure_demo_accounts
+from monitoring.store.db import make_engine, session_scope
 
 APP = "../dashboard/app.py"
 
@@ -32,7 +32,8 @@ def seed(url: str) -> None:
 def test_an_empty_database_says_how_to_get_patients(app_db):
     engine = make_engine(app_db)
     with session_scope(engine) as session:
-        from monitoring import auth, repository
+        from monitoring.services import auth
+        from monitoring.store import repository
         repository.get_or_create_ward(session=session, code="W1", name="Ward 1")
         auth.add_user(session=session, username="n1", display_name="Nurse One", role="nurse",
                       password="long-enough-1", created_by="test", ward_codes=["W1"])
@@ -60,7 +61,7 @@ def test_the_ward_page_lists_every_demo_patient_with_the_synthetic_banner(app_db
 
 
 def test_the_alerts_page_shows_each_alert_with_evidence_standard_and_context(app_db):
-    from monitoring.alerting import sync_alerts
+    from monitoring.services.alerting import sync_alerts
 
     seed(app_db)
     engine = make_engine(app_db)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from monitoring.deid import FREE_TEXT_WITHHELD, days_from, deid_reason, pseudonym, pseudonyms, withheld
+from monitoring.export.deid import FREE_TEXT_WITHHELD, days_from, deid_reason, pseudonym, pseudonyms, withheld
 
 
 KEY = "4f1c9a7e2b8d6053e1a9c47b2f8d0e63"      # 32 hex digits: 128 bits
@@ -31,7 +31,7 @@ def test_a_pseudonym_is_stable_for_a_key_differs_between_keys_and_needs_a_key():
 ])
 def test_an_export_key_needs_128_bits(key, accepted):
     """Issue 16 item 6: with any key over sequential ids, a short key was recovered in under 1 ms."""
-    from monitoring.deid import export_key_problems, new_export_key
+    from monitoring.export.deid import export_key_problems, new_export_key
     assert (export_key_problems(key) == []) is accepted
     if not accepted:
         assert "at least 32 random characters (128 bits)" in export_key_problems(key)[0]
@@ -44,9 +44,9 @@ def test_pseudonyms_are_computed_from_a_random_identifier_not_the_database_id(en
     """Patients get 128 random bits at insert (demo's bulk writer included); nothing sequential is hashed."""
     from sqlalchemy import select
 
-    from monitoring.db import session_scope
-    from monitoring.deid import patient_pseudonyms
-    from monitoring.models import Patient
+    from monitoring.store.db import session_scope
+    from monitoring.export.deid import patient_pseudonyms
+    from monitoring.store.models import Patient
     from tests.factories import make_patient_with_course
     first, _ = make_patient_with_course(engine, mrn="SYN-A")
     second, _ = make_patient_with_course(engine, mrn="SYN-B")
@@ -101,7 +101,7 @@ def test_a_deidentified_file_carries_no_export_time(fmt):
     import zipfile
     from datetime import datetime, timezone
 
-    from monitoring import export
+    from monitoring.export import writers as export
     tables = {"courses": pd.DataFrame({"course_ref": ["P-0123456789-C1"], "last_day": [3.25]})}
     docs = {"course_ref": ("", "course"), "last_day": ("day", "last day")}
     data = export.render(tables, fmt, docs=docs, title="t", synthetic=True, deidentified=True)

@@ -8,10 +8,12 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
-from monitoring import demo, repository
-from monitoring.catalogue import default_catalogue
-from monitoring.db import make_engine, session_scope, upgrade
-from monitoring.models import (
+from monitoring.demo import seed as demo
+
+from monitoring.store import repository
+from monitoring.clinical.catalogue import default_catalogue
+from monitoring.store.db import make_engine, session_scope, upgrade
+from monitoring.store.models import (
     ELIGIBILITY_ITEMS,
     REGIMENS,
     AuditEvent,
@@ -74,6 +76,14 @@ def test_a_different_seed_gives_different_data(ward):
     assert not ward.patients["baseline_weight_kg"].equals(other.patients["baseline_weight_kg"])
     # ... but the same ward: same scenarios in the same beds.
     assert ward.patients["scenario"].tolist() == other.patients["scenario"].tolist()
+
+
+@pytest.mark.parametrize("end_hour", range(24))
+def test_a_small_ward_seeded_for_one_day_can_end_at_any_hour(end_hour):
+    """Two patients over one day may hold no dose yet (ending 11:00-14:00 UTC did): the generator must
+    still produce their observations (page tests seed such a ward an hour before now)."""
+    ward = demo.generate_ward(patients=2, days=1, seed=5, end=datetime(2026, 12, 4, end_hour, tzinfo=timezone.utc))
+    assert len(ward.observations) > 0
 
 
 def test_end_must_be_timezone_aware():

@@ -9,10 +9,16 @@ import pytest
 import streamlit as st
 from sqlalchemy import select
 
-from monitoring import auth, dose_decisions, dosing, repository
-from monitoring.db import make_engine, session_scope
-from monitoring.models import DoseDecision
-from monitoring.ward import ward_overview
+from monitoring.services import auth
+
+from monitoring.services import dose_decisions
+
+from monitoring.services import dosing
+
+from monitoring.store import repository
+from monitoring.store.db import make_engine, session_scope
+from monitoring.store.models import DoseDecision
+from monitoring.views.ward import ward_overview
 from tests.app_helpers import signed_in
 from tests.factories import make_patient_with_course
 from tests.test_dose_gate import decide

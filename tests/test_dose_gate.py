@@ -1,7 +1,7 @@
 """Issue 15: a dose is recorded as given only when the pre-dose check allows it, on the oncologist's
 decision to give that dose, or on an override naming the authorising clinician and the reason.
-Enforced in monitoring.dosing.record (the page, the CLI and these tests call the same rule); the
-oncologist's decision (monitoring.dose_decisions.decide) is stored with the check it was made on,
+Enforced in monitoring.services.dosing.record (the page, the CLI and these tests call the same rule); the
+oncologist's decision (monitoring.services.dose_decisions.decide) is stored with the check it was made on,
 and a decision to give lapses when a criterion appears after it. SQLite and PostgreSQL."""
 from __future__ import annotations
 
@@ -10,10 +10,14 @@ from datetime import timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from monitoring import auth, dose_decisions, dosing
-from monitoring.db import session_scope
-from monitoring.models import AuditEvent, DoseDecision, DoseEvent
-from monitoring.repository import RecordError
+from monitoring.services import auth
+
+from monitoring.services import dose_decisions
+
+from monitoring.services import dosing
+from monitoring.store.db import session_scope
+from monitoring.store.models import AuditEvent, DoseDecision, DoseEvent
+from monitoring.store.repository import RecordError
 from tests.factories import make_patient_with_course
 from tests.test_dosing import START, observe, observe_complete
 
@@ -231,8 +235,7 @@ def test_the_decision_is_shown_to_the_nurse_in_words(engine):
 def test_the_status_offered_first_is_the_safe_answer(check, decision, applies, offered):
     from types import SimpleNamespace
 
-    from monitoring import dose_gate
-
+    from monitoring.services import dose_gate
     checked = None if check is None else SimpleNamespace(decision=check)
     standing = None if decision is None else SimpleNamespace(decision=decision, applies=applies)
     assert dose_gate.offered_status(checked, standing) == offered

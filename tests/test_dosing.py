@@ -12,12 +12,16 @@ from streamlit.testing.v1 import AppTest
 
 from tests.app_helpers import signed_in
 
-from monitoring import auth, dosing, repository
-from monitoring.db import make_engine, session_scope
-from monitoring.models import AuditEvent, DoseEvent, TreatmentCourse
-from monitoring.repository import ObservationInput, RecordError
-from monitoring.rules import hold_criteria
-from monitoring.thresholds import REPO_ROOT, load_thresholds
+from monitoring.services import auth
+
+from monitoring.services import dosing
+
+from monitoring.store import repository
+from monitoring.store.db import make_engine, session_scope
+from monitoring.store.models import AuditEvent, DoseEvent, TreatmentCourse
+from monitoring.store.repository import ObservationInput, RecordError
+from monitoring.clinical.rules import hold_criteria
+from monitoring.clinical.thresholds import REPO_ROOT, load_thresholds
 from tests.factories import NOW, make_patient_with_course
 
 START = NOW - timedelta(days=1)     # the factory's course start: 600,000 IU/kg q8h, 14 planned, 80 kg

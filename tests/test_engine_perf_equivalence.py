@@ -11,8 +11,8 @@ from datetime import datetime, timezone
 import pandas as pd
 import pytest
 
-from monitoring import demo
-from monitoring.engine import evaluate
+from monitoring.demo import seed as demo
+from monitoring.clinical.engine import evaluate
 
 END = datetime(2026, 11, 27, 8, tzinfo=timezone.utc)
 
@@ -35,7 +35,7 @@ def ward():
 
 def test_the_demo_ward_raises_alerts_of_every_rule(ward):
     *_, alerts = ward
-    from monitoring.rules import RULES
+    from monitoring.clinical.rules import RULES
 
     assert set(alerts["rule"]) == set(RULES)
 
@@ -63,8 +63,8 @@ def test_patients_in_any_order_and_with_others_give_the_same_alerts(ward):
 
 def test_the_store_gives_one_patient_the_alerts_of_the_whole_store(tmp_path, sqlite_template):
     """evaluate_store(patient_ids=[p]) (the path after each save) equals the full run's rows for p."""
-    from monitoring.alerting import evaluate_store
-    from monitoring.db import make_engine, session_scope
+    from monitoring.services.alerting import evaluate_store
+    from monitoring.store.db import make_engine, session_scope
 
     path = tmp_path / "store.db"
     shutil.copy(sqlite_template, path)
@@ -83,7 +83,7 @@ def test_the_store_gives_one_patient_the_alerts_of_the_whole_store(tmp_path, sql
 
 def test_patients_too_many_for_one_key_are_evaluated_in_groups_with_the_same_result(ward, monkeypatch):
     """The (patient, time) key must fit int64; when it would not, the engine splits the patients."""
-    from monitoring.rules import context
+    from monitoring.clinical.rules import context
 
     obs, doses, courses, alerts = ward
     monkeypatch.setattr(context, "KEY_LIMIT", 2.0**44)  # about 3 patients per group here

@@ -14,9 +14,9 @@ import pytest
 import streamlit as st
 from sqlalchemy import select
 
-from monitoring import auth
-from monitoring.db import make_engine, session_scope
-from monitoring.models import AuditEvent
+from monitoring.services import auth
+from monitoring.store.db import make_engine, session_scope
+from monitoring.store.models import AuditEvent
 from tests.app_helpers import signed_in
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -201,7 +201,7 @@ def test_oncologist_may_tick_identifiable(app_db):
 
 
 def test_the_reports_page_on_a_database_without_courses_says_so(app_db_url):
-    from monitoring.repository import get_or_create_ward
+    from monitoring.store.repository import get_or_create_ward
 
     engine = make_engine(app_db_url)
     with session_scope(engine) as session:
@@ -224,7 +224,7 @@ def test_the_reports_page_on_a_database_without_courses_says_so(app_db_url):
     (None, None, (None, None)),
 ])
 def test_the_reports_filter_is_whole_months(start, end, expected):
-    from monitoring import quality
+    from monitoring.export import quality
     bounds = quality.month_bounds(start, end)
     assert tuple(None if b is None else f"{b:%Y-%m-%d}" for b in bounds) == expected
     months = quality.report_months(datetime(2026, 12, 4, tzinfo=timezone.utc))
@@ -244,7 +244,7 @@ def _tables(courses_per_regimen: dict[str, int]):
 
 @pytest.mark.parametrize("count, small", [(4, True), (5, False), (6, False)])
 def test_small_cells_of_fewer_than_5_courses_are_withheld(count, small):
-    from monitoring.small_cells import suppress, too_few_courses
+    from monitoring.export.small_cells import suppress, too_few_courses
     tables = _tables({"hd-iv-bolus": count, "til-il2": 5})
     out = suppress(tables, k=5)
     grades = out["grade_distribution"].set_index("grade")
@@ -289,8 +289,8 @@ def test_a_selection_of_fewer_than_5_courses_is_not_exported_de_identified(demo_
 def test_a_lone_small_cell_of_one_regimen_is_not_found_from_the_all_regimens_row():
     import pandas as pd
 
-    from monitoring.quality import ALL_REGIMENS
-    from monitoring.small_cells import suppress
+    from monitoring.export.quality import ALL_REGIMENS
+    from monitoring.export.small_cells import suppress
     grades = pd.DataFrame({"regimen": ["a", "a", "b", "b", ALL_REGIMENS, ALL_REGIMENS],
                            "organ_system": ["renal"] * 6, "grade": ["1", "2"] * 3,
                            "courses": [3, 9, 6, 8, 9, 17], "percent_of_courses": [25.0, 75.0, 43.0, 57.0, 35.0, 65.0]})

@@ -1,4 +1,4 @@
-"""FHIR export (monitoring.fhir_export) on SQLite and PostgreSQL: every resource and the Bundle
+"""FHIR export (monitoring.export.fhir) on SQLite and PostgreSQL: every resource and the Bundle
 validate with fhir.resources (R4B models: same shape as R4 for what is exported), references
 resolve, codes and units are there, and the de-identified export holds no identifier or real date."""
 from __future__ import annotations
@@ -12,13 +12,13 @@ import pytest
 from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.bundle import Bundle
 
-from monitoring import repository
-from monitoring.alerting import list_alerts, sync_alerts
-from monitoring.db import session_scope
-from monitoring.deid import FREE_TEXT_WITHHELD
-from monitoring.fhir_export import (CTCAE_GRADE_URL, LOINC, UCUM, fhir_export_bytes, fhir_resources, to_bundle,
+from monitoring.store import repository
+from monitoring.services.alerting import list_alerts, sync_alerts
+from monitoring.store.db import session_scope
+from monitoring.export.deid import FREE_TEXT_WITHHELD
+from monitoring.export.fhir import (CTCAE_GRADE_URL, LOINC, UCUM, fhir_export_bytes, fhir_resources, to_bundle,
                                     to_ndjson)
-from monitoring.repository import ObservationInput
+from monitoring.store.repository import ObservationInput
 from tests.factories import make_patient_with_course
 
 KEY = "quality-2026-11-7c1e9a4b2f8d6e30"  # 32 characters
@@ -26,7 +26,7 @@ OTHER_KEY = "another-key-5d0b7e2a9c4f1e8b3a6d"
 
 
 def names(engine, patient_ids, key):
-    from monitoring.deid import patient_pseudonyms
+    from monitoring.export.deid import patient_pseudonyms
     with session_scope(engine) as session:
         return patient_pseudonyms(session=session, patient_ids=patient_ids, export_key=key)
 MRN = "MRN-884213"
@@ -35,7 +35,7 @@ BIRTH = date(1961, 3, 14)
 # 08:00 UTC, so that a shift to the 00:00 epoch shows in every time.
 START = datetime(2026, 11, 20, 8, 0, tzinfo=timezone.utc)
 SET_AT = START + timedelta(days=1, hours=6)  # -> 2000-01-02T06:00:00Z
-# 8 h is 0.33 day at monitoring.deid.days_from's 0.01-day resolution: 2000-01-01T07:55:12Z.
+# 8 h is 0.33 day at monitoring.export.deid.days_from's 0.01-day resolution: 2000-01-01T07:55:12Z.
 HELD_AT = START + timedelta(hours=8)
 HOLD_REASON = "SBP 84 mm Hg at 2026-11-20 15:40Z despite fluids"
 

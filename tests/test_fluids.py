@@ -4,7 +4,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from monitoring.fluids import shift_balance, shift_start, weight_change
+from monitoring.clinical.fluids import shift_balance, shift_start, weight_change
 
 LONDON = ZoneInfo("Europe/London")
 

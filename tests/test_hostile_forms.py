@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
-from monitoring import auth
-from monitoring.db import make_engine, session_scope
-from monitoring.models import Observation, User
+from monitoring.services import auth
+from monitoring.store.db import make_engine, session_scope
+from monitoring.store.models import Observation, User
 from tests.app_helpers import APP, signed_in
 from tests.conftest import seed_demo_ward
 

@@ -34,8 +34,10 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from monitoring import lab_import, repository
-from monitoring.catalogue import (
+from monitoring.services import lab_import
+
+from monitoring.store import repository
+from monitoring.clinical.catalogue import (
     MAX_ORIGINAL_VALUE_LENGTH,
     NUMBER_PATTERN,
     ObservationValueError,
@@ -43,11 +45,11 @@ from monitoring.catalogue import (
     default_catalogue,
     format_number,
 )
-from monitoring.db import make_engine, session_scope
+from monitoring.store.db import make_engine, session_scope
 from monitoring.errors import InputError
-from monitoring.inputs import read_long_frame
-from monitoring.models import AuditEvent, Observation, PatientIdentity
-from monitoring.repository import ConfirmationRequired, ObservationInput, RecordError
+from monitoring.clinical.inputs import read_long_frame
+from monitoring.store.models import AuditEvent, Observation, PatientIdentity
+from monitoring.store.repository import ConfirmationRequired, ObservationInput, RecordError
 from tests.factories import NOW, make_patient_with_course
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -558,8 +560,8 @@ def test_cli_score_refuses_a_hostile_observation_set_naming_each_column(tmp_path
 
 @pytest.mark.parametrize("ref_low", [float("nan"), float("inf"), "lots", "1e400"])
 def test_a_hostile_reference_limit_refuses_the_set_with_a_clear_message(engine, ref_low):
-    from monitoring import repository
-    from monitoring.repository import ObservationInput, RecordError
+    from monitoring.store import repository
+    from monitoring.store.repository import ObservationInput, RecordError
     from tests.factories import NOW, make_patient_with_course
 
     patient, _ = make_patient_with_course(engine)
@@ -683,7 +685,7 @@ def test_a_courses_file_is_read_whole_and_plausible_or_refused_naming_each_row(r
     "status": st.one_of(st.sampled_from(["given", "held", "stopped", "GIVEN", "", "skipped"]), st.text(max_size=6)),
     "dose_number": course_cells}), max_size=6))
 def test_a_doses_file_is_read_or_refused_naming_each_row(rows):
-    from monitoring.engine import read_doses
+    from monitoring.clinical.engine import read_doses
     CASES["doses file"] += 1
     frame = pd.DataFrame(rows, columns=["patient_id", "time", "status", "dose_number"], dtype=object)
     try:
@@ -699,7 +701,7 @@ def test_a_doses_file_is_read_or_refused_naming_each_row(rows):
 @PURE
 @given(hours=st.lists(course_cells, max_size=6))
 def test_a_urine_period_is_more_than_0_and_at_most_24_hours_or_refused(hours):
-    from monitoring.engine import MAX_PERIOD_HOURS, _period_hours
+    from monitoring.clinical.engine import MAX_PERIOD_HOURS, _period_hours
     CASES["urine period"] += 1
     try:
         out = _period_hours(pd.Series(hours, dtype=object))
@@ -717,8 +719,8 @@ def test_a_urine_period_is_more_than_0_and_at_most_24_hours_or_refused(hours):
        end=st.one_of(st.none(), st.sampled_from(["2026-01", "2026-12", "2000-02"])))
 def test_settings_fields_are_judged_never_crash(secret, key, start, end):
     """The SSO cookie secret, the export key and the Reports months: a verdict for any text."""
-    from monitoring import quality
-    from monitoring.deid import export_key_problems
+    from monitoring.export import quality
+    from monitoring.export.deid import export_key_problems
     from monitoring.sso_settings import sso_setting_problems
     CASES["secret, key and months"] += 1
     problems = sso_setting_problems({"cookie_secret": secret, "client_secret": "from-the-idp-7"})
@@ -739,8 +741,8 @@ account_texts = st.one_of(st.text(max_size=130), st.sampled_from(["", " ", "a" *
     lambda t: t + "@hospital.example")), role=st.sampled_from(["nurse", "admin", "root", ""]))
 def test_an_account_is_added_whole_or_refused_with_nothing_written(engine, username, display_name, email, role):
     """The Users form's fields: any text is stored within its column or refused by name (both databases)."""
-    from monitoring import auth
-    from monitoring.models import User
+    from monitoring.services import auth
+    from monitoring.store.models import User
     CASES["account fields"] += 1
 
     def users() -> int:

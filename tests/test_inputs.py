@@ -1,4 +1,4 @@
-"""The long observation format (monitoring/inputs.py): typed, canonical, and every problem named."""
+"""The long observation format (monitoring/clinical/inputs.py): typed, canonical, and every problem named."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from monitoring.errors import InputError
-from monitoring.inputs import OUTPUT_COLUMNS, read_long_frame
+from monitoring.clinical.inputs import OUTPUT_COLUMNS, read_long_frame
 
 T = "2026-03-02T08:00:00Z"
 

@@ -13,12 +13,16 @@ from streamlit.testing.v1 import AppTest
 
 from tests.app_helpers import signed_in
 
-from monitoring import auth, lab_import, repository
-from monitoring.catalogue import default_catalogue
-from monitoring.db import make_engine, session_scope
+from monitoring.services import auth
+
+from monitoring.services import lab_import
+
+from monitoring.store import repository
+from monitoring.clinical.catalogue import default_catalogue
+from monitoring.store.db import make_engine, session_scope
 from monitoring.errors import InputError
-from monitoring.models import Alert, AuditEvent, Observation
-from monitoring.repository import RecordError
+from monitoring.store.models import Alert, AuditEvent, Observation
+from monitoring.store.repository import RecordError
 from tests.factories import NOW, make_patient_with_course
 
 MRN = "SYN-TEST-1"
@@ -529,5 +533,5 @@ def test_a_lab_result_at_the_time_of_a_value_typed_at_the_bedside_amends_it(engi
     creatinine = stored(engine).query("code == 'creatinine'")
     assert len(creatinine) == 1 and creatinine["value_num"].iloc[0] == pytest.approx(1.4)
     with session_scope(engine) as session:
-        from monitoring.alerting import evaluate_store
+        from monitoring.services.alerting import evaluate_store
         evaluate_store(session=session, patient_ids=[patient])   # no conflict left to refuse

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from monitoring.observation_schedule import due_words, next_set
-from monitoring.thresholds import load_thresholds
+from monitoring.clinical.observation_schedule import due_words, next_set
+from monitoring.clinical.thresholds import load_thresholds
 
 UTC = timezone.utc
 DOSE = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)   # the last dose given

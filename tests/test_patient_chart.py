@@ -15,12 +15,14 @@ from tests.app_helpers import signed_in
 from tests.conftest import seed_demo_ward
 from tests.factories import NOW
 
-from monitoring import auth, repository
-from monitoring.alerting import list_alerts, sync_alerts
-from monitoring.db import make_engine, session_scope
-from monitoring.patient_chart import (PERIODS, chart_data, course_start, ctcae_bands, cycle_start, period_bounds,
+from monitoring.services import auth
+
+from monitoring.store import repository
+from monitoring.services.alerting import list_alerts, sync_alerts
+from monitoring.store.db import make_engine, session_scope
+from monitoring.views.patient_chart import (PERIODS, chart_data, course_start, ctcae_bands, cycle_start, period_bounds,
                                       reference_range)
-from monitoring.repository import ObservationInput as In
+from monitoring.store.repository import ObservationInput as In
 
 LONDON = ZoneInfo("Europe/London")  # GMT in November: local clock = UTC
 NORMAL = [In("resp_rate", 16), In("spo2", 97), In("on_oxygen", "no"), In("sbp", 125), In("heart_rate", 80),

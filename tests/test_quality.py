@@ -10,12 +10,16 @@ import pandas as pd
 import pytest
 from sqlalchemy import event, select
 
-from monitoring.deid import FREE_TEXT_WITHHELD
-from monitoring import alert_actions, auth, export, quality, repository
-from monitoring.alerting import sync_alerts
-from monitoring.db import session_scope
-from monitoring.models import Alert, AuditEvent
-from monitoring.repository import ObservationInput as V
+from monitoring.export.deid import FREE_TEXT_WITHHELD
+from monitoring.services import alert_actions
+from monitoring.services import auth
+from monitoring.export import writers as export
+from monitoring.export import quality
+from monitoring.store import repository
+from monitoring.services.alerting import sync_alerts
+from monitoring.store.db import session_scope
+from monitoring.store.models import Alert, AuditEvent
+from monitoring.store.repository import ObservationInput as V
 
 S = datetime(2026, 11, 20, 8, 0, tzinfo=timezone.utc)  # course A starts (day 0)
 KEY = "test-export-key-8e2c5a1f9b7d3e60"
@@ -90,7 +94,7 @@ def test_course_table_matches_hand_computed_figures(engine, cohort):
     courses = tables_of(engine)["courses"].set_index("regimen")
     a, b = courses.loc["hd-iv-bolus"], courses.loc["low-dose-sc"]
     assert (a["doses_planned"], a["doses_given"], a["doses_held"], a["doses_stopped"]) == (6, 2, 1, 1)
-    # De-identified: text typed by staff may name people, so it is withheld (monitoring.deid.scrub_reason).
+    # De-identified: text typed by staff may name people, so it is withheld (monitoring.export.deid.scrub_reason).
     assert a["hold_reasons"] == f"dose 3: {FREE_TEXT_WITHHELD}" and a["stop_reasons"] == f"dose 4: {FREE_TEXT_WITHHELD}"
     typed = tables_of(engine, identifiable=True)["courses"].set_index("regimen").loc["hd-iv-bolus"]
     assert typed["hold_reasons"] == f"dose 3: {HOLD}" and typed["stop_reasons"] == f"dose 4: {STOP}"
@@ -287,7 +291,7 @@ TYPED_TEXT = "daughter Jane Roe (MRN 443322 / RX-443322, born 04/03/1925, 4 Marc
 def typed_cohort(engine, cohort):
     """The cohort with identifiers typed into every free-text field: the dose reason and note, the
     override, the alert action notes, an amendment reason, a late-entry reason and the allergies."""
-    from monitoring.models import Observation, Patient
+    from monitoring.store.models import Observation, Patient
     with session_scope(engine) as session:
         patient = session.get(Patient, cohort["a"])
         patient.allergies = TYPED_TEXT

@@ -10,8 +10,8 @@ from streamlit.testing.v1 import AppTest
 from tests.app_helpers import signed_in
 
 
-from monitoring.db import make_engine, session_scope
-from monitoring.models import Observation
+from monitoring.store.db import make_engine, session_scope
+from monitoring.store.models import Observation
 
 from tests.conftest import seed_demo_ward
 
@@ -238,8 +238,8 @@ def test_a_draft_can_be_discarded(ward_url):
 
 
 def test_a_draft_survives_the_time_out_and_the_page_shows_only_the_sign_in(ward_url):
-    from monitoring import auth
-    from monitoring.models import SignInSession
+    from monitoring.services import auth
+    from monitoring.store.models import SignInSession
 
     at = record_page()
     fill(at, heart_rate=131.0)
@@ -257,7 +257,7 @@ def test_a_draft_survives_the_time_out_and_the_page_shows_only_the_sign_in(ward_
 
 
 def patient_ids_in_order(url) -> list[int]:
-    from monitoring.models import Patient
+    from monitoring.store.models import Patient
 
     engine = make_engine(url)
     with session_scope(engine) as session:
@@ -313,7 +313,7 @@ def test_a_draft_offered_and_not_answered_is_still_there_after_leaving_again(war
 
 
 def test_a_restored_draft_keeps_the_time_it_was_typed_and_an_old_draft_is_not_offered(ward_url):
-    from monitoring.models import EntryDraft
+    from monitoring.store.models import EntryDraft
 
     at = record_page()
     fill(at, heart_rate=131.0)

@@ -8,10 +8,10 @@ from streamlit.testing.v1 import AppTest
 
 from tests.app_helpers import signed_in
 
-from monitoring import review
-from monitoring.db import make_engine, session_scope
-from monitoring.models import Observation
-from monitoring.repository import ObservationInput, add_observation_set
+from monitoring.services import review
+from monitoring.store.db import make_engine, session_scope
+from monitoring.store.models import Observation
+from monitoring.store.repository import ObservationInput, add_observation_set
 from tests.test_record_page import ward_url  # noqa: F401  (fixture: a demo ward with accounts)
 
 APP = "../dashboard/app.py"
@@ -77,7 +77,7 @@ def test_a_review_with_a_worse_symptom_is_saved_and_the_change_is_shown(ward_url
 
 
 def test_an_incomplete_review_is_refused_whole(ward_url):  # noqa: F811
-    from monitoring import repository
+    from monitoring.store import repository
     engine = make_engine(ward_url)
     with session_scope(engine) as session:  # a new patient: no previous review, nothing pre-filled
         ward = repository.get_or_create_ward(session=session, code="DEMO", name="unused")
@@ -163,7 +163,7 @@ def test_save_review_is_new_then_unchanged_then_amended_on_the_same_ward_day(eng
 
 def test_a_long_ctcae_definition_chosen_is_written_out_in_full_under_its_box(ward_url):  # noqa: F811
     """A closed choice box shows about 70 characters; pruritus grade 2 has 185 (CTCAE v5.0)."""
-    from monitoring.catalogue import default_catalogue
+    from monitoring.clinical.catalogue import default_catalogue
 
     definition = default_catalogue()["pruritus"].grades[2]
     at = review_page()
@@ -193,9 +193,9 @@ def test_a_review_is_whole_or_refused_and_its_alerts_follow_it_without_the_page(
 
     import pytest
 
-    from monitoring import repository
-    from monitoring.models import Alert
-    from monitoring.repository import RecordError
+    from monitoring.store import repository
+    from monitoring.store.models import Alert
+    from monitoring.store.repository import RecordError
     from tests.factories import make_patient_with_course
     london = ZoneInfo("Europe/London")
     patient_id, course_id = make_patient_with_course(engine)

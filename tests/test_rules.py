@@ -11,8 +11,8 @@ from datetime import datetime, timedelta, timezone
 import pandas as pd
 import pytest
 
-from monitoring.engine import evaluate
-from monitoring.thresholds import default_thresholds
+from monitoring.clinical.engine import evaluate
+from monitoring.clinical.thresholds import default_thresholds
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=timezone.utc)
 NORMAL_VITALS = {"resp_rate": 16, "spo2": 97, "on_oxygen": "no", "sbp": 125, "heart_rate": 80,
@@ -54,8 +54,8 @@ def with_definition(name: str):
     base = default_thresholds()
     parsed = dict(base._parsed)
     fn = parsed["febrile_neutropenia"]
-    from monitoring.rules.febrile_neutropenia import parse
-    from monitoring.thresholds import Section
+    from monitoring.clinical.rules.febrile_neutropenia import parse
+    from monitoring.clinical.thresholds import Section
     raw = {**base.raw["febrile_neutropenia"], "definition": name}
     parsed["febrile_neutropenia"] = parse(Section("febrile_neutropenia", raw, "test"))
     assert parsed["febrile_neutropenia"] is not fn
@@ -271,7 +271,7 @@ def test_capillary_leak_with_two_companion_signs_is_urgent_and_names_them():
 
 @pytest.mark.parametrize("urgent_at_signs, severity", [(1, "urgent"), (2, "warning")])
 def test_how_many_signs_make_a_leak_urgent_comes_from_the_thresholds_file(tmp_path, urgent_at_signs, severity):
-    from monitoring.thresholds import REPO_ROOT, load_thresholds
+    from monitoring.clinical.thresholds import REPO_ROOT, load_thresholds
 
     text = (REPO_ROOT / "data" / "thresholds.toml").read_text()
     local = tmp_path / "thresholds.toml"
@@ -288,7 +288,7 @@ def test_how_many_signs_make_a_leak_urgent_comes_from_the_thresholds_file(tmp_pa
     ("relative_for_hold = 3", "relative_for_hold = 2.5", "relative_for_hold: expected a whole number of criteria"),
 ])
 def test_a_count_of_signs_or_criteria_that_cannot_be_met_is_refused(tmp_path, line, changed, message):
-    from monitoring.thresholds import REPO_ROOT, ThresholdsError, load_thresholds
+    from monitoring.clinical.thresholds import REPO_ROOT, ThresholdsError, load_thresholds
 
     local = tmp_path / "thresholds.toml"
     local.write_text((REPO_ROOT / "data" / "thresholds.toml").read_text().replace(line, changed))
@@ -461,7 +461,7 @@ def test_each_alert_states_the_numbers_it_applied(rule, phrases):
                                                                    "criterion;"),
 ])
 def test_a_hospital_change_to_a_threshold_changes_the_standard_shown(tmp_path, rule, line, changed, phrase):
-    from monitoring.thresholds import REPO_ROOT, load_thresholds
+    from monitoring.clinical.thresholds import REPO_ROOT, load_thresholds
 
     text = (REPO_ROOT / "data" / "thresholds.toml").read_text()
     assert text.count(line) == 1
@@ -477,9 +477,9 @@ def check_at(rows, dose_rows, hours: float, courses=None) -> tuple[str, list[str
     """The pre-dose decision and the criteria met at T0 + hours, judged as at the time of dosing."""
     import numpy as np
 
-    from monitoring.engine import _canonical, read_doses
-    from monitoring.rules.context import prepare
-    from monitoring.rules.il2_hold import DECISIONS, assess
+    from monitoring.clinical.engine import _canonical, read_doses
+    from monitoring.clinical.rules.context import prepare
+    from monitoring.clinical.rules.il2_hold import DECISIONS, assess
 
     thresholds = default_thresholds()
     canonical = _canonical(obs(*rows)).assign(patient_id=0)

@@ -1,4 +1,4 @@
-"""NEWS2, qSOFA and SIRS (monitoring/scores.py).
+"""NEWS2, qSOFA and SIRS (monitoring/clinical/scores.py).
 
 Expected values come from the published tables (tests/data/*.csv, written by hand from RCP 2017
 Chart 1/2/4, Sepsis-3 and ACCP/SCCM 1992 as quoted in clinical.md), never from the implementation;
@@ -15,11 +15,13 @@ import pandas as pd
 import pytest
 from vitalscore import score_news2, score_qsofa
 
-from monitoring import scores, thresholds
+from monitoring.clinical import scores
+
+from monitoring.clinical import thresholds
 from monitoring.errors import InputError
-from monitoring.scores import (NEWS2_BANDS, NEWS2_PARAMETERS, load_score_thresholds, news2_response,
+from monitoring.clinical.scores import (NEWS2_BANDS, NEWS2_PARAMETERS, load_score_thresholds, news2_response,
                                parse_news2, parse_qsofa, parse_sirs, score_frame)
-from monitoring.thresholds import Section, ThresholdsError
+from monitoring.clinical.thresholds import Section, ThresholdsError
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data"
@@ -394,6 +396,6 @@ def test_thresholds_file_cites_each_source_with_its_status(limits):
 
 
 def test_the_scores_module_registers_its_sections():
-    assert "monitoring.scores" in thresholds.RULE_MODULES
+    assert "monitoring.clinical.scores" in thresholds.RULE_MODULES
     assert {"news2", "qsofa", "sirs"} <= set(thresholds._PARSERS)
     assert thresholds._PARSERS["news2"] is scores.parse_news2

@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
-from monitoring import repository
-from monitoring.db import session_scope
-from monitoring.models import AuditEvent, Observation
-from monitoring.repository import ConfirmationRequired, ObservationInput, RecordError
+from monitoring.store import repository
+from monitoring.store.db import session_scope
+from monitoring.store.models import AuditEvent, Observation
+from monitoring.store.repository import ConfirmationRequired, ObservationInput, RecordError
 from tests.factories import NOW, make_patient_with_course
 
 VITALS = [ObservationInput("temperature", "38.4"), ObservationInput("heart_rate", 112),
@@ -182,7 +182,7 @@ def test_a_second_value_for_the_same_time_amends_the_first_which_stays_in_the_hi
     assert [(h.value_num, h.status) for h in history] == [(85, "final"), (95, "amended")]
     assert "a second value for the same time" in history[1].reason
     with session_scope(engine) as session:       # the engine judges the record without a conflict
-        from monitoring.alerting import evaluate_store
+        from monitoring.services.alerting import evaluate_store
         evaluate_store(session=session, patient_ids=[patient_id])
 
 
@@ -412,10 +412,12 @@ def test_the_apps_postgresql_role_works_the_ward_but_cannot_rewrite_the_record(e
     rewrite is refused by the database's privileges, before any trigger."""
     import os
 
-    from monitoring import auth, sessions
-    from monitoring.alerting import sync_alerts
-    from monitoring.db import make_engine
-    from monitoring.db_roles import grant_app_role
+    from monitoring.services import auth
+
+    from monitoring.services import sessions
+    from monitoring.services.alerting import sync_alerts
+    from monitoring.store.db import make_engine
+    from monitoring.store.db_roles import grant_app_role
     role = f"il2_app_test_{os.getpid()}"
     patient_id, _ = make_patient_with_course(engine)
     with session_scope(engine) as session:
@@ -446,7 +448,7 @@ def test_the_apps_postgresql_role_works_the_ward_but_cannot_rewrite_the_record(e
 
 
 def test_an_app_role_is_refused_on_sqlite_and_for_a_bad_name(engine):
-    from monitoring.db_roles import grant_app_role
+    from monitoring.store.db_roles import grant_app_role
     if engine.dialect.name == "sqlite":
         with pytest.raises(ValueError, match="PostgreSQL setting"):
             grant_app_role(engine, "il2_app")
@@ -462,8 +464,8 @@ def test_a_reader_never_waits_for_a_writer_and_cannot_write(engine, monkeypatch)
     the lock (here for as long as the test wants) and refuses to write."""
     import time
 
-    from monitoring import db
-    from monitoring.db import read_scope
+    from monitoring.store import db
+    from monitoring.store.db import read_scope
     patient_id, _ = make_patient_with_course(engine)
     save(engine, patient_id, VITALS)
     monkeypatch.setattr(db, "WRITER_QUEUE_TIMEOUT_S", 0.5)   # a waiting reader would fail within 0.5 s
@@ -484,9 +486,9 @@ def test_a_correction_re_evaluates_the_alerts_without_the_page(engine):
     """Issue 17: the record page re-evaluated after a correction itself; entry.correct_value does it,
     so any caller gets the alerts the corrected record gives: a typo'd SBP of 70 raises the
     hypotension findings, its correction to 120 retracts them."""
-    from monitoring import entry
-    from monitoring.alerting import sync_alerts
-    from monitoring.models import Alert
+    from monitoring.services import entry
+    from monitoring.services.alerting import sync_alerts
+    from monitoring.store.models import Alert
     patient_id, _ = make_patient_with_course(engine)
     sick = [ObservationInput("resp_rate", 24), ObservationInput("spo2", 96), ObservationInput("on_oxygen", "no"),
             ObservationInput("sbp", 70), ObservationInput("heart_rate", 88), ObservationInput("consciousness", "A"),

@@ -11,11 +11,17 @@ import pandas as pd
 import pytest
 import streamlit as st
 
-from monitoring import auth, dosing, entry, repository
-from monitoring.db import make_engine, session_scope
-from monitoring.repository import ObservationInput
-from monitoring.summary import patient_summary
-from monitoring.ward import grades_text, last_sets, overview_rows, ward_overview
+from monitoring.services import auth
+
+from monitoring.services import dosing
+
+from monitoring.services import entry
+
+from monitoring.store import repository
+from monitoring.store.db import make_engine, session_scope
+from monitoring.store.repository import ObservationInput
+from monitoring.views.summary import patient_summary
+from monitoring.views.ward import grades_text, last_sets, overview_rows, ward_overview
 from tests.app_helpers import signed_in
 from tests.factories import make_patient_with_course
 
@@ -289,7 +295,7 @@ def test_selecting_a_patient_on_the_overview_opens_that_patients_chart(page_db):
 
 
 def test_a_cells_detail_names_the_values_at_its_grade_and_counts_the_others():
-    from monitoring.toxicity import DETAIL_MAX, daily_highest
+    from monitoring.clinical.toxicity import DETAIL_MAX, daily_highest
     rows = [(1, 600 - 20 * i, "temperature", 37.0 + 0.1 * i) for i in range(20)]  # 37.0 ... 38.9 °C
     (cell,) = daily_highest(obs_frame(rows), tz=LONDON).itertuples()
     assert cell.grade == 1  # CTCAE v5.0 fever grade 1: 38.0-39.0 °C

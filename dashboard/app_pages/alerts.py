@@ -1,6 +1,6 @@
 """Alert inbox: the alerts of the user's wards that need attention, most severe and newest first,
 each with its evidence, standard and IL-2 context, and the actions the role may take. Thin page:
-the inbox and every action come from monitoring.alert_actions (which checks the permission again)."""
+the inbox and every action come from monitoring.services.alert_actions (which checks the permission again)."""
 from datetime import datetime, timezone
 from html import escape
 
@@ -11,11 +11,12 @@ from dashboard.patient_picker import short_label
 from dashboard.resources import get_engine, get_settings
 from dashboard.session import require
 from dashboard.theme import SEVERITY_COLOURS, SEVERITY_ICONS
-from monitoring import alert_actions, auth
-from monitoring.db import read_scope, session_scope
-from monitoring.models import ALERT_ACTIONS
-from monitoring.repository import RecordError, visible_wards, ward_patient_list
-from monitoring.rules.common import SEVERITIES
+from monitoring.services import alert_actions
+from monitoring.services import auth
+from monitoring.store.db import read_scope, session_scope
+from monitoring.store.models import ALERT_ACTIONS
+from monitoring.store.repository import RecordError, visible_wards, ward_patient_list
+from monitoring.clinical.rules.common import SEVERITIES
 from monitoring.timefmt import elapsed_text, local_text
 
 ALL_WARDS, ALL_PATIENTS = "All my wards", "All patients"

@@ -1,6 +1,6 @@
 """IL-2 doses for the oncologist: the doses due in the next hours, the pre-dose check of one patient
 with the last 24 h beside it, and the decision on the next dose (give, hold, discuss, stop), recorded
-with who, when and why and shown to the nurse. Thin page over monitoring.dose_decisions."""
+with who, when and why and shown to the nurse. Thin page over monitoring.services.dose_decisions."""
 from datetime import datetime, timezone
 
 import streamlit as st
@@ -10,10 +10,11 @@ from dashboard.patient_picker import SELECTED_PATIENT, choose_patient
 from dashboard.resources import get_engine, get_settings
 from dashboard.session import require
 from dashboard.tables import full_height
-from monitoring import dose_decisions, dosing
-from monitoring.auth import PermissionDenied
-from monitoring.db import read_scope, session_scope
-from monitoring.repository import RecordError, visible_wards
+from monitoring.services import dose_decisions
+from monitoring.services import dosing
+from monitoring.services.auth import PermissionDenied
+from monitoring.store.db import read_scope, session_scope
+from monitoring.store.repository import RecordError, visible_wards
 
 PICKER = "decide_patient"
 WINDOWS = {"4 h": 4, "8 h": 8, "12 h": 12, "24 h": 24}

@@ -1,5 +1,5 @@
 """IL-2 doses: the next scheduled dose, the pre-dose check, and recording the dose as given, held or
-stopped. Thin page: the schedule, the check and the record come from monitoring.dosing."""
+stopped. Thin page: the schedule, the check and the record come from monitoring.services.dosing."""
 from datetime import datetime, timezone
 
 import pandas as pd
@@ -10,11 +10,13 @@ from dashboard.patient_picker import choose_patient
 from dashboard.session import require
 from dashboard import pre_dose
 from dashboard.tables import WRAPPED_ROW_HEIGHT, full_height, wrapped_height
-from monitoring import dose_decisions, dose_gate, dosing
-from monitoring.db import read_scope, session_scope
-from monitoring.models import REGIMEN_SHORT, ROUTES
-from monitoring.repository import RecordError
-from monitoring.thresholds import default_thresholds
+from monitoring.services import dose_decisions
+from monitoring.services import dose_gate
+from monitoring.services import dosing
+from monitoring.store.db import read_scope, session_scope
+from monitoring.store.models import REGIMEN_SHORT, ROUTES
+from monitoring.store.repository import RecordError
+from monitoring.clinical.thresholds import default_thresholds
 from monitoring.timefmt import local_text
 
 STATUSES = {"Given": "given", "Held": "held", "Stopped": "stopped"}

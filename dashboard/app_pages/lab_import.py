@@ -1,15 +1,15 @@
 """Lab import: upload the laboratory's CSV export, see what is wrong row by row, import the good rows
-or nothing. The checks and the write are monitoring.lab_import; this page only shows them."""
+or nothing. The checks and the write are monitoring.services.lab_import; this page only shows them."""
 import pandas as pd
 import streamlit as st
 
 from dashboard.resources import get_engine, get_settings
 from dashboard.session import require
-from monitoring import lab_import
-from monitoring.catalogue import default_catalogue
-from monitoring.db import session_scope
+from monitoring.services import lab_import
+from monitoring.clinical.catalogue import default_catalogue
+from monitoring.store.db import session_scope
 from monitoring.errors import InputError
-from monitoring.repository import RecordError, visible_wards
+from monitoring.store.repository import RecordError, visible_wards
 from monitoring.timefmt import local_text
 
 PREVIEW_KEY = "lab_import_preview"  # (file id, ImportPreview) of the file on screen

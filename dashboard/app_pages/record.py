@@ -10,16 +10,16 @@ from dashboard.patient_picker import choose_patient
 from dashboard.resources import get_engine, get_settings
 from dashboard.enter_moves_on import ENTER_MOVES_ON, install as install_enter_moves_on
 from dashboard.session import note_activity, require
-from monitoring import entry
-from monitoring.catalogue import default_catalogue
-from monitoring.db import read_scope, session_scope
-from monitoring.drafts import discard_draft, load_draft, save_draft
-from monitoring.fluids import shift_balance, weight_change
-from monitoring.models import REGIMEN_SHORT
-from monitoring.ward import last_sets
-from monitoring.repository import (LATE_ENTRY_AFTER, course_baseline_weight_kg, ConfirmationRequired, ObservationInput, RecordError,
+from monitoring.services import entry
+from monitoring.clinical.catalogue import default_catalogue
+from monitoring.store.db import read_scope, session_scope
+from monitoring.services.drafts import discard_draft, load_draft, save_draft
+from monitoring.clinical.fluids import shift_balance, weight_change
+from monitoring.store.models import REGIMEN_SHORT
+from monitoring.views.ward import last_sets
+from monitoring.store.repository import (LATE_ENTRY_AFTER, course_baseline_weight_kg, ConfirmationRequired, ObservationInput, RecordError,
                                    add_observation_set, current_observations)
-from monitoring.rules.evidence import local_words
+from monitoring.clinical.rules.evidence import local_words
 from monitoring.timefmt import course_day, local_text
 
 user = require("record_observations")
@@ -40,7 +40,7 @@ chosen = choose_patient(user, key="record_patient", label=patient_label)
 patient_id = int(chosen.patient_id)
 
 # When the next set is due: the stricter of the last set's NEWS2 (RCP Chart 4) and the IL-2 regimen's
-# interval (monitoring.observation_schedule), by elapsed time, with the reason.
+# interval (monitoring.clinical.observation_schedule), by elapsed time, with the reason.
 with read_scope(get_engine()) as session:
     recent = current_observations(session=session, patient_ids=[patient_id], since=now - timedelta(hours=24))
     baseline_weight_kg = course_baseline_weight_kg(

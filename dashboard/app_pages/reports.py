@@ -12,11 +12,13 @@ import streamlit as st
 from dashboard.resources import get_engine
 from dashboard.theme import GRADE_COLOURS
 from dashboard.session import require
-from monitoring import auth, export, quality
-from monitoring.db import session_scope
-from monitoring.deid import export_key_problems, new_export_key
-from monitoring.models import REGIMEN_SHORT, REGIMENS
-from monitoring.repository import list_wards
+from monitoring.services import auth
+from monitoring.export import writers as export
+from monitoring.export import quality
+from monitoring.store.db import session_scope
+from monitoring.export.deid import export_key_problems, new_export_key
+from monitoring.store.models import REGIMEN_SHORT, REGIMENS
+from monitoring.store.repository import list_wards
 
 KEY_STATE = "reports_export_key"
 DOWNLOADS = (("csv", "Download CSV (zip)", "reports_download_csv"), ("xlsx", "Download Excel", "reports_download_xlsx"),
@@ -73,7 +75,7 @@ with session_scope(engine) as session:
 if tables["courses"].empty:
     st.info("No treatment courses match these filters.")
     st.stop()
-try:   # de-identified: at least k courses, small cells withheld (monitoring.small_cells)
+try:   # de-identified: at least k courses, small cells withheld (monitoring.export.small_cells)
     tables = export.for_release(tables, identifiable=identifiable)
 except export.ExportError as too_few:
     st.info(str(too_few))

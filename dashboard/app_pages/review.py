@@ -7,10 +7,10 @@ import streamlit as st
 from dashboard.patient_picker import choose_patient
 from dashboard.resources import get_engine, get_settings
 from dashboard.session import require
-from monitoring.catalogue import default_catalogue
-from monitoring.db import read_scope, session_scope
-from monitoring.repository import RecordError
-from monitoring.review import changes, grade_table, previous_grades, save_review, todays_review
+from monitoring.clinical.catalogue import default_catalogue
+from monitoring.store.db import read_scope, session_scope
+from monitoring.store.repository import RecordError
+from monitoring.services.review import changes, grade_table, previous_grades, save_review, todays_review
 from monitoring.timefmt import local_text
 
 user = require("record_observations")
@@ -101,7 +101,7 @@ def review_form() -> None:
                 if chosen_grade is not None and len(grade_words(entry, chosen_grade)) > SHOWN_IN_BOX:
                     st.caption(grade_words(entry, chosen_grade))
     if st.button("Save review", key="review_save"):
-        # An ungraded symptom is refused by monitoring.review.save_review, which names it.
+        # An ungraded symptom is refused by monitoring.services.review.save_review, which names it.
         save({c: None if g is None else int(g) for c, g in grades.items()}, "Review saved.")
 
 

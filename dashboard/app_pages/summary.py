@@ -1,5 +1,5 @@
 """Patient summary: course, eligibility screen, baselines, dose history with holds and reasons,
-and how fresh each kind of data is. The content is monitoring.summary.patient_summary."""
+and how fresh each kind of data is. The content is monitoring.views.summary.patient_summary."""
 from datetime import datetime, timezone
 
 import streamlit as st
@@ -7,8 +7,8 @@ import streamlit as st
 from dashboard.patient_picker import choose_patient
 from dashboard.resources import get_engine, get_settings
 from dashboard.session import require
-from monitoring.db import read_scope
-from monitoring.summary import patient_summary
+from monitoring.store.db import read_scope
+from monitoring.views.summary import patient_summary
 
 user = require("view_patients")
 st.title("Patient summary")

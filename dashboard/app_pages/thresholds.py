@@ -3,7 +3,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.session import require
-from monitoring.thresholds import default_thresholds
+from monitoring.clinical.thresholds import default_thresholds
 
 require("view_thresholds")
 st.title("Thresholds")

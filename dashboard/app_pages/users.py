@@ -4,10 +4,10 @@ import streamlit as st
 
 from dashboard.resources import get_engine
 from dashboard.session import require
-from monitoring import auth
-from monitoring.db import read_scope, session_scope
-from monitoring.models import ROLES
-from monitoring.repository import RecordError, list_wards
+from monitoring.services import auth
+from monitoring.store.db import read_scope, session_scope
+from monitoring.store.models import ROLES
+from monitoring.store.repository import RecordError, list_wards
 
 admin = require("manage_users")
 st.title("Users")

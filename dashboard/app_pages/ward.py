@@ -1,6 +1,6 @@
 """Ward overview: every patient of the chosen ward, riskiest first, refreshing itself every 30 s.
 
-The rows come from monitoring.ward.ward_overview; this page only styles and renders them. Selecting
+The rows come from monitoring.views.ward.ward_overview; this page only styles and renders them. Selecting
 a row opens that patient's chart.
 """
 from datetime import datetime, timezone
@@ -13,10 +13,10 @@ from dashboard.session import require
 from dashboard.tables import WRAPPED_ROW_HEIGHT, wrapped_height
 from dashboard.ward_table import styled_overview
 from dashboard.warm_up import warm_up_charts
-from monitoring.auth import may
-from monitoring.db import read_scope
-from monitoring.repository import visible_wards
-from monitoring.ward import ward_overview
+from monitoring.services.auth import may
+from monitoring.store.db import read_scope
+from monitoring.store.repository import visible_wards
+from monitoring.views.ward import ward_overview
 
 REFRESH_SECONDS = 30
 SHOWN = ["Bed", "Patient", "Course", "Last dose", "NEWS2", "Open alerts", "Last set", "Next set", "CTCAE today"]

@@ -14,12 +14,12 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from bench.streamlit_server import serve
-from monitoring import auth
+from monitoring.services import auth
 from monitoring.config import load_settings
-from monitoring.db import make_engine, session_scope
-from monitoring import dosing
-from monitoring.models import Bed, Observation, Patient, SignInSession, TreatmentCourse
-from monitoring.repository import ObservationInput, add_observation_set
+from monitoring.store.db import make_engine, session_scope
+from monitoring.services import dosing
+from monitoring.store.models import Bed, Observation, Patient, SignInSession, TreatmentCourse
+from monitoring.store.repository import ObservationInput, add_observation_set
 from tests.e2e.conftest import wait_for_app_run
 from tests.e2e.test_smoke import SHOTS, sign_in
 

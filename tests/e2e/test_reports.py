@@ -6,8 +6,8 @@ import zipfile
 
 from sqlalchemy import select
 
-from monitoring.db import make_engine, session_scope
-from monitoring.models import AuditEvent
+from monitoring.store.db import make_engine, session_scope
+from monitoring.store.models import AuditEvent
 from tests.e2e.conftest import wait_for_app_run
 from tests.e2e.test_smoke import sign_in
 

@@ -13,8 +13,8 @@ from tests.e2e.test_smoke import sign_in
 
 @pytest.fixture(scope="module")
 def two_ward_url(tmp_path_factory, chromium_path):
-    from monitoring.auth import ensure_demo_accounts
-    from monitoring.db import make_engine, session_scope, upgrade
+    from monitoring.services.auth import ensure_demo_accounts
+    from monitoring.store.db import make_engine, session_scope, upgrade
     from tests.factories import write_two_demo_wards
 
     url = f"sqlite:///{tmp_path_factory.mktemp('two-wards') / 'wards.db'}"

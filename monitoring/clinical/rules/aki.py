@@ -1,0 +1,284 @@
+"""Acute kidney injury, KDIGO 2012 (Kidney Int Suppl 2012;2:1, Section 2 Table 2).
+
+Creatinine: a rise >= 0.3 mg/dL within 48 h, or >= 1.5 x the lowest value of the previous 7 days
+(the course's baseline creatinine counts as one of those values: KDIGO's baseline is 'known or
+presumed to have occurred within the prior 7 days'). Stage by the ratio to that lowest value
+(1.5-1.9 -> 1, 2.0-2.9 -> 2, >= 3.0 -> 3), or creatinine >= 4.0 mg/dL with an acute rise -> 3.
+Urine output (with a body weight): < 0.5 mL/kg/h for >= 6 h -> stage 1, >= 12 h -> 2; < 0.3 mL/kg/h
+for >= 24 h or anuria for >= 12 h -> 3. The level is the highest stage of either arm. Urine output
+without any body weight (recorded, or the course baseline) cannot be staged: that is said (an info
+finding "urine output not staged: no weight", and a note on the creatinine findings), never skipped.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from monitoring.clinical.rules.common import Findings, Rule, episodes, kahan_group_cumsum
+from monitoring.clinical.rules.context import EvalData, Series, take
+from monitoring.clinical.rules.evidence import isos, number, template
+from monitoring.clinical.thresholds import Section, Source, parser
+
+NAT_ = np.iinfo(np.int64).min
+NOT_STAGED = "urine output not staged: no weight"
+LEVELS = (NOT_STAGED, *(f"KDIGO stage {stage} ({arm})" for stage in (1, 2, 3) for arm in ("creatinine", "urine output")))
+
+# The standard shown with each alert is written from the thresholds in force (`standard`).
+RULE = Rule(id="aki", version="2.0", section="aki", standard="KDIGO 2012 acute kidney injury", levels=LEVELS,
+            ranks=(0, 1, 1, 2, 2, 3, 3))
+
+
+@dataclass(frozen=True)
+class AKISettings:
+    rise: float
+    rise_window: pd.Timedelta
+    ratio_stage1: float
+    ratio_window: pd.Timedelta
+    ratio_stage2: float
+    ratio_stage3: float
+    absolute_stage3: float
+    urine_rate: float
+    urine_stage1_h: float
+    urine_stage2_h: float
+    urine_stage3_rate: float
+    urine_stage3_h: float
+    anuria_h: float
+    contiguity: pd.Timedelta
+    episode_gap_hours: float
+    source: Source
+
+
+@parser("aki")
+def parse(section: Section) -> AKISettings:
+    n = section.number
+    s1, s2, s3 = n("ratio_stage1", low=1), n("ratio_stage2", low=1), n("ratio_stage3", low=1)
+    if not s1 < s2 < s3:
+        raise section.fail(f"stage ratios must increase: {s1}, {s2}, {s3}", "ratio_stage1")
+    return AKISettings(
+        rise=n("rise_mg_dl", low=0.01, high=5), rise_window=pd.Timedelta(hours=n("rise_window_hours", low=1, high=168)),
+        ratio_stage1=s1, ratio_window=pd.Timedelta(days=n("ratio_window_days", low=1, high=30)), ratio_stage2=s2,
+        ratio_stage3=s3, absolute_stage3=n("absolute_stage3_mg_dl", low=0.5, high=20),
+        urine_rate=n("urine_rate_ml_kg_h", low=0, high=5), urine_stage1_h=n("urine_stage1_hours", low=1, high=72),
+        urine_stage2_h=n("urine_stage2_hours", low=1, high=72),
+        urine_stage3_rate=n("urine_stage3_rate_ml_kg_h", low=0, high=5),
+        urine_stage3_h=n("urine_stage3_hours", low=1, high=96), anuria_h=n("anuria_hours", low=1, high=96),
+        contiguity=pd.Timedelta(minutes=n("urine_contiguity_minutes", low=0, high=240)),
+        episode_gap_hours=n("episode_gap_hours", low=1, high=720), source=section.source)
+
+
+def window_min(data: EvalData, s: Series, window: pd.Timedelta) -> np.ndarray:
+    """Lowest value of the patient's rows in [time - window, time) (pandas rolling(window,
+    closed='left').min()); NaN when there is none."""
+    lower = np.searchsorted(s.key, data.key(s.pid, s.time) - data.ticks(window), side="left")
+    upper = np.searchsorted(s.key, s.key, side="left")
+    out = np.full(len(s), np.nan)
+    if not len(s):
+        return out
+    for k in range(1, int((np.arange(len(s)) - lower).max(initial=0)) + 1):
+        j = np.arange(len(s)) - k
+        inside = (j >= lower) & (j < upper)
+        out = np.where(inside, np.fmin(out, s.num[np.maximum(j, 0)]), out)
+    return out
+
+
+def creatinine_findings(data: EvalData, s: AKISettings) -> Findings | None:
+    cr = data.series("creatinine")
+    if not len(cr):
+        return None
+    v = cr.num
+    # Lowest value strictly before each result, over 48 h and over 7 days (series is sorted).
+    min_48h = window_min(data, cr, s.rise_window)
+    min_7d = window_min(data, cr, s.ratio_window)
+    if data.course("present").any():
+        min_7d = np.fmin(min_7d, data.course("baseline_creatinine_mg_dl")[cr.pid])
+    # The rise is compared at the reporting precision of creatinine (0.01 mg/dL), so that KDIGO's
+    # printed SI figure (26.5 umol/L = 0.2998 mg/dL) meets its printed 0.3 mg/dL as intended.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rise = np.round(v - min_48h, 2) >= s.rise
+        ratio = np.round(v / min_7d, 9)
+    acute = rise | (ratio >= s.ratio_stage1)
+    stage = np.select([(ratio >= s.ratio_stage3) | (acute & (v >= s.absolute_stage3)), ratio >= s.ratio_stage2],
+                      [3, 2], 1)
+    hit = np.flatnonzero(acute)
+    pid, time, stage = cr.pid[hit], cr.time[hit], stage[hit]
+
+    unstaged = _unstaged_urine(data)
+
+    def describe(rows: np.ndarray):
+        r = hit[rows]
+        at = isos(cr.time[r], data.unit)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratios = (v[r] / min_7d[r]).tolist()
+        rises = (v[r] - min_48h[r]).tolist()
+        evidence = []
+        for i, k in enumerate(r.tolist()):
+            items = [{"criterion": "aki.creatinine", "kind": "met", "code": "creatinine", "value": number(v[k]),
+                      "unit": "mg/dL", "at": at[i], "lowest": number(min_7d[k]), "ratio": number(ratios[i]),
+                      "rise": number(rises[i]), "stage": int(stage[rows[i]])}]
+            if unstaged[cr.pid[k]]:
+                items.append({"criterion": "aki.not_staged", "kind": "note"})
+            evidence.append(items)
+        levels = [f"KDIGO stage {g} (creatinine)" for g in stage[rows].tolist()]
+        return levels, evidence, data.context_at(pid[rows], time[rows])
+
+    return Findings(pid, time, np.where(stage >= 2, 2, 1), describe, stage.astype(float))
+
+
+def urine_findings(data: EvalData, s: AKISettings) -> Findings | None:
+    urine = data.series("urine_output")
+    if not len(urine) or urine.start is None:
+        return None
+    rows = np.flatnonzero(urine.start != NAT_)
+    weights = data.series("weight")
+    weight = take(weights.num, data.asof(urine.pid[rows], urine.time[rows], weights), np.nan)
+    if data.course("present").any():
+        weight = np.where(np.isnan(weight), data.course("baseline_weight_kg")[urine.pid[rows]], weight)
+    rows, weight = rows[~np.isnan(weight)], weight[~np.isnan(weight)]
+    if not len(rows):
+        return None
+    pid, time, start, value = urine.pid[rows], urine.time[rows], urine.start[rows], urine.num[rows]
+    hours = data.hours(time - start)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = value / weight / hours
+    n = len(rows)
+    same = np.zeros(n, dtype=bool)
+    same[1:] = pid[1:] == pid[:-1]
+    prev_end = np.r_[NAT_, time[:-1]]
+    run_hours = {}
+    for limit, name in ((s.urine_rate, "low"), (s.urine_stage3_rate, "very_low"), (0.0, "anuria")):
+        low = (rate <= 0) if name == "anuria" else (rate < limit)
+        # Contiguous low periods: the previous period (same patient) ended within the contiguity gap.
+        prev_low = np.r_[False, low[:-1]] & same
+        continues = prev_low & (start - prev_end <= data.ticks(s.contiguity))
+        summed = kahan_group_cumsum(np.where(low, hours, 0.0), ~continues | ~low)
+        run_hours[name] = np.where(low, summed, 0.0)
+    stage = np.select([(run_hours["very_low"] >= s.urine_stage3_h) | (run_hours["anuria"] >= s.anuria_h),
+                       run_hours["low"] >= s.urine_stage2_h, run_hours["low"] >= s.urine_stage1_h], [3, 2, 1], 0)
+    hit = np.flatnonzero(stage > 0)
+    f_pid, f_time, f_stage = pid[hit], time[hit], stage[hit]
+
+    def describe(positions: np.ndarray):
+        r = hit[positions]
+        at = isos(time[r], data.unit)
+        evidence = [[{"criterion": "aki.urine", "kind": "met", "code": "urine_output", "value": number(value[k]),
+                      "unit": "mL", "at": at[i], "hours": number(hours[k]), "rate": number(rate[k]),
+                      "weight": number(weight[k]), "below_hours": number(run_hours["low"][k]),
+                      "limit": s.urine_rate}] for i, k in enumerate(r.tolist())]
+        levels = [f"KDIGO stage {g} (urine output)" for g in f_stage[positions].tolist()]
+        return levels, evidence, data.context_at(f_pid[positions], f_time[positions])
+
+    return Findings(f_pid, f_time, np.where(f_stage >= 2, 2, 1), describe, f_stage.astype(float))
+
+
+def _urine_rows_without_weight(data: EvalData) -> np.ndarray:
+    """Rows of the urine series (with a period) for which no body weight is known at that time."""
+    urine = data.series("urine_output")
+    if not len(urine) or urine.start is None:
+        return np.zeros(0, dtype=np.int64)
+    rows = np.flatnonzero(urine.start != NAT_)
+    weights = data.series("weight")
+    known = data.asof(urine.pid[rows], urine.time[rows], weights) >= 0
+    known |= ~np.isnan(data.course("baseline_weight_kg")[urine.pid[rows]])
+    return rows[~known]
+
+
+def _unstaged_urine(data: EvalData) -> np.ndarray:
+    """Per patient number: has urine output that could not be staged for want of a weight."""
+    out = np.zeros(data.n_patients, dtype=bool)
+    out[data.series("urine_output").pid[_urine_rows_without_weight(data)]] = True
+    return out
+
+
+def not_staged_findings(data: EvalData) -> Findings | None:
+    """Urine output that cannot be staged (no weight): an info finding, so it is said, never skipped."""
+    rows = _urine_rows_without_weight(data)
+    if not len(rows):
+        return None
+    urine = data.series("urine_output")
+    pid, time = urine.pid[rows], urine.time[rows]
+
+    def describe(positions: np.ndarray):
+        r = rows[positions]
+        at = isos(urine.time[r], data.unit)
+        evidence = [[{"criterion": "aki.no_weight", "kind": "note", "code": "urine_output",
+                      "value": number(urine.num[k]), "unit": "mL", "at": at[i]}] for i, k in enumerate(r.tolist())]
+        return [NOT_STAGED] * len(positions), evidence, data.context_at(pid[positions], time[positions])
+
+    return Findings(pid, time, np.zeros(len(rows), dtype=np.int64), describe, np.zeros(len(rows)))
+
+
+def _concat(parts: list[Findings | None]) -> Findings | None:
+    parts = [p for p in parts if p is not None and len(p.pid)]
+    if not parts:
+        return None
+    if len(parts) == 1:
+        return parts[0]
+    sizes = np.cumsum([0] + [len(p.pid) for p in parts])
+
+    def describe(rows: np.ndarray):
+        levels, evidence, contexts = [None] * len(rows), [None] * len(rows), [None] * len(rows)
+        for k, p in enumerate(parts):
+            mine = np.flatnonzero((rows >= sizes[k]) & (rows < sizes[k + 1]))
+            if len(mine):
+                got = p.describe(rows[mine] - sizes[k])
+                for target, a, b, c in zip(mine.tolist(), *got):
+                    levels[target], evidence[target], contexts[target] = a, b, c
+        return levels, evidence, contexts
+
+    return Findings(np.concatenate([p.pid for p in parts]), np.concatenate([p.time for p in parts]),
+                    np.concatenate([p.severity for p in parts]), describe,
+                    np.concatenate([p.level_rank for p in parts]))
+
+
+def standard(s: AKISettings) -> str:
+    """The definition and staging as applied, from the thresholds in force."""
+    days = s.ratio_window.total_seconds() / 86400
+    return (f"{RULE.standard}: creatinine rise >= {s.rise:g} mg/dL within {s.rise_window.total_seconds() / 3600:g} h "
+            f"or >= {s.ratio_stage1:g} x the lowest value of the previous {days:g} days (the course baseline "
+            f"counts among them); stage by that ratio "
+            f"({s.ratio_stage1:g} -> 1, {s.ratio_stage2:g} -> 2, {s.ratio_stage3:g} -> 3) or creatinine >= "
+            f"{s.absolute_stage3:g} mg/dL with an acute rise -> 3; urine output (with a body weight; without one it "
+            f"is said to be not staged) < {s.urine_rate:g} "
+            f"mL/kg/h for "
+            f">= {s.urine_stage1_h:g} h -> 1, >= {s.urine_stage2_h:g} h -> 2, < {s.urine_stage3_rate:g} mL/kg/h for "
+            f">= {s.urine_stage3_h:g} h or anuria for >= {s.anuria_h:g} h -> 3; stage 1 warning, stages 2-3 urgent")
+
+
+def evaluate(data: EvalData, thresholds) -> dict | None:
+    s: AKISettings = thresholds["aki"]
+    # Stages 2 and 3 are both urgent; the level rank makes the higher stage the episode's level.
+    both = _concat([creatinine_findings(data, s), urine_findings(data, s), not_staged_findings(data)])
+    return episodes(data, both, replace(RULE, standard=standard(s)), gap_hours=s.episode_gap_hours, source=s.source)
+
+
+# --- wording ---------------------------------------------------------------------------------------
+
+@template("aki.creatinine")
+def _creatinine(item, when) -> str:
+    ratio = "–" if item["ratio"] is None else f"{item['ratio']:.2f}"
+    rise = "–" if item["rise"] is None else f"{item['rise']:.2f}"
+    lowest = "–" if item["lowest"] is None else f"{item['lowest']:.2f}"
+    return (f"creatinine {item['value']:.2f} mg/dL at {when(item['at'])}; lowest of previous 7 days {lowest} mg/dL "
+            f"(ratio {ratio}x); rise {rise} mg/dL within 48 h")
+
+
+@template("aki.urine")
+def _urine(item, when) -> str:
+    minutes = round(item["hours"] * 60)
+    below = round(item["below_hours"] * 60)
+    return (f"urine output {item['value']:.0f} mL over {minutes // 60} h {minutes % 60} min to {when(item['at'])} = "
+            f"{item['rate']:.2f} mL/kg/h at {item['weight']:.1f} kg; below {item['limit']:g} mL/kg/h for "
+            f"{below // 60} h {below % 60} min")
+
+
+@template("aki.not_staged")
+def _not_staged(item, when) -> str:
+    return "urine output not staged: no weight"
+
+
+@template("aki.no_weight")
+def _no_weight(item, when) -> str:
+    return (f"urine output {item['value']:.0f} mL to {when(item['at'])} not staged: no weight (KDIGO urine output "
+            "is per kg)")

@@ -1,0 +1,1 @@
+"""The synthetic demo ward (SYNTHETIC data only) and its published demo accounts."""

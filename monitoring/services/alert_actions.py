@@ -1,0 +1,229 @@
+"""Acting on alerts (acknowledge, decline, escalate, snooze, resolve), the alert inbox, and the
+acknowledgement latency kept for the quality reports.
+
+Every action is one AlertAction row (append-only) and one audit row, with who and when, and the
+alert's level and severity at that moment: alerting.sync_alerts reopens a handled alert that later
+gets worse than that. A snooze that simply runs out needs no background job: the inbox compares
+snoozed_until with the time it is read.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone, tzinfo
+
+import pandas as pd
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from monitoring.services import auth
+from monitoring.clinical.alert_levels import is_worse
+from monitoring.store.models import ALERT_ACTIONS, Alert, AlertAction, Bed, Patient, PatientIdentity, User, Ward
+from monitoring.store.repository import RecordError, visible_wards, write_audit
+from monitoring.clinical.rules.common import SEVERITY_RANK
+from monitoring.clinical.rules.evidence import local_words
+
+# The status each action leaves the alert in.
+ACTION_STATUS = {"acknowledge": "acknowledged", "decline": "declined", "escalate": "escalated",
+                 "snooze": "snoozed", "resolve": "resolved"}
+# Escalating is open to nurses too (auth.PERMISSIONS); every other action is the oncologist's.
+ACTION_PERMISSION = {action: "escalate_alerts" if action == "escalate" else "act_on_alerts"
+                     for action in ALERT_ACTIONS}
+# What a required note must say, as the refusal words it.
+NOTE_REQUIRED = {
+    "acknowledge": "Say what action was taken to acknowledge the alert (for example 'fluid bolus 500 mL given').",
+    "decline": "Give the reason for declining the alert.",
+    "escalate": "Say to whom the alert is escalated and why.",
+}
+SNOOZE_MINUTES = (30, 60, 120, 240, 480)
+# Statuses that need someone's attention; a snoozed alert joins them when its snooze ends.
+NEEDS_ATTENTION = ("open", "escalated")
+# Handled alerts leave the inbox; alerting.sync_alerts reopens one that gets worse.
+HANDLED = ("acknowledged", "declined", "snoozed", "resolved")
+# The first of these answers an alert, for the acknowledgement latency (a snooze or a resolve
+# without one before it is not a response to the finding).
+RESPONSES = ("acknowledge", "decline", "escalate")
+
+
+def snooze_text(minutes: int) -> str:
+    """'30 min', '2 h': how a snooze duration is shown."""
+    return f"{minutes // 60} h" if minutes % 60 == 0 else f"{minutes} min"
+
+
+def latest_action(*, session: Session, alert_id: int) -> AlertAction | None:
+    """The most recently recorded action on an alert (None without any)."""
+    return session.scalars(select(AlertAction).where(AlertAction.alert_id == alert_id)
+                           .order_by(AlertAction.id.desc()).limit(1)).first()
+
+
+def worse_than_at_latest_action(*, session: Session, alert: Alert) -> bool:
+    """Is the alert, as evaluated now, worse than when its latest action was taken? (False without one.)"""
+    action = latest_action(session=session, alert_id=alert.id)
+    if action is None:
+        return False
+    return is_worse(old_severity=action.severity_at_action, old_level=action.level_at_action,
+                    new_severity=alert.severity, new_level=alert.level, rule_id=alert.rule_id)
+
+
+def act(*, session: Session, alert_id: int, action: str, username: str, role: str | None, note: str | None = None,
+        snooze_minutes: int | None = None, now: datetime | None = None,
+        ward_ids: Sequence[int] | None = None) -> AlertAction:
+    """Record one action on an alert and set the alert's status.
+
+    acknowledge needs the action taken; decline a reason; escalate to whom and why; snooze a
+    duration from SNOOZE_MINUTES (the note is optional, as for resolve). A retracted alert cannot be
+    acted on. The permission is checked here, on the server (auth.PermissionDenied); with
+    `ward_ids`, an alert outside the wards this user may see is refused too. Raises RecordError
+    listing every problem; nothing is written then.
+    """
+    if action not in ACTION_STATUS:
+        raise RecordError([f"Action '{action}' is not known; accepted: {', '.join(ALERT_ACTIONS)}."])
+    auth.require(role, ACTION_PERMISSION[action])
+    alert = session.get(Alert, alert_id)
+    if alert is None:
+        raise RecordError([f"Alert {alert_id} does not exist."])
+    if ward_ids is not None:
+        patient = session.get(Patient, alert.patient_id)
+        visible = {w.id for w in visible_wards(session=session, role=role or "", ward_ids=ward_ids)}
+        if patient is None or patient.ward_id not in visible:
+            raise RecordError([f"Alert {alert_id} belongs to a patient outside your wards."])
+    note = (note or "").strip() or None
+    errors = []
+    if alert.status == "retracted":
+        errors.append("This alert was retracted: the data behind it were corrected or withdrawn, so there is "
+                      "nothing to act on. Its history stays visible.")
+    if action in NOTE_REQUIRED and note is None:
+        errors.append(NOTE_REQUIRED[action])
+    accepted = ", ".join(str(m) for m in SNOOZE_MINUTES) + " minutes"
+    if action == "snooze" and snooze_minutes is None:
+        errors.append(f"Choose how long to snooze the alert: {accepted}.")
+    elif action == "snooze" and snooze_minutes not in SNOOZE_MINUTES:
+        errors.append(f"A snooze of {snooze_minutes} minutes is not accepted; snooze for {accepted}.")
+    elif action != "snooze" and snooze_minutes is not None:
+        errors.append(f"Only a snooze takes a duration; to {action} the alert, give no snooze time.")
+    at = now or datetime.now(timezone.utc)
+    if at.utcoffset() is None:
+        errors.append(f"Action time {at.isoformat()} has no time zone; give a time zone-aware time.")
+    if errors:
+        raise RecordError(errors)
+    until = at + timedelta(minutes=int(snooze_minutes)) if action == "snooze" else None
+    before = {"status": alert.status, "snoozed_until": None if alert.snoozed_until is None
+              else alert.snoozed_until.isoformat()}
+    row = AlertAction(alert_id=alert.id, action=action, at=at, by=username, note=note, snooze_until=until,
+                      level_at_action=alert.level, severity_at_action=alert.severity)
+    alert.status = ACTION_STATUS[action]
+    # Any action but a snooze ends a running snooze: the alert is no longer waiting for its time.
+    alert.snoozed_until = until
+    session.add(row)
+    session.flush()
+    write_audit(session=session, username=username, action=f"alert-{action}", entity="alert", entity_id=alert.id,
+                before=before, after={"status": alert.status, "snoozed_until": None if until is None
+                                      else until.isoformat(), "note": note, "level": alert.level,
+                                      "severity": alert.severity, "action_id": row.id})
+    return row
+
+
+INBOX_COLUMNS = ["id", "patient_id", "ward", "bed", "patient", "mrn", "rule_id", "rule_version", "level", "severity",
+                 "onset_at", "first_seen_at", "last_evaluated_at", "evidence_text", "standard", "context", "status",
+                 "snoozed_until", "last_action", "last_action_by", "last_action_by_name", "last_action_at",
+                 "last_action_note", "level_at_last_action", "severity_at_last_action"]
+
+
+def inbox(*, session: Session, patient_ids: Sequence[int], now: datetime, include_handled: bool = False,
+          include_info: bool = False, tz: tzinfo | None = None) -> pd.DataFrame:
+    """Alerts of these patients that need attention, most severe first, then newest onset first.
+
+    Needing attention: open, escalated, or snoozed with the snooze ended (status_text 'open ·
+    snooze ended'). Expected IL-2 effects (severity 'info') only with include_info; acknowledged,
+    declined, resolved and still-snoozed alerts only with include_handled; retracted ones never.
+    Each row carries the patient (bed, name marked '(synthetic)', record number), the evidence,
+    standard and IL-2 context, and the last action (what, who, when, note); worse_since_action says
+    the alert is worse now than when that action was taken. With `tz`, the evidence is rendered from
+    its structured items with times in the ward's zone.
+    """
+    last = (select(AlertAction.alert_id, func.max(AlertAction.id).label("action_id"))
+            .group_by(AlertAction.alert_id).subquery())
+    statuses = NEEDS_ATTENTION + HANDLED if include_handled else NEEDS_ATTENTION + ("snoozed",)
+    name = PatientIdentity.family_name + ", " + PatientIdentity.given_name
+    query = (
+        select(Alert.id, Alert.patient_id, Ward.name, Bed.label, name, PatientIdentity.mrn, Alert.rule_id,
+               Alert.rule_version, Alert.level, Alert.severity, Alert.onset_at, Alert.first_seen_at,
+               Alert.last_evaluated_at, Alert.evidence_text, Alert.standard, Alert.context, Alert.status,
+               Alert.evidence,
+               Alert.snoozed_until, AlertAction.action, AlertAction.by, User.display_name, AlertAction.at,
+               AlertAction.note, AlertAction.level_at_action, AlertAction.severity_at_action, Patient.is_synthetic)
+        .join(Patient, Patient.id == Alert.patient_id)
+        .join(PatientIdentity, PatientIdentity.patient_id == Alert.patient_id)
+        .outerjoin(Ward, Ward.id == Patient.ward_id)
+        .outerjoin(Bed, Bed.id == Patient.bed_id)
+        .outerjoin(last, last.c.alert_id == Alert.id)
+        .outerjoin(AlertAction, AlertAction.id == last.c.action_id)
+        .outerjoin(User, User.username == AlertAction.by)
+        .where(Alert.patient_id.in_(list(patient_ids)), Alert.status.in_(statuses))
+    )
+    if not include_info:
+        query = query.where(Alert.severity != "info")
+    rows = [tuple(r) for r in session.execute(query).all()]
+    columns = INBOX_COLUMNS[:INBOX_COLUMNS.index("status") + 1] + ["evidence"] + \
+        INBOX_COLUMNS[INBOX_COLUMNS.index("status") + 1:] + ["is_synthetic"]
+    frame = pd.DataFrame.from_records(rows, columns=columns)
+    if tz is not None:
+        frame["evidence_text"] = [local_words(items, text, tz)
+                                  for items, text in zip(frame["evidence"], frame["evidence_text"])]
+    for column in ("onset_at", "first_seen_at", "last_evaluated_at", "snoozed_until", "last_action_at"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    frame["patient"] = frame["patient"] + frame["is_synthetic"].map({True: " (synthetic)", False: ""})
+    frame["last_action_by_name"] = frame["last_action_by_name"].fillna(frame["last_action_by"])
+    # A snooze without an end time cannot have been set by act(); shown rather than hidden.
+    frame["snooze_ended"] = (frame["status"] == "snoozed") & ~(frame["snoozed_until"] > pd.Timestamp(now))
+    frame["needs_attention"] = frame["status"].isin(NEEDS_ATTENTION) | frame["snooze_ended"]
+    if not include_handled:
+        frame = frame[frame["needs_attention"]]
+    frame["status_text"] = frame["status"].where(~frame["snooze_ended"], "open · snooze ended")
+    frame["worse_since_action"] = [
+        action is not None and not pd.isna(action) and is_worse(
+            old_severity=None if pd.isna(old_severity) else old_severity,
+            old_level=None if pd.isna(old_level) else old_level,
+            new_severity=severity, new_level=level, rule_id=rule_id)
+        for action, old_severity, old_level, severity, level, rule_id in zip(
+            frame["last_action"], frame["severity_at_last_action"], frame["level_at_last_action"],
+            frame["severity"], frame["level"], frame["rule_id"])]
+    frame["severity_rank"] = frame["severity"].map(SEVERITY_RANK).fillna(-1)
+    frame = frame.sort_values(["severity_rank", "onset_at", "id"], ascending=False)
+    return frame.drop(columns=["severity_rank", "is_synthetic"]).reset_index(drop=True)
+
+
+def history(*, session: Session, alert_id: int) -> list[AlertAction]:
+    """Every action on an alert, oldest first."""
+    return list(session.scalars(select(AlertAction).where(AlertAction.alert_id == alert_id)
+                                .order_by(AlertAction.id)).all())
+
+
+LATENCY_COLUMNS = ["alert_id", "patient_id", "rule_id", "severity", "status", "first_seen_at", "first_response_at",
+                   "first_response", "first_response_by", "latency_minutes"]
+
+
+def acknowledgement_latency(*, session: Session, patient_ids: Sequence[int] | None = None) -> pd.DataFrame:
+    """Per alert: when it was first seen, its first response (acknowledge, decline or escalate) and
+    the minutes between. No response yet: response and latency are NA, never zero."""
+    alerts = select(Alert.id, Alert.patient_id, Alert.rule_id, Alert.severity, Alert.status, Alert.first_seen_at)
+    responses = (select(AlertAction.alert_id, AlertAction.at, AlertAction.action, AlertAction.by)
+                 .join(Alert, Alert.id == AlertAction.alert_id)
+                 .where(AlertAction.action.in_(RESPONSES)).order_by(AlertAction.id))
+    if patient_ids is not None:
+        alerts = alerts.where(Alert.patient_id.in_(list(patient_ids)))
+        responses = responses.where(Alert.patient_id.in_(list(patient_ids)))
+    frame = pd.DataFrame.from_records([tuple(r) for r in session.execute(alerts.order_by(Alert.id)).all()],
+                                      columns=["alert_id", "patient_id", "rule_id", "severity", "status",
+                                               "first_seen_at"])
+    answered = pd.DataFrame.from_records([tuple(r) for r in session.execute(responses).all()],
+                                         columns=["alert_id", "first_response_at", "first_response",
+                                                  "first_response_by"])
+    answered["first_response_at"] = pd.to_datetime(answered["first_response_at"], utc=True)
+    first = (answered.sort_values("first_response_at", kind="stable")
+             .drop_duplicates("alert_id", keep="first"))
+    frame["first_seen_at"] = pd.to_datetime(frame["first_seen_at"], utc=True)
+    frame = frame.merge(first, on="alert_id", how="left")
+    frame["first_response_at"] = pd.to_datetime(frame["first_response_at"], utc=True)
+    seconds = (frame["first_response_at"] - frame["first_seen_at"]).dt.total_seconds()
+    frame["latency_minutes"] = (seconds / 60).astype("Float64")
+    return frame[LATENCY_COLUMNS]

@@ -1,0 +1,179 @@
+"""Evaluate patients from the store and keep the Alert table in step with the engine.
+
+Alerts are derived: the engine is the truth and the table remembers them so that actions can attach.
+Each alert keeps its evidence as the engine's structured items (Alert.evidence, JSON) and their words
+(evidence_text, rendered by monitoring.clinical.rules.evidence.render) for search and display.
+An alert is identified by alert_key (patient + rule + onset). Re-evaluation updates the level,
+evidence and context of an alert it finds again; an open alert the engine no longer produces (the
+data behind it were corrected) is marked 'retracted', never deleted, so the history shows it.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timezone
+
+import pandas as pd
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from monitoring.store import repository
+from monitoring.services.alert_actions import HANDLED, worse_than_at_latest_action
+from monitoring.clinical.engine import evaluate
+from monitoring.store.models import Alert, Patient, TreatmentCourse
+from monitoring.store.repository import write_audit
+
+
+def store_frames(*, session: Session, patient_ids: Sequence[int] | None = None, since: datetime | None = None
+                 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The engine's inputs from the store: canonical observations (since `since`, when given: a
+    forecast needs the recent record only; doses are always read whole, the course counts them),
+    doses and course baselines."""
+    obs = repository.current_observations(
+        session=session, patient_ids=patient_ids, since=since,
+        columns=["patient_id", "observed_at", "code", "value_num", "value_code", "period_start"])
+    obs = obs.rename(columns={"observed_at": "time"})
+    doses = repository.current_doses(session=session, patient_ids=patient_ids)
+    doses = pd.DataFrame({"patient_id": doses["patient_id"], "time": doses["given_at"].fillna(doses["scheduled_at"]),
+                          "status": doses["status"], "dose_number": doses["dose_number"].astype("Int64"),
+                          "scheduled_at": doses["scheduled_at"]})
+    latest = select(TreatmentCourse.patient_id, func.max(TreatmentCourse.id)).group_by(TreatmentCourse.patient_id)
+    if patient_ids is not None:
+        latest = latest.where(TreatmentCourse.patient_id.in_(list(patient_ids)))
+    course_ids = [row[1] for row in session.execute(latest).all()]
+    rows = session.scalars(select(TreatmentCourse).where(TreatmentCourse.id.in_(course_ids))).all()
+    # neutropenia_expected follows from the course (after lymphodepletion, or the temozolomide regimen:
+    # monitoring.clinical.rules.context), so the store has no column for it.
+    columns = ["patient_id", "baseline_weight_kg", "baseline_creatinine_mg_dl", "usual_sbp_mm_hg", "regimen",
+               "dose_interval_hours", "after_lymphodepletion", "course_id"]
+    courses = pd.DataFrame([{"patient_id": c.patient_id, "baseline_weight_kg": c.baseline_weight_kg,
+                             "baseline_creatinine_mg_dl": c.baseline_creatinine_mg_dl,
+                             "usual_sbp_mm_hg": c.usual_sbp_mm_hg, "regimen": c.regimen,
+                             "dose_interval_hours": c.dose_interval_hours,
+                             "after_lymphodepletion": bool(c.after_lymphodepletion), "course_id": c.id} for c in rows],
+                           columns=columns)
+    for frame in (obs, doses, courses):
+        frame["patient_id"] = frame["patient_id"].astype(str)
+    for column in ("baseline_weight_kg", "baseline_creatinine_mg_dl", "usual_sbp_mm_hg", "dose_interval_hours"):
+        courses[column] = pd.to_numeric(courses[column])
+    return obs, doses, courses
+
+
+def evaluate_store(*, session: Session, patient_ids: Sequence[int] | None = None) -> pd.DataFrame:
+    """Alerts (detail columns) for these patients, computed from the current record."""
+    obs, doses, courses = store_frames(session=session, patient_ids=patient_ids)
+    alerts = evaluate(obs, doses, courses=courses, canonical=True, detail=True)
+    course_of = courses.set_index("patient_id")["course_id"]
+    alerts["course_id"] = alerts["patient_id"].map(course_of)
+    return alerts
+
+
+def lock_patients(*, session: Session, patient_ids: Sequence[int] | None) -> None:
+    """Lock these patients' rows until the transaction ends (PostgreSQL; see sync_alerts)."""
+    if session.get_bind().dialect.name == "sqlite":
+        return
+    # FOR NO KEY UPDATE: syncs of one patient wait for each other, but the foreign-key checks of the
+    # observations just inserted (FOR KEY SHARE on the patient) do not, so two saves cannot deadlock.
+    query = select(Patient.id).order_by(Patient.id).with_for_update(key_share=True)
+    if patient_ids is not None:
+        query = query.where(Patient.id.in_(sorted({int(p) for p in patient_ids})))
+    session.execute(query).all()
+
+
+def sync_alerts(*, session: Session, patient_ids: Sequence[int] | None = None, username: str = "engine",
+                now: datetime | None = None) -> dict[str, int]:
+    """Re-evaluate and store: new alerts inserted, known ones updated, vanished open ones retracted.
+
+    An acknowledged, declined, snoozed or resolved alert that is now worse than at its latest action
+    (alert_levels.is_worse: severity, then level within the rule) is reopened: status 'open', snooze
+    cleared, counted as 'reopened'.
+
+    Concurrency: on PostgreSQL the patients' rows are locked first (SELECT ... FOR NO KEY UPDATE, in
+    id order so two syncs cannot deadlock), so two saves for one patient re-evaluate one after the
+    other and the second sees the first's data (READ COMMITTED takes a new snapshot per statement).
+    Without it each would evaluate without the other's set and the stored alerts could miss a
+    finding that needs both (tests/test_concurrency_scale.py). SQLite's BEGIN IMMEDIATE already
+    serialises writers.
+    """
+    now = now or datetime.now(timezone.utc)
+    lock_patients(session=session, patient_ids=patient_ids)
+    alerts = evaluate_store(session=session, patient_ids=patient_ids)
+    query = select(Alert)
+    if patient_ids is not None:
+        query = query.where(Alert.patient_id.in_(list(patient_ids)))
+    known = {a.alert_key: a for a in session.scalars(query).all()}
+    counts = {"new": 0, "updated": 0, "retracted": 0, "reopened": 0}
+    reopened: list[int] = []
+    seen = set()
+    for row in alerts.itertuples(index=False):
+        seen.add(row.alert_key)
+        fields = dict(level=row.level, severity=row.severity, evidence_text=row.evidence, standard=row.standard,
+                      context=row.context, rule_version=row.rule_version, last_evaluated_at=now)
+        alert = known.get(row.alert_key)
+        if alert is None:
+            alert = Alert(alert_key=row.alert_key, patient_id=int(row.patient_id), rule_id=row.rule,
+                          onset_at=row.onset.to_pydatetime(), first_seen_at=now,
+                          course_id=None if pd.isna(row.course_id) else int(row.course_id),
+                          evidence=list(row.evidence_items), **fields)
+            session.add(alert)
+            counts["new"] += 1
+        elif (alert.level, alert.severity, alert.evidence_text) != (row.level, row.severity, row.evidence):
+            for name, value in fields.items():
+                setattr(alert, name, value)
+            alert.evidence = list(row.evidence_items)
+            if alert.status == "retracted":
+                alert.status = "open"
+            elif alert.status in HANDLED and worse_than_at_latest_action(session=session, alert=alert):
+                # Handled, but worse now than when it was handled: it needs attention again.
+                alert.status, alert.snoozed_until = "open", None
+                reopened.append(alert.id)
+            counts["updated"] += 1
+        elif (alert.standard, alert.rule_version) != (row.standard, row.rule_version):
+            # The same finding under an edited thresholds file: the definition shown follows the file
+            # (not an update of the finding: nothing reopens, nothing is counted).
+            alert.standard, alert.rule_version = row.standard, row.rule_version
+    for key, alert in known.items():
+        if key not in seen and alert.status not in ("retracted", "resolved"):
+            alert.status = "retracted"
+            alert.last_evaluated_at = now
+            counts["retracted"] += 1
+    session.flush()
+    counts["reopened"] = len(reopened)
+    if any(counts.values()):
+        write_audit(session=session, username=username, action="evaluate", entity="alert",
+                    after={**counts, "patients": None if patient_ids is None else list(patient_ids),
+                           **({"reopened_alerts": reopened} if reopened else {})})
+    return counts
+
+
+
+ALERT_LIST_COLUMNS = ["id", "patient_id", "rule_id", "onset_at", "level", "severity", "status", "evidence_text",
+                      "evidence", "standard", "context", "last_evaluated_at"]
+
+
+def list_alerts(*, session: Session, patient_ids: Sequence[int] | None = None,
+                include_info: bool = True) -> pd.DataFrame:
+    """Stored alerts, newest onset first."""
+    query = select(*[getattr(Alert, c) for c in ALERT_LIST_COLUMNS]).order_by(Alert.onset_at.desc(), Alert.id)
+    if patient_ids is not None:
+        query = query.where(Alert.patient_id.in_(list(patient_ids)))
+    if not include_info:
+        query = query.where(Alert.severity != "info")
+    frame = pd.DataFrame.from_records([tuple(r) for r in session.execute(query).all()], columns=ALERT_LIST_COLUMNS)
+    for column in ("onset_at", "last_evaluated_at"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    return frame
+
+
+def open_alert_counts(*, session: Session, patient_ids: Sequence[int] | None = None) -> dict[int, dict[str, int]]:
+    """Open alerts (not expected effects) per patient and severity, for the ward list (these
+    patients only, when given: the hospital's alerts are not counted for one ward)."""
+    query = (select(Alert.patient_id, Alert.severity, func.count())
+             .where(Alert.status == "open", Alert.severity != "info")
+             .group_by(Alert.patient_id, Alert.severity))
+    if patient_ids is not None:
+        query = query.where(Alert.patient_id.in_(list(patient_ids)))
+    rows = session.execute(query).all()
+    counts: dict[int, dict[str, int]] = {}
+    for patient_id, severity, n in rows:
+        counts.setdefault(patient_id, {})[severity] = n
+    return counts

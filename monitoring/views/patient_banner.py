@@ -1,0 +1,85 @@
+"""The patient banner (issue 15): who this is and where they are in the course, on every patient page.
+
+Two identifiers (NHS and Joint Commission practice: name and date of birth or record number, never the
+bed alone): bed, name, record number, date of birth and age; then regimen, course day and dose,
+dosing weight, allergies as recorded (not recorded is said so, never 'none'), and the synthetic label.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, tzinfo
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from monitoring.store.models import REGIMEN_SHORT, Bed, DoseEvent, Patient, PatientIdentity, TreatmentCourse
+from monitoring.timefmt import course_day
+
+
+def age_on(birth: date | None, today: date) -> int | None:
+    if birth is None:
+        return None
+    return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
+
+
+@dataclass(frozen=True)
+class PatientBanner:
+    bed: str
+    name: str
+    mrn: str
+    birth_date: date | None
+    age: int | None
+    regimen: str | None
+    course_day: int | None
+    doses_given: int
+    planned_doses: int | None
+    next_dose: int | None
+    dosing_weight: str
+    allergies: str
+    synthetic: bool
+
+    def identity(self) -> str:
+        """'Bed 02 · PLACEHOLDER, Drew · MRN SYN-0002 · born 14 Mar 1961 (65 y)'."""
+        born = ("date of birth not recorded" if self.birth_date is None else
+                f"born {self.birth_date:%d %b %Y} ({self.age} y)")
+        return f"{self.bed} · {self.name} · MRN {self.mrn} · {born}"
+
+    def course(self) -> str:
+        """'HD IV bolus q8h · day 3 · 6 of 14 given, next dose 7 · dosing weight 80.0 kg'."""
+        if self.regimen is None:
+            return "no IL-2 course"
+        planned = "?" if self.planned_doses is None else self.planned_doses
+        parts = [self.regimen, f"day {self.course_day}" if self.course_day else "not started",
+                 f"{self.doses_given} of {planned} given" + (f", next dose {self.next_dose}" if self.next_dose else ""),
+                 self.dosing_weight]
+        return " · ".join(parts)
+
+
+def patient_banner(*, session: Session, patient_id: int, now: datetime, tz: tzinfo) -> PatientBanner:
+    row = session.execute(
+        select(Patient.is_synthetic, Patient.allergies, Bed.label, PatientIdentity.family_name,
+               PatientIdentity.given_name, PatientIdentity.mrn, PatientIdentity.birth_date)
+        .join(PatientIdentity, PatientIdentity.patient_id == Patient.id).outerjoin(Bed, Bed.id == Patient.bed_id)
+        .where(Patient.id == patient_id)).one()
+    synthetic, allergies, bed, family, given, mrn, birth = row
+    course = session.scalars(select(TreatmentCourse).where(TreatmentCourse.patient_id == patient_id)
+                             .order_by(TreatmentCourse.start_at.desc(), TreatmentCourse.id.desc())).first()
+    given_count, next_number, weight = 0, None, "no dosing weight recorded"
+    if course is not None:
+        live = (DoseEvent.course_id == course.id, DoseEvent.record_status != "entered-in-error")
+        given_count = session.scalar(select(func.count()).where(*live, DoseEvent.status == "given")) or 0
+        highest = session.scalar(select(func.max(DoseEvent.dose_number)).where(*live)) or 0
+        stopped = session.scalar(select(func.count()).where(*live, DoseEvent.status == "stopped")) or 0
+        done = course.planned_doses is not None and given_count >= course.planned_doses
+        next_number = None if stopped or done or course.status in ("stopped", "completed") else highest + 1
+        if course.fixed_dose is not None:
+            weight = "fixed dose"
+        elif course.dosing_weight_kg or course.baseline_weight_kg:
+            weight = f"dosing weight {(course.dosing_weight_kg or course.baseline_weight_kg):.1f} kg"
+    today = now.astimezone(tz).date()
+    return PatientBanner(
+        bed=bed or "no bed", name=f"{family.upper()}, {given}", mrn=mrn, birth_date=birth, age=age_on(birth, today),
+        regimen=None if course is None else REGIMEN_SHORT.get(course.regimen, course.regimen),
+        course_day=None if course is None else course_day(course.start_at, now), doses_given=int(given_count),
+        planned_doses=None if course is None else course.planned_doses, next_dose=next_number,
+        dosing_weight=weight, allergies=allergies or "allergies not recorded", synthetic=bool(synthetic))
