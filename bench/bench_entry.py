@@ -29,7 +29,8 @@ def run(quick: bool = False) -> list[dict]:
     from monitoring.services.drafts import discard_draft, save_draft
     from monitoring.store.db import make_engine, session_scope, upgrade
     from monitoring.store.models import Patient
-    from monitoring.store.repository import ObservationInput, add_observation_set
+    from monitoring.store.repository import add_observation_set
+    from monitoring.clinical.inputs import ObservationInput
 
     courses = 200 if quick else 2000
     with tempfile.TemporaryDirectory() as folder:

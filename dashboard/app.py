@@ -29,7 +29,7 @@ st.set_page_config(page_title="IL-2 Toxicity Monitor", page_icon=":material/moni
 # (schemas change only through `il2-monitor db upgrade` or make run). Checked once per browser session.
 if "schema_checked" not in st.session_state:
     from dashboard.resources import get_engine
-    from monitoring.store.db import schema_problem
+    from monitoring.services.transactions import schema_problem
 
     schema = schema_problem(get_engine())
     if schema is not None:

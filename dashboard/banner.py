@@ -2,8 +2,8 @@
 import streamlit as st
 
 from dashboard.resources import get_engine
-from monitoring.store.db import read_scope
-from monitoring.store.repository import holds_synthetic_data as _holds_synthetic_data
+from monitoring.services.transactions import read_scope
+from monitoring.views.lists import holds_synthetic_data as _holds_synthetic_data
 
 
 def holds_synthetic_data() -> bool:

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 import streamlit as st
 
 from dashboard.resources import get_engine, get_settings
-from monitoring.store.db import read_scope
+from monitoring.services.transactions import read_scope
 from monitoring.views.patient_banner import patient_banner
 
 

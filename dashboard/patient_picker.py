@@ -7,8 +7,8 @@ import streamlit as st
 
 from dashboard.patient_banner import show_patient_banner
 from dashboard.resources import get_engine
-from monitoring.store.db import read_scope
-from monitoring.store.repository import patient_ward_id, visible_wards, ward_patient_list, wards_with_courses
+from monitoring.services.transactions import read_scope
+from monitoring.views.lists import patient_ward_id, visible_wards, ward_patient_list, wards_with_courses
 
 # The patient last chosen on any page (or selected on the ward overview): the next page opens on it.
 SELECTED_PATIENT = "selected_patient_id"
@@ -24,7 +24,7 @@ def short_label(p) -> str:
 def choose_patient(user: dict, *, key: str, label: Callable = short_label, with_course: bool = False,
                    empty: str = "No patients on your wards.", banner: bool = True):
     """A selectbox of the user's patients; stops the page with `empty` when there are none.
-    Returns the chosen row of repository.ward_patient_list, after the patient banner (two
+    Returns the chosen row of monitoring.views.lists.ward_patient_list, after the patient banner (two
     identifiers and the course: dashboard.patient_banner) unless `banner` is False.
 
     A user who may see several wards (an oncologist sees every ward) first chooses the ward: the

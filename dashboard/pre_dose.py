@@ -1,5 +1,5 @@
 """The pre-dose check and the oncologist's decision as both dose pages show them (the nurse's and
-the oncologist's read the same words from monitoring.services.dosing and monitoring.services.dose_gate)."""
+the oncologist's read the same words from monitoring.views.dosing and monitoring.views.dose_gate)."""
 from __future__ import annotations
 
 from datetime import tzinfo

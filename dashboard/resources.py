@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from monitoring.config import Settings, load_settings
-from monitoring.store.db import make_engine
+from monitoring.services.transactions import make_engine
 
 
 @st.cache_resource

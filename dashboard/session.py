@@ -15,7 +15,7 @@ from dashboard import cookie
 from dashboard.resources import get_engine
 from monitoring.services import auth
 from monitoring.services import sessions
-from monitoring.store.db import session_scope
+from monitoring.services.transactions import session_scope
 
 USER_KEY = "signed_in_user"
 TOKEN_KEY = "sign_in_token"

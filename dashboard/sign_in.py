@@ -6,7 +6,7 @@ import streamlit as st
 from dashboard.resources import get_engine
 from dashboard.session import NOTICE_KEY, start_session
 from monitoring.services import auth
-from monitoring.store.db import session_scope
+from monitoring.services.transactions import session_scope
 
 
 def sso_section() -> dict | None:

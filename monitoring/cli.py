@@ -204,7 +204,7 @@ def read_courses(frame: "pd.DataFrame") -> "pd.DataFrame":
     import pandas as pd
 
     from monitoring.errors import InputError
-    from monitoring.store.models import REGIMENS
+    from monitoring.clinical.vocabulary import REGIMENS
 
     if "patient_id" not in frame.columns:
         raise InputError([(None, "patient_id", "required column missing in the courses file")])
@@ -275,7 +275,7 @@ def _cmd_users(args: argparse.Namespace) -> int:
 
     from monitoring.services import auth
     from monitoring.store.db import make_engine, schema_problem, session_scope
-    from monitoring.store.repository import RecordError
+    from monitoring.errors import RecordError
 
     settings = load_settings()
     engine = make_engine(settings.database_url)
@@ -343,16 +343,17 @@ def _given_at(text: str) -> datetime:
 
 def _cmd_dose(args: argparse.Namespace) -> int:
     """il2-monitor dose MRN --status given|held|stopped --user U: the next dose of the patient's latest
-    course, through the same gate as the doses page (monitoring.services.dosing.record): 'given' over a check
+    course, through the same gate as the doses page (monitoring.services.doses.record): 'given' over a check
     that does not say GIVE needs the oncologist's decision or --override-by and --override-reason."""
     from sqlalchemy import select
 
     from monitoring.services import auth
 
-    from monitoring.services import dosing
+    from monitoring.services import doses as dose_service
+    from monitoring.views import dosing
     from monitoring.store.db import make_engine, schema_problem, session_scope
     from monitoring.store.models import Patient, PatientIdentity, TreatmentCourse
-    from monitoring.store.repository import RecordError
+    from monitoring.errors import RecordError
 
     def refuse(*messages: str) -> int:
         for message in messages:
@@ -399,7 +400,7 @@ def _cmd_dose(args: argparse.Namespace) -> int:
             if not_confirmed:
                 return refuse(not_confirmed)
             given = args.status == "given"
-            event = dosing.record(
+            event = dose_service.record(
                 session=session, course_id=course.id, dose_number=upcoming.dose_number,
                 scheduled_at=upcoming.scheduled_at, status=args.status, recorded_by=user.username,
                 given_at=(args.given_at or now) if given else args.given_at, dose=args.dose,
@@ -544,7 +545,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
     from monitoring.export import quality
     from monitoring.store.db import make_engine, schema_problem, session_scope
-    from monitoring.store.models import REGIMENS
+    from monitoring.clinical.vocabulary import REGIMENS
 
     def refuse(message: str) -> int:
         print(f"il2-monitor export: {message}", file=sys.stderr)

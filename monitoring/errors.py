@@ -1,5 +1,8 @@
-"""Bad input to the engine and the CLI: one exception that names the row and the column."""
+"""The refusals every layer raises and every page and command shows: bad input to the engine and the
+CLI (InputError, naming row and column) and a record refused or needing confirmation (RecordError)."""
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
 
 
 class InputError(ValueError):
@@ -15,3 +18,19 @@ class InputError(ValueError):
         if more > 0:
             lines.append(f"... and {more} more problems")
         super().__init__("\n".join(lines))
+
+
+class RecordError(ValueError):
+    """Input refused; `errors` lists every problem found, each naming value, unit and what is accepted."""
+
+    def __init__(self, errors: Sequence[str]):
+        self.errors = list(errors)
+        super().__init__("; ".join(self.errors))
+
+
+class ConfirmationRequired(RecordError):
+    """Values are possible but surprising: save again with them confirmed (by code)."""
+
+    def __init__(self, confirmations: Mapping[str, str]):
+        self.confirmations = dict(confirmations)
+        super().__init__(list(self.confirmations.values()))

@@ -16,19 +16,22 @@ from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import SQLModel
 
+from monitoring.services import doses
 from monitoring.services import alert_actions
 
 from monitoring.services import auth
 
-from monitoring.services import dosing
+from monitoring.views import dosing
 
 from monitoring.store import repository
 from monitoring.services.alert_actions import act, acknowledgement_latency, history, inbox
 from monitoring.clinical.alert_levels import is_worse, level_rank
 from monitoring.services.alerting import sync_alerts
 from monitoring.store.db import current_revision, make_engine, session_scope, upgrade
-from monitoring.store.models import ALERT_ACTIONS, Alert, AlertAction, AuditEvent
-from monitoring.store.repository import ObservationInput, RecordError
+from monitoring.store.models import Alert, AlertAction, AuditEvent
+from monitoring.clinical.vocabulary import ALERT_ACTIONS
+from monitoring.clinical.inputs import ObservationInput
+from monitoring.errors import RecordError
 from monitoring.clinical.rules import aki, capillary_leak, febrile_neutropenia, il2_hold, news2, sepsis
 from tests.app_helpers import signed_in
 from tests.factories import NOW, make_patient_with_course
@@ -566,7 +569,7 @@ def app_url(tmp_path, sqlite_template, monkeypatch):
         for patient_id, bed_id in beds.items():
             patient = session.get(repository.Patient, patient_id)
             patient.ward_id, patient.bed_id = ward.id, bed_id
-        dosing.record(session=session, course_id=course, dose_number=1, status="given",
+        doses.record(session=session, course_id=course, dose_number=1, status="given",
                       scheduled_at=now - timedelta(hours=6), given_at=now - timedelta(hours=5), dose=48e6,
                       recorded_by="nurse", now=now - timedelta(hours=5),
                       override_by="Dr Test", override_reason="test set-up: no pre-dose observations")

@@ -6,10 +6,11 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from monitoring.store import repository
-from monitoring.services.alerting import list_alerts, open_alert_counts, sync_alerts
+from monitoring.services.alerting import sync_alerts
+from monitoring.views.alerts import list_alerts, open_alert_counts
 from monitoring.store.db import session_scope
 from monitoring.store.models import Alert
-from monitoring.store.repository import ObservationInput
+from monitoring.clinical.inputs import ObservationInput
 from tests.factories import NOW, make_patient_with_course
 
 

@@ -52,6 +52,72 @@ def test_the_dashboard_never_touches_the_database_layer_itself():
     assert _database_layer_offenders(sorted((ROOT / "dashboard").rglob("*.py"))) == []
 
 
+# --- layer contracts (issue 17) --------------------------------------------------------------------
+# monitoring/ is layered: base modules (config, errors, timefmt, sso_settings) < clinical < store < views
+# (read models) < services (one function per user action) < export < demo < the CLI. A layer imports
+# only the layers below it; dashboard/ imports base, clinical, views, services and export, never store.
+LAYERS = ("clinical", "store", "views", "services", "export", "demo")
+BASE = {"config", "errors", "timefmt", "sso_settings"}
+
+
+def _layer(module: str) -> str | None:
+    """The layer of a module of this repository ('dashboard', 'base', 'cli', one of LAYERS), else None."""
+    parts = module.split(".")
+    if parts[0] == "dashboard":
+        return "dashboard"
+    if parts[0] != "monitoring" or len(parts) == 1:
+        return "base" if parts == ["monitoring"] else None
+    if parts[1] in LAYERS:
+        return parts[1]
+    return "base" if parts[1] in BASE else "cli"
+
+
+def _allowed(importer: str) -> set[str]:
+    if importer == "dashboard":
+        return {"dashboard", "base", "clinical", "views", "services", "export"}
+    if importer == "base":
+        return {"base"}
+    if importer == "cli":
+        return {"base", "cli", *LAYERS}
+    return {"base", *LAYERS[: LAYERS.index(importer) + 1]}
+
+
+def _layer_offenders(paths, root: Path = ROOT) -> list[str]:
+    offenders = []
+    for path in paths:
+        relative = path.relative_to(root)
+        importer = _layer(".".join(relative.with_suffix("").parts))
+        for module, names in _imports(path):
+            # `from monitoring.views import dosing` imports the module monitoring.views.dosing
+            targets = [module] if module.split(".")[-1] not in ("monitoring", *LAYERS) else \
+                [f"{module}.{n}" for n in names]
+            for target in targets:
+                layer = _layer(target)
+                if layer is not None and layer not in _allowed(importer):
+                    offenders.append(f"{relative}: {importer} imports {target} ({layer})")
+    return offenders
+
+
+def test_every_layer_imports_only_the_layers_below_it():
+    """clinical imports nothing above it; store nothing but clinical; the read models never call a service;
+    the dashboard never touches the store (its sessions come through monitoring.services.transactions)."""
+    paths = [p for p in sorted((ROOT / "monitoring").rglob("*.py")) + sorted((ROOT / "dashboard").rglob("*.py"))
+             if "migrations" not in p.parts]
+    assert _layer_offenders(paths) == []
+
+
+def test_the_layer_check_finds_a_rule_that_reads_the_database_and_a_page_that_opens_the_store(tmp_path):
+    (tmp_path / "monitoring" / "clinical").mkdir(parents=True)
+    (tmp_path / "dashboard").mkdir()
+    rule = tmp_path / "monitoring" / "clinical" / "rule.py"
+    rule.write_text("from monitoring.store.models import Patient\nfrom monitoring.clinical import scores\n")
+    page = tmp_path / "dashboard" / "page.py"
+    page.write_text("from monitoring.store import repository\nfrom monitoring.services import entry\n")
+    found = [line.split(": ", 1)[1] for line in _layer_offenders([rule, page], root=tmp_path)]
+    assert found == ["clinical imports monitoring.store.models (store)",
+                     "dashboard imports monitoring.store.repository (store)"]
+
+
 def test_the_contract_check_finds_a_page_that_queries_a_table(tmp_path):
     page = tmp_path / "page.py"
     page.write_text("import sqlmodel\nfrom sqlalchemy import select\nfrom monitoring.store.models import Patient, REGIMENS\n")
@@ -146,7 +212,7 @@ def test_an_invalid_thresholds_file_is_refused_naming_the_key(tmp_path):
 # Rules emit structured items (monitoring/clinical/rules/evidence.py); words are rendered from them at the
 # edges. A module that parsed the words (a regular expression, startswith, split ...) on an alert's
 # evidence, level or a dose reason would break silently when a rule's wording changes (issue 14).
-READERS = ("services/dosing.py", "clinical/alert_levels.py", "export/deid.py", "export/fhir.py",
+READERS = ("views/dosing.py", "services/doses.py", "views/alerts.py", "clinical/alert_levels.py", "export/deid.py", "export/fhir.py",
            "export/quality.py", "export/writers.py", "services/alert_actions.py", "services/alerting.py",
            "views/ward.py", "views/patient_chart.py", "views/summary.py")
 TEXT_METHODS = {"startswith", "endswith", "partition", "rpartition", "split", "rsplit", "find", "rfind", "index",

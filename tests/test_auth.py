@@ -14,7 +14,8 @@ from tests.app_helpers import signed_in
 from monitoring.services import auth
 from monitoring.store.db import make_engine, session_scope
 from monitoring.store.models import AuditEvent, SignInSession, User
-from monitoring.store.repository import RecordError, get_or_create_ward
+from monitoring.store.repository import get_or_create_ward
+from monitoring.errors import RecordError
 
 NOW = datetime(2026, 11, 27, 14, 0, tzinfo=timezone.utc)
 APP = "../dashboard/app.py"

@@ -80,7 +80,7 @@ def test_demo_accounts_are_refused_beside_real_patients_or_accounts(engine):
 
     from monitoring.services import auth
     from monitoring.store.db import session_scope
-    from monitoring.store.repository import RecordError
+    from monitoring.errors import RecordError
     with session_scope(engine) as session:
         assert auth.real_data_present(session=session) == []
         auth.add_user(session=session, username="dr.real", display_name="Dr Real", role="oncologist",
@@ -227,7 +227,7 @@ def test_a_real_patient_is_refused_while_the_demo_accounts_are_active(engine):
 
     from monitoring.store import repository
     from monitoring.store.db import session_scope
-    from monitoring.store.repository import RecordError
+    from monitoring.errors import RecordError
     with session_scope(engine) as session:
         auth.ensure_demo_accounts(session=session, ward_codes=[])
     with pytest.raises(RecordError, match="holds the demo's accounts"), session_scope(engine) as session:

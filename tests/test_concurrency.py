@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from monitoring.store import repository
 from monitoring.store.db import make_engine, session_scope
 from monitoring.store.models import AuditEvent, Observation
-from monitoring.store.repository import ObservationInput
+from monitoring.clinical.inputs import ObservationInput
 from tests.factories import make_patient_with_course
 
 WRITERS, SETS_EACH = 4, 60

@@ -27,7 +27,7 @@ from monitoring.services import entry
 from monitoring.store import repository
 from monitoring.store.db import make_engine, session_scope
 from monitoring.store.models import Observation
-from monitoring.store.repository import ObservationInput
+from monitoring.clinical.inputs import ObservationInput
 from tests.factories import make_patient_with_course
 
 KILLS = 100

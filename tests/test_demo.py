@@ -8,22 +8,15 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
+from monitoring.views import lists
+from monitoring.errors import RecordError
 from monitoring.demo import seed as demo
 
 from monitoring.store import repository
 from monitoring.clinical.catalogue import default_catalogue
 from monitoring.store.db import make_engine, session_scope, upgrade
-from monitoring.store.models import (
-    ELIGIBILITY_ITEMS,
-    REGIMENS,
-    AuditEvent,
-    DoseEvent,
-    EligibilityAnswer,
-    Observation,
-    Patient,
-    PatientIdentity,
-    TreatmentCourse,
-)
+from monitoring.store.models import AuditEvent, DoseEvent, EligibilityAnswer, Observation, Patient, PatientIdentity, TreatmentCourse
+from monitoring.clinical.vocabulary import ELIGIBILITY_ITEMS, REGIMENS
 
 END = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 DAYS = 7
@@ -381,7 +374,7 @@ def test_write_ward_stores_exactly_what_was_generated(engine, ward):
         assert all(m.startswith("SYN-") for m in session.scalars(select(PatientIdentity.mrn)))
         sources = dict(session.execute(select(Observation.source, func.count()).group_by(Observation.source)).all())
         assert sources == ward.observations["source"].value_counts().to_dict()
-        listing = repository.ward_patient_list(session=session)
+        listing = lists.ward_patient_list(session=session)
         assert _count(session, AuditEvent) >= 12
     assert len(listing) == 12
     assert listing["bed"].notna().all() and listing["regimen"].notna().all()
@@ -409,7 +402,7 @@ def test_stored_values_read_back_as_generated(engine, ward):
 def test_the_demo_ward_is_loaded_once_per_database(engine, ward):
     with session_scope(engine) as session:
         demo.write_ward(session=session, ward=ward)
-    with pytest.raises(repository.RecordError, match="already stored"):
+    with pytest.raises(RecordError, match="already stored"):
         with session_scope(engine) as session:
             demo.write_ward(session=session, ward=ward)
     with session_scope(engine) as session:
@@ -435,5 +428,5 @@ def test_build_hospital_smoke(engine):
     with session_scope(engine) as session:
         assert _count(session, Observation) == len(hospital.observations)
         assert _count(session, EligibilityAnswer) == 50 * len(ELIGIBILITY_ITEMS)
-        listing = repository.ward_patient_list(session=session)
+        listing = lists.ward_patient_list(session=session)
     assert len(listing) == 50 and listing["course_id"].notna().all() and listing["is_synthetic"].all()

@@ -9,11 +9,14 @@ import pytest
 import streamlit as st
 from sqlalchemy import select
 
+from monitoring.services import doses
+from monitoring.views import lists
+from monitoring.errors import RecordError
 from monitoring.services import auth
 
 from monitoring.services import dose_decisions
 
-from monitoring.services import dosing
+from monitoring.views import dosing
 
 from monitoring.store import repository
 from monitoring.store.db import make_engine, session_scope
@@ -32,7 +35,7 @@ NURSE_PAGE = "app_pages/doses.py"
 
 def give_first_dose(engine, course: int) -> None:
     with session_scope(engine) as session:
-        dosing.record(session=session, course_id=course, dose_number=1, status="given", scheduled_at=START,
+        doses.record(session=session, course_id=course, dose_number=1, status="given", scheduled_at=START,
                       given_at=START, dose=48e6, recorded_by="nurse.a", now=START, **AUTHORISED)
 
 
@@ -44,7 +47,7 @@ def test_the_doses_due_list_each_patient_with_its_check_and_decision_soonest_fir
     observe_complete(engine, soon, now - timedelta(minutes=30), sbp=84)
     decide(engine, soon_course, "hold", number=2, at=now - timedelta(minutes=10), reason_criteria=["sbp_below"])
     with session_scope(engine) as session:
-        wards = [w.id for w in repository.list_wards(session=session)]
+        wards = [w.id for w in lists.list_wards(session=session)]
         due = dose_decisions.due_doses(session=session, ward_ids=wards, now=now, tz=UTC, within_hours=8)
         narrow = dose_decisions.due_doses(session=session, ward_ids=wards, now=now, tz=UTC, within_hours=0.5)
     assert due["patient_id"].tolist() == [later, soon]          # dose 1 of the later course is overdue
@@ -80,7 +83,7 @@ def test_the_ward_overview_shows_the_dose_due_and_the_oncologists_decision(engin
     observe_complete(engine, patient, now - timedelta(minutes=30), sbp=84)
     decide(engine, course, "hold", number=2, at=now - timedelta(minutes=10), reason_note="fluids first")
     with session_scope(engine) as session:
-        wards = [w.id for w in repository.list_wards(session=session)]
+        wards = [w.id for w in lists.list_wards(session=session)]
         frame = ward_overview(session=session, ward_ids=wards, now=now, tz=UTC)
     row = frame.iloc[0]
     assert row["Last dose"].endswith("; dose 2 due 18:00: HOLD · oncologist: hold")
@@ -95,7 +98,7 @@ def test_a_decision_to_give_that_lapsed_says_so_on_the_ward_overview(engine):
     decide(engine, course, "give", number=2, at=now - timedelta(minutes=30), reason_note="usual SBP")
     observe(engine, patient, now - timedelta(minutes=5), platelets=20)      # a new absolute criterion
     with session_scope(engine) as session:
-        wards = [w.id for w in repository.list_wards(session=session)]
+        wards = [w.id for w in lists.list_wards(session=session)]
         row = ward_overview(session=session, ward_ids=wards, now=now, tz=UTC).iloc[0]
     assert row["Last dose"].endswith("· oncologist: give (lapsed)")
     assert "lapsed: the check now also finds absolute: platelets 20" in row["forecast"]
@@ -114,7 +117,7 @@ def page_db(db_url, monkeypatch):
     patient, course = make_patient_with_course(engine, start=now - timedelta(hours=7))
     with session_scope(engine) as session:
         auth.ensure_demo_accounts(session=session, ward_codes=["T"])
-        dosing.record(session=session, course_id=course, dose_number=1, status="given",
+        doses.record(session=session, course_id=course, dose_number=1, status="given",
                       scheduled_at=now - timedelta(hours=7), given_at=now - timedelta(hours=7), dose=48e6,
                       recorded_by="nurse", now=now - timedelta(hours=7), **AUTHORISED)
     observe_complete(engine, patient, now - timedelta(minutes=10), sbp=84)
@@ -194,13 +197,13 @@ def test_a_time_given_long_before_the_dose_was_due_is_refused_unless_authorised(
     due = START + timedelta(hours=8)
     observe_complete(engine, patient, due - timedelta(minutes=20), sbp=84)     # HOLD at dosing time
     with session_scope(engine) as session:
-        with pytest.raises(repository.RecordError, match=r"more than 2 h before dose 2 was due"):
-            dosing.record(session=session, course_id=course, dose_number=2, status="given", scheduled_at=due,
+        with pytest.raises(RecordError, match=r"more than 2 h before dose 2 was due"):
+            doses.record(session=session, course_id=course, dose_number=2, status="given", scheduled_at=due,
                           given_at=due - timedelta(hours=3), dose=48e6, recorded_by="nurse.a", now=due, tz=UTC)
-        with pytest.raises(repository.RecordError, match=r"is not after the previous dose given"):
-            dosing.record(session=session, course_id=course, dose_number=2, status="given", scheduled_at=due,
+        with pytest.raises(RecordError, match=r"is not after the previous dose given"):
+            doses.record(session=session, course_id=course, dose_number=2, status="given", scheduled_at=due,
                           given_at=START, dose=48e6, recorded_by="nurse.a", now=due, tz=UTC, **AUTHORISED)
-        event = dosing.record(session=session, course_id=course, dose_number=2, status="given", scheduled_at=due,
+        event = doses.record(session=session, course_id=course, dose_number=2, status="given", scheduled_at=due,
                               given_at=due - timedelta(hours=3), dose=48e6, recorded_by="nurse.a", now=due, tz=UTC,
                               **AUTHORISED)
     assert event.override_by == AUTHORISED["override_by"]
@@ -211,7 +214,7 @@ def test_a_decision_to_stop_stands_for_every_later_dose_of_the_course(engine):
     give_first_dose(engine, course)
     decide(engine, course, "stop", number=2, at=START + timedelta(hours=7), reason_note="grade 4 diarrhoea")
     with session_scope(engine) as session:    # the nurse records dose 2 as held, not stopped
-        dosing.record(session=session, course_id=course, dose_number=2, status="held",
+        doses.record(session=session, course_id=course, dose_number=2, status="held",
                       scheduled_at=START + timedelta(hours=8), reason="oncologist: stop", recorded_by="nurse.a",
                       now=START + timedelta(hours=8))
     due = START + timedelta(hours=16)
@@ -220,8 +223,8 @@ def test_a_decision_to_stop_stands_for_every_later_dose_of_the_course(engine):
         check = dosing.pre_dose_check(session=session, patient_id=patient, now=due, tz=UTC)
         standing = dosing.standing_decision(session=session, course_id=course, dose_number=3, check=check, now=due)
         assert check.decision == "give" and standing.decision == "stop" and standing.applies
-        with pytest.raises(repository.RecordError, match="cannot be recorded as given"):
-            dosing.record(session=session, course_id=course, dose_number=3, status="given", scheduled_at=due,
+        with pytest.raises(RecordError, match="cannot be recorded as given"):
+            doses.record(session=session, course_id=course, dose_number=3, status="given", scheduled_at=due,
                           given_at=due, dose=48e6, recorded_by="nurse.a", now=due, tz=UTC)
     decide(engine, course, "give", number=3, at=due - timedelta(minutes=5), reason_note="recovered: restart")
     with session_scope(engine) as session:    # a later decision for that dose replaces the stop
@@ -235,7 +238,7 @@ def test_a_decision_is_refused_when_the_check_found_more_while_the_page_was_open
     now = START + timedelta(hours=7)
     observe_complete(engine, patient, now - timedelta(minutes=30))           # GIVE when the page opened
     observe(engine, patient, now - timedelta(minutes=5), sbp=78)             # recorded while it was open
-    with pytest.raises(repository.RecordError, match=r"changed while the page was open: it now also finds .*SBP 78"):
+    with pytest.raises(RecordError, match=r"changed while the page was open: it now also finds .*SBP 78"):
         decide(engine, course, "give", number=2, at=now, seen=([], []))
     assert decide(engine, course, "hold", number=2, at=now, reason_note="SBP 78", seen=(["sbp_below"], [])).decision \
         == "hold"
@@ -249,7 +252,7 @@ def test_a_lapsed_decision_to_give_says_so_in_the_doses_due(engine):
     decide(engine, course, "give", number=2, at=now - timedelta(minutes=30))
     observe(engine, patient, now - timedelta(minutes=10), sbp=78)            # a new criterion after it
     with session_scope(engine) as session:
-        wards = [w.id for w in repository.list_wards(session=session)]
+        wards = [w.id for w in lists.list_wards(session=session)]
         due = dose_decisions.due_doses(session=session, ward_ids=wards, now=now, tz=UTC, within_hours=8)
     assert due["Oncologist"].iloc[0].startswith("GIVE (lapsed) (dr.onc, ")
 

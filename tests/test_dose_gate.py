@@ -1,6 +1,6 @@
 """Issue 15: a dose is recorded as given only when the pre-dose check allows it, on the oncologist's
 decision to give that dose, or on an override naming the authorising clinician and the reason.
-Enforced in monitoring.services.dosing.record (the page, the CLI and these tests call the same rule); the
+Enforced in monitoring.services.doses.record (the page, the CLI and these tests call the same rule); the
 oncologist's decision (monitoring.services.dose_decisions.decide) is stored with the check it was made on,
 and a decision to give lapses when a criterion appears after it. SQLite and PostgreSQL."""
 from __future__ import annotations
@@ -10,14 +10,15 @@ from datetime import timedelta, timezone
 import pytest
 from sqlalchemy import select
 
+from monitoring.services import doses
 from monitoring.services import auth
 
 from monitoring.services import dose_decisions
 
-from monitoring.services import dosing
+from monitoring.views import dosing
 from monitoring.store.db import session_scope
 from monitoring.store.models import AuditEvent, DoseDecision, DoseEvent
-from monitoring.store.repository import RecordError
+from monitoring.errors import RecordError
 from tests.factories import make_patient_with_course
 from tests.test_dosing import START, observe, observe_complete
 
@@ -30,7 +31,7 @@ GIVEN = DUE + timedelta(minutes=5)
 
 def give(engine, course: int, number: int = 1, **kwargs) -> DoseEvent:
     with session_scope(engine) as session:
-        return dosing.record(session=session, course_id=course, dose_number=number, status="given",
+        return doses.record(session=session, course_id=course, dose_number=number, status="given",
                              scheduled_at=DUE, given_at=GIVEN, dose=48e6, route="IV", recorded_by="nurse.a",
                              now=GIVEN + timedelta(minutes=2), **kwargs)
 
@@ -143,7 +144,7 @@ def test_a_decision_to_give_lapses_when_an_input_goes_missing_after_it(engine):
     # At the time given, 5 h later, the SBP of the pre-dose set is stale (vital signs valid 4 h).
     with session_scope(engine) as session:
         with pytest.raises(RecordError, match="lapsed: the check now also finds no valid value for SBP"):
-            dosing.record(session=session, course_id=course, dose_number=1, status="given", scheduled_at=DUE,
+            doses.record(session=session, course_id=course, dose_number=1, status="given", scheduled_at=DUE,
                           given_at=BEFORE + timedelta(hours=5), dose=48e6, recorded_by="nurse.a",
                           now=BEFORE + timedelta(hours=5))
 
@@ -169,7 +170,7 @@ def test_a_later_decision_replaces_the_earlier_and_a_decision_is_for_one_dose_on
     observe_complete(engine, patient, DUE + timedelta(hours=7, minutes=30), sbp=86)
     with session_scope(engine) as session:
         with pytest.raises(RecordError, match="Dose 2 cannot be recorded as given: the pre-dose check says HOLD"):
-            dosing.record(session=session, course_id=course, dose_number=2, status="given",
+            doses.record(session=session, course_id=course, dose_number=2, status="given",
                           scheduled_at=DUE + timedelta(hours=8), given_at=DUE + timedelta(hours=8), dose=48e6,
                           recorded_by="nurse.a", now=DUE + timedelta(hours=8, minutes=1))
 
@@ -235,7 +236,7 @@ def test_the_decision_is_shown_to_the_nurse_in_words(engine):
 def test_the_status_offered_first_is_the_safe_answer(check, decision, applies, offered):
     from types import SimpleNamespace
 
-    from monitoring.services import dose_gate
+    from monitoring.views import dose_gate
     checked = None if check is None else SimpleNamespace(decision=check)
     standing = None if decision is None else SimpleNamespace(decision=decision, applies=applies)
     assert dose_gate.offered_status(checked, standing) == offered

@@ -12,14 +12,16 @@ from streamlit.testing.v1 import AppTest
 
 from tests.app_helpers import signed_in
 
+from monitoring.services import doses
 from monitoring.services import auth
 
-from monitoring.services import dosing
+from monitoring.views import dosing
 
 from monitoring.store import repository
 from monitoring.store.db import make_engine, session_scope
 from monitoring.store.models import AuditEvent, DoseEvent, TreatmentCourse
-from monitoring.store.repository import ObservationInput, RecordError
+from monitoring.clinical.inputs import ObservationInput
+from monitoring.errors import RecordError
 from monitoring.clinical.rules import hold_criteria
 from monitoring.clinical.thresholds import REPO_ROOT, load_thresholds
 from tests.factories import NOW, make_patient_with_course
@@ -56,7 +58,7 @@ AUTHORISED = {"override_by": "Dr Test (oncologist)", "override_reason": "test: n
 
 def record(engine, course_id: int, number: int, status: str, *, at: datetime, **kwargs) -> DoseEvent:
     with session_scope(engine) as session:
-        return dosing.record(session=session, course_id=course_id, dose_number=number, status=status,
+        return doses.record(session=session, course_id=course_id, dose_number=number, status=status,
                              scheduled_at=START + (number - 1) * timedelta(hours=8), recorded_by="nurse.a",
                              now=at, **kwargs)
 
@@ -241,7 +243,7 @@ def test_a_held_dose_needs_a_reason_and_stores_it(engine):
     observe(engine, patient, START - timedelta(minutes=20), sbp=84)
     with session_scope(engine) as session:
         found = dosing.pre_dose_check(session=session, patient_id=patient, now=START)
-    reason = dosing.compose_reason(found.reason_options(), "fluid bolus given, reassess at next dose")
+    reason = doses.compose_reason(found.reason_options(), "fluid bolus given, reassess at next dose")
     record(engine, course, 1, "held", at=START, reason=reason)
     stored, audit = doses_and_audit(engine)
     assert stored[0].reason.startswith("absolute: SBP 84 mmHg") and stored[0].reason.endswith("next dose")
@@ -482,7 +484,7 @@ def test_between_doses_the_check_is_a_forecast_and_the_heart_rate_is_not_yet_due
     started = NOW - timedelta(hours=3)
     patient, course = make_patient_with_course(engine, start=started)
     with session_scope(engine) as session:   # dose 1 on time, 3 h ago: dose 2 is due at NOW + 5 h
-        dosing.record(session=session, course_id=course, dose_number=1, status="given", scheduled_at=started,
+        doses.record(session=session, course_id=course, dose_number=1, status="given", scheduled_at=started,
                       given_at=started, dose=48e6, recorded_by="nurse.a", now=started, **AUTHORISED)
     observe_complete(engine, patient, NOW - timedelta(minutes=30), heart_rate=None)   # no heart rate now
     ahead = check(engine, patient)                                                     # next dose due NOW + 5 h

@@ -49,7 +49,8 @@ from monitoring.store.db import make_engine, session_scope
 from monitoring.errors import InputError
 from monitoring.clinical.inputs import read_long_frame
 from monitoring.store.models import AuditEvent, Observation, PatientIdentity
-from monitoring.store.repository import ConfirmationRequired, ObservationInput, RecordError
+from monitoring.clinical.inputs import ObservationInput
+from monitoring.errors import ConfirmationRequired, RecordError
 from tests.factories import NOW, make_patient_with_course
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -561,7 +562,8 @@ def test_cli_score_refuses_a_hostile_observation_set_naming_each_column(tmp_path
 @pytest.mark.parametrize("ref_low", [float("nan"), float("inf"), "lots", "1e400"])
 def test_a_hostile_reference_limit_refuses_the_set_with_a_clear_message(engine, ref_low):
     from monitoring.store import repository
-    from monitoring.store.repository import ObservationInput, RecordError
+    from monitoring.clinical.inputs import ObservationInput
+    from monitoring.errors import RecordError
     from tests.factories import NOW, make_patient_with_course
 
     patient, _ = make_patient_with_course(engine)

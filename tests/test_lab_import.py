@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.app_helpers import signed_in
 
+from monitoring.clinical.inputs import ObservationInput
 from monitoring.services import auth
 
 from monitoring.services import lab_import
@@ -22,7 +23,7 @@ from monitoring.clinical.catalogue import default_catalogue
 from monitoring.store.db import make_engine, session_scope
 from monitoring.errors import InputError
 from monitoring.store.models import Alert, AuditEvent, Observation
-from monitoring.store.repository import RecordError
+from monitoring.errors import RecordError
 from tests.factories import NOW, make_patient_with_course
 
 MRN = "SYN-TEST-1"
@@ -523,7 +524,7 @@ def test_a_lab_result_at_the_time_of_a_value_typed_at_the_bedside_amends_it(engi
     patient, _ = make_patient_with_course(engine)
     with session_scope(engine) as session:
         repository.add_observation_set(
-            session=session, patient_id=patient, values=[repository.ObservationInput("creatinine", "1.1")],
+            session=session, patient_id=patient, values=[ObservationInput("creatinine", "1.1")],
             observed_at=datetime(2026, 11, 27, 6, tzinfo=timezone.utc), recorded_by="nurse.a",
             now=datetime(2026, 11, 27, 6, 10, tzinfo=timezone.utc))
     preview = check(engine, CORRECTED)

@@ -19,7 +19,7 @@ from monitoring.store import repository
 from monitoring.services.alerting import sync_alerts
 from monitoring.store.db import session_scope
 from monitoring.store.models import Alert, AuditEvent
-from monitoring.store.repository import ObservationInput as V
+from monitoring.clinical.inputs import ObservationInput as V
 
 S = datetime(2026, 11, 20, 8, 0, tzinfo=timezone.utc)  # course A starts (day 0)
 KEY = "test-export-key-8e2c5a1f9b7d3e60"

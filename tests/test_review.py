@@ -11,7 +11,8 @@ from tests.app_helpers import signed_in
 from monitoring.services import review
 from monitoring.store.db import make_engine, session_scope
 from monitoring.store.models import Observation
-from monitoring.store.repository import ObservationInput, add_observation_set
+from monitoring.store.repository import add_observation_set
+from monitoring.clinical.inputs import ObservationInput
 from tests.test_record_page import ward_url  # noqa: F401  (fixture: a demo ward with accounts)
 
 APP = "../dashboard/app.py"
@@ -195,7 +196,7 @@ def test_a_review_is_whole_or_refused_and_its_alerts_follow_it_without_the_page(
 
     from monitoring.store import repository
     from monitoring.store.models import Alert
-    from monitoring.store.repository import RecordError
+    from monitoring.errors import RecordError
     from tests.factories import make_patient_with_course
     london = ZoneInfo("Europe/London")
     patient_id, course_id = make_patient_with_course(engine)

@@ -10,10 +10,12 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
+from monitoring.views import lists
 from monitoring.store import repository
 from monitoring.store.db import session_scope
 from monitoring.store.models import AuditEvent, Observation
-from monitoring.store.repository import ConfirmationRequired, ObservationInput, RecordError
+from monitoring.clinical.inputs import ObservationInput
+from monitoring.errors import ConfirmationRequired, RecordError
 from tests.factories import NOW, make_patient_with_course
 
 VITALS = [ObservationInput("temperature", "38.4"), ObservationInput("heart_rate", 112),
@@ -371,7 +373,7 @@ def test_the_ward_list_shows_course_doses_and_last_set(engine):
     with session_scope(engine) as session:
         repository.record_dose(session=session, course_id=course_id, dose_number=1, scheduled_at=NOW,
                                status="given", given_at=NOW, recorded_by="n")
-        frame = repository.ward_patient_list(session=session)
+        frame = lists.ward_patient_list(session=session)
     row = frame.iloc[0]
     assert (row["bed"], row["name"], row["regimen"], row["doses_given"], row["last_dose_status"]) == (
         "B1", "Person, Test", "hd-iv-bolus", 1, "given")

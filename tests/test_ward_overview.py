@@ -11,15 +11,17 @@ import pandas as pd
 import pytest
 import streamlit as st
 
+from monitoring.services import doses
+from monitoring.views import lists
 from monitoring.services import auth
 
-from monitoring.services import dosing
+from monitoring.views import dosing
 
 from monitoring.services import entry
 
 from monitoring.store import repository
 from monitoring.store.db import make_engine, session_scope
-from monitoring.store.repository import ObservationInput
+from monitoring.clinical.inputs import ObservationInput
 from monitoring.views.summary import patient_summary
 from monitoring.views.ward import grades_text, last_sets, overview_rows, ward_overview
 from tests.app_helpers import signed_in
@@ -39,7 +41,7 @@ def observe(engine, patient_id: int, at: datetime, **values) -> None:
 
 def overview(engine, now=NOW) -> pd.DataFrame:
     with session_scope(engine) as session:
-        wards = [w.id for w in repository.list_wards(session=session)]
+        wards = [w.id for w in lists.list_wards(session=session)]
         return ward_overview(session=session, ward_ids=wards, now=now, tz=LONDON)
 
 
@@ -198,7 +200,7 @@ def test_the_overview_from_the_store_shows_each_patient_with_news2_doses_and_ale
                                                           "temperature": 38.9})
     observe(engine, second, NOW - timedelta(minutes=20), **FULL_SET)
     with session_scope(engine) as session:
-        dosing.record(session=session, course_id=course, dose_number=1, status="given",
+        doses.record(session=session, course_id=course, dose_number=1, status="given",
                       scheduled_at=NOW - timedelta(hours=20), given_at=NOW - timedelta(hours=20), dose=48e6,
                       recorded_by="nurse.a", now=NOW - timedelta(hours=19),
                       override_by="Dr Test", override_reason="test set-up: no pre-dose observations")
@@ -221,11 +223,11 @@ def test_the_patient_summary_lists_course_eligibility_baselines_doses_with_reaso
         repository.record_eligibility(session=session, course_id=course, answers={"on_steroids": "yes"},
                                       notes={"on_steroids": "prednisolone for rash"}, answered_by="dr.a",
                                       answered_at=NOW - timedelta(hours=21))
-        dosing.record(session=session, course_id=course, dose_number=1, status="given",
+        doses.record(session=session, course_id=course, dose_number=1, status="given",
                       scheduled_at=NOW - timedelta(hours=20), given_at=NOW - timedelta(hours=20), dose=48e6,
                       recorded_by="nurse.a", now=NOW - timedelta(hours=19),
                       override_by="Dr Test", override_reason="test set-up: no pre-dose observations")
-        dosing.record(session=session, course_id=course, dose_number=2, status="held", reason="SBP 84 mmHg",
+        doses.record(session=session, course_id=course, dose_number=2, status="held", reason="SBP 84 mmHg",
                       scheduled_at=NOW - timedelta(hours=12), recorded_by="nurse.a", now=NOW - timedelta(hours=12))
     observe(engine, patient, NOW - timedelta(hours=5), **FULL_SET)
     with session_scope(engine) as session:

@@ -13,9 +13,10 @@ from dashboard.session import require
 from dashboard.theme import SEVERITY_COLOURS, SEVERITY_ICONS
 from monitoring.services import alert_actions
 from monitoring.services import auth
-from monitoring.store.db import read_scope, session_scope
-from monitoring.store.models import ALERT_ACTIONS
-from monitoring.store.repository import RecordError, visible_wards, ward_patient_list
+from monitoring.services.transactions import read_scope, session_scope
+from monitoring.clinical.vocabulary import ALERT_ACTIONS
+from monitoring.views.lists import visible_wards, ward_patient_list
+from monitoring.errors import RecordError
 from monitoring.clinical.rules.common import SEVERITIES
 from monitoring.timefmt import elapsed_text, local_text
 

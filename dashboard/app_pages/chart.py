@@ -8,8 +8,8 @@ from dashboard.charts import (fluids_figure, labs_figure, news2_figure, toxicity
 from dashboard.patient_picker import choose_patient
 from dashboard.resources import get_engine, get_settings
 from dashboard.session import require
-from monitoring.store.db import read_scope
-from monitoring.store.models import REGIMEN_SHORT
+from monitoring.services.transactions import read_scope
+from monitoring.clinical.vocabulary import REGIMEN_SHORT
 from monitoring.clinical.catalogue import default_catalogue
 from monitoring.views.patient_chart import PERIODS, chart_data, lab_panels
 from monitoring.timefmt import local_text

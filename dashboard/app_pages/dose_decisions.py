@@ -11,10 +11,11 @@ from dashboard.resources import get_engine, get_settings
 from dashboard.session import require
 from dashboard.tables import full_height
 from monitoring.services import dose_decisions
-from monitoring.services import dosing
+from monitoring.views import dosing
 from monitoring.services.auth import PermissionDenied
-from monitoring.store.db import read_scope, session_scope
-from monitoring.store.repository import RecordError, visible_wards
+from monitoring.services.transactions import read_scope, session_scope
+from monitoring.views.lists import visible_wards
+from monitoring.errors import RecordError
 
 PICKER = "decide_patient"
 WINDOWS = {"4 h": 4, "8 h": 8, "12 h": 12, "24 h": 24}

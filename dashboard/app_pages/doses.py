@@ -1,5 +1,5 @@
 """IL-2 doses: the next scheduled dose, the pre-dose check, and recording the dose as given, held or
-stopped. Thin page: the schedule, the check and the record come from monitoring.services.dosing."""
+stopped. Thin page: the schedule, the check and the record come from monitoring.views.dosing."""
 from datetime import datetime, timezone
 
 import pandas as pd
@@ -10,12 +10,13 @@ from dashboard.patient_picker import choose_patient
 from dashboard.session import require
 from dashboard import pre_dose
 from dashboard.tables import WRAPPED_ROW_HEIGHT, full_height, wrapped_height
+from monitoring.services import doses
 from monitoring.services import dose_decisions
-from monitoring.services import dose_gate
-from monitoring.services import dosing
-from monitoring.store.db import read_scope, session_scope
-from monitoring.store.models import REGIMEN_SHORT, ROUTES
-from monitoring.store.repository import RecordError
+from monitoring.views import dose_gate
+from monitoring.views import dosing
+from monitoring.services.transactions import read_scope, session_scope
+from monitoring.clinical.vocabulary import REGIMEN_SHORT, ROUTES
+from monitoring.errors import RecordError
 from monitoring.clinical.thresholds import default_thresholds
 from monitoring.timefmt import local_text
 
@@ -146,7 +147,7 @@ if upcoming is not None:
             if authority_needed:
                 fields.update(override_by=override_by, override_reason=override_reason)
         else:
-            fields = dict(reason=dosing.compose_reason([choices[i] for i in reasons], free_text),
+            fields = dict(reason=doses.compose_reason([choices[i] for i in reasons], free_text),
                           reason_criteria=reasons, reason_note=free_text)
         if problems:
             for message in problems:
@@ -155,7 +156,7 @@ if upcoming is not None:
         else:
             try:
                 with session_scope(get_engine()) as session:
-                    event = dosing.record(session=session, course_id=course_id, dose_number=upcoming.dose_number,
+                    event = doses.record(session=session, course_id=course_id, dose_number=upcoming.dose_number,
                                           scheduled_at=upcoming.scheduled_at or now, status=status,
                                           recorded_by=user["username"], now=datetime.now(timezone.utc), tz=tz,
                                           **fields)

@@ -7,9 +7,10 @@ from dashboard.resources import get_engine, get_settings
 from dashboard.session import require
 from monitoring.services import lab_import
 from monitoring.clinical.catalogue import default_catalogue
-from monitoring.store.db import session_scope
+from monitoring.services.transactions import session_scope
 from monitoring.errors import InputError
-from monitoring.store.repository import RecordError, visible_wards
+from monitoring.views.lists import visible_wards
+from monitoring.errors import RecordError
 from monitoring.timefmt import local_text
 
 PREVIEW_KEY = "lab_import_preview"  # (file id, ImportPreview) of the file on screen

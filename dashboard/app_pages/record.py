@@ -12,13 +12,14 @@ from dashboard.enter_moves_on import ENTER_MOVES_ON, install as install_enter_mo
 from dashboard.session import note_activity, require
 from monitoring.services import entry
 from monitoring.clinical.catalogue import default_catalogue
-from monitoring.store.db import read_scope, session_scope
+from monitoring.services.transactions import read_scope, session_scope
 from monitoring.services.drafts import discard_draft, load_draft, save_draft
 from monitoring.clinical.fluids import shift_balance, weight_change
-from monitoring.store.models import REGIMEN_SHORT
+from monitoring.clinical.vocabulary import REGIMEN_SHORT
 from monitoring.views.ward import last_sets
-from monitoring.store.repository import (LATE_ENTRY_AFTER, course_baseline_weight_kg, ConfirmationRequired, ObservationInput, RecordError,
-                                   add_observation_set, current_observations)
+from monitoring.views.lists import course_baseline_weight_kg
+from monitoring.clinical.inputs import LATE_ENTRY_AFTER, ObservationInput
+from monitoring.errors import ConfirmationRequired, RecordError
 from monitoring.clinical.rules.evidence import local_words
 from monitoring.timefmt import course_day, local_text
 
@@ -42,10 +43,10 @@ patient_id = int(chosen.patient_id)
 # When the next set is due: the stricter of the last set's NEWS2 (RCP Chart 4) and the IL-2 regimen's
 # interval (monitoring.clinical.observation_schedule), by elapsed time, with the reason.
 with read_scope(get_engine()) as session:
-    recent = current_observations(session=session, patient_ids=[patient_id], since=now - timedelta(hours=24))
+    recent = entry.recent_values(session=session, patient_id=patient_id, since=now - timedelta(hours=24))
     baseline_weight_kg = course_baseline_weight_kg(
         session=session, course_id=None if pd.isna(chosen.course_id) else int(chosen.course_id))
-    weights = current_observations(session=session, patient_ids=[patient_id], codes=["weight"])
+    weights = entry.recent_values(session=session, patient_id=patient_id, codes=["weight"])
 sets = last_sets(recent)
 if len(sets):
     last = sets.iloc[0]
@@ -239,16 +240,11 @@ def entry_form() -> None:
                                              if catalogue[v.code].requires_period else None)) for v in values]
     try:
         with session_scope(get_engine()) as session:
-            saved = add_observation_set(session=session, patient_id=patient_id, values=values,
-                                        observed_at=observed_at, recorded_by=user["username"],
+            feedback = entry.record_set(session=session, patient_id=patient_id, values=values,
+                                        observed_at=observed_at, username=user["username"], now=saved_at,
                                         course_id=None if pd.isna(chosen.course_id) else int(chosen.course_id),
-                                        confirmed={v.code for v in values} if confirm else (),
-                                        late_reason=late_reason or None, now=saved_at)
-            canonical = {o.code: (o.value_code if o.value_code is not None else o.value_num)
-                         for o in saved.observations}
-            feedback = entry.after_save(session=session, patient_id=patient_id, values=canonical,
-                                        observed_at=observed_at, username=user["username"], now=saved_at)
-            discard_draft(session=session, username=user["username"], form=DRAFT_FORM, patient_id=patient_id)
+                                        confirmed={v.code for v in values} if confirm else set(),
+                                        late_reason=late_reason or None, draft_form=DRAFT_FORM)
         st.session_state["record_feedback"] = (patient_id, feedback, observed_at, time_typed)
         st.session_state["record_form_version"] = version + 1  # a fresh, empty form
         st.rerun(scope="app")
@@ -275,7 +271,7 @@ def correction_form() -> None:
     if done:
         st.success(done)
     with read_scope(get_engine()) as session:
-        history = current_observations(session=session, patient_ids=[patient_id], since=now - timedelta(hours=24))
+        history = entry.recent_values(session=session, patient_id=patient_id, since=now - timedelta(hours=24))
     if history.empty:
         st.caption("No values in the last 24 h.")
         return

@@ -15,10 +15,10 @@ from dashboard.session import require
 from monitoring.services import auth
 from monitoring.export import writers as export
 from monitoring.export import quality
-from monitoring.store.db import session_scope
+from monitoring.services.transactions import session_scope
 from monitoring.export.deid import export_key_problems, new_export_key
-from monitoring.store.models import REGIMEN_SHORT, REGIMENS
-from monitoring.store.repository import list_wards
+from monitoring.clinical.vocabulary import REGIMEN_SHORT, REGIMENS
+from monitoring.views.lists import list_wards
 
 KEY_STATE = "reports_export_key"
 DOWNLOADS = (("csv", "Download CSV (zip)", "reports_download_csv"), ("xlsx", "Download Excel", "reports_download_xlsx"),

@@ -7,7 +7,7 @@ import streamlit as st
 from dashboard.patient_picker import choose_patient
 from dashboard.resources import get_engine, get_settings
 from dashboard.session import require
-from monitoring.store.db import read_scope
+from monitoring.services.transactions import read_scope
 from monitoring.views.summary import patient_summary
 
 user = require("view_patients")

@@ -5,9 +5,10 @@ import streamlit as st
 from dashboard.resources import get_engine
 from dashboard.session import require
 from monitoring.services import auth
-from monitoring.store.db import read_scope, session_scope
-from monitoring.store.models import ROLES
-from monitoring.store.repository import RecordError, list_wards
+from monitoring.services.transactions import read_scope, session_scope
+from monitoring.clinical.vocabulary import ROLES
+from monitoring.views.lists import list_wards
+from monitoring.errors import RecordError
 
 admin = require("manage_users")
 st.title("Users")

@@ -14,8 +14,8 @@ from dashboard.tables import WRAPPED_ROW_HEIGHT, wrapped_height
 from dashboard.ward_table import styled_overview
 from dashboard.warm_up import warm_up_charts
 from monitoring.services.auth import may
-from monitoring.store.db import read_scope
-from monitoring.store.repository import visible_wards
+from monitoring.services.transactions import read_scope
+from monitoring.views.lists import visible_wards
 from monitoring.views.ward import ward_overview
 
 REFRESH_SECONDS = 30

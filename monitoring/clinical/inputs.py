@@ -22,6 +22,10 @@ spreadsheet user counts) and column. Everything is vectorised: a million rows pa
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -146,6 +150,23 @@ def _patient_ids(series: pd.Series, problems: _Problems) -> pd.Series:
 # No observation of this monitor is older: a year such as 0026 or 1925 (a birth date in the wrong
 # column) is a typing error, and year-0026 rows broke every FHIR export (issue 16 item 10).
 EARLIEST_TIME = pd.Timestamp("2000-01-01", tz="UTC")
+
+# An entry more than this long after the observation time is a late entry and needs a reason
+# (peers.md §4: coroner PFD, 'mandatory reason for late observations'). Workflow rule, not clinical.
+LATE_ENTRY_AFTER = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class ObservationInput:
+    """One value as entered: code, value and unit as typed, plus a lab reference range if any."""
+
+    code: str
+    value: Any
+    unit: str | None = None
+    ref_low: float | None = None
+    ref_high: float | None = None
+    period_start: datetime | None = None
+    import_key: str | None = None
 
 
 def _times(series: pd.Series, problems: _Problems) -> pd.Series:

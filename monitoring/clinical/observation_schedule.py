@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, tzinfo
 
 import pandas as pd
 
-from monitoring.store.models import REGIMENS
+from monitoring.clinical.vocabulary import REGIMENS
 from monitoring.clinical.thresholds import SOURCE_STATUSES, Section, Source, default_thresholds, parser
 from monitoring.timefmt import elapsed_text
 

@@ -36,16 +36,10 @@ import pandas as pd
 from sqlalchemy import insert, select
 from sqlmodel import Session
 
+from monitoring.errors import RecordError
 from monitoring.store import repository
-from monitoring.store.models import (
-    ELIGIBILITY_ITEMS,
-    REGIMENS,
-    Bed,
-    EligibilityAnswer,
-    Patient,
-    PatientIdentity,
-    TreatmentCourse,
-)
+from monitoring.store.models import Bed, EligibilityAnswer, Patient, PatientIdentity, TreatmentCourse
+from monitoring.clinical.vocabulary import ELIGIBILITY_ITEMS, REGIMENS
 
 PATIENT_COUNT_DEFAULT = 12
 patient_count_default = PATIENT_COUNT_DEFAULT  # the name the CLI brief uses
@@ -1147,7 +1141,7 @@ def write_ward(*, session: Session, ward: DemoWard, ward_code: str = "DEMO",
         taken += session.scalars(select(PatientIdentity.mrn)
                                  .where(PatientIdentity.mrn.in_(mrns[start:start + 500]))).all()
     if taken:
-        raise repository.RecordError([f"{len(taken)} synthetic record numbers are already stored (e.g. {taken[0]}); "
+        raise RecordError([f"{len(taken)} synthetic record numbers are already stored (e.g. {taken[0]}); "
                                       "the demo ward is loaded once per database."])
     ward_ids: dict[Any, int] = {}
     bed_ids: dict[tuple[Any, str], int] = {}
@@ -1271,7 +1265,7 @@ def _insert_patients_bulk(*, session: Session, rows: list[dict], recorded_by: st
     now = datetime.now(timezone.utc)
     for row in rows:
         if row["regimen"] not in REGIMENS:
-            raise repository.RecordError([f"Regimen '{row['regimen']}' is not known."])
+            raise RecordError([f"Regimen '{row['regimen']}' is not known."])
     patient_table, course_table = Patient.__table__, TreatmentCourse.__table__
     result = session.execute(
         insert(patient_table).returning(patient_table.c.id, sort_by_parameter_order=True),

@@ -41,7 +41,7 @@ from monitoring.clinical.alert_levels import level_rank
 from monitoring.clinical.catalogue import ORGAN_SYSTEMS, default_catalogue
 from monitoring.store.db import time_as_stored
 from monitoring.export.deid import days_from, deid_reason, pseudonyms, withheld
-from monitoring.services.entry import SCORE_CODES
+from monitoring.clinical.code_lists import SCORE_CODES
 from monitoring.store.models import (Alert, AlertAction, DoseEvent, Observation, Patient, PatientIdentity, TreatmentCourse,
                                Ward)
 from monitoring.clinical.rules import aki, febrile_neutropenia, sepsis
@@ -79,7 +79,7 @@ COLUMN_DOCS: dict[str, tuple[str, str]] = {
                        "courses (C1 = first)"),
     "pseudonym": ("", "Stable patient pseudonym for this export key (HMAC-SHA256; not reversible without the key)"),
     "ward_code": ("", "Code of the patient's ward"),
-    "regimen": ("", "IL-2 regimen code (monitoring.store.models.REGIMENS); 'all' in cohort tables = every regimen"),
+    "regimen": ("", "IL-2 regimen code (monitoring.clinical.vocabulary.REGIMENS); 'all' in cohort tables = every regimen"),
     "cycle": ("count", "Treatment cycle number (1 = first)"),
     "course_status": ("", "Course status: planned, active, completed or stopped"),
     "is_synthetic": ("true/false", "Synthetic demo or benchmark patient"),
@@ -426,7 +426,7 @@ def _per_course(data: CohortData) -> pd.DataFrame:
     for status in ("given", "held", "stopped"):
         out[f"doses_{status}"] = _counts(doses[doses["status"] == status], "course_id", index)
     # Doses given although the pre-dose check did not say GIVE (issue 15): on the oncologist's decision
-    # to give that dose, or on an override naming the authoriser (monitoring.services.dose_gate).
+    # to give that dose, or on an override naming the authoriser (monitoring.views.dose_gate).
     out["doses_given_on_decision"] = _counts(given[given["decision_id"].notna()], "course_id", index)
     out["doses_given_by_override"] = _counts(given[given["override_by"].notna()], "course_id", index)
     for status, column in (("held", "hold_reasons"), ("stopped", "stop_reasons")):

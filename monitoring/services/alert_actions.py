@@ -17,8 +17,11 @@ from sqlmodel import Session
 
 from monitoring.services import auth
 from monitoring.clinical.alert_levels import is_worse
-from monitoring.store.models import ALERT_ACTIONS, Alert, AlertAction, Bed, Patient, PatientIdentity, User, Ward
-from monitoring.store.repository import RecordError, visible_wards, write_audit
+from monitoring.store.models import Alert, AlertAction, Bed, Patient, PatientIdentity, User, Ward
+from monitoring.clinical.vocabulary import ALERT_ACTIONS
+from monitoring.store.repository import write_audit
+from monitoring.views.lists import visible_wards
+from monitoring.errors import RecordError
 from monitoring.clinical.rules.common import SEVERITY_RANK
 from monitoring.clinical.rules.evidence import local_words
 

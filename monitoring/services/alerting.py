@@ -20,42 +20,8 @@ from monitoring.store import repository
 from monitoring.services.alert_actions import HANDLED, worse_than_at_latest_action
 from monitoring.clinical.engine import evaluate
 from monitoring.store.models import Alert, Patient, TreatmentCourse
+from monitoring.store.frames import store_frames
 from monitoring.store.repository import write_audit
-
-
-def store_frames(*, session: Session, patient_ids: Sequence[int] | None = None, since: datetime | None = None
-                 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """The engine's inputs from the store: canonical observations (since `since`, when given: a
-    forecast needs the recent record only; doses are always read whole, the course counts them),
-    doses and course baselines."""
-    obs = repository.current_observations(
-        session=session, patient_ids=patient_ids, since=since,
-        columns=["patient_id", "observed_at", "code", "value_num", "value_code", "period_start"])
-    obs = obs.rename(columns={"observed_at": "time"})
-    doses = repository.current_doses(session=session, patient_ids=patient_ids)
-    doses = pd.DataFrame({"patient_id": doses["patient_id"], "time": doses["given_at"].fillna(doses["scheduled_at"]),
-                          "status": doses["status"], "dose_number": doses["dose_number"].astype("Int64"),
-                          "scheduled_at": doses["scheduled_at"]})
-    latest = select(TreatmentCourse.patient_id, func.max(TreatmentCourse.id)).group_by(TreatmentCourse.patient_id)
-    if patient_ids is not None:
-        latest = latest.where(TreatmentCourse.patient_id.in_(list(patient_ids)))
-    course_ids = [row[1] for row in session.execute(latest).all()]
-    rows = session.scalars(select(TreatmentCourse).where(TreatmentCourse.id.in_(course_ids))).all()
-    # neutropenia_expected follows from the course (after lymphodepletion, or the temozolomide regimen:
-    # monitoring.clinical.rules.context), so the store has no column for it.
-    columns = ["patient_id", "baseline_weight_kg", "baseline_creatinine_mg_dl", "usual_sbp_mm_hg", "regimen",
-               "dose_interval_hours", "after_lymphodepletion", "course_id"]
-    courses = pd.DataFrame([{"patient_id": c.patient_id, "baseline_weight_kg": c.baseline_weight_kg,
-                             "baseline_creatinine_mg_dl": c.baseline_creatinine_mg_dl,
-                             "usual_sbp_mm_hg": c.usual_sbp_mm_hg, "regimen": c.regimen,
-                             "dose_interval_hours": c.dose_interval_hours,
-                             "after_lymphodepletion": bool(c.after_lymphodepletion), "course_id": c.id} for c in rows],
-                           columns=columns)
-    for frame in (obs, doses, courses):
-        frame["patient_id"] = frame["patient_id"].astype(str)
-    for column in ("baseline_weight_kg", "baseline_creatinine_mg_dl", "usual_sbp_mm_hg", "dose_interval_hours"):
-        courses[column] = pd.to_numeric(courses[column])
-    return obs, doses, courses
 
 
 def evaluate_store(*, session: Session, patient_ids: Sequence[int] | None = None) -> pd.DataFrame:
@@ -142,38 +108,4 @@ def sync_alerts(*, session: Session, patient_ids: Sequence[int] | None = None, u
         write_audit(session=session, username=username, action="evaluate", entity="alert",
                     after={**counts, "patients": None if patient_ids is None else list(patient_ids),
                            **({"reopened_alerts": reopened} if reopened else {})})
-    return counts
-
-
-
-ALERT_LIST_COLUMNS = ["id", "patient_id", "rule_id", "onset_at", "level", "severity", "status", "evidence_text",
-                      "evidence", "standard", "context", "last_evaluated_at"]
-
-
-def list_alerts(*, session: Session, patient_ids: Sequence[int] | None = None,
-                include_info: bool = True) -> pd.DataFrame:
-    """Stored alerts, newest onset first."""
-    query = select(*[getattr(Alert, c) for c in ALERT_LIST_COLUMNS]).order_by(Alert.onset_at.desc(), Alert.id)
-    if patient_ids is not None:
-        query = query.where(Alert.patient_id.in_(list(patient_ids)))
-    if not include_info:
-        query = query.where(Alert.severity != "info")
-    frame = pd.DataFrame.from_records([tuple(r) for r in session.execute(query).all()], columns=ALERT_LIST_COLUMNS)
-    for column in ("onset_at", "last_evaluated_at"):
-        frame[column] = pd.to_datetime(frame[column], utc=True)
-    return frame
-
-
-def open_alert_counts(*, session: Session, patient_ids: Sequence[int] | None = None) -> dict[int, dict[str, int]]:
-    """Open alerts (not expected effects) per patient and severity, for the ward list (these
-    patients only, when given: the hospital's alerts are not counted for one ward)."""
-    query = (select(Alert.patient_id, Alert.severity, func.count())
-             .where(Alert.status == "open", Alert.severity != "info")
-             .group_by(Alert.patient_id, Alert.severity))
-    if patient_ids is not None:
-        query = query.where(Alert.patient_id.in_(list(patient_ids)))
-    rows = session.execute(query).all()
-    counts: dict[int, dict[str, int]] = {}
-    for patient_id, severity, n in rows:
-        counts.setdefault(patient_id, {})[severity] = n
     return counts

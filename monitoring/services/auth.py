@@ -25,8 +25,10 @@ from sqlalchemy import and_, case, func, literal, select, update
 from sqlmodel import Session
 
 from monitoring.config import number_setting
-from monitoring.store.models import ROLES, AuditEvent, Patient, User, UserWard, Ward
-from monitoring.store.repository import DEMO_CREATOR, RecordError, made_by_demo, write_audit
+from monitoring.store.models import AuditEvent, Patient, User, UserWard, Ward
+from monitoring.clinical.vocabulary import ROLES
+from monitoring.store.repository import DEMO_CREATOR, made_by_demo, write_audit
+from monitoring.errors import RecordError
 
 LOCKOUT_ATTEMPTS = int(number_setting("IL2_LOCKOUT_ATTEMPTS"))
 LOCKOUT_MINUTES = number_setting("IL2_LOCKOUT_MINUTES")

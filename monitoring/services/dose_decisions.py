@@ -6,7 +6,7 @@ the pre-dose check, and recording give, hold, discuss or stop with who, when and
 - `last_24h`: the vital signs, laboratory results, weight gain and urine output of the last 24 h,
   one line each (latest, lowest, highest, count), for the decision.
 - `decide`: the decision on the next dose, with the pre-dose check it was made on (stored with it,
-  so a decision to give lapses on a criterion found after it: monitoring.services.dose_gate); only the
+  so a decision to give lapses on a criterion found after it: monitoring.views.dose_gate); only the
   oncologist role may decide (monitoring.services.auth 'decide_doses').
 
 No Streamlit here: dashboard/app_pages/dose_decisions.py is a thin page over these functions.
@@ -20,16 +20,18 @@ import pandas as pd
 from sqlalchemy import select
 from sqlmodel import Session
 
+from monitoring.views import lists
 from monitoring.services import auth
 
-from monitoring.services import dose_gate
+from monitoring.views import dose_gate
 
-from monitoring.services import dosing
+from monitoring.views import dosing
 
 from monitoring.store import repository
 from monitoring.clinical.catalogue import default_catalogue
-from monitoring.store.models import DOSE_DECISIONS, REGIMEN_SHORT, TreatmentCourse
-from monitoring.store.repository import RecordError
+from monitoring.store.models import TreatmentCourse
+from monitoring.clinical.vocabulary import DOSE_DECISIONS, REGIMEN_SHORT
+from monitoring.errors import RecordError
 from monitoring.timefmt import elapsed_text, local_text
 
 #: The decisions as the oncologist reads them on the page, in the order offered.
@@ -51,7 +53,7 @@ def due_doses(*, session: Session, ward_ids: list[int], now: datetime, tz: tzinf
     """Patients of these wards whose next IL-2 dose is due within `within_hours` (or overdue): bed, name,
     course, dose number and due time, what the pre-dose check would say now, and the oncologist's
     decision that stands for that dose. Soonest first."""
-    patients = repository.ward_patient_list(session=session, ward_ids=ward_ids)
+    patients = lists.ward_patient_list(session=session, ward_ids=ward_ids)
     patients = patients[patients["course_id"].notna()]
     if patients.empty:
         return pd.DataFrame(columns=DUE_COLUMNS)

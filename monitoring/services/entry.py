@@ -11,21 +11,16 @@ from datetime import datetime, timedelta, timezone, tzinfo
 import pandas as pd
 from sqlmodel import Session
 
-from monitoring.services.alerting import list_alerts, sync_alerts
+from monitoring.services.alerting import sync_alerts
+from monitoring.views.alerts import list_alerts
 from monitoring.clinical.catalogue import Catalogue, default_catalogue
 from monitoring.clinical.observation_schedule import due_words, next_set
-from monitoring.store.repository import ObservationInput, current_observations
+from monitoring.store.repository import current_observations
+from monitoring.clinical.inputs import ObservationInput
 from monitoring.clinical.scores import news2_response, score_frame
 from monitoring.timefmt import elapsed_text
+from monitoring.clinical.code_lists import LABS, SCORE_CODES, VITAL_SIGNS
 
-# NEWS2 chart order (RCP 2017 Chart 1), then the other bedside vital signs.
-VITAL_SIGNS = ("resp_rate", "spo2", "spo2_scale", "on_oxygen", "o2_flow", "sbp", "dbp", "heart_rate",
-               "consciousness", "temperature")
-LAB_SYSTEMS = ("hematologic", "hepatic", "metabolic")
-LABS = ("anc", "wbc", "lymphocytes", "eosinophils", "platelets", "hemoglobin", "creatinine", "bilirubin", "ast",
-        "alt", "alp", "albumin", "sodium", "potassium", "magnesium", "lactate", "crp")
-SCORE_CODES = ("resp_rate", "spo2", "spo2_scale", "on_oxygen", "sbp", "heart_rate", "consciousness", "temperature",
-               "wbc", "gcs")
 
 
 def entry_groups(catalogue: Catalogue | None = None) -> dict[str, list[str]]:
@@ -79,6 +74,33 @@ def after_save(*, session: Session, patient_id: int, values: dict[str, object], 
     return Feedback(news2=news2, band=band, missing=str(scored["news2_missing"]), frequency=frequency,
                     frequency_hours=hours, response=response, alerts=recent, counts=counts,
                     trend=trend[["code", "observed_at", "value_num", "unit"]])
+
+
+def record_set(*, session: Session, patient_id: int, values: list[ObservationInput], observed_at: datetime,
+               username: str, now: datetime, course_id: int | None = None, confirmed: frozenset[str] | set[str] = frozenset(),
+               late_reason: str | None = None, draft_form: str | None = None) -> Feedback:
+    """Record a bedside set (the nurse's Save): validate and store it whole (RecordError or
+    ConfirmationRequired, nothing stored), re-evaluate the patient's alerts, discard the nurse's draft of
+    the form, and return what the nurse sees at once (after_save), all in the caller's one transaction."""
+    from monitoring.services.drafts import discard_draft
+    from monitoring.store.repository import add_observation_set
+
+    saved = add_observation_set(session=session, patient_id=patient_id, values=values, observed_at=observed_at,
+                                recorded_by=username, course_id=course_id, confirmed=confirmed,
+                                late_reason=late_reason, now=now)
+    canonical = {o.code: (o.value_code if o.value_code is not None else o.value_num) for o in saved.observations}
+    feedback = after_save(session=session, patient_id=patient_id, values=canonical, observed_at=observed_at,
+                          username=username, now=now)
+    if draft_form is not None:
+        discard_draft(session=session, username=username, form=draft_form, patient_id=patient_id)
+    return feedback
+
+
+def recent_values(*, session: Session, patient_id: int, since: datetime | None = None,
+                  codes: list[str] | None = None) -> pd.DataFrame:
+    """The patient's current values (the latest version of each, entered-in-error left out), optionally
+    since a time or for some codes."""
+    return current_observations(session=session, patient_ids=[patient_id], since=since, codes=codes)
 
 
 def correct_value(*, session: Session, patient_id: int, observation_id: int, reason: str, username: str,

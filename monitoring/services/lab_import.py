@@ -79,7 +79,8 @@ from monitoring.clinical.catalogue import Catalogue, default_catalogue
 from monitoring.errors import InputError
 from monitoring.clinical.inputs import REQUIRED_COLUMNS, read_long_frame
 from monitoring.store.models import Alert, Observation, Patient, PatientIdentity, TreatmentCourse, Ward
-from monitoring.store.repository import FUTURE_TOLERANCE, RecordError, write_audit
+from monitoring.store.repository import FUTURE_TOLERANCE, write_audit
+from monitoring.errors import RecordError
 from monitoring.timefmt import local_text
 
 # Codes a laboratory reports: blood counts, liver and kidney chemistry, electrolytes, lactate, CRP.

@@ -18,6 +18,7 @@ from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
+
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -25,50 +26,6 @@ def utc_now() -> datetime:
 def new_pseudo_id() -> str:
     """128 random bits (hex): what a patient's export pseudonyms are computed from (monitoring.export.deid)."""
     return secrets.token_hex(16)
-
-
-# Controlled vocabularies. The migration turns each into a CHECK constraint, so a typo in code
-# cannot store an unknown status.
-REGIMENS: dict[str, str] = {
-    "hd-iv-bolus": "High-dose IV bolus every 8 h",
-    "continuous-iv": "Continuous IV infusion",
-    "low-dose-sc": "Low-dose subcutaneous (including self-injection at home)",
-    "biochemotherapy": "IL-2 with interferon and temozolomide",
-    "til-il2": "IL-2 after TIL cell infusion (after lymphodepletion)",
-    "intralesional": "Intralesional IL-2",
-}
-# Short names for tables read on a 1366-px ward workstation.
-REGIMEN_SHORT: dict[str, str] = {
-    "hd-iv-bolus": "HD IV bolus q8h",
-    "continuous-iv": "Continuous IV",
-    "low-dose-sc": "Low-dose SC",
-    "biochemotherapy": "IL-2 + IFN + TMZ",
-    "til-il2": "TIL + IL-2",
-    "intralesional": "Intralesional",
-}
-ROUTES = ("IV", "SC", "intralesional")
-ELIGIBILITY_ITEMS: dict[str, str] = {
-    "bedbound": "Bedbound",
-    "supplemental_oxygen": "Needs supplemental oxygen",
-    "active_brain_metastases": "Active brain metastases",
-    "on_steroids": "On systemic steroids",
-    "heart_disease": "Significant heart disease",
-    "liver_disease": "Significant liver disease",
-    "lung_disease": "Significant lung disease",
-    "kidney_disease": "Significant kidney disease",
-    "autoimmune_disease": "Autoimmune disease",
-}
-ELIGIBILITY_ANSWERS = ("yes", "no", "unknown")
-DOSE_STATUSES = ("given", "held", "stopped")
-# The oncologist's decision on one scheduled dose (DoseDecision): give it, hold it, discuss it at the
-# bedside first, or stop IL-2 for the course.
-DOSE_DECISIONS = ("give", "hold", "discuss", "stop")
-RECORD_STATUSES = ("final", "amended", "entered-in-error")
-OBSERVATION_SOURCES = ("manual", "device", "lab-import")
-ALERT_STATUSES = ("open", "acknowledged", "declined", "escalated", "snoozed", "resolved", "retracted")
-ALERT_ACTIONS = ("acknowledge", "decline", "escalate", "snooze", "resolve")
-ROLES = ("nurse", "oncologist", "quality", "admin")
-COURSE_STATUSES = ("planned", "active", "completed", "stopped")
 
 
 class Ward(SQLModel, table=True):
@@ -178,7 +135,7 @@ class DoseEvent(SQLModel, table=True):
     supersedes_id: int | None = Field(default=None, foreign_key="doseevent.id", unique=True)
     recorded_at: datetime = Field(default_factory=utc_now)
     recorded_by: str = Field(max_length=64)
-    # What made a given dose allowed (migration 0007, monitoring.services.dosing.record): the pre-dose check's
+    # What made a given dose allowed (migration 0007, monitoring.services.doses.record): the pre-dose check's
     # decision and criteria at the time it was given; the oncologist's decision to give it over the
     # check, or an override naming the authorising clinician and the reason.
     check_decision: str | None = Field(default=None, max_length=32)
@@ -192,7 +149,7 @@ class DoseDecision(SQLModel, table=True):
     """An oncologist's decision on one scheduled dose of a course, with the pre-dose check it was made
     on. Append-only: a changed decision is a new row, and the latest for a dose number stands. A
     decision to give lapses when the check finds a criterion (or misses an input) that it did not
-    find when the decision was made (monitoring.services.dosing.standing_decision)."""
+    find when the decision was made (monitoring.views.dosing.standing_decision)."""
 
     __table_args__ = (Index("ix_dosedecision_course_dose", "course_id", "dose_number"),)
     id: int | None = Field(default=None, primary_key=True)

@@ -21,65 +21,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
+from monitoring.errors import ConfirmationRequired, RecordError
 from monitoring.clinical.catalogue import Catalogue, ObservationValueError, UnknownCodeError, default_catalogue
 from monitoring.store.db import time_as_stored
-from monitoring.clinical.inputs import EARLIEST_TIME
+from monitoring.clinical.inputs import EARLIEST_TIME, LATE_ENTRY_AFTER, ObservationInput
 from monitoring.clinical.rules.hold_criteria import BY_ID as _HOLD_CRITERIA
-from monitoring.store.models import (
-    DOSE_DECISIONS,
-    DOSE_STATUSES,
-    ELIGIBILITY_ANSWERS,
-    ELIGIBILITY_ITEMS,
-    OBSERVATION_SOURCES,
-    REGIMENS,
-    ROUTES,
-    AuditEvent,
-    Bed,
-    DoseDecision,
-    DoseEvent,
-    EligibilityAnswer,
-    Observation,
-    Patient,
-    PatientIdentity,
-    TreatmentCourse,
-    User,
-    Ward,
-)
+from monitoring.store.models import AuditEvent, Bed, DoseDecision, DoseEvent, EligibilityAnswer, Observation, Patient, PatientIdentity, TreatmentCourse, User, Ward
+from monitoring.clinical.vocabulary import DOSE_DECISIONS, DOSE_STATUSES, ELIGIBILITY_ANSWERS, ELIGIBILITY_ITEMS, OBSERVATION_SOURCES, REGIMENS, ROUTES
 
-# An entry more than this long after the observation time is a late entry and needs a reason
-# (peers.md §4: coroner PFD, 'mandatory reason for late observations'). Workflow rule, not clinical.
-LATE_ENTRY_AFTER = timedelta(hours=1)
 # Device clocks drift; a time further in the future than this is a typing error.
 FUTURE_TOLERANCE = timedelta(minutes=5)
-
-
-class RecordError(ValueError):
-    """Input refused; `errors` lists every problem found, each naming value, unit and what is accepted."""
-
-    def __init__(self, errors: Sequence[str]):
-        self.errors = list(errors)
-        super().__init__("; ".join(self.errors))
-
-
-class ConfirmationRequired(RecordError):
-    """Values are possible but surprising: save again with them confirmed (by code)."""
-
-    def __init__(self, confirmations: Mapping[str, str]):
-        self.confirmations = dict(confirmations)
-        super().__init__(list(self.confirmations.values()))
-
-
-@dataclass(frozen=True)
-class ObservationInput:
-    """One value as entered: code, value and unit as typed, plus a lab reference range if any."""
-
-    code: str
-    value: Any
-    unit: str | None = None
-    ref_low: float | None = None
-    ref_high: float | None = None
-    period_start: datetime | None = None
-    import_key: str | None = None
 
 
 @dataclass
@@ -558,7 +509,7 @@ def current_observations(*, session: Session, patient_ids: Sequence[int] | None 
     if since is not None:
         query = query.where(Observation.observed_at >= since)
     query = query.order_by(Observation.patient_id, Observation.observed_at, Observation.id)
-    return _frame(session.execute(query).all(), list(columns))
+    return rows_frame(session.execute(query).all(), list(columns))
 
 
 def observation_history(*, session: Session, observation_id: int) -> list[Observation]:
@@ -578,7 +529,7 @@ def _is_time(column: str) -> bool:
     return column.endswith("_at") or column == "period_start"
 
 
-def _frame(rows: Sequence[Any], columns: list[str]) -> pd.DataFrame:
+def rows_frame(rows: Sequence[Any], columns: list[str]) -> pd.DataFrame:
     frame = pd.DataFrame.from_records([tuple(r) for r in rows], columns=columns)
     for column in columns:
         if _is_time(column):  # datetimes, or the ISO text SQLite stores (db.time_as_stored)
@@ -598,7 +549,7 @@ def record_dose(*, session: Session, course_id: int, dose_number: int, scheduled
     """Store an IL-2 dose as given (time and dose), held or stopped (with the reason: its words, the
     hold criteria chosen and the note typed), with what allowed a given dose (the pre-dose check, the
     oncologist's decision, an override). Storage only: whether a dose may be recorded as given is
-    monitoring.services.dosing.record's rule, which every caller that records a dose at the bedside uses."""
+    monitoring.services.doses.record's rule, which every caller that records a dose at the bedside uses."""
     errors = []
     if status not in DOSE_STATUSES:
         errors.append(f"Dose status '{status}' is not known; accepted: {', '.join(DOSE_STATUSES)}.")
@@ -705,7 +656,7 @@ def standing_row(decisions: dict[tuple[int, int], DoseDecision], course_id: int,
 
 def next_dose_decisions(*, session: Session, course_ids: Sequence[int]) -> dict[int, tuple[int, DoseDecision | None]]:
     """For each course: the next dose number (the highest recorded, entered-in-error ones aside, + 1:
-    as monitoring.services.dosing.next_dose counts) and the decision that stands for it, if any. Two queries."""
+    as monitoring.views.dosing.next_dose counts) and the decision that stands for it, if any. Two queries."""
     if not course_ids:
         return {}
     highest = dict(session.execute(
@@ -729,99 +680,10 @@ def current_doses(*, session: Session, patient_ids: Sequence[int] | None = None)
     if patient_ids is not None:
         query = query.where(DoseEvent.patient_id.in_(list(patient_ids)))
     query = query.order_by(DoseEvent.patient_id, DoseEvent.scheduled_at, DoseEvent.id)
-    return _frame(session.execute(query).all(), DOSE_COLUMNS)
+    return rows_frame(session.execute(query).all(), DOSE_COLUMNS)
 
 
 # --- ward list -----------------------------------------------------------------------------------
-
-WARD_LIST_COLUMNS = ["patient_id", "ward", "bed", "name", "mrn", "is_synthetic", "course_id", "regimen",
-                     "cycle", "course_start", "planned_doses", "doses_given", "last_dose_status",
-                     "last_dose_at", "last_set_at"]
-
-
-def ward_patient_list(*, session: Session, ward_id: int | None = None,
-                      ward_ids: Sequence[int] | None = None) -> pd.DataFrame:
-    """One row per patient on the ward with the latest course, dose counts and the last set time.
-
-    The aggregates are computed for the ward's patients only (a hospital holds a million
-    observations: aggregating them all took seconds on every overview refresh)."""
-    on_ward = select(Patient.id)
-    if ward_id is not None:
-        on_ward = on_ward.where(Patient.ward_id == ward_id)
-    if ward_ids is not None:
-        on_ward = on_ward.where(Patient.ward_id.in_(list(ward_ids)))
-    patient_ids = list(session.scalars(on_ward).all())
-    if not patient_ids:
-        return pd.DataFrame(columns=WARD_LIST_COLUMNS)
-    latest_course = (select(TreatmentCourse.patient_id, func.max(TreatmentCourse.id).label("course_id"))
-                     .where(TreatmentCourse.patient_id.in_(patient_ids))
-                     .group_by(TreatmentCourse.patient_id).subquery())
-    given = (select(DoseEvent.course_id, func.count().label("n"))
-             .where(DoseEvent.status == "given", DoseEvent.record_status != "entered-in-error",
-                    DoseEvent.course_id.in_(select(latest_course.c.course_id)))
-             .group_by(DoseEvent.course_id).subquery())
-    last_dose_id = (select(DoseEvent.course_id, func.max(DoseEvent.id).label("dose_id"))
-                    .where(DoseEvent.course_id.in_(select(latest_course.c.course_id)))
-                    .group_by(DoseEvent.course_id).subquery())
-    last_dose = aliased(DoseEvent)
-    # The newest bedside value, read backwards along ix_observation_patient_time (a few rows each).
-    last_set_at = (select(Observation.observed_at)
-                   .where(Observation.patient_id == Patient.id, Observation.source != "lab-import")
-                   .order_by(Observation.observed_at.desc()).limit(1).correlate(Patient).scalar_subquery())
-    query = (
-        select(Patient.id, Ward.name, Bed.label,
-               (PatientIdentity.family_name + ", " + PatientIdentity.given_name), PatientIdentity.mrn,
-               Patient.is_synthetic, TreatmentCourse.id, TreatmentCourse.regimen, TreatmentCourse.cycle,
-               TreatmentCourse.start_at, TreatmentCourse.planned_doses, func.coalesce(given.c.n, 0),
-               last_dose.status, func.coalesce(last_dose.given_at, last_dose.scheduled_at), last_set_at)
-        .join(PatientIdentity, PatientIdentity.patient_id == Patient.id)
-        .outerjoin(Ward, Ward.id == Patient.ward_id)
-        .outerjoin(Bed, Bed.id == Patient.bed_id)
-        .outerjoin(latest_course, latest_course.c.patient_id == Patient.id)
-        .outerjoin(TreatmentCourse, TreatmentCourse.id == latest_course.c.course_id)
-        .outerjoin(given, given.c.course_id == TreatmentCourse.id)
-        .outerjoin(last_dose_id, last_dose_id.c.course_id == TreatmentCourse.id)
-        .outerjoin(last_dose, last_dose.id == last_dose_id.c.dose_id)
-        .where(Patient.id.in_(patient_ids))
-        .order_by(Ward.name, Bed.label, Patient.id)
-    )
-    frame = _frame(session.execute(query).all(), WARD_LIST_COLUMNS)  # parses last_dose_at, last_set_at
-    frame["course_start"] = pd.to_datetime(frame["course_start"], utc=True)
-    return frame
-
-
-def list_wards(*, session: Session) -> list[Ward]:
-    return list(session.scalars(select(Ward).order_by(Ward.name)).all())
-
-
-def wards_with_courses(*, session: Session) -> set[int]:
-    """Ids of the wards that hold at least one patient with an IL-2 course."""
-    query = select(Patient.ward_id).join(TreatmentCourse, TreatmentCourse.patient_id == Patient.id).distinct()
-    return {ward for ward in session.scalars(query) if ward is not None}
-
-
-def holds_synthetic_data(*, session: Session) -> bool:
-    """True when any patient is synthetic (the banner then says so on every page)."""
-    return session.scalar(select(Patient.id).where(Patient.is_synthetic).limit(1)) is not None
-
-
-def patient_ward_id(*, session: Session, patient_id: int | None) -> int | None:
-    """The ward of a patient (None for an unknown patient or none given)."""
-    return None if patient_id is None else session.scalar(select(Patient.ward_id).where(Patient.id == patient_id))
-
-
-def course_baseline_weight_kg(*, session: Session, course_id: int | None) -> float | None:
-    """A course's baseline weight, or None (no course, or not recorded: never zero)."""
-    if course_id is None:
-        return None
-    return session.scalar(select(TreatmentCourse.baseline_weight_kg).where(TreatmentCourse.id == course_id))
-
-
-def visible_wards(*, session: Session, role: str, ward_ids: Sequence[int]) -> list[Ward]:
-    """The wards whose patients a user may see: a nurse those assigned, an oncologist all."""
-    wards = list_wards(session=session)
-    return wards if role == "oncologist" else [w for w in wards if w.id in set(ward_ids)]
-
 
 # --- bulk paths (lab import, synthetic data) ----------------------------------------------------
 

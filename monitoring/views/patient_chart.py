@@ -30,12 +30,12 @@ import pandas as pd
 from sqlalchemy import select
 from sqlmodel import Session
 
-from monitoring.services.alerting import list_alerts
+from monitoring.views.alerts import list_alerts
 from monitoring.clinical.rules.evidence import local_words
 from monitoring.clinical.catalogue import Catalogue, default_catalogue
 from monitoring.config import load_settings
 from monitoring.clinical.ctcae import CtcaeThresholds
-from monitoring.services.entry import LABS, SCORE_CODES
+from monitoring.clinical.code_lists import LABS, SCORE_CODES
 from monitoring.clinical.fluids import shift_starts
 from monitoring.store.models import Patient, TreatmentCourse
 from monitoring.store.repository import current_doses, current_observations

@@ -14,8 +14,9 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from monitoring.clinical.catalogue import default_catalogue
-from monitoring.services.entry import LABS, VITAL_SIGNS
-from monitoring.store.models import ELIGIBILITY_ITEMS, REGIMENS, EligibilityAnswer, TreatmentCourse
+from monitoring.clinical.code_lists import LABS, VITAL_SIGNS
+from monitoring.store.models import EligibilityAnswer, TreatmentCourse
+from monitoring.clinical.vocabulary import ELIGIBILITY_ITEMS, REGIMENS
 from monitoring.store.repository import current_doses, current_observations
 from monitoring.clinical.thresholds import Thresholds, default_thresholds
 from monitoring.timefmt import course_day, elapsed_text, local_text

@@ -13,13 +13,15 @@ import pandas as pd
 from sqlalchemy import select
 from sqlmodel import Session
 
-from monitoring.services.alerting import open_alert_counts
+from monitoring.views.alerts import open_alert_counts
 from monitoring.clinical.catalogue import ORGAN_SYSTEMS
-from monitoring.services.dosing import forecasts
-from monitoring.services.entry import SCORE_CODES
+from monitoring.views.dosing import forecasts
+from monitoring.clinical.code_lists import SCORE_CODES
 from monitoring.clinical.observation_schedule import next_set
-from monitoring.store.models import REGIMEN_SHORT, TreatmentCourse
-from monitoring.store.repository import OBSERVATION_COLUMNS, current_observations, ward_patient_list
+from monitoring.store.models import TreatmentCourse
+from monitoring.clinical.vocabulary import REGIMEN_SHORT
+from monitoring.store.repository import OBSERVATION_COLUMNS, current_observations
+from monitoring.views.lists import ward_patient_list
 from monitoring.clinical.rules.common import SEVERITY_RANK
 from monitoring.clinical.scores import news2_response, score_frame
 from monitoring.timefmt import course_day, elapsed_text

@@ -17,9 +17,10 @@ from bench.streamlit_server import serve
 from monitoring.services import auth
 from monitoring.config import load_settings
 from monitoring.store.db import make_engine, session_scope
-from monitoring.services import dosing
+from monitoring.views import dosing
 from monitoring.store.models import Bed, Observation, Patient, SignInSession, TreatmentCourse
-from monitoring.store.repository import ObservationInput, add_observation_set
+from monitoring.store.repository import add_observation_set
+from monitoring.clinical.inputs import ObservationInput
 from tests.e2e.conftest import wait_for_app_run
 from tests.e2e.test_smoke import SHOTS, sign_in
 

@@ -22,9 +22,10 @@ import numpy as np
 import pandas as pd
 
 from monitoring.clinical.rules.evidence import render
+from monitoring.clinical.severities import SEVERITIES, SEVERITY_RANK  # noqa: F401  (re-exported for the rules)
 from monitoring.clinical.thresholds import SOURCE_STATUSES, Section, Source, parser
+from monitoring.clinical.vocabulary import REGIMENS
 
-from monitoring.clinical.severities import SEVERITIES, SEVERITY_RANK  # noqa: E402  (re-exported for the rules)
 FINDING_COLUMNS = ["patient_id", "time", "level", "severity", "evidence", "context"]
 ALERT_COLUMNS = ["patient_id", "rule", "onset", "level", "severity", "evidence", "standard", "context",
                  "evidence_items", "rule_version", "last_seen", "findings", "alert_key"]
@@ -239,8 +240,8 @@ def parse_validity(section: Section) -> Validity:
         "readings_apart_hours")))
 
 
-#: The regimens of the course model (monitoring.store.models.REGIMENS; a test keeps the two in step).
-REGIMEN_IDS = ("hd-iv-bolus", "continuous-iv", "low-dose-sc", "biochemotherapy", "til-il2", "intralesional")
+#: The regimens of the course model.
+REGIMEN_IDS = tuple(REGIMENS)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ it is a danger sign in itself (`danger`: it raises an alert between doses, and a
 never an expected IL-2 effect) and whether it is judged only at the time of dosing (`at_dosing`:
 Dutcher 2014 Table 3 judges tachycardia and the minimum phenylephrine dose 'at the time of dosing').
 `INPUTS` says how long each input stays valid. The engine (monitoring.clinical.rules.il2_hold), the pre-dose
-check (monitoring.services.dosing) and the expected-effect judgement read this table; nothing else lists
+check (monitoring.views.dosing) and the expected-effect judgement read this table; nothing else lists
 criteria.
 
 Sources: PROLEUKIN label Table 2 and boxed warning (withhold for SBP < 90 mmHg, SpO2 < 90%, mental

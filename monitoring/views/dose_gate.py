@@ -11,7 +11,7 @@
 - An oncologist's decision to hold, to discuss or to stop stands until they record another one; a
   dose given against it needs an override too, even when the check says GIVE.
 
-The rule is applied by monitoring.services.dosing.record, which the page, the CLI and the tests all call.
+The rule is applied by monitoring.services.doses.record, which the page, the CLI and the tests all call.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:   # dosing imports this module
-    from monitoring.services.dosing import PreDoseCheck
+    from monitoring.views.dosing import PreDoseCheck
 
 #: Bases on which a given dose was allowed, as stored (quality counts 'decision' and 'override').
 BASES = ("check", "decision", "override")

@@ -1,0 +1,105 @@
+"""The wards and patient lists the pages choose from (read only).
+
+Queries over the store that return plain frames, values or Ward rows; the pages call these instead of
+building queries (tests/test_architecture.py keeps SQL out of dashboard/).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
+from sqlmodel import Session
+
+from monitoring.store.models import Bed, DoseEvent, Observation, Patient, PatientIdentity, TreatmentCourse, Ward
+from monitoring.store.repository import rows_frame
+
+
+WARD_LIST_COLUMNS = ["patient_id", "ward", "bed", "name", "mrn", "is_synthetic", "course_id", "regimen",
+                     "cycle", "course_start", "planned_doses", "doses_given", "last_dose_status",
+                     "last_dose_at", "last_set_at"]
+
+
+def ward_patient_list(*, session: Session, ward_id: int | None = None,
+                      ward_ids: Sequence[int] | None = None) -> pd.DataFrame:
+    """One row per patient on the ward with the latest course, dose counts and the last set time.
+
+    The aggregates are computed for the ward's patients only (a hospital holds a million
+    observations: aggregating them all took seconds on every overview refresh)."""
+    on_ward = select(Patient.id)
+    if ward_id is not None:
+        on_ward = on_ward.where(Patient.ward_id == ward_id)
+    if ward_ids is not None:
+        on_ward = on_ward.where(Patient.ward_id.in_(list(ward_ids)))
+    patient_ids = list(session.scalars(on_ward).all())
+    if not patient_ids:
+        return pd.DataFrame(columns=WARD_LIST_COLUMNS)
+    latest_course = (select(TreatmentCourse.patient_id, func.max(TreatmentCourse.id).label("course_id"))
+                     .where(TreatmentCourse.patient_id.in_(patient_ids))
+                     .group_by(TreatmentCourse.patient_id).subquery())
+    given = (select(DoseEvent.course_id, func.count().label("n"))
+             .where(DoseEvent.status == "given", DoseEvent.record_status != "entered-in-error",
+                    DoseEvent.course_id.in_(select(latest_course.c.course_id)))
+             .group_by(DoseEvent.course_id).subquery())
+    last_dose_id = (select(DoseEvent.course_id, func.max(DoseEvent.id).label("dose_id"))
+                    .where(DoseEvent.course_id.in_(select(latest_course.c.course_id)))
+                    .group_by(DoseEvent.course_id).subquery())
+    last_dose = aliased(DoseEvent)
+    # The newest bedside value, read backwards along ix_observation_patient_time (a few rows each).
+    last_set_at = (select(Observation.observed_at)
+                   .where(Observation.patient_id == Patient.id, Observation.source != "lab-import")
+                   .order_by(Observation.observed_at.desc()).limit(1).correlate(Patient).scalar_subquery())
+    query = (
+        select(Patient.id, Ward.name, Bed.label,
+               (PatientIdentity.family_name + ", " + PatientIdentity.given_name), PatientIdentity.mrn,
+               Patient.is_synthetic, TreatmentCourse.id, TreatmentCourse.regimen, TreatmentCourse.cycle,
+               TreatmentCourse.start_at, TreatmentCourse.planned_doses, func.coalesce(given.c.n, 0),
+               last_dose.status, func.coalesce(last_dose.given_at, last_dose.scheduled_at), last_set_at)
+        .join(PatientIdentity, PatientIdentity.patient_id == Patient.id)
+        .outerjoin(Ward, Ward.id == Patient.ward_id)
+        .outerjoin(Bed, Bed.id == Patient.bed_id)
+        .outerjoin(latest_course, latest_course.c.patient_id == Patient.id)
+        .outerjoin(TreatmentCourse, TreatmentCourse.id == latest_course.c.course_id)
+        .outerjoin(given, given.c.course_id == TreatmentCourse.id)
+        .outerjoin(last_dose_id, last_dose_id.c.course_id == TreatmentCourse.id)
+        .outerjoin(last_dose, last_dose.id == last_dose_id.c.dose_id)
+        .where(Patient.id.in_(patient_ids))
+        .order_by(Ward.name, Bed.label, Patient.id)
+    )
+    frame = rows_frame(session.execute(query).all(), WARD_LIST_COLUMNS)  # parses last_dose_at, last_set_at
+    frame["course_start"] = pd.to_datetime(frame["course_start"], utc=True)
+    return frame
+
+
+def list_wards(*, session: Session) -> list[Ward]:
+    return list(session.scalars(select(Ward).order_by(Ward.name)).all())
+
+
+def wards_with_courses(*, session: Session) -> set[int]:
+    """Ids of the wards that hold at least one patient with an IL-2 course."""
+    query = select(Patient.ward_id).join(TreatmentCourse, TreatmentCourse.patient_id == Patient.id).distinct()
+    return {ward for ward in session.scalars(query) if ward is not None}
+
+
+def holds_synthetic_data(*, session: Session) -> bool:
+    """True when any patient is synthetic (the banner then says so on every page)."""
+    return session.scalar(select(Patient.id).where(Patient.is_synthetic).limit(1)) is not None
+
+
+def patient_ward_id(*, session: Session, patient_id: int | None) -> int | None:
+    """The ward of a patient (None for an unknown patient or none given)."""
+    return None if patient_id is None else session.scalar(select(Patient.ward_id).where(Patient.id == patient_id))
+
+
+def course_baseline_weight_kg(*, session: Session, course_id: int | None) -> float | None:
+    """A course's baseline weight, or None (no course, or not recorded: never zero)."""
+    if course_id is None:
+        return None
+    return session.scalar(select(TreatmentCourse.baseline_weight_kg).where(TreatmentCourse.id == course_id))
+
+
+def visible_wards(*, session: Session, role: str, ward_ids: Sequence[int]) -> list[Ward]:
+    """The wards whose patients a user may see: a nurse those assigned, an oncologist all."""
+    wards = list_wards(session=session)
+    return wards if role == "oncologist" else [w for w in wards if w.id in set(ward_ids)]
