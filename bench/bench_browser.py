@@ -50,9 +50,9 @@ def build(path: Path, hospital_courses: int = HOSPITAL_COURSES) -> tuple[str, in
     """The benchmark ward inside a hospital of `hospital_courses` more courses; returns (database URL,
     hourly-vitals points added for the ward's first patient)."""
     from monitoring.demo import seed as demo
-    from monitoring.store import repository
     from monitoring.services.alerting import sync_alerts
     from monitoring.services.auth import ensure_demo_accounts
+    from monitoring.store import repository
     from monitoring.store.db import make_engine, session_scope, upgrade
     from monitoring.store.models import TreatmentCourse
 

@@ -21,16 +21,13 @@ END = datetime(2026, 11, 27, 8, tzinfo=timezone.utc)
 def run(quick: bool = False) -> list[dict]:
     from sqlalchemy import select
 
+    from monitoring.clinical.inputs import ObservationInput
     from monitoring.demo import seed as demo
-
-    from monitoring.services import entry
-
-    from monitoring.services import sessions
+    from monitoring.services import entry, sessions
     from monitoring.services.drafts import discard_draft, save_draft
     from monitoring.store.db import make_engine, session_scope, upgrade
     from monitoring.store.models import Patient
     from monitoring.store.repository import add_observation_set
-    from monitoring.clinical.inputs import ObservationInput
 
     courses = 200 if quick else 2000
     with tempfile.TemporaryDirectory() as folder:
@@ -56,7 +53,8 @@ def run(quick: bool = False) -> list[dict]:
                                values=typed, now=END)
                 typing.append(time.perf_counter() - started)
             observed = END + timedelta(minutes=5 + i)
-            values = [ObservationInput("resp_rate", 22), ObservationInput("spo2", 94), ObservationInput("on_oxygen", "no"),
+            values = [ObservationInput("resp_rate", 22), ObservationInput("spo2", 94),
+                      ObservationInput("on_oxygen", "no"),
                       ObservationInput("sbp", 96), ObservationInput("heart_rate", 118),
                       ObservationInput("consciousness", "A"), ObservationInput("temperature", "38.6")]
             started = time.perf_counter()

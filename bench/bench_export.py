@@ -30,9 +30,8 @@ def hospital_db(courses: int) -> str:
     """URL of a SQLite file holding the synthetic hospital with synced alerts (built once, then reused)."""
     from sqlalchemy import select
 
-    from monitoring.services import alert_actions
-
     from monitoring.demo import seed as demo
+    from monitoring.services import alert_actions
     from monitoring.services.alerting import sync_alerts
     from monitoring.store.db import make_engine, session_scope, upgrade
     from monitoring.store.models import Alert
@@ -67,8 +66,8 @@ def hospital_db(courses: int) -> str:
 
 def export_csv(url: str) -> tuple[bytes, int]:
     """What `il2-monitor export --format csv` does once the database is open: (zip bytes, course rows)."""
-    from monitoring.export import writers as export
     from monitoring.export import quality
+    from monitoring.export import writers as export
     from monitoring.store.db import make_engine, session_scope
 
     engine = make_engine(url)

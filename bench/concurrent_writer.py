@@ -12,11 +12,10 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
+from monitoring.clinical.inputs import ObservationInput
 from monitoring.services import entry
-
 from monitoring.store import repository
 from monitoring.store.db import make_engine, session_scope
-from monitoring.clinical.inputs import ObservationInput
 
 START = datetime(2026, 11, 20, tzinfo=timezone.utc)
 # A set that raises alerts (fever, tachycardia, low SBP) every so often, so alert rows are contended.

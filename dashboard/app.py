@@ -18,8 +18,15 @@ st.set_option("client.disableDataExport", True)
 
 from dashboard import cookie, sign_in  # noqa: E402  (after the options above, on purpose)
 from dashboard.banner import show_banner  # noqa: E402
-from dashboard.session import (FAILED_BEFORE_KEY, TOKEN_KEY, current_user, enforce_timeout,  # noqa: E402
-                               resume_from_cookie, sign_out, watch_idle)
+from dashboard.session import (  # noqa: E402
+    FAILED_BEFORE_KEY,
+    TOKEN_KEY,
+    current_user,
+    enforce_timeout,
+    resume_from_cookie,
+    sign_out,
+    watch_idle,
+)
 from monitoring.services.auth import SESSION_TIMEOUT_MINUTES, may  # noqa: E402
 from monitoring.sso_settings import sso_setting_problems  # noqa: E402
 

@@ -16,10 +16,9 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from dashboard.theme import BAND_COLOURS, DOSE_COLOURS, DOSE_SYMBOLS, GRADE_COLOURS, SEVERITY_COLOURS
 from monitoring.clinical.catalogue import ORGAN_SYSTEMS, default_catalogue
 from monitoring.views.patient_chart import LAB_CODES, ChartData
-
-from dashboard.theme import BAND_COLOURS, DOSE_COLOURS, DOSE_SYMBOLS, GRADE_COLOURS, SEVERITY_COLOURS
 
 
 def recent_trend(trend: pd.DataFrame, *, tz: tzinfo, title: str = "Last 24 h") -> go.Figure:

@@ -1,7 +1,8 @@
 """Enter moves to the next field and never submits (issue 15), inside containers whose key starts
 with ENTER_MOVES_ON. Streamlit commits a number or text field on Enter (its own handler runs first);
-this document-level listener (bubbling, so after Streamlit's) then moves the focus to the next field of the same container, as Tab
-would. Installed once per browser tab by a zero-height same-origin frame (as dashboard.cookie)."""
+this document-level listener (bubbling, so after Streamlit's) then moves the focus to the next field
+of the same container, as Tab would. Installed once per browser tab by a zero-height same-origin
+frame (as dashboard.cookie)."""
 from __future__ import annotations
 
 import streamlit as st

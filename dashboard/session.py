@@ -13,8 +13,7 @@ import streamlit as st
 
 from dashboard import cookie
 from dashboard.resources import get_engine
-from monitoring.services import auth
-from monitoring.services import sessions
+from monitoring.services import auth, sessions
 from monitoring.services.transactions import session_scope
 
 USER_KEY = "signed_in_user"

@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import datetime, timezone
-
 from typing import TYPE_CHECKING
 
 from monitoring.config import SettingsError, load_settings
@@ -97,11 +96,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _read_csv(path: str) -> "pd.DataFrame":
     """Read a CSV as text: empty cells are missing (never zero), every other value is parsed by the engine."""
+    import csv
+
     import pandas as pd
 
     from monitoring.errors import InputError
-
-    import csv
 
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig")
@@ -203,8 +202,8 @@ def read_courses(frame: "pd.DataFrame") -> "pd.DataFrame":
     import numpy as np
     import pandas as pd
 
-    from monitoring.errors import InputError
     from monitoring.clinical.vocabulary import REGIMENS
+    from monitoring.errors import InputError
 
     if "patient_id" not in frame.columns:
         raise InputError([(None, "patient_id", "required column missing in the courses file")])
@@ -217,7 +216,8 @@ def read_courses(frame: "pd.DataFrame") -> "pd.DataFrame":
             values = pd.to_numeric(cells.where(cells != "", None), errors="coerce")
             bad = (cells != "") & values.isna()
             out[column] = values
-            problems += [(int(i) + 1, column, f"'{cells.iloc[i]}' is not a number") for i in bad.to_numpy().nonzero()[0]]
+            problems += [(int(i) + 1, column, f"'{cells.iloc[i]}' is not a number")
+                         for i in bad.to_numpy().nonzero()[0]]
         elif kind == "regimen":
             bad = (cells != "") & ~cells.isin(list(REGIMENS))
             problems += [(int(i) + 1, column, f"'{cells.iloc[i]}' is not a regimen (accepted: {', '.join(REGIMENS)})")
@@ -273,9 +273,9 @@ def _cmd_users(args: argparse.Namespace) -> int:
     """il2-monitor users [list|add|disable|enable|reset]: accounts are managed here or on the admin page."""
     import getpass
 
+    from monitoring.errors import RecordError
     from monitoring.services import auth
     from monitoring.store.db import make_engine, schema_problem, session_scope
-    from monitoring.errors import RecordError
 
     settings = load_settings()
     engine = make_engine(settings.database_url)
@@ -347,13 +347,12 @@ def _cmd_dose(args: argparse.Namespace) -> int:
     that does not say GIVE needs the oncologist's decision or --override-by and --override-reason."""
     from sqlalchemy import select
 
+    from monitoring.errors import RecordError
     from monitoring.services import auth
-
     from monitoring.services import doses as dose_service
-    from monitoring.views import dosing
     from monitoring.store.db import make_engine, schema_problem, session_scope
     from monitoring.store.models import Patient, PatientIdentity, TreatmentCourse
-    from monitoring.errors import RecordError
+    from monitoring.views import dosing
 
     def refuse(*messages: str) -> int:
         for message in messages:
@@ -537,15 +536,11 @@ def _cmd_export(args: argparse.Namespace) -> int:
     import getpass
     import os
 
-    from sqlalchemy import select
-
-    from monitoring.services import auth
-
-    from monitoring.export import writers as export
-
-    from monitoring.export import quality
-    from monitoring.store.db import make_engine, schema_problem, session_scope
     from monitoring.clinical.vocabulary import REGIMENS
+    from monitoring.export import quality
+    from monitoring.export import writers as export
+    from monitoring.services import auth
+    from monitoring.store.db import make_engine, schema_problem, session_scope
 
     def refuse(message: str) -> int:
         print(f"il2-monitor export: {message}", file=sys.stderr)
@@ -792,8 +787,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "command", None) == "demo" and (args.patients < 1 or args.days < 1):
         parser.error("--patients and --days must be at least 1")
-    from monitoring.errors import InputError
     from monitoring.clinical.thresholds import ThresholdsError
+    from monitoring.errors import InputError
 
     try:
         return args.handler(args)

@@ -12,7 +12,6 @@ from monitoring.store.db import make_engine, upgrade
 from tests.factories import empty_postgres
 
 
-
 def _scan_installed_components_once() -> None:
     """AppTest scans every installed distribution for Streamlit component manifests when each AppTest
     first runs (about 55 ms on this kind of machine, and the suite makes hundreds of AppTests); the
@@ -90,8 +89,8 @@ def app_db_url(tmp_path, sqlite_template, monkeypatch) -> str:
 
 def seed_demo_ward(url: str, *, patients: int, days: int, seed: int, end, sync: bool = False) -> None:
     """A synthetic demo ward (monitoring.demo.seed) and the demo accounts, optionally with its alerts."""
-    from monitoring.services import auth
     from monitoring.demo import seed as demo
+    from monitoring.services import auth
     from monitoring.services.alerting import sync_alerts
     from monitoring.store.db import session_scope
 

@@ -16,23 +16,17 @@ from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import SQLModel
 
-from monitoring.services import doses
-from monitoring.services import alert_actions
-
-from monitoring.services import auth
-
-from monitoring.views import dosing
-
-from monitoring.store import repository
-from monitoring.services.alert_actions import act, acknowledgement_latency, history, inbox
 from monitoring.clinical.alert_levels import is_worse, level_rank
+from monitoring.clinical.inputs import ObservationInput
+from monitoring.clinical.rules import aki, capillary_leak, febrile_neutropenia, il2_hold, news2, sepsis
+from monitoring.clinical.vocabulary import ALERT_ACTIONS
+from monitoring.errors import RecordError
+from monitoring.services import alert_actions, auth, doses
+from monitoring.services.alert_actions import acknowledgement_latency, act, history, inbox
 from monitoring.services.alerting import sync_alerts
+from monitoring.store import repository
 from monitoring.store.db import current_revision, make_engine, session_scope, upgrade
 from monitoring.store.models import Alert, AlertAction, AuditEvent
-from monitoring.clinical.vocabulary import ALERT_ACTIONS
-from monitoring.clinical.inputs import ObservationInput
-from monitoring.errors import RecordError
-from monitoring.clinical.rules import aki, capillary_leak, febrile_neutropenia, il2_hold, news2, sepsis
 from tests.app_helpers import signed_in
 from tests.factories import NOW, make_patient_with_course
 

@@ -5,12 +5,12 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from monitoring.store import repository
+from monitoring.clinical.inputs import ObservationInput
 from monitoring.services.alerting import sync_alerts
-from monitoring.views.alerts import list_alerts, open_alert_counts
+from monitoring.store import repository
 from monitoring.store.db import session_scope
 from monitoring.store.models import Alert
-from monitoring.clinical.inputs import ObservationInput
+from monitoring.views.alerts import list_alerts, open_alert_counts
 from tests.factories import NOW, make_patient_with_course
 
 
@@ -44,7 +44,8 @@ def test_a_stored_alert_shows_the_standard_of_the_thresholds_in_force_without_re
         sync_alerts(session=session, now=NOW)
     with session_scope(engine) as session:  # as stored before the thresholds file was edited
         alert = session.scalars(select(Alert).where(Alert.rule_id == "febrile-neutropenia")).one()
-        current, alert.standard, alert.status = alert.standard, "Febrile neutropenia: ANC < 0.4 (old file)", "acknowledged"
+        current, alert.standard, alert.status = (alert.standard, "Febrile neutropenia: ANC < 0.4 (old file)",
+                                                 "acknowledged")
     with session_scope(engine) as session:
         counts = sync_alerts(session=session, now=NOW)
         alert = session.scalars(select(Alert).where(Alert.rule_id == "febrile-neutropenia")).one()
@@ -74,12 +75,14 @@ def test_a_worse_later_finding_updates_the_same_alert(engine):
     record(engine, patient_id, 3, *vitals)
     with session_scope(engine) as session:
         sync_alerts(session=session, now=NOW)
-        before = {a.alert_key: a.severity for a in session.scalars(select(Alert).where(Alert.rule_id == "sepsis-screen"))}
+        before = {a.alert_key: a.severity
+                  for a in session.scalars(select(Alert).where(Alert.rule_id == "sepsis-screen"))}
     record(engine, patient_id, 2, ObservationInput("resp_rate", 24), ObservationInput("sbp", 85),
            ObservationInput("consciousness", "A"), ObservationInput("lactate", "3.1"))
     with session_scope(engine) as session:
         counts = sync_alerts(session=session, now=NOW)
-        after = {a.alert_key: a.severity for a in session.scalars(select(Alert).where(Alert.rule_id == "sepsis-screen"))}
+        after = {a.alert_key: a.severity
+                 for a in session.scalars(select(Alert).where(Alert.rule_id == "sepsis-screen"))}
         ward = open_alert_counts(session=session)
     assert list(before) == list(after) and counts["updated"] == 1
     assert after[next(iter(after))] == "emergency"

@@ -120,7 +120,8 @@ def test_the_layer_check_finds_a_rule_that_reads_the_database_and_a_page_that_op
 
 def test_the_contract_check_finds_a_page_that_queries_a_table(tmp_path):
     page = tmp_path / "page.py"
-    page.write_text("import sqlmodel\nfrom sqlalchemy import select\nfrom monitoring.store.models import Patient, REGIMENS\n")
+    page.write_text("import sqlmodel\nfrom sqlalchemy import select\n"
+                    "from monitoring.store.models import Patient, REGIMENS\n")
     assert _database_layer_offenders([page]) == ["page.py: sqlmodel", "page.py: sqlalchemy", "page.py: Patient"]
 
 
@@ -212,7 +213,8 @@ def test_an_invalid_thresholds_file_is_refused_naming_the_key(tmp_path):
 # Rules emit structured items (monitoring/clinical/rules/evidence.py); words are rendered from them at the
 # edges. A module that parsed the words (a regular expression, startswith, split ...) on an alert's
 # evidence, level or a dose reason would break silently when a rule's wording changes (issue 14).
-READERS = ("views/dosing.py", "services/doses.py", "views/alerts.py", "clinical/alert_levels.py", "export/deid.py", "export/fhir.py",
+READERS = ("views/dosing.py", "services/doses.py", "views/alerts.py", "clinical/alert_levels.py", "export/deid.py",
+           "export/fhir.py",
            "export/quality.py", "export/writers.py", "services/alert_actions.py", "services/alerting.py",
            "views/ward.py", "views/patient_chart.py", "views/summary.py")
 TEXT_METHODS = {"startswith", "endswith", "partition", "rpartition", "split", "rsplit", "find", "rfind", "index",

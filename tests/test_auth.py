@@ -9,13 +9,12 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 from streamlit.testing.v1 import AppTest
 
-from tests.app_helpers import signed_in
-
+from monitoring.errors import RecordError
 from monitoring.services import auth
 from monitoring.store.db import make_engine, session_scope
 from monitoring.store.models import AuditEvent, SignInSession, User
 from monitoring.store.repository import get_or_create_ward
-from monitoring.errors import RecordError
+from tests.app_helpers import signed_in
 
 NOW = datetime(2026, 11, 27, 14, 0, tzinfo=timezone.utc)
 APP = "../dashboard/app.py"
@@ -352,6 +351,7 @@ def test_single_sign_on_refuses_a_missing_published_or_short_cookie_secret(cooki
 def test_the_example_secrets_file_cannot_be_deployed_as_it_is():
     import tomllib
     from pathlib import Path
+
     from monitoring.sso_settings import sso_setting_problems
     example = tomllib.loads((Path(__file__).parents[1] / ".streamlit/secrets.toml.example").read_text())
     assert len(sso_setting_problems(example["auth"])) == 3  # cookie secret, client secret, how to generate
@@ -419,7 +419,8 @@ def test_an_idle_session_is_signed_out_after_the_timeout(app_url):
     assert "without activity" in at.info[0].value
     engine = make_engine(app_url)
     with session_scope(engine) as session:
-        reasons = [e.after["reason"] for e in session.scalars(select(AuditEvent).where(AuditEvent.action == "sign-out"))]
+        reasons = [e.after["reason"]
+                   for e in session.scalars(select(AuditEvent).where(AuditEvent.action == "sign-out"))]
     engine.dispose()
     assert reasons == ["timeout"]
     assert not at.dataframe and [t.label for t in at.text_input] == ["User name", "Password"]
@@ -578,7 +579,8 @@ def test_an_open_sign_in_follows_the_account_as_it_is_now(app_url):
     nurse.run()
     assert [t.label for t in nurse.text_input] == ["User name", "Password"] and not nurse.dataframe
     with session_scope(engine) as session:
-        reasons = [e.after["reason"] for e in session.scalars(select(AuditEvent).where(AuditEvent.action == "sign-out"))]
+        reasons = [e.after["reason"]
+                   for e in session.scalars(select(AuditEvent).where(AuditEvent.action == "sign-out"))]
     engine.dispose()
     assert reasons == ["disabled"]
 
@@ -681,8 +683,8 @@ def test_the_administrators_audit_view_and_export_show_no_patient_identity_or_ty
     reached the admin, whose role holds no patient data. The stored trail keeps them."""
     from monitoring.demo import seed as demo
     from monitoring.store import repository
-    from monitoring.views.audit import export_audit_csv, search_audit
     from monitoring.store.models import Observation
+    from monitoring.views.audit import export_audit_csv, search_audit
     ward = demo.generate_ward(patients=3, days=1, seed=5, end=datetime(2026, 11, 27, 8, tzinfo=timezone.utc))
     typed = "daughter Jane Roe on 07700 900123"
     with session_scope(engine) as session:
@@ -731,6 +733,7 @@ def test_production_passwords_use_argon2id_with_the_library_defaults():
     """The suite hashes cheaply (tests/conftest.py); the app itself keeps RFC 9106's defaults."""
     import subprocess
     import sys
-    code = "from monitoring.services import auth; print(auth._hasher.time_cost, auth._hasher.memory_cost, auth._hasher.parallelism)"
+    code = ("from monitoring.services import auth; "
+            "print(auth._hasher.time_cost, auth._hasher.memory_cost, auth._hasher.parallelism)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["3", "65536", "4"]

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import subprocess
-from datetime import datetime, timedelta, timezone
 import sys
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -78,9 +78,9 @@ def test_make_run_seeds_only_the_embedded_database(tmp_path, db_url):
 def test_demo_accounts_are_refused_beside_real_patients_or_accounts(engine):
     import pytest
 
+    from monitoring.errors import RecordError
     from monitoring.services import auth
     from monitoring.store.db import session_scope
-    from monitoring.errors import RecordError
     with session_scope(engine) as session:
         assert auth.real_data_present(session=session) == []
         auth.add_user(session=session, username="dr.real", display_name="Dr Real", role="oncologist",
@@ -118,7 +118,8 @@ def test_score_keeps_rows_and_columns_and_adds_the_scores(tmp_path):
     result = run_cli("score", sets)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0].startswith("patient_id,time,resp_rate,spo2,on_oxygen,sbp,heart_rate,consciousness,temperature,note,news2")
+    assert lines[0].startswith("patient_id,time,resp_rate,spo2,on_oxygen,sbp,heart_rate,consciousness,"
+                               "temperature,note,news2")
     assert ",first,9,high," in lines[1]            # clinical.md §8.10 worked example
     assert ",partial,,," in lines[2] and "spo2" in lines[2]  # missing SpO2: NEWS2 empty, named
 
@@ -223,11 +224,10 @@ def test_a_real_patient_is_refused_while_the_demo_accounts_are_active(engine):
     while accounts with the published password can read them."""
     import pytest
 
+    from monitoring.errors import RecordError
     from monitoring.services import auth
-
     from monitoring.store import repository
     from monitoring.store.db import session_scope
-    from monitoring.errors import RecordError
     with session_scope(engine) as session:
         auth.ensure_demo_accounts(session=session, ward_codes=[])
     with pytest.raises(RecordError, match="holds the demo's accounts"), session_scope(engine) as session:

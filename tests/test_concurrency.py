@@ -1,19 +1,18 @@
 """Several nurses saving at once on the embedded SQLite database: no lost set, no lock error."""
 from __future__ import annotations
 
-import pytest
-
 import multiprocessing as mp
 import sys
 import types
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from sqlalchemy import func, select
 
+from monitoring.clinical.inputs import ObservationInput
 from monitoring.store import repository
 from monitoring.store.db import make_engine, session_scope
 from monitoring.store.models import AuditEvent, Observation
-from monitoring.clinical.inputs import ObservationInput
 from tests.factories import make_patient_with_course
 
 WRITERS, SETS_EACH = 4, 60

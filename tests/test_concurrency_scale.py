@@ -9,17 +9,16 @@ on 80 patients (bench/bench_concurrency.py) with the same writer (bench/concurre
 """
 from __future__ import annotations
 
-import pytest
-
 import multiprocessing as mp
 import os
 
+import pytest
 from sqlalchemy import func, select
 
+from bench.concurrent_writer import START, run_writers
 from monitoring.services.alerting import evaluate_store
 from monitoring.store.db import session_scope
 from monitoring.store.models import Alert, AuditEvent, Observation
-from bench.concurrent_writer import START, run_writers
 from tests.factories import make_patient_with_course
 
 WRITERS = 16

@@ -11,8 +11,6 @@ between sets on a fast laptop and on a loaded CI machine alike.
 """
 from __future__ import annotations
 
-import pytest
-
 import multiprocessing as mp
 import os
 import random
@@ -20,14 +18,14 @@ import signal
 import time
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from sqlalchemy import func, select, text
 
+from monitoring.clinical.inputs import ObservationInput
 from monitoring.services import entry
-
 from monitoring.store import repository
 from monitoring.store.db import make_engine, session_scope
 from monitoring.store.models import Observation
-from monitoring.clinical.inputs import ObservationInput
 from tests.factories import make_patient_with_course
 
 KILLS = 100

@@ -16,10 +16,10 @@ import pytest
 
 from monitoring.clinical import thresholds as thresholds_module
 from monitoring.clinical.catalogue import default_catalogue
-from monitoring.clinical.ctcae import (CtcaeThresholds, grade_canonical, grade_frame, load_ctcae, parse_ctcae)
-from monitoring.errors import InputError
+from monitoring.clinical.ctcae import CtcaeThresholds, grade_canonical, grade_frame, load_ctcae, parse_ctcae
 from monitoring.clinical.inputs import read_long_frame
 from monitoring.clinical.thresholds import Section, ThresholdsError
+from monitoring.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIRAL_CASES = ROOT / "tests" / "data" / "ctcae_v5_admiral_cases.csv"  # copied into the repository

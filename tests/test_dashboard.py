@@ -4,11 +4,11 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
-from tests.app_helpers import signed_in
 
 from monitoring.demo import seed as demo
 from monitoring.services.auth import ensure_demo_accounts
 from monitoring.store.db import make_engine, session_scope
+from tests.app_helpers import signed_in
 
 APP = "../dashboard/app.py"
 

@@ -7,7 +7,6 @@ import pytest
 
 from monitoring.export.deid import FREE_TEXT_WITHHELD, days_from, deid_reason, pseudonym, pseudonyms, withheld
 
-
 KEY = "4f1c9a7e2b8d6053e1a9c47b2f8d0e63"      # 32 hex digits: 128 bits
 OTHER_KEY = "c0ffee9a7e2b8d6053e1a9c47b2f8d0e61"
 SEED, OTHER_SEED = "9b2e4c1a7f3d8e6b0a5c2f9e1d4b7a3c", "1e7d3b9f5a2c8e4d6b0f3a9c7e1d5b2a"
@@ -44,8 +43,8 @@ def test_pseudonyms_are_computed_from_a_random_identifier_not_the_database_id(en
     """Patients get 128 random bits at insert (demo's bulk writer included); nothing sequential is hashed."""
     from sqlalchemy import select
 
-    from monitoring.store.db import session_scope
     from monitoring.export.deid import patient_pseudonyms
+    from monitoring.store.db import session_scope
     from monitoring.store.models import Patient
     from tests.factories import make_patient_with_course
     first, _ = make_patient_with_course(engine, mrn="SYN-A")

@@ -8,15 +8,22 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
-from monitoring.views import lists
-from monitoring.errors import RecordError
-from monitoring.demo import seed as demo
-
-from monitoring.store import repository
 from monitoring.clinical.catalogue import default_catalogue
-from monitoring.store.db import make_engine, session_scope, upgrade
-from monitoring.store.models import AuditEvent, DoseEvent, EligibilityAnswer, Observation, Patient, PatientIdentity, TreatmentCourse
 from monitoring.clinical.vocabulary import ELIGIBILITY_ITEMS, REGIMENS
+from monitoring.demo import seed as demo
+from monitoring.errors import RecordError
+from monitoring.store import repository
+from monitoring.store.db import make_engine, session_scope, upgrade
+from monitoring.store.models import (
+    AuditEvent,
+    DoseEvent,
+    EligibilityAnswer,
+    Observation,
+    Patient,
+    PatientIdentity,
+    TreatmentCourse,
+)
+from monitoring.views import lists
 
 END = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 DAYS = 7

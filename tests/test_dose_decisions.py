@@ -9,18 +9,11 @@ import pytest
 import streamlit as st
 from sqlalchemy import select
 
-from monitoring.services import doses
-from monitoring.views import lists
 from monitoring.errors import RecordError
-from monitoring.services import auth
-
-from monitoring.services import dose_decisions
-
-from monitoring.views import dosing
-
-from monitoring.store import repository
+from monitoring.services import auth, dose_decisions, doses
 from monitoring.store.db import make_engine, session_scope
 from monitoring.store.models import DoseDecision
+from monitoring.views import dosing, lists
 from monitoring.views.ward import ward_overview
 from tests.app_helpers import signed_in
 from tests.factories import make_patient_with_course

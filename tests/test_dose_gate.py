@@ -10,15 +10,11 @@ from datetime import timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from monitoring.services import doses
-from monitoring.services import auth
-
-from monitoring.services import dose_decisions
-
-from monitoring.views import dosing
+from monitoring.errors import RecordError
+from monitoring.services import auth, dose_decisions, doses
 from monitoring.store.db import session_scope
 from monitoring.store.models import AuditEvent, DoseDecision, DoseEvent
-from monitoring.errors import RecordError
+from monitoring.views import dosing
 from tests.factories import make_patient_with_course
 from tests.test_dosing import START, observe, observe_complete
 

@@ -10,20 +10,16 @@ import streamlit as st
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
-from tests.app_helpers import signed_in
-
-from monitoring.services import doses
-from monitoring.services import auth
-
-from monitoring.views import dosing
-
+from monitoring.clinical.inputs import ObservationInput
+from monitoring.clinical.rules import hold_criteria
+from monitoring.clinical.thresholds import REPO_ROOT, load_thresholds
+from monitoring.errors import RecordError
+from monitoring.services import auth, doses
 from monitoring.store import repository
 from monitoring.store.db import make_engine, session_scope
 from monitoring.store.models import AuditEvent, DoseEvent, TreatmentCourse
-from monitoring.clinical.inputs import ObservationInput
-from monitoring.errors import RecordError
-from monitoring.clinical.rules import hold_criteria
-from monitoring.clinical.thresholds import REPO_ROOT, load_thresholds
+from monitoring.views import dosing
+from tests.app_helpers import signed_in
 from tests.factories import NOW, make_patient_with_course
 
 START = NOW - timedelta(days=1)     # the factory's course start: 600,000 IU/kg q8h, 14 planned, 80 kg

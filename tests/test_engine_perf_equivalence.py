@@ -11,8 +11,8 @@ from datetime import datetime, timezone
 import pandas as pd
 import pytest
 
-from monitoring.demo import seed as demo
 from monitoring.clinical.engine import evaluate
+from monitoring.demo import seed as demo
 
 END = datetime(2026, 11, 27, 8, tzinfo=timezone.utc)
 

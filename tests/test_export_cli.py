@@ -9,7 +9,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
-
 import pytest
 import streamlit as st
 from sqlalchemy import select

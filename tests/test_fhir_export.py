@@ -12,14 +12,13 @@ import pytest
 from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.bundle import Bundle
 
-from monitoring.store import repository
-from monitoring.services.alerting import sync_alerts
-from monitoring.views.alerts import list_alerts
-from monitoring.store.db import session_scope
-from monitoring.export.deid import FREE_TEXT_WITHHELD
-from monitoring.export.fhir import (CTCAE_GRADE_URL, LOINC, UCUM, fhir_export_bytes, fhir_resources, to_bundle,
-                                    to_ndjson)
 from monitoring.clinical.inputs import ObservationInput
+from monitoring.export.deid import FREE_TEXT_WITHHELD
+from monitoring.export.fhir import CTCAE_GRADE_URL, LOINC, UCUM, fhir_export_bytes, fhir_resources, to_bundle, to_ndjson
+from monitoring.services.alerting import sync_alerts
+from monitoring.store import repository
+from monitoring.store.db import session_scope
+from monitoring.views.alerts import list_alerts
 from tests.factories import make_patient_with_course
 
 KEY = "quality-2026-11-7c1e9a4b2f8d6e30"  # 32 characters

@@ -34,9 +34,6 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from monitoring.services import lab_import
-
-from monitoring.store import repository
 from monitoring.clinical.catalogue import (
     MAX_ORIGINAL_VALUE_LENGTH,
     NUMBER_PATTERN,
@@ -45,12 +42,12 @@ from monitoring.clinical.catalogue import (
     default_catalogue,
     format_number,
 )
+from monitoring.clinical.inputs import ObservationInput, read_long_frame
+from monitoring.errors import ConfirmationRequired, InputError, RecordError
+from monitoring.services import lab_import
+from monitoring.store import repository
 from monitoring.store.db import make_engine, session_scope
-from monitoring.errors import InputError
-from monitoring.clinical.inputs import read_long_frame
 from monitoring.store.models import AuditEvent, Observation, PatientIdentity
-from monitoring.clinical.inputs import ObservationInput
-from monitoring.errors import ConfirmationRequired, RecordError
 from tests.factories import NOW, make_patient_with_course
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,7 +60,8 @@ TIME = "2026-11-27T06:00:00Z"
 # IL2_HOSTILE_SCALE to run the pure properties over 100,000 cases in all (issue 16).
 SCALE = float(os.environ.get("IL2_HOSTILE_SCALE", "1"))
 PURE = settings(max_examples=int(200 * SCALE), deadline=None, database=None)
-DATABASE = settings(max_examples=25, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+DATABASE = settings(max_examples=25, deadline=None, database=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture])
 CASES: Counter = Counter()  # generated cases run, by property (read by the benchmark)
 
 # --- hostile values -------------------------------------------------------------------------------
@@ -561,9 +559,9 @@ def test_cli_score_refuses_a_hostile_observation_set_naming_each_column(tmp_path
 
 @pytest.mark.parametrize("ref_low", [float("nan"), float("inf"), "lots", "1e400"])
 def test_a_hostile_reference_limit_refuses_the_set_with_a_clear_message(engine, ref_low):
-    from monitoring.store import repository
     from monitoring.clinical.inputs import ObservationInput
     from monitoring.errors import RecordError
+    from monitoring.store import repository
     from tests.factories import NOW, make_patient_with_course
 
     patient, _ = make_patient_with_course(engine)

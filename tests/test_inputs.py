@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from monitoring.errors import InputError
 from monitoring.clinical.inputs import OUTPUT_COLUMNS, read_long_frame
+from monitoring.errors import InputError
 
 T = "2026-03-02T08:00:00Z"
 

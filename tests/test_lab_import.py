@@ -11,19 +11,14 @@ import pytest
 from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
-from tests.app_helpers import signed_in
-
-from monitoring.clinical.inputs import ObservationInput
-from monitoring.services import auth
-
-from monitoring.services import lab_import
-
-from monitoring.store import repository
 from monitoring.clinical.catalogue import default_catalogue
+from monitoring.clinical.inputs import ObservationInput
+from monitoring.errors import InputError, RecordError
+from monitoring.services import auth, lab_import
+from monitoring.store import repository
 from monitoring.store.db import make_engine, session_scope
-from monitoring.errors import InputError
 from monitoring.store.models import Alert, AuditEvent, Observation
-from monitoring.errors import RecordError
+from tests.app_helpers import signed_in
 from tests.factories import NOW, make_patient_with_course
 
 MRN = "SYN-TEST-1"
@@ -435,7 +430,8 @@ def test_a_nurse_uploads_sees_the_report_imports_the_good_rows_and_a_second_uplo
     assert not at.exception and at.title[0].value == "Lab import"
     content = recent_file()  # once: the same results when uploaded again, whatever the clock says
     upload(at, content)
-    assert metrics(at) == {"Good rows": "2", "Laboratory corrections": "0", "Rows with errors": "1", "Already imported": "0"}
+    assert metrics(at) == {"Good rows": "2", "Laboratory corrections": "0", "Rows with errors": "1",
+                           "Already imported": "0"}
     table = at.dataframe[-1].value
     assert table["Row"].tolist() == [3]  # only errors, duplicates and corrections, by default
     assert "Sodium 'lots' is not a number" in table["What is wrong"].iloc[0] and table["Column"].iloc[0] == "value"
@@ -454,10 +450,12 @@ def test_a_nurse_uploads_sees_the_report_imports_the_good_rows_and_a_second_uplo
     assert [e.username for e in audit(engine)] == ["nurse"]
     engine.dispose()
     # The file on screen is checked again: its good rows are now already imported.
-    assert metrics(at) == {"Good rows": "0", "Laboratory corrections": "0", "Rows with errors": "1", "Already imported": "2"}
+    assert metrics(at) == {"Good rows": "0", "Laboratory corrections": "0", "Rows with errors": "1",
+                           "Already imported": "2"}
     # The same file uploaded again: everything good is already there, and nothing can be imported.
     upload(at, content, name="labs-again.csv")
-    assert metrics(at) == {"Good rows": "0", "Laboratory corrections": "0", "Rows with errors": "1", "Already imported": "2"}
+    assert metrics(at) == {"Good rows": "0", "Laboratory corrections": "0", "Rows with errors": "1",
+                           "Already imported": "2"}
     assert at.button(key="lab_import_go").disabled
     shown = at.dataframe[-1].value
     assert shown["What is wrong"].str.startswith("already imported on").sum() == 2

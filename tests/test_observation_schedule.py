@@ -89,8 +89,10 @@ def test_the_reason_is_named_in_words():
 
 def test_a_regimen_without_intervals_and_a_bad_window_are_refused_by_the_file(tmp_path):
     text = (load_thresholds().path.read_text(encoding="utf-8")
-            .replace("post_dose_from_hours = 1\npost_dose_to_hours = 4\nstatus = \"local-choice\"\nbasis = \"Institutional",
-                     "post_dose_from_hours = 4\npost_dose_to_hours = 1\nstatus = \"local-choice\"\nbasis = \"Institutional"))
+            .replace("post_dose_from_hours = 1\npost_dose_to_hours = 4\nstatus = \"local-choice\"\n"
+                     "basis = \"Institutional",
+                     "post_dose_from_hours = 4\npost_dose_to_hours = 1\nstatus = \"local-choice\"\n"
+                     "basis = \"Institutional"))
     bad = tmp_path / "thresholds.toml"
     bad.write_text(text, encoding="utf-8")
     with pytest.raises(Exception, match="observation_frequency.regimens.hd-iv-bolus.post_dose_to_hours: must be later"):

@@ -11,19 +11,24 @@ import pandas as pd
 import pytest
 import streamlit as st
 
+from monitoring.clinical.inputs import ObservationInput as In
+from monitoring.services import auth
+from monitoring.services.alerting import sync_alerts
+from monitoring.store import repository
+from monitoring.store.db import make_engine, session_scope
+from monitoring.views.alerts import list_alerts
+from monitoring.views.patient_chart import (
+    PERIODS,
+    chart_data,
+    course_start,
+    ctcae_bands,
+    cycle_start,
+    period_bounds,
+    reference_range,
+)
 from tests.app_helpers import signed_in
 from tests.conftest import seed_demo_ward
 from tests.factories import NOW
-
-from monitoring.services import auth
-
-from monitoring.store import repository
-from monitoring.services.alerting import sync_alerts
-from monitoring.views.alerts import list_alerts
-from monitoring.store.db import make_engine, session_scope
-from monitoring.views.patient_chart import (PERIODS, chart_data, course_start, ctcae_bands, cycle_start, period_bounds,
-                                      reference_range)
-from monitoring.clinical.inputs import ObservationInput as In
 
 LONDON = ZoneInfo("Europe/London")  # GMT in November: local clock = UTC
 NORMAL = [In("resp_rate", 16), In("spo2", 97), In("on_oxygen", "no"), In("sbp", 125), In("heart_rate", 80),

@@ -10,16 +10,15 @@ import pandas as pd
 import pytest
 from sqlalchemy import event, select
 
-from monitoring.export.deid import FREE_TEXT_WITHHELD
-from monitoring.services import alert_actions
-from monitoring.services import auth
-from monitoring.export import writers as export
+from monitoring.clinical.inputs import ObservationInput as V
 from monitoring.export import quality
-from monitoring.store import repository
+from monitoring.export import writers as export
+from monitoring.export.deid import FREE_TEXT_WITHHELD
+from monitoring.services import alert_actions, auth
 from monitoring.services.alerting import sync_alerts
+from monitoring.store import repository
 from monitoring.store.db import session_scope
 from monitoring.store.models import Alert, AuditEvent
-from monitoring.clinical.inputs import ObservationInput as V
 
 S = datetime(2026, 11, 20, 8, 0, tzinfo=timezone.utc)  # course A starts (day 0)
 KEY = "test-export-key-8e2c5a1f9b7d3e60"
@@ -60,10 +59,12 @@ def cohort(engine):
             at = S + timedelta(hours=hours)
             repository.record_dose(session=session, course_id=ca.id, dose_number=number, scheduled_at=at, status=status,
                                    given_at=at if status == "given" else None, reason=reason, recorded_by="nurse")
-        repository.record_dose(session=session, course_id=cb.id, dose_number=1, scheduled_at=S + timedelta(days=1, hours=1),
+        repository.record_dose(session=session, course_id=cb.id, dose_number=1,
+                               scheduled_at=S + timedelta(days=1, hours=1),
                                status="given", given_at=S + timedelta(days=1, hours=1), recorded_by="nurse")
         add_set(session, a.id, ca.id, S + timedelta(hours=1), COMPLETE_NORMAL + [V("weight", 80)])
-        add_set(session, a.id, ca.id, S + timedelta(hours=13), [V("anc", 0.3), V("creatinine", 2.0)], source="lab-import")
+        add_set(session, a.id, ca.id, S + timedelta(hours=13), [V("anc", 0.3), V("creatinine", 2.0)],
+                source="lab-import")
         add_set(session, a.id, ca.id, S + timedelta(hours=14), [V("temperature", 38.9), V("heart_rate", 118),
                                                                 V("weight", 84)])
         add_set(session, b.id, cb.id, S + timedelta(days=1, hours=2), COMPLETE_NORMAL)
@@ -177,7 +178,8 @@ def test_pseudonyms_are_stable_per_key(engine, cohort):
     with session_scope(engine) as session:
         first = quality.course_table(session=session, filters=quality.QualityFilter(), export_key=KEY)
         again = quality.course_table(session=session, filters=quality.QualityFilter(), export_key=KEY)
-        other = quality.course_table(session=session, filters=quality.QualityFilter(), export_key="another-key-5d0b7e2a9c4f1e8b3a6d")
+        other = quality.course_table(session=session, filters=quality.QualityFilter(),
+                                     export_key="another-key-5d0b7e2a9c4f1e8b3a6d")
     assert first["pseudonym"].tolist() == again["pseudonym"].tolist()
     assert set(first["pseudonym"]).isdisjoint(other["pseudonym"])
 

@@ -7,12 +7,9 @@ import pytest
 from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
-from tests.app_helpers import signed_in
-
-
 from monitoring.store.db import make_engine, session_scope
 from monitoring.store.models import Observation
-
+from tests.app_helpers import signed_in
 from tests.conftest import seed_demo_ward
 
 APP = "../dashboard/app.py"

@@ -6,13 +6,12 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
-from tests.app_helpers import signed_in
-
+from monitoring.clinical.inputs import ObservationInput
 from monitoring.services import review
 from monitoring.store.db import make_engine, session_scope
 from monitoring.store.models import Observation
 from monitoring.store.repository import add_observation_set
-from monitoring.clinical.inputs import ObservationInput
+from tests.app_helpers import signed_in
 from tests.test_record_page import ward_url  # noqa: F401  (fixture: a demo ward with accounts)
 
 APP = "../dashboard/app.py"
@@ -55,7 +54,8 @@ def review_page() -> AppTest:
 def count_grades(url) -> int:
     engine = make_engine(url)
     with session_scope(engine) as session:
-        n = session.scalar(select(func.count()).select_from(Observation).where(Observation.code.in_(review.REVIEW_CODES)))
+        n = session.scalar(select(func.count()).select_from(Observation)
+                           .where(Observation.code.in_(review.REVIEW_CODES)))
     engine.dispose()
     return n
 
@@ -194,9 +194,9 @@ def test_a_review_is_whole_or_refused_and_its_alerts_follow_it_without_the_page(
 
     import pytest
 
+    from monitoring.errors import RecordError
     from monitoring.store import repository
     from monitoring.store.models import Alert
-    from monitoring.errors import RecordError
     from tests.factories import make_patient_with_course
     london = ZoneInfo("Europe/London")
     patient_id, course_id = make_patient_with_course(engine)

@@ -15,13 +15,19 @@ import pandas as pd
 import pytest
 from vitalscore import score_news2, score_qsofa
 
-from monitoring.clinical import scores
-
-from monitoring.clinical import thresholds
-from monitoring.errors import InputError
-from monitoring.clinical.scores import (NEWS2_BANDS, NEWS2_PARAMETERS, load_score_thresholds, news2_response,
-                               parse_news2, parse_qsofa, parse_sirs, score_frame)
+from monitoring.clinical import scores, thresholds
+from monitoring.clinical.scores import (
+    NEWS2_BANDS,
+    NEWS2_PARAMETERS,
+    load_score_thresholds,
+    news2_response,
+    parse_news2,
+    parse_qsofa,
+    parse_sirs,
+    score_frame,
+)
 from monitoring.clinical.thresholds import Section, ThresholdsError
+from monitoring.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data"
@@ -50,7 +56,8 @@ def one_set(**changes) -> pd.DataFrame:
 @pytest.mark.parametrize("case", read_cases("news2_boundaries.csv"),
                          ids=lambda c: f"{c['parameter']}={c['value']}-scale{c['spo2_scale']}-o2:{c['on_oxygen']}")
 def test_news2_sub_score_at_every_chart1_band_edge(case, limits):
-    frame = one_set(**{"spo2_scale": case["spo2_scale"], "on_oxygen": case["on_oxygen"], case["parameter"]: case["value"]})
+    frame = one_set(**{"spo2_scale": case["spo2_scale"], "on_oxygen": case["on_oxygen"],
+                       case["parameter"]: case["value"]})
     row = score_frame(frame, limits, detail=True).iloc[0]
     expected = int(case["expected_points"])
     assert row[f"news2_{case['parameter']}"] == expected, case["chart_band"]
@@ -365,7 +372,8 @@ def _section(name: str, change) -> Section:
     (parse_news2, "news2", lambda d: d["temperature"].update(points=[3, 1, 0, 1.5, 2]),
      "news2.temperature.points: points must be whole numbers"),
     (parse_news2, "news2", lambda d: d["heart_rate"].pop("upper_bounds"), "news2.heart_rate.upper_bounds: missing"),
-    (parse_news2, "news2", lambda d: d["heart_rate"].update(upper_bound=[1]), "news2.heart_rate.upper_bound: unknown key"),
+    (parse_news2, "news2", lambda d: d["heart_rate"].update(upper_bound=[1]),
+     "news2.heart_rate.upper_bound: unknown key"),
     (parse_news2, "news2", lambda d: d["consciousness"]["points"].pop("U"), "news2.consciousness.points.U: missing"),
     (parse_news2, "news2", lambda d: d["bands"].update(aggregate_bands=["low", "high", "medium"]),
      "news2.bands.aggregate_bands: bands must rise in urgency"),

@@ -10,12 +10,12 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
-from monitoring.views import lists
+from monitoring.clinical.inputs import ObservationInput
+from monitoring.errors import ConfirmationRequired, RecordError
 from monitoring.store import repository
 from monitoring.store.db import session_scope
 from monitoring.store.models import AuditEvent, Observation
-from monitoring.clinical.inputs import ObservationInput
-from monitoring.errors import ConfirmationRequired, RecordError
+from monitoring.views import lists
 from tests.factories import NOW, make_patient_with_course
 
 VITALS = [ObservationInput("temperature", "38.4"), ObservationInput("heart_rate", 112),
@@ -414,9 +414,7 @@ def test_the_apps_postgresql_role_works_the_ward_but_cannot_rewrite_the_record(e
     rewrite is refused by the database's privileges, before any trigger."""
     import os
 
-    from monitoring.services import auth
-
-    from monitoring.services import sessions
+    from monitoring.services import auth, sessions
     from monitoring.services.alerting import sync_alerts
     from monitoring.store.db import make_engine
     from monitoring.store.db_roles import grant_app_role

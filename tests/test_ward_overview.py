@@ -11,17 +11,11 @@ import pandas as pd
 import pytest
 import streamlit as st
 
-from monitoring.services import doses
-from monitoring.views import lists
-from monitoring.services import auth
-
-from monitoring.views import dosing
-
-from monitoring.services import entry
-
+from monitoring.clinical.inputs import ObservationInput
+from monitoring.services import auth, doses, entry
 from monitoring.store import repository
 from monitoring.store.db import make_engine, session_scope
-from monitoring.clinical.inputs import ObservationInput
+from monitoring.views import lists
 from monitoring.views.summary import patient_summary
 from monitoring.views.ward import grades_text, last_sets, overview_rows, ward_overview
 from tests.app_helpers import signed_in
@@ -137,7 +131,8 @@ def test_due_and_overdue_by_elapsed_time_from_the_last_complete_set(minutes_ago,
     (30, 30, 7, 0, "last set 30 min ago; continuous monitoring (NEWS2 7 or more)"),
 ])
 def test_the_record_page_says_when_the_next_set_is_due_by_elapsed_time(last, scored, news2, hours, text):
-    ago = (lambda m: None if m is None else NOW - timedelta(minutes=m))
+    def ago(m):
+        return None if m is None else NOW - timedelta(minutes=m)
     assert entry.due_text(ago(last), ago(scored), hours, NOW, news2=news2) == text
 
 
@@ -207,7 +202,8 @@ def test_the_overview_from_the_store_shows_each_patient_with_news2_doses_and_ale
     frame = overview(engine)
     assert frame["Patient"].tolist()[0] == "Person, Test (synthetic)"
     top = frame.iloc[0]
-    assert top["patient_id"] == first and top["band"] == "high" and top["NEWS2"] == "7"  # RR 25: 3, SBP 88: 3, T 38.9: 1
+    assert (top["patient_id"] == first and top["band"] == "high"
+            and top["NEWS2"] == "7")  # RR 25: 3, SBP 88: 3, T 38.9: 1
     assert top["Open alerts"] != "none" and top["Course"] == "HD IV bolus q8h · C1 D1 · 1/14"
     # IL-2 running (a dose 20 h ago): the next dose's forecast, 'hold' for SBP 88, in the cell and in words.
     assert top["Last dose"] == "given 20 h 0 min; dose 2 due 00:00 (overdue): HOLD"

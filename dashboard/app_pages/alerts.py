@@ -11,14 +11,13 @@ from dashboard.patient_picker import short_label
 from dashboard.resources import get_engine, get_settings
 from dashboard.session import require
 from dashboard.theme import SEVERITY_COLOURS, SEVERITY_ICONS
-from monitoring.services import alert_actions
-from monitoring.services import auth
-from monitoring.services.transactions import read_scope, session_scope
-from monitoring.clinical.vocabulary import ALERT_ACTIONS
-from monitoring.views.lists import visible_wards, ward_patient_list
-from monitoring.errors import RecordError
 from monitoring.clinical.rules.common import SEVERITIES
+from monitoring.clinical.vocabulary import ALERT_ACTIONS
+from monitoring.errors import RecordError
+from monitoring.services import alert_actions, auth
+from monitoring.services.transactions import read_scope, session_scope
 from monitoring.timefmt import elapsed_text, local_text
+from monitoring.views.lists import visible_wards, ward_patient_list
 
 ALL_WARDS, ALL_PATIENTS = "All my wards", "All patients"
 ACTION_LABELS = {"acknowledge": "Acknowledge", "decline": "Decline", "escalate": "Escalate", "snooze": "Snooze",

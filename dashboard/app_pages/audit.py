@@ -5,8 +5,8 @@ import streamlit as st
 
 from dashboard.resources import get_engine, get_settings
 from dashboard.session import require
-from monitoring.views.audit import audit_actions, export_audit_csv, search_audit
 from monitoring.services.transactions import read_scope, session_scope
+from monitoring.views.audit import audit_actions, export_audit_csv, search_audit
 
 admin = require("view_audit_log")
 st.title("Audit log")

@@ -3,16 +3,22 @@ from datetime import datetime, timezone
 
 import streamlit as st
 
-from dashboard.charts import (fluids_figure, labs_figure, news2_figure, toxicity_grid_figure, vital_signs_figure,
-                              zone_name)
+from dashboard.charts import (
+    fluids_figure,
+    labs_figure,
+    news2_figure,
+    toxicity_grid_figure,
+    vital_signs_figure,
+    zone_name,
+)
 from dashboard.patient_picker import choose_patient
 from dashboard.resources import get_engine, get_settings
 from dashboard.session import require
-from monitoring.services.transactions import read_scope
-from monitoring.clinical.vocabulary import REGIMEN_SHORT
 from monitoring.clinical.catalogue import default_catalogue
-from monitoring.views.patient_chart import PERIODS, chart_data, lab_panels
+from monitoring.clinical.vocabulary import REGIMEN_SHORT
+from monitoring.services.transactions import read_scope
 from monitoring.timefmt import local_text
+from monitoring.views.patient_chart import PERIODS, chart_data, lab_panels
 
 user = require("view_patients")
 st.title("Patient chart")

@@ -10,12 +10,12 @@ from dashboard.patient_picker import SELECTED_PATIENT, choose_patient
 from dashboard.resources import get_engine, get_settings
 from dashboard.session import require
 from dashboard.tables import full_height
+from monitoring.errors import RecordError
 from monitoring.services import dose_decisions
-from monitoring.views import dosing
 from monitoring.services.auth import PermissionDenied
 from monitoring.services.transactions import read_scope, session_scope
+from monitoring.views import dosing
 from monitoring.views.lists import visible_wards
-from monitoring.errors import RecordError
 
 PICKER = "decide_patient"
 WINDOWS = {"4 h": 4, "8 h": 8, "12 h": 12, "24 h": 24}

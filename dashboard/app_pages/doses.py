@@ -5,20 +5,18 @@ from datetime import datetime, timezone
 import pandas as pd
 import streamlit as st
 
-from dashboard.resources import get_engine, get_settings
-from dashboard.patient_picker import choose_patient
-from dashboard.session import require
 from dashboard import pre_dose
+from dashboard.patient_picker import choose_patient
+from dashboard.resources import get_engine, get_settings
+from dashboard.session import require
 from dashboard.tables import WRAPPED_ROW_HEIGHT, full_height, wrapped_height
-from monitoring.services import doses
-from monitoring.services import dose_decisions
-from monitoring.views import dose_gate
-from monitoring.views import dosing
-from monitoring.services.transactions import read_scope, session_scope
+from monitoring.clinical.thresholds import default_thresholds
 from monitoring.clinical.vocabulary import REGIMEN_SHORT, ROUTES
 from monitoring.errors import RecordError
-from monitoring.clinical.thresholds import default_thresholds
+from monitoring.services import doses
+from monitoring.services.transactions import read_scope, session_scope
 from monitoring.timefmt import local_text
+from monitoring.views import dose_gate, dosing
 
 STATUSES = {"Given": "given", "Held": "held", "Stopped": "stopped"}
 

@@ -5,13 +5,12 @@ import streamlit as st
 
 from dashboard.resources import get_engine, get_settings
 from dashboard.session import require
-from monitoring.services import lab_import
 from monitoring.clinical.catalogue import default_catalogue
+from monitoring.errors import InputError, RecordError
+from monitoring.services import lab_import
 from monitoring.services.transactions import session_scope
-from monitoring.errors import InputError
-from monitoring.views.lists import visible_wards
-from monitoring.errors import RecordError
 from monitoring.timefmt import local_text
+from monitoring.views.lists import visible_wards
 
 PREVIEW_KEY = "lab_import_preview"  # (file id, ImportPreview) of the file on screen
 RESULT_KEY = "lab_import_result"  # the last import's ImportResult, shown once after the rerun

@@ -5,23 +5,24 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.charts import recent_trend
-from dashboard.theme import BAND_COLOURS
+from dashboard.enter_moves_on import ENTER_MOVES_ON
+from dashboard.enter_moves_on import install as install_enter_moves_on
 from dashboard.patient_picker import choose_patient
 from dashboard.resources import get_engine, get_settings
-from dashboard.enter_moves_on import ENTER_MOVES_ON, install as install_enter_moves_on
 from dashboard.session import note_activity, require
-from monitoring.services import entry
+from dashboard.theme import BAND_COLOURS
 from monitoring.clinical.catalogue import default_catalogue
-from monitoring.services.transactions import read_scope, session_scope
-from monitoring.services.drafts import discard_draft, load_draft, save_draft
 from monitoring.clinical.fluids import shift_balance, weight_change
-from monitoring.clinical.vocabulary import REGIMEN_SHORT
-from monitoring.views.ward import last_sets
-from monitoring.views.lists import course_baseline_weight_kg
 from monitoring.clinical.inputs import LATE_ENTRY_AFTER, ObservationInput
-from monitoring.errors import ConfirmationRequired, RecordError
 from monitoring.clinical.rules.evidence import local_words
+from monitoring.clinical.vocabulary import REGIMEN_SHORT
+from monitoring.errors import ConfirmationRequired, RecordError
+from monitoring.services import entry
+from monitoring.services.drafts import discard_draft, load_draft, save_draft
+from monitoring.services.transactions import read_scope, session_scope
 from monitoring.timefmt import course_day, local_text
+from monitoring.views.lists import course_baseline_weight_kg
+from monitoring.views.ward import last_sets
 
 user = require("record_observations")
 st.title("Record observations")
@@ -201,8 +202,8 @@ def entry_form() -> None:
                                    help="Empty: today. Set it with the time for a set observed earlier.")
         clock = when_time.time_input("Observation time (empty: the time of saving)", value=None,
                                      key=f"obs_time_{version}", step=60)
-        period = fluid_hours.number_input("Fluid volumes measured over (hours)", value=DEFAULT_PERIOD_HOURS, min_value=0.5,
-                                          max_value=24.0, step=0.5, key=f"obs_period_{version}")
+        period = fluid_hours.number_input("Fluid volumes measured over (hours)", value=DEFAULT_PERIOD_HOURS,
+                                          min_value=0.5, max_value=24.0, step=0.5, key=f"obs_period_{version}")
         for group, codes in entry.entry_groups(catalogue).items():
             container = st.container() if group == "vital signs" else st.expander(group.capitalize())
             with container:
@@ -214,7 +215,8 @@ def entry_form() -> None:
                         with column:
                             entered[code] = field(code)
         late_reason = st.text_input("Reason for late entry (needed when the observation time is more than "
-                                    f"{int(LATE_ENTRY_AFTER.total_seconds() // 60)} min ago)", key=f"obs_late_{version}")
+                                    f"{int(LATE_ENTRY_AFTER.total_seconds() // 60)} min ago)",
+                                    key=f"obs_late_{version}")
     values = [ObservationInput(code, value, unit) for code, (value, unit) in entered.items() if value is not None]
     values, map_note = entry.with_computed_map(values, catalogue)
     if map_note:
@@ -276,9 +278,10 @@ def correction_form() -> None:
         st.caption("No values in the last 24 h.")
         return
     history = history.sort_values("observed_at", ascending=False)
-    shown = {int(r.id): f"{local_text(r.observed_at, tz)} · {catalogue[r.code].label} · "
-                        f"{r.value_code if isinstance(r.value_code, str) else catalogue[r.code].format_value(r.value_num)}"
-                        f" · by {r.recorded_by}" for r in history.itertuples()}
+    shown = {int(r.id):
+             f"{local_text(r.observed_at, tz)} · {catalogue[r.code].label} · "
+             f"{r.value_code if isinstance(r.value_code, str) else catalogue[r.code].format_value(r.value_num)}"
+             f" · by {r.recorded_by}" for r in history.itertuples()}
     # Options are the words shown (unique: a repeated line gets its row number), mapped back to the row.
     words = {}
     for row_id, text in shown.items():

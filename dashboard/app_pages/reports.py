@@ -10,14 +10,14 @@ import plotly.express as px
 import streamlit as st
 
 from dashboard.resources import get_engine
-from dashboard.theme import GRADE_COLOURS
 from dashboard.session import require
-from monitoring.services import auth
-from monitoring.export import writers as export
-from monitoring.export import quality
-from monitoring.services.transactions import session_scope
-from monitoring.export.deid import export_key_problems, new_export_key
+from dashboard.theme import GRADE_COLOURS
 from monitoring.clinical.vocabulary import REGIMEN_SHORT, REGIMENS
+from monitoring.export import quality
+from monitoring.export import writers as export
+from monitoring.export.deid import export_key_problems, new_export_key
+from monitoring.services import auth
+from monitoring.services.transactions import session_scope
 from monitoring.views.lists import list_wards
 
 KEY_STATE = "reports_export_key"
@@ -150,5 +150,6 @@ def produce(fmt: str) -> bytes:
 
 
 for column, (fmt, label, widget_key) in zip(st.columns(len(DOWNLOADS)), DOWNLOADS):
-    column.download_button(label, data=lambda fmt=fmt: produce(fmt), file_name=export.filename(fmt, identifiable=identifiable),
+    column.download_button(label, data=lambda fmt=fmt: produce(fmt),
+                           file_name=export.filename(fmt, identifiable=identifiable),
                            mime=export.MEDIA_TYPES[fmt], key=widget_key, on_click="ignore")

@@ -8,9 +8,9 @@ from dashboard.patient_picker import choose_patient
 from dashboard.resources import get_engine, get_settings
 from dashboard.session import require
 from monitoring.clinical.catalogue import default_catalogue
-from monitoring.services.transactions import read_scope, session_scope
 from monitoring.errors import RecordError
 from monitoring.services.review import changes, grade_table, previous_grades, save_review, todays_review
+from monitoring.services.transactions import read_scope, session_scope
 from monitoring.timefmt import local_text
 
 user = require("record_observations")

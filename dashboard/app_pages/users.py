@@ -4,11 +4,11 @@ import streamlit as st
 
 from dashboard.resources import get_engine
 from dashboard.session import require
+from monitoring.clinical.vocabulary import ROLES
+from monitoring.errors import RecordError
 from monitoring.services import auth
 from monitoring.services.transactions import read_scope, session_scope
-from monitoring.clinical.vocabulary import ROLES
 from monitoring.views.lists import list_wards
-from monitoring.errors import RecordError
 
 admin = require("manage_users")
 st.title("Users")

@@ -18,7 +18,6 @@ from __future__ import annotations
 import difflib
 import functools
 import math
-import os
 import re
 import tomllib
 from collections.abc import Iterator, Mapping
@@ -371,7 +370,8 @@ def _parse_number(entry: CatalogueEntry, value: Any) -> float:
             number = math.nan
         if math.isfinite(number):
             return number
-    raise ObservationValueError(entry._not_a_number_message(as_entered_text(value)), code=entry.code, value=value, unit=None)
+    raise ObservationValueError(entry._not_a_number_message(as_entered_text(value)), code=entry.code, value=value,
+                                unit=None)
 
 
 def _original_value(value: Any, number: float | None = None) -> str:
@@ -468,7 +468,8 @@ class Catalogue:
     @staticmethod
     def _validate_grade(entry: CatalogueEntry, conversion: Conversion, value: Any, number: float) -> ValidatedValue:
         if not number.is_integer() or int(number) not in entry.accepted_grades:
-            raise ObservationValueError(entry._grade_message(as_entered_text(value)), code=entry.code, value=value, unit=None)
+            raise ObservationValueError(entry._grade_message(as_entered_text(value)), code=entry.code, value=value,
+                                        unit=None)
         return ValidatedValue(code=entry.code, value_num=float(int(number)), value_code=None, unit=entry.unit,
                               original_value=_original_value(value, number), original_unit=conversion.unit)
 

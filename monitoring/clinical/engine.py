@@ -12,12 +12,12 @@ from contextlib import contextmanager
 import numpy as np
 import pandas as pd
 
-from monitoring.errors import InputError
 from monitoring.clinical.inputs import read_long_frame
 from monitoring.clinical.rules import ENGINE_RULES
 from monitoring.clinical.rules.common import ALERT_COLUMNS, alert_keys
 from monitoring.clinical.rules.context import COURSE_COLUMNS, prepare
 from monitoring.clinical.thresholds import Thresholds, default_thresholds
+from monitoring.errors import InputError
 
 OUTPUT_COLUMNS = ["patient_id", "rule", "onset", "level", "severity", "evidence", "standard", "context",
                   "evidence_items"]

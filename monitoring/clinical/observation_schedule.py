@@ -15,8 +15,8 @@ from datetime import datetime, timedelta, tzinfo
 
 import pandas as pd
 
-from monitoring.clinical.vocabulary import REGIMENS
 from monitoring.clinical.thresholds import SOURCE_STATUSES, Section, Source, default_thresholds, parser
+from monitoring.clinical.vocabulary import REGIMENS
 from monitoring.timefmt import elapsed_text
 
 
@@ -116,8 +116,8 @@ def next_set(*, last_set_at: datetime | None, scored_at: datetime | None, news2:
             at = max(opens, last_set_at + timedelta(hours=frequency.post_dose_hours))
             if at <= closes:
                 candidates.append((at, f"IL-2 post-dose {_hours_text(frequency.post_dose_hours)} checks "
-                                       f"({frequency.post_dose_from_hours:g}-{frequency.post_dose_to_hours:g} h after the "
-                                       f"dose given at {pd.Timestamp(last_dose_at).tz_convert(tz):%H:%M})",
+                                       f"({frequency.post_dose_from_hours:g}-{frequency.post_dose_to_hours:g} h after "
+                                       f"the dose given at {pd.Timestamp(last_dose_at).tz_convert(tz):%H:%M})",
                                    "il2-post-dose"))
     at, reason, kind = min(candidates, key=lambda c: c[0])
     return Due(at, reason, kind)

@@ -53,7 +53,8 @@ class Prescribed:
         change = self.difference_percent(given)
         if change is None or abs(change) <= limit_percent:
             return None
-        return (f"The dose {amount_text(given, self.unit)} differs from the prescribed {amount_text(self.dose, self.unit)} "
+        return (f"The dose {amount_text(given, self.unit)} differs from the prescribed "
+                f"{amount_text(self.dose, self.unit)} "
                 f"({self.basis}) by {change:+.1f}%, more than {limit_percent:g}%: confirm the difference, or correct "
                 "the dose.")
 

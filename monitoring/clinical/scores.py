@@ -26,10 +26,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from monitoring.clinical.catalogue import NUMBER_PATTERN, Catalogue, default_catalogue, format_number, as_entered_text
-from monitoring.errors import InputError
+from monitoring.clinical.catalogue import NUMBER_PATTERN, Catalogue, as_entered_text, default_catalogue, format_number
 from monitoring.clinical.severities import SEVERITIES
-from monitoring.clinical.thresholds import Section, Source, Thresholds, ThresholdsError, default_path, default_thresholds, parser
+from monitoring.clinical.thresholds import (
+    Section,
+    Source,
+    Thresholds,
+    ThresholdsError,
+    default_path,
+    default_thresholds,
+    parser,
+)
+from monitoring.errors import InputError
 
 try:  # Arrow parses a million ISO 8601 texts in ~40 ms and refuses those without a zone offset.
     import pyarrow as pa
@@ -527,7 +535,8 @@ def _read_input(df: pd.DataFrame, catalogue: Catalogue) -> _Vitals:
         implausible = (values < low) | (values > high)  # NaN compares False: missing is not implausible
         unit = f" {entry.unit_label}" if entry.unit_label else ""
         shown_range = f"{format_number(low, entry.precision)}–{format_number(high, entry.precision)}{unit}"
-        problems.add(name, implausible, lambda cell, r=shown_range: f"{_shown(cell)} is outside the plausible range {r}")
+        problems.add(name, implausible,
+                     lambda cell, r=shown_range: f"{_shown(cell)} is outside the plausible range {r}")
         if entry.integer:
             problems.add(name, ~implausible & (values != np.floor(values)) & ~np.isnan(values),
                          lambda cell: f"{_shown(cell)} is not a whole number")

@@ -2,15 +2,15 @@
 
 data/thresholds.toml holds one table per rule or score. Each table has a `source` table naming the
 document, its version, the table or section, and a `status` (verified, secondary, from-memory,
-local-choice) taken from docs/clinical.md (a copy of the research note the rules were written from). A hospital reviews and changes numbers
-there without touching code. The modules that use a section parse it into a typed object at start;
+local-choice) taken from docs/clinical.md (a copy of the research note the rules were written from).
+A hospital reviews and changes numbers there without touching code. The modules that use a section
+parse it into a typed object at start;
 any problem raises ThresholdsError naming the key, so an invalid file is refused before use.
 """
 from __future__ import annotations
 
 import functools
 import math
-import os
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from monitoring.config import REPO_ROOT
+
 SOURCE_STATUSES = ("verified", "secondary", "from-memory", "local-choice")
 
 

@@ -14,12 +14,11 @@ time (monitoring.services.entry).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import tzinfo
 
 import numpy as np
 import pandas as pd
-
-from dataclasses import dataclass
 
 from monitoring.clinical.catalogue import ORGAN_SYSTEMS, Catalogue, default_catalogue
 from monitoring.clinical.ctcae import grade_canonical

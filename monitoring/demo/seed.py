@@ -36,10 +36,10 @@ import pandas as pd
 from sqlalchemy import insert, select
 from sqlmodel import Session
 
+from monitoring.clinical.vocabulary import ELIGIBILITY_ITEMS, REGIMENS
 from monitoring.errors import RecordError
 from monitoring.store import repository
 from monitoring.store.models import Bed, EligibilityAnswer, Patient, PatientIdentity, TreatmentCourse
-from monitoring.clinical.vocabulary import ELIGIBILITY_ITEMS, REGIMENS
 
 PATIENT_COUNT_DEFAULT = 12
 patient_count_default = PATIENT_COUNT_DEFAULT  # the name the CLI brief uses

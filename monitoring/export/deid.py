@@ -31,7 +31,6 @@ import secrets
 import numpy as np
 import pandas as pd
 
-
 FREE_TEXT_WITHHELD = "[free text withheld in a de-identified export]"
 PSEUDONYM_PREFIX = "P-"
 PSEUDONYM_HEX_DIGITS = 10

@@ -54,15 +54,15 @@ import pandas as pd
 from sqlalchemy import select
 from sqlmodel import Session
 
-from monitoring.views.alerts import list_alerts
 from monitoring.clinical.catalogue import Catalogue, default_catalogue
-from monitoring.export.deid import days_from, deid_reason, patient_pseudonyms, pseudonym
-from monitoring.clinical.rules.evidence import is_structured, render
 from monitoring.clinical.code_lists import LABS, VITAL_SIGNS
-from monitoring.store.models import Patient, PatientIdentity, TreatmentCourse
-from monitoring.views.patient_chart import BASELINE_LEAD
-from monitoring.store.repository import current_doses, current_observations
+from monitoring.clinical.rules.evidence import is_structured, render
 from monitoring.clinical.toxicity import graded_observations
+from monitoring.export.deid import days_from, deid_reason, patient_pseudonyms, pseudonym
+from monitoring.store.models import Patient, PatientIdentity, TreatmentCourse
+from monitoring.store.repository import current_doses, current_observations
+from monitoring.views.alerts import list_alerts
+from monitoring.views.patient_chart import BASELINE_LEAD
 
 EPOCH = pd.Timestamp("2000-01-01T00:00:00Z")
 PROJECT = "https://il2-monitor.example/fhir"

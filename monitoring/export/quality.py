@@ -36,17 +36,25 @@ from sqlalchemy import case, exists, select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
-from monitoring.services.alert_actions import acknowledgement_latency
 from monitoring.clinical.alert_levels import level_rank
 from monitoring.clinical.catalogue import ORGAN_SYSTEMS, default_catalogue
-from monitoring.store.db import time_as_stored
-from monitoring.export.deid import days_from, deid_reason, pseudonyms, withheld
 from monitoring.clinical.code_lists import SCORE_CODES
-from monitoring.store.models import (Alert, AlertAction, DoseEvent, Observation, Patient, PatientIdentity, TreatmentCourse,
-                               Ward)
 from monitoring.clinical.rules import aki, febrile_neutropenia, sepsis
 from monitoring.clinical.scores import news2_response, score_frame
 from monitoring.clinical.toxicity import graded_observations
+from monitoring.export.deid import days_from, deid_reason, pseudonyms, withheld
+from monitoring.services.alert_actions import acknowledgement_latency
+from monitoring.store.db import time_as_stored
+from monitoring.store.models import (
+    Alert,
+    AlertAction,
+    DoseEvent,
+    Observation,
+    Patient,
+    PatientIdentity,
+    TreatmentCourse,
+    Ward,
+)
 
 FN_RULE, SEPSIS_RULE, AKI_RULE, EXPECTED_RULE = (febrile_neutropenia.RULE.id, sepsis.RULE.id, aki.RULE.id,
                                                  sepsis.EXPECTED.id)
@@ -79,7 +87,8 @@ COLUMN_DOCS: dict[str, tuple[str, str]] = {
                        "courses (C1 = first)"),
     "pseudonym": ("", "Stable patient pseudonym for this export key (HMAC-SHA256; not reversible without the key)"),
     "ward_code": ("", "Code of the patient's ward"),
-    "regimen": ("", "IL-2 regimen code (monitoring.clinical.vocabulary.REGIMENS); 'all' in cohort tables = every regimen"),
+    "regimen": ("", "IL-2 regimen code (monitoring.clinical.vocabulary.REGIMENS); 'all' in cohort tables = "
+                    "every regimen"),
     "cycle": ("count", "Treatment cycle number (1 = first)"),
     "course_status": ("", "Course status: planned, active, completed or stopped"),
     "is_synthetic": ("true/false", "Synthetic demo or benchmark patient"),
@@ -336,7 +345,8 @@ def _course_of(patient_ids: pd.Series, course_ids: pd.Series, times: pd.Series, 
     if missing.any() and not courses.empty:
         rows = pd.DataFrame({"row": np.flatnonzero(missing), "patient_id": patient_ids[missing].astype("int64"),
                              "time": times[missing]}).sort_values("time")
-        starts = courses[["patient_id", "start_at", "course_id"]].astype({"patient_id": "int64"}).sort_values("start_at")
+        starts = (courses[["patient_id", "start_at", "course_id"]].astype({"patient_id": "int64"})
+                  .sort_values("start_at"))
         found = pd.merge_asof(rows, starts, left_on="time", right_on="start_at", by="patient_id",
                               direction="backward")
         first = starts.drop_duplicates("patient_id").set_index("patient_id")["course_id"]
@@ -535,7 +545,8 @@ def _terms_table(data: CohortData, export_key: str) -> pd.DataFrame:
     out = pd.DataFrame({"course_ref": course.map(ids["course_ref"]).to_numpy(),
                         "pseudonym": course.map(ids["pseudonym"]).to_numpy(),
                         "regimen": course.map(courses["regimen"]).to_numpy(),
-                        "organ_system": top["organ_system"].to_numpy(), "ctcae_term": top["term"].astype(str).to_numpy(),
+                        "organ_system": top["organ_system"].to_numpy(),
+                        "ctcae_term": top["term"].astype(str).to_numpy(),
                         "highest_grade": top["grade_int"].to_numpy(),
                         "onset_day": onset_day.where(~grade0).to_numpy(),
                         "onset_days_from_first_dose": from_dose.where(~grade0).to_numpy()})

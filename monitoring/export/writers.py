@@ -23,8 +23,8 @@ import pandas as pd
 from sqlmodel import Session
 
 from monitoring.services import auth
-from monitoring.views.audit import neutralise_formulas
 from monitoring.store.repository import write_audit
+from monitoring.views.audit import neutralise_formulas
 
 TABLE_FORMATS = ("csv", "xlsx", "pdf")  # written from the summary tables (render)
 # FHIR R4 formats are built from the store by monitoring.export.fhir (render_fhir).

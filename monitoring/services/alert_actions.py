@@ -15,15 +15,15 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from monitoring.services import auth
 from monitoring.clinical.alert_levels import is_worse
-from monitoring.store.models import Alert, AlertAction, Bed, Patient, PatientIdentity, User, Ward
-from monitoring.clinical.vocabulary import ALERT_ACTIONS
-from monitoring.store.repository import write_audit
-from monitoring.views.lists import visible_wards
-from monitoring.errors import RecordError
 from monitoring.clinical.rules.common import SEVERITY_RANK
 from monitoring.clinical.rules.evidence import local_words
+from monitoring.clinical.vocabulary import ALERT_ACTIONS
+from monitoring.errors import RecordError
+from monitoring.services import auth
+from monitoring.store.models import Alert, AlertAction, Bed, Patient, PatientIdentity, User, Ward
+from monitoring.store.repository import write_audit
+from monitoring.views.lists import visible_wards
 
 # The status each action leaves the alert in.
 ACTION_STATUS = {"acknowledge": "acknowledged", "decline": "declined", "escalate": "escalated",

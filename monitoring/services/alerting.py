@@ -13,14 +13,13 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlmodel import Session
 
-from monitoring.store import repository
-from monitoring.services.alert_actions import HANDLED, worse_than_at_latest_action
 from monitoring.clinical.engine import evaluate
-from monitoring.store.models import Alert, Patient, TreatmentCourse
+from monitoring.services.alert_actions import HANDLED, worse_than_at_latest_action
 from monitoring.store.frames import store_frames
+from monitoring.store.models import Alert, Patient
 from monitoring.store.repository import write_audit
 
 

@@ -24,11 +24,11 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import and_, case, func, literal, select, update
 from sqlmodel import Session
 
-from monitoring.config import number_setting
-from monitoring.store.models import AuditEvent, Patient, User, UserWard, Ward
 from monitoring.clinical.vocabulary import ROLES
-from monitoring.store.repository import DEMO_CREATOR, made_by_demo, write_audit
+from monitoring.config import number_setting
 from monitoring.errors import RecordError
+from monitoring.store.models import AuditEvent, Patient, User, UserWard, Ward
+from monitoring.store.repository import DEMO_CREATOR, made_by_demo, write_audit
 
 LOCKOUT_ATTEMPTS = int(number_setting("IL2_LOCKOUT_ATTEMPTS"))
 LOCKOUT_MINUTES = number_setting("IL2_LOCKOUT_MINUTES")

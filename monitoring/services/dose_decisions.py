@@ -20,19 +20,14 @@ import pandas as pd
 from sqlalchemy import select
 from sqlmodel import Session
 
-from monitoring.views import lists
-from monitoring.services import auth
-
-from monitoring.views import dose_gate
-
-from monitoring.views import dosing
-
-from monitoring.store import repository
 from monitoring.clinical.catalogue import default_catalogue
-from monitoring.store.models import TreatmentCourse
 from monitoring.clinical.vocabulary import DOSE_DECISIONS, REGIMEN_SHORT
 from monitoring.errors import RecordError
+from monitoring.services import auth
+from monitoring.store import repository
+from monitoring.store.models import TreatmentCourse
 from monitoring.timefmt import elapsed_text, local_text
+from monitoring.views import dose_gate, dosing, lists
 
 #: The decisions as the oncologist reads them on the page, in the order offered.
 DECISION_LABELS = {"give": "Give", "hold": "Hold", "discuss": "Discuss at the bedside first",

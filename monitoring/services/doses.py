@@ -73,7 +73,8 @@ def record(*, session: Session, course_id: int, dose_number: int, scheduled_at: 
         # before a bad reading): refused unless authorised like any dose over the check.
         early = timedelta(hours=default_thresholds()["il2_hold"].values["pre_dose_hours"])
         if scheduled_at is not None and given_at < scheduled_at - early and not (override_by and override_reason):
-            errors.append(f"The time given, {local_text(given_at, tz or UTC)}, is more than {early / timedelta(hours=1):g} h "
+            errors.append(f"The time given, {local_text(given_at, tz or UTC)}, is more than "
+                          f"{early / timedelta(hours=1):g} h "
                           f"before dose {dose_number} was due ({local_text(scheduled_at, tz or UTC)}): check the "
                           "time; if it was given then, name the authorising clinician and give the reason.")
         given_before = progress.events[(progress.events["status"] == "given") & progress.events["given_at"].notna()]

@@ -14,7 +14,6 @@ from sqlmodel import Session
 
 from monitoring.store.models import EntryDraft
 
-
 #: Local choice: a nursing shift. An older draft is deleted when next looked for, never offered.
 KEPT_HOURS = 12
 

@@ -11,16 +11,15 @@ from datetime import datetime, timedelta, timezone, tzinfo
 import pandas as pd
 from sqlmodel import Session
 
-from monitoring.services.alerting import sync_alerts
-from monitoring.views.alerts import list_alerts
 from monitoring.clinical.catalogue import Catalogue, default_catalogue
-from monitoring.clinical.observation_schedule import due_words, next_set
-from monitoring.store.repository import current_observations
-from monitoring.clinical.inputs import ObservationInput
-from monitoring.clinical.scores import news2_response, score_frame
-from monitoring.timefmt import elapsed_text
 from monitoring.clinical.code_lists import LABS, SCORE_CODES, VITAL_SIGNS
-
+from monitoring.clinical.inputs import ObservationInput
+from monitoring.clinical.observation_schedule import due_words, next_set
+from monitoring.clinical.scores import news2_response, score_frame
+from monitoring.services.alerting import sync_alerts
+from monitoring.store.repository import current_observations
+from monitoring.timefmt import elapsed_text
+from monitoring.views.alerts import list_alerts
 
 
 def entry_groups(catalogue: Catalogue | None = None) -> dict[str, list[str]]:
@@ -77,7 +76,8 @@ def after_save(*, session: Session, patient_id: int, values: dict[str, object], 
 
 
 def record_set(*, session: Session, patient_id: int, values: list[ObservationInput], observed_at: datetime,
-               username: str, now: datetime, course_id: int | None = None, confirmed: frozenset[str] | set[str] = frozenset(),
+               username: str, now: datetime, course_id: int | None = None,
+               confirmed: frozenset[str] | set[str] = frozenset(),
                late_reason: str | None = None, draft_form: str | None = None) -> Feedback:
     """Record a bedside set (the nurse's Save): validate and store it whole (RecordError or
     ConfirmationRequired, nothing stored), re-evaluate the patient's alerts, discard the nurse's draft of

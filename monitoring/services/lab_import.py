@@ -50,8 +50,9 @@ being parsed to the end, and validation works on one chunk at a time. (The dashb
 already holds the uploaded bytes in memory, up to Streamlit's server.maxUploadSize, 200 MB by
 default; the chunks bound the parsed frames and the validation, not the upload.) Measured on the
 limit, 200,000 rows for 50 patients: checking takes about 6 s and storing about 20 s on SQLite,
-most of it the insert and the alert re-evaluation of every result of those patients. 200,000 rows is about a month of full blood counts and
-chemistry for a busy ward, far above one day's laboratory export, and keeps the preview (one table
+most of it the insert and the alert re-evaluation of every result of those patients. 200,000 rows is
+about a month of full blood counts and chemistry for a busy ward, far above one day's laboratory
+export, and keeps the preview (one table
 row per data row, kept in the user's session) responsive; a larger file is refused with a message
 asking to split it, by date for example.
 """
@@ -69,18 +70,17 @@ from typing import IO, Any
 import numpy as np
 import pandas as pd
 from sqlalchemy import exists, func, select
-from sqlalchemy.orm import aliased
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
-from monitoring.store import repository
-from monitoring.services.alerting import sync_alerts
 from monitoring.clinical.catalogue import Catalogue, default_catalogue
-from monitoring.errors import InputError
 from monitoring.clinical.inputs import REQUIRED_COLUMNS, read_long_frame
+from monitoring.errors import InputError, RecordError
+from monitoring.services.alerting import sync_alerts
+from monitoring.store import repository
 from monitoring.store.models import Alert, Observation, Patient, PatientIdentity, TreatmentCourse, Ward
 from monitoring.store.repository import FUTURE_TOLERANCE, write_audit
-from monitoring.errors import RecordError
 from monitoring.timefmt import local_text
 
 # Codes a laboratory reports: blood counts, liver and kidney chemistry, electrolytes, lactate, CRP.

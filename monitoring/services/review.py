@@ -15,9 +15,9 @@ import pandas as pd
 from sqlmodel import Session
 
 from monitoring.clinical.catalogue import default_catalogue
-from monitoring.store.repository import add_observation_set, amend_observation, current_observations
 from monitoring.clinical.inputs import ObservationInput
 from monitoring.errors import RecordError
+from monitoring.store.repository import add_observation_set, amend_observation, current_observations
 
 REVIEW_CODES = ("diarrhea", "nausea", "vomiting", "mucositis", "rash", "pruritus", "dyspnea", "confusion", "rigors",
                 "fatigue", "arrhythmia", "hypotension")

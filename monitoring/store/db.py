@@ -3,28 +3,28 @@
 SQLite (the embedded default) runs in WAL mode with a busy timeout and takes the write lock at the
 start of every transaction (BEGIN IMMEDIATE): a transaction that reads and then writes under a
 deferred BEGIN fails at once with 'database is locked' whatever the busy timeout says (measured:
-926 of 2000 writes failed; measured in the engineering notes the project started from, §1e). PostgreSQL needs none of it.
+926 of 2000 writes failed; measured in the engineering notes the project started from, §1e).
+PostgreSQL needs none of it.
 
 SQLite's busy handler is not fair: a waiting writer sleeps up to 100 ms between tries, and the writers
 that happen to try just after a commit win again and again. With 16 processes saving 1,000 sets each
 (bench/bench_concurrency.py), 13 writers waited past the 30-s timeout ("database is locked" reached
 them) while the median wait was 78 ms. Writers on a database file therefore first queue for a lock
-file beside it (`<database>-writers.lock`) polled every few milliseconds, so every waiter gets its turn
-in about the order it came; SQLite's own lock is then free at BEGIN IMMEDIATE.
+file beside it (`<database>-writers.lock`, held through the maintained cross-platform `filelock`) polled
+every few milliseconds, so every waiter gets its turn in about the order it came; SQLite's own lock is
+then free at BEGIN IMMEDIATE.
 """
 from __future__ import annotations
 
-import fcntl
 import functools
-import os
 import sqlite3
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from filelock import FileLock, Timeout
 from sqlalchemy import Engine, String, event, inspect, type_coerce
 from sqlmodel import Session, create_engine
 
@@ -34,31 +34,25 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 WRITER_QUEUE_TIMEOUT_S = 120.0  # a writer waits this long for its turn before "database is locked"
 WRITER_QUEUE_POLL_S = 0.002
-_QUEUE_FD = "il2_writer_queue_fd"
+_QUEUE_LOCK = "il2_writer_queue_lock"
 READ_ONLY = "il2_read_only"
 
 
-def _queue_for_writing(lock_path: Path) -> int:
-    """Wait for the writers' lock file (see the module docstring); returns the open, locked descriptor."""
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-    deadline = time.monotonic() + WRITER_QUEUE_TIMEOUT_S
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return fd
-        except BlockingIOError:
-            if time.monotonic() > deadline:
-                os.close(fd)
-                raise sqlite3.OperationalError(
-                    f"database is locked: another writer held it for over {WRITER_QUEUE_TIMEOUT_S:g} s") from None
-            time.sleep(WRITER_QUEUE_POLL_S)
+def _queue_for_writing(lock_path: Path) -> FileLock:
+    """Wait for the writers' lock file (see the module docstring); returns the held lock."""
+    lock = FileLock(lock_path, timeout=WRITER_QUEUE_TIMEOUT_S, mode=0o600)
+    try:
+        lock.acquire(poll_interval=WRITER_QUEUE_POLL_S)
+    except Timeout:
+        raise sqlite3.OperationalError(
+            f"database is locked: another writer held it for over {WRITER_QUEUE_TIMEOUT_S:g} s") from None
+    return lock
 
 
 def _leave_queue(conn) -> None:
-    fd = conn.info.pop(_QUEUE_FD, None)
-    if fd is not None:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
+    lock = conn.info.pop(_QUEUE_LOCK, None)
+    if lock is not None:
+        lock.release()
 
 
 def make_engine(url: str) -> Engine:
@@ -97,7 +91,7 @@ def make_engine(url: str) -> Engine:
             return
         conn.exec_driver_sql("PRAGMA query_only=OFF")
         if lock_path is not None:
-            conn.info[_QUEUE_FD] = _queue_for_writing(lock_path)
+            conn.info[_QUEUE_LOCK] = _queue_for_writing(lock_path)
         try:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         except BaseException:

@@ -18,7 +18,6 @@ from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
-
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 

@@ -21,13 +21,33 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
-from monitoring.errors import ConfirmationRequired, RecordError
 from monitoring.clinical.catalogue import Catalogue, ObservationValueError, UnknownCodeError, default_catalogue
-from monitoring.store.db import time_as_stored
 from monitoring.clinical.inputs import EARLIEST_TIME, LATE_ENTRY_AFTER, ObservationInput
 from monitoring.clinical.rules.hold_criteria import BY_ID as _HOLD_CRITERIA
-from monitoring.store.models import AuditEvent, Bed, DoseDecision, DoseEvent, EligibilityAnswer, Observation, Patient, PatientIdentity, TreatmentCourse, User, Ward
-from monitoring.clinical.vocabulary import DOSE_DECISIONS, DOSE_STATUSES, ELIGIBILITY_ANSWERS, ELIGIBILITY_ITEMS, OBSERVATION_SOURCES, REGIMENS, ROUTES
+from monitoring.clinical.vocabulary import (
+    DOSE_DECISIONS,
+    DOSE_STATUSES,
+    ELIGIBILITY_ANSWERS,
+    ELIGIBILITY_ITEMS,
+    OBSERVATION_SOURCES,
+    REGIMENS,
+    ROUTES,
+)
+from monitoring.errors import ConfirmationRequired, RecordError
+from monitoring.store.db import time_as_stored
+from monitoring.store.models import (
+    AuditEvent,
+    Bed,
+    DoseDecision,
+    DoseEvent,
+    EligibilityAnswer,
+    Observation,
+    Patient,
+    PatientIdentity,
+    TreatmentCourse,
+    User,
+    Ward,
+)
 
 # Device clocks drift; a time further in the future than this is a typing error.
 FUTURE_TOLERANCE = timedelta(minutes=5)

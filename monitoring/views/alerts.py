@@ -9,7 +9,6 @@ from sqlmodel import Session
 
 from monitoring.store.models import Alert
 
-
 ALERT_LIST_COLUMNS = ["id", "patient_id", "rule_id", "onset_at", "level", "severity", "status", "evidence_text",
                       "evidence", "standard", "context", "last_evaluated_at"]
 

@@ -137,7 +137,8 @@ def judge_given(*, check: PreDoseCheck | None, decision: Standing | None, overri
     if against:
         problems.append(f"Dose {dose_number} cannot be recorded as given: {decision.words(when)}.")
     else:
-        problems.append(f"Dose {dose_number} cannot be recorded as given: the pre-dose check says {check_words(check)}.")
+        problems.append(f"Dose {dose_number} cannot be recorded as given: the pre-dose check says "
+                        f"{check_words(check)}.")
         if decision is not None and decision.decision == "give":
             problems.append(f"The {decision.words(when)}.")
     needed = [text for text, present in (("name the authorising clinician", by), ("give the reason", why))

@@ -18,30 +18,28 @@ No Streamlit here: dashboard/app_pages/doses.py is a thin page over these functi
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone, tzinfo
 
 import numpy as np
 import pandas as pd
 from sqlmodel import Session
 
-
-from monitoring.views import dose_gate
-
-from monitoring.store import repository
 from monitoring.clinical.catalogue import default_catalogue
-from monitoring.store.models import DoseEvent, TreatmentCourse
-from monitoring.clinical.vocabulary import ELIGIBILITY_ITEMS, REGIMEN_SHORT
-from monitoring.store.frames import store_frames
-from monitoring.errors import RecordError
+from monitoring.clinical.prescription import Prescribed, amount_text, prescribed_dose, unit_text
 from monitoring.clinical.rules import hold_criteria as hc
 from monitoring.clinical.rules import il2_hold
 from monitoring.clinical.rules.common import cited
 from monitoring.clinical.rules.context import NAT, prepare, take
 from monitoring.clinical.thresholds import Thresholds, default_thresholds
-from monitoring.clinical.prescription import Prescribed, amount_text, prescribed_dose, unit_text
+from monitoring.clinical.vocabulary import ELIGIBILITY_ITEMS, REGIMEN_SHORT
+from monitoring.errors import RecordError
+from monitoring.store import repository
+from monitoring.store.frames import store_frames
+from monitoring.store.models import TreatmentCourse
 from monitoring.timefmt import elapsed_text, local_text
+from monitoring.views import dose_gate
 
 UTC = timezone.utc
 DECISIONS = il2_hold.DECISIONS   # give, incomplete, discuss, hold, permanently discontinue

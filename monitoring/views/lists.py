@@ -15,7 +15,6 @@ from sqlmodel import Session
 from monitoring.store.models import Bed, DoseEvent, Observation, Patient, PatientIdentity, TreatmentCourse, Ward
 from monitoring.store.repository import rows_frame
 
-
 WARD_LIST_COLUMNS = ["patient_id", "ward", "bed", "name", "mrn", "is_synthetic", "course_id", "regimen",
                      "cycle", "course_start", "planned_doses", "doses_given", "last_dose_status",
                      "last_dose_at", "last_set_at"]

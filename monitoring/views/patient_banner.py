@@ -12,8 +12,8 @@ from datetime import date, datetime, tzinfo
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from monitoring.store.models import Bed, DoseEvent, Patient, PatientIdentity, TreatmentCourse
 from monitoring.clinical.vocabulary import REGIMEN_SHORT
+from monitoring.store.models import Bed, DoseEvent, Patient, PatientIdentity, TreatmentCourse
 from monitoring.timefmt import course_day
 
 

@@ -30,19 +30,19 @@ import pandas as pd
 from sqlalchemy import select
 from sqlmodel import Session
 
-from monitoring.views.alerts import list_alerts
-from monitoring.clinical.rules.evidence import local_words
 from monitoring.clinical.catalogue import Catalogue, default_catalogue
-from monitoring.config import load_settings
-from monitoring.clinical.ctcae import CtcaeThresholds
 from monitoring.clinical.code_lists import LABS, SCORE_CODES
+from monitoring.clinical.ctcae import CtcaeThresholds
 from monitoring.clinical.fluids import shift_starts
-from monitoring.store.models import Patient, TreatmentCourse
-from monitoring.store.repository import current_doses, current_observations
 from monitoring.clinical.rules.capillary_leak import target_sbp
+from monitoring.clinical.rules.evidence import local_words
 from monitoring.clinical.scores import NEWS2_PARAMETERS, score_columns
 from monitoring.clinical.thresholds import Thresholds, default_thresholds
 from monitoring.clinical.toxicity import GRADE_COLUMNS, daily_highest
+from monitoring.config import load_settings
+from monitoring.store.models import Patient, TreatmentCourse
+from monitoring.store.repository import current_doses, current_observations
+from monitoring.views.alerts import list_alerts
 
 PERIODS: dict[str, str] = {"24h": "Last 24 h", "cycle": "This cycle", "course": "Whole course"}
 # Display choices, not clinical numbers: the baseline before the first dose belongs on the chart,

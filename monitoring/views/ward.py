@@ -1,7 +1,7 @@
 """The ward as clinicians read it: one row per patient, display-ready.
 
-`ward_overview` (queries) and `overview_rows` (pure) are the clinicians' overview: NEWS2 of the last set, open alerts, today's CTCAE grades per organ
-system, due and overdue sets, riskiest first.
+`ward_overview` (queries) and `overview_rows` (pure) are the clinicians' overview: NEWS2 of the last
+set, open alerts, today's CTCAE grades per organ system, due and overdue sets, riskiest first.
 """
 from __future__ import annotations
 
@@ -13,21 +13,19 @@ import pandas as pd
 from sqlalchemy import select
 from sqlmodel import Session
 
-from monitoring.views.alerts import open_alert_counts
 from monitoring.clinical.catalogue import ORGAN_SYSTEMS
-from monitoring.views.dosing import forecasts
 from monitoring.clinical.code_lists import SCORE_CODES
 from monitoring.clinical.observation_schedule import next_set
-from monitoring.store.models import TreatmentCourse
-from monitoring.clinical.vocabulary import REGIMEN_SHORT
-from monitoring.store.repository import OBSERVATION_COLUMNS, current_observations
-from monitoring.views.lists import ward_patient_list
 from monitoring.clinical.rules.common import SEVERITY_RANK
 from monitoring.clinical.scores import news2_response, score_frame
-from monitoring.timefmt import course_day, elapsed_text
 from monitoring.clinical.toxicity import daily_highest
-
-
+from monitoring.clinical.vocabulary import REGIMEN_SHORT
+from monitoring.store.models import TreatmentCourse
+from monitoring.store.repository import OBSERVATION_COLUMNS, current_observations
+from monitoring.timefmt import course_day, elapsed_text
+from monitoring.views.alerts import open_alert_counts
+from monitoring.views.dosing import forecasts
+from monitoring.views.lists import ward_patient_list
 
 SEVERITY_ORDER = ("emergency", "urgent", "warning")
 
@@ -198,7 +196,8 @@ def overview_rows(patients: pd.DataFrame, obs: pd.DataFrame | None, *, open_aler
             "patient_id": pid, "Bed": p.bed if isinstance(p.bed, str) and p.bed else "no bed",
             "Patient": f"{p.name} (synthetic)" if p.is_synthetic else p.name,
             "Course": (" · ".join([REGIMEN_SHORT.get(p.regimen, p.regimen),
-                                   *([] if pd.isna(p.cycle) else [f"C{int(p.cycle)} D{course_day(p.course_start, now)}"]),
+                                   *([] if pd.isna(p.cycle)
+                                     else [f"C{int(p.cycle)} D{course_day(p.course_start, now)}"]),
                                    f"{int(p.doses_given)}/{planned}"]) if has_course else "no course"),
             "Last dose": (f"{p.last_dose_status} {elapsed_text(now - p.last_dose_at)}"
                           if isinstance(p.last_dose_status, str) else "none"),

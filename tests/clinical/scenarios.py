@@ -27,8 +27,8 @@ from pathlib import Path
 import pandas as pd
 
 from monitoring.clinical.engine import evaluate
-from monitoring.errors import InputError
 from monitoring.clinical.severities import SEVERITY_RANK
+from monitoring.errors import InputError
 
 HERE = Path(__file__).resolve().parent
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=timezone.utc)

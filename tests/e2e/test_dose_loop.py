@@ -14,13 +14,13 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from bench.streamlit_server import serve
-from monitoring.services import auth
+from monitoring.clinical.inputs import ObservationInput
 from monitoring.config import load_settings
+from monitoring.services import auth
 from monitoring.store.db import make_engine, session_scope
-from monitoring.views import dosing
 from monitoring.store.models import Bed, Observation, Patient, SignInSession, TreatmentCourse
 from monitoring.store.repository import add_observation_set
-from monitoring.clinical.inputs import ObservationInput
+from monitoring.views import dosing
 from tests.e2e.conftest import wait_for_app_run
 from tests.e2e.test_smoke import SHOTS, sign_in
 

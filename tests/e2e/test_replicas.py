@@ -11,9 +11,9 @@ import pytest
 from playwright.sync_api import expect
 
 from bench.streamlit_server import ROOT, serve
-from tests.factories import empty_postgres
 from tests.e2e.conftest import wait_for_app_run
 from tests.e2e.test_smoke import enter_full_set, sign_in
+from tests.factories import empty_postgres
 
 pytestmark = pytest.mark.postgres
 

@@ -23,7 +23,8 @@ from monitoring.clinical.thresholds import Section, Source, parser
 
 NAT_ = np.iinfo(np.int64).min
 NOT_STAGED = "urine output not staged: no weight"
-LEVELS = (NOT_STAGED, *(f"KDIGO stage {stage} ({arm})" for stage in (1, 2, 3) for arm in ("creatinine", "urine output")))
+LEVELS = (NOT_STAGED, *(f"KDIGO stage {stage} ({arm})" for stage in (1, 2, 3)
+                        for arm in ("creatinine", "urine output")))
 
 # The standard shown with each alert is written from the thresholds in force (`standard`).
 RULE = Rule(id="aki", version="2.0", section="aki", standard="KDIGO 2012 acute kidney injury", levels=LEVELS,

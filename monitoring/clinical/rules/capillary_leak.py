@@ -159,8 +159,8 @@ def evaluate(data: EvalData, thresholds) -> dict | None:
 @template("capillary_leak.weight_gain")
 def _gain(item, when) -> str:
     note = "course baseline" if item["course_baseline"] else "first recorded weight (no course baseline)"
-    return (f"weight {item['value']:.1f} kg at {when(item['at'])} = +{item['gain']:.1f}% from {item['baseline']:.1f} kg "
-            f"({note}; {item['op']} {item['limit']:g}%)")
+    return (f"weight {item['value']:.1f} kg at {when(item['at'])} = +{item['gain']:.1f}% from "
+            f"{item['baseline']:.1f} kg ({note}; {item['op']} {item['limit']:g}%)")
 
 
 @template("capillary_leak.sbp")

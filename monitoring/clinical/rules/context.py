@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from monitoring.errors import InputError
 from monitoring.clinical.rules.common import NAT, Schedule, Validity, hours_text, ticks_of, total_seconds
 from monitoring.clinical.scores import NEWS2_PARAMETERS, score_columns
+from monitoring.errors import InputError
 
 VITAL_CODES = ("temperature", "heart_rate", "sbp", "dbp", "map", "resp_rate", "spo2", "on_oxygen", "spo2_scale",
                "consciousness", "gcs", "o2_flow")
@@ -347,7 +347,8 @@ def _refuse_conflicts(obs: pd.DataFrame, order: np.ndarray, sorted_codes: np.nda
         return
     a, b = np.flatnonzero(same), np.flatnonzero(same) + 1
     num_differs = ~((o.num[a] == o.num[b]) | (np.isnan(o.num[a]) & np.isnan(o.num[b])))
-    code_differs = np.array([x != y and not (x != x and y != y) for x, y in zip(o.code[a].tolist(), o.code[b].tolist())],
+    code_differs = np.array([x != y and not (x != x and y != y)
+                             for x, y in zip(o.code[a].tolist(), o.code[b].tolist())],
                             dtype=bool)
     conflict = np.flatnonzero(num_differs | code_differs)
     if not len(conflict):

@@ -44,7 +44,8 @@ QUANTITIES: dict[str, tuple[str, str, int]] = {
     "phenylephrine": ("phenylephrine", " µg/kg/min", 2), "vasopressor": ("vasopressor", "", 0),
     "fluid_bolus": ("fluid bolus", " mL", 0), "blood_culture": ("blood culture", "", 0),
     "infection_suspected": ("infection suspected", "", 0), "antipyretic": ("antipyretic", "", 0),
-    "held_doses": ("doses held this course", "", 0), "coma_hours": ("responds only to pain or unresponsive for", " h", 0),
+    "held_doses": ("doses held this course", "", 0),
+    "coma_hours": ("responds only to pain or unresponsive for", " h", 0),
 }
 #: Nurse-graded symptoms (CTCAE v5.0 grades) as items name them.
 GRADE_LABELS: dict[str, str] = {

@@ -23,7 +23,7 @@ import pandas as pd
 
 from monitoring.clinical.rules import hold_criteria as hc
 from monitoring.clinical.rules.context import NAT, POINT_COLUMNS, DoseContext, EvalData, take
-from monitoring.clinical.rules.evidence import QUANTITIES, isos, label, number, template
+from monitoring.clinical.rules.evidence import QUANTITIES, isos, label, template
 from monitoring.clinical.scores import NEWS2_PARAMETERS
 
 #: The NEWS2 parameters whose codes the evidence names (on_oxygen is shown as the oxygen points).

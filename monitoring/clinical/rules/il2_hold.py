@@ -110,7 +110,8 @@ class Assessment:
         count = {kind: np.zeros(n, dtype=int) for kind in hc.KINDS}
         for c in criteria:
             count[c.kind] += self.met[c.id]
-        self.n_relative, self.n_absolute, self.n_discontinue = count["relative"], count["absolute"], count["discontinue"]
+        self.n_relative, self.n_absolute, self.n_discontinue = (count["relative"], count["absolute"],
+                                                                count["discontinue"])
         missing = np.zeros(n, dtype=bool)
         self.absent: dict[str, np.ndarray] = {}
         if criteria is hc.CRITERIA:      # a partial check (the danger signs) is never 'incomplete'
@@ -296,7 +297,8 @@ def _findings(chosen: np.ndarray, data: EvalData, points: dict, parts: list, dec
         items: list = [None] * len(k)
         for part_rows, judged in parts:
             position = np.searchsorted(part_rows, k)
-            mine = np.flatnonzero((position < len(part_rows)) & (part_rows[np.minimum(position, len(part_rows) - 1)] == k))
+            mine = np.flatnonzero((position < len(part_rows))
+                                  & (part_rows[np.minimum(position, len(part_rows) - 1)] == k))
             if len(mine):
                 for target, got in zip(mine.tolist(), judged.items(position[mine], [moments[m] for m in mine])):
                     items[target] = got

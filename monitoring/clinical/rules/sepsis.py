@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from monitoring.clinical.rules.common import Findings, Rule, episodes
-from monitoring.clinical.rules.context import NAT, EvalData, missing_parameters, take
+from monitoring.clinical.rules.context import NAT, EvalData, missing_parameters
 from monitoring.clinical.rules.evidence import isos, number, template
 from monitoring.clinical.rules.expected import judge, set_items
 from monitoring.clinical.thresholds import Section, Source, parser
@@ -150,7 +150,8 @@ def _series_findings(data: EvalData, s: SepsisSettings):
     rows = np.flatnonzero(lactate.num >= s.lactate_urgent)
     if len(rows):
         at = isos(lactate.time[rows], data.unit)
-        parts.append((lactate.pid[rows], lactate.time[rows], np.full(len(rows), L["lactate at the resuscitation level"]),
+        parts.append((lactate.pid[rows], lactate.time[rows],
+                      np.full(len(rows), L["lactate at the resuscitation level"]),
                       [[{"criterion": "sepsis.lactate_urgent", "kind": "met", "code": "lactate",
                          "value": number(lactate.num[r]), "unit": "mmol/L", "at": at[i], "op": ">=",
                          "limit": s.lactate_urgent}] for i, r in enumerate(rows.tolist())]))

@@ -1,16 +1,15 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-27
 
 Tables, CHECK constraints on the controlled vocabularies, and triggers that make the clinical
 record append-only (UPDATE and DELETE refused) on SQLite and PostgreSQL alike.
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-
+from alembic import op
 
 revision = '0001'
 down_revision = None

@@ -6,9 +6,8 @@ Create Date: 2026-11-27
 
 The wards each user is assigned to (nurses see the patients of their wards only).
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0002'
 down_revision = '0001'

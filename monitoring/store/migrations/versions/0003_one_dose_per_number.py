@@ -7,8 +7,8 @@ Create Date: 2026-11-27
 Two nurses saving the same dose at the same moment must not both succeed: a partial unique index
 allows one original event per (course, dose number); corrections (rows that supersede) are exempt.
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 revision = "0003"
 down_revision = "0002"

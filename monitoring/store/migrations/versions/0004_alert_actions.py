@@ -12,9 +12,9 @@ Plain ADD/DROP COLUMN, never batch mode: batch mode rebuilds a SQLite table and 
 triggers that keep alertaction append-only (0001). Nullable columns need no rebuild on either
 database (SQLite has ADD COLUMN, and DROP COLUMN since 3.35).
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
+from alembic import op
 
 revision = "0004"
 down_revision = "0003"
