@@ -18,6 +18,7 @@ st.set_option("client.disableDataExport", True)
 
 from dashboard import cookie, sign_in  # noqa: E402  (after the options above, on purpose)
 from dashboard.banner import show_banner  # noqa: E402
+from dashboard.page_registry import PAGES  # noqa: E402
 from dashboard.session import (  # noqa: E402
     FAILED_BEFORE_KEY,
     TOKEN_KEY,
@@ -51,23 +52,6 @@ if sso_problems:
              "fix .streamlit/secrets.toml:\n\n" + "\n".join(f"- {problem}" for problem in sso_problems))
     st.stop()
 
-# (page file, title, icon, url path, permission) — each page checks its permission again on the server.
-PAGES = [
-    ("app_pages/ward.py", "Ward overview", ":material/bed:", "ward", "view_patients"),
-    ("app_pages/doses.py", "IL-2 doses", ":material/vaccines:", "doses", "record_doses"),
-    # The oncologist's doses page has the same address: each role sees its own (no role has both).
-    ("app_pages/dose_decisions.py", "IL-2 doses", ":material/vaccines:", "doses", "decide_doses"),
-    ("app_pages/record.py", "Record observations", ":material/edit_note:", "record", "record_observations"),
-    ("app_pages/review.py", "Daily review", ":material/checklist:", "review", "record_observations"),
-    ("app_pages/alerts.py", "Alert inbox", ":material/notifications:", "alerts", "view_patients"),
-    ("app_pages/chart.py", "Patient chart", ":material/monitoring:", "chart", "view_patients"),
-    ("app_pages/summary.py", "Patient summary", ":material/assignment_ind:", "summary", "view_patients"),
-    ("app_pages/lab_import.py", "Lab import", ":material/upload_file:", "lab-import", "record_observations"),
-    ("app_pages/reports.py", "Reports", ":material/summarize:", "reports", "view_reports"),
-    ("app_pages/thresholds.py", "Thresholds", ":material/tune:", "thresholds", "view_thresholds"),
-    ("app_pages/users.py", "Users", ":material/group:", "users", "manage_users"),
-    ("app_pages/audit.py", "Audit log", ":material/history:", "audit", "view_audit_log"),
-]
 
 resume_from_cookie()     # a refresh: the browser's sign-in, if still open
 enforce_timeout()
