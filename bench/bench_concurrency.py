@@ -4,7 +4,7 @@ save time nurses wait (median, 95th percentile), errors that reached a writer (m
 stored exactly once, and the stored alerts equal to a fresh evaluation afterwards.
 
 80 patients (a 40-bed hospital floor twice over): each pair of writers shares 10 of them, about 200
-sets per patient over the run (tests/test_concurrency_scale.py runs 16 x 25 in CI).
+sets per patient over the run (tests/store/test_concurrency_scale.py runs 16 x 25 in CI).
 PostgreSQL runs when IL2_BENCH_POSTGRES_URL (or TEST_DATABASE_URL) names a database it may empty.
 
     .venv/bin/python -m bench.bench_concurrency [--quick]

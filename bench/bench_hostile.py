@@ -1,6 +1,6 @@
 """Benchmark: the hostile-input suite at scale (issue 16: at least 100,000 generated cases, 0 tracebacks).
 
-Runs the pure hypothesis properties of tests/test_hostile_input.py in this process with
+Runs the pure hypothesis properties of tests/clinical/test_hostile_input.py in this process with
 IL2_HOSTILE_SCALE raised (make test runs 200 cases per property; here 16,000): observation values
 (scalar and vectorised validation behind every entry field), the long observation file, the
 --courses and --doses files and urine periods of the CLI, the SSO cookie secret, the export key and
@@ -33,7 +33,7 @@ def run(quick: bool = False) -> list[dict]:
     code = pytest.main(["-q", "-p", "no:randomly", "-p", "no:cacheprovider", "-W", "ignore::DeprecationWarning",
                         str(ROOT / "tests" / "test_hostile_input.py"), "-k", PURE_PROPERTIES])
     elapsed = time.perf_counter() - started
-    from tests.test_hostile_input import CASES
+    from tests.clinical.test_hostile_input import CASES
     cases = sum(CASES.values())
     detail = ", ".join(f"{name} {count:,}" for name, count in sorted(CASES.items()))
     print(f"bench_hostile: {cases:,} cases ({detail}) in {elapsed:.0f} s, pytest exit {code}", file=sys.stderr)

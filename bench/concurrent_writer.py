@@ -1,4 +1,4 @@
-"""The concurrent writer shared by tests/test_concurrency_scale.py and bench/bench_concurrency.py:
+"""The concurrent writer shared by tests/store/test_concurrency_scale.py and bench/bench_concurrency.py:
 each process saves its observation sets as the Record observations page does (the set, then the alert
 re-evaluation and the feedback, one transaction).
 

@@ -1,5 +1,5 @@
 """The pages of the dashboard, in menu order: one list that app.py builds the navigation from and the
-tests read (a page file not listed here is never served; tests/test_auth.py checks both ways)."""
+tests read (a page file not listed here is never served; tests/services/test_auth.py checks both ways)."""
 from __future__ import annotations
 
 from typing import NamedTuple

@@ -1,11 +1,14 @@
 """Driving the real dashboard under Streamlit's AppTest: sign in through the form, open a page."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from streamlit.testing.v1 import AppTest
 
 from monitoring.services.auth import DEMO_PASSWORD
 
-APP = "../dashboard/app.py"  # relative to the test files, as AppTest resolves it
+# Absolute: AppTest resolves a relative path against the file that calls it.
+APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 
 
 def signed_in(username: str, password: str = DEMO_PASSWORD, page: str | None = None) -> AppTest:

@@ -1,7 +1,7 @@
 """The catalogue codes grouped as the forms, charts, summaries and exports show them.
 
 One definition of each list (the entry form, the chart, the summary, the FHIR export and the quality
-report all read these); every code is in data/catalogue.toml (tests/test_catalogue.py checks).
+report all read these); every code is in data/catalogue.toml (tests/clinical/test_catalogue.py checks).
 """
 from __future__ import annotations
 

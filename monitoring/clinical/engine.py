@@ -84,7 +84,7 @@ def evaluate(observations: pd.DataFrame, doses: pd.DataFrame | None = None, *,
     Two different values for one patient, code and time raise InputError naming both.
 
     Patients are independent: evaluating one patient's rows gives exactly that patient's rows of
-    the whole ward's evaluation (tests/test_engine_perf_equivalence.py checks it).
+    the whole ward's evaluation (tests/clinical/test_engine_perf_equivalence.py checks it).
     """
     with _without_cyclic_gc():
         return _evaluate(observations, doses, courses, thresholds, canonical, detail)

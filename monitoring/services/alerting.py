@@ -56,7 +56,7 @@ def sync_alerts(*, session: Session, patient_ids: Sequence[int] | None = None, u
     id order so two syncs cannot deadlock), so two saves for one patient re-evaluate one after the
     other and the second sees the first's data (READ COMMITTED takes a new snapshot per statement).
     Without it each would evaluate without the other's set and the stored alerts could miss a
-    finding that needs both (tests/test_concurrency_scale.py). SQLite's BEGIN IMMEDIATE already
+    finding that needs both (tests/store/test_concurrency_scale.py). SQLite's BEGIN IMMEDIATE already
     serialises writers.
     """
     now = now or datetime.now(timezone.utc)

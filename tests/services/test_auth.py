@@ -19,7 +19,7 @@ from monitoring.store.repository import get_or_create_ward
 from tests.app_helpers import signed_in
 
 NOW = datetime(2026, 11, 27, 14, 0, tzinfo=timezone.utc)
-APP = "../dashboard/app.py"
+APP = "../../dashboard/app.py"
 PASSWORD = "correct-horse-9"
 
 
@@ -187,7 +187,7 @@ def test_the_audit_table_refuses_update_and_delete(engine, statement):
 # --- the role x page matrix through the real app ---------------------------------------------------
 
 # Page files of the registry the app serves (dashboard/page_registry.py); the oncologist's doses page
-# shares its title and address with the nurse's and is checked by tests/test_dose_decisions.py.
+# shares its title and address with the nurse's and is checked by tests/services/test_dose_decisions.py.
 PAGES = {p.path: p.title for p in PAGE_REGISTRY if p.path != "app_pages/dose_decisions.py"}
 CLINICAL = {"Ward overview", "Alert inbox", "Patient chart", "Patient summary"}
 ALLOWED = {
@@ -200,7 +200,7 @@ ALLOWED = {
 
 
 def test_the_registry_serves_every_page_file_and_lists_no_missing_one():
-    pages_dir = Path(__file__).resolve().parents[1] / "dashboard" / "app_pages"
+    pages_dir = Path(__file__).resolve().parents[2] / "dashboard" / "app_pages"
     files = {f"app_pages/{p.name}" for p in pages_dir.glob("*.py")}
     assert {p.path for p in PAGE_REGISTRY} == files
     assert set(PAGES.values()) == set().union(*ALLOWED.values())   # every page is some role's
@@ -231,7 +231,7 @@ def test_no_page_shows_anything_but_the_sign_in_form_before_sign_in(app_url):
         with pytest.raises(ValueError, match=r"Could not find a navigation page"):
             at.switch_page(page)
         # ... and each page script refuses to run on its own without a signed-in role.
-        alone = AppTest.from_file(f"../dashboard/{page}", default_timeout=30).run()
+        alone = AppTest.from_file(f"../../dashboard/{page}", default_timeout=30).run()
         assert not alone.exception and not alone.dataframe, page
         assert "may not open this page" in alone.error[0].value, page
 
@@ -281,7 +281,7 @@ def test_each_role_sees_only_its_pages_and_is_refused_the_others(app_url, role):
         with pytest.raises(ValueError, match="Could not find a navigation page"):
             at.switch_page(page)
         # ... and the page itself refuses the role on the server all the same.
-        alone = AppTest.from_file(f"../dashboard/{page}", default_timeout=30)
+        alone = AppTest.from_file(f"../../dashboard/{page}", default_timeout=30)
         alone.session_state["signed_in_user"] = user
         alone.run()
         assert not alone.exception and "may not open this page" in alone.error[0].value, (role, page)
@@ -360,7 +360,7 @@ def test_the_example_secrets_file_cannot_be_deployed_as_it_is():
     from pathlib import Path
 
     from monitoring.sso_settings import sso_setting_problems
-    example = tomllib.loads((Path(__file__).parents[1] / ".streamlit/secrets.toml.example").read_text())
+    example = tomllib.loads((Path(__file__).parents[2] / ".streamlit/secrets.toml.example").read_text())
     assert len(sso_setting_problems(example["auth"])) == 3  # cookie secret, client secret, how to generate
 
 

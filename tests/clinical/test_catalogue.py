@@ -611,7 +611,7 @@ def test_unreadable_catalogue_files_are_refused(tmp_path):
 
 
 def test_default_catalogue_is_the_project_data_file():
-    assert DEFAULT_PATH == Path(__file__).resolve().parents[1] / "data" / "catalogue.toml"
+    assert DEFAULT_PATH == Path(__file__).resolve().parents[2] / "data" / "catalogue.toml"
     assert load_catalogue().path == DEFAULT_PATH
 
 

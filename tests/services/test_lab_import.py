@@ -382,7 +382,7 @@ def test_the_bulk_path_stores_import_identity_and_original_value_and_keeps_worki
 
 # --- the page -------------------------------------------------------------------------------------------
 
-APP = "../dashboard/app.py"
+APP = "../../dashboard/app.py"
 PAGE = "app_pages/lab_import.py"
 
 
@@ -509,7 +509,7 @@ def test_only_roles_that_record_observations_get_the_page(app_url, role):
     at = app_signed_in(role)
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         at.switch_page(PAGE)
-    alone = AppTest.from_file(f"../dashboard/{PAGE}", default_timeout=30)
+    alone = AppTest.from_file(f"../../dashboard/{PAGE}", default_timeout=30)
     alone.session_state["signed_in_user"] = at.session_state["signed_in_user"]
     alone.run()
     assert not alone.exception and "may not open this page" in alone.error[0].value

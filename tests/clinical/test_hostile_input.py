@@ -50,7 +50,7 @@ from monitoring.store.db import make_engine, session_scope
 from monitoring.store.models import AuditEvent, Observation, PatientIdentity
 from tests.factories import NOW, make_patient_with_course
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CATALOGUE = default_catalogue()
 CODES = CATALOGUE.codes()
 MRN = "SYN-TEST-1"

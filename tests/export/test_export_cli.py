@@ -18,7 +18,7 @@ from monitoring.store.db import make_engine, session_scope
 from monitoring.store.models import AuditEvent
 from tests.app_helpers import signed_in
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 KEY = "export-test-key-2b7e9c4a1f6d8e30"

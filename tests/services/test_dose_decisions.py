@@ -17,8 +17,8 @@ from monitoring.views import dosing, lists
 from monitoring.views.ward import ward_overview
 from tests.app_helpers import signed_in
 from tests.factories import make_patient_with_course
-from tests.test_dose_gate import decide
-from tests.test_dosing import AUTHORISED, START, observe, observe_complete
+from tests.services.test_dose_gate import decide
+from tests.services.test_dosing import AUTHORISED, START, observe, observe_complete
 
 UTC = timezone.utc
 LONDON = ZoneInfo("Europe/London")

@@ -12,7 +12,7 @@ from monitoring.store.models import Observation
 from tests.app_helpers import signed_in
 from tests.conftest import seed_demo_ward
 
-APP = "../dashboard/app.py"
+APP = "../../dashboard/app.py"
 PAGE = "app_pages/record.py"
 
 

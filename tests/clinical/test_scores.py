@@ -29,8 +29,8 @@ from monitoring.clinical.scores import (
 from monitoring.clinical.thresholds import Section, ThresholdsError
 from monitoring.errors import InputError
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = Path(__file__).resolve().parent / "data"
+ROOT = Path(__file__).resolve().parents[2]
+DATA = Path(__file__).resolve().parents[1] / "data"
 THRESHOLDS_FILE = ROOT / "data" / "thresholds.toml"
 
 NORMAL_SET = {"patient_id": "P1", "time": "2026-11-27T10:00:00Z", "resp_rate": 16, "spo2": 97, "spo2_scale": 1,

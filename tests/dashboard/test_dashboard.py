@@ -10,7 +10,7 @@ from monitoring.services.auth import ensure_demo_accounts
 from monitoring.store.db import make_engine, session_scope
 from tests.app_helpers import signed_in
 
-APP = "../dashboard/app.py"
+APP = "../../dashboard/app.py"
 
 
 @pytest.fixture
@@ -95,7 +95,7 @@ def test_a_database_without_the_current_schema_is_named_not_crashed(tmp_path, mo
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
     st.cache_resource.clear()
     try:
-        at = AppTest.from_file("../dashboard/app.py", default_timeout=30).run()
+        at = AppTest.from_file("../../dashboard/app.py", default_timeout=30).run()
         assert not at.exception and not at.text_input
         assert "run `il2-monitor db upgrade` first" in at.error[0].value
     finally:

@@ -1,7 +1,7 @@
 """Hostile input through the forms themselves (issue 16): the sign-in, Users, Record observations and
 Reports forms under Streamlit's AppTest. Each hostile value gets a message naming what is accepted,
 never an exception or a traceback, and nothing is half saved. (The validation behind these forms is
-generated at scale in tests/test_hostile_input.py.)"""
+generated at scale in tests/clinical/test_hostile_input.py.)"""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone

@@ -12,9 +12,9 @@ from monitoring.store.db import make_engine, session_scope
 from monitoring.store.models import Observation
 from monitoring.store.repository import add_observation_set
 from tests.app_helpers import signed_in
-from tests.test_record_page import ward_url  # noqa: F401  (fixture: a demo ward with accounts)
+from tests.dashboard.test_record_page import ward_url  # noqa: F401  (fixture: a demo ward with accounts)
 
-APP = "../dashboard/app.py"
+APP = "../../dashboard/app.py"
 T = datetime(2026, 11, 27, 9, 0, tzinfo=timezone.utc)
 
 

@@ -21,7 +21,7 @@ from monitoring.clinical.inputs import read_long_frame
 from monitoring.clinical.thresholds import Section, ThresholdsError
 from monitoring.errors import InputError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ADMIRAL_CASES = ROOT / "tests" / "data" / "ctcae_v5_admiral_cases.csv"  # copied into the repository
 BOUNDARIES = ROOT / "tests" / "data" / "ctcae_boundaries.csv"
 TIME = "2026-03-02T08:00:00Z"

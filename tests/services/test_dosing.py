@@ -329,7 +329,7 @@ def test_the_history_lists_each_dose_newest_first(engine):
 
 # --- the page -------------------------------------------------------------------------------------
 
-APP = "../dashboard/app.py"
+APP = "../../dashboard/app.py"
 PAGE = "app_pages/doses.py"
 
 
@@ -456,7 +456,7 @@ def test_only_the_nurse_role_has_the_doses_page(page_db):
         other.button[0].click().run()
         with pytest.raises(ValueError, match="Could not find a navigation page"):
             other.switch_page(PAGE)
-        alone = AppTest.from_file(f"../dashboard/{PAGE}", default_timeout=60)
+        alone = AppTest.from_file(f"../../dashboard/{PAGE}", default_timeout=60)
         alone.session_state["signed_in_user"] = other.session_state["signed_in_user"]
         alone.run()
         assert not alone.exception and "may not open this page" in alone.error[0].value

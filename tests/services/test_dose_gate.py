@@ -16,7 +16,7 @@ from monitoring.store.db import session_scope
 from monitoring.store.models import AuditEvent, DoseDecision, DoseEvent
 from monitoring.views import dosing
 from tests.factories import make_patient_with_course
-from tests.test_dosing import START, observe, observe_complete
+from tests.services.test_dosing import START, observe, observe_complete
 
 UTC = timezone.utc
 DUE = START                                  # dose 1 is due at the course start
