@@ -56,7 +56,7 @@ test: install-dev
 
 # The development lane: SQLite only, no browser (CI runs `make test`, PostgreSQL and Chromium included).
 test-fast: install-dev
-	TEST_DATABASE_URL= $(BIN)/python -m pytest -q -m "not browser and not postgres and not slow" $(PYTEST_ARGS)
+	TEST_DATABASE_URL= $(BIN)/python -m pytest -q -n auto -m "not browser and not postgres and not slow" $(PYTEST_ARGS)
 
 # Style and import order (ruff), types (mypy, with a ratchet list in pyproject.toml) and the clone
 # check: pylint's duplicate-code finds any six similar lines inside monitoring/ (migrations aside).
