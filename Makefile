@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test test-fast lint lock install install-dev db demo bench clean-db
+.PHONY: run test test-fast lint lock install install-dev db demo bench screenshots clean-db
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +64,18 @@ lint: install-dev
 	$(BIN)/ruff check monitoring dashboard tests bench
 	$(BIN)/mypy
 	$(BIN)/pylint --disable=all --enable=duplicate-code --ignore=migrations --score=n monitoring
+
+# The user guide's screenshots (docs/images): a fresh synthetic demo database, a dashboard on port 8598,
+# then docs/make_screenshots.py drives Debian's chromium through it.
+screenshots: install-dev
+	rm -rf /tmp/il2-screenshots && mkdir -p /tmp/il2-screenshots
+	DATABASE_URL=sqlite:////tmp/il2-screenshots/il2.db $(BIN)/il2-monitor db upgrade
+	DATABASE_URL=sqlite:////tmp/il2-screenshots/il2.db $(BIN)/il2-monitor demo
+	DATABASE_URL=sqlite:////tmp/il2-screenshots/il2.db $(BIN)/streamlit run dashboard/app.py --server.port 8598 \
+		--server.headless true > /tmp/il2-screenshots/server.log 2>&1 & echo $$! > /tmp/il2-screenshots/pid
+	for _ in $$(seq 1 60); do curl -sf http://127.0.0.1:8598/_stcore/health >/dev/null && break; sleep 1; done
+	$(BIN)/python docs/make_screenshots.py http://127.0.0.1:8598; status=$$?; \
+		kill $$(cat /tmp/il2-screenshots/pid); exit $$status
 
 bench: install-dev
 	$(BIN)/python -m bench.run

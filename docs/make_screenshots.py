@@ -1,0 +1,75 @@
+"""Regenerate the user guide's screenshots (docs/images/*.png) from a running dashboard on the
+SYNTHETIC demo ward: `make screenshots` starts one on a fresh demo database and runs this.
+
+usage: python docs/make_screenshots.py URL   (Debian's chromium at /usr/bin/chromium or CHROMIUM_PATH)
+Each shot is the 1366 x 900 window a ward workstation shows, optionally scrolled to a heading, saved as
+a 256-colour PNG (the pages are flat colours: a quarter of the size, nothing lost to read)."""
+from __future__ import annotations
+
+import io
+import os
+import re
+import sys
+from pathlib import Path
+
+from PIL import Image
+from playwright.sync_api import sync_playwright
+
+OUT = Path(__file__).resolve().parent / "images"
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+PASSWORD = "demo-il2"   # the published demo accounts: only ever in a demo database
+# (file name, role, menu entry or None for the landing page, option to click or None, text to scroll to the top
+# of the window or None)
+SHOTS = [
+    ("nurse-ward-overview", "nurse", None, None, "Ward overview"),
+    ("nurse-record-observations", "nurse", "Record observations", None, "Observation date"),
+    ("nurse-il2-doses", "nurse", "IL-2 doses", None, None),
+    ("oncologist-alert-inbox", "oncologist", "Alert inbox", None, "Alert inbox"),
+    ("oncologist-patient-chart", "oncologist", "Patient chart", "This cycle", "Vital signs"),
+    ("quality-reports", "quality", None, None, None),
+    ("admin-users", "admin", "Users", None, None),
+]
+
+
+def settle(page) -> None:
+    try:
+        page.locator("[data-testid='stApp'][data-test-script-state='running']").wait_for(state="attached",
+                                                                                          timeout=1500)
+    except Exception:   # noqa: BLE001 - the rerun may have finished already
+        pass
+    page.locator("[data-testid='stApp'][data-test-script-state='notRunning']").wait_for(state="attached",
+                                                                                         timeout=60_000)
+    page.wait_for_function("document.querySelectorAll('[data-testid=stSkeleton]').length === 0", timeout=60_000)
+
+
+def main(url: str) -> None:
+    OUT.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"])
+        for name, role, menu, option, scroll_to in SHOTS:
+            page = browser.new_context(viewport={"width": 1366, "height": 900}).new_page()
+            page.goto(url)
+            settle(page)
+            page.locator("input[type='text']").first.fill(role)
+            page.locator("input[type='password']").first.fill(PASSWORD)
+            page.get_by_role("button", name=re.compile("sign in", re.I)).first.click()
+            page.get_by_role("button", name=re.compile("sign out", re.I)).wait_for(timeout=60_000)
+            settle(page)
+            if menu:
+                page.locator("a[data-testid='stTopNavLink']", has_text=menu).first.click()
+                settle(page)
+            if option:
+                page.get_by_text(option, exact=True).first.click()
+                settle(page)
+            if scroll_to:
+                page.get_by_text(scroll_to, exact=True).first.evaluate("e => e.scrollIntoView({block: 'start'})")
+            page.wait_for_timeout(1000)   # plotly draws after the script has stopped
+            image = Image.open(io.BytesIO(page.screenshot()))
+            image.convert("RGB").quantize(colors=256).save(OUT / f"{name}.png", optimize=True)
+            print(f"{name}.png")
+            page.context.close()
+        browser.close()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1].rstrip("/"))
