@@ -16,6 +16,15 @@ st.set_option("client.showErrorDetails", "none")
 # Tables have no download or copy (issue 16 item 5): data leaves only through the audited exports.
 st.set_option("client.disableDataExport", True)
 
+# A setting the monitor cannot use: name it, its value and what is accepted, instead of failing on import.
+from monitoring.config import SettingsError, load_settings  # noqa: E402
+
+try:
+    load_settings()
+except SettingsError as problem:
+    st.error(f"The monitor is not configured correctly; an administrator must fix: {problem}")
+    st.stop()
+
 from dashboard import cookie, sign_in  # noqa: E402  (after the options above, on purpose)
 from dashboard.banner import show_banner  # noqa: E402
 from dashboard.page_registry import PAGES  # noqa: E402

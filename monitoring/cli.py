@@ -531,10 +531,31 @@ def _cmd_export_key(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_settings(args: argparse.Namespace) -> int:
+    """il2-monitor settings: the settings in force (secrets shown as set or not), the documentation
+    table (--markdown) or the JSON Schema a deployment can check its environment against (--schema)."""
+    import json
+
+    from monitoring.config import Settings, settings_markdown
+
+    if args.markdown:
+        print(settings_markdown(), end="")
+        return 0
+    if args.schema:
+        print(json.dumps(Settings.model_json_schema(by_alias=True), indent=2, default=str))
+        return 0
+    settings = load_settings()
+    for name, field in Settings.model_fields.items():
+        value = getattr(settings, name)
+        shown = ("set (hidden)" if value else "not set") if name == "export_key" else \
+            _safe_url(value) if name == "database_url" else value
+        print(f"{field.validation_alias}={shown}")
+    return 0
+
+
 def _cmd_export(args: argparse.Namespace) -> int:
     """il2-monitor export: the quality export (README 'Quality exports'), audited."""
     import getpass
-    import os
 
     from monitoring.clinical.vocabulary import REGIMENS
     from monitoring.export import quality
@@ -551,7 +572,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
     if args.key is not None:
         return refuse("--key would put the export key in the process list and the shell history; set "
                       "IL2_EXPORT_KEY or give it on standard input with --key-stdin")
-    key = sys.stdin.readline().strip() if args.key_stdin else os.environ.get("IL2_EXPORT_KEY", "")
+    kept = load_settings().export_key   # IL2_EXPORT_KEY, a secret: never printed
+    key = sys.stdin.readline().strip() if args.key_stdin else (kept.get_secret_value() if kept else "")
     if export_key_problems(key):
         return refuse(export_key_problems(key)[0] + " (set IL2_EXPORT_KEY or use --key-stdin; the same key gives "
                       "the same pseudonyms in every export)")
@@ -741,6 +763,11 @@ def build_parser() -> argparse.ArgumentParser:
     sync.set_defaults(handler=_cmd_alerts_sync)
     commands.add_parser("export-key", help="print a new random export key (128 bits) for the pseudonyms; keep it "
                                            "apart from the files").set_defaults(handler=_cmd_export_key)
+    settings = commands.add_parser("settings", help="the settings in force (secrets hidden), or their documentation")
+    shown_as = settings.add_mutually_exclusive_group()
+    shown_as.add_argument("--markdown", action="store_true", help="the table of docs/configuration.md")
+    shown_as.add_argument("--schema", action="store_true", help="the JSON Schema of the settings")
+    settings.set_defaults(handler=_cmd_settings)
     export_cmd = commands.add_parser("export", help="quality export of courses (de-identified by default), audited")
     export_cmd.add_argument("--format", choices=("csv", "xlsx", "pdf", "fhir", "ndjson"), required=True,
                             help="csv (zip of tidy CSVs with a data dictionary), xlsx or pdf")

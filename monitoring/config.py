@@ -1,14 +1,19 @@
-"""Settings read once from the environment and validated in one place.
+"""Settings read once from the environment and validated in one place (pydantic-settings).
 
-Every setting is declared in SETTINGS with its default and help text; README lists them all
-(a test checks that), so operators never have to read code to configure a ward.
+Every setting is a field of `Settings` with its environment name, default, limits and help text;
+docs/configuration.md's table is generated from them (`il2-monitor settings --markdown`; a test checks
+it is current), so operators never have to read code to configure a ward.
 """
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # A checkout (make run, make test) keeps its database and data in the project; an installed wheel
@@ -48,50 +53,6 @@ def default_database_url(environ: dict[str, str] | None = None) -> str:
     return f"sqlite:///{base / 'il2-monitor' / DATABASE_FILE}"
 
 
-@dataclass(frozen=True)
-class Setting:
-    name: str
-    default: str
-    help: str
-
-
-SETTINGS: tuple[Setting, ...] = (
-    Setting("DATABASE_URL", "sqlite:///data/il2_monitor.db",
-            "Database to use. SQLite (default, one ward server) or PostgreSQL "
-            "(postgres://, postgresql:// or postgresql+psycopg:// URLs). Relative SQLite paths are "
-            "resolved against the project directory (the working directory when installed from a wheel, "
-            "whose default is ~/.local/share/il2-monitor/il2_monitor.db)."),
-    Setting("IL2_TIMEZONE", "Europe/London",
-            "IANA time zone used to display times on the ward (storage is always UTC)."),
-    Setting("IL2_DATA_DIR", "",
-            "Folder holding a hospital's own catalogue.toml and thresholds.toml (relative to the project "
-            "directory in a checkout). Unset: the copies shipped with the monitor (data/ in a checkout)."),
-    Setting("IL2_SESSION_TIMEOUT_MINUTES", "30", "A dashboard session idle this long is signed out."),
-    Setting("IL2_LOCKOUT_ATTEMPTS", "5", "Failed sign-ins in a row that lock an account."),
-    Setting("IL2_LOCKOUT_MINUTES", "15", "How long a locked account stays locked."),
-    Setting("IL2_SMALL_CELL", "5",
-            "De-identified reports: counts of courses below this are shown as '<5', a course's ward and cycle "
-            "are withheld when fewer courses share them, and a selection of fewer courses is not reported "
-            "(issue 16 item 6; a whole number, at least 2)."),
-    Setting("IL2_EXPORT_KEY", "",
-            "Secret key for the pseudonyms of `il2-monitor export` (the same key gives the same pseudonyms "
-            "in every export; keep it out of the exports and out of version control). Read by the CLI only; "
-            "the Reports page asks for one or makes one per session."),
-)
-
-
-def number_setting(name: str, environ: dict[str, str] | None = None) -> float:
-    """A numeric setting (positive), from the environment or its declared default."""
-    raw = _value(name, dict(os.environ if environ is None else environ))
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(f"{name} '{raw}' is not a number.") from None
-    if value <= 0:
-        raise SettingsError(f"{name} {raw} must be above zero.")
-    return value
-
-
 class SettingsError(ValueError):
     """A setting has a value the monitor cannot use; the message names the setting."""
 
@@ -117,25 +78,104 @@ def normalise_database_url(url: str) -> str:
     )
 
 
-@dataclass(frozen=True)
-class Settings:
-    database_url: str
-    timezone: ZoneInfo
+class Settings(BaseSettings):
+    """The monitor's settings. `load_settings()` reads them from the environment (or a mapping)."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", arbitrary_types_allowed=True,
+                                      populate_by_name=False)
+
+    database_url: str = Field(
+        "", validation_alias="DATABASE_URL", json_schema_extra={"shown_default": "sqlite:///data/il2_monitor.db"},
+        description="The database. SQLite (one ward server) or PostgreSQL: `postgres://`, `postgresql://` and "
+                    "`postgresql+psycopg://` URLs are accepted. Relative SQLite paths are resolved against the "
+                    "project directory. Installed from a wheel (outside a checkout), the default is "
+                    "`~/.local/share/il2-monitor/il2_monitor.db` (`$XDG_DATA_HOME`) and relative paths are taken "
+                    "from the working directory.")
+    timezone: ZoneInfo = Field(
+        ZoneInfo("Europe/London"), validation_alias="IL2_TIMEZONE",
+        json_schema_extra={"shown_default": "Europe/London"},
+        description="IANA time zone for displaying times, the same for every ward. Storage is always UTC.")
+    data_dir: str = Field(
+        "", validation_alias="IL2_DATA_DIR",
+        description="Folder with a hospital's own `catalogue.toml` and `thresholds.toml` (relative to the project "
+                    "in a checkout). Unset: the copies shipped with the monitor, `data/` in a checkout and the "
+                    "package `il2_monitor_data` when installed from a wheel.")
+    session_timeout_minutes: float = Field(
+        30, gt=0, validation_alias="IL2_SESSION_TIMEOUT_MINUTES",
+        description="A session idle this long is signed out.")
+    lockout_attempts: int = Field(
+        5, ge=1, validation_alias="IL2_LOCKOUT_ATTEMPTS",
+        description="Failed sign-ins in a row that lock an account.")
+    lockout_minutes: float = Field(
+        15, gt=0, validation_alias="IL2_LOCKOUT_MINUTES",
+        description="How long the lock lasts (an admin's Unlock or password reset lifts it).")
+    small_cell: int = Field(
+        5, ge=2, validation_alias="IL2_SMALL_CELL",
+        description="De-identified reports describe at least this many courses; counts below it show as \"<5\", a "
+                    "course's ward and cycle are withheld when fewer courses share them (see docs/security.md).")
+    export_key: SecretStr | None = Field(
+        None, validation_alias="IL2_EXPORT_KEY",
+        description="Secret key for the pseudonyms of `il2-monitor export` (same key, same pseudonyms across "
+                    "exports); at least 32 random characters (128 bits; `il2-monitor export-key` makes one); never "
+                    "written into an export, never shown. Read by the CLI only.")
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource,
+                                   dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource
+                                   ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # One source: the mapping load_settings hands over (the process environment unless a test gives one),
+        # so what a test passes is exactly what is read.
+        return (init_settings,)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        return normalise_database_url(value)
+
+    @field_validator("timezone", mode="before")
+    @classmethod
+    def _timezone(cls, value: Any) -> ZoneInfo:
+        if isinstance(value, ZoneInfo):
+            return value
+        try:
+            return ZoneInfo(str(value))
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("is not an IANA time zone such as Europe/London") from None
 
 
-def _value(name: str, environ: dict[str, str]) -> str:
-    if name == "DATABASE_URL" and not environ.get(name):
-        return default_database_url(environ)
-    default = next(s.default for s in SETTINGS if s.name == name)
-    return environ.get(name) or default
+def setting_names() -> dict[str, str]:
+    """Field name -> environment name, in declaration order."""
+    return {name: str(field.validation_alias) for name, field in Settings.model_fields.items()}
 
 
-def load_settings(environ: dict[str, str] | None = None) -> Settings:
-    """Read and validate every setting; raise SettingsError naming the first bad one."""
-    env = dict(os.environ if environ is None else environ)
-    tz_name = _value("IL2_TIMEZONE", env)
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate every setting; raise SettingsError naming each bad one, its value and what is
+    accepted. An empty variable counts as unset."""
+    env = os.environ if environ is None else environ
+    given: dict[str, Any] = {alias: env[alias] for alias in setting_names().values() if env.get(alias, "").strip()}
+    given.setdefault("DATABASE_URL", default_database_url(dict(env)))
     try:
-        timezone = ZoneInfo(tz_name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise SettingsError(f"IL2_TIMEZONE '{tz_name}' is not an IANA time zone such as Europe/London.") from None
-    return Settings(database_url=normalise_database_url(_value("DATABASE_URL", env)), timezone=timezone)
+        return Settings(**given)
+    except ValidationError as error:
+        problems = []
+        for item in error.errors():
+            name = str(item["loc"][0]) if item["loc"] else "setting"
+            shown = "(secret)" if name == "IL2_EXPORT_KEY" else repr(item.get("input"))
+            problems.append(f"{name} {shown}: {item['msg'].removeprefix('Value error, ').rstrip('.')}.")
+        raise SettingsError(" ".join(problems)) from None
+
+
+def settings_markdown() -> str:
+    """The table of docs/configuration.md, generated from Settings (a test checks the file is current)."""
+    rows = ["| Setting | Default | Meaning |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        default = extra.get("shown_default", field.default)
+        shown = "none" if default in ("", None) else f"`{default}`"
+        limits = [f"{'above' if hasattr(m, 'gt') else 'at least'} {getattr(m, 'gt', getattr(m, 'ge', None))}"
+                  for m in field.metadata if hasattr(m, "gt") or hasattr(m, "ge")]
+        meaning = str(field.description) + (f" Must be {' and '.join(limits)}." if limits else "")
+        rows.append(f"| `{field.validation_alias}` | {shown} | {meaning} |")
+    return "\n".join(rows) + "\n"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from monitoring.config import SETTINGS, SettingsError, load_settings, normalise_database_url
+from monitoring.config import SettingsError, load_settings, normalise_database_url, settings_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -134,9 +134,17 @@ def test_importing_the_whole_core_does_not_load_streamlit():
     assert result.stdout.strip() == "False"
 
 
-def test_every_setting_is_documented():
-    readme = (ROOT / "docs" / "configuration.md").read_text()
-    assert [s.name for s in SETTINGS if f"`{s.name}`" not in readme] == []
+def test_the_settings_table_of_the_configuration_document_is_generated_and_current():
+    """docs/configuration.md carries the table `il2-monitor settings --markdown` makes from Settings."""
+    assert settings_markdown() in (ROOT / "docs" / "configuration.md").read_text()
+
+
+def test_the_settings_table_lists_every_setting_with_its_limits():
+    table = settings_markdown()
+    for name in ("DATABASE_URL", "IL2_TIMEZONE", "IL2_DATA_DIR", "IL2_SESSION_TIMEOUT_MINUTES", "IL2_LOCKOUT_ATTEMPTS",
+                 "IL2_LOCKOUT_MINUTES", "IL2_SMALL_CELL", "IL2_EXPORT_KEY"):
+        assert f"| `{name}` |" in table
+    assert "| `IL2_SMALL_CELL` | `5` |" in table and "Must be at least 2." in table
 
 
 @pytest.mark.parametrize("given, expected", [
@@ -152,11 +160,26 @@ def test_database_urls_are_accepted_as_operations_write_them(given, expected):
 
 @pytest.mark.parametrize("env, message", [
     ({"DATABASE_URL": "mysql://x@y/z"}, "DATABASE_URL"),
-    ({"IL2_TIMEZONE": "Mars/Olympus"}, "IL2_TIMEZONE"),
+    ({"IL2_TIMEZONE": "Mars/Olympus"}, "IL2_TIMEZONE 'Mars/Olympus': is not an IANA time zone"),
+    ({"IL2_LOCKOUT_ATTEMPTS": "0"}, "IL2_LOCKOUT_ATTEMPTS '0': .*greater than or equal to 1"),
+    ({"IL2_LOCKOUT_ATTEMPTS": "2.5"}, "IL2_LOCKOUT_ATTEMPTS '2.5'"),
+    ({"IL2_LOCKOUT_MINUTES": "-1"}, "IL2_LOCKOUT_MINUTES '-1': .*greater than 0"),
+    ({"IL2_SESSION_TIMEOUT_MINUTES": "half an hour"}, "IL2_SESSION_TIMEOUT_MINUTES 'half an hour'"),
+    ({"IL2_SMALL_CELL": "1"}, "IL2_SMALL_CELL '1': .*greater than or equal to 2"),
 ])
 def test_bad_settings_are_refused_naming_the_setting(env, message):
     with pytest.raises(SettingsError, match=message):
         load_settings(env)
+
+
+def test_a_refused_setting_never_shows_the_export_key():
+    with pytest.raises(SettingsError) as refused:
+        load_settings({"IL2_EXPORT_KEY": "s3cret-key-that-must-not-show", "IL2_LOCKOUT_ATTEMPTS": "0"})
+    assert "s3cret" not in str(refused.value) and "IL2_LOCKOUT_ATTEMPTS" in str(refused.value)
+
+
+def test_an_empty_variable_counts_as_unset():
+    assert load_settings({"IL2_TIMEZONE": " ", "IL2_LOCKOUT_ATTEMPTS": ""}).lockout_attempts == 5
 
 
 def test_default_settings_need_no_environment():

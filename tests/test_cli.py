@@ -276,3 +276,30 @@ def test_alerts_sync_re_evaluates_a_ward_on_a_schedule(db_url):
     again = run_cli("alerts", "sync", env_url=db_url)
     assert stored > 0 and " 0 new" in again.stdout   # nothing new the second time
     engine.dispose()
+
+
+def test_settings_shows_what_is_in_force_and_never_a_password_or_the_export_key(monkeypatch):
+    monkeypatch.setenv("IL2_EXPORT_KEY", "k" * 40)
+    monkeypatch.setenv("IL2_LOCKOUT_ATTEMPTS", "7")
+    shown = run_cli("settings", env_url="postgresql://ward:hunter2@db.example:5432/il2")
+    assert shown.returncode == 0, shown.stderr
+    assert "IL2_LOCKOUT_ATTEMPTS=7" in shown.stdout and "IL2_EXPORT_KEY=set (hidden)" in shown.stdout
+    assert "postgresql+psycopg://ward@db.example:5432/il2" in shown.stdout
+    assert "hunter2" not in shown.stdout and "k" * 40 not in shown.stdout
+
+
+def test_settings_documentation_and_schema_come_from_the_same_declaration():
+    import json
+
+    from monitoring.config import settings_markdown
+
+    assert run_cli("settings", "--markdown").stdout == settings_markdown()
+    schema = json.loads(run_cli("settings", "--schema").stdout)
+    assert schema["properties"]["IL2_SMALL_CELL"]["minimum"] == 2
+    assert schema["properties"]["IL2_LOCKOUT_MINUTES"]["exclusiveMinimum"] == 0
+
+
+def test_a_bad_setting_stops_a_command_naming_it(monkeypatch):
+    monkeypatch.setenv("IL2_SMALL_CELL", "1")
+    refused = run_cli("settings")
+    assert refused.returncode == 2 and "IL2_SMALL_CELL '1'" in refused.stderr

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from monitoring.config import number_setting
+from monitoring.config import load_settings
 
 WITHHELD = "withheld (<{k})"
 WITHHELD_SECONDARY = "withheld (protects a small cell)"
@@ -37,11 +37,7 @@ PER_COURSE_TABLES = ("courses", "terms", "episodes", "declined_alerts")
 
 def small_cell() -> int:
     """k: the smallest number of courses a de-identified figure may describe (IL2_SMALL_CELL)."""
-    k = number_setting("IL2_SMALL_CELL")
-    if k != int(k) or k < 2:
-        from monitoring.config import SettingsError
-        raise SettingsError(f"IL2_SMALL_CELL {k:g} must be a whole number of at least 2.")
-    return int(k)
+    return load_settings().small_cell   # a whole number >= 2, or SettingsError naming IL2_SMALL_CELL
 
 
 def too_few_courses(tables: dict[str, pd.DataFrame], k: int | None = None) -> str | None:

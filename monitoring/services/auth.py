@@ -25,14 +25,15 @@ from sqlalchemy import and_, case, func, literal, select, update
 from sqlmodel import Session
 
 from monitoring.clinical.vocabulary import ROLES
-from monitoring.config import number_setting
+from monitoring.config import load_settings
 from monitoring.errors import RecordError
 from monitoring.store.models import AuditEvent, Patient, User, UserWard, Ward
 from monitoring.store.repository import DEMO_CREATOR, made_by_demo, write_audit
 
-LOCKOUT_ATTEMPTS = int(number_setting("IL2_LOCKOUT_ATTEMPTS"))
-LOCKOUT_MINUTES = number_setting("IL2_LOCKOUT_MINUTES")
-SESSION_TIMEOUT_MINUTES = number_setting("IL2_SESSION_TIMEOUT_MINUTES")
+_SETTINGS = load_settings()   # read once when the server or the command starts (monitoring.config)
+LOCKOUT_ATTEMPTS = _SETTINGS.lockout_attempts
+LOCKOUT_MINUTES = _SETTINGS.lockout_minutes
+SESSION_TIMEOUT_MINUTES = _SETTINGS.session_timeout_minutes
 MIN_PASSWORD_LENGTH = 8
 COMMON_PASSWORDS = frozenset({"password", "password1", "12345678", "123456789", "1234567890", "qwertyui",
                               "iloveyou", "11111111", "abc12345", "letmein1", "welcome1", "changeme",

@@ -100,3 +100,16 @@ def test_a_database_without_the_current_schema_is_named_not_crashed(tmp_path, mo
         assert "run `il2-monitor db upgrade` first" in at.error[0].value
     finally:
         st.cache_resource.clear()
+
+
+def test_a_setting_the_monitor_cannot_use_is_named_on_screen_not_crashed(tmp_path, monkeypatch):
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+    monkeypatch.setenv("IL2_TIMEZONE", "Mars/Olympus")
+    st.cache_resource.clear()
+    try:
+        at = AppTest.from_file("../../dashboard/app.py", default_timeout=30).run()
+        assert not at.exception and not at.text_input   # no sign-in form on a misconfigured monitor
+        assert "IL2_TIMEZONE 'Mars/Olympus': is not an IANA time zone" in at.error[0].value
+    finally:
+        st.cache_resource.clear()
