@@ -46,7 +46,6 @@ from __future__ import annotations
 import functools
 import math
 import re
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -285,21 +284,9 @@ def parse_ctcae(section: Section) -> CtcaeThresholds:
 
 
 def load_ctcae(path: Path | str | None = None) -> CtcaeThresholds:
-    """Parse only the [ctcae] section of a thresholds file (default: the configured thresholds.toml).
-
-    The application loads the whole file with `monitoring.clinical.thresholds.load_thresholds` and passes
-    the result; this is for tools and tests that need the CTCAE grades alone.
-    """
-    path = Path(path) if path is not None else thresholds_module.default_path()
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ThresholdsError(f"{path}: file not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ThresholdsError(f"{path}: not valid TOML: {exc}") from None
-    if SECTION not in raw:
-        raise ThresholdsError(f"{path}: {SECTION}: section missing")
-    return parse_ctcae(Section(SECTION, raw[SECTION], str(path)))
+    """Only the [ctcae] section of a thresholds file (default: the configured thresholds.toml), for tools
+    and tests that need the CTCAE grades alone (the application passes the whole validated file)."""
+    return thresholds_module.load_sections([SECTION], path)[SECTION]
 
 
 @functools.cache

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 import re
-import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,8 +31,6 @@ from monitoring.clinical.thresholds import (
     Section,
     Source,
     Thresholds,
-    ThresholdsError,
-    default_path,
     default_thresholds,
     parser,
 )
@@ -296,17 +293,9 @@ SCORE_SECTIONS: dict[str, Callable[[Section], Any]] = {"news2": parse_news2, "qs
 def load_score_thresholds(path: Path | str | None = None) -> Thresholds:
     """Only the [news2], [qsofa] and [sirs] sections of a thresholds file (default data/thresholds.toml),
     for tests and benchmarks that need no other rule. `load_thresholds` validates the whole file."""
-    path = Path(path) if path is not None else default_path()
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (FileNotFoundError, tomllib.TOMLDecodeError) as exc:
-        raise ThresholdsError(f"{path}: {exc}") from None
-    parsed = {}
-    for name, parse in SCORE_SECTIONS.items():
-        if name not in raw:
-            raise ThresholdsError(f"{path}: {name}: section missing")
-        parsed[name] = parse(Section(name, raw[name], str(path)))
-    return Thresholds(parsed, {"meta": raw.get("meta", {}), **{n: raw[n] for n in SCORE_SECTIONS}}, path)
+    from monitoring.clinical.thresholds import load_sections
+
+    return load_sections(list(SCORE_SECTIONS), path)
 
 
 # --- reading the input frame ------------------------------------------------------------------------

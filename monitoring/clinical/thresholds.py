@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import math
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -158,28 +158,47 @@ def default_path() -> Path:
     return data_file("thresholds.toml")
 
 
-def load_thresholds(path: Path | str | None = None) -> Thresholds:
-    """Read and validate the whole file; raise ThresholdsError naming the first bad key."""
-    _import_rule_modules()
+def _read(path: Path | str | None) -> tuple[dict[str, Any], str, Path]:
+    """The raw tables of a thresholds file, the name messages show it by, and its path."""
     path = Path(path) if path is not None else default_path()
-    shown = str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
+    shown = str(path.relative_to(REPO_ROOT)) if path.is_absolute() and path.is_relative_to(REPO_ROOT) else str(path)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8")), shown, path
     except FileNotFoundError:
         raise ThresholdsError(f"{shown}: file not found") from None
     except tomllib.TOMLDecodeError as exc:
         raise ThresholdsError(f"{shown}: not valid TOML: {exc}") from None
+
+
+def _parse(raw: dict[str, Any], shown: str, names) -> dict[str, Any]:
     parsed = {}
-    for name, parse in _PARSERS.items():
+    for name in names:
         if name not in raw:
             raise ThresholdsError(f"{shown}: {name}: section missing")
         section = Section(name, raw[name], shown)
         _ = section.source  # every section must cite its source
-        parsed[name] = parse(section)
+        parsed[name] = _PARSERS[name](section)
+    return parsed
+
+
+def load_thresholds(path: Path | str | None = None) -> Thresholds:
+    """Read and validate the whole file; raise ThresholdsError naming the first bad key."""
+    _import_rule_modules()
+    raw, shown, path = _read(path)
+    parsed = _parse(raw, shown, _PARSERS)
     unknown = sorted(set(raw) - set(_PARSERS) - {"meta"})
     if unknown:
         raise ThresholdsError(f"{shown}: {unknown[0]}: unknown section (known: {', '.join(sorted(_PARSERS))})")
     return Thresholds(parsed, raw, path)
+
+
+def load_sections(names: Sequence[str], path: Path | str | None = None) -> Thresholds:
+    """Only some sections of a thresholds file, for tools, tests and benchmarks that need no other rule
+    (the application loads and validates the whole file with load_thresholds)."""
+    _import_rule_modules()
+    raw, shown, path = _read(path)
+    parsed = _parse(raw, shown, names)
+    return Thresholds(parsed, {"meta": raw.get("meta", {}), **{n: raw[n] for n in names}}, path)
 
 
 @functools.cache
