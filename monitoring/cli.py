@@ -329,18 +329,6 @@ def _cmd_users(args: argparse.Namespace) -> int:
     return 0
 
 
-def _given_at(text: str) -> datetime:
-    """--given-at: an ISO 8601 time with its zone (a dose time is never guessed)."""
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        value = None
-    if value is None or value.utcoffset() is None:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a time with its zone, such as 2026-12-04T14:05:00Z "
-                                         "or 2026-12-04T14:05:00+00:00")
-    return value
-
-
 def _cmd_dose(args: argparse.Namespace) -> int:
     """il2-monitor dose MRN --status given|held|stopped --user U: the next dose of the patient's latest
     course, through the same gate as the doses page (monitoring.services.doses.record): 'given' over a check
@@ -429,17 +417,15 @@ def _progress(step: int, total: int, label: str, *, stream=None, width: int = 30
 
 
 def _export_date(text: str) -> datetime:
-    """--from/--to: a date (midnight UTC) or an ISO 8601 time with a zone."""
+    """--from/--to: a date (midnight UTC) or an ISO 8601 time with its zone."""
     try:
-        value = datetime.fromisoformat(text)
+        value = datetime.fromisoformat(text.strip())
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not a date such as 2026-11-01 "
                                          "or a time such as 2026-11-01T08:00:00Z") from None
-    if value.utcoffset() is None:
-        if len(text) > 10:
-            raise argparse.ArgumentTypeError(f"'{text}' has no time zone; add Z or +01:00, or give a date")
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+    if value.utcoffset() is None and len(text.strip()) == 10:
+        return value.replace(tzinfo=timezone.utc)
+    return _iso_datetime(text)
 
 
 def _export_end(text: str) -> datetime:
@@ -671,12 +657,16 @@ def _safe_url(url: str) -> str:
 
 
 def _iso_datetime(text: str) -> datetime:
+    """A time given on the command line (--end, --given-at, --from/--to): ISO 8601 with its zone, in UTC
+    (a clinical time is never guessed)."""
     try:
-        value = datetime.fromisoformat(text)
+        value = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not an ISO 8601 time such as 2026-11-27T08:00:00Z") from None
+        raise argparse.ArgumentTypeError(f"'{text}' is not a time with its zone, such as 2026-12-04T14:05:00Z "
+                                         "or 2026-12-04T14:05:00+00:00") from None
     if value.utcoffset() is None:
-        raise argparse.ArgumentTypeError(f"'{text}' has no time zone; add Z or +01:00")
+        raise argparse.ArgumentTypeError(f"'{text}' is not a time with its zone: it has no time zone; add Z or "
+                                         "+01:00, as in 2026-12-04T14:05:00Z")
     return value.astimezone(timezone.utc)
 
 
@@ -745,7 +735,7 @@ def build_parser() -> argparse.ArgumentParser:
     dose.add_argument("--password-stdin", action="store_true",
                       help="read the password of --user from standard input (asked for on a terminal)")
     dose.add_argument("--number", type=int, help="the dose number meant: refused if the next dose is another")
-    dose.add_argument("--given-at", type=_given_at, help="time given, ISO 8601 with its zone (default now)")
+    dose.add_argument("--given-at", type=_iso_datetime, help="time given, ISO 8601 with its zone (default now)")
     dose.add_argument("--dose", type=float, help="amount given in the course's unit (IU): never assumed")
     dose.add_argument("--route", help="IV, SC or intralesional (default: the regimen's usual route)")
     dose.add_argument("--reason", help="reason for a held or stopped dose")
