@@ -212,7 +212,7 @@ class Alert(SQLModel, table=True):
     rule_id: str = Field(max_length=40)
     rule_version: str = Field(max_length=16)
     onset_at: datetime
-    level: str = Field(max_length=40)
+    level: str = Field(max_length=120)   # a rule's level words (tests check every level fits)
     severity: str = Field(max_length=16)
     evidence: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     evidence_text: str = ""
@@ -234,7 +234,7 @@ class AlertAction(SQLModel, table=True):
     note: str | None = None
     snooze_until: datetime | None = None
     # The alert level when the action was taken: a snooze lapses when the level gets worse.
-    level_at_action: str | None = Field(default=None, max_length=40)
+    level_at_action: str | None = Field(default=None, max_length=120)
     # ... and its severity, so 'worse' compares severity first, then the level within the rule.
     severity_at_action: str | None = Field(default=None, max_length=16)
 

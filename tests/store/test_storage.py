@@ -504,3 +504,24 @@ def test_a_correction_re_evaluates_the_alerts_without_the_page(engine):
     with session_scope(engine) as session:
         after = session.scalar(select(func.count()).select_from(Alert).where(Alert.status == "open"))
     assert before > 0 and after < before
+
+
+def test_every_level_of_every_rule_fits_the_columns_that_store_it():
+    """A level longer than its column made storing a whole batch of alerts fail (the capillary-leak
+    relative level, 48 characters, against 40: seen on the 2,000-course hospital, migration 0012)."""
+    import importlib
+    import pkgutil
+
+    import monitoring.clinical.rules as rules_package
+    from monitoring.clinical.rules.common import Rule
+    from monitoring.store.models import Alert, AlertAction
+
+    levels = {}
+    for info in pkgutil.iter_modules(rules_package.__path__):
+        module = importlib.import_module(f"monitoring.clinical.rules.{info.name}")
+        for value in vars(module).values():
+            if isinstance(value, Rule):
+                levels.update({level: value.id for level in value.levels})
+    assert "weight gain above the Dutcher relative criterion" in levels and len(levels) > 10
+    for column in (Alert.__table__.c.level, AlertAction.__table__.c.level_at_action):
+        assert [(rule, level) for level, rule in levels.items() if len(level) > column.type.length] == []
