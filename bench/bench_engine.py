@@ -40,25 +40,14 @@ REPEATS = 3
 PATIENT = "DEMO-003"
 
 
-def engine_frames(source) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """The engine's canonical inputs from a demo ward or hospital (as the store would give them)."""
-    obs = source.observations.rename(columns={"key": "patient_id", "observed_at": "time"})[
-        ["patient_id", "time", "code", "value_num", "value_code", "period_start"]]
-    d = source.doses.rename(columns={"key": "patient_id"})
-    doses = pd.DataFrame({"patient_id": d["patient_id"], "time": d["given_at"].fillna(d["scheduled_at"]),
-                          "status": d["status"], "dose_number": d["dose_number"]})
-    courses = source.patients.rename(columns={"key": "patient_id"})
-    return obs, doses, courses
-
-
 def hospital_frames(courses: int):
     from monitoring.demo import seed as demo
-    return engine_frames(demo.build_hospital(courses=courses, end=END))
+    return demo.engine_frames(demo.build_hospital(courses=courses, end=END))
 
 
 def ward_frames():
     from monitoring.demo import seed as demo
-    return engine_frames(demo.generate_ward(patients=12, days=7, seed=2026, end=END))
+    return demo.engine_frames(demo.generate_ward(patients=12, days=7, seed=2026, end=END))
 
 
 def random_vitals(obs: pd.DataFrame, seed: int = 5) -> pd.DataFrame:

@@ -1122,6 +1122,18 @@ def _patients_frame(w: _World, keys: np.ndarray, mrns: np.ndarray, wards: np.nda
 
 # --- writing -------------------------------------------------------------------------------------
 
+def engine_frames(source: DemoWard) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The engine's canonical inputs from a generated ward or hospital, as the store would give them
+    (observations, doses, course baselines), for the benchmarks and the engine equivalence test."""
+    obs = source.observations.rename(columns={"key": "patient_id", "observed_at": "time"})[
+        ["patient_id", "time", "code", "value_num", "value_code", "period_start"]]
+    d = source.doses.rename(columns={"key": "patient_id"})
+    doses = pd.DataFrame({"patient_id": d["patient_id"], "time": d["given_at"].fillna(d["scheduled_at"]),
+                          "status": d["status"], "dose_number": d["dose_number"]})
+    courses = source.patients.rename(columns={"key": "patient_id"})
+    return obs, doses, courses
+
+
 def write_ward(*, session: Session, ward: DemoWard, ward_code: str = "DEMO",
                ward_name: str = "Melanoma unit (synthetic demo)", recorded_by: str = "demo-generator",
                bulk: bool | None = None) -> dict[str, int]:

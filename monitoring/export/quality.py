@@ -40,7 +40,8 @@ from monitoring.clinical.alert_levels import level_rank
 from monitoring.clinical.catalogue import ORGAN_SYSTEMS, default_catalogue
 from monitoring.clinical.code_lists import SCORE_CODES
 from monitoring.clinical.rules import aki, febrile_neutropenia, sepsis
-from monitoring.clinical.scores import news2_response, score_frame
+from monitoring.clinical.scores import news2_response
+from monitoring.clinical.sets import scored_sets
 from monitoring.clinical.toxicity import graded_observations
 from monitoring.export.deid import days_from, deid_reason, pseudonyms, withheld
 from monitoring.services.alert_actions import acknowledgement_latency
@@ -382,13 +383,7 @@ def _sets(data: CohortData) -> pd.DataFrame:
     if bedside.empty:
         data.derived["sets"] = pd.DataFrame(columns=columns)
         return data.derived["sets"]
-    value = bedside["value_code"].astype(object).where(bedside["value_code"].notna(), bedside["value_num"])
-    wide = (pd.DataFrame({"course_id": bedside["course_id"], "time": bedside["observed_at"],
-                          "code": bedside["code"], "value": value})
-            .drop_duplicates(["course_id", "time", "code"], keep="last")
-            .set_index(["course_id", "time", "code"])["value"].unstack("code").reset_index())
-    wide.columns = [str(c) for c in wide.columns]
-    scored = score_frame(wide.rename(columns={"course_id": "patient_id"})).rename(columns={"patient_id": "course_id"})
+    scored = scored_sets(bedside, "course_id")
     scored = scored.sort_values(["course_id", "time"], kind="stable").reset_index(drop=True)
     bands = scored["news2_band"].astype(object)
     pairs = {(b, int(n)) for b, n in zip(bands, scored["news2"]) if not pd.isna(b)}

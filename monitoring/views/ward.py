@@ -17,7 +17,8 @@ from monitoring.clinical.catalogue import ORGAN_SYSTEMS
 from monitoring.clinical.code_lists import SCORE_CODES
 from monitoring.clinical.observation_schedule import next_set
 from monitoring.clinical.rules.common import SEVERITY_RANK
-from monitoring.clinical.scores import news2_response, score_frame
+from monitoring.clinical.scores import news2_response
+from monitoring.clinical.sets import scored_sets
 from monitoring.clinical.toxicity import daily_highest
 from monitoring.clinical.vocabulary import REGIMEN_SHORT
 from monitoring.store.models import TreatmentCourse
@@ -62,13 +63,7 @@ def last_sets(obs: pd.DataFrame) -> pd.DataFrame:
     bedside = obs[(obs["source"] != "lab-import") & obs["code"].isin(SCORE_CODES)]
     if bedside.empty:
         return pd.DataFrame(columns=LAST_SET_COLUMNS)
-    value = bedside["value_code"].astype(object).where(bedside["value_code"].notna(), bedside["value_num"])
-    wide = (pd.DataFrame({"patient_id": bedside["patient_id"], "time": bedside["observed_at"],
-                          "code": bedside["code"], "value": value})
-            .pivot_table(index=["patient_id", "time"], columns="code", values="value", aggfunc="last")
-            .reset_index())
-    wide.columns = [str(c) for c in wide.columns]
-    scored = score_frame(wide)
+    scored = scored_sets(bedside, "patient_id")
     scored = scored.assign(news2_band=scored["news2_band"].astype(object))
     last_at = scored.groupby("patient_id")["time"].max()
     complete = scored[scored["news2"].notna()].sort_values("time").groupby("patient_id").tail(1).set_index("patient_id")

@@ -17,19 +17,9 @@ from monitoring.demo import seed as demo
 END = datetime(2026, 11, 27, 8, tzinfo=timezone.utc)
 
 
-def _frames(source):
-    obs = source.observations.rename(columns={"key": "patient_id", "observed_at": "time"})[
-        ["patient_id", "time", "code", "value_num", "value_code", "period_start"]]
-    d = source.doses.rename(columns={"key": "patient_id"})
-    doses = pd.DataFrame({"patient_id": d["patient_id"], "time": d["given_at"].fillna(d["scheduled_at"]),
-                          "status": d["status"], "dose_number": d["dose_number"]})
-    courses = source.patients.rename(columns={"key": "patient_id"})
-    return obs, doses, courses
-
-
 @pytest.fixture(scope="module")
 def ward():
-    obs, doses, courses = _frames(demo.generate_ward(patients=12, days=7, seed=2026, end=END))
+    obs, doses, courses = demo.engine_frames(demo.generate_ward(patients=12, days=7, seed=2026, end=END))
     return obs, doses, courses, evaluate(obs, doses, courses=courses, canonical=True, detail=True)
 
 
