@@ -32,12 +32,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from monitoring.clinical.catalogue import NUMBER_PATTERN, Catalogue, ObservationValueError, default_catalogue
-from monitoring.errors import InputError
+from monitoring.errors import InputError, RowProblems
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("patient_id", "time", "code", "value")
 OPTIONAL_COLUMNS: tuple[str, ...] = ("unit", "ref_low", "ref_high", "baseline")
 # Order in which problems of one row are listed.
-_COLUMN_ORDER = {name: i for i, name in enumerate(REQUIRED_COLUMNS[:3] + ("unit", "value") + OPTIONAL_COLUMNS[1:])}
+_COLUMN_ORDER = REQUIRED_COLUMNS[:3] + ("unit", "value") + OPTIONAL_COLUMNS[1:]
 
 OUTPUT_COLUMNS: tuple[str, ...] = (
     "row", "patient_id", "time", "code", "value_num", "value_code", "unit", "value_in", "unit_in",
@@ -48,39 +48,6 @@ OUTPUT_COLUMNS: tuple[str, ...] = (
 # no time and so no zone; its "-02" is not an offset).
 _ZONE_PATTERN = r"[T ]\d{2}(?::?\d{2}(?::?\d{2}(?:[.,]\d+)?)?)?\s*(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
 _TIME_EXAMPLE = "2026-03-02T08:00:00Z or 2026-03-02T09:00:00+01:00"
-
-
-class _Problems:
-    """Problems found so far, as parallel arrays (a bad import can have a million of them)."""
-
-    def __init__(self) -> None:
-        self.rows: list[np.ndarray] = []
-        self.columns: list[str] = []
-        self.messages: list[np.ndarray] = []
-
-    def add(self, positions: np.ndarray, column: str, messages) -> None:
-        positions = np.asarray(positions)
-        if positions.dtype == bool:
-            positions = np.flatnonzero(positions)
-        if len(positions) == 0:
-            return
-        if isinstance(messages, str):
-            messages = np.full(len(positions), messages, dtype=object)
-        self.rows.append(positions)
-        self.columns.append(column)
-        self.messages.append(np.asarray(messages, dtype=object))
-
-    def raise_if_any(self) -> None:
-        if not self.rows:
-            return
-        rows = np.concatenate(self.rows)
-        order_of_column = np.concatenate([np.full(len(r), _COLUMN_ORDER.get(c, 99)) for r, c in
-                                          zip(self.rows, self.columns)])
-        columns = np.concatenate([np.full(len(r), c, dtype=object) for r, c in zip(self.rows, self.columns)])
-        messages = np.concatenate(self.messages)
-        order = np.lexsort((order_of_column, rows))
-        problems = [(int(r) + 1, str(c), str(m)) for r, c, m in zip(rows[order], columns[order], messages[order])]
-        raise InputError(problems)
 
 
 def _texts(series: pd.Series) -> pd.Series:
@@ -103,7 +70,7 @@ def str_array(vocabulary, indices: np.ndarray) -> pd.api.extensions.ExtensionArr
     return pd.array(taken, dtype="str")
 
 
-def _numbers(series: pd.Series, column: str, problems: _Problems) -> np.ndarray:
+def _numbers(series: pd.Series, column: str, problems: RowProblems) -> np.ndarray:
     """Optional numeric column: floats, NaN where empty; text that is not a plain number is a problem."""
     if pd.api.types.is_bool_dtype(series.dtype):
         problems.add(series.notna().to_numpy(), column, f"{column} must be a number, not true/false")
@@ -136,7 +103,7 @@ def _numbers(series: pd.Series, column: str, problems: _Problems) -> np.ndarray:
     return numbers
 
 
-def _patient_ids(series: pd.Series, problems: _Problems) -> pd.Series:
+def _patient_ids(series: pd.Series, problems: RowProblems) -> pd.Series:
     if pd.api.types.is_float_dtype(series.dtype):
         numbers = series.to_numpy(dtype=float, na_value=np.nan)
         finite = np.isfinite(numbers)
@@ -169,7 +136,7 @@ class ObservationInput:
     import_key: str | None = None
 
 
-def _times(series: pd.Series, problems: _Problems) -> pd.Series:
+def _times(series: pd.Series, problems: RowProblems) -> pd.Series:
     """UTC timestamps; naive times and text that is not ISO 8601 are problems."""
     n = len(series)
     if isinstance(series.dtype, pd.DatetimeTZDtype):
@@ -231,7 +198,7 @@ def read_long_frame(df: pd.DataFrame, *, catalogue: Catalogue | None = None) -> 
         raise InputError([(None, c, f"required column '{c}' is missing (columns found: {found})")
                           for c in missing])
     n = len(df)
-    problems = _Problems()
+    problems = RowProblems(_COLUMN_ORDER)
     patient_ids = _patient_ids(df["patient_id"], problems)
     times = _times(df["time"], problems)
 

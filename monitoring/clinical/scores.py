@@ -34,7 +34,7 @@ from monitoring.clinical.thresholds import (
     default_thresholds,
     parser,
 )
-from monitoring.errors import InputError
+from monitoring.errors import InputError, RowProblems
 
 try:  # Arrow parses a million ISO 8601 texts in ~40 ms and refuses those without a zone offset.
     import pyarrow as pa
@@ -309,33 +309,6 @@ def _is_blank(value: Any) -> bool:
             or (isinstance(value, (float, np.floating)) and math.isnan(value)))
 
 
-class _Problems:
-    """Problems found in the input; raised together as one InputError, ordered by row then column."""
-
-    def __init__(self, df: pd.DataFrame) -> None:
-        self.df, self.found, self.total = df, [], 0
-
-    def add(self, column: str, bad: np.ndarray, describe: Callable[[Any], str]) -> None:
-        """Flag rows where `bad` is true; describe(cell) gives the message (called for a few rows only)."""
-        if not bad.any():
-            return
-        positions = np.flatnonzero(bad)
-        self.total += len(positions)
-        shown = positions[:_MAX_PROBLEMS_PER_COLUMN]
-        for position, cell in zip(shown, self.df[column].iloc[shown]):
-            self.found.append((int(position) + 1, column, describe(cell)))
-
-    def add_messages(self, column: str, positions: list[int], messages: list[str]) -> None:
-        self.total += len(positions)
-        self.found += [(p + 1, column, m) for p, m in zip(positions[:_MAX_PROBLEMS_PER_COLUMN], messages)]
-
-    def raise_if_any(self) -> None:
-        if self.found:
-            order = {c: i for i, c in enumerate(INPUT_COLUMNS)}
-            self.found.sort(key=lambda p: (p[0], order.get(p[1], len(order))))
-            raise InputError(self.found, self.total)
-
-
 def _parse_unique_numbers(uniques: pd.Index) -> tuple[np.ndarray, np.ndarray]:
     """Floats and a not-a-number mask for the distinct cells of a text or mixed column.
     Plain decimals only, as the catalogue accepts them: no exponent, no comma."""
@@ -461,15 +434,15 @@ def _times_parse_fast(column: pd.Series) -> bool:
     return True
 
 
-def _check_times(column: pd.Series, problems: _Problems) -> None:
+def _check_times(column: pd.Series, problems: RowProblems) -> None:
     """Times must carry a zone: a naive time cannot be placed on the UTC timeline (DESIGN.md)."""
     if isinstance(column.dtype, pd.DatetimeTZDtype):
-        problems.add("time", column.isna().to_numpy(), lambda _: "the time is missing")
+        problems.add(column.isna().to_numpy(), "time", "the time is missing")
         return
     if pd.api.types.is_datetime64_dtype(column.dtype):
         missing = column.isna().to_numpy()
-        problems.add("time", missing, lambda _: "the time is missing")
-        problems.add("time", ~missing, lambda cell: f"'{cell}' has no time zone: add Z (UTC) or an offset "
+        problems.add(missing, "time", "the time is missing")
+        problems.add(~missing, "time", lambda p: f"'{column.iloc[p]}' has no time zone: add Z (UTC) or an offset "
                                                     "such as +01:00")
         return
     if _times_parse_fast(column):
@@ -481,7 +454,7 @@ def _check_times(column: pd.Series, problems: _Problems) -> None:
             positions.append(position)
             if len(messages) < _MAX_PROBLEMS_PER_COLUMN:
                 messages.append(message)
-    problems.add_messages("time", positions, messages)
+    problems.add(np.asarray(positions, dtype=np.int64), "time", messages)
 
 
 @dataclass
@@ -507,9 +480,14 @@ def _read_input(df: pd.DataFrame, catalogue: Catalogue) -> _Vitals:
     clashes = [c for c in (*OUTPUT_COLUMNS, *DETAIL_COLUMNS) if c in df.columns]
     if clashes:
         raise InputError([(None, c, "the input already has this output column; remove it first") for c in clashes])
-    n, problems = len(df), _Problems(df)
+    n, problems = len(df), RowProblems(INPUT_COLUMNS, shown_per_check=_MAX_PROBLEMS_PER_COLUMN)
 
-    problems.add("patient_id", _blank_ids(df["patient_id"]), lambda _: "the patient id is missing")
+    def flag(column: str, bad: np.ndarray, describe: Callable[[Any], str]) -> None:
+        """Rows where `bad` is true; describe(cell) words the message (for the rows shown only)."""
+        cells = df[column]
+        problems.add(bad, column, lambda p: describe(cells.iloc[p]))
+
+    problems.add(_blank_ids(df["patient_id"]), "patient_id", "the patient id is missing")
     _check_times(df["time"], problems)
 
     numbers = {}
@@ -518,16 +496,16 @@ def _read_input(df: pd.DataFrame, catalogue: Catalogue) -> _Vitals:
             numbers[name] = np.full(n, np.nan)
             continue
         values, not_number = _read_numbers(df[name])
-        problems.add(name, not_number, _not_a_number_message)
+        flag(name, not_number, _not_a_number_message)
         entry = catalogue[name]
         low, high = entry.plausible
         implausible = (values < low) | (values > high)  # NaN compares False: missing is not implausible
         unit = f" {entry.unit_label}" if entry.unit_label else ""
         shown_range = f"{format_number(low, entry.precision)}–{format_number(high, entry.precision)}{unit}"
-        problems.add(name, implausible,
+        flag(name, implausible,
                      lambda cell, r=shown_range: f"{_shown(cell)} is outside the plausible range {r}")
         if entry.integer:
-            problems.add(name, ~implausible & (values != np.floor(values)) & ~np.isnan(values),
+            flag(name, ~implausible & (values != np.floor(values)) & ~np.isnan(values),
                          lambda cell: f"{_shown(cell)} is not a whole number")
         numbers[name] = values
 
@@ -535,7 +513,7 @@ def _read_input(df: pd.DataFrame, catalogue: Catalogue) -> _Vitals:
         if name not in df.columns:
             return np.full(n, -1, dtype=np.int8)
         values, bad = _read_codes(df[name], accepted)
-        problems.add(name, bad, message)
+        flag(name, bad, message)
         return values
 
     consciousness = codes("consciousness", {level: i for i, level in enumerate(ACVPU_LEVELS)},
