@@ -31,7 +31,7 @@ def run(quick: bool = False) -> list[dict]:
     os.environ["IL2_HOSTILE_SCALE"] = str(QUICK_SCALE if quick else SCALE)
     started = time.perf_counter()
     code = pytest.main(["-q", "-p", "no:randomly", "-p", "no:cacheprovider", "-W", "ignore::DeprecationWarning",
-                        str(ROOT / "tests" / "test_hostile_input.py"), "-k", PURE_PROPERTIES])
+                        str(ROOT / "tests" / "clinical" / "test_hostile_input.py"), "-k", PURE_PROPERTIES])
     elapsed = time.perf_counter() - started
     from tests.clinical.test_hostile_input import CASES
     cases = sum(CASES.values())
