@@ -17,10 +17,11 @@ st.set_option("client.showErrorDetails", "none")
 st.set_option("client.disableDataExport", True)
 
 # A setting the monitor cannot use: name it, its value and what is accepted, instead of failing on import.
-from monitoring.config import SettingsError, load_settings  # noqa: E402
+from dashboard.resources import get_settings  # noqa: E402
+from monitoring.config import SettingsError  # noqa: E402
 
 try:
-    load_settings()
+    get_settings()
 except SettingsError as problem:
     st.error(f"The monitor is not configured correctly; an administrator must fix: {problem}")
     st.stop()

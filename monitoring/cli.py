@@ -534,7 +534,7 @@ def _cmd_settings(args: argparse.Namespace) -> int:
     for name, field in Settings.model_fields.items():
         value = getattr(settings, name)
         shown = ("set (hidden)" if value else "not set") if name == "export_key" else \
-            _safe_url(value) if name == "database_url" else value
+            _safe_url(value) if name == "database_url" else "" if value is None else value
         print(f"{field.validation_alias}={shown}")
     return 0
 

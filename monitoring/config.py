@@ -30,17 +30,11 @@ def packaged_data_dir() -> Path:
     return Path(str(files(DATA_PACKAGE)))
 
 
-def data_file(name: str, environ: dict[str, str] | None = None) -> Path:
-    """catalogue.toml or thresholds.toml: in IL2_DATA_DIR when set (a relative folder is taken from the
-    project in a checkout, from the working directory otherwise), else the shipped copy."""
-    env = os.environ if environ is None else environ
-    folder = env.get("IL2_DATA_DIR")
-    if not folder:
-        return packaged_data_dir() / name
-    directory = Path(folder)
-    if not directory.is_absolute():
-        directory = (REPO_ROOT if IN_CHECKOUT else Path.cwd()) / directory
-    return directory / name
+def data_file(name: str, environ: Mapping[str, str] | None = None) -> Path:
+    """catalogue.toml or thresholds.toml: in the IL2_DATA_DIR folder when set (Settings.data_dir), else
+    the shipped copy."""
+    folder = load_settings(environ).data_dir
+    return (folder or packaged_data_dir()) / name
 
 
 def default_database_url(environ: dict[str, str] | None = None) -> str:
@@ -95,8 +89,8 @@ class Settings(BaseSettings):
         ZoneInfo("Europe/London"), validation_alias="IL2_TIMEZONE",
         json_schema_extra={"shown_default": "Europe/London"},
         description="IANA time zone for displaying times, the same for every ward. Storage is always UTC.")
-    data_dir: str = Field(
-        "", validation_alias="IL2_DATA_DIR",
+    data_dir: Path | None = Field(
+        None, validation_alias="IL2_DATA_DIR",
         description="Folder with a hospital's own `catalogue.toml` and `thresholds.toml` (relative to the project "
                     "in a checkout). Unset: the copies shipped with the monitor, `data/` in a checkout and the "
                     "package `il2_monitor_data` when installed from a wheel.")
@@ -133,6 +127,14 @@ class Settings(BaseSettings):
     @classmethod
     def _database_url(cls, value: str) -> str:
         return normalise_database_url(value)
+
+    @field_validator("data_dir")
+    @classmethod
+    def _data_dir(cls, value: Path | None) -> Path | None:
+        # A relative folder is taken from the project in a checkout, from the working directory otherwise.
+        if value is None or value.is_absolute():
+            return value
+        return (REPO_ROOT if IN_CHECKOUT else Path.cwd()) / value
 
     @field_validator("timezone", mode="before")
     @classmethod
