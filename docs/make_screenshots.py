@@ -15,31 +15,23 @@ from pathlib import Path
 from PIL import Image
 from playwright.sync_api import sync_playwright
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # run as a script from the project
+from tests.e2e.conftest import wait_for_app_run  # noqa: E402  (the browser tests' own wait)
+
 OUT = Path(__file__).resolve().parent / "images"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 PASSWORD = "demo-il2"   # the published demo accounts: only ever in a demo database
-# (file name, role, menu entry or None for the landing page, option to click or None, text to scroll to the top
-# of the window or None)
+# (file name, role, menu entry or None for the landing page, option to click ("running course": the first
+# patient whose course still has doses to give) or None, text to scroll to the top of the window or None)
 SHOTS = [
     ("nurse-ward-overview", "nurse", None, None, "Ward overview"),
     ("nurse-record-observations", "nurse", "Record observations", None, "Observation date"),
-    ("nurse-il2-doses", "nurse", "IL-2 doses", None, None),
+    ("nurse-il2-doses", "nurse", "IL-2 doses", "running course", "Pre-dose check"),
     ("oncologist-alert-inbox", "oncologist", "Alert inbox", None, "Alert inbox"),
     ("oncologist-patient-chart", "oncologist", "Patient chart", "This cycle", "Vital signs"),
     ("quality-reports", "quality", None, None, None),
     ("admin-users", "admin", "Users", None, None),
 ]
-
-
-def settle(page) -> None:
-    try:
-        page.locator("[data-testid='stApp'][data-test-script-state='running']").wait_for(state="attached",
-                                                                                          timeout=1500)
-    except Exception:   # noqa: BLE001 - the rerun may have finished already
-        pass
-    page.locator("[data-testid='stApp'][data-test-script-state='notRunning']").wait_for(state="attached",
-                                                                                         timeout=60_000)
-    page.wait_for_function("document.querySelectorAll('[data-testid=stSkeleton]').length === 0", timeout=60_000)
 
 
 def main(url: str) -> None:
@@ -49,18 +41,25 @@ def main(url: str) -> None:
         for name, role, menu, option, scroll_to in SHOTS:
             page = browser.new_context(viewport={"width": 1366, "height": 900}).new_page()
             page.goto(url)
-            settle(page)
+            wait_for_app_run(page, timeout=60_000)
             page.locator("input[type='text']").first.fill(role)
             page.locator("input[type='password']").first.fill(PASSWORD)
             page.get_by_role("button", name=re.compile("sign in", re.I)).first.click()
             page.get_by_role("button", name=re.compile("sign out", re.I)).wait_for(timeout=60_000)
-            settle(page)
+            wait_for_app_run(page, timeout=60_000)
             if menu:
                 page.locator("a[data-testid='stTopNavLink']", has_text=menu).first.click()
-                settle(page)
-            if option:
+                wait_for_app_run(page, timeout=60_000)
+            if option == "running course":
+                page.get_by_test_id("stSelectbox").first.click()
+                choices = page.get_by_role("option")
+                texts = [choices.nth(i).inner_text() for i in range(choices.count())]
+                running = next(i for i, text in enumerate(texts) if not re.search(r"\b(\d+) of \1 doses", text))
+                choices.nth(running).click()
+                wait_for_app_run(page, timeout=60_000)
+            elif option:
                 page.get_by_text(option, exact=True).first.click()
-                settle(page)
+                wait_for_app_run(page, timeout=60_000)
             if scroll_to:
                 page.get_by_text(scroll_to, exact=True).first.evaluate("e => e.scrollIntoView({block: 'start'})")
             page.wait_for_timeout(1000)   # plotly draws after the script has stopped
