@@ -22,6 +22,10 @@ def sign_in(page, username: str, password: str = "demo-il2") -> None:
     page.get_by_role("textbox", name="User name").fill(username)
     page.get_by_role("textbox", name="Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
+    # Signed in (the sign-out button) or refused (the error): the run the click started has begun, so
+    # wait_for_app_run below cannot mistake the sign-in form's finished run for the page's.
+    expect(page.get_by_role("button", name="Sign out").or_(page.get_by_test_id("stAlertContentError"))
+           ).to_be_visible(timeout=30_000)
     wait_for_app_run(page)
 
 
