@@ -53,11 +53,11 @@ def test_the_dashboard_never_touches_the_database_layer_itself():
 
 
 # --- layer contracts (issue 17) --------------------------------------------------------------------
-# monitoring/ is layered: base modules (config, errors, timefmt, sso_settings) < clinical < store < views
+# monitoring/ is layered: base modules (config, errors, timefmt, sso_settings, permissions) < clinical < store < views
 # (read models) < services (one function per user action) < export < demo < the CLI. A layer imports
 # only the layers below it; dashboard/ imports base, clinical, views, services and export, never store.
 LAYERS = ("clinical", "store", "views", "services", "export", "demo")
-BASE = {"config", "errors", "timefmt", "sso_settings"}
+BASE = {"config", "errors", "timefmt", "sso_settings", "permissions"}
 
 
 def _layer(module: str) -> str | None:

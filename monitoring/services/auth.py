@@ -27,6 +27,7 @@ from sqlmodel import Session
 from monitoring.clinical.vocabulary import ROLES
 from monitoring.config import load_settings
 from monitoring.errors import RecordError
+from monitoring.permissions import PERMISSIONS, PermissionDenied, may, require  # noqa: F401 (the services' API)
 from monitoring.store.models import AuditEvent, Patient, User, UserWard, Ward
 from monitoring.store.repository import DEMO_CREATOR, made_by_demo, write_audit
 
@@ -50,39 +51,7 @@ _DUMMY_HASH = _hasher.hash("not-a-real-password-0")
 
 # --- roles and permissions ---------------------------------------------------------------------
 
-PERMISSIONS: dict[str, frozenset[str]] = {
-    # Identifiable patient data on the ward: names, record numbers, observations, alerts.
-    "view_patients": frozenset({"nurse", "oncologist"}),
-    "record_observations": frozenset({"nurse"}),
-    "record_doses": frozenset({"nurse"}),
-    "decide_doses": frozenset({"oncologist"}),
-    "act_on_alerts": frozenset({"oncologist"}),
-    "escalate_alerts": frozenset({"nurse", "oncologist"}),
-    # De-identified summaries only: never a name or record number.
-    "view_reports": frozenset({"quality", "oncologist"}),
-    "export_identifiable": frozenset({"oncologist"}),
-    "view_thresholds": frozenset({"admin", "oncologist"}),
-    "manage_users": frozenset({"admin"}),
-    "view_audit_log": frozenset({"admin"}),
-}
-
-
-class PermissionDenied(PermissionError):
-    """The signed-in role may not do this; the message says what and who may."""
-
-
-def may(role: str | None, permission: str) -> bool:
-    if permission not in PERMISSIONS:
-        raise KeyError(f"unknown permission {permission!r}")
-    return role in PERMISSIONS[permission]
-
-
-def require(role: str | None, permission: str) -> None:
-    """Raise PermissionDenied unless `role` holds `permission` (checked on the server for every action)."""
-    if not may(role, permission):
-        allowed = ", ".join(sorted(PERMISSIONS[permission]))
-        raise PermissionDenied(f"Your role ({role or 'not signed in'}) may not {permission.replace('_', ' ')}; "
-                               f"allowed: {allowed}.")
+# The table and its checks live in monitoring.permissions (the views read it too: visible_wards).
 
 
 # --- passwords ---------------------------------------------------------------------------------

@@ -12,6 +12,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
+from monitoring.clinical.derived import NO_BASELINE
+from monitoring.permissions import may
+from monitoring.store.frames import weight_baselines
 from monitoring.store.models import Bed, DoseEvent, Observation, Patient, PatientIdentity, TreatmentCourse, Ward
 from monitoring.store.repository import rows_frame
 
@@ -91,14 +94,17 @@ def patient_ward_id(*, session: Session, patient_id: int | None) -> int | None:
     return None if patient_id is None else session.scalar(select(Patient.ward_id).where(Patient.id == patient_id))
 
 
-def course_baseline_weight_kg(*, session: Session, course_id: int | None) -> float | None:
-    """A course's baseline weight, or None (no course, or not recorded: never zero)."""
+def course_weight_baseline(*, session: Session, course_id: int | None) -> tuple[float | None, str]:
+    """A course's weight-gain baseline and where it came from (monitoring.clinical.derived: recorded,
+    else the course's first weight); (None, "none") without a course or a weight: never zero."""
     if course_id is None:
-        return None
-    return session.scalar(select(TreatmentCourse.baseline_weight_kg).where(TreatmentCourse.id == course_id))
+        return None, NO_BASELINE
+    row = weight_baselines(session=session, course_ids=[course_id]).iloc[0]
+    return (None if pd.isna(row["baseline_kg"]) else float(row["baseline_kg"])), str(row["source"])
 
 
 def visible_wards(*, session: Session, role: str, ward_ids: Sequence[int]) -> list[Ward]:
-    """The wards whose patients a user may see: a nurse those assigned, an oncologist all."""
+    """The wards whose patients a user may see: those assigned, or every ward with the view_all_wards
+    permission (the oncologist: monitoring.permissions)."""
     wards = list_wards(session=session)
-    return wards if role == "oncologist" else [w for w in wards if w.id in set(ward_ids)]
+    return wards if may(role, "view_all_wards") else [w for w in wards if w.id in set(ward_ids)]

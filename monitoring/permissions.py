@@ -1,0 +1,40 @@
+"""Who may do what: each permission with the roles that hold it (one table; services check it on the
+server for every action, the views use it to decide what a role sees, and the pages hide what a role
+may not use)."""
+from __future__ import annotations
+
+PERMISSIONS: dict[str, frozenset[str]] = {
+    # Identifiable patient data on the ward: names, record numbers, observations, alerts.
+    "view_patients": frozenset({"nurse", "oncologist"}),
+    # Every ward's patients, not only the wards assigned: the oncologist covers the whole unit.
+    "view_all_wards": frozenset({"oncologist"}),
+    "record_observations": frozenset({"nurse"}),
+    "record_doses": frozenset({"nurse"}),
+    "decide_doses": frozenset({"oncologist"}),
+    "act_on_alerts": frozenset({"oncologist"}),
+    "escalate_alerts": frozenset({"nurse", "oncologist"}),
+    # De-identified summaries only: never a name or record number.
+    "view_reports": frozenset({"quality", "oncologist"}),
+    "export_identifiable": frozenset({"oncologist"}),
+    "view_thresholds": frozenset({"admin", "oncologist"}),
+    "manage_users": frozenset({"admin"}),
+    "view_audit_log": frozenset({"admin"}),
+}
+
+
+class PermissionDenied(PermissionError):
+    """The signed-in role may not do this; the message says what and who may."""
+
+
+def may(role: str | None, permission: str) -> bool:
+    if permission not in PERMISSIONS:
+        raise KeyError(f"unknown permission {permission!r}")
+    return role in PERMISSIONS[permission]
+
+
+def require(role: str | None, permission: str) -> None:
+    """Raise PermissionDenied unless `role` holds `permission` (checked on the server for every action)."""
+    if not may(role, permission):
+        allowed = ", ".join(sorted(PERMISSIONS[permission]))
+        raise PermissionDenied(f"Your role ({role or 'not signed in'}) may not {permission.replace('_', ' ')}; "
+                               f"allowed: {allowed}.")
