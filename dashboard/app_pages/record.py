@@ -21,7 +21,7 @@ from monitoring.services import entry
 from monitoring.services.drafts import discard_draft, load_draft, save_draft
 from monitoring.services.transactions import read_scope, session_scope
 from monitoring.timefmt import course_day, local_text
-from monitoring.views.lists import course_baseline_weight_kg
+from monitoring.views.lists import course_weight_baseline
 from monitoring.views.ward import last_sets
 
 user = require("record_observations")
@@ -45,7 +45,7 @@ patient_id = int(chosen.patient_id)
 # interval (monitoring.clinical.observation_schedule), by elapsed time, with the reason.
 with read_scope(get_engine()) as session:
     recent = entry.recent_values(session=session, patient_id=patient_id, since=now - timedelta(hours=24))
-    baseline_weight_kg = course_baseline_weight_kg(
+    baseline_weight_kg, baseline_source = course_weight_baseline(
         session=session, course_id=None if pd.isna(chosen.course_id) else int(chosen.course_id))
     weights = entry.recent_values(session=session, patient_id=patient_id, codes=["weight"])
 sets = last_sets(recent)
@@ -61,7 +61,7 @@ if len(sets):
 else:
     st.caption(entry.due_text(None, None, None, now))
 with st.expander("Fluid balance (last 24 h, by shift) and weight"):
-    st.markdown(f"**Weight:** {weight_change(weights, baseline_weight_kg)}")
+    st.markdown(f"**Weight:** {weight_change(weights, baseline_weight_kg, baseline_source)}")
     balance = shift_balance(recent, tz=tz, now=now)
     if balance.empty:
         st.caption("No intake or urine output recorded in the last 24 h.")

@@ -1,4 +1,4 @@
-"""Fluid balance per nursing shift and weight change from the course baseline (capillary-leak watch).
+"""Fluid balance per nursing shift and weight change from the course's baseline (capillary-leak watch).
 
 Shifts are 8 h starting at 07:00, 15:00 and 23:00 ward time (a common ward pattern; a local choice,
 set in SHIFT_STARTS). A volume belongs to the shift in which its measuring period ended.
@@ -9,6 +9,8 @@ from datetime import datetime, tzinfo
 
 import numpy as np
 import pandas as pd
+
+from monitoring.clinical.derived import weight_gain_percent
 
 SHIFT_STARTS = (7, 15, 23)  # local hours
 
@@ -53,14 +55,16 @@ def shift_balance(observations: pd.DataFrame, *, tz: tzinfo, now: datetime, hour
     return out[columns]
 
 
-def weight_change(observations: pd.DataFrame, baseline_kg: float | None) -> str:
-    """'82.4 kg at 06:05, +3.0 kg (+3.8%) from the course baseline 79.4 kg'; says so when unknown."""
+def weight_change(observations: pd.DataFrame, baseline_kg: float | None, source: str) -> str:
+    """'88.4 kg, +8.4 kg (+10.5%) from the course baseline 80.0 kg': the latest weight against the
+    course's weight-gain baseline (monitoring.clinical.derived; `source` says which it is); says so when
+    there is no weight or no baseline (never a gain from zero)."""
     weights = observations[observations["code"] == "weight"].sort_values("observed_at")
     if weights.empty:
         return "no weight recorded"
-    latest = weights.iloc[-1]
-    base = baseline_kg if baseline_kg is not None and not pd.isna(baseline_kg) else weights.iloc[0]["value_num"]
-    source = "course baseline" if baseline_kg is not None and not pd.isna(baseline_kg) else "first recorded weight"
-    change = latest["value_num"] - base
-    return (f"{latest['value_num']:.1f} kg, {change:+.1f} kg ({change / base * 100:+.1f}%) from the {source} "
-            f"{base:.1f} kg")
+    latest = float(weights.iloc[-1]["value_num"])
+    if baseline_kg is None or pd.isna(baseline_kg):
+        return f"{latest:.1f} kg (no baseline weight for this course)"
+    change = latest - baseline_kg
+    return (f"{latest:.1f} kg, {change:+.1f} kg ({weight_gain_percent(latest, baseline_kg):+.1f}%) from the {source} "
+            f"{baseline_kg:.1f} kg")

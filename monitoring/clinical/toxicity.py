@@ -22,6 +22,7 @@ import pandas as pd
 
 from monitoring.clinical.catalogue import ORGAN_SYSTEMS, Catalogue, default_catalogue
 from monitoring.clinical.ctcae import grade_canonical
+from monitoring.clinical.derived import weight_gain_percent
 from monitoring.clinical.thresholds import Section, Source, default_thresholds, parser
 
 GRADE_COLUMNS = ["patient_id", "day", "organ_system", "grade", "code", "term", "value_num", "time", "detail"]
@@ -70,9 +71,8 @@ def derived_grades(obs: pd.DataFrame, *, baseline_weight: dict[int, float] | Non
         base = weights["patient_id"].map(baseline_weight).astype(float)
         weights = weights[base.notna()]
         if len(weights):
-            gain = (weights["value_num"] - base[base.notna()]) / base[base.notna()] * 100
-            grade = np.searchsorted(np.array(settings.weight_gain_percent), np.round(gain.to_numpy(float), 9),
-                                    side="right")
+            gain = weight_gain_percent(weights["value_num"].to_numpy(float), base[base.notna()].to_numpy(float))
+            grade = np.searchsorted(np.array(settings.weight_gain_percent), np.round(gain, 9), side="right")
             parts.append(weights[GRADED_INPUT].assign(term=WEIGHT_TERM, grade=pd.array(grade, dtype="Int64")))
     if not parts:
         return pd.DataFrame(columns=[*GRADED_INPUT, "term", "grade"])

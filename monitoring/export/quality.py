@@ -39,6 +39,7 @@ from sqlmodel import Session
 from monitoring.clinical.alert_levels import level_rank
 from monitoring.clinical.catalogue import ORGAN_SYSTEMS, default_catalogue
 from monitoring.clinical.code_lists import SCORE_CODES
+from monitoring.clinical.derived import course_weight_baselines, weight_gain_percent
 from monitoring.clinical.rules import aki, febrile_neutropenia, sepsis
 from monitoring.clinical.scores import news2_response
 from monitoring.clinical.sets import scored_sets
@@ -360,13 +361,22 @@ def _course_of(patient_ids: pd.Series, course_ids: pd.Series, times: pd.Series, 
 
 # --- derived per-course figures (computed once per CohortData) -----------------------------------
 
+def _weight_baselines(data: CohortData) -> pd.Series:
+    """Each course's weight-gain baseline (kg, NaN when none) as the rules take it (monitoring.clinical.derived)."""
+    if "weight_baselines" not in data.derived:
+        obs = data.observations
+        found = course_weight_baselines(data.courses, obs[obs["code"] == "weight"])
+        data.derived["weight_baselines"] = found.set_index("course_id")["baseline_kg"].astype(float)
+    return data.derived["weight_baselines"]
+
+
 def _graded(data: CohortData) -> pd.DataFrame:
     """Graded observations, keyed by course (the baseline creatinine is the course's)."""
     if "graded" not in data.derived:
         obs = data.observations
         courses = data.courses.set_index("course_id")
         baseline = courses["baseline_creatinine_mg_dl"].dropna().astype(float).to_dict()
-        weight = courses["baseline_weight_kg"].dropna().astype(float).to_dict()
+        weight = _weight_baselines(data).dropna().to_dict()
         frame = obs.drop(columns="patient_id").rename(columns={"course_id": "patient_id"})
         graded = graded_observations(frame, baseline_creatinine=baseline, baseline_weight=weight)
         data.derived["graded"] = graded.rename(columns={"patient_id": "course_id"})
@@ -451,10 +461,10 @@ def _per_course(data: CohortData) -> pd.DataFrame:
         out[system_column(system)] = pd.array(column.reindex(index).to_numpy(dtype=float, na_value=np.nan),
                                               dtype="Float64").astype("Int64")
     weights = obs[(obs["code"] == "weight") & obs["value_num"].notna()].sort_values("observed_at")
-    first_weight = weights.groupby("course_id")["value_num"].first()
-    baseline = courses["baseline_weight_kg"].astype(float).fillna(first_weight.reindex(index).astype(float))
+    baseline = _weight_baselines(data).reindex(index)
     peak = weights.groupby("course_id")["value_num"].max().reindex(index)
-    out["peak_weight_gain_pct"] = ((peak / baseline - 1) * 100).round(1)
+    out["peak_weight_gain_pct"] = pd.Series(weight_gain_percent(peak.to_numpy(float), baseline.to_numpy(float)),
+                                            index=index).round(1)
     aki_alerts = alerts[alerts["rule_id"] == AKI_RULE]
     stages = aki_alerts["level"].map(lambda level: level_rank(AKI_RULE, level)).groupby(aki_alerts["course_id"]).max()
     kidney = obs[obs["code"].isin(["creatinine", "urine_output"]) & obs["value_num"].notna()]["course_id"].unique()

@@ -27,6 +27,7 @@ import pandas as pd
 from sqlmodel import Session
 
 from monitoring.clinical.catalogue import default_catalogue
+from monitoring.clinical.derived import SHIFT_HOURS, urine_ml_per_8h, weight_baseline_kg, weight_gain_percent
 from monitoring.clinical.prescription import Prescribed, amount_text, prescribed_dose, unit_text
 from monitoring.clinical.rules import hold_criteria as hc
 from monitoring.clinical.rules import il2_hold
@@ -44,9 +45,6 @@ from monitoring.views import dose_gate
 UTC = timezone.utc
 DECISIONS = il2_hold.DECISIONS   # give, incomplete, discuss, hold, permanently discontinue
 CRITERION_KINDS = ("discontinue", "absolute", "relative")
-# The urine criteria of data/thresholds.toml are per 8-h nursing shift (keys *_ml_per_8h), as the
-# engine reads them: a volume over its period is scaled to 8 h.
-SHIFT_HOURS = 8
 # The usual route of each regimen, offered first on the form (the nurse can change it).
 DEFAULT_ROUTE = {"hd-iv-bolus": "IV", "continuous-iv": "IV", "biochemotherapy": "IV", "til-il2": "IV",
                  "low-dose-sc": "SC", "intralesional": "intralesional"}
@@ -391,7 +389,9 @@ def _checklist(obs: pd.DataFrame, courses: pd.DataFrame, now: datetime, threshol
     validity = thresholds["validity"]
     v = thresholds["il2_hold"].values
     rules = criteria_rules(v)
-    baseline_weight = courses["baseline_weight_kg"].dropna()
+    # The weight-gain baseline as the rules take it (monitoring.clinical.derived; the engine's EvalData).
+    baseline_weight = (weight_baseline_kg(courses["baseline_weight_kg"].to_numpy(float),
+                                          courses["first_weight_kg"].to_numpy(float))[-1] if len(courses) else np.nan)
     items = []
     for name, spec in hc.INPUTS.items():
         found = tuple(dict.fromkeys(c.kind for c in criteria if hc.BY_ID[c.id].input == name))
@@ -428,12 +428,11 @@ def _checklist(obs: pd.DataFrame, courses: pd.DataFrame, now: datetime, threshol
             else:
                 period = (row["time"] - start).total_seconds() / 3600
                 value += f" over {period:g} h"
-                if period:
-                    value += f" = {row['value_num'] / period * SHIFT_HOURS:.0f} mL per {SHIFT_HOURS} h"
+                if period > 0:
+                    value += f" = {urine_ml_per_8h(row['value_num'], period):.0f} mL per {SHIFT_HOURS} h"
         if code == "weight":
-            baseline = float(baseline_weight.iloc[-1]) if len(baseline_weight) else float(rows.iloc[0]["value_num"])
-            if baseline:
-                value += f" ({(row['value_num'] - baseline) / baseline * 100:+.1f}% from baseline {baseline:.1f} kg)"
+            baseline = float(rows.iloc[0]["value_num"]) if np.isnan(baseline_weight) else float(baseline_weight)
+            value += f" ({weight_gain_percent(row['value_num'], baseline):+.1f}% from baseline {baseline:.1f} kg)"
         note = ""
         if code == "heart_rate" and len(rows) > 1:
             previous = rows.iloc[-2]

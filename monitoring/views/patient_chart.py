@@ -33,13 +33,16 @@ from sqlmodel import Session
 from monitoring.clinical.catalogue import Catalogue, default_catalogue
 from monitoring.clinical.code_lists import LABS, SCORE_CODES
 from monitoring.clinical.ctcae import CtcaeThresholds
+from monitoring.clinical.derived import NO_BASELINE, weight_gain_percent
 from monitoring.clinical.fluids import shift_starts
 from monitoring.clinical.rules.capillary_leak import target_sbp
 from monitoring.clinical.rules.evidence import local_words
-from monitoring.clinical.scores import NEWS2_PARAMETERS, score_columns
+from monitoring.clinical.scores import NEWS2_PARAMETERS
+from monitoring.clinical.sets import scored_sets
 from monitoring.clinical.thresholds import Thresholds, default_thresholds
 from monitoring.clinical.toxicity import GRADE_COLUMNS, daily_highest
 from monitoring.config import load_settings
+from monitoring.store.frames import weight_baselines
 from monitoring.store.models import Patient, TreatmentCourse
 from monitoring.store.repository import current_doses, current_observations
 from monitoring.views.alerts import list_alerts
@@ -300,37 +303,18 @@ def lab_panels(data: ChartData) -> tuple[list[str], list[str]]:
 
 def news2_per_set(obs: pd.DataFrame) -> pd.DataFrame:
     """NEWS2 of each observation set holding at least one NEWS2 parameter, from that set's own
-    values (as the nurse saw it on saving; missing stays missing). NEWS2_COLUMNS, time order."""
+    values (as the nurse saw it on saving; missing stays missing: monitoring.clinical.sets).
+    NEWS2_COLUMNS, time order."""
     rows = obs[obs["code"].isin(SCORE_CODES)]
-    sets = rows.loc[rows["code"].isin(NEWS2_PARAMETERS), "set_id"].unique()
-    rows = rows[rows["set_id"].isin(sets)]
+    rows = rows[rows["set_id"].isin(rows.loc[rows["code"].isin(NEWS2_PARAMETERS), "set_id"].unique())]
     if rows.empty:
         return _empty(NEWS2_COLUMNS)
-    rows = rows.drop_duplicates(["set_id", "code"], keep="last")  # the frame is in time order
-    # One row per set, built with numpy (pivot and per-column inserts cost ~50 ms of pandas overhead
-    # even for the 24 sets of a day, on every chart view).
-    position, _ = pd.factorize(rows["set_id"])
-    n = int(position.max()) + 1
-    observed = pd.DatetimeIndex(rows["observed_at"])
-    latest = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
-    np.maximum.at(latest, position, observed.asi8)
-    codes = rows["code"].to_numpy(dtype=object)
-    numbers, texts = rows["value_num"].to_numpy(dtype=float, na_value=np.nan), rows["value_code"].to_numpy(dtype=object)
-    frame = {"patient_id": np.full(n, "p", dtype=object),
-             "time": pd.DatetimeIndex(latest.astype(f"datetime64[{observed.unit}]")).tz_localize("UTC")}
-    for code in SCORE_CODES:
-        at = codes == code
-        if not at.any():
-            continue
-        column = np.full(n, None, dtype=object) if code in _CODED else np.full(n, np.nan)
-        column[position[at]] = (texts if code in _CODED else numbers)[at]
-        frame[code] = column
-    scored = score_columns(pd.DataFrame(frame), detail=True)
+    scored = scored_sets(rows, "set_id", detail=True)
     subscores = [" · ".join(f"{short} {'–' if v is pd.NA else v}" for short, v in zip(_SUBSCORE_NAMES.values(), row))
                  for row in zip(*(scored[f"news2_{name}"] for name in _SUBSCORE_NAMES))]
-    out = pd.DataFrame({"time": frame["time"], "news2": scored["news2"],
-                        "band": pd.Series(scored["news2_band"], dtype=object).to_numpy(), "any3": scored["news2_any3"],
-                        "missing": pd.Series(scored["news2_missing"]).astype(str).to_numpy(),
+    out = pd.DataFrame({"time": scored["time"].to_numpy(), "news2": scored["news2"].array,
+                        "band": scored["news2_band"].astype(object).to_numpy(), "any3": scored["news2_any3"].array,
+                        "missing": scored["news2_missing"].astype(str).to_numpy(),
                         "subscores": np.array(subscores, dtype=object)})
     return out.sort_values("time", kind="stable").reset_index(drop=True)
 
@@ -358,7 +342,7 @@ def weight_gain(weights: pd.DataFrame, baseline_kg: float | None) -> pd.DataFram
             "gain_kg": np.nan, "gain_percent": np.nan})
     kg = weights["value_num"].to_numpy(dtype=float)
     return pd.DataFrame({"time": weights["observed_at"].to_numpy(), "weight_kg": kg, "gain_kg": kg - baseline_kg,
-                         "gain_percent": (kg - baseline_kg) / baseline_kg * 100})
+                         "gain_percent": weight_gain_percent(kg, baseline_kg)})
 
 
 def _lab_ranges(labs: pd.DataFrame, thresholds: Any, catalogue: Catalogue) -> pd.DataFrame:
@@ -414,12 +398,10 @@ def chart_data(*, session: Session, patient_id: int, period: str, now: datetime,
     bands = {r.code: ctcae_bands(r.code, ref_low=r.ref_low, ref_high=r.ref_high, thresholds=thresholds,
                                  catalogue=catalogue) for r in ranges.itertuples()}
 
-    baseline_kg = _known(course.baseline_weight_kg) if course else None
-    source = "course baseline" if baseline_kg is not None else "none"
-    if baseline_kg is None:  # as the capillary-leak rule does: the first weight recorded
-        first = current_observations(session=session, patient_ids=[patient_id], codes=["weight"])
-        if len(first):
-            baseline_kg, source = float(first["value_num"].iloc[0]), "first recorded weight"
+    baseline_kg, source = None, NO_BASELINE
+    if course:   # as the rules take it (monitoring.clinical.derived)
+        found = weight_baselines(session=session, course_ids=[course.id]).iloc[0]
+        baseline_kg, source = _known(found["baseline_kg"]), str(found["source"])
     weights = obs[(obs["code"] == "weight") & obs["value_num"].notna()]
 
     creatinine = _known(course.baseline_creatinine_mg_dl) if course else None

@@ -21,6 +21,7 @@ from monitoring.clinical.scores import news2_response
 from monitoring.clinical.sets import scored_sets
 from monitoring.clinical.toxicity import daily_highest
 from monitoring.clinical.vocabulary import REGIMEN_SHORT
+from monitoring.store.frames import weight_baselines
 from monitoring.store.models import TreatmentCourse
 from monitoring.store.repository import OBSERVATION_COLUMNS, current_observations
 from monitoring.timefmt import course_day, elapsed_text
@@ -104,11 +105,14 @@ def ward_overview(*, session: Session, ward_ids: Sequence[int], now: datetime, t
     baselines, weights = {}, {}
     course_ids = [int(c) for c in patients["course_id"].dropna()]
     if course_ids:
-        rows = session.execute(select(TreatmentCourse.patient_id, TreatmentCourse.baseline_creatinine_mg_dl,
-                                      TreatmentCourse.baseline_weight_kg)
+        rows = session.execute(select(TreatmentCourse.id, TreatmentCourse.patient_id,
+                                      TreatmentCourse.baseline_creatinine_mg_dl)
                                .where(TreatmentCourse.id.in_(course_ids))).all()
-        baselines = {pid: cr for pid, cr, _ in rows if cr is not None}
-        weights = {pid: kg for pid, _, kg in rows if kg is not None}
+        baselines = {pid: cr for _, pid, cr in rows if cr is not None}
+        # The weight-gain baseline as every rule takes it (monitoring.clinical.derived).
+        patient_of = {course: pid for course, pid, _ in rows}
+        known = weight_baselines(session=session, course_ids=course_ids).dropna(subset=["baseline_kg"])
+        weights = {patient_of[int(c)]: float(kg) for c, kg in zip(known["course_id"], known["baseline_kg"])}
     frame = overview_rows(patients, obs, open_alerts=open_alerts, baseline_creatinine=baselines,
                           baseline_weight=weights, now=now, tz=tz)
     return with_forecasts(frame, forecasts(session=session, patient_ids=ids, now=now, tz=tz), tz)

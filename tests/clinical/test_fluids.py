@@ -27,8 +27,10 @@ def test_balance_per_shift_with_a_running_total_and_missing_never_zero():
     assert pd.isna(table["Urine output (mL)"].iloc[1]) and pd.isna(table["Balance (mL)"].iloc[1])
 
 
-def test_weight_change_from_the_course_baseline_or_the_first_weight():
+def test_weight_change_names_the_baseline_it_is_measured_from_and_never_a_gain_from_zero():
     obs = frame(("weight", 80.0, "2026-11-25T06:00Z"), ("weight", 88.4, "2026-11-27T06:00Z"))
-    assert weight_change(obs, 80.0) == "88.4 kg, +8.4 kg (+10.5%) from the course baseline 80.0 kg"
-    assert "first recorded weight 80.0 kg" in weight_change(obs, None)
-    assert weight_change(obs.iloc[0:0], 80.0) == "no weight recorded"
+    assert weight_change(obs, 80.0, "course baseline") == "88.4 kg, +8.4 kg (+10.5%) from the course baseline 80.0 kg"
+    assert weight_change(obs, 80.0, "first weight of the course").endswith(
+        "from the first weight of the course 80.0 kg")
+    assert weight_change(obs, None, "none") == "88.4 kg (no baseline weight for this course)"
+    assert weight_change(obs.iloc[0:0], 80.0, "course baseline") == "no weight recorded"

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from monitoring.clinical.derived import weight_gain_percent
 from monitoring.clinical.rules.common import Findings, Rule, episodes
 from monitoring.clinical.rules.context import EvalData, take
 from monitoring.clinical.rules.evidence import isos, number, template
@@ -72,10 +73,8 @@ def findings(data: EvalData, s: LeakSettings) -> Findings | None:
     weights = data.series("weight")
     if not len(weights):
         return None
-    first = weights.num[weights.first_of_patient()]
-    course_weight = data.course("baseline_weight_kg")[weights.pid]
-    baseline = np.where(np.isnan(course_weight), first, course_weight)
-    gain = (weights.num - baseline) / baseline * 100
+    baseline = data.weight_baselines(weights)
+    gain = weight_gain_percent(weights.num, baseline)
     rows = np.flatnonzero(np.round(gain, 9) >= s.warning_percent)
     if not len(rows):
         return None
@@ -88,14 +87,7 @@ def findings(data: EvalData, s: LeakSettings) -> Findings | None:
     i_alb = data.asof(pid, time, albumin_series, v.labs)
     albumin, albumin_time = take(albumin_series.num, i_alb, np.nan), take(albumin_series.time, i_alb, NAT_)
     urine = data.series("urine_output")
-    if len(urine) and urine.start is not None:
-        no_period = urine.start == NAT_
-        with np.errstate(divide="ignore", invalid="ignore"):
-            hours = data.hours(urine.time - np.where(no_period, urine.time, urine.start))
-            per8h_all = np.where(no_period, np.nan, urine.num / hours * 8)
-        per8h = take(per8h_all, data.asof(pid, time, urine, v.fluids), np.nan)
-    else:
-        per8h = np.full(len(rows), np.nan)
+    per8h = take(data.urine_per_8h(urine), data.asof(pid, time, urine, v.fluids), np.nan)
     target = target_sbp(data.course("usual_sbp_mm_hg")[pid], s)
     low_sbp = sbp <= target
     low_albumin = albumin < s.albumin_below
@@ -158,7 +150,7 @@ def evaluate(data: EvalData, thresholds) -> dict | None:
 
 @template("capillary_leak.weight_gain")
 def _gain(item, when) -> str:
-    note = "course baseline" if item["course_baseline"] else "first recorded weight (no course baseline)"
+    note = "course baseline" if item["course_baseline"] else "first weight of the course (no baseline weight recorded)"
     return (f"weight {item['value']:.1f} kg at {when(item['at'])} = +{item['gain']:.1f}% from "
             f"{item['baseline']:.1f} kg ({note}; {item['op']} {item['limit']:g}%)")
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from monitoring.clinical.derived import urine_ml_per_8h, weight_baseline_kg
 from monitoring.clinical.rules.common import NAT, Schedule, Validity, hours_text, ticks_of, total_seconds
 from monitoring.clinical.scores import NEWS2_PARAMETERS, score_columns
 from monitoring.errors import InputError
@@ -36,10 +37,13 @@ from monitoring.errors import InputError
 VITAL_CODES = ("temperature", "heart_rate", "sbp", "dbp", "map", "resp_rate", "spo2", "on_oxygen", "spo2_scale",
                "consciousness", "gcs", "o2_flow")
 CODED = {"on_oxygen", "consciousness", "spo2_scale"}
+#: first_weight_kg (optional): the course's first weight, for a course without a baseline weight whose
+#: first weight is older than the observations given (the store passes it: monitoring.store.frames).
 COURSE_COLUMNS = ["patient_id", "baseline_weight_kg", "baseline_creatinine_mg_dl", "usual_sbp_mm_hg", "regimen",
-                  "dose_interval_hours", "after_lymphodepletion", "neutropenia_expected"]
+                  "dose_interval_hours", "after_lymphodepletion", "neutropenia_expected", "first_weight_kg"]
 #: Course columns that are numbers; regimen is text; the two flags are booleans (False when absent).
-COURSE_NUMBERS = ("baseline_weight_kg", "baseline_creatinine_mg_dl", "usual_sbp_mm_hg", "dose_interval_hours")
+COURSE_NUMBERS = ("baseline_weight_kg", "baseline_creatinine_mg_dl", "usual_sbp_mm_hg", "dose_interval_hours",
+                  "first_weight_kg")
 COURSE_FLAGS = ("after_lymphodepletion", "neutropenia_expected")
 #: Regimens whose neutrophil count is expected to fall (IDSA 2010 "expected to decrease"): the
 #: temozolomide of biochemotherapy (a course flag can say so for any other regimen).
@@ -176,6 +180,20 @@ class EvalData:
 
     def course(self, column: str) -> np.ndarray:
         return self.courses[column]
+
+    def weight_baselines(self, weights: Series) -> np.ndarray:
+        """Per row of the weight series: its patient's weight-gain baseline (monitoring.clinical.derived:
+        the course's baseline weight, else the first weight of the course: the course's first_weight_kg
+        when given, else the patient's first weight here, as the data hold one course per patient)."""
+        given = self.course("first_weight_kg")[weights.pid]
+        first = np.where(np.isnan(given), weights.num[weights.first_of_patient()], given)
+        return weight_baseline_kg(self.course("baseline_weight_kg")[weights.pid], first)
+
+    def urine_per_8h(self, urine: Series) -> np.ndarray:
+        """Per row of the urine series: mL per 8 h over its period (NaN without a period)."""
+        no_period = urine.start == NAT
+        return urine_ml_per_8h(urine.num, self.hours(urine.time - np.where(no_period, urine.time, urine.start))
+                               ) if urine.start is not None else np.full(len(urine), np.nan)
 
     # --- IL-2 doses
     def regimens(self, pid: np.ndarray) -> np.ndarray:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from monitoring.clinical.derived import weight_gain_percent
 from monitoring.clinical.rules.context import NAT, EvalData, Series, take
 
 KINDS = ("relative", "absolute", "discontinue")
@@ -308,10 +309,8 @@ class Inputs:
         urine = data.series("urine_output")
         if not len(urine) or urine.start is None:
             return np.full(len(self.pid), np.nan), np.full(len(self.pid), NAT), {}
-        no_period = urine.start == NAT
-        with np.errstate(divide="ignore", invalid="ignore"):
-            hours = data.hours(urine.time - np.where(no_period, urine.time, urine.start))
-            per8h = np.where(no_period | (hours <= 0), np.nan, urine.num / hours * 8)
+        hours = data.hours(urine.time - np.where(urine.start == NAT, urine.time, urine.start))
+        per8h = data.urine_per_8h(urine)
         idx = data.asof(self.pid, self.time, urine, data.validity.fluids)
         return take(per8h, idx, np.nan), take(urine.time, idx, NAT), {"hours": take(hours, idx, np.nan),
                                                                        "volume": take(urine.num, idx, np.nan)}
@@ -321,11 +320,9 @@ class Inputs:
         weights = data.series("weight")
         if not len(weights):
             return np.full(len(self.pid), np.nan), np.full(len(self.pid), NAT), {}
-        baseline = weights.num[weights.first_of_patient()]
-        course = data.course("baseline_weight_kg")[weights.pid]
-        baseline = np.where(np.isnan(course), baseline, course)
+        baseline = data.weight_baselines(weights)
         idx = data.asof(self.pid, self.time, weights, data.validity.labs)
-        gain = (weights.num - baseline) / baseline * 100
+        gain = weight_gain_percent(weights.num, baseline)
         return take(gain, idx, np.nan), take(weights.time, idx, NAT), {"baseline": take(baseline, idx, np.nan),
                                                                         "weight": take(weights.num, idx, np.nan)}
 
