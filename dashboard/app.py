@@ -63,6 +63,8 @@ if sso_problems:
     st.stop()
 
 
+HOME = "home"   # the hidden default page behind "/" (never shown in the menu)
+
 resume_from_cookie()     # a refresh: the browser's sign-in, if still open
 enforce_timeout()
 show_banner()
@@ -72,7 +74,8 @@ if user is None:
     # Each page's address shows the sign-in form; a page has the same identity (its url path) signed in
     # or not, so after signing in the rerun opens the page that was asked for.
     addresses = list(dict.fromkeys(url for *_, url, _ in PAGES))
-    gate = [st.Page(sign_in.show, title="Sign in", url_path=url, default=url == addresses[0]) for url in addresses]
+    gate = [st.Page(sign_in.show, title="Sign in", url_path=HOME, default=True, visibility="hidden"),
+            *(st.Page(sign_in.show, title="Sign in", url_path=url) for url in addresses)]
     st.navigation(gate, position="hidden").run()
     st.stop()
 
@@ -88,5 +91,9 @@ with who:   # zero-height helpers in the header row, not as gaps above the page
     watch_idle()
 if FAILED_BEFORE_KEY in st.session_state:
     st.warning(st.session_state.pop(FAILED_BEFORE_KEY), icon=":material/lock:")
-page = st.navigation(pages, position="top")  # the full width for tables on a 1366-px ward workstation
+# The root address opens the role's first page under its own address: Streamlit serves its default page
+# only at "/", so a default Ward overview made "/ward" (a bookmark, the sign-in's address) "Page not found".
+home = st.Page(lambda: st.switch_page(pages[0], query_params=st.query_params.to_dict()), title=pages[0].title,
+               url_path=HOME, default=True, visibility="hidden")   # the address's patient is kept
+page = st.navigation([home, *pages], position="top")  # the full width for tables on a 1366-px ward workstation
 page.run()

@@ -10,7 +10,7 @@ class PageEntry(NamedTuple):
     title: str
     icon: str
     url: str           # the address; two pages may share one when no role sees both
-    permission: str    # monitoring.services.auth permission; each page checks it again on the server
+    permission: str    # monitoring.permissions permission; each page checks it again on the server
 
 
 PAGES = [PageEntry(*row) for row in [

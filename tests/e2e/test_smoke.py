@@ -130,3 +130,24 @@ def test_a_full_set_can_be_entered_with_the_keyboard_alone_in_chart_order(page):
     page.screenshot(path=str(SHOTS / "e2e-keyboard.png"), full_page=True)
     expect(page.get_by_test_id("stMetric").first).to_contain_text("12")  # RCP Chart 1 total for this set
     print(f"keyboard-only full set: {elapsed:.1f} s of typing and saving (automated)")
+
+
+@pytest.mark.parametrize(("address", "role", "heading"), [("/ward", "nurse", "Ward overview"),
+                                                          ("/reports", "quality", "Reports")])
+def test_each_role_s_first_page_has_its_own_address_and_the_root_opens_it(browser, app_url, address, role, heading):
+    """A bookmark of the first page (the address the menu shows) opens the sign-in and then that page,
+    never 'Page not found' (Streamlit serves its default page only at '/')."""
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    page.goto(app_url + address)
+    wait_for_app_run(page)
+    expect(page.get_by_role("textbox", name="User name")).to_be_visible()
+    expect(page.get_by_text("Page not found")).to_have_count(0)
+    sign_in(page, role)
+    expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
+    page.goto(app_url + "/")       # the root opens the role's first page under its own address
+    wait_for_app_run(page)
+    expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
+    expect(page).to_have_url(app_url + address)
+    expect(page.get_by_text("Page not found")).to_have_count(0)
+    context.close()
