@@ -478,7 +478,11 @@ def missing_parameters(sets: dict, rows: np.ndarray) -> list[list[str]]:
 def _build_sets(data: EvalData) -> dict:
     """One row per (patient, time) at which any vital sign was recorded, with valid values carried;
     NEWS2 in full (NaN when incomplete), its points per parameter (NaN where unknown), the sum of the
-    points present (`news2_partial`) and whether any present parameter scores 3 (`news2_red`)."""
+    points present (`news2_partial`) and whether any present parameter scores 3 (`news2_red`).
+
+    Not monitoring.clinical.sets on purpose: the rules judge the latest VALID value of each parameter
+    at each moment (carried within its validity window), while the ward overview, chart and reports
+    show each set scored from its own values; both score through monitoring.clinical.scores."""
     parts = [data.series(code).key for code in VITAL_CODES]
     keys, first = np.unique(np.concatenate(parts), return_index=True)
     pid = np.concatenate([data.series(code).pid for code in VITAL_CODES])[first]
