@@ -8,6 +8,8 @@ same patient, so the alert rows of that patient are contended. With 8 patients e
 """
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -21,6 +23,16 @@ START = datetime(2026, 11, 20, tzinfo=timezone.utc)
 # A set that raises alerts (fever, tachycardia, low SBP) every so often, so alert rows are contended.
 NORMAL = {"heart_rate": 84, "temperature": 37.1, "sbp": 118, "resp_rate": 16}
 SICK = {"heart_rate": 128, "temperature": 39.1, "sbp": 86, "resp_rate": 26}
+
+
+class Threads:
+    """run_writers' `context` for writers that are threads of one process, as the dashboard's sessions are
+    (multiprocessing contexts give processes, as several dashboard replicas or CLI imports are)."""
+    Queue = queue.Queue
+
+    @staticmethod
+    def Process(target, args) -> threading.Thread:  # noqa: N802 - the multiprocessing context's name
+        return threading.Thread(target=target, args=args)
 
 
 @dataclass

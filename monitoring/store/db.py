@@ -12,12 +12,15 @@ that happen to try just after a commit win again and again. With 16 processes sa
 them) while the median wait was 78 ms. Writers on a database file therefore first queue for a lock
 file beside it (`<database>-writers.lock`, held through the maintained cross-platform `filelock`) polled
 every few milliseconds, so every waiter gets its turn in about the order it came; SQLite's own lock is
-then free at BEGIN IMMEDIATE.
+then free at BEGIN IMMEDIATE. Threads of one process (the dashboard's sessions) queue first on an
+in-process lock, so only one of them at a time polls the file.
 """
 from __future__ import annotations
 
 import functools
 import sqlite3
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,21 +41,41 @@ _QUEUE_LOCK = "il2_writer_queue_lock"
 READ_ONLY = "il2_read_only"
 
 
-def _queue_for_writing(lock_path: Path) -> FileLock:
-    """Wait for the writers' lock file (see the module docstring); returns the held lock."""
-    lock = FileLock(lock_path, timeout=WRITER_QUEUE_TIMEOUT_S, mode=0o600)
+# One in-process lock per database file in front of the lock file: the dashboard's sessions are threads
+# of one process, and a thread waiting here sleeps until the holder lets go instead of polling the file.
+_THREAD_LOCKS: dict[Path, threading.Lock] = {}
+_THREAD_LOCKS_GUARD = threading.Lock()
+
+
+def _thread_lock(lock_path: Path) -> threading.Lock:
+    with _THREAD_LOCKS_GUARD:
+        return _THREAD_LOCKS.setdefault(lock_path, threading.Lock())
+
+
+def _queue_for_writing(lock_path: Path) -> tuple[threading.Lock, FileLock]:
+    """Wait for this process's turn, then for the writers' lock file (see the module docstring); returns
+    both locks, held."""
+    started = time.monotonic()
+    in_process = _thread_lock(lock_path)
+    if not in_process.acquire(timeout=WRITER_QUEUE_TIMEOUT_S):
+        raise sqlite3.OperationalError(
+            f"database is locked: another writer held it for over {WRITER_QUEUE_TIMEOUT_S:g} s")
+    lock = FileLock(lock_path, timeout=max(WRITER_QUEUE_TIMEOUT_S - (time.monotonic() - started), 0.0), mode=0o600)
     try:
         lock.acquire(poll_interval=WRITER_QUEUE_POLL_S)
     except Timeout:
+        in_process.release()
         raise sqlite3.OperationalError(
             f"database is locked: another writer held it for over {WRITER_QUEUE_TIMEOUT_S:g} s") from None
-    return lock
+    return in_process, lock
 
 
 def _leave_queue(conn) -> None:
-    lock = conn.info.pop(_QUEUE_LOCK, None)
-    if lock is not None:
+    held = conn.info.pop(_QUEUE_LOCK, None)
+    if held is not None:
+        in_process, lock = held
         lock.release()
+        in_process.release()
 
 
 def make_engine(url: str) -> Engine:

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import shutil
 
 import pytest
 from sqlalchemy import func, select
 
-from bench.concurrent_writer import START, run_writers
+from bench.concurrent_writer import START, Threads, run_writers
 from monitoring.services.alerting import evaluate_store
-from monitoring.store.db import session_scope
+from monitoring.store.db import make_engine, session_scope
 from monitoring.store.models import Alert, AuditEvent, Observation
 from tests.factories import make_patient_with_course
 
@@ -28,8 +29,26 @@ PATIENTS = 8
 
 @pytest.mark.slow  # several seconds: in make test, not in make test-fast
 def test_sixteen_writers_store_every_set_once_without_errors_and_alerts_agree(engine, db_url):
+    """Processes: dashboard replicas, CLI imports."""
+    _sixteen_writers(engine, db_url, mp.get_context("fork"))
+
+
+@pytest.mark.slow
+def test_sixteen_sessions_of_one_dashboard_process_store_every_set_once(tmp_path, sqlite_template):
+    """Threads of one process, as the dashboard's sessions are: on SQLite they queue on an in-process
+    lock before the writers' lock file (monitoring.store.db); PostgreSQL has no queue of its own."""
+    path = tmp_path / "threads.db"
+    shutil.copy(sqlite_template, path)
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        _sixteen_writers(engine, f"sqlite:///{path}", Threads)
+    finally:
+        engine.dispose()
+
+
+def _sixteen_writers(engine, db_url: str, context) -> None:
     patients = [make_patient_with_course(engine, mrn=f"SYN-CONC-{i}", start=START)[0] for i in range(PATIENTS)]
-    result = run_writers(db_url, patients, writers=WRITERS, sets_each=SETS_EACH, context=mp.get_context("fork"))
+    result = run_writers(db_url, patients, writers=WRITERS, sets_each=SETS_EACH, context=context)
     assert result.errors == [], result.errors[:5]  # no error reached a nurse
     assert result.saved == WRITERS * SETS_EACH
     with session_scope(engine) as session:
