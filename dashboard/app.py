@@ -89,11 +89,11 @@ with who:   # zero-height helpers in the header row, not as gaps above the page
     if TOKEN_KEY in st.session_state:
         cookie.keep(st.session_state[TOKEN_KEY])
     watch_idle()
-if FAILED_BEFORE_KEY in st.session_state:
-    st.warning(st.session_state.pop(FAILED_BEFORE_KEY), icon=":material/lock:")
 # The root address opens the role's first page under its own address: Streamlit serves its default page
 # only at "/", so a default Ward overview made "/ward" (a bookmark, the sign-in's address) "Page not found".
 home = st.Page(lambda: st.switch_page(pages[0], query_params=st.query_params.to_dict()), title=pages[0].title,
                url_path=HOME, default=True, visibility="hidden")   # the address's patient is kept
 page = st.navigation([home, *pages], position="top")  # the full width for tables on a 1366-px ward workstation
+if FAILED_BEFORE_KEY in st.session_state and page is not home:   # shown on the page opened, once
+    st.warning(st.session_state.pop(FAILED_BEFORE_KEY), icon=":material/lock:")
 page.run()
