@@ -40,6 +40,7 @@ def _load(username: str) -> dict | None:
 def start_session(result: auth.SignIn) -> None:
     """After a successful sign-in: the user in this Streamlit session, a new server-side sign-in and
     its token for the browser's cookie."""
+    assert result.username is not None, "a successful sign-in names its user"
     with session_scope(get_engine()) as session:
         token = sessions.start(session=session, username=result.username)
     st.session_state[USER_KEY] = _load(result.username)
@@ -161,4 +162,5 @@ def require(permission: str) -> dict:
     if not auth.may(user["role"] if user else None, permission):
         st.error(f"Your role ({user['role'] if user else 'not signed in'}) may not open this page.")
         st.stop()
+    assert user is not None   # may() holds no permission for no role
     return user

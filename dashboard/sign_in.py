@@ -29,7 +29,7 @@ def show() -> None:
         st.info(notice)
     if st.user.get("is_logged_in", False):  # back from the hospital identity provider (st.login)
         with session_scope(get_engine()) as session:
-            result = auth.sign_in_identity(session=session, email=st.user.get("email"))
+            result = auth.sign_in_identity(session=session, email=str(st.user.get("email") or "") or None)
         if result.ok:
             start_session(result)
             st.rerun()

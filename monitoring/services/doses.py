@@ -93,7 +93,7 @@ def record(*, session: Session, course_id: int, dose_number: int, scheduled_at: 
             errors += verdict.problems
         gate = dict(check_decision=check.decision if check is not None else dose_gate.CHECK_NOT_RUN,
                     check_criteria=[c.id for c in check.criteria] if check is not None else None,
-                    decision_id=decision.id if verdict.basis == "decision" else None,
+                    decision_id=decision.id if verdict.basis == "decision" and decision is not None else None,
                     override_by=override_by if verdict.basis == "override" else None,
                     override_reason=override_reason if verdict.basis == "override" else None)
     if errors:

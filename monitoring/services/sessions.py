@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from monitoring.services import auth
 from monitoring.store.models import SignInSession
@@ -45,7 +45,7 @@ class Resumed:
 def _row(session: Session, token: str | None) -> SignInSession | None:
     if not token:
         return None
-    return session.scalars(select(SignInSession).where(SignInSession.token_hash == _hash(token))).first()
+    return session.scalars(select(SignInSession).where(col(SignInSession.token_hash) == _hash(token))).first()
 
 
 def resume(*, session: Session, token: str | None, now: datetime | None = None,

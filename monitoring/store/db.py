@@ -179,7 +179,9 @@ def head_revision() -> str:
     """The latest migration of this code (read once per process)."""
     from alembic.script import ScriptDirectory
 
-    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    assert head is not None, "the migrations directory holds no revision"
+    return head
 
 
 def schema_problem(engine: Engine) -> str | None:

@@ -38,7 +38,7 @@ def grant_app_role(engine: Engine, role: str, password: str | None = None) -> di
             # Quoted by the server (format %L), never by string pasting in Python.
             statement = conn.execute(text("SELECT format('ALTER ROLE %I PASSWORD %L', :r, :p)"),
                                      {"r": role, "p": password}).scalar()
-            conn.execute(text(statement))
+            conn.execute(text(str(statement)))
         conn.execute(text(f'REVOKE ALL ON ALL TABLES IN SCHEMA public FROM "{role}"'))
         conn.execute(text(f'GRANT USAGE ON SCHEMA public TO "{role}"'))
         granted: dict[str, list[str]] = {"SELECT, INSERT": [], "SELECT, INSERT, UPDATE, DELETE": [], "SELECT": []}

@@ -69,7 +69,7 @@ def standing(row: Any, check: PreDoseCheck | None, reason_words: dict[str, str] 
     if row.reason_note:
         parts.append(row.reason_note)
     if check is None:
-        lapsed = ("no pre-dose check (it could not run)",)
+        lapsed: tuple[str, ...] = ("no pre-dose check (it could not run)",)
     else:
         then_criteria, then_missing = set(row.check_criteria or []), set(row.check_missing or [])
         lapsed = tuple([c.reason for c in check.criteria if c.id not in then_criteria]
@@ -134,7 +134,7 @@ def judge_given(*, check: PreDoseCheck | None, decision: Standing | None, overri
     if by and why:
         return Verdict(True, "override")
     problems = []
-    if against:
+    if against and decision is not None:   # (against implies a decision; said again for the type checker)
         problems.append(f"Dose {dose_number} cannot be recorded as given: {decision.words(when)}.")
     else:
         problems.append(f"Dose {dose_number} cannot be recorded as given: the pre-dose check says "
