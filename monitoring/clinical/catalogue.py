@@ -50,10 +50,13 @@ DEFAULT_PATH = REPO_ROOT / "data" / "catalogue.toml"  # the checkout's copy (tes
 
 OrganSystem = Literal["cardiovascular", "pulmonary", "renal and fluid", "hepatic", "hematologic", "neurological",
                       "gastrointestinal", "skin", "constitutional and infection", "metabolic"]
+# What a code records (data/catalogue.toml's header says which codes each holds, and why).
+Category = Literal["vital sign", "lab", "microbiology", "symptom", "fluid", "treatment", "assessment"]
 Kind = Literal["numeric", "coded", "grade"]
 LoincStatus = Literal["V", "V2", "S", "M"]  # clinical.md §7.1 evidence tags
 GradeKey = Literal["1", "2", "3", "4"]  # CTCAE v5.0 grades a nurse may record (5 = death)
 ORGAN_SYSTEMS: tuple[str, ...] = get_args(OrganSystem)
+CATEGORIES: tuple[str, ...] = get_args(Category)
 KINDS: tuple[str, ...] = get_args(Kind)
 LOINC_STATUSES: tuple[str, ...] = get_args(LoincStatus)
 GRADE_KEYS: tuple[str, ...] = get_args(GradeKey)
@@ -152,6 +155,7 @@ class CatalogueEntry:
 
     code: str
     label: str
+    category: str
     organ_system: str
     loinc: str | None
     loinc_status: str | None
@@ -411,8 +415,11 @@ class Catalogue:
     def __len__(self) -> int:
         return len(self.entries)
 
-    def codes(self) -> tuple[str, ...]:
-        return tuple(self.entries)
+    def codes(self, category: str | None = None) -> tuple[str, ...]:
+        """Codes in file order; with `category` (one of CATEGORIES), that category's codes only."""
+        if category is not None and category not in CATEGORIES:
+            raise ValueError(f"Unknown category {category!r}; categories: {', '.join(CATEGORIES)}.")
+        return tuple(code for code, entry in self.entries.items() if category in (None, entry.category))
 
     def by_organ_system(self) -> dict[str, list[CatalogueEntry]]:
         """Entries grouped by organ system, systems in ORGAN_SYSTEMS order (empty ones left out)."""
@@ -774,6 +781,7 @@ class CodeTable(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, json_schema_extra=_kind_rules)
     label: Text = Field(description="Nurse-facing name.")
+    category: Category = Field(description="What the code records; the code lists are checked against it.")
     organ_system: OrganSystem = Field(description="The entry form's section and the chart's grouping.")
     loinc: Loinc | None = Field(None, description="LOINC code, omitted where none is known; check digit verified.")
     loinc_status: LoincStatus | None = Field(None, description="Required with a LOINC code: its evidence "
@@ -840,7 +848,7 @@ class CodeTable(BaseModel):
     def entry(self, code: str) -> CatalogueEntry:
         """The CatalogueEntry the monitor uses: grades keyed by number, units as Conversions."""
         return CatalogueEntry(
-            code=code, label=self.label, organ_system=self.organ_system, loinc=self.loinc,
+            code=code, label=self.label, category=self.category, organ_system=self.organ_system, loinc=self.loinc,
             loinc_status=self.loinc_status, kind=self.kind, unit=self.unit, unit_label=self.unit_label,
             # A grade is a number from 0 to 4: the plausible range of every graded symptom.
             plausible=(0.0, 4.0) if self.kind == "grade" else self.plausible, expected=self.expected,

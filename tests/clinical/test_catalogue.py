@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from monitoring.clinical.catalogue import (
+    CATEGORIES,
     DEFAULT_PATH,
     ORGAN_SYSTEMS,
     Catalogue,
@@ -525,6 +526,7 @@ version = "test"
 
 [codes.temperature]
 label = "Temperature"
+category = "vital sign"
 organ_system = "constitutional and infection"
 loinc = "8310-5"
 loinc_status = "V"
@@ -542,6 +544,7 @@ offset = "-160/9"
 
 [codes.on_oxygen]
 label = "On oxygen"
+category = "vital sign"
 organ_system = "pulmonary"
 kind = "coded"
 unit = "{code}"
@@ -550,6 +553,7 @@ allowed = ["yes", "no"]
 
 [codes.nausea]
 label = "Nausea"
+category = "symptom"
 organ_system = "gastrointestinal"
 kind = "grade"
 unit = "{grade}"
@@ -580,6 +584,8 @@ ctcae_term = "Nausea"
     ('ctcae_term = "Nausea"\n', "", "codes.nausea.ctcae_term", "is missing"),
     ('version = "test"', "", "meta.version", "is missing"),
     ("[codes.temperature]", "[codes.Temperature]", "codes.Temperature", "lower-case"),
+    ('category = "symptom"', 'category = "symptoms"', "codes.nausea.category", "'symptoms' is not one of"),
+    ('category = "symptom"\n', "", "codes.nausea.category", "is missing"),
     ('loinc_status = "V"\n', "", "codes.temperature.loinc_status", "is missing"),
     ("precision = 1", "precision = 7", "codes.temperature.precision", "must be at most 6, not 7"),
     ("precision = 1", "precision = true", "codes.temperature.precision", "must be a whole number, not True"),
@@ -616,6 +622,14 @@ def test_every_invalid_key_is_named_one_line_each(tmp_path):
         f"{path}: codes.temperature.kind: 'number' is not one of 'numeric', 'coded' or 'grade'",
         f"{path}: codes.on_oxygen.unit_label: is missing",
     ]
+
+
+def test_codes_are_listed_by_category_in_file_order(catalogue):
+    assert catalogue.codes("fluid") == ("weight", "urine_output", "fluid_intake")
+    assert catalogue["blood_culture"].category == "microbiology" and catalogue["crp"].category == "lab"
+    assert sum(len(catalogue.codes(category)) for category in CATEGORIES) == len(catalogue.codes())
+    with pytest.raises(ValueError, match="Unknown category 'vital signs'"):
+        catalogue.codes("vital signs")
 
 
 def test_minimal_valid_catalogue_loads(tmp_path):
