@@ -686,8 +686,9 @@ def _display_path(path: Path) -> str:
 
 
 # --- the file, described by pydantic models ----------------------------------------------------------
-# The models say what data/catalogue.toml may hold (their descriptions document each key), and
-# load_catalogue turns a validated file into the CatalogueEntry objects the monitor uses.
+# The models say what data/catalogue.toml may hold; docs/catalogue.md and the JSON Schema in
+# docs/schemas/ are generated from them (monitoring.clinical.catalogue_docs), and load_catalogue turns
+# a validated file into the CatalogueEntry objects the monitor uses.
 
 def _range(value: Any) -> tuple[float, float]:
     """[low, high]: two finite numbers, low not above high (both bounds inclusive)."""
