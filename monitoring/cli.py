@@ -539,6 +539,24 @@ def _cmd_settings(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_catalogue(args: argparse.Namespace) -> int:
+    """il2-monitor catalogue: check a catalogue file (default: the one in force) with every rule and count
+    its codes per category, or print its reference (--markdown) or the JSON Schema of the file (--schema)."""
+    from monitoring.clinical.catalogue import CATEGORIES, load_catalogue
+    from monitoring.clinical.catalogue_docs import catalogue_markdown, catalogue_schema_text
+
+    if args.schema:
+        print(catalogue_schema_text(), end="")
+        return 0
+    catalogue = load_catalogue(args.file)
+    if args.markdown:
+        print(catalogue_markdown(catalogue), end="")
+        return 0
+    counts = ", ".join(f"{len(catalogue.codes(category))} {category}" for category in CATEGORIES)
+    print(f"{catalogue.path}: valid, version {catalogue.version}, {len(catalogue)} codes ({counts})")
+    return 0
+
+
 def _cmd_export(args: argparse.Namespace) -> int:
     """il2-monitor export: the quality export (README 'Quality exports'), audited."""
     import getpass
@@ -758,6 +776,15 @@ def build_parser() -> argparse.ArgumentParser:
     shown_as.add_argument("--markdown", action="store_true", help="the table of docs/configuration.md")
     shown_as.add_argument("--schema", action="store_true", help="the JSON Schema of the settings")
     settings.set_defaults(handler=_cmd_settings)
+    catalogue = commands.add_parser("catalogue", help="check a catalogue file with every rule, or print its "
+                                                      "reference or JSON Schema")
+    catalogue.add_argument("file", nargs="?", help="catalogue.toml to check (default: the one in force, "
+                                                   "IL2_DATA_DIR or the shipped copy)")
+    shown_as = catalogue.add_mutually_exclusive_group()
+    shown_as.add_argument("--markdown", action="store_true", help="the reference tables of docs/catalogue.md")
+    shown_as.add_argument("--schema", action="store_true", help="the JSON Schema of the file "
+                                                                "(docs/schemas/catalogue.schema.json)")
+    catalogue.set_defaults(handler=_cmd_catalogue)
     export_cmd = commands.add_parser("export", help="quality export of courses (de-identified by default), audited")
     export_cmd.add_argument("--format", choices=("csv", "xlsx", "pdf", "fhir", "ndjson"), required=True,
                             help="csv (zip of tidy CSVs with a data dictionary), xlsx or pdf")
@@ -804,12 +831,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "command", None) == "demo" and (args.patients < 1 or args.days < 1):
         parser.error("--patients and --days must be at least 1")
+    from monitoring.clinical.catalogue import CatalogueError
     from monitoring.clinical.thresholds import ThresholdsError
     from monitoring.errors import InputError
 
     try:
         return args.handler(args)
-    except (SettingsError, InputError, ThresholdsError) as exc:
+    except (SettingsError, InputError, ThresholdsError, CatalogueError) as exc:
         print(f"il2-monitor: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:   # an output file that cannot be written (-o in a missing or read-only folder)

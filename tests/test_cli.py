@@ -299,6 +299,22 @@ def test_settings_documentation_and_schema_come_from_the_same_declaration():
     assert schema["properties"]["IL2_LOCKOUT_MINUTES"]["exclusiveMinimum"] == 0
 
 
+def test_catalogue_checks_a_file_and_prints_its_reference_and_schema(tmp_path):
+    from monitoring.clinical.catalogue import load_catalogue
+    from monitoring.clinical.catalogue_docs import catalogue_markdown, catalogue_schema_text
+
+    checked = run_cli("catalogue")
+    assert checked.returncode == 0 and "valid, version 1.0.0, 51 codes (13 vital sign, 17 lab" in checked.stdout
+    assert run_cli("catalogue", "--schema").stdout == catalogue_schema_text()
+    assert run_cli("catalogue", "--markdown").stdout == catalogue_markdown(load_catalogue())
+    edited = tmp_path / "catalogue.toml"
+    edited.write_text((ROOT / "data" / "catalogue.toml").read_text(encoding="utf-8").replace(
+        "plausible = [25.0, 45.0]", "plausible = [25.0, 40.0]"), encoding="utf-8")
+    refused = run_cli("catalogue", str(edited))
+    assert refused.returncode == 2
+    assert f"{edited}: codes.temperature.expected: [35.1, 41.0] is not inside plausible [25.0, 40.0]" in refused.stderr
+
+
 def test_a_bad_setting_stops_a_command_naming_it(monkeypatch):
     monkeypatch.setenv("IL2_SMALL_CELL", "1")
     refused = run_cli("settings")

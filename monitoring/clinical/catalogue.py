@@ -25,31 +25,41 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    StringConstraints,
+    ValidationError,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 from monitoring.clinical.units import Conversion, parse_fraction
 from monitoring.config import REPO_ROOT
 
 DEFAULT_PATH = REPO_ROOT / "data" / "catalogue.toml"  # the checkout's copy (tests); _default_path() in use
 
-ORGAN_SYSTEMS: tuple[str, ...] = (
-    "cardiovascular",
-    "pulmonary",
-    "renal and fluid",
-    "hepatic",
-    "hematologic",
-    "neurological",
-    "gastrointestinal",
-    "skin",
-    "constitutional and infection",
-    "metabolic",
-)
-KINDS: tuple[str, ...] = ("numeric", "coded", "grade")
-LOINC_STATUSES: tuple[str, ...] = ("V", "V2", "S", "M")  # clinical.md §7.1 evidence tags
-GRADE_KEYS: tuple[str, ...] = ("1", "2", "3", "4")  # CTCAE v5.0 grades a nurse may record (5 = death)
+OrganSystem = Literal["cardiovascular", "pulmonary", "renal and fluid", "hepatic", "hematologic", "neurological",
+                      "gastrointestinal", "skin", "constitutional and infection", "metabolic"]
+# What a code records (data/catalogue.toml's header says which codes each holds, and why).
+Category = Literal["vital sign", "lab", "microbiology", "symptom", "fluid", "treatment", "assessment"]
+Kind = Literal["numeric", "coded", "grade"]
+LoincStatus = Literal["V", "V2", "S", "M"]  # clinical.md §7.1 evidence tags
+GradeKey = Literal["1", "2", "3", "4"]  # CTCAE v5.0 grades a nurse may record (5 = death)
+ORGAN_SYSTEMS: tuple[str, ...] = get_args(OrganSystem)
+CATEGORIES: tuple[str, ...] = get_args(Category)
+KINDS: tuple[str, ...] = get_args(Kind)
+LOINC_STATUSES: tuple[str, ...] = get_args(LoincStatus)
+GRADE_KEYS: tuple[str, ...] = get_args(GradeKey)
 
 # Column sizes of the Observation table (monitoring/store/models.py): the loader refuses longer values.
 MAX_CODE_LENGTH = 40
@@ -60,15 +70,7 @@ MAX_ORIGINAL_VALUE_LENGTH = 64
 # A plain decimal number: optional sign, digits, optional decimal point. No exponent, no comma.
 NUMBER_PATTERN = r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
 _NUMBER_RE = re.compile(NUMBER_PATTERN)
-_CODE_RE = re.compile(r"[a-z][a-z0-9_]*")
-_LOINC_RE = re.compile(r"(\d{1,7})-(\d)")
-
-_ENTRY_KEYS = {
-    "label", "organ_system", "loinc", "loinc_status", "kind", "unit", "unit_label", "plausible",
-    "expected", "precision", "integer", "allowed", "synonyms", "requires_period", "grades",
-    "ctcae_term", "alternative_units", "confirm_change_per_24h",
-}
-_ALTERNATIVE_KEYS = {"label", "scale", "offset", "precision"}
+_LOINC_RE = re.compile(r"^(\d{1,7})-(\d)$")
 
 
 class CatalogueError(ValueError):
@@ -153,6 +155,7 @@ class CatalogueEntry:
 
     code: str
     label: str
+    category: str
     organ_system: str
     loinc: str | None
     loinc_status: str | None
@@ -412,8 +415,11 @@ class Catalogue:
     def __len__(self) -> int:
         return len(self.entries)
 
-    def codes(self) -> tuple[str, ...]:
-        return tuple(self.entries)
+    def codes(self, category: str | None = None) -> tuple[str, ...]:
+        """Codes in file order; with `category` (one of CATEGORIES), that category's codes only."""
+        if category is not None and category not in CATEGORIES:
+            raise ValueError(f"Unknown category {category!r}; categories: {', '.join(CATEGORIES)}.")
+        return tuple(code for code, entry in self.entries.items() if category in (None, entry.category))
 
     def by_organ_system(self) -> dict[str, list[CatalogueEntry]]:
         """Entries grouped by organ system, systems in ORGAN_SYSTEMS order (empty ones left out)."""
@@ -679,272 +685,269 @@ def _display_path(path: Path) -> str:
         return str(path)
 
 
-def _positive(reader: "_Reader", table: Mapping[str, Any], key: str, prefix: str) -> float | None:
-    value = table.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise reader.fail(f"{prefix}.{key}", f"must be a positive number, not {value!r}")
-    return float(value)
+# --- the file, described by pydantic models ----------------------------------------------------------
+# The models say what data/catalogue.toml may hold; docs/catalogue.md and the JSON Schema in
+# docs/schemas/ are generated from them (monitoring.clinical.catalogue_docs), and load_catalogue turns
+# a validated file into the CatalogueEntry objects the monitor uses.
+
+def _range(value: Any) -> tuple[float, float]:
+    """[low, high]: two finite numbers, low not above high (both bounds inclusive)."""
+    if not isinstance(value, list) or len(value) != 2:
+        raise ValueError(f"must be [low, high], not {value!r}")
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value):
+        raise ValueError(f"must hold two finite numbers, not {value!r}")
+    low, high = float(value[0]), float(value[1])
+    if low > high:
+        raise ValueError(f"low {format_number(low, 0)} is above high {format_number(high, 0)}")
+    return low, high
 
 
-class _Reader:
-    """Reads one catalogue file; every complaint names the file and the key."""
-
-    def __init__(self, path: Path) -> None:
-        self.where = _display_path(path)
-
-    def fail(self, key: str, message: str) -> CatalogueError:
-        return CatalogueError(f"{self.where}: {key}: {message}")
-
-    def text(self, table: Mapping[str, Any], key: str, prefix: str, *, required: bool = True,
-             allow_empty: bool = False) -> str | None:
-        value = table.get(key)
-        if value is None:
-            if required:
-                raise self.fail(f"{prefix}.{key}", "is missing")
-            return None
-        if not isinstance(value, str) or (not allow_empty and not value.strip()):
-            raise self.fail(f"{prefix}.{key}", f"must be a non-empty string, not {value!r}")
-        return value
-
-    def flag(self, table: Mapping[str, Any], key: str, prefix: str) -> bool:
-        value = table.get(key, False)
-        if not isinstance(value, bool):
-            raise self.fail(f"{prefix}.{key}", f"must be true or false, not {value!r}")
-        return value
-
-    def precision(self, table: Mapping[str, Any], prefix: str, *, required: bool,
-                  default: int | None = None) -> int | None:
-        if "precision" not in table:
-            if required:
-                raise self.fail(f"{prefix}.precision", "is missing")
-            return default
-        value = table["precision"]
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 6:
-            raise self.fail(f"{prefix}.precision", f"must be a whole number of decimals from 0 to 6, not {value!r}")
-        return value
-
-    def bounds(self, table: Mapping[str, Any], key: str, prefix: str) -> tuple[float, float] | None:
-        value = table.get(key)
-        if value is None:
-            return None
-        name = f"{prefix}.{key}"
-        if not isinstance(value, list) or len(value) != 2:
-            raise self.fail(name, f"must be [low, high], not {value!r}")
-        for number in value:
-            if isinstance(number, bool) or not isinstance(number, (int, float)) or not math.isfinite(number):
-                raise self.fail(name, f"must hold two finite numbers, not {value!r}")
-        low, high = float(value[0]), float(value[1])
-        if low > high:
-            raise self.fail(name, f"low {format_number(low, 0)} is above high {format_number(high, 0)}")
-        return low, high
-
-    def fraction(self, value: Any, name: str) -> Fraction:
-        try:
-            return parse_fraction(value)
-        except ValueError as exc:
-            raise self.fail(name, str(exc)) from None
-
-
-def _check_loinc(reader: _Reader, code: str, prefix: str) -> None:
+def _check_loinc(code: str) -> str:
     """LOINC codes end in a Mod 10 check digit (LOINC User's Guide): catches most typing errors."""
     match = _LOINC_RE.fullmatch(code)
     if not match:
-        raise reader.fail(f"{prefix}.loinc", f"'{code}' is not a LOINC code such as '8310-5'")
+        raise ValueError(f"{code!r} is not a LOINC code such as '8310-5'")
     body, check = match.groups()
     from_right = body[::-1]
     doubled = str(int(from_right[0::2]) * 2)  # digits in odd positions from the right, doubled
     total = sum(int(d) for d in from_right[1::2] + doubled)
     if (10 - total % 10) % 10 != int(check):
-        raise reader.fail(f"{prefix}.loinc", f"'{code}' has a wrong check digit")
+        raise ValueError(f"{code!r} has a wrong check digit")
+    return code
 
 
-def _read_entry(reader: _Reader, code: str, table: Any) -> CatalogueEntry:
-    prefix = f"codes.{code}"
-    if not _CODE_RE.fullmatch(code) or len(code) > MAX_CODE_LENGTH:
-        raise reader.fail(prefix, f"code '{code}' must be lower-case letters, digits and '_' "
-                                  f"(at most {MAX_CODE_LENGTH} characters), starting with a letter")
-    if not isinstance(table, dict):
-        raise reader.fail(prefix, "must be a table")
-    unknown = sorted(set(table) - _ENTRY_KEYS)
-    if unknown:
-        raise reader.fail(f"{prefix}.{unknown[0]}", f"unknown key (known keys: {', '.join(sorted(_ENTRY_KEYS))})")
-
-    kind = reader.text(table, "kind", prefix)
-    if kind not in KINDS:
-        raise reader.fail(f"{prefix}.kind", f"'{kind}' is not one of {', '.join(KINDS)}")
-    organ_system = reader.text(table, "organ_system", prefix)
-    if organ_system not in ORGAN_SYSTEMS:
-        raise reader.fail(f"{prefix}.organ_system",
-                          f"'{organ_system}' is not one of: {', '.join(ORGAN_SYSTEMS)}")
-    unit = reader.text(table, "unit", prefix)
-    if len(unit) > MAX_UNIT_LENGTH:
-        raise reader.fail(f"{prefix}.unit", f"'{unit}' is longer than {MAX_UNIT_LENGTH} characters")
-    loinc = reader.text(table, "loinc", prefix, required=False)
-    loinc_status = reader.text(table, "loinc_status", prefix, required=loinc is not None)
-    if loinc is not None:
-        _check_loinc(reader, loinc, prefix)
-    if loinc_status is not None and loinc_status not in LOINC_STATUSES:
-        raise reader.fail(f"{prefix}.loinc_status", f"'{loinc_status}' is not one of {', '.join(LOINC_STATUSES)}")
-
-    plausible = reader.bounds(table, "plausible", prefix)
-    expected = reader.bounds(table, "expected", prefix)
-    _check_ranges(reader, prefix, kind, plausible, expected)
-    integer = reader.flag(table, "integer", prefix)
-    if integer and kind != "numeric":
-        raise reader.fail(f"{prefix}.integer", "applies to numeric observations only")
-    allowed, synonyms = _read_coded(reader, prefix, kind, table)
-    grades, ctcae_term = _read_grades(reader, prefix, kind, table)
-    alternatives = _read_alternatives(reader, prefix, kind, unit, table)
-    if kind == "grade":
-        plausible = (0.0, 4.0)
-    entry = CatalogueEntry(
-        code=code,
-        label=reader.text(table, "label", prefix),
-        organ_system=organ_system,
-        loinc=loinc,
-        loinc_status=loinc_status,
-        kind=kind,
-        unit=unit,
-        unit_label=reader.text(table, "unit_label", prefix, allow_empty=True),
-        plausible=plausible,
-        expected=expected,
-        precision=reader.precision(table, prefix, required=kind == "numeric", default=0),
-        allowed=allowed,
-        requires_period=reader.flag(table, "requires_period", prefix),
-        grades=grades,
-        ctcae_term=ctcae_term,
-        alternative_units=alternatives,
-        integer=integer,
-        synonyms=synonyms,
-        confirm_change_per_24h=_positive(reader, table, "confirm_change_per_24h", prefix),
-    )
-    _check_unit_spellings(reader, prefix, entry)
-    return entry
+def _ctcae_wording(text: str) -> str:
+    if text.strip() in {"", "-", "\u2013"}:
+        raise ValueError(f"needs the CTCAE wording, not {text!r} (omit grades CTCAE does not define)")
+    return text
 
 
-def _check_ranges(reader: _Reader, prefix: str, kind: str, plausible: tuple[float, float] | None,
-                  expected: tuple[float, float] | None) -> None:
-    if kind != "numeric":
-        for key, value in (("plausible", plausible), ("expected", expected)):
-            if value is not None:
-                raise reader.fail(f"{prefix}.{key}", f"applies to numeric observations only, not {kind}")
-        return
-    if plausible is None:
-        raise reader.fail(f"{prefix}.plausible", "is missing (every numeric observation needs [low, high])")
-    if expected is not None and not (plausible[0] <= expected[0] and expected[1] <= plausible[1]):
-        raise reader.fail(f"{prefix}.expected", f"{list(expected)} is not inside plausible {list(plausible)}")
+_VISIBLE = r"\S"  # at least one character that is not a space
+Text = Annotated[str, StringConstraints(pattern=_VISIBLE)]
+Decimals = Annotated[int, Field(ge=0, le=6)]
+Range = Annotated[tuple[float, float], PlainValidator(_range), WithJsonSchema(
+    {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2})]
+# Exact rationals as strings ('5/9', '0.45359237') or whole numbers: a float would be inexact.
+Rational = Annotated[Fraction, PlainValidator(parse_fraction), WithJsonSchema(
+    {"type": ["string", "integer"], "pattern": r"^\s*[+-]?([0-9]+/[0-9]+|[0-9]*\.?[0-9]+)\s*$"})]
+Loinc = Annotated[str, AfterValidator(_check_loinc), WithJsonSchema({"type": "string", "pattern": _LOINC_RE.pattern})]
+CodeName = Annotated[str, StringConstraints(pattern=rf"^[a-z][a-z0-9_]{{0,{MAX_CODE_LENGTH - 1}}}$")]
+UnitCode = Annotated[str, StringConstraints(pattern=_VISIBLE, max_length=MAX_UNIT_LENGTH)]
+ValueCode = Annotated[str, StringConstraints(pattern=_VISIBLE, max_length=MAX_VALUE_CODE_LENGTH)]
+Wording = Annotated[str, AfterValidator(_ctcae_wording)]
+
+# Keys that belong to one kind of observation, and what each kind needs (key: what it holds).
+KIND_KEYS: dict[str, tuple[str, ...]] = {
+    "numeric": ("plausible", "expected", "integer", "alternative_units"),
+    "coded": ("allowed", "synonyms"),
+    "grade": ("grades", "ctcae_term"),
+}
+KIND_NEEDS: dict[str, dict[str, str]] = {
+    "numeric": {"plausible": "[low, high]", "precision": "the decimals displayed"},
+    "coded": {"allowed": "a non-empty list of accepted values"},
+    "grade": {"grades": 'a table of "1" = "CTCAE v5.0 wording", ...', "ctcae_term": "the CTCAE v5.0 term"},
+}
+_TABLE = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
-def _read_coded(reader: _Reader, prefix: str, kind: str, table: Mapping[str, Any]
-                ) -> tuple[tuple[str, ...], dict[str, str]]:
-    allowed, synonyms = table.get("allowed"), table.get("synonyms", {})
-    if kind != "coded":
-        for key in ("allowed", "synonyms"):
-            if key in table:
-                raise reader.fail(f"{prefix}.{key}", f"applies to coded observations only, not {kind}")
-        return (), {}
-    if not isinstance(allowed, list) or not allowed:
-        raise reader.fail(f"{prefix}.allowed", "must be a non-empty list of accepted values")
-    for value in allowed:
-        if not isinstance(value, str) or not value.strip() or len(value) > MAX_VALUE_CODE_LENGTH:
-            raise reader.fail(f"{prefix}.allowed",
-                              f"{value!r} must be a non-empty string of at most {MAX_VALUE_CODE_LENGTH} characters")
-    if len({v.casefold() for v in allowed}) != len(allowed):
-        raise reader.fail(f"{prefix}.allowed", "values must differ (ignoring case)")
-    if not isinstance(synonyms, dict):
-        raise reader.fail(f"{prefix}.synonyms", "must be a table of spelling = accepted value")
-    for spelling, value in synonyms.items():
-        if value not in allowed:
-            raise reader.fail(f"{prefix}.synonyms.{spelling}", f"'{value}' is not in allowed {allowed}")
-    return tuple(allowed), dict(synonyms)
+def _kind_rules(schema: dict[str, Any]) -> None:
+    """The same rules in the JSON Schema: each kind's required keys, and no key of another kind."""
+    schema["allOf"] = [
+        {"if": {"properties": {"kind": {"enum": [kind]}}},
+         "then": {"required": list(KIND_NEEDS[kind]),
+                  "properties": {key: {"not": {}} for other in KIND_KEYS if other != kind for key in KIND_KEYS[other]}}}
+        for kind in KIND_KEYS
+    ] + [{"if": {"required": ["loinc"]}, "then": {"required": ["loinc_status"]}}]
 
 
-def _read_grades(reader: _Reader, prefix: str, kind: str, table: Mapping[str, Any]
-                 ) -> tuple[dict[int, str], str | None]:
-    if kind != "grade":
-        for key in ("grades", "ctcae_term"):
-            if key in table:
-                raise reader.fail(f"{prefix}.{key}", f"applies to graded symptoms only, not {kind}")
-        return {}, None
-    grades = table.get("grades")
-    if not isinstance(grades, dict) or not grades:
-        raise reader.fail(f"{prefix}.grades", 'is missing (a table of "1" = "CTCAE v5.0 wording", ...)')
-    for key, wording in grades.items():
-        if key not in GRADE_KEYS:
-            raise reader.fail(f"{prefix}.grades.{key}", f"grade keys must be one of {', '.join(GRADE_KEYS)}")
-        if not isinstance(wording, str) or not wording.strip() or wording.strip() in {"-", "–"}:
-            raise reader.fail(f"{prefix}.grades.{key}", "needs the CTCAE wording (omit grades CTCAE does not define)")
-    return {int(k): grades[k] for k in sorted(grades)}, reader.text(table, "ctcae_term", prefix)
+class AlternativeUnitTable(BaseModel):
+    """Another accepted unit: canonical = value × scale + offset."""
 
+    model_config = _TABLE
+    label: Text = Field(description="How the unit is displayed, e.g. °F.")
+    scale: Rational = Field(description='Exact rational as a string, e.g. "5/9"; positive.')
+    offset: Rational = Field("0", validate_default=True, description='Exact rational as a string (default "0").')
+    precision: Decimals | None = Field(None, description="Decimals displayed in this unit (default: the entry's).")
 
-def _read_alternatives(reader: _Reader, prefix: str, kind: str, unit: str, table: Mapping[str, Any]
-                       ) -> dict[str, Conversion]:
-    alternatives = table.get("alternative_units", {})
-    if alternatives and kind != "numeric":
-        raise reader.fail(f"{prefix}.alternative_units", f"applies to numeric observations only, not {kind}")
-    if not isinstance(alternatives, dict):
-        raise reader.fail(f"{prefix}.alternative_units", "must be a table of unit tables")
-    result: dict[str, Conversion] = {}
-    for alt_unit, spec in alternatives.items():
-        name = f'{prefix}.alternative_units."{alt_unit}"'
-        if not isinstance(spec, dict):
-            raise reader.fail(name, "must be a table with label, scale and offset")
-        unknown = sorted(set(spec) - _ALTERNATIVE_KEYS)
-        if unknown:
-            raise reader.fail(f"{name}.{unknown[0]}",
-                              f"unknown key (known keys: {', '.join(sorted(_ALTERNATIVE_KEYS))})")
-        if alt_unit == unit or not alt_unit.strip() or len(alt_unit) > MAX_UNIT_LENGTH:
-            raise reader.fail(name, f"must be a UCUM code other than the canonical unit, "
-                                    f"at most {MAX_UNIT_LENGTH} characters")
-        if "scale" not in spec:
-            raise reader.fail(f"{name}.scale", "is missing")
-        scale = reader.fraction(spec["scale"], f"{name}.scale")
-        offset = reader.fraction(spec.get("offset", "0"), f"{name}.offset")
+    @field_validator("scale")
+    @classmethod
+    def _positive(cls, scale: Fraction) -> Fraction:
         if scale <= 0:
-            raise reader.fail(f"{name}.scale", f"must be positive, not {spec['scale']!r}")
-        result[alt_unit] = Conversion(unit=alt_unit, label=reader.text(spec, "label", name), scale=scale,
-                                      offset=offset, precision=reader.precision(spec, name, required=False))
-    return result
+            raise ValueError(f"must be positive, not '{scale}'")
+        return scale
 
 
-def _check_unit_spellings(reader: _Reader, prefix: str, entry: CatalogueEntry) -> None:
-    """Each accepted unit (code or label, ignoring case and µ/u) must point at one unit only."""
-    seen: dict[str, str] = {}
-    for unit, label in [(entry.unit, entry.unit_label)] + [(u, c.label) for u, c in entry.alternative_units.items()]:
-        for spelling in {_normalise_unit(unit), _normalise_unit(label)} - {""}:
-            if seen.setdefault(spelling, unit) != unit:
-                raise reader.fail(f"{prefix}.alternative_units",
-                                  f"'{spelling}' would match both {seen[spelling]} and {unit}")
+class CodeTable(BaseModel):
+    """One observation code: [codes.<code>]."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, json_schema_extra=_kind_rules)
+    label: Text = Field(description="Nurse-facing name.")
+    category: Category = Field(description="What the code records; the code lists are checked against it.")
+    organ_system: OrganSystem = Field(description="The entry form's section and the chart's grouping.")
+    loinc: Loinc | None = Field(None, description="LOINC code, omitted where none is known; check digit verified.")
+    loinc_status: LoincStatus | None = Field(None, description="Required with a LOINC code: its evidence "
+                                             "(clinical.md §7.1), V authoritative FHIR artefact, V2 two independent "
+                                             "sources, S public code base, M from memory.")
+    kind: Kind = Field(description="numeric, coded, or grade (a nurse-graded CTCAE v5.0 grade 0-4).")
+    unit: UnitCode = Field(description="Canonical UCUM unit: every value is stored in it.")
+    unit_label: str = Field(description="How the canonical unit is displayed (may be empty).")
+    plausible: Range | None = Field(None, description="[low, high], inclusive, canonical unit: a value outside is "
+                                                      "refused (impossible, or a typing or unit error).")
+    expected: Range | None = Field(None, description="[low, high] inside plausible: a value outside is saved only "
+                                                     "once the user confirms it.")
+    precision: Decimals | None = Field(None, description="Decimals displayed in the canonical unit (0-6).")
+    integer: bool = Field(False, description="true when only whole numbers exist (GCS).")
+    allowed: list[ValueCode] = Field([], json_schema_extra={"minItems": 1}, description="Accepted values, stored "
+                                     "in this spelling (they must differ ignoring case).")
+    synonyms: dict[str, str] = Field({}, description="Other spellings (any case) = the allowed value they stand for.")
+    requires_period: bool = Field(False, description="true when the value is a volume over a stated period.")
+    grades: dict[GradeKey, Wording] = Field({}, json_schema_extra={"minProperties": 1}, description='"1" to "4" = '
+                                            'CTCAE v5.0 wording, verbatim; grades CTCAE marks "–" are left out.')
+    ctcae_term: Text | None = Field(None, description="The CTCAE v5.0 term the grades come from.")
+    alternative_units: dict[UnitCode, AlternativeUnitTable] = Field(
+        {}, json_schema_extra={"additionalProperties": False}, description="Other accepted UCUM units.")
+    confirm_change_per_24h: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = Field(
+        None, description="A change at least this large from a value of the previous 24 h asks for confirmation.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CodeTable:
+        """The rules between keys, each problem placed on the key it is about."""
+        for key, problem in self._problems():
+            raise PydanticCustomError("catalogue", "{problem}", {"problem": problem, "key": key})
+        return self
+
+    def _problems(self) -> Iterator[tuple[tuple[str, ...], str]]:
+        for kind, keys in KIND_KEYS.items():
+            yield from (((key,), f"applies to {kind} observations only, not {self.kind}") for key in keys
+                        if kind != self.kind and key in self.model_fields_set)
+        for key, holds in KIND_NEEDS[self.kind].items():
+            if key not in self.model_fields_set:
+                yield (key,), f"is missing (every {self.kind} observation needs {holds})"
+            elif getattr(self, key) in ([], {}):
+                yield (key,), f"must be {holds}, not {getattr(self, key)!r}"
+        if self.loinc is not None and self.loinc_status is None:
+            yield ("loinc_status",), f"is missing (every LOINC code needs one of {', '.join(LOINC_STATUSES)})"
+        if self.expected and self.plausible and not (
+                self.plausible[0] <= self.expected[0] and self.expected[1] <= self.plausible[1]):
+            yield ("expected",), f"{list(self.expected)} is not inside plausible {list(self.plausible)}"
+        if len({value.casefold() for value in self.allowed}) != len(self.allowed):
+            yield ("allowed",), f"values must differ (ignoring case), not {self.allowed!r}"
+        yield from ((("synonyms", spelling), f"{value!r} is not in allowed {self.allowed}")
+                    for spelling, value in self.synonyms.items() if value not in self.allowed)
+        if self.unit in self.alternative_units:
+            yield ("alternative_units", self.unit), "must be a UCUM code other than the canonical unit"
+        yield from self._ambiguous_spellings()
+
+    def _ambiguous_spellings(self) -> Iterator[tuple[tuple[str, ...], str]]:
+        """Each accepted unit (code or label, ignoring case and µ/u) must point at one unit only."""
+        seen: dict[str, str] = {}
+        for unit, label in [(self.unit, self.unit_label), *((u, a.label) for u, a in self.alternative_units.items())]:
+            for spelling in {_normalise_unit(unit), _normalise_unit(label)} - {""}:
+                if seen.setdefault(spelling, unit) != unit:
+                    yield ("alternative_units",), f"'{spelling}' would match both {seen[spelling]} and {unit}"
+
+    def entry(self, code: str) -> CatalogueEntry:
+        """The CatalogueEntry the monitor uses: grades keyed by number, units as Conversions."""
+        return CatalogueEntry(
+            code=code, label=self.label, category=self.category, organ_system=self.organ_system, loinc=self.loinc,
+            loinc_status=self.loinc_status, kind=self.kind, unit=self.unit, unit_label=self.unit_label,
+            # A grade is a number from 0 to 4: the plausible range of every graded symptom.
+            plausible=(0.0, 4.0) if self.kind == "grade" else self.plausible, expected=self.expected,
+            precision=self.precision or 0, allowed=tuple(self.allowed), requires_period=self.requires_period,
+            grades={int(grade): self.grades[grade] for grade in sorted(self.grades)}, ctcae_term=self.ctcae_term,
+            alternative_units={unit: Conversion(unit, a.label, a.scale, a.offset, a.precision)
+                               for unit, a in self.alternative_units.items()},
+            integer=self.integer, synonyms=dict(self.synonyms), confirm_change_per_24h=self.confirm_change_per_24h)
+
+
+class MetaTable(BaseModel):
+    """[meta]: about the file as a whole."""
+
+    model_config = _TABLE
+    version: Text = Field(description="Version of the catalogue, shown with every validation.")
+    description: Text | None = Field(None, description="What the catalogue covers.")
+    ctcae_version: Text | None = Field(None, description="CTCAE version of the grade wording.")
+    loinc_note: Text | None = Field(None, description="What remains to be verified about the LOINC codes.")
+
+
+class CatalogueFile(BaseModel):
+    """data/catalogue.toml: [meta] and one [codes.<code>] table per observation, in display order."""
+
+    model_config = _TABLE
+    meta: MetaTable
+    codes: dict[CodeName, CodeTable] = Field(min_length=1, json_schema_extra={"additionalProperties": False})
+
+
+# --- pydantic's errors in the catalogue's words ----------------------------------------------------
+
+# Keys of a table pydantic checks with a type of its own: what such a key must be.
+_KEY_RULES = {
+    "codes": f"code {{found}} must be lower-case letters, digits and '_' (at most {MAX_CODE_LENGTH} characters), "
+             "starting with a letter",
+    "grades": f"grade keys must be one of {', '.join(GRADE_KEYS)}, not {{found}}",
+    "alternative_units": f"must be a UCUM code of at most {MAX_UNIT_LENGTH} characters, not {{found}}",
+}
+# The tables whose keys an 'unknown key' message lists, by the depth of the unknown key.
+_TABLE_AT_DEPTH: dict[int, type[BaseModel]] = {1: CatalogueFile, 2: MetaTable, 3: CodeTable, 5: AlternativeUnitTable}
+# What a value must be, by the type of pydantic's error about it.
+_MUST_BE = {"string_type": "a string", "string_pattern_mismatch": "a non-empty string", "bool_type": "true or false",
+            "int_type": "a whole number", "float_type": "a number", "finite_number": "a finite number",
+            "list_type": "a list", "dict_type": "a table", "model_type": "a table", "greater_than": "above {gt}",
+            "greater_than_equal": "at least {ge}", "less_than_equal": "at most {le}"}
+_PROBLEMS = {"missing": "is missing", "too_short": "must not be empty", "literal_error": "{found} is not one of "
+             "{expected}", "string_too_long": "{found} is longer than {max_length} characters",
+             **{kind: f"must be {what}, not {{found}}" for kind, what in _MUST_BE.items()}}
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _toml_key(loc: tuple[str | int, ...]) -> str:
+    """codes.temperature.alternative_units."[degF]".scale: the key as TOML writes it."""
+    return ".".join(str(p) if _BARE_KEY.fullmatch(str(p)) else f'"{p}"' for p in loc if not isinstance(p, int))
+
+
+def _problem(error: ErrorDetails) -> str:
+    """One pydantic error as '<key>: <problem>', naming the value found and what is accepted."""
+    loc, context = error["loc"], error.get("ctx", {})
+    if error["type"] == "catalogue":
+        loc, problem = (*loc, *context["key"]), context["problem"]
+    elif loc[-1:] == ("[key]",):
+        loc = loc[:-1]
+        problem = _KEY_RULES.get(str(loc[-2]), "{found} is not accepted here").format(found=repr(loc[-1]))
+    elif error["type"] == "value_error":
+        problem = error["msg"].removeprefix("Value error, ")
+    elif error["type"] == "extra_forbidden":
+        problem = f"unknown key (known keys: {', '.join(sorted(_TABLE_AT_DEPTH[len(loc)].model_fields))})"
+    elif error["type"] in _PROBLEMS:
+        problem = _PROBLEMS[error["type"]].format(found=repr(error["input"]), **context)
+    else:  # a type of error this catalogue has not met yet: pydantic's words, and the value
+        problem = f"{error['msg']}, not {error['input']!r}"
+    return f"{_toml_key(loc)}: {problem}"
+
+
+def _read_toml(path: Path, where: str) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise CatalogueError(f"{where}: file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise CatalogueError(f"{where}: not valid TOML: {exc}") from None
 
 
 def load_catalogue(path: Path | str | None = None) -> Catalogue:
     """Load and validate the catalogue (default: data/catalogue.toml, or IL2_DATA_DIR/catalogue.toml).
 
-    Raises CatalogueError naming the file and the key for anything invalid.
+    Raises CatalogueError naming the file, then each key found invalid with its value (one line each).
     """
     path = Path(path) if path is not None else _default_path()
-    reader = _Reader(path)
+    where = _display_path(path)
+    document = _read_toml(path, where)
     try:
-        with path.open("rb") as handle:
-            document = tomllib.load(handle)
-    except FileNotFoundError:
-        raise CatalogueError(f"{reader.where}: file not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise CatalogueError(f"{reader.where}: not valid TOML: {exc}") from None
-    unknown = sorted(set(document) - {"meta", "codes"})
-    if unknown:
-        raise reader.fail(unknown[0], "unknown table (expected [meta] and [codes.<code>] tables)")
-    meta = document.get("meta")
-    if not isinstance(meta, dict):
-        raise reader.fail("meta", "is missing")
-    version = reader.text(meta, "version", "meta")
-    codes = document.get("codes")
-    if not isinstance(codes, dict) or not codes:
-        raise reader.fail("codes", "is missing (one [codes.<code>] table per observation)")
-    entries = {code: _read_entry(reader, code, table) for code, table in codes.items()}
-    return Catalogue(entries, version, path=path, meta=meta)
+        model = CatalogueFile.model_validate(document)
+    except ValidationError as invalid:
+        raise CatalogueError("\n".join(f"{where}: {_problem(e)}" for e in invalid.errors())) from None
+    entries = {code: table.entry(code) for code, table in model.codes.items()}
+    return Catalogue(entries, model.meta.version, path=path, meta=document["meta"])
 
 
 @functools.cache

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from monitoring.clinical.catalogue import (
+    CATEGORIES,
     DEFAULT_PATH,
     ORGAN_SYSTEMS,
     Catalogue,
@@ -525,6 +526,7 @@ version = "test"
 
 [codes.temperature]
 label = "Temperature"
+category = "vital sign"
 organ_system = "constitutional and infection"
 loinc = "8310-5"
 loinc_status = "V"
@@ -542,6 +544,7 @@ offset = "-160/9"
 
 [codes.on_oxygen]
 label = "On oxygen"
+category = "vital sign"
 organ_system = "pulmonary"
 kind = "coded"
 unit = "{code}"
@@ -550,6 +553,7 @@ allowed = ["yes", "no"]
 
 [codes.nausea]
 label = "Nausea"
+category = "symptom"
 organ_system = "gastrointestinal"
 kind = "grade"
 unit = "{grade}"
@@ -580,6 +584,22 @@ ctcae_term = "Nausea"
     ('ctcae_term = "Nausea"\n', "", "codes.nausea.ctcae_term", "is missing"),
     ('version = "test"', "", "meta.version", "is missing"),
     ("[codes.temperature]", "[codes.Temperature]", "codes.Temperature", "lower-case"),
+    ('category = "symptom"', 'category = "symptoms"', "codes.nausea.category", "'symptoms' is not one of"),
+    ('category = "symptom"\n', "", "codes.nausea.category", "is missing"),
+    ('loinc_status = "V"\n', "", "codes.temperature.loinc_status", "is missing"),
+    ("precision = 1", "precision = 7", "codes.temperature.precision", "must be at most 6, not 7"),
+    ("precision = 1", "precision = true", "codes.temperature.precision", "must be a whole number, not True"),
+    ("precision = 1", "precision = 1\nallowed = ['a']", "codes.temperature.allowed", "applies to coded"),
+    ('ctcae_term = "Nausea"', 'ctcae_term = "Nausea"\nplausible = [0, 4]', "codes.nausea.plausible",
+     "applies to numeric observations only, not grade"),
+    ('allowed = ["yes", "no"]', 'allowed = ["yes", "YES"]', "codes.on_oxygen.allowed", "must differ (ignoring case)"),
+    ('allowed = ["yes", "no"]', 'allowed = ["yes", "no"]\nsynonyms = { "y" = "oui" }', "codes.on_oxygen.synonyms.y",
+     "'oui' is not in allowed"),
+    ('label = "°F"', 'label = "°F"\nfactor = 2', 'codes.temperature.alternative_units."[degF]".factor', "unknown key"),
+    ('label = "°F"', 'label = "°C"', "codes.temperature.alternative_units", "'°c' would match both Cel and [degF]"),
+    ('"1" = "Loss of appetite without alteration in eating habits"', '"1" = "–"', "codes.nausea.grades.1",
+     "needs the CTCAE wording"),
+    ("[meta]", "[metadata]\n[meta]", "metadata", "unknown key (known keys: codes, meta)"),
 ])
 def test_invalid_catalogue_is_refused_naming_the_key(tmp_path, old, new, key, problem):
     assert old in VALID_TOML
@@ -590,6 +610,26 @@ def test_invalid_catalogue_is_refused_naming_the_key(tmp_path, old, new, key, pr
     message = str(caught.value)
     assert message.startswith(f"{path}: {key}: "), message
     assert problem in message
+
+
+def test_every_invalid_key_is_named_one_line_each(tmp_path):
+    path = tmp_path / "catalogue.toml"
+    path.write_text(VALID_TOML.replace('kind = "numeric"', 'kind = "number"').replace('unit_label = ""\n', "", 1),
+                    encoding="utf-8")
+    with pytest.raises(CatalogueError) as caught:
+        load_catalogue(path)
+    assert str(caught.value).splitlines() == [
+        f"{path}: codes.temperature.kind: 'number' is not one of 'numeric', 'coded' or 'grade'",
+        f"{path}: codes.on_oxygen.unit_label: is missing",
+    ]
+
+
+def test_codes_are_listed_by_category_in_file_order(catalogue):
+    assert catalogue.codes("fluid") == ("weight", "urine_output", "fluid_intake")
+    assert catalogue["blood_culture"].category == "microbiology" and catalogue["crp"].category == "lab"
+    assert sum(len(catalogue.codes(category)) for category in CATEGORIES) == len(catalogue.codes())
+    with pytest.raises(ValueError, match="Unknown category 'vital signs'"):
+        catalogue.codes("vital signs")
 
 
 def test_minimal_valid_catalogue_loads(tmp_path):
