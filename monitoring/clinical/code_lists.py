@@ -21,6 +21,8 @@ LABS = ("anc", "wbc", "lymphocytes", "eosinophils", "platelets", "hemoglobin", "
         "alt", "alp", "albumin", "sodium", "potassium", "magnesium", "lactate", "crp")
 # The category "fluid", as the patient summary shows it ("Fluids and weight").
 FLUIDS = ("urine_output", "fluid_intake", "weight")
+# Every code of the category "vital sign".
+ALL_VITAL_SIGNS = (*VITAL_SIGNS, *OTHER_VITAL_SIGNS)
 # The inputs of NEWS2, qSOFA and SIRS (monitoring.clinical.scores).
 SCORE_CODES = ("resp_rate", "spo2", "spo2_scale", "on_oxygen", "sbp", "heart_rate", "consciousness", "temperature",
                "wbc", "gcs")

@@ -75,6 +75,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from monitoring.clinical.catalogue import Catalogue, default_catalogue
+from monitoring.clinical.code_lists import LABS
 from monitoring.clinical.inputs import REQUIRED_COLUMNS, read_long_frame
 from monitoring.errors import InputError, RecordError
 from monitoring.services.alerting import sync_alerts
@@ -85,13 +86,7 @@ from monitoring.timefmt import local_text
 
 # Codes a laboratory reports: blood counts, liver and kidney chemistry, electrolytes, lactate, CRP.
 # Vital signs, fluid balance, weight and nurse-graded symptoms are entered at the bedside.
-LAB_CODES: tuple[str, ...] = (
-    "anc", "wbc", "lymphocytes", "eosinophils", "platelets", "hemoglobin",  # hematologic
-    "creatinine",  # renal
-    "bilirubin", "ast", "alt", "alp", "albumin",  # hepatic
-    "sodium", "potassium", "magnesium", "lactate",  # metabolic
-    "crp",  # inflammation
-)
+LAB_CODES: tuple[str, ...] = LABS   # the catalogue category "lab" (monitoring.clinical.code_lists)
 IMPORT_COLUMNS: tuple[str, ...] = REQUIRED_COLUMNS + ("unit", "ref_low", "ref_high")
 MODES: dict[str, str] = {
     "good-rows": "Import the good rows, skip the others",

@@ -31,7 +31,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from monitoring.clinical.catalogue import Catalogue, default_catalogue
-from monitoring.clinical.code_lists import LABS, SCORE_CODES
+from monitoring.clinical.code_lists import LABS, SCORE_CODES, VITAL_SIGNS
 from monitoring.clinical.ctcae import CtcaeThresholds
 from monitoring.clinical.derived import NO_BASELINE, weight_gain_percent
 from monitoring.clinical.fluids import shift_starts
@@ -54,8 +54,10 @@ BASELINE_LEAD = timedelta(hours=24)
 CYCLE_GAP = timedelta(days=3)
 SHIFT_HOURS = 8  # monitoring.clinical.fluids.SHIFT_STARTS are 8 h apart
 
-VITAL_CODES = ("temperature", "heart_rate", "sbp", "dbp", "map", "resp_rate", "spo2", "spo2_scale", "on_oxygen",
-               "o2_flow", "consciousness")
+# The vital signs the chart draws: the entry form's round and MAP (monitoring.clinical.code_lists).
+VITAL_CODES = (*VITAL_SIGNS, "map")
+# The volumes of the category "fluid" (weight has its own panel), intake first as the balance reads
+# (tests/clinical/test_code_lists.py checks it against the catalogue).
 FLUID_CODES = ("fluid_intake", "urine_output")
 # The labs IL-2 toxicity turns on first (always drawn when recorded), then the others in the entry
 # form's order.

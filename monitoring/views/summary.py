@@ -14,14 +14,12 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from monitoring.clinical.catalogue import default_catalogue
-from monitoring.clinical.code_lists import LABS, VITAL_SIGNS
+from monitoring.clinical.code_lists import FLUIDS, LABS, VITAL_SIGNS
 from monitoring.clinical.thresholds import Thresholds, default_thresholds
 from monitoring.clinical.vocabulary import ELIGIBILITY_ITEMS, REGIMENS
 from monitoring.store.models import EligibilityAnswer, TreatmentCourse
 from monitoring.store.repository import current_doses, current_observations
 from monitoring.timefmt import course_day, elapsed_text, local_text
-
-FLUIDS = ("urine_output", "fluid_intake", "weight")
 
 
 @dataclass

@@ -32,3 +32,23 @@ def test_the_scores_read_vital_signs_and_one_lab():
 
 def test_every_code_has_one_category_and_every_category_a_code():
     assert sorted(code for category in CATEGORIES for code in CATALOGUE.codes(category)) == sorted(CATALOGUE.codes())
+
+
+def test_the_lists_other_modules_use_are_drawn_from_the_categories():
+    """The rules' set codes, the chart's panels and the lab import's codes come from the catalogue's
+    categories (a new vital sign or lab in the catalogue reaches them, or this fails)."""
+    from monitoring.clinical.rules.context import VITAL_CODES as SET_CODES
+    from monitoring.demo.seed import LAB_CODES as DEMO_LABS
+    from monitoring.demo.seed import VITAL_CODES as DEMO_VITALS
+    from monitoring.services.lab_import import LAB_CODES as IMPORTED
+    from monitoring.views.patient_chart import FLUID_CODES
+    from monitoring.views.patient_chart import LAB_CODES as CHART_LABS
+    from monitoring.views.patient_chart import VITAL_CODES as CHART_VITALS
+
+    vital_signs = set(CATALOGUE.codes("vital sign"))
+    assert set(SET_CODES) == vital_signs - {"fio2"}      # FiO2 alone is a setting, not a round
+    assert set(CHART_VITALS) == set(VITAL_SIGNS) | {"map"}
+    assert set(FLUID_CODES) == set(CATALOGUE.codes("fluid")) - {"weight"}
+    assert set(CHART_LABS) == set(IMPORTED) == set(CATALOGUE.codes("lab"))
+    # The demo simulates a subset of each category (its generator's choice, not a display list).
+    assert set(DEMO_VITALS) <= vital_signs and set(DEMO_LABS) <= set(CATALOGUE.codes("lab"))

@@ -29,13 +29,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from monitoring.clinical.code_lists import ALL_VITAL_SIGNS
 from monitoring.clinical.derived import urine_ml_per_8h, weight_baseline_kg
 from monitoring.clinical.rules.common import NAT, Schedule, Validity, hours_text, ticks_of, total_seconds
 from monitoring.clinical.scores import NEWS2_PARAMETERS, score_columns
 from monitoring.errors import InputError
 
-VITAL_CODES = ("temperature", "heart_rate", "sbp", "dbp", "map", "resp_rate", "spo2", "on_oxygen", "spo2_scale",
-               "consciousness", "gcs", "o2_flow")
+# The vital signs that make an observation set for the rules (the catalogue category, monitoring.clinical.
+# code_lists), except FiO2: a ventilator or mask setting recorded on its own is no bedside round.
+VITAL_CODES = tuple(code for code in ALL_VITAL_SIGNS if code != "fio2")
 CODED = {"on_oxygen", "consciousness", "spo2_scale"}
 #: first_weight_kg (optional): the course's first weight, for a course without a baseline weight whose
 #: first weight is older than the observations given (the store passes it: monitoring.store.frames).
