@@ -539,6 +539,25 @@ def _cmd_settings(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_thresholds(args: argparse.Namespace) -> int:
+    """il2-monitor thresholds: check a thresholds file (default: the one in force) and list its sources, or
+    print the reference of docs/thresholds.md (--markdown) or the JSON Schema (--schema)."""
+    from monitoring.clinical.thresholds import load_thresholds
+    from monitoring.clinical.thresholds_docs import schema_text, thresholds_markdown
+
+    if args.schema:
+        print(schema_text(), end="")
+        return 0
+    thresholds = load_thresholds(args.file)
+    if args.markdown:
+        print(thresholds_markdown(thresholds), end="")
+        return 0
+    print(f"{thresholds.path}: valid (version {thresholds.version})")
+    for name, source in thresholds.sources().items():
+        print(f"  {name}: {source.status}: {source.cite()}")
+    return 0
+
+
 def _cmd_export(args: argparse.Namespace) -> int:
     """il2-monitor export: the quality export (README 'Quality exports'), audited."""
     import getpass
@@ -758,6 +777,13 @@ def build_parser() -> argparse.ArgumentParser:
     shown_as.add_argument("--markdown", action="store_true", help="the table of docs/configuration.md")
     shown_as.add_argument("--schema", action="store_true", help="the JSON Schema of the settings")
     settings.set_defaults(handler=_cmd_settings)
+    thresholds = commands.add_parser("thresholds", help="check a thresholds file and list its sources, or print "
+                                                        "its reference or JSON Schema")
+    thresholds.add_argument("file", nargs="?", help="the thresholds.toml to check (default: the one in force)")
+    shown_as = thresholds.add_mutually_exclusive_group()
+    shown_as.add_argument("--markdown", action="store_true", help="the reference of docs/thresholds.md")
+    shown_as.add_argument("--schema", action="store_true", help="the JSON Schema of the thresholds file")
+    thresholds.set_defaults(handler=_cmd_thresholds)
     export_cmd = commands.add_parser("export", help="quality export of courses (de-identified by default), audited")
     export_cmd.add_argument("--format", choices=("csv", "xlsx", "pdf", "fhir", "ndjson"), required=True,
                             help="csv (zip of tidy CSVs with a data dictionary), xlsx or pdf")
