@@ -190,9 +190,6 @@ COURSE_CSV_COLUMNS = {"baseline_weight_kg": "number", "baseline_creatinine_mg_dl
 # refuses -70 kg, 0 kg or infinity as it does at the bedside (issue 16 item 10).
 COURSE_MEASUREMENTS = {"baseline_weight_kg": "weight", "baseline_creatinine_mg_dl": "creatinine",
                        "usual_sbp_mm_hg": "sbp"}
-# Between two doses: more than 0 h, at most a week (the longest schedule, weekly subcutaneous dosing,
-# repeats every 7 days); a local bound on a typing error, not a clinical threshold.
-MAX_DOSE_INTERVAL_HOURS = 168
 FLAG_WORDS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False, "": False}
 
 
@@ -249,6 +246,7 @@ def _course_number_problems(courses: "pd.DataFrame") -> list[tuple[int, str, str
     import numpy as np
 
     from monitoring.clinical.catalogue import ObservationValueError, default_catalogue
+    from monitoring.clinical.inputs import entry_limits
 
     catalogue, problems = default_catalogue(), []
     for column, code in COURSE_MEASUREMENTS.items():
@@ -263,9 +261,10 @@ def _course_number_problems(courses: "pd.DataFrame") -> list[tuple[int, str, str
                 problems.append((i + 1, column, str(exc)))
     if "dose_interval_hours" in courses.columns:
         hours = courses["dose_interval_hours"].to_numpy(dtype=float)
-        for i in np.flatnonzero(~np.isnan(hours) & ~((hours > 0) & (hours <= MAX_DOSE_INTERVAL_HOURS))):
+        longest = entry_limits().max_dose_interval_hours
+        for i in np.flatnonzero(~np.isnan(hours) & ~((hours > 0) & (hours <= longest))):
             problems.append((int(i) + 1, "dose_interval_hours",
-                             f"'{hours[i]:g}' h is not accepted: more than 0 and at most {MAX_DOSE_INTERVAL_HOURS} h"))
+                             f"'{hours[i]:g}' h is not accepted: more than 0 and at most {longest:g} h"))
     return problems
 
 

@@ -339,4 +339,5 @@ RULE_MODULES: list[str] = [
     "monitoring.clinical.toxicity",
     "monitoring.clinical.prescription",
     "monitoring.clinical.observation_schedule",
+    "monitoring.clinical.inputs",
 ]
