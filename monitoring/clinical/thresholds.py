@@ -238,7 +238,7 @@ def _problem(item: Any, model: type[BaseModel], prefix: tuple[str, ...]) -> str:
     elif isinstance(refusal, ValueError):
         text = str(refusal)
     else:
-        annotation, metadata, _ = declared(model, (*loc[:-2], "[key]") if loc[-1] == "[key]" else loc)
+        annotation, metadata, _ = declared(model, (*loc[:-2], "[key]") if loc[-1:] == ("[key]",) else loc)
         expected = accepted(annotation, metadata) if annotation is not None else item["msg"]
         text = f"found {_shown(item['input'])}, expected {expected}"
     return f"{'.'.join((*prefix, *keys))}: {where}{text}"
