@@ -190,9 +190,6 @@ COURSE_CSV_COLUMNS = {"baseline_weight_kg": "number", "baseline_creatinine_mg_dl
 # refuses -70 kg, 0 kg or infinity as it does at the bedside (issue 16 item 10).
 COURSE_MEASUREMENTS = {"baseline_weight_kg": "weight", "baseline_creatinine_mg_dl": "creatinine",
                        "usual_sbp_mm_hg": "sbp"}
-# Between two doses: more than 0 h, at most a week (the longest schedule, weekly subcutaneous dosing,
-# repeats every 7 days); a local bound on a typing error, not a clinical threshold.
-MAX_DOSE_INTERVAL_HOURS = 168
 FLAG_WORDS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False, "": False}
 
 
@@ -249,6 +246,7 @@ def _course_number_problems(courses: "pd.DataFrame") -> list[tuple[int, str, str
     import numpy as np
 
     from monitoring.clinical.catalogue import ObservationValueError, default_catalogue
+    from monitoring.clinical.inputs import entry_limits
 
     catalogue, problems = default_catalogue(), []
     for column, code in COURSE_MEASUREMENTS.items():
@@ -263,9 +261,10 @@ def _course_number_problems(courses: "pd.DataFrame") -> list[tuple[int, str, str
                 problems.append((i + 1, column, str(exc)))
     if "dose_interval_hours" in courses.columns:
         hours = courses["dose_interval_hours"].to_numpy(dtype=float)
-        for i in np.flatnonzero(~np.isnan(hours) & ~((hours > 0) & (hours <= MAX_DOSE_INTERVAL_HOURS))):
+        longest = entry_limits().max_dose_interval_hours
+        for i in np.flatnonzero(~np.isnan(hours) & ~((hours > 0) & (hours <= longest))):
             problems.append((int(i) + 1, "dose_interval_hours",
-                             f"'{hours[i]:g}' h is not accepted: more than 0 and at most {MAX_DOSE_INTERVAL_HOURS} h"))
+                             f"'{hours[i]:g}' h is not accepted: more than 0 and at most {longest:g} h"))
     return problems
 
 
@@ -557,6 +556,25 @@ def _cmd_catalogue(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_thresholds(args: argparse.Namespace) -> int:
+    """il2-monitor thresholds: check a thresholds file (default: the one in force) and list its sources, or
+    print the reference of docs/thresholds.md (--markdown) or the JSON Schema (--schema)."""
+    from monitoring.clinical.thresholds import load_thresholds
+    from monitoring.clinical.thresholds_docs import schema_text, thresholds_markdown
+
+    if args.schema:
+        print(schema_text(), end="")
+        return 0
+    thresholds = load_thresholds(args.file)
+    if args.markdown:
+        print(thresholds_markdown(thresholds), end="")
+        return 0
+    print(f"{thresholds.path}: valid (version {thresholds.version})")
+    for name, source in thresholds.sources().items():
+        print(f"  {name}: {source.status}: {source.cite()}")
+    return 0
+
+
 def _cmd_export(args: argparse.Namespace) -> int:
     """il2-monitor export: the quality export (README 'Quality exports'), audited."""
     import getpass
@@ -785,6 +803,13 @@ def build_parser() -> argparse.ArgumentParser:
     shown_as.add_argument("--schema", action="store_true", help="the JSON Schema of the file "
                                                                 "(docs/schemas/catalogue.schema.json)")
     catalogue.set_defaults(handler=_cmd_catalogue)
+    thresholds = commands.add_parser("thresholds", help="check a thresholds file and list its sources, or print "
+                                                        "its reference or JSON Schema")
+    thresholds.add_argument("file", nargs="?", help="the thresholds.toml to check (default: the one in force)")
+    shown_as = thresholds.add_mutually_exclusive_group()
+    shown_as.add_argument("--markdown", action="store_true", help="the reference of docs/thresholds.md")
+    shown_as.add_argument("--schema", action="store_true", help="the JSON Schema of the thresholds file")
+    thresholds.set_defaults(handler=_cmd_thresholds)
     export_cmd = commands.add_parser("export", help="quality export of courses (de-identified by default), audited")
     export_cmd.add_argument("--format", choices=("csv", "xlsx", "pdf", "fhir", "ndjson"), required=True,
                             help="csv (zip of tidy CSVs with a data dictionary), xlsx or pdf")

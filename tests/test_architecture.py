@@ -222,13 +222,51 @@ def test_the_shipped_thresholds_file_loads_and_cites_a_source_for_every_section(
     assert all(s.document and s.table for s in sources.values())
 
 
+def test_the_thresholds_reference_and_schema_are_generated_and_current():
+    """docs/thresholds.md and docs/schemas/thresholds.schema.json are what `il2-monitor thresholds --markdown`
+    and `--schema` make from the section models and the shipped file."""
+    from monitoring.clinical.thresholds import load_thresholds
+    from monitoring.clinical.thresholds_docs import schema_text, thresholds_markdown
+
+    shipped = load_thresholds(ROOT / "data" / "thresholds.toml")
+    assert (ROOT / "docs" / "thresholds.md").read_text(encoding="utf-8") == thresholds_markdown(shipped)
+    assert (ROOT / "docs" / "schemas" / "thresholds.schema.json").read_text(encoding="utf-8") == schema_text()
+
+
+def test_the_shipped_thresholds_file_is_valid_against_its_json_schema_and_an_edit_out_of_range_is_not():
+    import json
+    import tomllib
+
+    import jsonschema
+
+    schema = json.loads((ROOT / "docs" / "schemas" / "thresholds.schema.json").read_text(encoding="utf-8"))
+    validator = jsonschema.Draft202012Validator(schema)
+    shipped = tomllib.loads((ROOT / "data" / "thresholds.toml").read_text(encoding="utf-8"))
+    assert list(validator.iter_errors(shipped)) == []
+    shipped["capillary_leak"]["weight_gain_relative_percent"] = 150
+    shipped["news2"]["bands"]["red_score_band"] = "red"
+    shipped["aki"]["rise_mg_dl"] = "a lot"
+    shipped["sirs"]["unknown_key"] = 1
+    paths = sorted(error.json_path for error in validator.iter_errors(shipped))
+    assert paths == ["$.aki.rise_mg_dl", "$.capillary_leak.weight_gain_relative_percent",
+                     "$.news2.bands.red_score_band", "$.sirs"]
+
+
+def test_every_key_of_the_reference_has_a_description():
+    from monitoring.clinical.thresholds_docs import thresholds_markdown
+
+    rows = [line for line in thresholds_markdown().splitlines() if line.startswith("| `")]
+    assert rows and [row for row in rows if row.endswith("|  |")] == []
+
+
 def test_an_invalid_thresholds_file_is_refused_naming_the_key(tmp_path):
     from monitoring.clinical.thresholds import ThresholdsError, load_thresholds
 
     text = (ROOT / "data" / "thresholds.toml").read_text()
     broken = tmp_path / "thresholds.toml"
     broken.write_text(text.replace("rise_mg_dl = 0.3", "rise_mg_dl = \"a lot\""))
-    with pytest.raises(ThresholdsError, match=r"aki\.rise_mg_dl"):
+    with pytest.raises(ThresholdsError, match=r"thresholds.toml: aki\.rise_mg_dl: found 'a lot', expected a "
+                                              r"number from 0.01 to 5"):
         load_thresholds(broken)
 
 

@@ -319,3 +319,22 @@ def test_a_bad_setting_stops_a_command_naming_it(monkeypatch):
     monkeypatch.setenv("IL2_SMALL_CELL", "1")
     refused = run_cli("settings")
     assert refused.returncode == 2 and "IL2_SMALL_CELL '1'" in refused.stderr
+
+
+def test_thresholds_command_checks_a_file_and_prints_the_reference_and_schema(tmp_path):
+    import json
+
+    from monitoring.clinical.thresholds import REPO_ROOT
+    from monitoring.clinical.thresholds_docs import schema_text
+
+    checked = run_cli("thresholds", str(REPO_ROOT / "data" / "thresholds.toml"))
+    assert checked.returncode == 0 and "valid (version" in checked.stdout and "il2_hold: verified:" in checked.stdout
+    assert run_cli("thresholds", "--schema").stdout == schema_text()
+    assert json.loads(run_cli("thresholds", "--schema").stdout)["properties"]["aki"]["$ref"]
+    assert run_cli("thresholds", "--markdown").stdout.startswith("# Thresholds reference")
+    edited = tmp_path / "thresholds.toml"
+    edited.write_text((REPO_ROOT / "data" / "thresholds.toml").read_text().replace("urgent_at_signs = 2 ",
+                                                                                   "urgent_at_signs = 5 "))
+    refused = run_cli("thresholds", str(edited))
+    assert refused.returncode == 2
+    assert "capillary_leak.urgent_at_signs: found 5, expected a whole number from 1 to 3" in refused.stderr

@@ -13,7 +13,7 @@ from dashboard.session import note_activity, require
 from dashboard.theme import BAND_COLOURS
 from monitoring.clinical.catalogue import default_catalogue
 from monitoring.clinical.fluids import shift_balance, weight_change
-from monitoring.clinical.inputs import LATE_ENTRY_AFTER, ObservationInput
+from monitoring.clinical.inputs import ObservationInput, entry_limits
 from monitoring.clinical.rules.evidence import local_words
 from monitoring.clinical.vocabulary import REGIMEN_SHORT
 from monitoring.errors import ConfirmationRequired, RecordError
@@ -215,7 +215,7 @@ def entry_form() -> None:
                         with column:
                             entered[code] = field(code)
         late_reason = st.text_input("Reason for late entry (needed when the observation time is more than "
-                                    f"{int(LATE_ENTRY_AFTER.total_seconds() // 60)} min ago)",
+                                    f"{entry_limits().late_entry_after_minutes:g} min ago)",
                                     key=f"obs_late_{version}")
     values = [ObservationInput(code, value, unit) for code, (value, unit) in entered.items() if value is not None]
     values, map_note = entry.with_computed_map(values, catalogue)

@@ -1,7 +1,7 @@
 """CTCAE v5.0 grading of laboratory values, temperature and nurse-graded symptoms.
 
-Every number comes from the `[ctcae]` section of data/thresholds.toml (parsed here by
-`parse_ctcae`, registered with monitoring.clinical.thresholds); this module names them, it never repeats
+Every number comes from the `[ctcae]` section of data/thresholds.toml (declared here by the model
+`CtcaeThresholds`, registered with monitoring.clinical.thresholds); this module names them, it never repeats
 them. The conventions (clinical.md §1.2, those of pharmaverse/admiral unless said otherwise):
 
 * Ranges are half-open and read from the worse end: Neutrophil count decreased grade 2
@@ -45,19 +45,29 @@ from __future__ import annotations
 
 import functools
 import math
-import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from operator import gt, lt
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from monitoring.clinical import thresholds as thresholds_module
 from monitoring.clinical.catalogue import Catalogue, default_catalogue
 from monitoring.clinical.inputs import read_long_frame, str_array
-from monitoring.clinical.thresholds import Section, Source, ThresholdsError
+from monitoring.clinical.thresholds import (
+    Increasing,
+    Refused,
+    SectionModel,
+    Source,
+    Text,
+    ThresholdsError,
+    ThresholdsModel,
+)
 
 SECTION = "ctcae"
 SUPPORTED_VERSIONS = ("5.0",)
@@ -66,16 +76,16 @@ BASELINE_APPLIES = ("always", "if_baseline_above_uln")
 COMPARISON_DECIMALS = 9
 OUTPUT_COLUMNS = ("ctcae_term", "ctcae_grade", "ctcae_version", "ctcae_note")
 
-_TERM_KEYS = {"code", "term", "direction", "thresholds", "uln_multiples", "grades", "operators",
-              "grade1_below_lln", "grade1_above_uln", "baseline", "notes", "source_note"}
-_BASELINE_KEYS = {"applies", "multiples", "grades", "operators"}
-_SECTION_KEYS = {"source", "version", "terms", "default_reference_ranges"}
-_RANGE_KEYS = {"low", "high", "unit"}
 _OPERATORS = {"low": ("<", "<="), "high": (">", ">=")}
-_CODE_RE = re.compile(r"[a-z][a-z0-9_]*")
+_CODE_PATTERN = r"^[a-z][a-z0-9_]*$"
 
 
-# --- the parsed section ----------------------------------------------------------------------------
+# --- the section's models ----------------------------------------------------------------------------
+
+Operator = Literal["<", "<=", ">", ">="]
+Grade = Annotated[int, Field(ge=1, le=4)]
+Cutoffs = Annotated[list[float], Field(min_length=1)]
+
 
 @dataclass(frozen=True)
 class Arm:
@@ -86,51 +96,176 @@ class Arm:
     operators: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class BaselineArm:
+def _arm(bounds: list[float], grades: list[int] | None, operators: list[str] | None, *, first: int,
+         direction: str, origin: str) -> Arm:
+    """An arm with its grades (default first, first + 1, ...) and operators (default '<' low, '>' high);
+    Refused names `origin` (the cut-offs) or the list that does not fit them."""
+    count = len(bounds)
+    if grades is None:
+        grades = list(range(first, first + count))
+        if grades[-1] > 4:
+            raise Refused(origin, f"{count} cut-offs give grades {first} to {grades[-1]}: CTCAE grades stop at 4 "
+                                  "(remove cut-offs or give a 'grades' list)")
+    elif len(grades) != count or not all(a < b for a, b in zip(grades, grades[1:])):
+        raise Refused("grades", f"expected {count} grades from 1 to 4, increasing strictly, found {grades}")
+    allowed = _OPERATORS[direction]
+    if operators is None:
+        operators = [allowed[0]] * count
+    elif len(operators) != count or not all(op in allowed for op in operators):
+        raise Refused("operators", f"expected {count} of {' or '.join(repr(a) for a in allowed)} "
+                                   f"(direction {direction}), found {operators}")
+    return Arm(tuple(bounds), tuple(grades), tuple(operators))
+
+
+class BaselineArm(ThresholdsModel):
     """Multiples of the patient's baseline, and when they apply (see the module docstring)."""
 
-    arm: Arm
-    applies: str
+    applies: Literal[BASELINE_APPLIES] = Field(description=(  # type: ignore[valid-type]
+        "always: the highest grade of the ULN and baseline arms; if_baseline_above_uln: the baseline arm "
+        "replaces the ULN arm when the baseline is above the ULN"))
+    multiples: Annotated[Increasing, Field(min_length=1)] = Field(description="Positive multiples of the baseline")
+    grades: list[Grade] | None = Field(None, description="Grade of each multiple (default 2, 3, ...)")
+    operators: list[Operator] | None = Field(None, description="Comparison of each multiple (default '>')")
+
+    @model_validator(mode="after")
+    def _fits_its_multiples(self) -> BaselineArm:
+        if self.multiples[0] <= 0:
+            raise Refused("multiples", f"expected positive multiples, found {self.multiples}")
+        _ = self.arm
+        return self
+
+    @functools.cached_property
+    def arm(self) -> Arm:
+        return _arm(self.multiples, self.grades, self.operators, first=2, direction="high", origin="multiples")
 
 
-@dataclass(frozen=True)
-class Term:
-    """One CTCAE term graded from numbers (a [ctcae.terms.<key>] table)."""
+class Term(ThresholdsModel):
+    """One CTCAE term graded from numbers (a [ctcae.terms.<key>] table; keys explained in thresholds.toml)."""
 
-    key: str
-    code: str
-    name: str
-    direction: str
-    grade1_limit: bool                      # grade 1 "<LLN" (low) or ">ULN" (high)
-    thresholds: Mapping[str, Arm] = field(default_factory=dict, hash=False)  # unit -> absolute cut-offs
-    uln_multiples: Arm | None = None
-    baseline: BaselineArm | None = None
-    notes: Mapping[int, str] = field(default_factory=dict, hash=False)
-    source_note: str | None = None
+    key: SkipJsonSchema[str] = Field("", exclude=True)  # the table's key, set by CtcaeThresholds
+    code: str = Field(pattern=_CODE_PATTERN, description="Observation code (data/catalogue.toml)")
+    name: Text = Field(alias="term", description="CTCAE v5.0 term, verbatim")
+    direction: Literal[DIRECTIONS] = Field(description=(  # type: ignore[valid-type]
+        "low: a value below a cut-off is abnormal; high: above"))
+    unit_cutoffs: dict[Text, Cutoffs] | None = Field(None, alias="thresholds", description=(
+        "Absolute cut-offs per UCUM unit, as CTCAE prints them: low decrease strictly, high increase strictly"))
+    uln_cutoffs: Annotated[Increasing, Field(min_length=1)] | None = Field(None, alias="uln_multiples", description=(
+        "Instead of thresholds: multiples of the ULN (at least 1, strict '>'); direction high only"))
+    grades: list[Grade] | None = Field(None, description="Grade of each cut-off (default [2, 3, ...] with a grade-1 "
+                                                         "limit, else [1, 2, ...])")
+    operators: list[Operator] | None = Field(None, description="Comparison of each cut-off (default '<' low, '>' "
+                                                               "high; '>=' or '<=' where CTCAE includes the bound)")
+    grade1_below_lln: bool = Field(False, description="Grade 1 when the value is below the lab's LLN (low only)")
+    grade1_above_uln: bool = Field(False, description="Grade 1 when the value is above the lab's ULN (high only)")
+    baseline: BaselineArm | None = Field(None, description="Baseline-relative arm (with uln_multiples)")
+    grade_notes: dict[Literal["0", "1", "2", "3", "4"], Text] = Field({}, alias="notes", description=(
+        "Shown with that grade: what a number alone cannot decide"))
+    source_note: Text | None = Field(None, description="Where the term's numbers come from when not clinical.md")
+
+    grade1_limit = property(lambda self: self.grade1_below_lln or self.grade1_above_uln)
+    relative = property(lambda self: self.uln_cutoffs is not None)  # multiples of ULN/baseline, unit-free
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Term:
+        flag, other = (("grade1_below_lln", "grade1_above_uln") if self.direction == "low"
+                       else ("grade1_above_uln", "grade1_below_lln"))
+        if other in self.model_fields_set:
+            raise Refused(other, f"does not apply to direction {self.direction} (use {flag})")
+        if (self.unit_cutoffs is None) == (self.uln_cutoffs is None):
+            raise Refused(None, "give either thresholds (absolute cut-offs per unit) or uln_multiples")
+        if self.unit_cutoffs is not None:
+            self._check_units(self.unit_cutoffs)
+        elif self.direction != "high":
+            raise Refused("uln_multiples", "multiples of ULN apply to direction high only")
+        elif self.uln_cutoffs[0] < 1:
+            raise Refused("uln_multiples", f"expected multiples of at least 1, found {self.uln_cutoffs}")
+        grades = (self.uln_multiples or next(iter(self.thresholds.values()))).grades
+        if self.grade1_limit and grades[0] < 2:
+            raise Refused("grades", f"grade 1 comes from {flag}: cut-offs give grades 2-4")
+        if self.baseline is not None and self.uln_cutoffs is None:
+            raise Refused("baseline", "a baseline arm needs uln_multiples")
+        return self
+
+    def _check_units(self, units: dict[str, list[float]]) -> None:
+        if not units:
+            raise Refused("thresholds", "needs at least one unit")
+        word, ordered = ("increase", lt) if self.direction == "high" else ("decrease", gt)
+        count = None
+        for unit, bounds in units.items():
+            if not all(ordered(a, b) for a, b in zip(bounds, bounds[1:])):
+                raise Refused(f"thresholds.{unit}", f"numbers must {word} strictly: {bounds}")
+            if count is None:
+                count = len(bounds)
+                _ = self.thresholds  # grades and operators fit the first unit's cut-offs
+            elif len(bounds) != count:
+                raise Refused(f"thresholds.{unit}", f"expected {count} cut-offs like the other units, found "
+                                                    f"{len(bounds)}")
+
+    @functools.cached_property
+    def thresholds(self) -> dict[str, Arm]:
+        """Unit -> absolute cut-offs."""
+        return {unit: _arm(bounds, self.grades, self.operators, first=2 if self.grade1_limit else 1,
+                           direction=self.direction, origin=f"thresholds.{unit}")
+                for unit, bounds in (self.unit_cutoffs or {}).items()}
+
+    @functools.cached_property
+    def uln_multiples(self) -> Arm | None:
+        if self.uln_cutoffs is None:
+            return None
+        return _arm(self.uln_cutoffs, self.grades, self.operators, first=2 if self.grade1_limit else 1,
+                    direction=self.direction, origin="uln_multiples")
+
+    @functools.cached_property
+    def notes(self) -> dict[int, str]:
+        return {int(grade): note for grade, note in self.grade_notes.items()}
+
+
+class DefaultRange(ThresholdsModel):
+    low: float = Field(description="Lower limit of normal")
+    high: float = Field(description="Upper limit of normal")
+    unit: Text = Field(description="Unit of both limits (UCUM)")
+
+    @model_validator(mode="after")
+    def _low_below_high(self) -> DefaultRange:
+        if not self.low < self.high:
+            raise Refused(None, f"low {self.low:g} must be below high {self.high:g}")
+        return self
+
+
+class DefaultRanges(SectionModel):
+    """One typical adult interval per observation code (`anc = { low = 1.8, high = 7.5, unit = "10*9/L" }`)."""
+
+    model_config = ConfigDict(extra="allow")
+    __pydantic_extra__: dict[str, DefaultRange]
+
+
+@thresholds_module.section(SECTION)
+class CtcaeThresholds(SectionModel):
+    """The [ctcae] section: terms by code, default reference ranges, version and sources."""
+
+    version: Literal[SUPPORTED_VERSIONS] = Field(description="CTCAE version the terms transcribe")  # type: ignore
+    terms_by_key: dict[str, Term] = Field(alias="terms", min_length=1, description="One table per graded term")
+    ranges: DefaultRanges | None = Field(None, alias="default_reference_ranges", description=(
+        "Used only for grade 1 and ULN multiples when a result comes without the lab's range"))
+
+    @field_validator("terms_by_key", mode="before")
+    @classmethod
+    def _terms_know_their_key(cls, terms: Any) -> Any:
+        if not isinstance(terms, dict):
+            return terms
+        return {key: {**term, "key": key} if isinstance(term, dict) else term for key, term in terms.items()}
+
+    @functools.cached_property
+    def terms(self) -> tuple[Term, ...]:
+        return tuple(self.terms_by_key.values())
+
+    @functools.cached_property
+    def default_ranges(self) -> Mapping[str, DefaultRange]:
+        return dict(self.ranges.model_extra or {}) if self.ranges is not None else {}
 
     @property
-    def relative(self) -> bool:
-        """Graded as multiples of ULN/baseline (unit-free) rather than on absolute cut-offs."""
-        return self.uln_multiples is not None
-
-
-@dataclass(frozen=True)
-class DefaultRange:
-    low: float
-    high: float
-    unit: str
-
-
-@dataclass(frozen=True)
-class CtcaeThresholds:
-    """The parsed [ctcae] section: terms by code, default reference ranges, version and sources."""
-
-    version: str
-    source: Source
-    terms: tuple[Term, ...]
-    default_ranges: Mapping[str, DefaultRange] = field(default_factory=dict, hash=False)
-    default_ranges_source: Source | None = None
+    def default_ranges_source(self) -> Source | None:
+        return self.ranges.source if self.ranges is not None else None
 
     @functools.cached_property
     def by_code(self) -> dict[str, tuple[Term, ...]]:
@@ -138,149 +273,6 @@ class CtcaeThresholds:
         for term in self.terms:
             result.setdefault(term.code, []).append(term)
         return {code: tuple(terms) for code, terms in result.items()}
-
-
-def _grades(section: Section, parts: tuple[str, ...], count: int, first_default: int,
-            origin: tuple[str, ...]) -> tuple[int, ...]:
-    """The 'grades' list at `parts`, or the default first_default, first_default + 1, ... ."""
-    if not section.has(*parts):
-        grades = tuple(range(first_default, first_default + count))
-        if grades and grades[-1] > 4:
-            raise section.fail(f"{count} cut-offs give grades {first_default} to {grades[-1]}: CTCAE grades stop at 4 "
-                               "(remove cut-offs or give a 'grades' list)", *origin)
-        return grades
-    raw = section.raw(*parts)
-    if (not isinstance(raw, list) or len(raw) != count
-            or not all(isinstance(g, int) and not isinstance(g, bool) and 1 <= g <= 4 for g in raw)
-            or not all(a < b for a, b in zip(raw, raw[1:]))):
-        raise section.fail(f"expected {count} grades from 1 to 4, increasing strictly, found {raw!r}", *parts)
-    return tuple(raw)
-
-
-def _operators(section: Section, parts: tuple[str, ...], count: int, direction: str) -> tuple[str, ...]:
-    allowed = _OPERATORS[direction]
-    if not section.has(*parts):
-        return (allowed[0],) * count
-    raw = section.raw(*parts)
-    if not isinstance(raw, list) or len(raw) != count or not all(op in allowed for op in raw):
-        raise section.fail(f"expected {count} of {' or '.join(repr(a) for a in allowed)} "
-                           f"(direction {direction}), found {raw!r}", *parts)
-    return tuple(raw)
-
-
-def _check_keys(section: Section, parts: tuple[str, ...], known: set[str]) -> None:
-    table = section.raw(*parts) if parts else {k: None for k in section.keys()}
-    if not isinstance(table, dict):
-        raise section.fail("expected a table", *parts)
-    unknown = sorted(set(table) - known)
-    if unknown:
-        raise section.fail(f"unknown key (known keys: {', '.join(sorted(known))})", *parts, unknown[0])
-
-
-def _parse_term(section: Section, key: str) -> Term:
-    t = ("terms", key)
-    _check_keys(section, t, _TERM_KEYS)
-    code = section.text(*t, "code")
-    if not _CODE_RE.fullmatch(code):
-        raise section.fail(f"'{code}' is not an observation code", *t, "code")
-    name = section.text(*t, "term")
-    direction = section.text(*t, "direction", choices=DIRECTIONS)
-    flag_key, other_flag = (("grade1_below_lln", "grade1_above_uln") if direction == "low"
-                            else ("grade1_above_uln", "grade1_below_lln"))
-    if section.has(*t, other_flag):
-        raise section.fail(f"does not apply to direction {direction} (use {flag_key})", *t, other_flag)
-    grade1_limit = section.flag(*t, flag_key) if section.has(*t, flag_key) else False
-    first = 2 if grade1_limit else 1
-    has_thresholds, has_multiples = section.has(*t, "thresholds"), section.has(*t, "uln_multiples")
-    if has_thresholds == has_multiples:
-        raise section.fail("give either thresholds (absolute cut-offs per unit) or uln_multiples", *t)
-    thresholds: dict[str, Arm] = {}
-    uln_multiples = None
-    if has_thresholds:
-        units = section.sub(*t, "thresholds")
-        if not units.keys():
-            raise section.fail("needs at least one unit", *t, "thresholds")
-        count = None
-        grades = operators = ()
-        for unit in units.keys():
-            if not unit.strip():
-                raise section.fail("empty unit", *t, "thresholds")
-            bounds = section.numbers(*t, "thresholds", unit, increasing=direction == "high")
-            if not bounds:
-                raise section.fail("expected at least one cut-off", *t, "thresholds", unit)
-            if count is None:
-                count = len(bounds)
-                grades = _grades(section, (*t, "grades"), count, first, (*t, "thresholds", unit))
-                operators = _operators(section, (*t, "operators"), count, direction)
-            elif len(bounds) != count:
-                raise section.fail(f"expected {count} cut-offs like the other units, found {len(bounds)}",
-                                   *t, "thresholds", unit)
-            thresholds[unit] = Arm(tuple(bounds), grades, operators)
-    else:
-        if direction != "high":
-            raise section.fail("multiples of ULN apply to direction high only", *t, "uln_multiples")
-        bounds = section.numbers(*t, "uln_multiples", increasing=True)
-        if not bounds or bounds[0] < 1:
-            raise section.fail(f"expected multiples of at least 1, increasing strictly, found {bounds}",
-                               *t, "uln_multiples")
-        uln_multiples = Arm(tuple(bounds), _grades(section, (*t, "grades"), len(bounds), first, (*t, "uln_multiples")),
-                            _operators(section, (*t, "operators"), len(bounds), direction))
-    grades_used = next(iter(thresholds.values())).grades if thresholds else uln_multiples.grades
-    if grade1_limit and grades_used[0] < 2:
-        raise section.fail(f"grade 1 comes from {flag_key}: cut-offs give grades 2-4", *t, "grades")
-    baseline = None
-    if section.has(*t, "baseline"):
-        b = (*t, "baseline")
-        _check_keys(section, b, _BASELINE_KEYS)
-        if uln_multiples is None:
-            raise section.fail("a baseline arm needs uln_multiples", *b)
-        multiples = section.numbers(*b, "multiples", increasing=True)
-        if not multiples or multiples[0] <= 0:
-            raise section.fail(f"expected positive multiples, increasing strictly, found {multiples}", *b, "multiples")
-        baseline = BaselineArm(
-            Arm(tuple(multiples), _grades(section, (*b, "grades"), len(multiples), 2, (*b, "multiples")),
-                _operators(section, (*b, "operators"), len(multiples), direction)),
-            section.text(*b, "applies", choices=BASELINE_APPLIES))
-    notes: dict[int, str] = {}
-    if section.has(*t, "notes"):
-        table = section.sub(*t, "notes")
-        for grade in table.keys():
-            if grade not in ("0", "1", "2", "3", "4"):
-                raise section.fail("note keys are grades \"0\" to \"4\"", *t, "notes", grade)
-            notes[int(grade)] = section.text(*t, "notes", grade)
-    source_note = section.text(*t, "source_note") if section.has(*t, "source_note") else None
-    return Term(key=key, code=code, name=name, direction=direction, grade1_limit=grade1_limit,
-                thresholds=thresholds, uln_multiples=uln_multiples, baseline=baseline, notes=notes,
-                source_note=source_note)
-
-
-@thresholds_module.parser(SECTION)
-def parse_ctcae(section: Section) -> CtcaeThresholds:
-    """Validate the [ctcae] section; ThresholdsError names the key of the first problem."""
-    _check_keys(section, (), _SECTION_KEYS)
-    source = section.source
-    version = section.text("version", choices=SUPPORTED_VERSIONS)
-    terms_table = section.sub("terms")
-    if not terms_table.keys():
-        raise section.fail("needs at least one term", "terms")
-    terms = tuple(_parse_term(section, key) for key in terms_table.keys())
-    ranges: dict[str, DefaultRange] = {}
-    ranges_source = None
-    if section.has("default_reference_ranges"):
-        d = ("default_reference_ranges",)
-        table = section.sub(*d)
-        ranges_source = table.source
-        for code in table.keys():
-            if code == "source":
-                continue
-            _check_keys(section, (*d, code), _RANGE_KEYS)
-            low = section.number(*d, code, "low")
-            high = section.number(*d, code, "high")
-            if not low < high:
-                raise section.fail(f"low {low:g} must be below high {high:g}", *d, code)
-            ranges[code] = DefaultRange(low, high, section.text(*d, code, "unit"))
-    return CtcaeThresholds(version=version, source=source, terms=terms, default_ranges=ranges,
-                           default_ranges_source=ranges_source)
 
 
 def load_ctcae(path: Path | str | None = None) -> CtcaeThresholds:

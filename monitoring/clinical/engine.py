@@ -12,7 +12,7 @@ from contextlib import contextmanager
 import numpy as np
 import pandas as pd
 
-from monitoring.clinical.inputs import read_long_frame
+from monitoring.clinical.inputs import entry_limits, read_long_frame
 from monitoring.clinical.rules import ENGINE_RULES
 from monitoring.clinical.rules.common import ALERT_COLUMNS, alert_keys
 from monitoring.clinical.rules.context import COURSE_COLUMNS, prepare
@@ -22,12 +22,6 @@ from monitoring.errors import InputError
 OUTPUT_COLUMNS = ["patient_id", "rule", "onset", "level", "severity", "evidence", "standard", "context",
                   "evidence_items"]
 DOSE_STATUSES = ("given", "held", "stopped")
-
-
-# The highest dose number accepted: a course has at most a few hundred doses (14 per cycle for the
-# bolus; weekly subcutaneous doses over years stay below); larger is a typing error (and 9.2e18
-# overflowed the integer column: found by the hostile-input benchmark).
-MAX_DOSE_NUMBER = 1000
 
 
 def read_doses(doses: pd.DataFrame) -> pd.DataFrame:
@@ -54,11 +48,12 @@ def read_doses(doses: pd.DataFrame) -> pd.DataFrame:
     if "dose_number" in doses.columns:
         entered = doses["dose_number"].astype("str").str.strip().where(doses["dose_number"].notna(), "")
         numbers = pd.to_numeric(entered.where(entered != "", None), errors="coerce").to_numpy(dtype=float)
-        whole = (np.isfinite(numbers) & (numbers >= 1) & (numbers <= MAX_DOSE_NUMBER)
+        highest = entry_limits().max_dose_number
+        whole = (np.isfinite(numbers) & (numbers >= 1) & (numbers <= highest)
                  & (numbers == np.floor(numbers)))
         for i in np.flatnonzero((entered != "").to_numpy() & ~whole):
             problems.append((i + 1, "dose_number", f"'{entered.iloc[i]}' is not a dose number: a whole number from 1 "
-                                                   f"to {MAX_DOSE_NUMBER}"))
+                                                   f"to {highest}"))
     if problems:
         problems.sort(key=lambda p: (p[0] or 0))
         raise InputError(problems)
@@ -224,17 +219,15 @@ def _number_patients(obs: pd.DataFrame, doses: pd.DataFrame | None, courses: pd.
     return np.array(labels, dtype=object), obs_numbers.astype(np.int64), dose_arrays, course_arrays
 
 
-MAX_PERIOD_HOURS = 24.0  # a bedside collection period; KDIGO's longest urine window is 24 h (local bound)
-
-
 def _period_hours(column: pd.Series) -> np.ndarray:
     """The `period_hours` column: empty = not stated (nan); anything else more than 0 and at most 24 h."""
     entered = column.astype("str").str.strip().where(column.notna(), "")
     hours = pd.to_numeric(entered.where(entered != "", None), errors="coerce").to_numpy(dtype=float)
-    bad = (entered != "").to_numpy() & ~((hours > 0) & (hours <= MAX_PERIOD_HOURS))
+    longest = entry_limits().max_period_hours
+    bad = (entered != "").to_numpy() & ~((hours > 0) & (hours <= longest))
     if bad.any():
         raise InputError([(int(i) + 1, "period_hours", f"'{entered.iloc[i]}' h is not accepted: a number of hours "
-                                                       f"more than 0 and at most {MAX_PERIOD_HOURS:g}")
+                                                       f"more than 0 and at most {longest:g}")
                           for i in np.flatnonzero(bad)])
     return hours
 

@@ -30,8 +30,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from pydantic import Field
 
 from monitoring.clinical.catalogue import NUMBER_PATTERN, Catalogue, ObservationValueError, default_catalogue
+from monitoring.clinical.thresholds import SectionModel, default_thresholds, section
 from monitoring.errors import InputError, RowProblems
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("patient_id", "time", "code", "value")
@@ -118,9 +120,28 @@ def _patient_ids(series: pd.Series, problems: RowProblems) -> pd.Series:
 # column) is a typing error, and year-0026 rows broke every FHIR export (issue 16 item 10).
 EARLIEST_TIME = pd.Timestamp("2000-01-01", tz="UTC")
 
-# An entry more than this long after the observation time is a late entry and needs a reason
-# (peers.md §4: coroner PFD, 'mandatory reason for late observations'). Workflow rule, not clinical.
-LATE_ENTRY_AFTER = timedelta(hours=1)
+
+@section("entry_limits")
+class EntryLimits(SectionModel):
+    """[entry_limits]: bounds on what is entered, against typing errors and for the bedside workflow
+    (local choices, not clinical thresholds; in the thresholds file so a hospital sets them with the rest)."""
+
+    late_entry_after_minutes: float = Field(gt=0, le=1440, description=(
+        "A set entered more than this long after its observation time is a late entry and needs a reason (min)"))
+    future_tolerance_minutes: float = Field(ge=0, le=60, description=(
+        "A time further in the future than this is refused: device clocks drift (min)"))
+    max_dose_number: int = Field(ge=1, le=100_000, description="The highest IL-2 dose number accepted")
+    max_period_hours: float = Field(gt=0, le=72, description="The longest collection period of a urine record (h)")
+    max_dose_interval_hours: float = Field(gt=0, le=8760, description=(
+        "The longest interval between two doses of a course (h)"))
+
+    late_entry_after = property(lambda self: timedelta(minutes=self.late_entry_after_minutes))
+    future_tolerance = property(lambda self: timedelta(minutes=self.future_tolerance_minutes))
+
+
+def entry_limits() -> EntryLimits:
+    """The [entry_limits] in force (the configured thresholds file)."""
+    return default_thresholds()["entry_limits"]
 
 
 @dataclass(frozen=True)

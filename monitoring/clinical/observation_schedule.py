@@ -14,8 +14,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
 import pandas as pd
+from pydantic import Field, model_validator
 
-from monitoring.clinical.thresholds import SOURCE_STATUSES, Section, Source, default_thresholds, parser
+from monitoring.clinical.rules.common import REGIMEN_IDS, Regimen
+from monitoring.clinical.thresholds import (
+    Refused,
+    SectionModel,
+    SourceStatus,
+    Text,
+    ThresholdsModel,
+    default_thresholds,
+    section,
+)
 from monitoring.clinical.vocabulary import REGIMENS
 from monitoring.timefmt import elapsed_text
 
@@ -24,38 +34,46 @@ def _hours_text(hours: float) -> str:
     return "hourly" if hours == 1 else f"every {hours:g} h"
 
 
-@dataclass(frozen=True)
-class RegimenFrequency:
-    regimen: str
-    course_hours: float | None          # the longest interval between sets while IL-2 runs
-    post_dose_hours: float | None       # the longest interval in the hours after each dose given
-    post_dose_from_hours: float
-    post_dose_to_hours: float
-    status: str
-    basis: str
+class RegimenFrequency(ThresholdsModel):
+    """The minimum vital-sign interval of one regimen while IL-2 runs (none given: NEWS2 alone)."""
+
+    course_hours: float | None = Field(None, ge=0.25, le=24, description="The longest interval between sets "
+                                                                         "through the course (h)")
+    post_dose_hours: float | None = Field(None, ge=0.25, le=24, description="The longest interval between sets "
+                                                                            "after each dose given (h)")
+    post_dose_from_hours: float = Field(0.0, ge=0, le=24, description="The post-dose phase starts this long after "
+                                                                      "the dose (h)")
+    post_dose_to_hours: float = Field(0.0, ge=0, le=48, description="... and ends this long after it (h)")
+    status: SourceStatus = Field(description="How far the figures were checked")
+    basis: Text = Field(description="Where the figures come from")
+
+    @model_validator(mode="after")
+    def _post_dose_phase_complete(self) -> RegimenFrequency:
+        if self.post_dose_hours is None:
+            return self
+        for key in ("post_dose_from_hours", "post_dose_to_hours"):
+            if key not in self.model_fields_set:
+                raise Refused(key, "missing (post_dose_hours needs it)")
+        if self.post_dose_to_hours <= self.post_dose_from_hours:
+            raise Refused("post_dose_to_hours", f"must be later than post_dose_from_hours "
+                                                f"({self.post_dose_from_hours:g})")
+        return self
 
 
-@dataclass(frozen=True)
-class FrequencySettings:
-    regimens: dict[str, RegimenFrequency]
-    running_hours: float                # IL-2 runs while a dose was given or held this long ago
-    source: Source
+@section("observation_frequency")
+class FrequencySettings(SectionModel):
+    """[observation_frequency]: the minimum vital-sign interval by regimen and phase while IL-2 runs
+    (local choices: no published IL-2 interval in docs/clinical.md)."""
 
+    running_hours: float = Field(ge=1, le=72, description="IL-2 runs while a dose was given or held this long ago (h)")
+    regimens: dict[Regimen, RegimenFrequency] = Field(description="One row per regimen of the course model")
 
-@parser("observation_frequency")
-def parse_frequency(section: Section) -> FrequencySettings:
-    regimens = {}
-    for regimen in REGIMENS:
-        r = section.sub("regimens", regimen)
-        course = r.number("course_hours", low=0.25, high=24) if r.has("course_hours") else None
-        post = r.number("post_dose_hours", low=0.25, high=24) if r.has("post_dose_hours") else None
-        start = r.number("post_dose_from_hours", low=0, high=24) if post else 0.0
-        end = r.number("post_dose_to_hours", low=0, high=48) if post else 0.0
-        if post and end <= start:
-            raise r.fail(f"must be later than post_dose_from_hours ({start})", "post_dose_to_hours")
-        regimens[regimen] = RegimenFrequency(regimen, course, post, start, end,
-                                             r.text("status", choices=SOURCE_STATUSES), r.text("basis"))
-    return FrequencySettings(regimens, section.number("running_hours", low=1, high=72), section.source)
+    @model_validator(mode="after")
+    def _every_regimen_has_a_row(self) -> FrequencySettings:
+        missing = [regimen for regimen in REGIMEN_IDS if regimen not in self.regimens]
+        if missing:
+            raise Refused(f"regimens.{missing[0]}", "missing")
+        return self
 
 
 SHORT_REASONS = {"news2": "NEWS2", "il2-course": "IL-2 course", "il2-post-dose": "IL-2 post-dose"}
@@ -106,7 +124,7 @@ def next_set(*, last_set_at: datetime | None, scored_at: datetime | None, news2:
     running = dosed and last_dose_status in ("given", "held") and now - last_dose_at <= timedelta(
         hours=settings.running_hours)
     if frequency is not None and running:
-        name = REGIMENS[frequency.regimen].split(" (")[0]
+        name = REGIMENS[regimen].split(" (")[0]
         if frequency.course_hours:
             candidates.append((last_set_at + timedelta(hours=frequency.course_hours),
                                f"IL-2 {name}: {_hours_text(frequency.course_hours)} through the course", "il2-course"))

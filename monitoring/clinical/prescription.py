@@ -10,18 +10,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from monitoring.clinical.thresholds import Section, Source, parser
+from pydantic import Field
+
+from monitoring.clinical.thresholds import SectionModel, section
 
 
-@dataclass(frozen=True)
-class PrescriptionSettings:
-    confirm_difference_percent: float
-    source: Source
+@section("prescription")
+class PrescriptionSettings(SectionModel):
+    """[prescription]: a dose given that differs from the prescribed one by more than this needs the
+    difference confirmed (local choice; NHS England dose banding allows 5 %, from memory)."""
 
-
-@parser("prescription")
-def parse_prescription(section: Section) -> PrescriptionSettings:
-    return PrescriptionSettings(section.number("confirm_difference_percent", low=0, high=50), section.source)
+    confirm_difference_percent: float = Field(ge=0, le=50, description="Largest difference (%) between the dose "
+                                                                       "given and the prescribed dose without a "
+                                                                       "confirmation")
 
 
 def unit_text(unit: str | None) -> str:

@@ -14,25 +14,31 @@ Rules common to the three scores:
 """
 from __future__ import annotations
 
+import functools
 import math
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import Field, model_validator
 
 from monitoring.clinical.catalogue import NUMBER_PATTERN, Catalogue, as_entered_text, default_catalogue, format_number
 from monitoring.clinical.severities import SEVERITIES
 from monitoring.clinical.thresholds import (
-    Section,
-    Source,
+    Increasing,
+    Refused,
+    SectionModel,
+    Text,
     Thresholds,
+    ThresholdsModel,
     default_thresholds,
-    parser,
+    load_sections,
+    section,
 )
 from monitoring.errors import InputError, RowProblems
 
@@ -67,21 +73,31 @@ DETAIL_COLUMNS: tuple[str, ...] = (
     *(f"news2_{name}" for name in NEWS2_PARAMETERS), "news2_any3", "qsofa_criteria_evaluated",
     "sirs_criteria_evaluated")
 
-_NEWS2_TABLES = ("resp_rate", "spo2_scale1", "spo2_scale2_on_air", "spo2_scale2_on_oxygen", "sbp", "heart_rate",
-                 "temperature")
 _MAX_PROBLEMS_PER_COLUMN = 100
 _NUMBER_RE = re.compile(NUMBER_PATTERN)
 
 
 # --- thresholds: typed sections ---------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class PointsTable:
+Points = Annotated[int, Field(ge=0)]
+Band = Literal[NEWS2_BANDS]  # type: ignore[valid-type]
+AlertSeverity = Literal[SEVERITIES[1:]]  # type: ignore[valid-type]
+Count = Annotated[int, Field(ge=1)]
+
+
+class PointsTable(ThresholdsModel):
     """A value at or below upper_bounds[i] (and above the previous bound) scores points[i]; a value
     above the last bound scores points[-1]. RCP 2017 Chart 1 rows are written this way."""
 
-    upper_bounds: tuple[float, ...]
-    points: tuple[int, ...]
+    upper_bounds: Increasing = Field(description="Upper bound of each band, in the catalogue's canonical unit")
+    points: list[Points] = Field(description="Points of each band: one more than upper_bounds (the last is "
+                                             "for values above the last bound)")
+
+    @model_validator(mode="after")
+    def _one_more_point_than_bounds(self) -> PointsTable:
+        if len(self.points) != len(self.upper_bounds) + 1:
+            raise Refused("points", f"expected {len(self.upper_bounds) + 1} numbers, found {len(self.points)}")
+        return self
 
     def score(self, values: np.ndarray) -> np.ndarray:
         """Points for each value (int8); NaN scores like the lowest band, so mask it afterwards.
@@ -97,206 +113,169 @@ class PointsTable:
         return result
 
 
-@dataclass(frozen=True)
-class Chart4Response:
+class SupplementalOxygen(ThresholdsModel):
+    on_oxygen: Points = Field(description="Points for a set taken on supplemental oxygen")
+    on_air: Points = Field(description="Points for a set taken on air")
+
+
+class AcvpuPoints(ThresholdsModel):
+    A: Points = Field(description="Alert")
+    C: Points = Field(description="New confusion")
+    V: Points = Field(description="Responds to voice")
+    P: Points = Field(description="Responds to pain")
+    U: Points = Field(description="Unresponsive")
+
+
+class Consciousness(ThresholdsModel):
+    points: AcvpuPoints = Field(description="Points of each ACVPU level")
+
+
+class News2Bands(SectionModel):
+    """RCP 2017 Chart 2: the clinical-risk band from the aggregate, raised by a red score."""
+
+    aggregate_upper_bounds: Increasing = Field(description="Highest aggregate of each band but the last")
+    aggregate_bands: list[Band] = Field(description="Band of each aggregate range, rising in urgency: one more "
+                                                    "than aggregate_upper_bounds")
+    red_score_points: Count = Field(description="Points in a single parameter that make a red score")
+    red_score_band: Band = Field(description="The band a red score raises the set to (a higher aggregate band wins)")
+
+    @model_validator(mode="after")
+    def _one_band_per_range_rising(self) -> News2Bands:
+        names, expected = self.aggregate_bands, len(self.aggregate_upper_bounds) + 1
+        if len(names) != expected:
+            raise Refused("aggregate_bands", f"expected {expected} band names (one more than the bounds), "
+                                             f"found {len(names)}")
+        ranks = [NEWS2_BANDS.index(n) for n in names]
+        if not all(a < b for a, b in zip(ranks, ranks[1:])):
+            raise Refused("aggregate_bands", f"bands must rise in urgency ({', '.join(NEWS2_BANDS)}): {names}")
+        return self
+
+
+class Chart4Response(ThresholdsModel):
     """One row of RCP 2017 Chart 4. frequency_hours: longest interval between sets (0 = continuous);
     alert_severity: the alert a set in this row raises (rule news2), None for none."""
 
-    applies_to: str
-    frequency: str
-    frequency_hours: float
-    response: str
-    alert_severity: str | None = None
+    applies_to: Text = Field(description="The NEWS2 scores the row applies to, as the chart words them")
+    frequency: Text = Field(description="Frequency of monitoring, as the chart words it")
+    frequency_hours: float = Field(ge=0, description="Longest interval between sets in hours (the shorter end of "
+                                                     "a range; 0 = continuous)")
+    response: Text = Field(description="Clinical response, as the chart words it")
+    alert_severity: AlertSeverity | None = Field(None, description="The alert a set in this row raises (rule "
+                                                                   "news2); none when absent")
 
 
-@dataclass(frozen=True)
-class News2Thresholds:
+class RoutineResponse(Chart4Response):
+    aggregate_at_or_below: float = Field(ge=0, description="Highest aggregate of the routine row (NEWS2 0)")
+
+
+class Chart4(SectionModel):
+    """RCP 2017 Chart 4, one row per band; the routine row is the aggregate-0 part of the low band."""
+
+    routine: RoutineResponse
+    low: Chart4Response
+    low_medium: Chart4Response = Field(alias="low-medium")
+    medium: Chart4Response
+    high: Chart4Response
+
+    @model_validator(mode="after")
+    def _monitoring_not_rarer_with_urgency(self) -> Chart4:
+        hours = [getattr(self, row.replace("-", "_")).frequency_hours for row in CHART4_ROWS]
+        if not all(a >= b for a, b in zip(hours, hours[1:])):
+            raise Refused(None, f"frequency_hours must not rise with urgency ({', '.join(CHART4_ROWS)}): {hours}")
+        return self
+
+
+@section("news2")
+class News2Thresholds(SectionModel):
     """[news2]: Chart 1 points tables, Chart 2 bands, Chart 4 responses (RCP, December 2017)."""
 
-    resp_rate: PointsTable
-    spo2_scale1: PointsTable
-    spo2_scale2_on_air: PointsTable
-    spo2_scale2_on_oxygen: PointsTable
-    sbp: PointsTable
-    heart_rate: PointsTable
-    temperature: PointsTable
-    on_oxygen_points: int
-    on_air_points: int
-    consciousness_points: dict[str, int]
-    aggregate_upper_bounds: tuple[float, ...]
-    aggregate_bands: tuple[str, ...]
-    red_score_points: int
-    red_score_band: str
-    routine_at_or_below: float
-    responses: dict[str, Chart4Response]
-    alert_episode_gap_hours: float
-    source: Source
-    bands_source: Source
-    response_source: Source
+    note: Text | None = Field(None, description="Where NEWS2 does not apply")
+    alert_episode_gap_hours: float = Field(ge=1, le=720, description="Rule news2: sets closer than this belong to "
+                                                                     "one alert (local choice)")
+    resp_rate: PointsTable = Field(description="Respiration rate (/min)")
+    spo2_scale1: PointsTable = Field(description="SpO2 scale 1 (%)")
+    spo2_scale2_on_air: PointsTable = Field(description="SpO2 scale 2 (%) breathing air")
+    spo2_scale2_on_oxygen: PointsTable = Field(description="SpO2 scale 2 (%) on oxygen")
+    sbp: PointsTable = Field(description="Systolic blood pressure (mmHg)")
+    heart_rate: PointsTable = Field(description="Pulse (/min)")
+    temperature: PointsTable = Field(description="Temperature (°C)")
+    supplemental_oxygen: SupplementalOxygen = Field(description="Air or oxygen")
+    consciousness: Consciousness = Field(description="Consciousness (ACVPU)")
+    bands: News2Bands = Field(description="Chart 2: thresholds and triggers")
+    response: Chart4 = Field(description="Chart 4: frequency of monitoring and clinical response")
+
+    # The names the scores and the rules read.
+    on_oxygen_points = property(lambda self: self.supplemental_oxygen.on_oxygen)
+    on_air_points = property(lambda self: self.supplemental_oxygen.on_air)
+    consciousness_points = property(lambda self: self.consciousness.points.model_dump())
+    aggregate_upper_bounds = property(lambda self: self.bands.aggregate_upper_bounds)
+    aggregate_bands = property(lambda self: tuple(self.bands.aggregate_bands))
+    red_score_points = property(lambda self: self.bands.red_score_points)
+    red_score_band = property(lambda self: self.bands.red_score_band)
+    bands_source = property(lambda self: self.bands.source)
+    response_source = property(lambda self: self.response.source)
+    routine_at_or_below = property(lambda self: self.response.routine.aggregate_at_or_below)
+
+    @functools.cached_property
+    def responses(self) -> dict[str, Chart4Response]:
+        return {row: getattr(self.response, row.replace("-", "_")) for row in CHART4_ROWS}
+
+    @functools.cached_property
+    def band_ranks(self) -> PointsTable:
+        """Chart 2 as a points table whose points are band ranks (positions in NEWS2_BANDS)."""
+        return PointsTable(upper_bounds=list(self.aggregate_upper_bounds),
+                           points=[NEWS2_BANDS.index(b) for b in self.aggregate_bands])
 
 
-@dataclass(frozen=True)
-class QsofaThresholds:
-    """[qsofa]: Sepsis-3 (Singer 2016) quick SOFA criteria."""
+@section("qsofa")
+class QsofaThresholds(SectionModel):
+    """[qsofa]: Sepsis-3 (Singer 2016) quick SOFA: RR >= x, SBP <= y, GCS < z or an ACVPU level not Alert;
+    positive at >= n of the 3 criteria."""
 
-    resp_rate_at_or_above: float
-    sbp_at_or_below: float
-    gcs_below: float
-    altered_consciousness: tuple[str, ...]
-    positive_at_or_above: int
-    source: Source
+    note: Text | None = Field(None, description="How the criteria are read")
+    resp_rate_at_or_above: float = Field(ge=0, description="Respiratory rate criterion (/min)")
+    sbp_at_or_below: float = Field(ge=0, description="Systolic blood pressure criterion (mmHg)")
+    gcs_below: float = Field(ge=3, description="Altered mentation: GCS below this")
+    altered_consciousness: list[Literal[ACVPU_LEVELS]] = Field(  # type: ignore[valid-type]
+        min_length=1, description="Altered mentation: these ACVPU levels (distinct)")
+    positive_at_or_above: Count = Field(le=3, description="Criteria met for a positive qSOFA (of 3)")
 
-
-@dataclass(frozen=True)
-class SirsThresholds:
-    """[sirs]: ACCP/SCCM 1992 SIRS criteria (temperature, heart rate, respiratory rate, WBC)."""
-
-    temperature_above: float
-    temperature_below: float
-    heart_rate_above: float
-    resp_rate_above: float
-    wbc_above: float
-    wbc_below: float
-    positive_at_or_above: int
-    source: Source
+    @model_validator(mode="after")
+    def _distinct_levels(self) -> QsofaThresholds:
+        if len(set(self.altered_consciousness)) != len(self.altered_consciousness):
+            raise Refused("altered_consciousness", f"expected distinct levels, found {self.altered_consciousness}")
+        return self
 
 
-def _refuse_unknown_keys(section: Section, parts: tuple[str, ...], known: Iterable[str]) -> None:
-    """A misspelt key would otherwise be ignored silently while its number is never used."""
-    table = section.raw(*parts) if parts else {k: None for k in section.keys()}
-    if not isinstance(table, dict):
-        raise section.fail("expected a table", *parts)
-    known = set(known)
-    for key in table:
-        if key not in known:
-            raise section.fail(f"unknown key (known: {', '.join(sorted(known))})", *parts, key)
+@section("sirs")
+class SirsThresholds(SectionModel):
+    """[sirs]: ACCP/SCCM 1992 SIRS: T > a or < b; HR > c; RR > d; WBC > e or < f; positive at >= n of 4."""
+
+    note: Text | None = Field(None, description="What is not evaluated")
+    temperature_above: float = Field(description="Temperature criterion, high side (°C)")
+    temperature_below: float = Field(ge=0, description="Temperature criterion, low side (°C); below temperature_above")
+    heart_rate_above: float = Field(ge=0, description="Heart rate criterion (/min)")
+    resp_rate_above: float = Field(ge=0, description="Respiratory rate criterion (/min)")
+    wbc_above: float = Field(description="White cell count criterion, high side (10*9/L)")
+    wbc_below: float = Field(ge=0, description="White cell count criterion, low side (10*9/L); below wbc_above")
+    positive_at_or_above: Count = Field(le=4, description="Criteria met for a positive SIRS (of 4)")
+
+    @model_validator(mode="after")
+    def _low_side_below_high_side(self) -> SirsThresholds:
+        for name in ("temperature", "wbc"):
+            above, below = getattr(self, f"{name}_above"), getattr(self, f"{name}_below")
+            if not below < above:
+                raise Refused(f"{name}_below", f"must be below {name}_above ({above:g}), found {below:g}")
+        return self
 
 
-def _points_table(section: Section, key: str) -> PointsTable:
-    _refuse_unknown_keys(section, (key,), ("upper_bounds", "points"))
-    bounds = section.numbers(key, "upper_bounds", increasing=True)
-    points = section.numbers(key, "points", length=len(bounds) + 1)
-    if not all(p.is_integer() and p >= 0 for p in points):
-        raise section.fail(f"points must be whole numbers >= 0, found {section.raw(key, 'points')}", key, "points")
-    return PointsTable(tuple(bounds), tuple(int(p) for p in points))
-
-
-def _band_list(section: Section, *parts: str, length: int) -> tuple[str, ...]:
-    names = section.raw(*parts)
-    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-        raise section.fail(f"expected a list of band names, found {names!r}", *parts)
-    if len(names) != length:
-        raise section.fail(f"expected {length} band names (one more than the bounds), found {len(names)}", *parts)
-    unknown = [n for n in names if n not in NEWS2_BANDS]
-    if unknown:
-        raise section.fail(f"'{unknown[0]}' is not one of {', '.join(NEWS2_BANDS)}", *parts)
-    ranks = [NEWS2_BANDS.index(n) for n in names]
-    if not all(a < b for a, b in zip(ranks, ranks[1:])):
-        raise section.fail(f"bands must rise in urgency ({', '.join(NEWS2_BANDS)}): {names}", *parts)
-    return tuple(names)
-
-
-def _chart4_row(section: Section, name: str) -> Chart4Response:
-    parts = ("response", name)
-    _refuse_unknown_keys(section, parts, ("applies_to", "frequency", "frequency_hours", "response", "alert_severity",
-                                          *(("aggregate_at_or_below",) if name == "routine" else ())))
-    severity = (section.text(*parts, "alert_severity", choices=SEVERITIES[1:])
-                if section.has(*parts, "alert_severity") else None)
-    return Chart4Response(applies_to=section.text(*parts, "applies_to"), frequency=section.text(*parts, "frequency"),
-                          frequency_hours=section.number(*parts, "frequency_hours", low=0),
-                          response=section.text(*parts, "response"), alert_severity=severity)
-
-
-@parser("news2")
-def parse_news2(section: Section) -> News2Thresholds:
-    """Validate [news2]; every error names the full key (e.g. news2.resp_rate.points)."""
-    _refuse_unknown_keys(section, (), ("source", "note", *_NEWS2_TABLES, "supplemental_oxygen", "consciousness",
-                                       "bands", "response", "alert_episode_gap_hours"))
-    tables = {key: _points_table(section, key) for key in _NEWS2_TABLES}
-
-    _refuse_unknown_keys(section, ("supplemental_oxygen",), ("on_oxygen", "on_air"))
-    on_oxygen = section.integer("supplemental_oxygen", "on_oxygen", low=0)
-    on_air = section.integer("supplemental_oxygen", "on_air", low=0)
-
-    _refuse_unknown_keys(section, ("consciousness",), ("points",))
-    _refuse_unknown_keys(section, ("consciousness", "points"), ACVPU_LEVELS)
-    consciousness = {level: section.integer("consciousness", "points", level, low=0) for level in ACVPU_LEVELS}
-
-    _refuse_unknown_keys(section, ("bands",), ("aggregate_upper_bounds", "aggregate_bands", "red_score_points",
-                                               "red_score_band", "source"))
-    aggregate_bounds = section.numbers("bands", "aggregate_upper_bounds", increasing=True)
-    aggregate_bands = _band_list(section, "bands", "aggregate_bands", length=len(aggregate_bounds) + 1)
-    red_points = section.integer("bands", "red_score_points", low=1)
-    red_band = section.text("bands", "red_score_band", choices=NEWS2_BANDS)
-
-    _refuse_unknown_keys(section, ("response",), ("source", *CHART4_ROWS))
-    responses = {name: _chart4_row(section, name) for name in CHART4_ROWS}
-    hours = [responses[name].frequency_hours for name in CHART4_ROWS]
-    if not all(a >= b for a, b in zip(hours, hours[1:])):
-        raise section.fail(f"frequency_hours must not rise with urgency ({', '.join(CHART4_ROWS)}): {hours}",
-                           "response")
-    return News2Thresholds(
-        **tables, on_oxygen_points=on_oxygen, on_air_points=on_air, consciousness_points=consciousness,
-        aggregate_upper_bounds=tuple(aggregate_bounds), aggregate_bands=aggregate_bands, red_score_points=red_points,
-        red_score_band=red_band,
-        routine_at_or_below=section.number("response", "routine", "aggregate_at_or_below", low=0),
-        responses=responses, source=section.source, bands_source=section.sub("bands").source,
-        alert_episode_gap_hours=section.number("alert_episode_gap_hours", low=1, high=720),
-        response_source=section.sub("response").source)
-
-
-@parser("qsofa")
-def parse_qsofa(section: Section) -> QsofaThresholds:
-    """Validate [qsofa] (Sepsis-3): RR >= x, SBP <= y, GCS < z or ACVPU level not Alert; positive >= n."""
-    _refuse_unknown_keys(section, (), ("source", "note", "resp_rate_at_or_above", "sbp_at_or_below", "gcs_below",
-                                       "altered_consciousness", "positive_at_or_above"))
-    levels = section.raw("altered_consciousness")
-    if (not isinstance(levels, list) or not levels or len(set(levels)) != len(levels)
-            or not all(level in ACVPU_LEVELS for level in levels)):
-        raise section.fail(f"expected distinct ACVPU levels ({', '.join(ACVPU_LEVELS)}), found {levels!r}",
-                           "altered_consciousness")
-    positive = section.integer("positive_at_or_above", low=1)
-    if positive > 3:
-        raise section.fail(f"qSOFA has 3 criteria; {positive} can never be reached", "positive_at_or_above")
-    return QsofaThresholds(
-        resp_rate_at_or_above=section.number("resp_rate_at_or_above", low=0),
-        sbp_at_or_below=section.number("sbp_at_or_below", low=0),
-        gcs_below=section.number("gcs_below", low=3), altered_consciousness=tuple(levels),
-        positive_at_or_above=positive, source=section.source)
-
-
-@parser("sirs")
-def parse_sirs(section: Section) -> SirsThresholds:
-    """Validate [sirs] (ACCP/SCCM 1992): T > a or < b; HR > c; RR > d; WBC > e or < f; positive >= n."""
-    _refuse_unknown_keys(section, (), ("source", "note", "temperature_above", "temperature_below",
-                                       "heart_rate_above", "resp_rate_above", "wbc_above", "wbc_below",
-                                       "positive_at_or_above"))
-    pairs = {}
-    for name in ("temperature", "wbc"):
-        above, below = section.number(f"{name}_above"), section.number(f"{name}_below", low=0)
-        if not below < above:
-            raise section.fail(f"must be below {name}_above ({above}), found {below}", f"{name}_below")
-        pairs[name] = (above, below)
-    positive = section.integer("positive_at_or_above", low=1)
-    if positive > 4:
-        raise section.fail(f"SIRS has 4 criteria; {positive} can never be reached", "positive_at_or_above")
-    return SirsThresholds(
-        temperature_above=pairs["temperature"][0], temperature_below=pairs["temperature"][1],
-        heart_rate_above=section.number("heart_rate_above", low=0),
-        resp_rate_above=section.number("resp_rate_above", low=0),
-        wbc_above=pairs["wbc"][0], wbc_below=pairs["wbc"][1], positive_at_or_above=positive, source=section.source)
-
-
-SCORE_SECTIONS: dict[str, Callable[[Section], Any]] = {"news2": parse_news2, "qsofa": parse_qsofa, "sirs": parse_sirs}
+SCORE_SECTIONS = ("news2", "qsofa", "sirs")
 
 
 def load_score_thresholds(path: Path | str | None = None) -> Thresholds:
     """Only the [news2], [qsofa] and [sirs] sections of a thresholds file (default data/thresholds.toml),
     for tests and benchmarks that need no other rule. `load_thresholds` validates the whole file."""
-    from monitoring.clinical.thresholds import load_sections
-
-    return load_sections(list(SCORE_SECTIONS), path)
-
+    return load_sections(SCORE_SECTIONS, path)
 
 # --- reading the input frame ------------------------------------------------------------------------
 
@@ -604,8 +583,7 @@ def _news2(v: _Vitals, t: News2Thresholds, detail: bool) -> dict[str, Any]:
     any_red = np.zeros(len(total), dtype=bool)
     for name in NEWS2_PARAMETERS:
         any_red |= known[name] & (points[name] >= t.red_score_points)
-    band_rank = PointsTable(t.aggregate_upper_bounds,
-                            tuple(NEWS2_BANDS.index(b) for b in t.aggregate_bands)).score(total)
+    band_rank = t.band_ranks.score(total)
     band_rank = np.maximum(band_rank, np.where(any_red, NEWS2_BANDS.index(t.red_score_band), 0)).astype(np.int8)
     band_rank[incomplete] = -1
     columns: dict[str, Any] = {

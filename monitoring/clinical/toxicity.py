@@ -14,41 +14,34 @@ time (monitoring.services.entry).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import tzinfo
+from typing import Annotated
 
 import numpy as np
 import pandas as pd
+from pydantic import Field
 
 from monitoring.clinical.catalogue import ORGAN_SYSTEMS, Catalogue, default_catalogue
 from monitoring.clinical.ctcae import grade_canonical
 from monitoring.clinical.derived import weight_gain_percent
-from monitoring.clinical.thresholds import Section, Source, default_thresholds, parser
+from monitoring.clinical.thresholds import Increasing, SectionModel, default_thresholds, section
 
 GRADE_COLUMNS = ["patient_id", "day", "organ_system", "grade", "code", "term", "value_num", "time", "detail"]
 GRADED_INPUT = ["patient_id", "code", "value_num", "ref_low", "ref_high", "observed_at"]
 DETAIL_MAX = 6  # values at the highest grade named in a cell's detail; the others are counted
 
 
-@dataclass(frozen=True)
-class DerivedGrades:
-    """[ctcae_derived]: CTCAE v5.0 terms graded from several values."""
+@section("ctcae_derived")
+class DerivedGrades(SectionModel):
+    """[ctcae_derived]: CTCAE v5.0 terms graded from several values: Urine output decreased (grade 3
+    oliguria < 80 mL in 8 h, grade 4 anuria < 240 mL in 24 h) and Weight gain (5, 10, 20 % from baseline)."""
 
-    oliguria_below_ml: float
-    oliguria_hours: float
-    anuria_below_ml: float
-    anuria_hours: float
-    weight_gain_percent: tuple[float, ...]
-    source: Source
-
-
-@parser("ctcae_derived")
-def parse_derived(section: Section) -> DerivedGrades:
-    bounds = section.numbers("weight_gain_percent", increasing=True, length=3)
-    return DerivedGrades(section.number("oliguria_below_ml", low=0, high=5000),
-                         section.number("oliguria_hours", low=1, high=48),
-                         section.number("anuria_below_ml", low=0, high=5000),
-                         section.number("anuria_hours", low=1, high=72), tuple(bounds), section.source)
+    oliguria_below_ml: float = Field(ge=0, le=5000, description="Grade 3: urine below this (mL) ...")
+    oliguria_hours: float = Field(ge=1, le=48, description="... over this many hours")
+    anuria_below_ml: float = Field(ge=0, le=5000, description="Grade 4: urine below this (mL) ...")
+    anuria_hours: float = Field(ge=1, le=72, description="... over this many hours")
+    weight_gain_percent: Annotated[Increasing, Field(min_length=3, max_length=3)] = Field(
+        description="Weight gain from baseline (%) at which grades 1, 2 and 3 start")
 
 
 URINE_TERM, WEIGHT_TERM = "Urine output decreased", "Weight gain"

@@ -7,12 +7,12 @@ from datetime import datetime, timedelta, timezone, tzinfo
 import pandas as pd
 from sqlmodel import Session
 
+from monitoring.clinical.inputs import entry_limits
 from monitoring.clinical.thresholds import default_thresholds
 from monitoring.errors import RecordError
 from monitoring.services import alerting
 from monitoring.store import repository
 from monitoring.store.models import DoseEvent, TreatmentCourse
-from monitoring.store.repository import FUTURE_TOLERANCE
 from monitoring.timefmt import local_text
 from monitoring.views import dose_gate
 from monitoring.views.dosing import check_or_none, course_prescription, course_progress, standing_decision
@@ -51,7 +51,8 @@ def record(*, session: Session, course_id: int, dose_number: int, scheduled_at: 
     if status == "given":
         if dose is None:
             errors.append("A given dose needs the amount given: type it or confirm the suggested dose.")
-        if given_at is not None and given_at.utcoffset() is not None and given_at > now + FUTURE_TOLERANCE:
+        ahead = entry_limits().future_tolerance
+        if given_at is not None and given_at.utcoffset() is not None and given_at > now + ahead:
             errors.append(f"The time given ({given_at.isoformat()}) is in the future.")
         limit = default_thresholds()["prescription"].confirm_difference_percent
         differs = course_prescription(course).difference_text(dose, limit) if dose is not None else None

@@ -76,12 +76,12 @@ from sqlmodel import Session
 
 from monitoring.clinical.catalogue import Catalogue, default_catalogue
 from monitoring.clinical.code_lists import LABS
-from monitoring.clinical.inputs import REQUIRED_COLUMNS, read_long_frame
+from monitoring.clinical.inputs import REQUIRED_COLUMNS, entry_limits, read_long_frame
 from monitoring.errors import InputError, RecordError
 from monitoring.services.alerting import sync_alerts
 from monitoring.store import repository
 from monitoring.store.models import Alert, Observation, Patient, PatientIdentity, TreatmentCourse, Ward
-from monitoring.store.repository import FUTURE_TOLERANCE, write_audit
+from monitoring.store.repository import write_audit
 from monitoring.timefmt import local_text
 
 # Codes a laboratory reports: blood counts, liver and kidney chemistry, electrolytes, lactate, CRP.
@@ -413,7 +413,7 @@ def _check_chunk(*, session: Session, frame: pd.DataFrame, state: _State) -> tup
     good = np.flatnonzero(~problems.bad())
     typed = read_long_frame(data.iloc[good], catalogue=catalogue) if len(good) else None
     if typed is not None:
-        future = (typed["time"] > pd.Timestamp(state.now + FUTURE_TOLERANCE)).to_numpy()
+        future = (typed["time"] > pd.Timestamp(state.now + entry_limits().future_tolerance)).to_numpy()
         for position in good[future]:
             problems.add(position, "time", f"time '{shown['time'].iat[position]}' is in the future; "
                                            "check the date, the time and the zone")

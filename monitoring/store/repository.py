@@ -22,7 +22,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from monitoring.clinical.catalogue import Catalogue, ObservationValueError, UnknownCodeError, default_catalogue
-from monitoring.clinical.inputs import EARLIEST_TIME, LATE_ENTRY_AFTER, ObservationInput
+from monitoring.clinical.inputs import EARLIEST_TIME, ObservationInput, entry_limits
 from monitoring.clinical.rules.hold_criteria import BY_ID as _HOLD_CRITERIA
 from monitoring.clinical.vocabulary import (
     DOSE_DECISIONS,
@@ -48,9 +48,6 @@ from monitoring.store.models import (
     User,
     Ward,
 )
-
-# Device clocks drift; a time further in the future than this is a typing error.
-FUTURE_TOLERANCE = timedelta(minutes=5)
 
 
 @dataclass
@@ -366,12 +363,13 @@ def add_observation_set(*, session: Session, patient_id: int, values: Sequence[O
         errors.append("The observation set is empty; enter at least one value.")
     if source not in OBSERVATION_SOURCES:
         errors.append(f"Source '{source}' is not known; accepted: {', '.join(OBSERVATION_SOURCES)}.")
-    if observed_at > now + FUTURE_TOLERANCE:
+    limits = entry_limits()
+    if observed_at > now + limits.future_tolerance:
         errors.append(f"Observation time {observed_at.isoformat()} is in the future.")
     if observed_at < EARLIEST_TIME:
         errors.append(f"Observation time {observed_at.isoformat()} is before {EARLIEST_TIME:%Y-%m-%d}: check the year.")
-    if source == "manual" and now - observed_at > LATE_ENTRY_AFTER and not (late_reason or "").strip():
-        errors.append(f"This set is entered more than {int(LATE_ENTRY_AFTER.total_seconds() // 60)} minutes "
+    if source == "manual" and now - observed_at > limits.late_entry_after and not (late_reason or "").strip():
+        errors.append(f"This set is entered more than {limits.late_entry_after_minutes:g} minutes "
                       "after the observation time; give a reason for the late entry.")
     codes = [v.code for v in values]
     duplicates = sorted({c for c in codes if codes.count(c) > 1})

@@ -16,9 +16,9 @@ import pytest
 
 from monitoring.clinical import thresholds as thresholds_module
 from monitoring.clinical.catalogue import default_catalogue
-from monitoring.clinical.ctcae import CtcaeThresholds, grade_canonical, grade_frame, load_ctcae, parse_ctcae
+from monitoring.clinical.ctcae import CtcaeThresholds, grade_canonical, grade_frame, load_ctcae
 from monitoring.clinical.inputs import read_long_frame
-from monitoring.clinical.thresholds import Section, ThresholdsError
+from monitoring.clinical.thresholds import ThresholdsError, parse_section
 from monitoring.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,7 +38,7 @@ def _raw_section() -> dict:
 
 
 def _parse(raw: dict) -> CtcaeThresholds:
-    return parse_ctcae(Section("ctcae", raw, "data/thresholds.toml"))
+    return parse_section("ctcae", raw, "data/thresholds.toml")
 
 
 @pytest.fixture(scope="module")
@@ -375,10 +375,10 @@ def test_an_invalid_section_is_refused_naming_the_key(change, key):
     assert f": {key}:" in str(error.value), str(error.value)
 
 
-def test_the_parser_is_registered_for_the_thresholds_file():
+def test_the_model_is_registered_for_the_thresholds_file():
     import monitoring.clinical.ctcae  # noqa: F401  (registers on import)
 
-    assert thresholds_module._PARSERS["ctcae"] is parse_ctcae
+    assert thresholds_module.SECTIONS["ctcae"] is CtcaeThresholds
     assert "monitoring.clinical.ctcae" in thresholds_module.RULE_MODULES
 
 

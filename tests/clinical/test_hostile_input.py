@@ -652,7 +652,8 @@ course_cells = st.one_of(st.sampled_from(["", "70", "70.5", "-70", "0", "inf", "
                      max_size=2))
 def test_a_courses_file_is_read_whole_and_plausible_or_refused_naming_each_row(rows, drop):
     """Issue 16 item 10: -70 kg, 0 kg, inf, a 0-h interval and duplicate patients were accepted."""
-    from monitoring.cli import MAX_DOSE_INTERVAL_HOURS, read_courses
+    from monitoring.cli import read_courses
+    from monitoring.clinical.inputs import entry_limits
     CASES["courses file"] += 1
     frame = pd.DataFrame(rows, columns=["patient_id", "baseline_weight_kg", "baseline_creatinine_mg_dl",
                                         "usual_sbp_mm_hg", "dose_interval_hours", "regimen", "after_lymphodepletion",
@@ -669,7 +670,7 @@ def test_a_courses_file_is_read_whole_and_plausible_or_refused_naming_each_row(r
     for column, (low, high) in (("baseline_weight_kg", CATALOGUE["weight"].plausible),
                                 ("baseline_creatinine_mg_dl", CATALOGUE["creatinine"].plausible),
                                 ("usual_sbp_mm_hg", CATALOGUE["sbp"].plausible),
-                                ("dose_interval_hours", (1e-9, MAX_DOSE_INTERVAL_HOURS))):
+                                ("dose_interval_hours", (1e-9, entry_limits().max_dose_interval_hours))):
         if column in out.columns:
             values = out[column].to_numpy(dtype=float)
             given_ = values[~np.isnan(values)]
@@ -701,7 +702,8 @@ def test_a_doses_file_is_read_or_refused_naming_each_row(rows):
 @PURE
 @given(hours=st.lists(course_cells, max_size=6))
 def test_a_urine_period_is_more_than_0_and_at_most_24_hours_or_refused(hours):
-    from monitoring.clinical.engine import MAX_PERIOD_HOURS, _period_hours
+    from monitoring.clinical.engine import _period_hours
+    from monitoring.clinical.inputs import entry_limits
     CASES["urine period"] += 1
     try:
         out = _period_hours(pd.Series(hours, dtype=object))
@@ -709,7 +711,7 @@ def test_a_urine_period_is_more_than_0_and_at_most_24_hours_or_refused(hours):
         assert all(column == "period_hours" and "is not accepted" in message for _, column, message in exc.problems)
         return
     given_ = out[~np.isnan(out)]
-    assert ((given_ > 0) & (given_ <= MAX_PERIOD_HOURS)).all()
+    assert ((given_ > 0) & (given_ <= entry_limits().max_period_hours)).all()
 
 
 @PURE

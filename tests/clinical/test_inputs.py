@@ -183,3 +183,22 @@ def test_a_million_rows_parse_quickly():
     elapsed = time.perf_counter() - started
     assert len(out) == 200_000
     assert elapsed < 5.0  # measured about 0.3 s; 5 s leaves room for a busy machine
+
+
+def test_the_entry_limits_come_from_the_thresholds_file_as_local_choices(tmp_path, monkeypatch):
+    """[entry_limits]: how late a set may be entered without a reason, how far ahead a time may be, the
+    highest dose number, the longest urine period and dose interval (formerly constants in code)."""
+    from monitoring.clinical.engine import _period_hours
+    from monitoring.clinical.inputs import entry_limits
+    from monitoring.clinical.thresholds import REPO_ROOT, load_thresholds
+
+    limits = entry_limits()
+    assert (limits.late_entry_after_minutes, limits.future_tolerance_minutes, limits.max_dose_number,
+            limits.max_period_hours, limits.max_dose_interval_hours) == (60, 5, 1000, 24, 168)
+    assert limits.source.status == "local-choice" and limits.late_entry_after.total_seconds() == 3600
+    edited = tmp_path / "thresholds.toml"
+    edited.write_text((REPO_ROOT / "data" / "thresholds.toml").read_text().replace("max_period_hours = 24",
+                                                                                   "max_period_hours = 12"))
+    monkeypatch.setattr("monitoring.clinical.inputs.default_thresholds", lambda: load_thresholds(edited))
+    with pytest.raises(InputError, match="at most 12"):
+        _period_hours(pd.Series(["13"]))

@@ -11,15 +11,16 @@ finding "urine output not staged: no weight", and a note on the creatinine findi
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
+from pydantic import Field, model_validator
 
 from monitoring.clinical.rules.common import Findings, Rule, episodes, kahan_group_cumsum
 from monitoring.clinical.rules.context import EvalData, Series, take
 from monitoring.clinical.rules.evidence import isos, number, template
-from monitoring.clinical.thresholds import Section, Source, parser
+from monitoring.clinical.thresholds import Refused, SectionModel, section
 
 NAT_ = np.iinfo(np.int64).min
 NOT_STAGED = "urine output not staged: no weight"
@@ -31,42 +32,44 @@ RULE = Rule(id="aki", version="2.0", section="aki", standard="KDIGO 2012 acute k
             ranks=(0, 1, 1, 2, 2, 3, 3))
 
 
-@dataclass(frozen=True)
-class AKISettings:
-    rise: float
-    rise_window: pd.Timedelta
-    ratio_stage1: float
-    ratio_window: pd.Timedelta
-    ratio_stage2: float
-    ratio_stage3: float
-    absolute_stage3: float
-    urine_rate: float
-    urine_stage1_h: float
-    urine_stage2_h: float
-    urine_stage3_rate: float
-    urine_stage3_h: float
-    anuria_h: float
-    contiguity: pd.Timedelta
-    episode_gap_hours: float
-    source: Source
+@section("aki")
+class AKISettings(SectionModel):
+    """[aki]: KDIGO 2012 (Kidney Int Suppl 2012;2:1, Section 2 Table 2) definition and staging."""
 
+    rise: float = Field(alias="rise_mg_dl", ge=0.01, le=5, description="Creatinine rise (mg/dL) within the rise "
+                                                                       "window: at least this")
+    rise_window_hours: float = Field(ge=1, le=168, description="The rise window (h)")
+    ratio_stage1: float = Field(ge=1, description="Stage 1: at least this times the lowest value of the ratio "
+                                                  "window")
+    ratio_window_days: float = Field(ge=1, le=30, description="The ratio window (days)")
+    ratio_stage2: float = Field(ge=1, description="Stage 2 ratio (above ratio_stage1)")
+    ratio_stage3: float = Field(ge=1, description="Stage 3 ratio (above ratio_stage2)")
+    absolute_stage3: float = Field(alias="absolute_stage3_mg_dl", ge=0.5, le=20, description=(
+        "Stage 3: creatinine at or above this (mg/dL) with an acute rise"))
+    urine_rate: float = Field(alias="urine_rate_ml_kg_h", ge=0, le=5, description="Urine output below this "
+                                                                                  "(mL/kg/h) ...")
+    urine_stage1_h: float = Field(alias="urine_stage1_hours", ge=1, le=72, description="... for this long (h): "
+                                                                                       "stage 1")
+    urine_stage2_h: float = Field(alias="urine_stage2_hours", ge=1, le=72, description="... for this long (h): "
+                                                                                       "stage 2")
+    urine_stage3_rate: float = Field(alias="urine_stage3_rate_ml_kg_h", ge=0, le=5, description=(
+        "Stage 3: urine output below this (mL/kg/h) ..."))
+    urine_stage3_h: float = Field(alias="urine_stage3_hours", ge=1, le=96, description="... for this long (h)")
+    anuria_h: float = Field(alias="anuria_hours", ge=1, le=96, description="Stage 3: anuria for this long (h)")
+    urine_contiguity_minutes: float = Field(ge=0, le=240, description="Urine periods closer than this are one "
+                                                                      "continuous record (handover gaps; min)")
+    episode_gap_hours: float = Field(ge=1, le=720, description="Alerts closer than this belong to one episode (h)")
 
-@parser("aki")
-def parse(section: Section) -> AKISettings:
-    n = section.number
-    s1, s2, s3 = n("ratio_stage1", low=1), n("ratio_stage2", low=1), n("ratio_stage3", low=1)
-    if not s1 < s2 < s3:
-        raise section.fail(f"stage ratios must increase: {s1}, {s2}, {s3}", "ratio_stage1")
-    return AKISettings(
-        rise=n("rise_mg_dl", low=0.01, high=5), rise_window=pd.Timedelta(hours=n("rise_window_hours", low=1, high=168)),
-        ratio_stage1=s1, ratio_window=pd.Timedelta(days=n("ratio_window_days", low=1, high=30)), ratio_stage2=s2,
-        ratio_stage3=s3, absolute_stage3=n("absolute_stage3_mg_dl", low=0.5, high=20),
-        urine_rate=n("urine_rate_ml_kg_h", low=0, high=5), urine_stage1_h=n("urine_stage1_hours", low=1, high=72),
-        urine_stage2_h=n("urine_stage2_hours", low=1, high=72),
-        urine_stage3_rate=n("urine_stage3_rate_ml_kg_h", low=0, high=5),
-        urine_stage3_h=n("urine_stage3_hours", low=1, high=96), anuria_h=n("anuria_hours", low=1, high=96),
-        contiguity=pd.Timedelta(minutes=n("urine_contiguity_minutes", low=0, high=240)),
-        episode_gap_hours=n("episode_gap_hours", low=1, high=720), source=section.source)
+    rise_window = property(lambda self: pd.Timedelta(hours=self.rise_window_hours))
+    ratio_window = property(lambda self: pd.Timedelta(days=self.ratio_window_days))
+    contiguity = property(lambda self: pd.Timedelta(minutes=self.urine_contiguity_minutes))
+
+    @model_validator(mode="after")
+    def _stage_ratios_increase(self) -> AKISettings:
+        ratios = (self.ratio_stage1, self.ratio_stage2, self.ratio_stage3)
+        if not ratios[0] < ratios[1] < ratios[2]:
+            raise Refused("ratio_stage1", f"stage ratios must increase: {', '.join(f'{r:g}' for r in ratios)}")
+        return self
 
 
 def window_min(data: EvalData, s: Series, window: pd.Timedelta) -> np.ndarray:

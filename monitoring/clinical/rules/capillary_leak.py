@@ -10,15 +10,16 @@ Without a recorded course baseline, the first weight in the data is the baseline
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
+from pydantic import Field, model_validator
 
 from monitoring.clinical.derived import weight_gain_percent
 from monitoring.clinical.rules.common import Findings, Rule, episodes
 from monitoring.clinical.rules.context import EvalData, take
 from monitoring.clinical.rules.evidence import isos, number, template
-from monitoring.clinical.thresholds import Section, Source, parser
+from monitoring.clinical.thresholds import Increasing, Refused, SectionModel, section
 
 NAT_ = np.iinfo(np.int64).min
 WARNING_LEVEL, RELATIVE_LEVEL = "weight gain at the warning level", "weight gain above the Dutcher relative criterion"
@@ -29,34 +30,34 @@ RULE = Rule(id="capillary-leak", version="2.0", section="capillary_leak", standa
             levels=(WARNING_LEVEL, RELATIVE_LEVEL))
 
 
-@dataclass(frozen=True)
-class LeakSettings:
-    warning_percent: float
-    relative_percent: float
-    albumin_below: float
-    oliguria_ml_per_8h: float
-    urgent_at_signs: int
-    usual_sbp_bounds: list[float]
-    target_sbp: list[float]
-    episode_gap_hours: float
-    source: Source
+@section("capillary_leak")
+class LeakSettings(SectionModel):
+    """[capillary_leak]: weight gain from the course baseline (Dutcher 2014 Table 3) with the signs the
+    Proleukin label (W&P 5.1) tells us to watch; target SBP by usual SBP (HD guideline card, 2001)."""
 
+    warning_percent: float = Field(alias="weight_gain_warning_percent", ge=0, le=100, description=(
+        "Weight gain from the baseline (%) that raises a warning (local choice)"))
+    relative_percent: float = Field(alias="weight_gain_relative_percent", ge=0, le=100, description=(
+        "Weight gain (%) above which the Dutcher relative criterion is met (strict); at least the warning level"))
+    albumin_below: float = Field(alias="albumin_below_g_dl", ge=0, le=10, description=(
+        "Sign: albumin below this (g/dL; CTCAE hypoalbuminemia grade 2)"))
+    oliguria_ml_per_8h: float = Field(ge=0, le=5000, description="Sign: urine output scaled to 8 h below this (mL)")
+    urgent_at_signs: int = Field(ge=1, le=3, description="A gain at the warning level with this many of the three "
+                                                         "signs (SBP, albumin, urine output) is urgent")
+    usual_sbp_bounds: Increasing = Field(description="Bounds of the usual SBP (mmHg) that choose the target SBP")
+    target_sbp: Increasing = Field(description="Target SBP (mmHg) of each usual-SBP band: one more than "
+                                               "usual_sbp_bounds")
+    episode_gap_hours: float = Field(ge=1, le=720, description="Alerts closer than this belong to one episode (h)")
 
-@parser("capillary_leak")
-def parse(section: Section) -> LeakSettings:
-    bounds = section.numbers("usual_sbp_bounds", increasing=True)
-    targets = section.numbers("target_sbp", increasing=True, length=len(bounds) + 1)
-    warning = section.number("weight_gain_warning_percent", low=0, high=100)
-    relative = section.number("weight_gain_relative_percent", low=0, high=100)
-    if relative < warning:
-        raise section.fail(f"must be at least weight_gain_warning_percent ({warning})", "weight_gain_relative_percent")
-    urgent_at_signs = section.integer("urgent_at_signs", low=1)
-    if urgent_at_signs > 3:
-        raise section.fail("there are 3 signs (SBP, albumin, urine output): expected 1, 2 or 3", "urgent_at_signs")
-    return LeakSettings(warning, relative, section.number("albumin_below_g_dl", low=0, high=10),
-                        section.number("oliguria_ml_per_8h", low=0, high=5000),
-                        urgent_at_signs, bounds, targets,
-                        section.number("episode_gap_hours", low=1, high=720), section.source)
+    @model_validator(mode="after")
+    def _levels_and_targets_consistent(self) -> LeakSettings:
+        if self.relative_percent < self.warning_percent:
+            raise Refused("weight_gain_relative_percent",
+                          f"must be at least weight_gain_warning_percent ({self.warning_percent:g})")
+        if len(self.target_sbp) != len(self.usual_sbp_bounds) + 1:
+            raise Refused("target_sbp", f"expected {len(self.usual_sbp_bounds) + 1} numbers (one more than "
+                                        f"usual_sbp_bounds), found {len(self.target_sbp)}")
+        return self
 
 
 def target_sbp(usual: np.ndarray, s: LeakSettings) -> np.ndarray:

@@ -17,13 +17,24 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import Field, model_validator
 
 from monitoring.clinical.rules.evidence import render
 from monitoring.clinical.severities import SEVERITIES, SEVERITY_RANK  # noqa: F401  (re-exported for the rules)
-from monitoring.clinical.thresholds import SOURCE_STATUSES, Section, Source, parser
+from monitoring.clinical.thresholds import (
+    Increasing,
+    Refused,
+    SectionModel,
+    Source,
+    SourceStatus,
+    Text,
+    ThresholdsModel,
+    section,
+)
 from monitoring.clinical.vocabulary import REGIMENS
 
 FINDING_COLUMNS = ["patient_id", "time", "level", "severity", "evidence", "context"]
@@ -219,45 +230,65 @@ def episodes(data, findings: Findings | None, rule: Rule, *, gap_hours: float, s
 
 # --- thresholds sections shared by several rules --------------------------------------------------
 
-@dataclass(frozen=True)
-class Validity:
-    vital_signs: pd.Timedelta
-    labs: pd.Timedelta
-    nurse_grades: pd.Timedelta
-    fluids: pd.Timedelta
-    cultures: pd.Timedelta             # a blood culture result
-    statements: pd.Timedelta           # a clinician's statement ('infection suspected')
-    readings_apart: pd.Timedelta       # 'persisting' / 'sustained': readings at most this far apart
+def _hours(description: str) -> Any:
+    return Field(ge=0.1, le=720, description=description)
+
+
+@section("validity")
+class Validity(SectionModel):
+    """[validity]: how long a value stays valid for rule evaluation; an older one is named in the
+    evidence as stale and not used (local choices, issue 3; peers.md §4: mdpnp #12 stale data)."""
+
+    vital_signs_hours: float = _hours("A vital sign")
+    labs_hours: float = _hours("A laboratory result")
+    nurse_grades_hours: float = _hours("A nurse's CTCAE grade of a symptom")
+    fluids_hours: float = _hours("A fluid balance record")
+    cultures_hours: float = _hours("A blood culture result")
+    statements_hours: float = _hours("A clinician's statement ('infection suspected'), until revised")
+    readings_apart_hours: float = _hours("A 'persisting' or 'sustained' criterion uses readings at most this far "
+                                         "apart")
 
     def of(self, kind: str) -> pd.Timedelta:
-        return getattr(self, kind)
+        return pd.Timedelta(hours=getattr(self, f"{kind}_hours"))
 
-
-@parser("validity")
-def parse_validity(section: Section) -> Validity:
-    return Validity(*(pd.Timedelta(hours=section.number(k, low=0.1, high=720)) for k in (
-        "vital_signs_hours", "labs_hours", "nurse_grades_hours", "fluids_hours", "cultures_hours", "statements_hours",
-        "readings_apart_hours")))
+    vital_signs = property(lambda self: self.of("vital_signs"))
+    labs = property(lambda self: self.of("labs"))
+    nurse_grades = property(lambda self: self.of("nurse_grades"))
+    fluids = property(lambda self: self.of("fluids"))
+    cultures = property(lambda self: self.of("cultures"))
+    statements = property(lambda self: self.of("statements"))
+    readings_apart = property(lambda self: self.of("readings_apart"))
 
 
 #: The regimens of the course model.
 REGIMEN_IDS = tuple(REGIMENS)
+Regimen = Literal[REGIMEN_IDS]  # type: ignore[valid-type]
 
 
-@dataclass(frozen=True)
-class Window:
+class Window(ThresholdsModel):
     """When, after a dose given, fever, rigors and tachycardia are the drug's expected effect.
 
     Bolus-like: from `from_hours` to `to_hours` after the dose. Infusion: from `from_hours` after the
     start while the infusion runs (the course's dose interval, or until the next dose event) and
     `after_hours` after it ends."""
-    regimen: str
-    from_hours: float
-    to_hours: float | None
-    infusion: bool
-    after_hours: float
-    status: str
-    basis: str
+
+    infusion: bool = Field(False, description="An infusion window (true) or a window after each dose")
+    from_hours: float = Field(ge=0, le=24, description="Start of the window, hours after the dose (or the start)")
+    to_hours: float | None = Field(None, ge=0, le=48, description="End of the window, hours after the dose "
+                                                                  "(not for an infusion)")
+    after_hours: float = Field(0.0, ge=0, le=48, description="An infusion: hours after it ends")
+    status: SourceStatus = Field(description="How far the window was checked")
+    basis: Text = Field(description="Where the window comes from")
+
+    @model_validator(mode="after")
+    def _window_has_an_end(self) -> Window:
+        if self.infusion and "after_hours" not in self.model_fields_set:
+            raise Refused("after_hours", "missing (an infusion window needs it)")
+        if not self.infusion and self.to_hours is None:
+            raise Refused("to_hours", "missing")
+        if not self.infusion and self.to_hours <= self.from_hours:
+            raise Refused("to_hours", f"must be later than from_hours ({self.from_hours:g})")
+        return self
 
     def describe(self) -> str:
         if self.infusion:
@@ -265,14 +296,34 @@ class Window:
         return f"{self.from_hours:g}-{self.to_hours:g} h after a dose"
 
 
-@dataclass(frozen=True)
-class Schedule:
-    windows: dict[str, Window]
-    default_regimen: str
-    expected_temperature: tuple[float, float]
-    expected_heart_rate_at_or_below: float
-    infusion_default_hours: float
-    source: Source
+@section("il2_schedule")
+class Schedule(SectionModel):
+    """[il2_schedule]: when fever, rigors and tachycardia are the IL-2 dose's expected effect (Dutcher 2014
+    Table 2), and the limits beyond which they never are (local choices, issue 14)."""
+
+    expected_temperature: Annotated[Increasing, Field(min_length=2, max_length=2)] = Field(
+        alias="expected_temperature_c", description="The band of an expected fever (°C): [lowest, highest], "
+                                                    "within 37-42")
+    expected_heart_rate_at_or_below: float = Field(ge=90, le=200, description="An expected tachycardia is at most "
+                                                                              "this (/min)")
+    default_regimen: Regimen = Field(description="The window used when a patient's regimen is not known (a "
+                                                 "bolus-like regimen)")
+    infusion_default_hours: float = Field(ge=1, le=168, description="An infusion's length when the course has no "
+                                                                    "dose interval")
+    windows: dict[Regimen, Window] = Field(description="One window per regimen of the course model")
+
+    @model_validator(mode="after")
+    def _every_regimen_has_a_window(self) -> Schedule:
+        low, high = self.expected_temperature
+        if not (37 <= low and high <= 42):
+            raise Refused("expected_temperature_c", f"expected a band within 37..42 °C, found {[low, high]}")
+        missing = [regimen for regimen in REGIMEN_IDS if regimen not in self.windows]
+        if missing:
+            raise Refused(f"windows.{missing[0]}", "missing")
+        if self.windows[self.default_regimen].infusion:
+            raise Refused("default_regimen", f"'{self.default_regimen}' has an infusion window: choose a bolus-like "
+                                             "regimen")
+        return self
 
     @property
     def window_from(self) -> pd.Timedelta:   # the default regimen's window (bolus)
@@ -295,25 +346,3 @@ class Schedule:
             status = "" if w.status == "verified" else f", {w.status}"
             parts.append(f"{regimen} {w.describe()}{status}")
         return "; ".join(parts)
-
-
-@parser("il2_schedule")
-def parse_schedule(section: Section) -> Schedule:
-    band = section.numbers("expected_temperature_c", increasing=True, length=2)
-    if not (37 <= band[0] and band[1] <= 42):
-        raise section.fail(f"expected a band within 37..42 °C, found {band}", "expected_temperature_c")
-    windows = {}
-    for regimen in REGIMEN_IDS:
-        w = section.sub("windows", regimen)
-        infusion = w.flag("infusion") if w.has("infusion") else False
-        start = w.number("from_hours", low=0, high=24)
-        end = None if infusion else w.number("to_hours", low=0, high=48)
-        if end is not None and end <= start:
-            raise w.fail(f"must be later than from_hours ({start})", "to_hours")
-        windows[regimen] = Window(regimen, start, end, infusion,
-                                  w.number("after_hours", low=0, high=48) if infusion else 0.0,
-                                  w.text("status", choices=SOURCE_STATUSES), w.text("basis"))
-    default = section.text("default_regimen", choices=tuple(r for r in REGIMEN_IDS if not windows[r].infusion))
-    return Schedule(windows, default, (band[0], band[1]),
-                    section.number("expected_heart_rate_at_or_below", low=90, high=200),
-                    section.number("infusion_default_hours", low=1, high=168), section.source)

@@ -19,74 +19,88 @@ Urgent: antibiotics are due within 1 hour (ASCO/IDSA 2018).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
+from typing import Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import Field, model_validator
 
 from monitoring.clinical.rules.common import Findings, Rule, episodes
 from monitoring.clinical.rules.context import NAT, EvalData, Series, take
 from monitoring.clinical.rules.evidence import isos, limit_text, measured, number, template
-from monitoring.clinical.thresholds import Section, Source, parser
+from monitoring.clinical.thresholds import Refused, SectionModel, Text, ThresholdsModel, section
 
 LEVEL = "febrile neutropenia"
 RULE = Rule(id="febrile-neutropenia", version="2.0", section="febrile_neutropenia",
             standard="Febrile neutropenia", levels=(LEVEL,))
 
 
-@dataclass(frozen=True)
-class Definition:
-    name: str
-    label: str
-    single_c: float
-    single_inclusive: bool
-    sustained_c: float
-    sustained: pd.Timedelta
-    sustained_strictly_longer: bool
-    anc_below: float
-    anc_trend_below: float | None
-    trend_window: pd.Timedelta | None
-    trend_horizon_hours: float | None
+class Definition(ThresholdsModel):
+    """One definition of febrile neutropenia: IDSA 2010 (fever >= 38.3 once or >= 38.0 sustained over 1 h;
+    ANC < 0.5, or < 1.0 expected to fall below 0.5 within 48 h) or CTCAE v5.0 (> 38.3, or >= 38 for more
+    than an hour; ANC < 1.0; no predicted-decline arm)."""
+
+    label: Text = Field(description="The definition's name as shown with the alerts")
+    single_c: float = Field(alias="single_temperature_c", ge=37, le=41, description="A single temperature (°C) ...")
+    single_inclusive: bool = Field(description="... at or above it (true) or above it (false)")
+    sustained_c: float = Field(alias="sustained_temperature_c", ge=37, le=41, description=(
+        "A sustained temperature (°C), at or above ..."))
+    sustained_minutes: float = Field(ge=1, le=720, description="... for this long (min)")
+    sustained_strictly_longer: bool = Field(description="Sustained for more than (true) or at least (false) that long")
+    anc_below: float = Field(ge=0, le=5, description="Neutropenia: ANC below this (10*9/L)")
+    anc_trend_below: float | None = Field(None, ge=0, le=5, description=(
+        "Predicted decline: an ANC below this (10*9/L) whose trend predicts anc_below within the horizon"))
+    trend_window_hours: float | None = Field(None, ge=1, le=240, description="The trend uses the ANC results of "
+                                                                             "this many hours (h)")
+    trend_horizon_hours: float | None = Field(None, ge=1, le=240, description="The prediction's horizon (h)")
+
+    sustained = property(lambda self: pd.Timedelta(minutes=self.sustained_minutes))
+    trend_window = property(lambda self: None if self.trend_window_hours is None
+                            else pd.Timedelta(hours=self.trend_window_hours))
+
+    @model_validator(mode="after")
+    def _trend_arm_complete(self) -> Definition:
+        for key in ("trend_window_hours", "trend_horizon_hours"):
+            if self.anc_trend_below is not None and getattr(self, key) is None:
+                raise Refused(key, "missing (anc_trend_below needs it)")
+        return self
 
 
-@dataclass(frozen=True)
-class FNSettings:
-    definition: Definition
-    anc_valid: pd.Timedelta
-    anc_after_fever: pd.Timedelta
-    anc_expected_fall_below: float
-    episode_gap_hours: float
-    antibiotics_due_minutes: float
-    source: Source
+@section("febrile_neutropenia")
+class FNSettings(SectionModel):
+    """[febrile_neutropenia]: which definition is in force, and how a fever is paired with a count (IDSA
+    2010, Freifeld CID 2011; antibiotics within 1 h, ASCO/IDSA 2018)."""
 
+    definition_name: Literal["idsa_2010", "ctcae_5"] = Field(alias="definition", description="The definition in "
+                                                                                             "force")
+    idsa_2010: Definition | None = Field(None, description="IDSA 2010 definition")
+    ctcae_5: Definition | None = Field(None, description="CTCAE v5.0 Febrile neutropenia")
+    anc_valid_hours: float = Field(ge=1, le=336, description="A low count stays valid this long for a later fever "
+                                                             "(h; local choice)")
+    anc_after_fever_hours: float = Field(ge=0, le=72, description="Or the first count drawn within this long after "
+                                                                  "the fever (h)")
+    anc_expected_fall_below: float = Field(ge=0, le=5, description=(
+        "Course flag neutropenia_expected: an ANC below this counts (10*9/L); not below the definition's anc_below"))
+    episode_gap_hours: float = Field(ge=1, le=720, description="A new episode starts when the criteria have not "
+                                                               "been met for this long (h)")
+    antibiotics_due_minutes: float = Field(ge=1, le=1440, description="Antibiotics are due within this long (min)")
 
-@parser("febrile_neutropenia")
-def parse(section: Section) -> FNSettings:
-    name = section.text("definition", choices=("idsa_2010", "ctcae_5"))
-    d = section.sub(name)
-    has_trend = d.has("anc_trend_below")
-    definition = Definition(
-        name=name, label=d.text("label"),
-        single_c=d.number("single_temperature_c", low=37, high=41), single_inclusive=d.flag("single_inclusive"),
-        sustained_c=d.number("sustained_temperature_c", low=37, high=41),
-        sustained=pd.Timedelta(minutes=d.number("sustained_minutes", low=1, high=720)),
-        sustained_strictly_longer=d.flag("sustained_strictly_longer"),
-        anc_below=d.number("anc_below", low=0, high=5),
-        anc_trend_below=d.number("anc_trend_below", low=0, high=5) if has_trend else None,
-        trend_window=pd.Timedelta(hours=d.number("trend_window_hours", low=1, high=240)) if has_trend else None,
-        trend_horizon_hours=d.number("trend_horizon_hours", low=1, high=240) if has_trend else None,
-    )
-    expected_fall = section.number("anc_expected_fall_below", low=0, high=5)
-    if expected_fall < definition.anc_below:
-        raise section.fail(f"must not be below the definition's anc_below ({definition.anc_below:g})",
-                           "anc_expected_fall_below")
-    return FNSettings(definition=definition,
-                      anc_valid=pd.Timedelta(hours=section.number("anc_valid_hours", low=1, high=336)),
-                      anc_after_fever=pd.Timedelta(hours=section.number("anc_after_fever_hours", low=0, high=72)),
-                      anc_expected_fall_below=expected_fall,
-                      episode_gap_hours=section.number("episode_gap_hours", low=1, high=720),
-                      antibiotics_due_minutes=section.number("antibiotics_due_minutes", low=1, high=1440),
-                      source=section.source)
+    anc_valid = property(lambda self: pd.Timedelta(hours=self.anc_valid_hours))
+    anc_after_fever = property(lambda self: pd.Timedelta(hours=self.anc_after_fever_hours))
+
+    @property
+    def definition(self) -> Definition:
+        return getattr(self, self.definition_name)
+
+    @model_validator(mode="after")
+    def _definition_in_force_given(self) -> FNSettings:
+        if self.definition is None:
+            raise Refused(self.definition_name, "missing (the definition in force)")
+        if self.anc_expected_fall_below < self.definition.anc_below:
+            raise Refused("anc_expected_fall_below",
+                          f"must not be below the definition's anc_below ({self.definition.anc_below:g})")
+        return self
 
 
 def fever_events(data: EvalData, temps: Series, d: Definition) -> dict:

@@ -19,16 +19,19 @@ Inputs are the latest VALID values; stale or missing ones are named in the evide
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import functools
+from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic import Field, model_validator
 
 from monitoring.clinical.rules import hold_criteria as hc
-from monitoring.clinical.rules.common import REGIMEN_IDS, Findings, Rule, episodes
+from monitoring.clinical.rules.common import Findings, Regimen, Rule, episodes
 from monitoring.clinical.rules.context import NAT, EvalData, take
 from monitoring.clinical.rules.evidence import isos, label, number, template, value_text
-from monitoring.clinical.thresholds import Section, Source, parser
+from monitoring.clinical.thresholds import Refused, SectionModel, section
 
 DECISIONS = ("give", "incomplete", "discuss", "hold", "permanently discontinue")
 GIVE, INCOMPLETE, DISCUSS, HOLD, DISCONTINUE = range(len(DECISIONS))
@@ -40,41 +43,94 @@ INCOMPLETE_RULE = Rule(id="il2-incomplete-check", version="1.0", section="il2_ho
                        standard="IL-2 dose given on an incomplete pre-dose check", levels=(INCOMPLETE_GIVEN,))
 
 
-@dataclass(frozen=True)
-class HoldSettings:
-    values: dict[str, float]
-    source: Source
-    incomplete_regimens: tuple[str, ...] = ()
+def _limit(description: str) -> Any:
+    return Field(ge=0, le=1000, description=description)
+
+
+@section("il2_hold")
+class HoldSettings(SectionModel):
+    """[il2_hold]: the numbers the hold criteria (hold_criteria.CRITERIA) compare with and the decision's
+    own: Proleukin label Table 2, Dutcher 2014 Table 3, SpringerPlus 2015, JITC 2024 Table 2."""
+
+    relative_for_hold: int = Field(ge=1, le=1000, description="Relative criteria that make a hold (fewer: "
+                                                              "discuss)")
+    active_if_dose_within_hours: float = _limit("IL-2 runs while a dose was given or held this long ago (h)")
+    episode_gap_hours: float = _limit("Alerts closer than this belong to one episode (h)")
+    pre_dose_hours: float = _limit("The time of dosing: this long before a dose is due (h; local choice, JITC "
+                                   "2024 checks ~2 h before)")
+    default_interval_hours: float = _limit("Dose interval when the course gives none (h; HD IV bolus every 8 h)")
+    incomplete_regimens: list[Regimen] = Field(alias="incomplete_applies_to", description=(
+        "Regimens whose pre-dose check needs every required input (a missing or stale one makes it incomplete)"))
+    sbp_below: float = _limit("Label: SBP below this (mmHg) -> withhold")
+    spo2_below: float = _limit("Label: SpO2 below this (%) -> withhold")
+    gcs_below: float = _limit("Label: mental status changes, GCS below this")
+    platelets_absolute_below: float = _limit("Dutcher absolute: platelets below this (10*9/L)")
+    platelets_relative_below: float = _limit("Dutcher relative: platelets below this (10*9/L)")
+    creatinine_absolute_at_or_above: float = _limit("Dutcher absolute: creatinine at or above this (mg/dL)")
+    creatinine_relative_at_or_above: float = _limit("Dutcher relative: creatinine at or above this (mg/dL)")
+    creatinine_label_above: float = _limit("Older label: creatinine above this (mg/dL) -> hold [from memory]")
+    urine_absolute_below_ml_per_8h: float = _limit("Dutcher absolute: urine below this per 8-h shift (mL)")
+    urine_relative_below_ml_per_8h: float = _limit("Dutcher relative: urine below this per 8-h shift (mL)")
+    heart_rate_absolute_above: float = _limit("Dutcher absolute: sinus tachycardia above this (/min), "
+                                              "persisting at the time of dosing")
+    heart_rate_relative_above: float = _limit("Dutcher relative: sinus tachycardia above this (/min) at the time "
+                                              "of dosing")
+    heart_rate_persisting_minutes: float = _limit("Persisting: two readings at least this far apart (min; local "
+                                                  "choice)")
+    weight_gain_relative_above_percent: float = _limit("Dutcher relative: weight gain above this (%)")
+    bilirubin_relative_above_mg_dl: float = _limit("Dutcher relative: bilirubin above this (mg/dL)")
+    o2_flow_relative_at_or_above: float = _limit("Dutcher relative: O2 by nasal cannula at or above this (L/min)")
+    o2_flow_absolute_above: float = _limit("Dutcher absolute: O2 by nasal cannula above this (L/min)")
+    fio2_absolute_at_or_above: float = _limit("Dutcher absolute: FiO2 by mask at or above this (%)")
+    confusion_absolute_grade: float = _limit("Label: moderate confusion (CTCAE confusion grade) -> withhold")
+    confusion_relative_grade: float = _limit("Mild disorientation (CTCAE confusion grade) -> discuss (local choice)")
+    arrhythmia_absolute_grade: float = _limit("Dutcher absolute: arrhythmia at this CTCAE grade")
+    arrhythmia_discontinue_grade: float = _limit("Label: rhythm disturbance not controlled (CTCAE grade) -> "
+                                                 "discontinue")
+    dyspnea_relative_grade: float = _limit("Dutcher relative: resting shortness of breath (CTCAE dyspnea grade)")
+    diarrhea_relative_grade: float = _limit("Dutcher 1000 mL/shift as a CTCAE diarrhea grade (local mapping)")
+    vomiting_absolute_grade: float = _limit("Dutcher vomiting not responsive to medication as a CTCAE grade "
+                                            "(local mapping)")
+    grade4_absolute: float = _limit("Any nurse-graded CTCAE grade at or above this is absolute (grade 4)")
+    coma_discontinue_hours: float = _limit("Label: coma or toxic psychosis longer than this (h) -> discontinue")
+    held_doses_discontinue_at: float = _limit("SpringerPlus 2015: discontinue once this many doses were held in "
+                                              "the course")
+    phenylephrine_max_relative_at_or_above: float = _limit("Dutcher relative: maximum phenylephrine during the "
+                                                           "interval at or above this (ug/kg/min)")
+    phenylephrine_max_absolute_above: float = _limit("Dutcher absolute: maximum phenylephrine above this "
+                                                     "(ug/kg/min)")
+    phenylephrine_min_relative_above: float = _limit("Dutcher relative: minimum phenylephrine at the time of "
+                                                     "dosing above this (ug/kg/min)")
+    phenylephrine_min_absolute_above: float = _limit("Dutcher absolute: minimum phenylephrine at the time of "
+                                                     "dosing above this (ug/kg/min)")
+    fluid_refractory_sbp_below: float = _limit("JITC 2024: SBP below this after a fluid bolus -> discontinue "
+                                               "(mmHg)")
+    fluid_refractory_within_hours: float = _limit("... within this long after the bolus (h; local choice)")
+
+    @model_validator(mode="after")
+    def _relative_limits_not_beyond_absolute(self) -> HoldSettings:
+        for low, high in (("platelets_absolute_below", "platelets_relative_below"),
+                          ("creatinine_relative_at_or_above", "creatinine_absolute_at_or_above"),
+                          ("urine_absolute_below_ml_per_8h", "urine_relative_below_ml_per_8h"),
+                          ("heart_rate_relative_above", "heart_rate_absolute_above"),
+                          ("o2_flow_relative_at_or_above", "o2_flow_absolute_above"),
+                          ("confusion_relative_grade", "confusion_absolute_grade"),
+                          ("phenylephrine_max_relative_at_or_above", "phenylephrine_max_absolute_above"),
+                          ("phenylephrine_min_relative_above", "phenylephrine_min_absolute_above")):
+            if getattr(self, low) > getattr(self, high):
+                raise Refused(low, f"must not be above {high} ({getattr(self, high):g})")
+        return self
+
+    @functools.cached_property
+    def values(self) -> dict[str, float]:
+        """Every number by its key, as the criteria read them."""
+        return {name: float(getattr(self, name)) for name in NUMBERS}
 
 
 #: Every number of [il2_hold]: the criteria's keys and the decision's own.
-NUMBERS = ("relative_for_hold", "active_if_dose_within_hours", "episode_gap_hours", "pre_dose_hours",
-           "default_interval_hours", "creatinine_label_above", "heart_rate_persisting_minutes",
-           "fluid_refractory_within_hours",
-           *sorted({k for c in hc.CRITERIA if c.op not in ("in", "not-in", "is") for k in c.keys}))
-
-
-@parser("il2_hold")
-def parse(section: Section) -> HoldSettings:
-    values = {name: section.number(name, low=0, high=1000) for name in NUMBERS}
-    if values["relative_for_hold"] < 1 or not values["relative_for_hold"].is_integer():
-        raise section.fail(f"expected a whole number of criteria >= 1, found {values['relative_for_hold']:g}",
-                           "relative_for_hold")
-    for low, high in (("platelets_absolute_below", "platelets_relative_below"),
-                      ("creatinine_relative_at_or_above", "creatinine_absolute_at_or_above"),
-                      ("urine_absolute_below_ml_per_8h", "urine_relative_below_ml_per_8h"),
-                      ("heart_rate_relative_above", "heart_rate_absolute_above"),
-                      ("o2_flow_relative_at_or_above", "o2_flow_absolute_above"),
-                      ("confusion_relative_grade", "confusion_absolute_grade"),
-                      ("phenylephrine_max_relative_at_or_above", "phenylephrine_max_absolute_above"),
-                      ("phenylephrine_min_relative_above", "phenylephrine_min_absolute_above")):
-        if values[low] > values[high]:
-            raise section.fail(f"must not be above {high} ({values[high]:g})", low)
-    regimens = section.raw("incomplete_applies_to")
-    if not isinstance(regimens, list) or not all(r in REGIMEN_IDS for r in regimens):
-        raise section.fail(f"expected a list of regimens ({', '.join(REGIMEN_IDS)}), found {regimens!r}",
-                           "incomplete_applies_to")
-    return HoldSettings(values, section.source, tuple(regimens))
+NUMBERS = tuple(name for name in HoldSettings.model_fields if name not in ("source", "incomplete_regimens"))
+_UNDECLARED = {k for c in hc.CRITERIA if c.op not in ("in", "not-in", "is") for k in c.keys} - set(NUMBERS)
+assert not _UNDECLARED, f"hold criteria compare with keys [il2_hold] does not declare: {sorted(_UNDECLARED)}"
 
 
 class Assessment:

@@ -16,15 +16,16 @@ never dropped), each naming what is explained.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
+from pydantic import Field, model_validator
 
 from monitoring.clinical.rules.common import Findings, Rule, episodes
 from monitoring.clinical.rules.context import NAT, EvalData, missing_parameters
 from monitoring.clinical.rules.evidence import isos, number, template
 from monitoring.clinical.rules.expected import judge, set_items
-from monitoring.clinical.thresholds import Section, Source, parser
+from monitoring.clinical.thresholds import Refused, SectionModel, section
 
 #: Levels least to most serious, with the severity each gives (rank in SEVERITIES).
 LEVEL_SEVERITY = (
@@ -43,32 +44,32 @@ EXPECTED = Rule(id="il2-expected-effect", version="2.0", section="il2_schedule",
                 levels=(EXPECTED_LEVEL,))
 
 
-@dataclass(frozen=True)
-class SepsisSettings:
-    lactate_above: float
-    fever_c: float
-    shock_sbp_below: float
-    shock_map_below: float
-    lactate_rise: float
-    lactate_urgent: float
-    late_result_hours: float
-    episode_gap_hours: float
-    source: Source
+@section("sepsis_screen")
+class SepsisSettings(SectionModel):
+    """[sepsis_screen]: Sepsis-3 (septic shock: lactate > 2 mmol/L with SBP < 90 or MAP < 65), Surviving Sepsis
+    Campaign 2018 (lactate >= 4 mmol/L); qSOFA and the NEWS2 bands are read from [qsofa] and [news2.bands]."""
 
+    lactate_above: float = Field(alias="lactate_above_mmol_l", ge=0, le=20, description=(
+        "Raised lactate (mmol/L): above this (Sepsis-3 septic shock)"))
+    fever_c: float = Field(ge=37, le=41, description="Fever outside the post-dose window (°C): at or above this")
+    shock_sbp_below: float = Field(ge=40, le=150, description="Shock pattern: SBP below this (mmHg) with a raised "
+                                                              "lactate")
+    shock_map_below: float = Field(ge=30, le=120, description="Shock pattern: MAP below this (mmHg) with a raised "
+                                                              "lactate")
+    lactate_rise: float = Field(alias="lactate_rise_mmol_l", ge=0, le=10, description=(
+        "Rising lactate: a rise of at least this (mmol/L) within the lactate validity (local choice)"))
+    lactate_urgent: float = Field(alias="lactate_urgent_at_or_above", ge=0, le=30, description=(
+        "Lactate at the resuscitation level (mmol/L, SSC hour-1 bundle): at or above this, above "
+        "lactate_above_mmol_l"))
+    late_result_hours: float = Field(ge=0, le=24, description="A result taken this long after a set is judged with "
+                                                              "the set (h; local choice)")
+    episode_gap_hours: float = Field(ge=1, le=720, description="Alerts closer than this belong to one episode (h)")
 
-@parser("sepsis_screen")
-def parse(section: Section) -> SepsisSettings:
-    above = section.number("lactate_above_mmol_l", low=0, high=20)
-    urgent = section.number("lactate_urgent_at_or_above", low=0, high=30)
-    if urgent <= above:
-        raise section.fail(f"must be above lactate_above_mmol_l ({above:g})", "lactate_urgent_at_or_above")
-    return SepsisSettings(
-        lactate_above=above, fever_c=section.number("fever_c", low=37, high=41),
-        shock_sbp_below=section.number("shock_sbp_below", low=40, high=150),
-        shock_map_below=section.number("shock_map_below", low=30, high=120),
-        lactate_rise=section.number("lactate_rise_mmol_l", low=0, high=10), lactate_urgent=urgent,
-        late_result_hours=section.number("late_result_hours", low=0, high=24),
-        episode_gap_hours=section.number("episode_gap_hours", low=1, high=720), source=section.source)
+    @model_validator(mode="after")
+    def _urgent_above_raised(self) -> SepsisSettings:
+        if self.lactate_urgent <= self.lactate_above:
+            raise Refused("lactate_urgent_at_or_above", f"must be above lactate_above_mmol_l ({self.lactate_above:g})")
+        return self
 
 
 def news2_levels(thresholds) -> tuple[int, int]:
