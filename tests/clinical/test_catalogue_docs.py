@@ -46,7 +46,7 @@ SHIPPED = tomllib.loads(DEFAULT_PATH.read_text(encoding="utf-8"))
 
 
 def _schema_errors(document: dict) -> list[str]:
-    jsonschema = pytest.importorskip("jsonschema")  # installed with streamlit (altair), not a dependency of ours
+    import jsonschema  # a dev dependency: the check a hospital runs on its edited file
     schema = catalogue_schema()
     validator = jsonschema.validators.validator_for(schema)(schema)
     return [f"{'.'.join(map(str, error.absolute_path))}: {error.message}" for error in validator.iter_errors(document)]
