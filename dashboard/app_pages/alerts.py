@@ -11,6 +11,7 @@ from dashboard.patient_picker import short_label
 from dashboard.resources import get_engine, get_settings
 from dashboard.session import require
 from dashboard.theme import SEVERITY_COLOURS, SEVERITY_ICONS
+from monitoring.clinical.alert_handling import alert_handling
 from monitoring.clinical.rules.common import SEVERITIES
 from monitoring.clinical.vocabulary import ALERT_ACTIONS
 from monitoring.errors import RecordError
@@ -39,6 +40,7 @@ SHOWN_KEY = "alerts_shown"
 user = require("view_patients")
 st.title("Alert inbox")
 tz = get_settings().timezone
+handling = alert_handling()
 now = datetime.now(timezone.utc)
 allowed = [a for a in ALERT_ACTIONS if auth.may(user["role"], alert_actions.ACTION_PERMISSION[a])]
 
@@ -112,11 +114,16 @@ def action_form(a, action: str) -> None:
     """The form of one action on one alert; records it, or shows why nothing was recorded."""
     with st.form(f"{action}_form_{a.id}"):
         minutes = None
+        label = NOTE_LABELS[action]
         if action == "snooze":
-            minutes = st.selectbox("Snooze for", alert_actions.SNOOZE_MINUTES, index=1, key=f"snooze_minutes_{a.id}",
-                                   format_func=alert_actions.snooze_text)
+            # Only the durations this severity allows (thresholds.toml [alert_handling]).
+            offered = handling.choices(a.severity)
+            minutes = st.selectbox("Snooze for", offered, index=offered.index(30) if 30 in offered else 0,
+                                   key=f"snooze_minutes_{a.id}", format_func=alert_actions.snooze_text)
             st.caption("The alert comes back when the time is up, or at once if it gets worse.")
-        note = st.text_input(NOTE_LABELS[action], key=f"{NOTE_KEYS[action]}_{a.id}")
+            if handling.needs_reason(a.severity):
+                label = f"Reason for snoozing an {a.severity} alert (required)"
+        note = st.text_input(label, key=f"{NOTE_KEYS[action]}_{a.id}")
         submitted = st.form_submit_button("Snooze" if action == "snooze" else f"Record {DONE[action].lower()}",
                                           type="primary",
                                           key=f"{action}_submit_{a.id}")

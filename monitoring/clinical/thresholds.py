@@ -340,4 +340,5 @@ RULE_MODULES: list[str] = [
     "monitoring.clinical.prescription",
     "monitoring.clinical.observation_schedule",
     "monitoring.clinical.inputs",
+    "monitoring.clinical.alert_handling",
 ]

@@ -15,6 +15,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from monitoring.clinical.alert_handling import alert_handling
 from monitoring.clinical.alert_levels import is_worse
 from monitoring.clinical.rules.common import SEVERITY_RANK
 from monitoring.clinical.rules.evidence import local_words
@@ -37,7 +38,6 @@ NOTE_REQUIRED = {
     "decline": "Give the reason for declining the alert.",
     "escalate": "Say to whom the alert is escalated and why.",
 }
-SNOOZE_MINUTES = (30, 60, 120, 240, 480)
 # Statuses that need someone's attention; a snoozed alert joins them when its snooze ends.
 NEEDS_ATTENTION = ("open", "escalated")
 # Handled alerts leave the inbox; alerting.sync_alerts reopens one that gets worse.
@@ -45,6 +45,11 @@ HANDLED = ("acknowledged", "declined", "snoozed", "resolved")
 # The first of these answers an alert, for the acknowledgement latency (a snooze or a resolve
 # without one before it is not a response to the finding).
 RESPONSES = ("acknowledge", "decline", "escalate")
+
+
+def _a(word: str) -> str:
+    """'an urgent', 'a warning'."""
+    return f"{'an' if word[0] in 'aeiou' else 'a'} {word}"
 
 
 def snooze_text(minutes: int) -> str:
@@ -73,7 +78,9 @@ def act(*, session: Session, alert_id: int, action: str, username: str, role: st
     """Record one action on an alert and set the alert's status.
 
     acknowledge needs the action taken; decline a reason; escalate to whom and why; snooze a
-    duration from SNOOZE_MINUTES (the note is optional, as for resolve). A retracted alert cannot be
+    duration offered for the alert's severity (thresholds.toml [alert_handling]: an emergency at most
+    30 min, an urgent alert 60) and, from urgent up, a reason (otherwise the note is optional, as for
+    resolve). A retracted alert cannot be
     acted on. The permission is checked here, on the server (auth.PermissionDenied); with
     `ward_ids`, an alert outside the wards this user may see is refused too. Raises RecordError
     listing every problem; nothing is written then.
@@ -96,11 +103,18 @@ def act(*, session: Session, alert_id: int, action: str, username: str, role: st
                       "nothing to act on. Its history stays visible.")
     if action in NOTE_REQUIRED and note is None:
         errors.append(NOTE_REQUIRED[action])
-    accepted = ", ".join(str(m) for m in SNOOZE_MINUTES) + " minutes"
+    handling = alert_handling()
+    offered = handling.choices(alert.severity)
+    accepted = ", ".join(str(m) for m in offered) + " minutes"
     if action == "snooze" and snooze_minutes is None:
         errors.append(f"Choose how long to snooze the alert: {accepted}.")
-    elif action == "snooze" and snooze_minutes not in SNOOZE_MINUTES:
-        errors.append(f"A snooze of {snooze_minutes} minutes is not accepted; snooze for {accepted}.")
+    elif action == "snooze" and snooze_minutes not in offered:
+        longest = handling.max_snooze_minutes[alert.severity]
+        errors.append(f"A snooze of {snooze_minutes} minutes is not accepted for {_a(alert.severity)} alert "
+                      f"(at most {snooze_text(longest)}: thresholds.toml [alert_handling]); snooze for {accepted}.")
+    if action == "snooze" and handling.needs_reason(alert.severity) and note is None:
+        errors.append(f"Give the reason for snoozing {_a(alert.severity)} alert (who is looking after it, or why "
+                      "it can wait).")
     elif action != "snooze" and snooze_minutes is not None:
         errors.append(f"Only a snooze takes a duration; to {action} the alert, give no snooze time.")
     at = now or datetime.now(timezone.utc)

@@ -37,7 +37,8 @@ BASELINE_SET = tuple(ObservationInput(code, value) for code, value in (
     ("resp_rate", 16), ("spo2", 97), ("on_oxygen", "no"), ("sbp", 125), ("heart_rate", 80), ("consciousness", "A"),
     ("temperature", "36.8")))
 NOTES = {"acknowledge": "fluid bolus 500 mL given", "decline": "known chronic hypotension",
-         "escalate": "to the ICU outreach team: SBP falling", "snooze": None, "resolve": "SBP back to 110"}
+         "escalate": "to the ICU outreach team: SBP falling", "snooze": "bolus running, Dr A reviews at 1 h",
+         "resolve": "SBP back to 110"}
 
 
 # --- level ranking (pure) --------------------------------------------------------------------------
@@ -139,14 +140,14 @@ def actions_and_audit(engine) -> tuple[list[AlertAction], list[AuditEvent]]:
 @pytest.mark.parametrize("action, status", list(alert_actions.ACTION_STATUS.items()))
 def test_each_action_records_who_what_when_and_the_level_and_sets_the_status(engine, action, status):
     _, alert = sepsis_alert(engine)
-    minutes = 120 if action == "snooze" else None
+    minutes = 60 if action == "snooze" else None   # an urgent alert: at most 1 h
     row = do(engine, alert.id, action, snooze_minutes=minutes, at=NOW + timedelta(minutes=5))
     after = the_alert(engine, sepsis.RULE.id)
     rows, audit = actions_and_audit(engine)
     assert after.status == status
     assert [(r.action, r.by, r.at, r.note, r.level_at_action, r.severity_at_action) for r in rows] == [
         (action, "dr.a", NOW + timedelta(minutes=5), NOTES[action], "qSOFA positive", "urgent")]
-    expected_until = NOW + timedelta(minutes=125) if action == "snooze" else None
+    expected_until = NOW + timedelta(minutes=65) if action == "snooze" else None
     assert rows[0].snooze_until == after.snoozed_until == expected_until and row.id == rows[0].id
     assert [(e.username, e.action, e.entity, e.entity_id) for e in audit] == [
         ("dr.a", f"alert-{action}", "alert", str(alert.id))]
@@ -166,9 +167,14 @@ def test_an_action_after_a_snooze_ends_the_snooze(engine):
     ("acknowledge", {"note": "   "}, "Say what action was taken"),
     ("decline", {"note": None}, "Give the reason for declining the alert"),
     ("escalate", {"note": ""}, "Say to whom the alert is escalated and why"),
-    ("snooze", {}, "Choose how long to snooze the alert: 30, 60, 120, 240, 480 minutes"),
-    ("snooze", {"snooze_minutes": 45}, "A snooze of 45 minutes is not accepted; snooze for 30, 60, 120, 240, 480"),
+    ("snooze", {}, "Choose how long to snooze the alert: 15, 30, 60 minutes"),
+    ("snooze", {"snooze_minutes": 45}, r"A snooze of 45 minutes is not accepted for an urgent alert \(at most 1 h: "
+                                       r"thresholds.toml \[alert_handling\]\); snooze for 15, 30, 60 minutes"),
+    # RCP 2017 Chart 4: a medium score needs hourly observations, so an urgent alert waits at most 60 min.
+    ("snooze", {"snooze_minutes": 120}, "A snooze of 120 minutes is not accepted for an urgent alert"),
     ("snooze", {"snooze_minutes": 10_000}, "not accepted"),
+    ("snooze", {"snooze_minutes": 30, "note": None}, "Give the reason for snoozing an urgent alert"),
+    ("snooze", {"snooze_minutes": 30, "note": "  "}, "Give the reason for snoozing an urgent alert"),
     ("acknowledge", {"snooze_minutes": 60}, "Only a snooze takes a duration"),
     ("silence", {}, "Action 'silence' is not known; accepted: acknowledge, decline, escalate, snooze, resolve"),
 ])
@@ -236,7 +242,7 @@ def test_an_alert_outside_the_users_wards_is_refused(engine):
 @pytest.mark.parametrize("action", ["snooze", "acknowledge", "decline", "resolve"])
 def test_a_handled_alert_that_gets_worse_is_open_again(engine, action):
     patient_id, alert = sepsis_alert(engine)
-    do(engine, alert.id, action, snooze_minutes=480 if action == "snooze" else None)
+    do(engine, alert.id, action, snooze_minutes=60 if action == "snooze" else None)
     record(engine, patient_id, 2, *SHOCK_SET)
     counts = sync(engine)
     after = the_alert(engine, sepsis.RULE.id)
@@ -274,7 +280,7 @@ def test_a_higher_stage_of_the_same_severity_reopens_an_acknowledged_alert(engin
 ])
 def test_an_equal_re_evaluation_keeps_a_snoozed_alert_snoozed(engine, correction, level):
     patient_id, alert = sepsis_alert(engine)
-    do(engine, alert.id, "snooze", snooze_minutes=240)
+    do(engine, alert.id, "snooze", snooze_minutes=60)
     with session_scope(engine) as session:
         first = repository.current_observations(session=session, patient_ids=[patient_id], codes=[correction[0]])
         repository.amend_observation(session=session, observation_id=int(first["id"].iloc[0]), value=correction[1],
@@ -286,7 +292,7 @@ def test_an_equal_re_evaluation_keeps_a_snoozed_alert_snoozed(engine, correction
         assert after.status == "retracted"
         return
     assert counts["updated"] == 1 and "RR 23/min" in after.evidence_text and after.level == level
-    assert (after.status, after.snoozed_until) == ("snoozed", NOW + timedelta(minutes=240))
+    assert (after.status, after.snoozed_until) == ("snoozed", NOW + timedelta(minutes=60))
 
 
 def test_a_better_re_evaluation_keeps_a_snoozed_alert_snoozed(engine):
@@ -671,7 +677,7 @@ def submit(at, action: str, alert_id: int):
     ("acknowledge", "fluid bolus 500 mL given", "acknowledged", "Acknowledgement recorded for"),
     ("decline", "known chronic hypotension", "declined", "Decline recorded for"),
     ("escalate", "to the ICU outreach team", "escalated", "Escalation recorded for"),
-    ("snooze", "", "snoozed", "Snooze recorded for"),
+    ("snooze", "renal team aware, creatinine again at 14:00", "snoozed", "Snooze recorded for"),
     ("resolve", "", "resolved", "Resolution recorded for"),
 ])
 def test_each_action_from_the_page_is_recorded_and_named(app_url, action, note, status, message):
@@ -680,8 +686,9 @@ def test_each_action_from_the_page_is_recorded_and_named(app_url, action, note, 
         "Acknowledge", "Decline", "Escalate", "Snooze", "Resolve"]
     alert_id = card_of(at, app_url, "aki")
     at.segmented_control(key=f"alert_action_{alert_id}").set_value(action).run()
-    if action == "snooze":
-        at.selectbox(key=f"snooze_minutes_{alert_id}").select(120)
+    if action == "snooze":   # an urgent alert: at most 1 h, with a reason (thresholds.toml [alert_handling])
+        assert at.selectbox(key=f"snooze_minutes_{alert_id}").options == ["15 min", "30 min", "1 h"]
+        at.selectbox(key=f"snooze_minutes_{alert_id}").select(60)
     if note:
         at.text_input(key=f"{alert_actions_note_key(action)}_{alert_id}").input(note)
     submit(at, action, alert_id)
@@ -731,7 +738,7 @@ def test_an_ended_snooze_and_a_worse_alert_are_back_on_the_page_saying_why(app_u
     shock = next(a for a in alerts if a.rule_id == sepsis.RULE.id and a.severity == "emergency")
     kidney = next(a for a in alerts if a.rule_id == aki.RULE.id)
     do(engine, shock.id, "snooze", snooze_minutes=30, at=now - timedelta(minutes=45))
-    do(engine, kidney.id, "snooze", snooze_minutes=480, at=now - timedelta(minutes=5))
+    do(engine, kidney.id, "snooze", snooze_minutes=60, at=now - timedelta(minutes=5))
     record(engine, kidney.patient_id, 0.5, ObservationInput("creatinine", "2.8"), source="lab-import", now=now)
     assert sync(engine, now=now)["reopened"] == 1
     engine.dispose()
@@ -772,3 +779,26 @@ def test_a_long_inbox_shows_twenty_cards_says_how_many_follow_and_shows_more_on_
     assert len(headers(at)) == 46
     assert not [b for b in at.button if b.key == "alerts_more"]
     st.cache_resource.clear()
+
+
+def test_the_page_refuses_an_urgent_snooze_without_a_reason_and_records_nothing(app_url):
+    at = inbox_page("oncologist")
+    alert_id = card_of(at, app_url, "aki")           # KDIGO stage 2: urgent
+    at.segmented_control(key=f"alert_action_{alert_id}").set_value("snooze").run()
+    assert at.text_input(key=f"{alert_actions_note_key('snooze')}_{alert_id}").label == (
+        "Reason for snoozing an urgent alert (required)")
+    submit(at, "snooze", alert_id)
+    assert "Give the reason for snoozing an urgent alert" in at.error[0].value
+    assert stored_alerts(app_url)[alert_id].status == "open"
+
+
+@pytest.mark.parametrize("severity, longest, reason", [
+    ("info", 480, False), ("warning", 480, False), ("urgent", 60, True), ("emergency", 30, True)])
+def test_each_severity_is_snoozed_at_most_as_long_as_its_monitoring_allows(severity, longest, reason):
+    """thresholds.toml [alert_handling] (RCP 2017 Chart 4: hourly observations at a medium score,
+    continuous at a high one): the longest duration offered, and one step above it refused."""
+    from monitoring.clinical.alert_handling import alert_handling
+    handling = alert_handling()
+    assert max(handling.choices(severity)) == longest and handling.needs_reason(severity) is reason
+    above = [m for m in handling.snooze_minutes if m > longest]
+    assert not above or above[0] not in handling.choices(severity)
