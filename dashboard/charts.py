@@ -250,7 +250,9 @@ def _strip_markers(data: ChartData, tz: tzinfo) -> tuple[list[dict], list[dict]]
                                 marker=dict(symbol=DOSE_SYMBOLS[status], color=DOSE_COLOURS[status], size=11,
                                             line=dict(width=1.5, color=DOSE_COLOURS[status]))))
     alert_groups: list[dict] = []
-    for severity, name in ALERT_NAMES.items():
+    # Drawn mildest first, so that an emergency is never hidden under a milder marker at the same time
+    # (plotly draws later traces on top); the legend still lists the worst first (legendrank).
+    for rank, (severity, name) in reversed(list(enumerate(ALERT_NAMES.items()))):
         a = alerts[alerts["severity"] == severity]
         if a.empty:
             continue
@@ -263,7 +265,8 @@ def _strip_markers(data: ChartData, tz: tzinfo) -> tuple[list[dict], list[dict]]
                                                      a["context"].fillna("").astype(str),
                                                      a["standard"].fillna("").astype(str))]
         alert_groups.append(dict(type="scatter", x=_local(a["onset_at"], tz), y=[0] * len(a), mode="markers",
-                                 name=name, legendgroup=f"alert-{severity}", hovertext=hover,
+                                 name=name, legendgroup=f"alert-{severity}", legendrank=1001 + rank,
+                                 hovertext=hover,
                                  hovertemplate="%{hovertext}<br>Onset " + HOVER_TIME + "<extra></extra>",
                                  marker=dict(symbol="diamond", color=SEVERITY_COLOURS[severity], size=12,
                                              line=dict(width=1, color="white"))))

@@ -353,3 +353,25 @@ def test_every_chart_travels_as_streamlit_sends_it_so_that_the_browser_draws_it_
     if name in ("labs_figure", "toxicity_grid_figure"):
         assert sent(other)["layout"]["datarevision"] != spec["layout"]["datarevision"]  # other data, another
     assert spec["layout"]["plot_bgcolor"] == "white"  # the plotly_white look, set on the figure itself
+
+
+@pytest.mark.parametrize("name", TIME_CHARTS)
+def test_an_emergency_is_drawn_over_a_milder_alert_at_the_same_time_and_listed_first(name):
+    """Issue 18: the orange febrile-neutropenia diamond hid the red septic-shock one at the same
+    moment. Plotly draws later traces on top: the worst severity comes last, the legend still lists it
+    first."""
+    same_time = frame(["onset_at", "rule_id", "level", "severity", "status", "evidence_text", "standard", "context"],
+                      [("2026-07-01T14:00Z", "sepsis-screen", "septic shock pattern", "emergency", "open", "SBP 84",
+                        "Sepsis-3", ""),
+                       ("2026-07-01T14:00Z", "febrile-neutropenia", "febrile neutropenia", "urgent", "open",
+                        "T 38.6 °C", "IDSA 2010", ""),
+                       ("2026-07-01T14:00Z", "capillary-leak", "weight gain at the warning level", "warning", "open",
+                        "+11 %", "Dutcher 2014", ""),
+                       ("2026-07-01T14:00Z", "expected-effect", "post-dose fever", "info", "open", "T 38.2 °C",
+                        "Dutcher 2014", "")])
+    fig = build(name, full_data(alerts=same_time))
+    drawn = [tr.name for tr in fig.data if (tr.name or "").startswith(("Alert", "Expected"))]
+    assert drawn == ["Expected IL-2 effect", "Alert: warning", "Alert: urgent", "Alert: emergency"]
+    ranks = {tr.name: tr.legendrank for tr in fig.data if tr.name in drawn}
+    assert sorted(drawn, key=ranks.get) == ["Alert: emergency", "Alert: urgent", "Alert: warning",
+                                            "Expected IL-2 effect"]
