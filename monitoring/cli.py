@@ -9,7 +9,7 @@ import sys
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from monitoring.config import SettingsError, load_settings
+from monitoring.config import SECRET_SETTINGS, SettingsError, load_settings
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -474,6 +474,29 @@ def _ward_ids(session, codes: list[str]) -> tuple[list[int], str | None]:
     return [wards[code] for code in codes], None
 
 
+def _cmd_alerts_notify_retry(args: argparse.Namespace) -> int:
+    """il2-monitor alerts notify-retry: send again every escalation whose latest notification failed
+    (monitoring.services.notify); exit status 1 while any still fails, for a timer's log."""
+    from monitoring.services import notify
+    from monitoring.store.db import make_engine, schema_problem
+
+    settings = load_settings()
+    engine = make_engine(settings.database_url)
+    try:
+        if (problem := schema_problem(engine)) is not None:
+            print(f"il2-monitor: {problem}", file=sys.stderr)
+            return 2
+        tried = notify.retry_failed(engine=engine, settings=settings)
+    finally:
+        engine.dispose()
+    for attempt in tried:
+        print(f"alert {attempt.alert_id}, escalation {attempt.action_id}, try {attempt.attempt}: {attempt.outcome} "
+              f"({attempt.detail})")
+    still = sum(a.outcome == notify.FAILED for a in tried)
+    print(f"{len(tried)} failed notification{'s' * (len(tried) != 1)} tried again, {still} still failing")
+    return 1 if still else 0
+
+
 def _cmd_alerts_sync(args: argparse.Namespace) -> int:
     """il2-monitor alerts sync [--ward CODE]: re-evaluate a ward's patients (or every patient) and store
     the alerts, as a save does; for a schedule (cron, a systemd timer), so that time-driven findings
@@ -532,7 +555,7 @@ def _cmd_settings(args: argparse.Namespace) -> int:
     settings = load_settings()
     for name, field in Settings.model_fields.items():
         value = getattr(settings, name)
-        shown = ("set (hidden)" if value else "not set") if name == "export_key" else \
+        shown = ("set (hidden)" if value else "not set") if field.validation_alias in SECRET_SETTINGS else \
             _safe_url(value) if name == "database_url" else "" if value is None else value
         print(f"{field.validation_alias}={shown}")
     return 0
@@ -787,6 +810,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                   "(for a schedule)")
     sync.add_argument("--ward", action="append", help="ward code (repeatable; default every ward)")
     sync.set_defaults(handler=_cmd_alerts_sync)
+    retry = alert_commands.add_parser("notify-retry", help="send again every escalation whose notification failed "
+                                                           "(for a schedule)")
+    retry.set_defaults(handler=_cmd_alerts_notify_retry)
     commands.add_parser("export-key", help="print a new random export key (128 bits) for the pseudonyms; keep it "
                                            "apart from the files").set_defaults(handler=_cmd_export_key)
     settings = commands.add_parser("settings", help="the settings in force (secrets hidden), or their documentation")

@@ -6,13 +6,14 @@ it is current), so operators never have to read code to configure a ward.
 """
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -113,6 +114,57 @@ class Settings(BaseSettings):
                     "exports); at least 32 random characters (128 bits; `il2-monitor export-key` makes one); never "
                     "written into an export, never shown. Read by the CLI only.")
 
+    notifier: Literal["none", "smtp", "webhook"] = Field(
+        "none", validation_alias="IL2_NOTIFIER",
+        description="How an escalated alert reaches the person or role it names: `smtp` (e-mail), `webhook` (a JSON "
+                    "POST to a hospital's paging or messaging gateway) or `none` (the escalation is stored and shown, "
+                    "nobody is told: the inbox says so). A failed notification never loses the escalation.")
+    smtp_host: str = Field("", validation_alias="IL2_SMTP_HOST", description="SMTP server (notifier `smtp`).")
+    smtp_port: int = Field(25, ge=1, le=65535, validation_alias="IL2_SMTP_PORT", description="SMTP port.")
+    smtp_from: str = Field("", validation_alias="IL2_SMTP_FROM",
+                           description="The sender address of the e-mails (notifier `smtp`).")
+    smtp_starttls: bool = Field(False, validation_alias="IL2_SMTP_STARTTLS",
+                                description="Upgrade the SMTP connection with STARTTLS before signing in.")
+    smtp_user: str = Field("", validation_alias="IL2_SMTP_USER",
+                           description="SMTP user name, when the server asks for one.")
+    smtp_password: SecretStr | None = Field(None, validation_alias="IL2_SMTP_PASSWORD",
+                                            description="SMTP password (secret: never shown).")
+    webhook_url: str = Field("", validation_alias="IL2_WEBHOOK_URL",
+                             description="The gateway that receives a JSON POST per escalation (notifier `webhook`); "
+                                         "http or https.")
+    webhook_token: SecretStr | None = Field(None, validation_alias="IL2_WEBHOOK_TOKEN",
+                                            description="Bearer token sent to the webhook (secret: never shown).")
+    role_addresses: dict[str, str] = Field(
+        {}, validation_alias="IL2_ROLE_ADDRESSES",
+        description="E-mail address of each role's on-call list, as JSON (`{\"oncologist\": "
+                    "\"onc-oncall@hospital.example\"}`). A role without one is sent to the active accounts of "
+                    "that role that have an e-mail address.")
+    notify_timeout_s: float = Field(10, gt=0, le=120, validation_alias="IL2_NOTIFY_TIMEOUT_S",
+                                    description="How long a notification waits for the server before it is "
+                                                "recorded as failed (seconds).")
+
+    @field_validator("role_addresses", mode="before")
+    @classmethod
+    def _role_addresses(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            found = json.loads(value)
+        except json.JSONDecodeError:
+            raise ValueError('is not JSON such as {"oncologist": "onc-oncall@hospital.example"}') from None
+        if not isinstance(found, dict) or not all(isinstance(v, str) and "@" in v for v in found.values()):
+            raise ValueError("must map each role to one e-mail address, as "
+                             '{"oncologist": "onc-oncall@hospital.example"}')
+        return found
+
+    @model_validator(mode="after")
+    def _notifier_configured(self) -> Settings:
+        if self.notifier == "smtp" and not (self.smtp_host and self.smtp_from):
+            raise ValueError("IL2_NOTIFIER smtp needs IL2_SMTP_HOST and IL2_SMTP_FROM")
+        if self.notifier == "webhook" and not self.webhook_url.startswith(("http://", "https://")):
+            raise ValueError("IL2_NOTIFIER webhook needs IL2_WEBHOOK_URL, an http:// or https:// address")
+        return self
+
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
                                    env_settings: PydanticBaseSettingsSource,
@@ -147,6 +199,9 @@ class Settings(BaseSettings):
             raise ValueError("is not an IANA time zone such as Europe/London") from None
 
 
+SECRET_SETTINGS = ("IL2_EXPORT_KEY", "IL2_SMTP_PASSWORD", "IL2_WEBHOOK_TOKEN")
+
+
 def setting_names() -> dict[str, str]:
     """Field name -> environment name, in declaration order."""
     return {name: str(field.validation_alias) for name, field in Settings.model_fields.items()}
@@ -163,9 +218,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     except ValidationError as error:
         problems = []
         for item in error.errors():
-            name = str(item["loc"][0]) if item["loc"] else "setting"
-            shown = "(secret)" if name == "IL2_EXPORT_KEY" else repr(item.get("input"))
-            problems.append(f"{name} {shown}: {item['msg'].removeprefix('Value error, ').rstrip('.')}.")
+            message = item["msg"].removeprefix("Value error, ").rstrip(".")
+            if not item["loc"]:   # a rule across settings names them itself
+                problems.append(f"{message}.")
+                continue
+            name = str(item["loc"][0])
+            shown = "(secret)" if name in SECRET_SETTINGS else repr(item.get("input"))
+            problems.append(f"{name} {shown}: {message}.")
         raise SettingsError(" ".join(problems)) from None
 
 

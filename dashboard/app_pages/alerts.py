@@ -15,7 +15,7 @@ from monitoring.clinical.alert_handling import alert_handling
 from monitoring.clinical.rules.common import SEVERITIES
 from monitoring.clinical.vocabulary import ALERT_ACTIONS
 from monitoring.errors import RecordError
-from monitoring.services import alert_actions, auth
+from monitoring.services import alert_actions, auth, notify
 from monitoring.services.transactions import read_scope, session_scope
 from monitoring.timefmt import elapsed_text, local_text
 from monitoring.views.lists import visible_wards, ward_patient_list
@@ -25,7 +25,7 @@ ACTION_LABELS = {"acknowledge": "Acknowledge", "decline": "Decline", "escalate":
                  "resolve": "Resolve"}
 # The note field of each action: what it must say, and whether it is required (alert_actions.NOTE_REQUIRED).
 NOTE_LABELS = {"acknowledge": "Action taken (required)", "decline": "Reason for declining (required)",
-               "escalate": "Escalated to whom, and why (required)", "snooze": "Note (optional)",
+               "escalate": "Why, and what they should look at (required)", "snooze": "Note (optional)",
                "resolve": "Note (optional)"}
 NOTE_KEYS = {"acknowledge": "ack_note", "decline": "decline_note", "escalate": "escalate_note",
              "snooze": "snooze_note", "resolve": "resolve_note"}
@@ -39,7 +39,15 @@ SHOWN_KEY = "alerts_shown"
 
 user = require("view_patients")
 st.title("Alert inbox")
-tz = get_settings().timezone
+settings = get_settings()
+tz = settings.timezone
+NOTIFIER_TEXT = {"none": "No notifier is configured: the escalation is stored and shown here, but nobody is told "
+                         "by the monitor. Tell them yourself.",
+                 "smtp": "The person or role is sent an e-mail naming the ward and bed, not the patient; your note "
+                         "is sent as written, so do not type the patient's name or record number in it.",
+                 "webhook": "The hospital's paging gateway is sent the escalation with the ward and bed, not the "
+                            "patient; your note is sent as written, so do not type the patient's name or record "
+                            "number in it."}
 handling = alert_handling()
 now = datetime.now(timezone.utc)
 allowed = [a for a in ALERT_ACTIONS if auth.may(user["role"], alert_actions.ACTION_PERMISSION[a])]
@@ -66,6 +74,9 @@ show_handled = handled_col.toggle("Show handled alerts", key="show_handled",
 with read_scope(get_engine()) as session:
     alerts = alert_actions.inbox(session=session, patient_ids=patient_ids[chosen_patient], now=now,
                                  include_handled=show_handled, include_info=True, tz=tz)
+    targets = alert_actions.escalation_targets(session=session)
+    # Every try at telling the person an alert was escalated to, shown on its card.
+    tries = notify.attempts(session=session, alert_ids=[int(i) for i in alerts["id"]])
 is_expected = alerts["severity"] == "info"
 show_expected = expected_col.toggle(f"Show expected IL-2 effects ({int(is_expected.sum())})", key="show_expected",
                                     help="Fever (up to 40 °C), rigors or tachycardia (up to 140/min) in the "
@@ -110,11 +121,41 @@ def status_text(a) -> str:
     return a.status_text
 
 
+def show_notifications(a) -> None:
+    """The escalation's notification tries on its card, and a Retry when the latest failed."""
+    found = tries.get(int(a.id), [])
+    if not found:
+        return
+    lines = [f"{local_text(t['at'], tz)} · try {t['attempt']} · {t['channel']}: "
+             f"{attempt_text(t['outcome'], t['recipient'], t['detail'])}" for t in found]
+    st.caption("Notification: " + " | ".join(lines))
+    last = found[-1]
+    if last["outcome"] == notify.FAILED and "escalate" in allowed:
+        if st.button("Retry the notification", key=f"retry_notify_{a.id}"):
+            again = notify.deliver(engine=get_engine(), action_id=int(last["action_id"]), settings=settings)
+            st.session_state[FEEDBACK_KEY] = (f"Notification of {bed_text(a)} · {a.rule_id}, try {again.attempt}: "
+                                              + attempt_text(again.outcome, again.recipient, again.detail))
+            st.rerun()
+
+
+def attempt_text(outcome: str, recipient: str, detail: str | None) -> str:
+    """'Notified oncall@x (e-mail accepted ...).' / 'NOT notified: ...' for the feedback and the card."""
+    if outcome == notify.SENT:
+        return f"Notified {recipient} ({detail})."
+    if outcome == notify.NOT_SENT:
+        return "Nobody was notified: no notifier is configured (IL2_NOTIFIER); tell them yourself."
+    return f"NOT notified ({detail}); the escalation is kept: retry below, or tell them yourself."
+
+
 def action_form(a, action: str) -> None:
     """The form of one action on one alert; records it, or shows why nothing was recorded."""
     with st.form(f"{action}_form_{a.id}"):
-        minutes = None
+        minutes, target = None, None
         label = NOTE_LABELS[action]
+        if action == "escalate":
+            target = st.selectbox("Escalate to", list(targets), index=None, key=f"escalate_to_{a.id}",
+                                  format_func=targets.get, placeholder="Choose a role or a person")
+            st.caption(NOTIFIER_TEXT[settings.notifier])
         if action == "snooze":
             # Only the durations this severity allows (thresholds.toml [alert_handling]).
             offered = handling.choices(a.severity)
@@ -132,8 +173,9 @@ def action_form(a, action: str) -> None:
     try:
         with session_scope(get_engine()) as session:
             row = alert_actions.act(session=session, alert_id=int(a.id), action=action, username=user["username"],
-                                    role=user["role"], note=note, snooze_minutes=minutes,
+                                    role=user["role"], note=note, snooze_minutes=minutes, escalate_to=target,
                                     now=datetime.now(timezone.utc), ward_ids=user["ward_ids"])
+            action_id = int(row.id)
     except (RecordError, auth.PermissionDenied) as refused:
         for message in getattr(refused, "errors", [str(refused)]):
             st.error(message)
@@ -141,11 +183,17 @@ def action_form(a, action: str) -> None:
         return
     until = f" until {local_text(row.snooze_until, tz)}" if row.snooze_until else ""
     said = f": “{row.note}”" if row.note else ""
+    to = f" to {targets.get(target, target)}" if target else ""
+    told = ""
+    if action == "escalate":
+        # Stored first (committed above); telling them comes after and can fail without losing it.
+        attempt = notify.deliver(engine=get_engine(), action_id=action_id, settings=settings)
+        told = " " + attempt_text(attempt.outcome, attempt.recipient, attempt.detail)
     st.session_state[FEEDBACK_KEY] = (
-        f"{DONE[action]} recorded for {bed_text(a)} · {a.patient}, {a.rule_id} ({a.level}){until}, by "
-        f"{user['display_name']} at {local_text(row.at, tz)}{said}.")
+        f"{DONE[action]} recorded for {bed_text(a)} · {a.patient}, {a.rule_id} ({a.level}){to}{until}, by "
+        f"{user['display_name']} at {local_text(row.at, tz)}{said}.{told}")
     # Close the form and empty its note, so the same action is not recorded twice by a second click.
-    for key in (f"alert_action_{a.id}", f"{NOTE_KEYS[action]}_{a.id}"):
+    for key in (f"alert_action_{a.id}", f"{NOTE_KEYS[action]}_{a.id}", f"escalate_to_{a.id}"):
         st.session_state.pop(key, None)
     st.rerun()
 
@@ -168,6 +216,7 @@ for a in shown.head(limit).itertuples():
             st.markdown(f"**IL-2 context:** {a.context}")
         st.caption(f"Standard: {a.standard} · rule version {a.rule_version}")
         st.markdown(last_action_text(a))
+        show_notifications(a)
         choice = st.segmented_control("Act on this alert", allowed, key=f"alert_action_{a.id}",
                                       format_func=ACTION_LABELS.get)
         if choice is not None:

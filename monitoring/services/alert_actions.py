@@ -36,8 +36,10 @@ ACTION_PERMISSION = {action: "escalate_alerts" if action == "escalate" else "act
 NOTE_REQUIRED = {
     "acknowledge": "Say what action was taken to acknowledge the alert (for example 'fluid bolus 500 mL given').",
     "decline": "Give the reason for declining the alert.",
-    "escalate": "Say to whom the alert is escalated and why.",
+    "escalate": "Say why the alert is escalated (what the person you name should look at).",
 }
+# The roles an alert is escalated to (the clinicians; quality and admin do not take clinical calls).
+ESCALATION_ROLES = ("oncologist", "nurse")
 # Statuses that need someone's attention; a snoozed alert joins them when its snooze ends.
 NEEDS_ATTENTION = ("open", "escalated")
 # Handled alerts leave the inbox; alerting.sync_alerts reopens one that gets worse.
@@ -72,9 +74,19 @@ def worse_than_at_latest_action(*, session: Session, alert: Alert) -> bool:
                     new_severity=alert.severity, new_level=alert.level, rule_id=alert.rule_id)
 
 
+def escalation_targets(*, session: Session) -> dict[str, str]:
+    """Whom an alert can be escalated to: each clinical role, then each active clinician by name
+    ('role:oncologist' -> 'Oncologist (role)', 'user:dr.a' -> 'Dr A (oncologist)')."""
+    targets = {f"role:{role}": f"{role.capitalize()} (role)" for role in ESCALATION_ROLES}
+    users = session.execute(select(User.username, User.display_name, User.role)
+                            .where(User.is_active, User.role.in_(ESCALATION_ROLES)).order_by(User.display_name)).all()
+    targets.update({f"user:{name}": f"{shown} ({role})" for name, shown, role in users})
+    return targets
+
+
 def act(*, session: Session, alert_id: int, action: str, username: str, role: str | None, note: str | None = None,
         snooze_minutes: int | None = None, now: datetime | None = None,
-        ward_ids: Sequence[int] | None = None) -> AlertAction:
+        ward_ids: Sequence[int] | None = None, escalate_to: str | None = None) -> AlertAction:
     """Record one action on an alert and set the alert's status.
 
     acknowledge needs the action taken; decline a reason; escalate to whom and why; snooze a
@@ -117,6 +129,12 @@ def act(*, session: Session, alert_id: int, action: str, username: str, role: st
                       "it can wait).")
     elif action != "snooze" and snooze_minutes is not None:
         errors.append(f"Only a snooze takes a duration; to {action} the alert, give no snooze time.")
+    targets = escalation_targets(session=session) if action == "escalate" else {}
+    if action == "escalate" and escalate_to not in targets:
+        errors.append(f"Name whom the alert is escalated to (a role or a person): '{escalate_to or ''}' is not one of "
+                      f"{', '.join(targets)}.")
+    elif action != "escalate" and escalate_to is not None:
+        errors.append(f"Only an escalation names whom it goes to; to {action} the alert, name nobody.")
     at = now or datetime.now(timezone.utc)
     if at.utcoffset() is None:
         errors.append(f"Action time {at.isoformat()} has no time zone; give a time zone-aware time.")
@@ -126,7 +144,7 @@ def act(*, session: Session, alert_id: int, action: str, username: str, role: st
     before = {"status": alert.status, "snoozed_until": None if alert.snoozed_until is None
               else alert.snoozed_until.isoformat()}
     row = AlertAction(alert_id=alert.id, action=action, at=at, by=username, note=note, snooze_until=until,
-                      level_at_action=alert.level, severity_at_action=alert.severity)
+                      level_at_action=alert.level, severity_at_action=alert.severity, escalated_to=escalate_to)
     alert.status = ACTION_STATUS[action]
     # Any action but a snooze ends a running snooze: the alert is no longer waiting for its time.
     alert.snoozed_until = until
@@ -135,7 +153,8 @@ def act(*, session: Session, alert_id: int, action: str, username: str, role: st
     write_audit(session=session, username=username, action=f"alert-{action}", entity="alert", entity_id=alert.id,
                 before=before, after={"status": alert.status, "snoozed_until": None if until is None
                                       else until.isoformat(), "note": note, "level": alert.level,
-                                      "severity": alert.severity, "action_id": row.id})
+                                      "severity": alert.severity, "action_id": row.id,
+                                      **({"escalated_to": escalate_to} if escalate_to else {})})
     return row
 
 

@@ -237,6 +237,22 @@ class AlertAction(SQLModel, table=True):
     level_at_action: str | None = Field(default=None, max_length=120)
     # ... and its severity, so 'worse' compares severity first, then the level within the rule.
     severity_at_action: str | None = Field(default=None, max_length=16)
+    # An escalation names whom it goes to: a role ("role:oncologist") or a person ("user:dr.a").
+    escalated_to: str | None = Field(default=None, max_length=120)
+
+
+class NotificationAttempt(SQLModel, table=True):
+    """One try at telling someone of an escalation (issue 18), append-only: the escalation is stored
+    first and never depends on it; a failed try is followed by a retry, each its own row."""
+    id: int | None = Field(default=None, primary_key=True)
+    action_id: int = Field(foreign_key="alertaction.id", index=True)
+    alert_id: int = Field(foreign_key="alert.id", index=True)
+    channel: str = Field(max_length=16)          # smtp, webhook, none
+    recipient: str = Field(max_length=254)       # the addresses or the gateway the message went to
+    attempt: int = 1
+    at: datetime = Field(default_factory=utc_now)
+    outcome: str = Field(max_length=16)          # sent, failed, not sent (no notifier configured)
+    detail: str | None = None                    # the server's answer or the error, never a secret
 
 
 class User(SQLModel, table=True):
@@ -301,4 +317,5 @@ class AuditEvent(SQLModel, table=True):
     after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
 
 
-APPEND_ONLY_TABLES = ("observation", "doseevent", "dosedecision", "eligibilityanswer", "alertaction", "auditevent")
+APPEND_ONLY_TABLES = ("observation", "doseevent", "dosedecision", "eligibilityanswer", "alertaction", "auditevent",
+                      "notificationattempt")

@@ -113,6 +113,8 @@ _USUAL = object()  # the note NOTES gives the action
 
 
 def do(engine, alert_id, action, *, role="oncologist", username="dr.a", note=_USUAL, at=NOW, **kwargs) -> AlertAction:
+    if action == "escalate":
+        kwargs.setdefault("escalate_to", "role:oncologist")
     with session_scope(engine) as session:
         return act(session=session, alert_id=alert_id, action=action, username=username, role=role,
                    note=NOTES.get(action) if note is _USUAL else note, now=at, **kwargs)
@@ -166,7 +168,11 @@ def test_an_action_after_a_snooze_ends_the_snooze(engine):
     ("acknowledge", {"note": None}, "Say what action was taken to acknowledge the alert"),
     ("acknowledge", {"note": "   "}, "Say what action was taken"),
     ("decline", {"note": None}, "Give the reason for declining the alert"),
-    ("escalate", {"note": ""}, "Say to whom the alert is escalated and why"),
+    ("escalate", {"note": ""}, "Say why the alert is escalated"),
+    ("escalate", {"escalate_to": None},
+     "Name whom the alert is escalated to \\(a role or a person\\): '' is not one of role:oncologist, role:nurse"),
+    ("escalate", {"escalate_to": "role:quality"}, "'role:quality' is not one of"),
+    ("acknowledge", {"escalate_to": "role:oncologist"}, "Only an escalation names whom it goes to"),
     ("snooze", {}, "Choose how long to snooze the alert: 15, 30, 60 minutes"),
     ("snooze", {"snooze_minutes": 45}, r"A snooze of 45 minutes is not accepted for an urgent alert \(at most 1 h: "
                                        r"thresholds.toml \[alert_handling\]\); snooze for 15, 30, 60 minutes"),
@@ -477,7 +483,7 @@ def test_upgrade_works_on_a_fresh_database_and_on_one_at_0003(empty_url, start):
     upgrade(empty_url)
     engine = make_engine(empty_url)
     try:
-        assert current_revision(engine) == "0012"  # the latest migration
+        assert current_revision(engine) == "0013"  # the latest migration
         columns = inspect(engine)
         assert {"reason_criteria", "reason_note"} <= {c["name"] for c in columns.get_columns("doseevent")}
         assert "ix_observation_patient_time" in [i["name"] for i in columns.get_indexes("observation")]
@@ -532,7 +538,7 @@ def test_upgrading_a_populated_database_gives_every_patient_a_random_pseudo_id_a
     upgrade_to(empty_url)   # and on to the latest: 0011 drops ward.timezone under the patients' foreign keys,
     engine = make_engine(empty_url)   # 0012 widens the alert levels (declared type only on SQLite)
     try:
-        assert current_revision(engine) == "0012"
+        assert current_revision(engine) == "0013"
         assert "timezone" not in {c["name"] for c in inspect(engine).get_columns("ward")}
         levels = {c["name"]: getattr(c["type"], "length", None) for c in inspect(engine).get_columns("alert")}
         assert levels["level"] == 120
@@ -650,12 +656,16 @@ def test_a_nurse_sees_only_her_wards_and_may_only_escalate(app_url):
     assert all(w.options == ["Escalate"] for w in at.segmented_control)
     alert_id = card_of(at, app_url, "sepsis-screen")
     at.segmented_control(key=f"alert_action_{alert_id}").set_value("escalate").run()
+    assert at.selectbox(key=f"escalate_to_{alert_id}").options[:2] == ["Oncologist (role)", "Nurse (role)"]
+    at.selectbox(key=f"escalate_to_{alert_id}").set_value("role:oncologist")
     at.text_input(key=f"escalate_note_{alert_id}").input("ICU outreach called, SBP 85")
     submit(at, "escalate", alert_id)
     assert not at.error
     assert at.success[0].value.startswith("Escalation recorded for B2 · Person, Test (synthetic), sepsis-screen "
-                                          "(septic shock pattern), by Demo nurse at ")
+                                          "(septic shock pattern) to Oncologist (role), by Demo nurse at ")
     assert "“ICU outreach called, SBP 85”" in at.success[0].value
+    # No notifier in the tests' settings: the nurse is told that nobody was notified, never left to assume it.
+    assert "Nobody was notified: no notifier is configured" in at.success[0].value
     # The form closes, so a second click cannot record the same escalation twice.
     assert at.segmented_control(key=f"alert_action_{alert_id}").value is None
     assert not [b for b in at.button if b.key == f"escalate_submit_{alert_id}"]
@@ -689,12 +699,15 @@ def test_each_action_from_the_page_is_recorded_and_named(app_url, action, note, 
     if action == "snooze":   # an urgent alert: at most 1 h, with a reason (thresholds.toml [alert_handling])
         assert at.selectbox(key=f"snooze_minutes_{alert_id}").options == ["15 min", "30 min", "1 h"]
         at.selectbox(key=f"snooze_minutes_{alert_id}").select(60)
+    if action == "escalate":
+        at.selectbox(key=f"escalate_to_{alert_id}").set_value("role:nurse")
     if note:
         at.text_input(key=f"{alert_actions_note_key(action)}_{alert_id}").input(note)
     submit(at, action, alert_id)
     assert not at.error
     success = at.success[0].value
-    assert success.startswith(f"{message} B1 · Person, Test (synthetic), aki (KDIGO stage 2 (creatinine))")
+    assert success.startswith(f"{message} B1 · Person, Test (synthetic), aki (KDIGO stage 2 (creatinine))"
+                              + (" to Nurse (role)" if action == "escalate" else ""))
     assert "by Demo oncologist at " in success and (f"“{note}”" in success) is bool(note)
     if action == "snooze":
         assert " until " in success
@@ -720,14 +733,14 @@ def alert_actions_note_key(action: str) -> str:
 @pytest.mark.parametrize("action, message", [
     ("acknowledge", "Say what action was taken to acknowledge the alert"),
     ("decline", "Give the reason for declining the alert."),
-    ("escalate", "Say to whom the alert is escalated and why."),
+    ("escalate", "Say why the alert is escalated"),
 ])
 def test_an_action_without_its_note_is_refused_on_the_page_and_nothing_is_recorded(app_url, action, message):
     at = inbox_page("oncologist")
     alert_id = card_of(at, app_url, "aki")
     at.segmented_control(key=f"alert_action_{alert_id}").set_value(action).run()
     submit(at, action, alert_id)
-    assert message in at.error[0].value and at.error[-1].value == "Nothing was recorded."
+    assert message in "\n".join(e.value for e in at.error) and at.error[-1].value == "Nothing was recorded."
     assert not at.success and stored_alerts(app_url)[alert_id].status == "open"
 
 

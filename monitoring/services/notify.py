@@ -1,0 +1,217 @@
+"""Telling the person or role an alert is escalated to (issue 18 item 2).
+
+The escalation is an AlertAction, stored and committed first (monitoring.services.alert_actions.act);
+telling someone comes after, outside that transaction, and can fail without losing it. Each try is a
+NotificationAttempt row (append-only) with its outcome: sent, failed (with the server's answer or the
+error) or "not sent" when no notifier is configured (IL2_NOTIFIER=none: the inbox then says nobody was
+told). A failed escalation is tried again by `retry_failed` (the inbox's Retry button, or
+`il2-monitor notifications retry` from a timer).
+
+Notifiers (monitoring.config.Settings.notifier):
+- smtp: an e-mail (stdlib smtplib) to the role's on-call address (IL2_ROLE_ADDRESSES) or to the active
+  accounts of that role with an e-mail address, or to the person's address;
+- webhook: a JSON POST (stdlib urllib) to a hospital's paging or messaging gateway, which routes it by
+  the `to` field; a bearer token when IL2_WEBHOOK_TOKEN is set.
+
+The message names the ward, the bed, the rule, level and severity, the evidence and who escalated and
+why; never the patient's name, record number or birth date (e-mail and gateways leave the hospital's
+record system). The network is never used inside a database transaction: a slow mail server must not
+hold the SQLite writers' lock.
+"""
+from __future__ import annotations
+
+import json
+import smtplib
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.message import EmailMessage
+
+from sqlalchemy import Engine, func, select
+from sqlmodel import Session, col
+
+from monitoring.config import Settings
+from monitoring.services.transactions import read_scope, session_scope
+from monitoring.store.models import Alert, AlertAction, Bed, NotificationAttempt, Patient, User, Ward
+
+SENT, FAILED, NOT_SENT = "sent", "failed", "not sent"
+
+
+class NotifyError(Exception):
+    """A notification could not be delivered; the message says what the server or network answered."""
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One escalation's message, built from the store (no identifier of the patient)."""
+    alert_id: int
+    action_id: int
+    to: str                       # "role:oncologist" or "user:dr.a"
+    addresses: tuple[str, ...]    # e-mail addresses (smtp); may be empty
+    subject: str
+    body: str
+    payload: dict = field(default_factory=dict)
+
+
+def describe_target(to: str | None) -> str:
+    """'the oncologist role', 'dr.a': how an escalation's target is shown."""
+    if not to:
+        return "nobody named"
+    kind, _, name = to.partition(":")
+    return f"the {name} role" if kind == "role" else name
+
+
+def notice_for(*, session: Session, action_id: int, settings: Settings) -> Notice:
+    """The message of an escalation (AlertAction id), with its recipients' addresses."""
+    action = session.get(AlertAction, action_id)
+    if action is None or action.action != "escalate":
+        raise ValueError(f"Action {action_id} is not an escalation.")
+    alert = session.get(Alert, action.alert_id)
+    assert alert is not None   # a foreign key
+    place = session.execute(select(col(Ward.name), col(Bed.label)).select_from(Patient)
+                            .join(Ward, col(Ward.id) == col(Patient.ward_id), isouter=True)
+                            .join(Bed, col(Bed.id) == col(Patient.bed_id), isouter=True)
+                            .where(col(Patient.id) == alert.patient_id)).first()
+    ward, bed = (place or (None, None))
+    where = f"{ward or 'no ward'}, {bed or 'no bed'}"
+    to = action.escalated_to or ""
+    subject = f"[IL-2 monitor] {alert.severity.upper()} escalated: {where}: {alert.rule_id} ({alert.level})"
+    body = "\n".join([
+        f"An alert was escalated to {describe_target(to)} by {action.by} at {action.at:%Y-%m-%d %H:%M} UTC.",
+        "",
+        f"Where: {where}",
+        f"Alert: {alert.rule_id}, {alert.level} ({alert.severity})",
+        f"Evidence: {alert.evidence_text or ''}",
+        f"Why escalated: {action.note or ''}",
+        "",
+        "Open the Alert inbox of the IL-2 Toxicity Monitor for the patient and the full evidence.",
+        "Decision support only: check the basis of the alert before acting.",
+    ])
+    payload = {"alert_id": alert.id, "action_id": action.id, "to": to, "severity": alert.severity,
+               "rule": alert.rule_id, "level": alert.level, "ward": ward, "bed": bed,
+               "evidence": alert.evidence_text, "note": action.note, "by": action.by,
+               "at": action.at.astimezone(timezone.utc).isoformat()}
+    return Notice(alert_id=action.alert_id, action_id=action_id, to=to,
+                  addresses=_addresses(session=session, to=to, settings=settings),
+                  subject=subject, body=body, payload=payload)
+
+
+def _addresses(*, session: Session, to: str, settings: Settings) -> tuple[str, ...]:
+    kind, _, name = to.partition(":")
+    if kind == "role":
+        if name in settings.role_addresses:
+            return (settings.role_addresses[name],)
+        found = session.scalars(select(col(User.email))
+                                .where(col(User.role) == name, col(User.is_active), col(User.email).is_not(None))
+                                .order_by(col(User.username))).all()
+        return tuple(e for e in found if e)
+    email = session.scalar(select(col(User.email)).where(col(User.username) == name, col(User.is_active)))
+    return (email,) if email else ()
+
+
+def send(notice: Notice, settings: Settings) -> tuple[str, str, str]:
+    """Deliver a notice through the configured notifier: (outcome, recipient, detail). Never raises for
+    a delivery problem (the outcome says failed, the detail what went wrong)."""
+    if settings.notifier == "none":
+        return NOT_SENT, "-", "no notifier is configured (IL2_NOTIFIER=none): nobody was told"
+    try:
+        if settings.notifier == "smtp":
+            recipient = ", ".join(notice.addresses)
+            return SENT, recipient, _send_mail(notice, settings)
+        return SENT, settings.webhook_url, _post(notice, settings)
+    except NotifyError as error:
+        recipient = ", ".join(notice.addresses) if settings.notifier == "smtp" else settings.webhook_url
+        return FAILED, recipient or "-", str(error)
+
+
+def _send_mail(notice: Notice, settings: Settings) -> str:
+    if not notice.addresses:
+        raise NotifyError(f"no e-mail address for {describe_target(notice.to)} (set IL2_ROLE_ADDRESSES, or an "
+                          "address on the account)")
+    message = EmailMessage()
+    message["Subject"], message["From"], message["To"] = notice.subject, settings.smtp_from, ", ".join(notice.addresses)
+    message.set_content(notice.body)
+    try:
+        with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.notify_timeout_s) as smtp:
+            if settings.smtp_starttls:
+                smtp.starttls()
+            if settings.smtp_user:
+                password = settings.smtp_password.get_secret_value() if settings.smtp_password else ""
+                smtp.login(settings.smtp_user, password)
+            refused = smtp.send_message(message)
+    except (OSError, smtplib.SMTPException) as error:
+        raise NotifyError(f"e-mail not sent: {type(error).__name__}: {error}") from None
+    if refused:
+        raise NotifyError(f"e-mail refused for {', '.join(refused)}")
+    return f"e-mail accepted by {settings.smtp_host}:{settings.smtp_port}"
+
+
+def _post(notice: Notice, settings: Settings) -> str:
+    request = urllib.request.Request(settings.webhook_url, data=json.dumps(notice.payload).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    if settings.webhook_token is not None:
+        request.add_header("Authorization", f"Bearer {settings.webhook_token.get_secret_value()}")
+    try:
+        with urllib.request.urlopen(request, timeout=settings.notify_timeout_s) as response:  # noqa: S310 (http/s only)
+            return f"gateway answered HTTP {response.status}"
+    except urllib.error.HTTPError as error:
+        raise NotifyError(f"gateway answered HTTP {error.code} {error.reason}") from None
+    except (OSError, ValueError) as error:
+        raise NotifyError(f"gateway not reached: {type(error).__name__}: {error}") from None
+
+
+def record(*, session: Session, notice: Notice, outcome: str, recipient: str, detail: str, channel: str,
+           now: datetime) -> NotificationAttempt:
+    """Store one try (append-only); its number counts the earlier tries of the same escalation."""
+    tried = session.scalar(select(func.count()).select_from(NotificationAttempt)
+                           .where(col(NotificationAttempt.action_id) == notice.action_id)) or 0
+    row = NotificationAttempt(action_id=notice.action_id, alert_id=notice.alert_id, channel=channel,
+                              recipient=recipient[:254], attempt=tried + 1, at=now, outcome=outcome, detail=detail)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def deliver(*, engine: Engine, action_id: int, settings: Settings, now: datetime | None = None) -> NotificationAttempt:
+    """Build, send and record the notice of one escalation: read, then the network with no transaction
+    open, then one short write."""
+    with read_scope(engine) as session:
+        notice = notice_for(session=session, action_id=action_id, settings=settings)
+    outcome, recipient, detail = send(notice, settings)
+    with session_scope(engine) as session:
+        row = record(session=session, notice=notice, outcome=outcome, recipient=recipient, detail=detail,
+                     channel=settings.notifier, now=now or datetime.now(timezone.utc))
+        session.expunge(row)
+    return row
+
+
+def failed_escalations(*, session: Session, alert_ids: list[int] | None = None) -> list[int]:
+    """Escalations (AlertAction ids) whose latest try failed: the ones a retry sends again."""
+    latest = (select(col(NotificationAttempt.action_id), func.max(col(NotificationAttempt.id)).label("last"))
+              .group_by(col(NotificationAttempt.action_id)).subquery())
+    query = (select(col(NotificationAttempt.action_id)).join(latest, latest.c.last == col(NotificationAttempt.id))
+             .where(col(NotificationAttempt.outcome) == FAILED))
+    if alert_ids is not None:
+        query = query.where(col(NotificationAttempt.alert_id).in_(alert_ids))
+    return sorted(session.scalars(query).all())
+
+
+def retry_failed(*, engine: Engine, settings: Settings, alert_ids: list[int] | None = None,
+                 now: datetime | None = None) -> list[NotificationAttempt]:
+    """Send again every escalation whose latest try failed (of `alert_ids`, or all)."""
+    with read_scope(engine) as session:
+        pending = failed_escalations(session=session, alert_ids=alert_ids)
+    return [deliver(engine=engine, action_id=action_id, settings=settings, now=now) for action_id in pending]
+
+
+def attempts(*, session: Session, alert_ids: list[int]) -> dict[int, list[dict]]:
+    """Per alert: its notification tries, oldest first, as plain dicts for the inbox."""
+    rows = session.scalars(select(NotificationAttempt).where(col(NotificationAttempt.alert_id).in_(alert_ids))
+                           .order_by(col(NotificationAttempt.id))).all() if alert_ids else []
+    out: dict[int, list[dict]] = {}
+    for row in rows:
+        out.setdefault(row.alert_id, []).append(
+            {k: getattr(row, k) for k in ("action_id", "channel", "recipient", "attempt", "at", "outcome", "detail")})
+    return out
+
