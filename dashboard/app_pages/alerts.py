@@ -32,6 +32,7 @@ NOTE_KEYS = {"acknowledge": "ack_note", "decline": "decline_note", "escalate": "
 DONE = {"acknowledge": "Acknowledgement", "decline": "Decline", "escalate": "Escalation", "snooze": "Snooze",
         "resolve": "Resolution"}
 FEEDBACK_KEY = "alert_feedback"
+NOTIFY_KEY = "alert_notify_feedback"   # a notification that failed or went nowhere: a warning of its own
 # Cards drawn at once, most severe and newest first; the rest one click away, and counted above the
 # list (40 patients' worth of 117 cards took 2.8 s to draw on a 2-core ward PC; 20 take a fraction).
 PAGE_SIZE = 20
@@ -88,6 +89,9 @@ shown = alerts if show_expected else alerts[~is_expected]
 feedback = st.session_state.pop(FEEDBACK_KEY, None)
 if feedback:
     st.success(feedback)
+not_told = st.session_state.pop(NOTIFY_KEY, None)
+if not_told:
+    st.warning(not_told, icon=":material/notifications_off:")
 
 findings = alerts[~is_expected]
 counted = findings["severity"].value_counts()
@@ -133,8 +137,9 @@ def show_notifications(a) -> None:
     if last["outcome"] == notify.FAILED and "escalate" in allowed:
         if st.button("Retry the notification", key=f"retry_notify_{a.id}"):
             again = notify.deliver(engine=get_engine(), action_id=int(last["action_id"]), settings=settings)
-            st.session_state[FEEDBACK_KEY] = (f"Notification of {bed_text(a)} · {a.rule_id}, try {again.attempt}: "
-                                              + attempt_text(again.outcome, again.recipient, again.detail))
+            text = (f"Notification of {bed_text(a)} · {a.rule_id}, try {again.attempt}: "
+                    + attempt_text(again.outcome, again.recipient, again.detail))
+            st.session_state[FEEDBACK_KEY if again.outcome == notify.SENT else NOTIFY_KEY] = text
             st.rerun()
 
 
@@ -189,6 +194,9 @@ def action_form(a, action: str) -> None:
         # Stored first (committed above); telling them comes after and can fail without losing it.
         attempt = notify.deliver(engine=get_engine(), action_id=action_id, settings=settings)
         told = " " + attempt_text(attempt.outcome, attempt.recipient, attempt.detail)
+        if attempt.outcome != notify.SENT:   # a failure stands out, apart from the confirmation
+            st.session_state[NOTIFY_KEY] = told.strip()
+            told = ""
     st.session_state[FEEDBACK_KEY] = (
         f"{DONE[action]} recorded for {bed_text(a)} · {a.patient}, {a.rule_id} ({a.level}){to}{until}, by "
         f"{user['display_name']} at {local_text(row.at, tz)}{said}.{told}")

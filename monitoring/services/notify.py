@@ -157,6 +157,9 @@ def _post(notice: Notice, settings: Settings) -> str:
             return f"gateway answered HTTP {response.status}"
     except urllib.error.HTTPError as error:
         raise NotifyError(f"gateway answered HTTP {error.code} {error.reason}") from None
+    except urllib.error.URLError as error:   # no connection: say why, as the operating system put it
+        reason = getattr(error.reason, "strerror", None) or str(error.reason)
+        raise NotifyError(f"gateway not reached: {reason}") from None
     except (OSError, ValueError) as error:
         raise NotifyError(f"gateway not reached: {type(error).__name__}: {error}") from None
 
