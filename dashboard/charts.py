@@ -16,7 +16,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from dashboard.theme import BAND_COLOURS, DOSE_COLOURS, DOSE_SYMBOLS, GRADE_COLOURS, SEVERITY_COLOURS
+from dashboard.theme import BAND_COLOURS, DOSE_COLOURS, DOSE_SYMBOLS, GRADE_COLOURS, SEVERITY_COLOURS, as_text
 from monitoring.clinical.catalogue import ORGAN_SYSTEMS, default_catalogue
 from monitoring.views.patient_chart import LAB_CODES, ChartData
 
@@ -48,6 +48,7 @@ def recent_trend(trend: pd.DataFrame, *, tz: tzinfo, title: str = "Last 24 h") -
 # ~100 ms (tests validate every builder's output, so a misspelt key still fails a test).
 
 DATA_COLOUR = SEVERITY_COLOURS["info"]  # the palette's neutral: a measured value has no severity itself
+DATA_TEXT = as_text(DATA_COLOUR)        # ... as the text of notes and labels (WCAG AA on white)
 ALERT_NAMES = {"emergency": "Alert: emergency", "urgent": "Alert: urgent", "warning": "Alert: warning",
                "info": "Expected IL-2 effect"}
 HOVER_TIME = "%{x|%a %d %b %H:%M}"
@@ -205,7 +206,7 @@ def _axis(layout: dict, ref: str, **settings) -> None:
 def _note(xref: str, yref: str, text: str, **extra) -> dict:
     """A 'no data' (or other) note centred in one panel."""
     return dict(xref=f"{xref} domain", yref=f"{yref} domain", x=0.5, y=0.5, text=text, showarrow=False,
-                font=dict(size=12, color=DATA_COLOUR), **extra)
+                font=dict(size=12, color=DATA_TEXT), **extra)
 
 
 def _hline(xref: str, yref: str, y: float, colour: str, label: str, dash: str = "dash",
@@ -215,7 +216,8 @@ def _hline(xref: str, yref: str, y: float, colour: str, label: str, dash: str = 
     shape = dict(type="line", xref=f"{xref} domain", x0=0, x1=1, yref=yref, y0=y, y1=y, layer="below",
                  line=dict(color=colour, width=1.5, dash=dash))
     note = dict(xref=f"{xref} domain", x=1, xanchor="left" if beside else "right", yref=yref, y=y,
-                yanchor="top" if below else "bottom", text=label, showarrow=False, font=dict(size=10, color=colour),
+                yanchor="top" if below else "bottom", text=label, showarrow=False,
+                font=dict(size=10, color=as_text(colour)),
                 **({"xshift": 3} if beside else {"bgcolor": "rgba(255,255,255,0.7)"}))
     return shape, note
 
@@ -414,7 +416,7 @@ def vital_signs_figure(data: ChartData, *, tz: tzinfo, height: int = 640) -> go.
                                          + "<extra></extra>"))
     if vitals.empty:
         notes.append(dict(xref="paper", yref="paper", x=0.5, y=0.5, showarrow=False, bgcolor="white",
-                          text="No vital signs recorded in this period", font=dict(size=15, color=DATA_COLOUR)))
+                          text="No vital signs recorded in this period", font=dict(size=15, color=DATA_TEXT)))
     return _finish(panels, traces, data, tz, height=height, shapes=shapes, notes=notes, legend=True)
 
 
@@ -438,7 +440,7 @@ def news2_figure(data: ChartData, *, tz: tzinfo, height: int = 340) -> go.Figure
                            fillcolor=BAND_COLOURS[band], opacity=0.13, line=dict(width=0), layer="below"))
         notes.append(dict(xref=f"{xref} domain", x=0.005, xanchor="left", yref=yref, y=upper, yanchor="top",
                           showarrow=False, text=f"{band} {low}–{high}" if high is not None else f"{band} {low}+",
-                          font=dict(size=10, color=BAND_COLOURS[band])))
+                          font=dict(size=10, color=as_text(BAND_COLOURS[band]))))
     if len(scored):
         band = scored["band"].astype(str)
         hover = ("NEWS2 " + scored["news2"].astype("string") + " · " + band + " risk<br>"
@@ -457,7 +459,7 @@ def news2_figure(data: ChartData, *, tz: tzinfo, height: int = 340) -> go.Figure
     unscored = int(news2["news2"].isna().sum())
     if unscored:
         notes.append(dict(xref=f"{xref} domain", x=1, xanchor="right", yref=f"{yref} domain", y=1, yanchor="bottom",
-                          showarrow=False, font=dict(size=10, color=DATA_COLOUR),
+                          showarrow=False, font=dict(size=10, color=DATA_TEXT),
                           text=f"{unscored} set{'s' * (unscored != 1)} not scored: NEWS2 needs all seven "
                                "parameters"))
     _axis(layout, yref, title=dict(text="NEWS2 (points)", font=TITLE_FONT), range=[-0.5, top])
@@ -586,7 +588,7 @@ def labs_figure(data: ChartData, *, tz: tzinfo, codes: Sequence[str] | None = No
             if (y1 - y0) >= 0.16 * (span[1] - span[0]):  # a label only where it fits (~14 px of a panel)
                 notes.append(dict(xref=f"{xref} domain", x=1, xanchor="right", yref=yref, y=(y0 + y1) / 2,
                                   yanchor="middle", text=f"G{grade}", showarrow=False,
-                                  font=dict(size=9, color=DATA_COLOUR)))
+                                  font=dict(size=9, color=DATA_TEXT)))
         reference = (f"reference {entry.format_value(low) if low is not None else '–'} to "
                      f"{entry.format_value(high) if high is not None else '–'} ({source})")
         traces.append(dict(type="scatter", xaxis=xref, yaxis=yref, x=_local(series["time"], tz), y=values,
@@ -597,7 +599,7 @@ def labs_figure(data: ChartData, *, tz: tzinfo, codes: Sequence[str] | None = No
         _axis(layout, yref, title=dict(text=entry.unit_label, font=TITLE_FONT), range=span)
     if not codes:
         notes.append(dict(xref="paper", yref="paper", x=0.5, y=0.3, showarrow=False,
-                          text="No laboratory results in this period", font=dict(size=15, color=DATA_COLOUR)))
+                          text="No laboratory results in this period", font=dict(size=15, color=DATA_TEXT)))
     return _finish(panels, traces, data, tz, height=90 + 135 * rows + (60 if not codes else 0), shapes=shapes,
                    notes=notes)
 
@@ -648,5 +650,5 @@ def toxicity_grid_figure(data: ChartData, *, tz: tzinfo) -> go.Figure:
     if grades.empty:
         layout["annotations"].append(dict(xref="paper", yref="paper", x=0.5, y=0.5, showarrow=False, bgcolor="white",
                                           text="No CTCAE grade in this period: no gradable value recorded",
-                                          font=dict(size=14, color=DATA_COLOUR)))
+                                          font=dict(size=14, color=DATA_TEXT)))
     return _figure([heatmap], layout)

@@ -10,7 +10,7 @@ import streamlit as st
 from dashboard.patient_picker import short_label
 from dashboard.resources import get_engine, get_settings
 from dashboard.session import require
-from dashboard.theme import SEVERITY_COLOURS, SEVERITY_ICONS
+from dashboard.theme import SEVERITY_COLOURS, SEVERITY_TEXT_COLOURS
 from monitoring.clinical.alert_handling import alert_handling
 from monitoring.clinical.rules.common import SEVERITIES
 from monitoring.clinical.vocabulary import ALERT_ACTIONS
@@ -212,7 +212,8 @@ for a in shown.head(limit).itertuples():
         colour = SEVERITY_COLOURS.get(a.severity, SEVERITY_COLOURS["info"])
         # HTML for the severity bar only; every value in it is escaped (names and levels are data).
         st.markdown(f"<div style='border-left:0.4em solid {colour};padding-left:0.6em'>"
-                    f"{SEVERITY_ICONS.get(a.severity, '')} <b>{escape(a.severity.upper())}</b> · {escape(a.rule_id)} · "
+                    f"<b style='color:{SEVERITY_TEXT_COLOURS.get(a.severity, '#31333f')}'>"
+                    f"{escape(a.severity.upper())}</b> · {escape(a.rule_id)} · "
                     f"<b>{escape(a.level)}</b><br>{escape(bed_text(a))} · {escape(a.patient)} · {escape(a.mrn)} · "
                     f"onset {local_text(a.onset_at, tz)} ({elapsed_text(now - a.onset_at)} ago) · "
                     f"status <b>{escape(status_text(a))}</b></div>", unsafe_allow_html=True)

@@ -14,7 +14,8 @@ from monitoring.views.lists import visible_wards
 
 PREVIEW_KEY = "lab_import_preview"  # (file id, ImportPreview) of the file on screen
 RESULT_KEY = "lab_import_result"  # the last import's ImportResult, shown once after the rerun
-STATUS_LABEL = {"ok": "✅ ok", "correction": "✎ correction", "error": "❌ error", "duplicate": "↺ duplicate"}
+# Words carry the status; the marks are plain text characters every workstation font has (no emoji).
+STATUS_LABEL = {"ok": "✓ ok", "correction": "✎ correction", "error": "✗ error", "duplicate": "↺ duplicate"}
 
 user = require("record_observations")
 st.title("Lab import")

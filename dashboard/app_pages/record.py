@@ -10,7 +10,7 @@ from dashboard.enter_moves_on import install as install_enter_moves_on
 from dashboard.patient_picker import choose_patient
 from dashboard.resources import get_engine, get_settings
 from dashboard.session import note_activity, require
-from dashboard.theme import BAND_COLOURS
+from dashboard.theme import BAND_COLOURS, text_on
 from monitoring.clinical.catalogue import default_catalogue
 from monitoring.clinical.fluids import shift_balance, weight_change
 from monitoring.clinical.inputs import ObservationInput, entry_limits
@@ -79,7 +79,8 @@ if stored and stored[0] == patient_id:
     score.metric("NEWS2", "not scored" if feedback.news2 is None else feedback.news2,
                  help=None if feedback.news2 is not None else f"missing: {feedback.missing}")
     if feedback.band:
-        band.markdown(f"<div style='background:{BAND_COLOURS[feedback.band]};color:white;padding:0.6em;"
+        fill = BAND_COLOURS[feedback.band]
+        band.markdown(f"<div style='background:{fill};color:{text_on(fill)};padding:0.6em;"
                       f"border-radius:0.4em;text-align:center'><b>{feedback.band.upper()}</b> clinical risk</div>",
                       unsafe_allow_html=True)
         frequency.markdown(f"**Monitoring:** {feedback.frequency}  \n{feedback.response}")

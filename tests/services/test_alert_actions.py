@@ -4,6 +4,7 @@ alert back; the acknowledgement latency keeps 'no response yet' apart from zero.
 on SQLite and, with TEST_DATABASE_URL, PostgreSQL; the page is driven through AppTest."""
 from __future__ import annotations
 
+import re
 import shutil
 from datetime import datetime, timedelta, timezone
 
@@ -631,7 +632,7 @@ def test_the_inbox_shows_the_wards_alerts_most_severe_first_with_their_basis(app
     assert any("URGENT</b> · aki · <b>KDIGO stage 2 (creatinine)" in h and "B1 · Person, Test (synthetic)" in h
                for h in shown[1:])
     assert any("URGENT</b> · news2 · <b>urgent response threshold" in h and "B2 ·" in h for h in shown[1:])
-    severities = [h.split("<b>")[1].split("</b>")[0] for h in shown]
+    severities = [re.search(r">(EMERGENCY|URGENT|WARNING|INFO)</b>", h).group(1) for h in shown]
     assert severities == sorted(severities, key=["EMERGENCY", "URGENT", "WARNING", "INFO"].index)
     assert "INFO" not in severities  # the expected IL-2 effect is counted, not listed ...
     toggle = at.toggle(key="show_expected")

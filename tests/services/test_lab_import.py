@@ -436,7 +436,7 @@ def test_a_nurse_uploads_sees_the_report_imports_the_good_rows_and_a_second_uplo
     assert table["Row"].tolist() == [3]  # only errors, duplicates and corrections, by default
     assert "Sodium 'lots' is not a number" in table["What is wrong"].iloc[0] and table["Column"].iloc[0] == "value"
     at.toggle(key="lab_import_problems_only").set_value(False).run()
-    assert at.dataframe[-1].value["Status"].tolist() == ["✅ ok", "✅ ok", "❌ error"]
+    assert at.dataframe[-1].value["Status"].tolist() == ["✓ ok", "✓ ok", "✗ error"]
     assert at.radio(key="lab_import_mode").value == "good-rows"
     at.button(key="lab_import_go").click().run()
     assert not at.exception and not at.error

@@ -304,7 +304,7 @@ def test_a_cells_detail_names_the_values_at_its_grade_and_counts_the_others():
 
 
 def test_the_table_colours_news2_by_band_alerts_by_severity_overdue_sets_and_todays_worst_grade():
-    from dashboard.theme import BAND_COLOURS, GRADE_COLOURS, SEVERITY_COLOURS
+    from dashboard.theme import BAND_COLOURS, GRADE_COLOURS, SEVERITY_TEXT_COLOURS
     from dashboard.ward_table import overview_styles
 
     obs = obs_frame(full_set(1, 30) + full_set(2, 30, resp_rate=25, sbp=95) + full_set(3, 30, resp_rate=21)
@@ -312,10 +312,11 @@ def test_the_table_colours_news2_by_band_alerts_by_severity_overdue_sets_and_tod
     frame = rows_for(obs, open_alerts={3: {"emergency": 1, "warning": 2}})
     shown = frame[["Bed", "NEWS2", "Open alerts", "Next set", "CTCAE today"]]
     styles = overview_styles(frame, shown).set_axis(frame["Bed"])
-    assert styles.loc["B2", "NEWS2"] == f"background-color: {BAND_COLOURS['medium']}; color: white"
-    assert styles.loc["B3", "Open alerts"] == f"color: {SEVERITY_COLOURS['emergency']}; font-weight: bold"
+    # White on the medium band's orange read at 3.1:1 (below WCAG AA): black text now (6.8:1).
+    assert styles.loc["B2", "NEWS2"] == f"background-color: {BAND_COLOURS['medium']}; color: black"
+    assert styles.loc["B3", "Open alerts"] == f"color: {SEVERITY_TEXT_COLOURS['emergency']}; font-weight: bold"
     assert styles.loc["B1", "Open alerts"] == ""  # no open alert: no colour
-    assert styles.loc["B4", "Next set"] == f"color: {SEVERITY_COLOURS['emergency']}; font-weight: bold"
+    assert styles.loc["B4", "Next set"] == f"color: {SEVERITY_TEXT_COLOURS['emergency']}; font-weight: bold"
     assert styles.loc["B2", "Next set"] == ""
-    assert styles.loc["B1", "CTCAE today"] == f"background-color: {GRADE_COLOURS[3]}; color: white"  # platelets 40
+    assert styles.loc["B1", "CTCAE today"] == f"background-color: {GRADE_COLOURS[3]}; color: black"  # platelets 40
     assert styles.loc["B4", "CTCAE today"] == ""  # its set was yesterday (23:00 London): nothing graded today
