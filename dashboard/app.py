@@ -27,6 +27,7 @@ except SettingsError as problem:
     st.stop()
 
 from dashboard import cookie, sign_in  # noqa: E402  (after the options above, on purpose)
+from dashboard.alert_bar import show_alert_bar  # noqa: E402
 from dashboard.banner import show_banner  # noqa: E402
 from dashboard.page_registry import PAGES  # noqa: E402
 from dashboard.session import (  # noqa: E402
@@ -96,4 +97,9 @@ home = st.Page(lambda: st.switch_page(pages[0], query_params=st.query_params.to_
 page = st.navigation([home, *pages], position="top")  # the full width for tables on a 1366-px ward workstation
 if FAILED_BEFORE_KEY in st.session_state and page is not home:   # shown on the page opened, once
     st.warning(st.session_state.pop(FAILED_BEFORE_KEY), icon=":material/lock:")
+inbox = next((p for p in pages if p.url_path == "alerts"), None)
+if inbox is not None and page is not home:
+    # Every clinical page: the open alerts of the user's wards, and a toast for each new emergency or
+    # escalation (issue 18 item 1).
+    show_alert_bar(user, inbox)
 page.run()

@@ -143,6 +143,11 @@ class Settings(BaseSettings):
                                     description="How long a notification waits for the server before it is "
                                                 "recorded as failed (seconds).")
 
+    alert_refresh_seconds: float = Field(
+        30, ge=2, le=300, validation_alias="IL2_ALERT_REFRESH_SECONDS",
+        description="How often the open-alerts bar of every clinical page looks for new emergencies and "
+                    "escalations (seconds): a new one is shown as a toast on whatever page is open.")
+
     @field_validator("role_addresses", mode="before")
     @classmethod
     def _role_addresses(cls, value: Any) -> Any:

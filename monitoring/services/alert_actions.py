@@ -24,6 +24,7 @@ from monitoring.errors import RecordError
 from monitoring.services import auth
 from monitoring.store.models import Alert, AlertAction, Bed, Patient, PatientIdentity, User, Ward
 from monitoring.store.repository import write_audit
+from monitoring.views.alerts import NEEDS_ATTENTION
 from monitoring.views.lists import visible_wards
 
 # The status each action leaves the alert in.
@@ -40,8 +41,6 @@ NOTE_REQUIRED = {
 }
 # The roles an alert is escalated to (the clinicians; quality and admin do not take clinical calls).
 ESCALATION_ROLES = ("oncologist", "nurse")
-# Statuses that need someone's attention; a snoozed alert joins them when its snooze ends.
-NEEDS_ATTENTION = ("open", "escalated")
 # Handled alerts leave the inbox; alerting.sync_alerts reopens one that gets worse.
 HANDLED = ("acknowledged", "declined", "snoozed", "resolved")
 # The first of these answers an alert, for the acknowledgement latency (a snooze or a resolve

@@ -2,12 +2,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 
 import pandas as pd
-from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlalchemy import and_, func, or_, select
+from sqlmodel import Session, col
 
-from monitoring.store.models import Alert
+from monitoring.store.models import Alert, AlertAction, Bed, Patient, Ward
+
+# Statuses that need someone's attention; a snoozed alert joins them when its snooze ends.
+NEEDS_ATTENTION = ("open", "escalated")
 
 ALERT_LIST_COLUMNS = ["id", "patient_id", "rule_id", "onset_at", "level", "severity", "status", "evidence_text",
                       "evidence", "standard", "context", "last_evaluated_at"]
@@ -40,3 +45,52 @@ def open_alert_counts(*, session: Session, patient_ids: Sequence[int] | None = N
     for patient_id, severity, n in rows:
         counts.setdefault(patient_id, {})[severity] = n
     return counts
+
+
+@dataclass
+class AlertBar:
+    """What the open-alerts bar of every clinical page shows (issue 18 item 1)."""
+    counts: dict[str, int]                      # severity -> alerts needing attention (expected effects aside)
+    newest_emergency: dict | None               # ward, bed, rule_id, level, onset_at of the newest emergency
+    events: list[dict] = field(default_factory=list)   # since the last look: new emergencies and escalations
+
+
+def _needing_attention(now: datetime):
+    return or_(col(Alert.status).in_(NEEDS_ATTENTION),
+               and_(col(Alert.status) == "snoozed", or_(col(Alert.snoozed_until).is_(None),
+                                                        col(Alert.snoozed_until) <= now)))
+
+
+def alert_bar(*, session: Session, ward_ids: Sequence[int], now: datetime, since: datetime | None = None) -> AlertBar:
+    """Counts by severity of the alerts needing attention on these wards, the newest emergency with
+    its bed, and (with `since`) the new emergencies and escalations after that moment, oldest first."""
+    wards = list(ward_ids)
+    on_wards = col(Patient.ward_id).in_(wards)
+    counts = dict(session.execute(
+        select(col(Alert.severity), func.count()).join(Patient, col(Patient.id) == col(Alert.patient_id))
+        .where(on_wards, col(Alert.severity) != "info", _needing_attention(now))
+        .group_by(col(Alert.severity))).all()) if wards else {}
+    place = (select(col(Alert.id), col(Ward.name), col(Bed.label), col(Alert.rule_id), col(Alert.level),
+                    col(Alert.onset_at), col(Alert.severity))
+             .join(Patient, col(Patient.id) == col(Alert.patient_id))
+             .join(Ward, col(Ward.id) == col(Patient.ward_id), isouter=True)
+             .join(Bed, col(Bed.id) == col(Patient.bed_id), isouter=True))
+    keys = ("alert_id", "ward", "bed", "rule_id", "level", "onset_at", "severity")
+    newest = session.execute(place.where(on_wards, col(Alert.severity) == "emergency", _needing_attention(now))
+                             .order_by(col(Alert.onset_at).desc()).limit(1)).first() if wards else None
+    events: list[dict] = []
+    if since is not None and wards:
+        for row in session.execute(place.add_columns(col(Alert.first_seen_at))
+                                   .where(on_wards, col(Alert.severity) == "emergency",
+                                          col(Alert.first_seen_at) > since, col(Alert.status) != "retracted")).all():
+            events.append({**dict(zip(keys, row[:7])), "kind": "new emergency", "at": row[7], "by": None, "to": None})
+        for row in session.execute(place.add_columns(col(AlertAction.at), col(AlertAction.by),
+                                                     col(AlertAction.escalated_to))
+                                   .join(AlertAction, col(AlertAction.alert_id) == col(Alert.id))
+                                   .where(on_wards, col(AlertAction.action) == "escalate",
+                                          col(AlertAction.at) > since)).all():
+            events.append({**dict(zip(keys, row[:7])), "kind": "escalated", "at": row[7], "by": row[8],
+                           "to": row[9]})
+        events.sort(key=lambda e: e["at"])
+    return AlertBar(counts={s: int(n) for s, n in counts.items()},
+                    newest_emergency=None if newest is None else dict(zip(keys, newest)), events=events)
