@@ -220,6 +220,11 @@ for a in shown.head(limit).itertuples():
         if a.worse_since_action:
             st.warning(f"Worse than at the last action ({a.last_action}: {a.severity_at_last_action}, "
                        f"{a.level_at_last_action}); it needs attention again.")
+        if isinstance(a.check_now, str):
+            # The same check as the IL-2 doses page, computed now: the stored alert is the finding at its onset.
+            st.info(f"**Pre-dose check now:** {a.check_now} (as the IL-2 doses page shows it). This alert records "
+                    f"the finding at its onset; act on it or resolve it if it no longer applies.",
+                    icon=":material/vaccines:")
         st.markdown(f"**Evidence:** {a.evidence_text}")
         if a.context:
             st.markdown(f"**IL-2 context:** {a.context}")

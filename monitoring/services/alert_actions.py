@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from monitoring.clinical.alert_handling import alert_handling
 from monitoring.clinical.alert_levels import is_worse
+from monitoring.clinical.rules import il2_hold
 from monitoring.clinical.rules.common import SEVERITY_RANK
 from monitoring.clinical.rules.evidence import local_words
 from monitoring.clinical.vocabulary import ALERT_ACTIONS
@@ -24,6 +25,7 @@ from monitoring.errors import RecordError
 from monitoring.services import auth
 from monitoring.store.models import Alert, AlertAction, Bed, Patient, PatientIdentity, User, Ward
 from monitoring.store.repository import write_audit
+from monitoring.views import dosing
 from monitoring.views.alerts import NEEDS_ATTENTION
 from monitoring.views.lists import visible_wards
 
@@ -39,6 +41,7 @@ NOTE_REQUIRED = {
     "decline": "Give the reason for declining the alert.",
     "escalate": "Say why the alert is escalated (what the person you name should look at).",
 }
+HOLD_RULE = il2_hold.RULE.id
 # The roles an alert is escalated to (the clinicians; quality and admin do not take clinical calls).
 ESCALATION_ROLES = ("oncologist", "nurse")
 # Handled alerts leave the inbox; alerting.sync_alerts reopens one that gets worse.
@@ -222,9 +225,22 @@ def inbox(*, session: Session, patient_ids: Sequence[int], now: datetime, includ
         for action, old_severity, old_level, severity, level, rule_id in zip(
             frame["last_action"], frame["severity_at_last_action"], frame["level_at_last_action"],
             frame["severity"], frame["level"], frame["rule_id"])]
+    frame["check_now"] = _checks_now(session=session, frame=frame, now=now, tz=tz)
     frame["severity_rank"] = frame["severity"].map(SEVERITY_RANK).fillna(-1)
     frame = frame.sort_values(["severity_rank", "onset_at", "id"], ascending=False)
     return frame.drop(columns=["severity_rank", "is_synthetic"]).reset_index(drop=True)
+
+
+def _checks_now(*, session: Session, frame: pd.DataFrame, now: datetime, tz: tzinfo | None) -> list[str | None]:
+    """For each IL-2 hold alert: the pre-dose check as the doses page computes it now (the same
+    function, views.dosing.check_or_none), so the inbox never shows HOLD where the doses page shows
+    GIVE without saying so. A stored hold alert is the finding at its onset; the check is now."""
+    checks: dict[int, str] = {}
+    for patient_id in sorted({int(p) for p, rule in zip(frame["patient_id"], frame["rule_id"]) if rule == HOLD_RULE}):
+        check, problem = dosing.check_or_none(session=session, patient_id=patient_id, now=now, tz=tz)
+        checks[patient_id] = (f"could not run ({problem}): a dose is given only on the oncologist's decision"
+                              if check is None else check.summary())
+    return [checks.get(int(p)) if rule == HOLD_RULE else None for p, rule in zip(frame["patient_id"], frame["rule_id"])]
 
 
 def history(*, session: Session, alert_id: int) -> list[AlertAction]:

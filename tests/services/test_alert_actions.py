@@ -817,3 +817,32 @@ def test_each_severity_is_snoozed_at_most_as_long_as_its_monitoring_allows(sever
     assert max(handling.choices(severity)) == longest and handling.needs_reason(severity) is reason
     above = [m for m in handling.snooze_minutes if m > longest]
     assert not above or above[0] not in handling.choices(severity)
+
+
+def test_a_hold_alert_in_the_inbox_shows_the_pre_dose_check_the_doses_page_shows_now(tmp_path, sqlite_template):
+    """Issue 18: the inbox showed an urgent 'il2-hold · hold' while the doses page showed GIVE. Each hold
+    card now carries the check computed now by the doses page's own function; other rules carry none."""
+    from monitoring.views import dosing
+    from tests.conftest import seed_demo_ward
+
+    path = tmp_path / "ward.db"
+    shutil.copy(sqlite_template, path)
+    url = f"sqlite:///{path}"
+    now = NOW + timedelta(days=5)
+    seed_demo_ward(url, patients=6, days=5, seed=3, end=now, sync=True)
+    engine = make_engine(url)
+    try:
+        with session_scope(engine) as session:
+            patients = [int(p) for p in session.scalars(select(Alert.patient_id).distinct()).all()]
+            shown = inbox(session=session, patient_ids=patients, now=now, include_handled=True, tz=timezone.utc)
+            holds = shown[shown["rule_id"] == il2_hold.RULE.id]
+            assert len(holds), "the demo ward raised no IL-2 hold alert: the check proves nothing"
+            for row in holds.itertuples():
+                check, problem = dosing.check_or_none(session=session, patient_id=int(row.patient_id), now=now,
+                                                      tz=timezone.utc)
+                assert row.check_now == (check.summary() if check is not None else row.check_now)
+                assert row.check_now.split(":")[0] in ("GIVE", "HOLD", "DISCUSS", "INCOMPLETE",
+                                                       "PERMANENTLY DISCONTINUE", "could not run (")
+        assert shown.loc[shown["rule_id"] != il2_hold.RULE.id, "check_now"].isna().all()
+    finally:
+        engine.dispose()
