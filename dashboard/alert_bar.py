@@ -23,7 +23,7 @@ from monitoring.timefmt import elapsed_text
 from monitoring.views.alerts import alert_bar
 from monitoring.views.lists import visible_wards
 
-LAST_LOOK = "alert_bar_last_look"   # when this browser session last looked for new events
+LAST_LOOK = "alert_bar_last_ids"   # the newest alert and action ids this browser session has seen
 SOUND = "alert_bar_sound"
 SHOWN_ORDER = ("emergency", "urgent", "warning")
 
@@ -49,12 +49,11 @@ def show_alert_bar(user: dict, inbox_page) -> None:
     @st.fragment(run_every=get_settings().alert_refresh_seconds)
     def bar() -> None:
         now = datetime.now(timezone.utc)
-        since = st.session_state.get(LAST_LOOK)
         with read_scope(get_engine()) as session:
             wards = visible_wards(session=session, role=user["role"], ward_ids=user["ward_ids"])
             found = alert_bar(session=session, ward_ids=[w.id for w in wards if w.id is not None], now=now,
-                              since=since)
-        st.session_state[LAST_LOOK] = now
+                              after_ids=st.session_state.get(LAST_LOOK))
+        st.session_state[LAST_LOOK] = found.last_ids
         counts = [f"<b style='color:{SEVERITY_TEXT_COLOURS[s]}'>{found.counts[s]} {s}</b>"
                   for s in SHOWN_ORDER if found.counts.get(s)]
         text = "Open alerts on your wards: " + (" · ".join(counts) if counts else "none")
@@ -65,7 +64,7 @@ def show_alert_bar(user: dict, inbox_page) -> None:
                      f"{escape(e['rule_id'])} ({escape(e['level'])}), {elapsed_text(now - onset)} ago")
         words, link, sound = st.columns([8, 1.3, 1], vertical_alignment="center")
         words.markdown(f"<div style='font-size:0.9rem'>{text}</div>", unsafe_allow_html=True)
-        link.page_link(inbox_page, label="Alert inbox", icon=":material/notifications:")
+        link.page_link(inbox_page, label="Open the inbox", icon=":material/notifications:")
         st.session_state.setdefault(SOUND, True)
         sound.toggle("Tone", key=SOUND, help="A short tone with each new emergency or escalation on your wards")
         for event in found.events:

@@ -168,6 +168,15 @@ class Settings(BaseSettings):
             raise ValueError("IL2_NOTIFIER smtp needs IL2_SMTP_HOST and IL2_SMTP_FROM")
         if self.notifier == "webhook" and not self.webhook_url.startswith(("http://", "https://")):
             raise ValueError("IL2_NOTIFIER webhook needs IL2_WEBHOOK_URL, an http:// or https:// address")
+        if self.smtp_user and not self.smtp_starttls:
+            raise ValueError("IL2_SMTP_USER needs IL2_SMTP_STARTTLS=true: the password is never sent unencrypted")
+        token = self.webhook_token.get_secret_value() if self.webhook_token else ""
+        if token and (token != token.strip() or any(c in token for c in "\r\n")):
+            raise ValueError("IL2_WEBHOOK_TOKEN may not hold spaces or line breaks")
+        local = self.webhook_url.startswith(("http://127.0.0.1", "http://localhost", "http://[::1]"))
+        if token and not (self.webhook_url.startswith("https://") or local):
+            raise ValueError("IL2_WEBHOOK_TOKEN is sent only over https (IL2_WEBHOOK_URL), or to a gateway on "
+                             "this machine")
         return self
 
     @classmethod

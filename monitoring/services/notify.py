@@ -4,8 +4,9 @@ The escalation is an AlertAction, stored and committed first (monitoring.service
 telling someone comes after, outside that transaction, and can fail without losing it. Each try is a
 NotificationAttempt row (append-only) with its outcome: sent, failed (with the server's answer or the
 error) or "not sent" when no notifier is configured (IL2_NOTIFIER=none: the inbox then says nobody was
-told). A failed escalation is tried again by `retry_failed` (the inbox's Retry button, or
-`il2-monitor notifications retry` from a timer).
+told). A failed escalation, or one whose try was never recorded (the process stopped between the two),
+is tried again by `retry_failed` (the inbox's Retry button, or `il2-monitor alerts notify-retry` from a
+timer) while its alert is still open or escalated.
 
 Notifiers (monitoring.config.Settings.notifier):
 - smtp: an e-mail (stdlib smtplib) to the role's on-call address (IL2_ROLE_ADDRESSES) or to the active
@@ -22,13 +23,15 @@ from __future__ import annotations
 
 import json
 import smtplib
+import ssl
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.message import EmailMessage
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, or_, select
 from sqlmodel import Session, col
 
 from monitoring.config import Settings
@@ -115,14 +118,30 @@ def send(notice: Notice, settings: Settings) -> tuple[str, str, str]:
     a delivery problem (the outcome says failed, the detail what went wrong)."""
     if settings.notifier == "none":
         return NOT_SENT, "-", "no notifier is configured (IL2_NOTIFIER=none): nobody was told"
+    # The gateway is named by its scheme, host and port only: a key in its path or query is a secret,
+    # and these rows are kept for ever.
+    recipient = ", ".join(notice.addresses) if settings.notifier == "smtp" else _gateway_name(settings.webhook_url)
     try:
-        if settings.notifier == "smtp":
-            recipient = ", ".join(notice.addresses)
-            return SENT, recipient, _send_mail(notice, settings)
-        return SENT, settings.webhook_url, _post(notice, settings)
+        detail = _send_mail(notice, settings) if settings.notifier == "smtp" else _post(notice, settings)
+        return SENT, recipient or "-", detail
     except NotifyError as error:
-        recipient = ", ".join(notice.addresses) if settings.notifier == "smtp" else settings.webhook_url
         return FAILED, recipient or "-", str(error)
+    except Exception as error:  # noqa: BLE001 - any failure is a failed try, recorded; never a lost escalation
+        # The type only: a message could quote a header (the token) or the password.
+        return FAILED, recipient or "-", f"not sent: {type(error).__name__} (see the server log)"
+
+
+def _gateway_name(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}"
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect is a failure: urllib would repeat the POST as a GET without its body (and a 200 from
+    there would be recorded as sent)."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        raise urllib.error.HTTPError(req.full_url, code, f"redirect to another address refused ({msg})", headers, fp)
 
 
 def _send_mail(notice: Notice, settings: Settings) -> str:
@@ -134,8 +153,8 @@ def _send_mail(notice: Notice, settings: Settings) -> str:
     message.set_content(notice.body)
     try:
         with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.notify_timeout_s) as smtp:
-            if settings.smtp_starttls:
-                smtp.starttls()
+            if settings.smtp_starttls:   # the server's certificate is checked (starttls() alone does not)
+                smtp.starttls(context=ssl.create_default_context())
             if settings.smtp_user:
                 password = settings.smtp_password.get_secret_value() if settings.smtp_password else ""
                 smtp.login(settings.smtp_user, password)
@@ -150,10 +169,12 @@ def _send_mail(notice: Notice, settings: Settings) -> str:
 def _post(notice: Notice, settings: Settings) -> str:
     request = urllib.request.Request(settings.webhook_url, data=json.dumps(notice.payload).encode(), method="POST",
                                      headers={"Content-Type": "application/json"})
-    if settings.webhook_token is not None:
-        request.add_header("Authorization", f"Bearer {settings.webhook_token.get_secret_value()}")
+    if settings.webhook_token is not None:   # never passed on to another address
+        request.add_unredirected_header("Authorization", f"Bearer {settings.webhook_token.get_secret_value()}")
     try:
-        with urllib.request.urlopen(request, timeout=settings.notify_timeout_s) as response:  # noqa: S310 (http/s only)
+        with urllib.request.build_opener(_NoRedirect).open(request, timeout=settings.notify_timeout_s) as response:
+            if not 200 <= response.status < 300:
+                raise NotifyError(f"gateway answered HTTP {response.status}")
             return f"gateway answered HTTP {response.status}"
     except urllib.error.HTTPError as error:
         raise NotifyError(f"gateway answered HTTP {error.code} {error.reason}") from None
@@ -190,14 +211,20 @@ def deliver(*, engine: Engine, action_id: int, settings: Settings, now: datetime
 
 
 def failed_escalations(*, session: Session, alert_ids: list[int] | None = None) -> list[int]:
-    """Escalations (AlertAction ids) whose latest try failed: the ones a retry sends again."""
+    """Escalations (AlertAction ids) to send again: the latest try failed, or no try was ever recorded
+    (the process stopped after storing the escalation), while the alert is still open or escalated (a
+    resolved or retracted alert is not paged about after the fact)."""
     latest = (select(col(NotificationAttempt.action_id), func.max(col(NotificationAttempt.id)).label("last"))
               .group_by(col(NotificationAttempt.action_id)).subquery())
-    query = (select(col(NotificationAttempt.action_id)).join(latest, latest.c.last == col(NotificationAttempt.id))
-             .where(col(NotificationAttempt.outcome) == FAILED))
+    last_outcome = (select(col(NotificationAttempt.outcome)).join(latest, latest.c.last == col(NotificationAttempt.id))
+                    .where(col(NotificationAttempt.action_id) == col(AlertAction.id)).scalar_subquery())
+    query = (select(col(AlertAction.id)).join(Alert, col(Alert.id) == col(AlertAction.alert_id))
+             .where(col(AlertAction.action) == "escalate", col(AlertAction.escalated_to).is_not(None),
+                    col(Alert.status).in_(("open", "escalated")),
+                    or_(last_outcome.is_(None), last_outcome == FAILED)))
     if alert_ids is not None:
-        query = query.where(col(NotificationAttempt.alert_id).in_(alert_ids))
-    return sorted(session.scalars(query).all())
+        query = query.where(col(AlertAction.alert_id).in_(alert_ids))
+    return sorted(int(i) for i in session.scalars(query).all() if i is not None)
 
 
 def retry_failed(*, engine: Engine, settings: Settings, alert_ids: list[int] | None = None,

@@ -53,6 +53,7 @@ class AlertBar:
     counts: dict[str, int]                      # severity -> alerts needing attention (expected effects aside)
     newest_emergency: dict | None               # ward, bed, rule_id, level, onset_at of the newest emergency
     events: list[dict] = field(default_factory=list)   # since the last look: new emergencies and escalations
+    last_ids: tuple[int, int] = (0, 0)          # the newest alert and action ids seen: the next look's start
 
 
 def _needing_attention(now: datetime):
@@ -61,9 +62,12 @@ def _needing_attention(now: datetime):
                                                         col(Alert.snoozed_until) <= now)))
 
 
-def alert_bar(*, session: Session, ward_ids: Sequence[int], now: datetime, since: datetime | None = None) -> AlertBar:
+def alert_bar(*, session: Session, ward_ids: Sequence[int], now: datetime,
+              after_ids: tuple[int, int] | None = None) -> AlertBar:
     """Counts by severity of the alerts needing attention on these wards, the newest emergency with
-    its bed, and (with `since`) the new emergencies and escalations after that moment, oldest first."""
+    its bed, and (with `after_ids`, the last look's `last_ids`) the emergencies stored and the
+    escalations recorded since, oldest first. Ids, not clocks: a row stamped before the last look but
+    committed after it is still found, and none is reported twice."""
     wards = list(ward_ids)
     on_wards = col(Patient.ward_id).in_(wards)
     counts = dict(session.execute(
@@ -78,19 +82,24 @@ def alert_bar(*, session: Session, ward_ids: Sequence[int], now: datetime, since
     keys = ("alert_id", "ward", "bed", "rule_id", "level", "onset_at", "severity")
     newest = session.execute(place.where(on_wards, col(Alert.severity) == "emergency", _needing_attention(now))
                              .order_by(col(Alert.onset_at).desc()).limit(1)).first() if wards else None
+    last_ids = (int(session.scalar(select(func.max(col(Alert.id)))) or 0),
+                int(session.scalar(select(func.max(col(AlertAction.id)))) or 0))
     events: list[dict] = []
-    if since is not None and wards:
+    if after_ids is not None and wards:
+        last_alert, last_action = after_ids
         for row in session.execute(place.add_columns(col(Alert.first_seen_at))
-                                   .where(on_wards, col(Alert.severity) == "emergency",
-                                          col(Alert.first_seen_at) > since, col(Alert.status) != "retracted")).all():
+                                   .where(on_wards, col(Alert.severity) == "emergency", col(Alert.id) > last_alert,
+                                          col(Alert.id) <= last_ids[0], col(Alert.status) != "retracted")).all():
             events.append({**dict(zip(keys, row[:7])), "kind": "new emergency", "at": row[7], "by": None, "to": None})
         for row in session.execute(place.add_columns(col(AlertAction.at), col(AlertAction.by),
                                                      col(AlertAction.escalated_to))
                                    .join(AlertAction, col(AlertAction.alert_id) == col(Alert.id))
                                    .where(on_wards, col(AlertAction.action) == "escalate",
-                                          col(AlertAction.at) > since)).all():
+                                          col(AlertAction.id) > last_action,
+                                          col(AlertAction.id) <= last_ids[1])).all():
             events.append({**dict(zip(keys, row[:7])), "kind": "escalated", "at": row[7], "by": row[8],
                            "to": row[9]})
         events.sort(key=lambda e: e["at"])
     return AlertBar(counts={s: int(n) for s, n in counts.items()},
-                    newest_emergency=None if newest is None else dict(zip(keys, newest)), events=events)
+                    newest_emergency=None if newest is None else dict(zip(keys, newest)), events=events,
+                    last_ids=last_ids)

@@ -37,7 +37,7 @@ def opened(browser, url: str, path: str, role: str):
 def test_an_escalation_in_one_session_is_a_toast_in_another_on_any_page(browser, toast_url):
     nurse = opened(browser, toast_url, "/chart", "nurse")
     expect(nurse.get_by_text(re.compile("^Open alerts on your wards:"))).to_be_visible()
-    expect(nurse.get_by_test_id("stPageLink-NavLink").filter(has_text="Alert inbox")).to_be_visible()
+    expect(nurse.get_by_role("link", name="Open the inbox")).to_be_visible()
     doctor = opened(browser, toast_url, "/alerts", "oncologist")
     doctor.get_by_text("Escalate", exact=True).first.click()
     wait_for_app_run(doctor)

@@ -53,14 +53,24 @@ def smtp_server():
 
 
 class Gateway(BaseHTTPRequestHandler):
-    """A paging gateway: records each POST and answers with the status the test sets."""
+    """A paging gateway: records each request and answers with the status the test sets (a 302 sends
+    the client to /elsewhere on the same server)."""
     received: list[tuple[dict, str | None]] = []
+    seen: list[tuple[str, str, str | None]] = []
     status = 200
 
     def do_POST(self):  # noqa: N802 - http.server's hook name
         body = self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).seen.append(("POST", self.path, self.headers.get("Authorization")))
         type(self).received.append((json.loads(body), self.headers.get("Authorization")))
         self.send_response(type(self).status)
+        if type(self).status == 302:
+            self.send_header("Location", "/elsewhere")
+        self.end_headers()
+
+    def do_GET(self):  # noqa: N802
+        type(self).seen.append(("GET", self.path, self.headers.get("Authorization")))
+        self.send_response(200)
         self.end_headers()
 
     def log_message(self, *args):
@@ -69,7 +79,7 @@ class Gateway(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def gateway():
-    Gateway.received, Gateway.status = [], 200
+    Gateway.received, Gateway.seen, Gateway.status = [], [], 200
     server = ThreadingHTTPServer(("127.0.0.1", 0), Gateway)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -208,3 +218,62 @@ def test_the_scheduled_retry_command_sends_what_failed_and_says_so(engine, db_ur
     out = capsys.readouterr().out
     assert f"escalation {action_id}, try 2: sent" in out and "1 failed notification tried again, 0 still failing" in out
     assert len(mailbox.messages) == 1
+
+
+def test_a_redirecting_gateway_is_a_failure_and_gets_no_token_nor_a_false_sent(engine, gateway):
+    """urllib would repeat the POST as a GET without its body and record the 200 from there as sent."""
+    url, server = gateway
+    _, _, action_id = escalated(engine)
+    server.status = 302
+    settings = load_settings({"IL2_NOTIFIER": "webhook", "IL2_WEBHOOK_URL": url + "?key=abc123",
+                              "IL2_WEBHOOK_TOKEN": "s3cret-token"})
+    attempt = notify.deliver(engine=engine, action_id=action_id, settings=settings)
+    assert attempt.outcome == "failed" and "redirect to another address refused" in attempt.detail
+    assert [method for method, _, _ in server.seen] == ["POST"]          # never followed
+    # The gateway is stored by scheme, host and port: a key in its address is a secret, kept for ever.
+    assert attempt.recipient == url.rsplit("/", 1)[0] and "abc123" not in attempt.recipient
+
+
+def test_an_unexpected_failure_is_a_failed_try_naming_no_secret(engine, monkeypatch):
+    _, alert_id, action_id = escalated(engine)
+    settings = smtp_settings(free_port(), IL2_ROLE_ADDRESSES='{"oncologist": "onc@hospital.example"}')
+
+    def broken(notice, settings):
+        raise ValueError("Invalid header value b'Bearer tok-SECRET'")
+    monkeypatch.setattr(notify, "_send_mail", broken)
+    attempt = notify.deliver(engine=engine, action_id=action_id, settings=settings)
+    assert attempt.outcome == "failed" and attempt.detail == "not sent: ValueError (see the server log)"
+    with session_scope(engine) as session:
+        assert notify.failed_escalations(session=session) == [action_id]
+
+
+def test_an_escalation_never_tried_is_sent_by_the_retry_and_a_resolved_alert_is_not_paged(engine, smtp_server):
+    """The process may stop between storing the escalation and telling anyone: the retry finds it.
+    An alert resolved meanwhile is not paged about after the fact."""
+    controller, mailbox = smtp_server
+    address = '{"oncologist": "onc@hospital.example"}'
+    _, alert_id, action_id = escalated(engine)                     # stored, never delivered
+    with session_scope(engine) as session:
+        assert notify.failed_escalations(session=session) == [action_id]
+    sent = notify.retry_failed(engine=engine, settings=smtp_settings(controller.port, IL2_ROLE_ADDRESSES=address))
+    assert [(a.action_id, a.outcome, a.attempt) for a in sent] == [(action_id, "sent", 1)]
+    second = do(engine, alert_id, "escalate", escalate_to="role:oncologist").id
+    do(engine, alert_id, "resolve")
+    with session_scope(engine) as session:
+        assert notify.failed_escalations(session=session) == []     # resolved: the second is not paged
+    assert second not in [a.action_id for a in notify.retry_failed(engine=engine, settings=load_settings({}))]
+
+
+@pytest.mark.parametrize(("environ", "message"), [
+    ({"IL2_NOTIFIER": "smtp", "IL2_SMTP_HOST": "mail", "IL2_SMTP_FROM": "a@b.c", "IL2_SMTP_USER": "u"},
+     "IL2_SMTP_USER needs IL2_SMTP_STARTTLS=true"),
+    ({"IL2_NOTIFIER": "webhook", "IL2_WEBHOOK_URL": "https://gw.example/p", "IL2_WEBHOOK_TOKEN": "tok\nX"},
+     "IL2_WEBHOOK_TOKEN may not hold spaces or line breaks"),
+    ({"IL2_NOTIFIER": "webhook", "IL2_WEBHOOK_URL": "http://gw.example/p", "IL2_WEBHOOK_TOKEN": "tok"},
+     "IL2_WEBHOOK_TOKEN is sent only over https"),
+])
+def test_settings_that_would_expose_a_secret_are_refused_by_name(environ, message):
+    from monitoring.config import SettingsError
+    with pytest.raises(SettingsError, match=message) as refused:
+        load_settings(environ)
+    assert "tok" not in str(refused.value).replace("IL2_WEBHOOK_TOKEN", "")

@@ -18,9 +18,9 @@ def ward_of(engine, patient_id: int) -> int:
         return session.get(Patient, patient_id).ward_id
 
 
-def look(engine, ward_id, now=NOW, since=None):
+def look(engine, ward_id, now=NOW, after=None):
     with session_scope(engine) as session:
-        return alert_bar(session=session, ward_ids=[ward_id], now=now, since=since)
+        return alert_bar(session=session, ward_ids=[ward_id], now=now, after_ids=after)
 
 
 def test_the_bar_counts_what_needs_attention_and_names_the_newest_emergency_by_bed(engine):
@@ -47,16 +47,20 @@ def test_a_snoozed_alert_leaves_the_count_until_its_snooze_ends(engine):
 def test_new_emergencies_and_escalations_are_reported_once_after_the_last_look(engine):
     patient_id, alert = sepsis_alert(engine)
     ward = ward_of(engine, patient_id)
-    do(engine, alert.id, "escalate", escalate_to="role:nurse", at=NOW + timedelta(minutes=2))
-    events = look(engine, ward, since=NOW + timedelta(minutes=1)).events
-    assert [(e["kind"], e["to"], e["by"], e["bed"]) for e in events] == [("escalated", "role:nurse", "dr.a", "B1")]
-    assert look(engine, ward, since=NOW + timedelta(minutes=3)).events == []   # told once
+    first = look(engine, ward)                                   # the first look reports nothing old
+    assert first.events == []
+    # Stamped two minutes BEFORE the clock of any later look: found all the same (ids, not clocks).
+    do(engine, alert.id, "escalate", escalate_to="role:nurse", at=NOW - timedelta(minutes=2))
+    second = look(engine, ward, after=first.last_ids)
+    assert [(e["kind"], e["to"], e["by"], e["bed"]) for e in second.events] == [
+        ("escalated", "role:nurse", "dr.a", "B1")]
+    assert look(engine, ward, after=second.last_ids).events == []   # told once
     # Another patient of the ward whose first set is a septic-shock pattern: a new emergency.
     other, _ = make_patient_with_course(engine, mrn="SYN-TEST-2")
     record(engine, other, 0, *SHOCK_SET, now=NOW + timedelta(minutes=5))
     with session_scope(engine) as session:
         sync_alerts(session=session, now=NOW + timedelta(minutes=5))
-    events = look(engine, ward, since=NOW + timedelta(minutes=4)).events
+    events = look(engine, ward, after=second.last_ids).events
     assert ("new emergency", "sepsis-screen", "septic shock pattern") in [
         (e["kind"], e["rule_id"], e["level"]) for e in events]
     assert all(e["severity"] == "emergency" for e in events)
