@@ -75,7 +75,9 @@ show_handled = handled_col.toggle("Show handled alerts", key="show_handled",
 with read_scope(get_engine()) as session:
     alerts = alert_actions.inbox(session=session, patient_ids=patient_ids[chosen_patient], now=now,
                                  include_handled=show_handled, include_info=True, tz=tz)
-    targets = alert_actions.escalation_targets(session=session)
+    # Whom each alert can be escalated to: the clinicians who may see its patient's ward.
+    targets_of = alert_actions.escalation_targets_by_patient(
+        session=session, patient_ids=sorted({int(p) for p in alerts["patient_id"]}))
     # Every try at telling the person an alert was escalated to, shown on its card.
     tries = notify.attempts(session=session, alert_ids=[int(i) for i in alerts["id"]])
 is_expected = alerts["severity"] == "info"
@@ -157,6 +159,7 @@ def action_form(a, action: str) -> None:
     with st.form(f"{action}_form_{a.id}"):
         minutes, target = None, None
         label = NOTE_LABELS[action]
+        targets = targets_of.get(int(a.patient_id), {})
         if action == "escalate":
             target = st.selectbox("Escalate to", list(targets), index=None, key=f"escalate_to_{a.id}",
                                   format_func=targets.get, placeholder="Choose a role or a person")

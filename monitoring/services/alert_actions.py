@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone, tzinfo
 
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlmodel import Session
 
 from monitoring.clinical.alert_handling import alert_handling
@@ -23,7 +23,7 @@ from monitoring.clinical.rules.evidence import local_words
 from monitoring.clinical.vocabulary import ALERT_ACTIONS
 from monitoring.errors import RecordError
 from monitoring.services import auth
-from monitoring.store.models import Alert, AlertAction, Bed, Patient, PatientIdentity, User, Ward
+from monitoring.store.models import Alert, AlertAction, Bed, Patient, PatientIdentity, User, UserWard, Ward
 from monitoring.store.repository import write_audit
 from monitoring.views import dosing
 from monitoring.views.alerts import NEEDS_ATTENTION
@@ -76,14 +76,33 @@ def worse_than_at_latest_action(*, session: Session, alert: Alert) -> bool:
                     new_severity=alert.severity, new_level=alert.level, rule_id=alert.rule_id)
 
 
-def escalation_targets(*, session: Session) -> dict[str, str]:
+def escalation_targets(*, session: Session, ward_id: int | None = None) -> dict[str, str]:
     """Whom an alert can be escalated to: each clinical role, then each active clinician by name
-    ('role:oncologist' -> 'Oncologist (role)', 'user:dr.a' -> 'Dr A (oncologist)')."""
+    ('role:oncologist' -> 'Oncologist (role)', 'user:dr.a' -> 'Dr A (oncologist)'); with `ward_id`,
+    only the clinicians who may see that ward's patients (they can open the alert they are sent)."""
     targets = {f"role:{role}": f"{role.capitalize()} (role)" for role in ESCALATION_ROLES}
     users = session.execute(select(User.username, User.display_name, User.role)
                             .where(User.is_active, User.role.in_(ESCALATION_ROLES)).order_by(User.display_name)).all()
-    targets.update({f"user:{name}": f"{shown} ({role})" for name, shown, role in users})
+    allowed = None if ward_id is None else set(users_seeing_ward(session=session, ward_id=ward_id))
+    targets.update({f"user:{name}": f"{shown} ({role})" for name, shown, role in users
+                    if allowed is None or name in allowed})
     return targets
+
+
+def escalation_targets_by_patient(*, session: Session, patient_ids: Sequence[int]) -> dict[int, dict[str, str]]:
+    """escalation_targets for each patient's ward (the inbox offers each alert's own)."""
+    wards = dict(session.execute(select(Patient.id, Patient.ward_id).where(Patient.id.in_(list(patient_ids)))).all())
+    by_ward = {ward: escalation_targets(session=session, ward_id=ward) for ward in set(wards.values())}
+    return {int(patient): by_ward[ward] for patient, ward in wards.items()}
+
+
+def users_seeing_ward(*, session: Session, ward_id: int | None) -> list[str]:
+    """Active accounts that may see a ward's patients: those assigned to it, and every role that sees
+    all wards (monitoring.permissions view_all_wards)."""
+    everywhere = [role for role in ESCALATION_ROLES if auth.may(role, "view_all_wards")]
+    assigned = select(UserWard.user_id).where(UserWard.ward_id == ward_id)
+    return list(session.scalars(select(User.username).where(
+        User.is_active, or_(User.role.in_(everywhere), User.id.in_(assigned)))).all())
 
 
 def act(*, session: Session, alert_id: int, action: str, username: str, role: str | None, note: str | None = None,
@@ -131,7 +150,8 @@ def act(*, session: Session, alert_id: int, action: str, username: str, role: st
                       "it can wait).")
     elif action != "snooze" and snooze_minutes is not None:
         errors.append(f"Only a snooze takes a duration; to {action} the alert, give no snooze time.")
-    targets = escalation_targets(session=session) if action == "escalate" else {}
+    ward_of_alert = session.scalar(select(Patient.ward_id).where(Patient.id == alert.patient_id))
+    targets = escalation_targets(session=session, ward_id=ward_of_alert) if action == "escalate" else {}
     if action == "escalate" and escalate_to not in targets:
         errors.append(f"Name whom the alert is escalated to (a role or a person): '{escalate_to or ''}' is not one of "
                       f"{', '.join(targets)}.")

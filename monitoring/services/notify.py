@@ -95,18 +95,25 @@ def notice_for(*, session: Session, action_id: int, settings: Settings) -> Notic
                "rule": alert.rule_id, "level": alert.level, "ward": ward, "bed": bed,
                "evidence": alert.evidence_text, "note": action.note, "by": action.by,
                "at": action.at.astimezone(timezone.utc).isoformat()}
+    ward_id = session.scalar(select(col(Patient.ward_id)).where(col(Patient.id) == alert.patient_id))
     return Notice(alert_id=action.alert_id, action_id=action_id, to=to,
-                  addresses=_addresses(session=session, to=to, settings=settings),
+                  addresses=_addresses(session=session, to=to, settings=settings, ward_id=ward_id),
                   subject=subject, body=body, payload=payload)
 
 
-def _addresses(*, session: Session, to: str, settings: Settings) -> tuple[str, ...]:
+def _addresses(*, session: Session, to: str, settings: Settings, ward_id: int | None) -> tuple[str, ...]:
+    """A role's on-call address, else the addresses of that role's accounts that may see the ward (a
+    nurse of another ward is not sent this ward's bed and evidence); a person's own address."""
+    from monitoring.services.alert_actions import users_seeing_ward
+
     kind, _, name = to.partition(":")
     if kind == "role":
         if name in settings.role_addresses:
             return (settings.role_addresses[name],)
+        seeing = users_seeing_ward(session=session, ward_id=ward_id)
         found = session.scalars(select(col(User.email))
-                                .where(col(User.role) == name, col(User.is_active), col(User.email).is_not(None))
+                                .where(col(User.role) == name, col(User.is_active), col(User.email).is_not(None),
+                                       col(User.username).in_(seeing))
                                 .order_by(col(User.username))).all()
         return tuple(e for e in found if e)
     email = session.scalar(select(col(User.email)).where(col(User.username) == name, col(User.is_active)))

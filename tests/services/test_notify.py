@@ -17,9 +17,10 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
 from monitoring.config import load_settings
+from monitoring.errors import RecordError
 from monitoring.services import auth, notify
 from monitoring.store.db import session_scope
-from monitoring.store.models import Alert, AlertAction, NotificationAttempt, PatientIdentity
+from monitoring.store.models import Alert, AlertAction, NotificationAttempt, Patient, PatientIdentity
 from tests.factories import NOW
 from tests.services.test_alert_actions import do, sepsis_alert
 
@@ -121,22 +122,38 @@ def test_an_e_mail_reaches_the_roles_on_call_address_naming_the_bed_and_no_ident
     assert not [word for word in identifiers(engine, patient_id) if word in message]
 
 
-def test_without_a_role_address_the_roles_accounts_with_an_address_are_sent_it_and_a_person_theirs(engine,
-                                                                                                    smtp_server):
+def test_without_a_role_address_the_roles_accounts_on_the_ward_are_sent_it_and_a_person_theirs(engine,
+                                                                                              smtp_server):
+    """The accounts that may see the patient's ward: an oncologist (every ward) and the nurses of that
+    ward; a nurse of another ward is neither offered nor sent this ward's bed and evidence."""
+    from monitoring.services.alert_actions import escalation_targets
+    from monitoring.store import repository
+
     controller, mailbox = smtp_server
+    _, alert_id, _ = escalated(engine, "role:oncologist")          # creates the patient's ward "T"
     with session_scope(engine) as session:
-        for name, role, address in (("dr.b", "oncologist", "b@hospital.example"), ("dr.c", "oncologist", None),
-                                    ("nurse.d", "nurse", "d@hospital.example")):
-            auth.add_user(session=session, username=name, display_name=name, role=role,
+        repository.get_or_create_ward(session=session, code="OTHER", name="Other ward")
+        for name, role, address, wards in (("dr.b", "oncologist", "b@hospital.example", []),
+                                           ("dr.c", "oncologist", None, []),
+                                           ("nurse.d", "nurse", "d@hospital.example", ["T"]),
+                                           ("nurse.e", "nurse", "e@hospital.example", ["OTHER"])):
+            auth.add_user(session=session, username=name, display_name=name, role=role, ward_codes=wards,
                           password="long-enough-passphrase-42", created_by="admin", email=address, enforce_policy=False)
-    _, _, to_role = escalated(engine, "role:oncologist")
+        ward = session.get(Alert, alert_id)
+        offered = escalation_targets(session=session, ward_id=session.scalar(
+            select(Patient.ward_id).where(Patient.id == ward.patient_id)))
+    assert "user:nurse.d" in offered and "user:nurse.e" not in offered and "user:dr.c" in offered
+    with pytest.raises(RecordError, match="'user:nurse.e' is not one of"):
+        do(engine, alert_id, "escalate", escalate_to="user:nurse.e")
     settings = smtp_settings(controller.port)
-    assert notify.deliver(engine=engine, action_id=to_role, settings=settings).recipient == "b@hospital.example"
-    with session_scope(engine) as session:
-        alert_id = session.scalars(select(Alert.id)).first()
+    to_role = do(engine, alert_id, "escalate", escalate_to="role:nurse").id
+    assert notify.deliver(engine=engine, action_id=to_role, settings=settings).recipient == "d@hospital.example"
+    to_oncologists = do(engine, alert_id, "escalate", escalate_to="role:oncologist").id
+    assert notify.deliver(engine=engine, action_id=to_oncologists, settings=settings).recipient == "b@hospital.example"
     to_person = do(engine, alert_id, "escalate", escalate_to="user:nurse.d").id
     assert notify.deliver(engine=engine, action_id=to_person, settings=settings).recipient == "d@hospital.example"
-    assert [to for to, _ in mailbox.messages] == [["b@hospital.example"], ["d@hospital.example"]]
+    assert [to for to, _ in mailbox.messages] == [["d@hospital.example"], ["b@hospital.example"],
+                                                  ["d@hospital.example"]]
 
 
 def test_a_mail_server_that_is_down_fails_the_notification_never_the_escalation_and_a_retry_sends_it(
