@@ -16,7 +16,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from dashboard.theme import BAND_COLOURS, DOSE_COLOURS, DOSE_SYMBOLS, GRADE_COLOURS, SEVERITY_COLOURS, as_text
+from dashboard.theme import BAND_COLOURS, DOSE_COLOURS, DOSE_SYMBOLS, GRADE_COLOURS, SEVERITY_COLOURS, as_text, tint
 from monitoring.clinical.catalogue import ORGAN_SYSTEMS, default_catalogue
 from monitoring.views.patient_chart import LAB_CODES, ChartData
 
@@ -49,6 +49,7 @@ def recent_trend(trend: pd.DataFrame, *, tz: tzinfo, title: str = "Last 24 h") -
 
 DATA_COLOUR = SEVERITY_COLOURS["info"]  # the palette's neutral: a measured value has no severity itself
 DATA_TEXT = as_text(DATA_COLOUR)        # ... as the text of notes and labels (WCAG AA on white)
+BAND_OPACITY = 0.13                     # the NEWS2 bands behind the score
 ALERT_NAMES = {"emergency": "Alert: emergency", "urgent": "Alert: urgent", "warning": "Alert: warning",
                "info": "Expected IL-2 effect"}
 HOVER_TIME = "%{x|%a %d %b %H:%M}"
@@ -437,10 +438,12 @@ def news2_figure(data: ChartData, *, tz: tzinfo, height: int = 340) -> go.Figure
     for band, low, high in data.news2_bands:
         upper = top if high is None else high + 0.5
         shapes.append(dict(type="rect", xref=f"{xref} domain", x0=0, x1=1, yref=yref, y0=low - 0.5, y1=upper,
-                           fillcolor=BAND_COLOURS[band], opacity=0.13, line=dict(width=0), layer="below"))
+                           fillcolor=BAND_COLOURS[band], opacity=BAND_OPACITY, line=dict(width=0), layer="below"))
+        # The label sits on its band's tint, not on white: readable against the tint (WCAG AA).
         notes.append(dict(xref=f"{xref} domain", x=0.005, xanchor="left", yref=yref, y=upper, yanchor="top",
                           showarrow=False, text=f"{band} {low}–{high}" if high is not None else f"{band} {low}+",
-                          font=dict(size=10, color=as_text(BAND_COLOURS[band]))))
+                          font=dict(size=10, color=as_text(BAND_COLOURS[band],
+                                                           tint(BAND_COLOURS[band], BAND_OPACITY)))))
     if len(scored):
         band = scored["band"].astype(str)
         hover = ("NEWS2 " + scored["news2"].astype("string") + " · " + band + " risk<br>"

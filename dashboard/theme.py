@@ -51,3 +51,10 @@ def as_text(colour: str, background: str = PAGE_BACKGROUND) -> str:
         if contrast_ratio(shade, background) >= AA_TEXT:
             return shade
     return "#000000"
+
+
+def tint(colour: str, opacity: float, background: str = PAGE_BACKGROUND) -> str:
+    """The colour a fill of `colour` at `opacity` shows over `background` (what a label on it sits on)."""
+    over = [int(colour.lstrip("#")[i:i + 2], 16) for i in (0, 2, 4)]
+    under = [int(background.lstrip("#")[i:i + 2], 16) for i in (0, 2, 4)]
+    return "#" + "".join(f"{round(o * opacity + u * (1 - opacity)):02x}" for o, u in zip(over, under))

@@ -167,7 +167,9 @@ def action_form(a, action: str) -> None:
         if action == "snooze":
             # Only the durations this severity allows (thresholds.toml [alert_handling]).
             offered = handling.choices(a.severity)
-            minutes = st.selectbox("Snooze for", offered, index=offered.index(30) if 30 in offered else 0,
+            # Offered from the shortest for an emergency (its longest is 30 min), else 30 min.
+            start = 0 if a.severity == "emergency" or 30 not in offered else offered.index(30)
+            minutes = st.selectbox("Snooze for", offered, index=start,
                                    key=f"snooze_minutes_{a.id}", format_func=alert_actions.snooze_text)
             st.caption("The alert comes back when the time is up, or at once if it gets worse.")
             if handling.needs_reason(a.severity):
