@@ -32,6 +32,7 @@ from datetime import datetime, timezone
 from email.message import EmailMessage
 
 from sqlalchemy import Engine, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from monitoring.config import Settings
@@ -210,11 +211,19 @@ def deliver(*, engine: Engine, action_id: int, settings: Settings, now: datetime
     with read_scope(engine) as session:
         notice = notice_for(session=session, action_id=action_id, settings=settings)
     outcome, recipient, detail = send(notice, settings)
-    with session_scope(engine) as session:
-        row = record(session=session, notice=notice, outcome=outcome, recipient=recipient, detail=detail,
-                     channel=settings.notifier, now=now or datetime.now(timezone.utc))
-        session.expunge(row)
-    return row
+    for tries_left in (2, 1, 0):
+        try:
+            with session_scope(engine) as session:
+                row = record(session=session, notice=notice, outcome=outcome, recipient=recipient, detail=detail,
+                             channel=settings.notifier, now=now or datetime.now(timezone.utc))
+                session.expunge(row)
+            return row
+        except IntegrityError:
+            # Another try of the same escalation took this number meanwhile (two Retry clicks at once):
+            # record this one under the next number; both sends happened and both are kept.
+            if not tries_left:
+                raise
+    raise AssertionError("unreachable")
 
 
 def failed_escalations(*, session: Session, alert_ids: list[int] | None = None) -> list[int]:

@@ -244,6 +244,7 @@ class AlertAction(SQLModel, table=True):
 class NotificationAttempt(SQLModel, table=True):
     """One try at telling someone of an escalation (issue 18), append-only: the escalation is stored
     first and never depends on it; a failed try is followed by a retry, each its own row."""
+    __table_args__ = (UniqueConstraint("action_id", "attempt", name="uq_notificationattempt_action_attempt"),)
     id: int | None = Field(default=None, primary_key=True)
     action_id: int = Field(foreign_key="alertaction.id", index=True)
     alert_id: int = Field(foreign_key="alert.id", index=True)

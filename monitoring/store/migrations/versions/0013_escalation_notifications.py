@@ -39,6 +39,8 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["action_id"], ["alertaction.id"]),
         sa.ForeignKeyConstraint(["alert_id"], ["alert.id"]),
         sa.PrimaryKeyConstraint("id"),
+        # Two tries of one escalation never share a number (two Retry clicks at once on PostgreSQL).
+        sa.UniqueConstraint("action_id", "attempt", name="uq_notificationattempt_action_attempt"),
     )
     op.create_index(op.f("ix_notificationattempt_action_id"), TABLE, ["action_id"])
     op.create_index(op.f("ix_notificationattempt_alert_id"), TABLE, ["alert_id"])
