@@ -561,33 +561,40 @@ def _cmd_settings(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_catalogue(args: argparse.Namespace) -> int:
-    """il2-monitor catalogue: check a catalogue file (default: the one in force) with every rule and count
-    its codes per category, or print its reference (--markdown) or the JSON Schema of the file (--schema)."""
-    from monitoring.clinical.catalogue import CATEGORIES, load_catalogue
-    from monitoring.clinical.catalogue_docs import catalogue_markdown, catalogue_schema_text
-
-    if args.schema:
-        print(catalogue_schema_text(), end="")
-        return 0
-    catalogue = load_catalogue(args.file)
-    if args.markdown:
-        print(catalogue_markdown(catalogue), end="")
-        return 0
-    counts = ", ".join(f"{len(catalogue.codes(category))} {category}" for category in CATEGORIES)
-    print(f"{catalogue.path}: valid, version {catalogue.version}, {len(catalogue)} codes ({counts})")
-    return 0
-
-
-def _cmd_thresholds(args: argparse.Namespace) -> int:
-    """il2-monitor thresholds: check a thresholds file (default: the one in force) and list its sources, or
-    print the reference of docs/thresholds.md (--markdown) or the JSON Schema (--schema)."""
-    from monitoring.clinical.thresholds import load_thresholds
-    from monitoring.clinical.thresholds_docs import schema_text, thresholds_markdown
-
+def _data_file_command(args: argparse.Namespace, *, load, markdown, schema_text, summary) -> int:
+    """A data file's command: its JSON Schema (--schema), its generated reference (--markdown), or the
+    file (default: the one in force) checked with every rule and summed up."""
     if args.schema:
         print(schema_text(), end="")
         return 0
+    loaded = load(args.file)
+    print(markdown(loaded) if args.markdown else summary(loaded), end="" if args.markdown else "\n")
+    return 0
+
+
+def _cmd_catalogue(args: argparse.Namespace) -> int:
+    """il2-monitor catalogue [FILE] [--markdown | --schema]: the codes per category of a valid file."""
+    from monitoring.clinical.catalogue import CATEGORIES, load_catalogue
+    from monitoring.clinical.catalogue_docs import catalogue_markdown, catalogue_schema_text
+
+    def summary(catalogue) -> str:
+        counts = ", ".join(f"{len(catalogue.codes(category))} {category}" for category in CATEGORIES)
+        return f"{catalogue.path}: valid, version {catalogue.version}, {len(catalogue)} codes ({counts})"
+    return _data_file_command(args, load=load_catalogue, markdown=catalogue_markdown,
+                              schema_text=catalogue_schema_text, summary=summary)
+
+
+def _cmd_thresholds(args: argparse.Namespace) -> int:
+    """il2-monitor thresholds [FILE] [--markdown | --schema]: the sources of a valid file."""
+    from monitoring.clinical.thresholds import load_thresholds
+    from monitoring.clinical.thresholds_docs import schema_text, thresholds_markdown
+
+    def summary(thresholds) -> str:
+        return "\n".join([f"{thresholds.path}: valid (version {thresholds.version})"]
+                         + [f"  {name}: {source.status}: {source.cite()}"
+                            for name, source in thresholds.sources().items()])
+    return _data_file_command(args, load=load_thresholds, markdown=thresholds_markdown, schema_text=schema_text,
+                              summary=summary)
     thresholds = load_thresholds(args.file)
     if args.markdown:
         print(thresholds_markdown(thresholds), end="")
