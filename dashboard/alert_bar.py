@@ -73,8 +73,8 @@ def show_alert_bar(user: dict, inbox_page) -> None:
                 st.toast(f"**Escalated** to {describe_target(event['to'])} by {event['by']}: {place}, "
                          f"{event['rule_id']} ({event['level']})", icon=":material/campaign:")
             else:
-                st.toast(f"**New emergency**: {place}, {event['rule_id']} ({event['level']})",
-                         icon=":material/emergency:")
+                what = "New emergency" if event["kind"] == "new emergency" else "Now an emergency"
+                st.toast(f"**{what}**: {place}, {event['rule_id']} ({event['level']})", icon=":material/emergency:")
         if found.events and st.session_state.get(SOUND, True):
             st.html(f"<audio autoplay src='{_tone()}'></audio>")
 

@@ -68,6 +68,7 @@ def sync_alerts(*, session: Session, patient_ids: Sequence[int] | None = None, u
     known = {a.alert_key: a for a in session.scalars(query).all()}
     counts = {"new": 0, "updated": 0, "retracted": 0, "reopened": 0}
     reopened: list[int] = []
+    became_emergency: list[int] = []   # existing alerts whose severity rose to emergency in this evaluation
     seen = set()
     for row in alerts.itertuples(index=False):
         seen.add(row.alert_key)
@@ -82,6 +83,8 @@ def sync_alerts(*, session: Session, patient_ids: Sequence[int] | None = None, u
             session.add(alert)
             counts["new"] += 1
         elif (alert.level, alert.severity, alert.evidence_text) != (row.level, row.severity, row.evidence):
+            if row.severity == "emergency" and alert.severity != "emergency":
+                became_emergency.append(alert.id)   # the open-alerts bar tells every page (views.alerts)
             for name, value in fields.items():
                 setattr(alert, name, value)
             alert.evidence = list(row.evidence_items)
@@ -106,5 +109,6 @@ def sync_alerts(*, session: Session, patient_ids: Sequence[int] | None = None, u
     if any(counts.values()):
         write_audit(session=session, username=username, action="evaluate", entity="alert",
                     after={**counts, "patients": None if patient_ids is None else list(patient_ids),
-                           **({"reopened_alerts": reopened} if reopened else {})})
+                           **({"reopened_alerts": reopened} if reopened else {}),
+                           **({"became_emergency": became_emergency} if became_emergency else {})})
     return counts

@@ -9,7 +9,7 @@ import pandas as pd
 from sqlalchemy import and_, func, or_, select
 from sqlmodel import Session, col
 
-from monitoring.store.models import Alert, AlertAction, Bed, Patient, Ward
+from monitoring.store.models import Alert, AlertAction, AuditEvent, Bed, Patient, Ward
 
 # Statuses that need someone's attention; a snoozed alert joins them when its snooze ends.
 NEEDS_ATTENTION = ("open", "escalated")
@@ -53,7 +53,7 @@ class AlertBar:
     counts: dict[str, int]                      # severity -> alerts needing attention (expected effects aside)
     newest_emergency: dict | None               # ward, bed, rule_id, level, onset_at of the newest emergency
     events: list[dict] = field(default_factory=list)   # since the last look: new emergencies and escalations
-    last_ids: tuple[int, int] = (0, 0)          # the newest alert and action ids seen: the next look's start
+    last_ids: tuple[int, int, int] = (0, 0, 0)  # the newest alert, action and audit ids seen: the next look's start
 
 
 def _needing_attention(now: datetime):
@@ -63,10 +63,11 @@ def _needing_attention(now: datetime):
 
 
 def alert_bar(*, session: Session, ward_ids: Sequence[int], now: datetime,
-              after_ids: tuple[int, int] | None = None) -> AlertBar:
+              after_ids: tuple[int, int, int] | None = None) -> AlertBar:
     """Counts by severity of the alerts needing attention on these wards, the newest emergency with
-    its bed, and (with `after_ids`, the last look's `last_ids`) the emergencies stored and the
-    escalations recorded since, oldest first. Ids, not clocks: a row stamped before the last look but
+    its bed, and (with `after_ids`, the last look's `last_ids`) since then: the emergencies stored,
+    the alerts that rose to emergency or reopened as one (the evaluations' audit rows say which), and
+    the escalations recorded, oldest first. Ids, not clocks: a row stamped before the last look but
     committed after it is still found, and none is reported twice."""
     wards = list(ward_ids)
     on_wards = col(Patient.ward_id).in_(wards)
@@ -83,10 +84,11 @@ def alert_bar(*, session: Session, ward_ids: Sequence[int], now: datetime,
     newest = session.execute(place.where(on_wards, col(Alert.severity) == "emergency", _needing_attention(now))
                              .order_by(col(Alert.onset_at).desc()).limit(1)).first() if wards else None
     last_ids = (int(session.scalar(select(func.max(col(Alert.id)))) or 0),
-                int(session.scalar(select(func.max(col(AlertAction.id)))) or 0))
+                int(session.scalar(select(func.max(col(AlertAction.id)))) or 0),
+                int(session.scalar(select(func.max(col(AuditEvent.id)))) or 0))
     events: list[dict] = []
     if after_ids is not None and wards:
-        last_alert, last_action = after_ids
+        last_alert, last_action, last_audit = after_ids
         for row in session.execute(place.add_columns(col(Alert.first_seen_at))
                                    .where(on_wards, col(Alert.severity) == "emergency", col(Alert.id) > last_alert,
                                           col(Alert.id) <= last_ids[0], col(Alert.status) != "retracted")).all():
@@ -99,6 +101,18 @@ def alert_bar(*, session: Session, ward_ids: Sequence[int], now: datetime,
                                           col(AlertAction.id) <= last_ids[1])).all():
             events.append({**dict(zip(keys, row[:7])), "kind": "escalated", "at": row[7], "by": row[8],
                            "to": row[9]})
+        worse: list[int] = []
+        for after in session.scalars(select(col(AuditEvent.after)).where(
+                col(AuditEvent.action) == "evaluate", col(AuditEvent.id) > last_audit,
+                col(AuditEvent.id) <= last_ids[2])).all():
+            listed = (after or {}).get("became_emergency", []) + (after or {}).get("reopened_alerts", [])
+            worse += [int(i) for i in listed if int(i) <= last_alert]   # a new row is reported as new, above
+        if worse:
+            for row in session.execute(place.add_columns(col(Alert.last_evaluated_at))
+                                       .where(on_wards, col(Alert.severity) == "emergency",
+                                              col(Alert.id).in_(sorted(set(worse))))).all():
+                events.append({**dict(zip(keys, row[:7])), "kind": "now an emergency", "at": row[7], "by": None,
+                               "to": None})
         events.sort(key=lambda e: e["at"])
     return AlertBar(counts={s: int(n) for s, n in counts.items()},
                     newest_emergency=None if newest is None else dict(zip(keys, newest)), events=events,

@@ -64,3 +64,17 @@ def test_new_emergencies_and_escalations_are_reported_once_after_the_last_look(e
     assert ("new emergency", "sepsis-screen", "septic shock pattern") in [
         (e["kind"], e["rule_id"], e["level"]) for e in events]
     assert all(e["severity"] == "emergency" for e in events)
+
+
+def test_an_alert_that_rises_to_emergency_on_its_own_row_is_reported_once(engine):
+    """qSOFA positive (urgent), then a septic-shock set on the same episode: the stored row is updated,
+    not added, and the bar says it is now an emergency (the row's first_seen_at is old)."""
+    patient_id, alert = sepsis_alert(engine)
+    ward = ward_of(engine, patient_id)
+    before = look(engine, ward)
+    record(engine, patient_id, 1, *SHOCK_SET)
+    sync(engine)
+    after = look(engine, ward, after=before.last_ids)
+    rose = [(e["kind"], e["alert_id"], e["level"]) for e in after.events if e["kind"] == "now an emergency"]
+    assert rose == [("now an emergency", alert.id, "septic shock pattern")]
+    assert look(engine, ward, after=after.last_ids).events == []
