@@ -211,8 +211,8 @@ def action_form(a, action: str) -> None:
     st.rerun()
 
 
-limit = st.session_state.get(SHOWN_KEY, PAGE_SIZE)
-for a in shown.head(limit).itertuples():
+def draw_card(a) -> None:
+    """One alert: severity, rule and level, the evidence and basis, the last action and the actions."""
     with st.container(border=True):
         colour = SEVERITY_COLOURS.get(a.severity, SEVERITY_COLOURS["info"])
         # HTML for the severity bar only; every value in it is escaped (names and levels are data).
@@ -240,6 +240,70 @@ for a in shown.head(limit).itertuples():
                                       format_func=ACTION_LABELS.get)
         if choice is not None:
             action_form(a, choice)
+
+
+def patient_actions(cards: pd.DataFrame) -> None:
+    """One action for all of a patient's alerts shown (acknowledge with what was done, or escalate to
+    one person): all recorded or none."""
+    bulk = [a for a in ("acknowledge", "escalate") if a in allowed]
+    if len(cards) < 2 or not bulk:
+        return
+    patient_id = int(cards["patient_id"].iloc[0])
+    choice = st.segmented_control(f"Act on all {len(cards)} alerts of this patient", bulk,
+                                  key=f"patient_action_{patient_id}", format_func=ACTION_LABELS.get)
+    if choice is None:
+        return
+    targets = targets_of.get(patient_id, {})
+    with st.form(f"patient_{choice}_form_{patient_id}"):
+        target = (st.selectbox("Escalate to", list(targets), index=None, key=f"patient_escalate_to_{patient_id}",
+                               format_func=targets.get, placeholder="Choose a role or a person")
+                  if choice == "escalate" else None)
+        note = st.text_input(NOTE_LABELS[choice], key=f"patient_note_{patient_id}")
+        submitted = st.form_submit_button(f"Record {DONE[choice].lower()} of all {len(cards)}", type="primary",
+                                          key=f"patient_submit_{patient_id}")
+    if not submitted:
+        return
+    try:
+        with session_scope(get_engine()) as session:
+            rows = alert_actions.act_on_all(session=session, alert_ids=[int(i) for i in cards["id"]], action=choice,
+                                            username=user["username"], role=user["role"], note=note,
+                                            now=datetime.now(timezone.utc), ward_ids=user["ward_ids"],
+                                            escalate_to=target)
+            action_ids = [int(r.id) for r in rows]
+    except (RecordError, auth.PermissionDenied) as refused:
+        for message in getattr(refused, "errors", [str(refused)]):
+            st.error(message)
+        st.error("Nothing was recorded.")
+        return
+    first = cards.iloc[0]
+    st.session_state[FEEDBACK_KEY] = (f"{DONE[choice]} recorded for all {len(rows)} alerts of {bed_text(first)} · "
+                                      f"{first['patient']}{f' to {targets.get(target, target)}' if target else ''}, "
+                                      f"by {user['display_name']}.")
+    if choice == "escalate":   # stored first; telling them comes after and can fail without losing it
+        tries = [notify.deliver(engine=get_engine(), action_id=i, settings=settings) for i in action_ids]
+        failed = [t for t in tries if t.outcome != notify.SENT]
+        if failed:
+            st.session_state[NOTIFY_KEY] = attempt_text(failed[0].outcome, failed[0].recipient, failed[0].detail)
+    for key in (f"patient_action_{patient_id}", f"patient_note_{patient_id}", f"patient_escalate_to_{patient_id}"):
+        st.session_state.pop(key, None)
+    st.rerun()
+
+
+# Grouped by patient (the patient with the worst alert first), each patient's alerts under one header.
+grouped = alert_actions.by_patient(shown)
+limit = st.session_state.get(SHOWN_KEY, PAGE_SIZE)
+for _, cards in grouped.head(limit).groupby("patient_rank", sort=True):
+    first = cards.iloc[0]
+    counted_here = cards["severity"].value_counts()
+    worst = next(s for s in reversed(SEVERITIES) if counted_here.get(s))
+    summary = ", ".join(f"{counted_here[s]} {s}" for s in reversed(SEVERITIES) if counted_here.get(s))
+    with st.container(border=True):
+        st.markdown(f"<div style='font-size:1.1rem'><b>{escape(bed_text(first))} · {escape(first['patient'])}</b> · "
+                    f"{escape(first['mrn'])} · <b style='color:{SEVERITY_TEXT_COLOURS.get(worst, '#31333f')}'>"
+                    f"{escape(summary)}</b></div>", unsafe_allow_html=True)
+        patient_actions(cards)
+        for a in cards.itertuples():
+            draw_card(a)
 
 if len(shown) > limit:
     more = min(PAGE_SIZE, len(shown) - limit)

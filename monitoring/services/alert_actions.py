@@ -263,6 +263,39 @@ def _checks_now(*, session: Session, frame: pd.DataFrame, now: datetime, tz: tzi
     return [checks.get(int(p)) if rule == HOLD_RULE else None for p, rule in zip(frame["patient_id"], frame["rule_id"])]
 
 
+def by_patient(frame: pd.DataFrame) -> pd.DataFrame:
+    """The inbox grouped by patient (issue 18): the patient with the worst alert first (then the newest
+    onset), and under each patient their alerts, most severe and newest first. Adds `patient_rank`
+    (0 = first patient) so a page can draw one header per patient."""
+    if frame.empty:
+        return frame.assign(patient_rank=pd.Series(dtype="int64"))
+    rank = frame["severity"].map(SEVERITY_RANK).fillna(-1)
+    worst = rank.groupby(frame["patient_id"]).transform("max")
+    newest = frame["onset_at"].groupby(frame["patient_id"]).transform("max")
+    ordered = (frame.assign(_rank=rank, _worst=worst, _newest=newest)
+               .sort_values(["_worst", "_newest", "patient_id", "_rank", "onset_at", "id"],
+                            ascending=[False, False, True, False, False, False], kind="stable"))
+    ordered["patient_rank"] = pd.factorize(ordered["patient_id"])[0]
+    return ordered.drop(columns=["_rank", "_worst", "_newest"]).reset_index(drop=True)
+
+
+def act_on_all(*, session: Session, alert_ids: Sequence[int], action: str, username: str, role: str | None,
+               note: str | None, now: datetime | None = None, ward_ids: Sequence[int] | None = None,
+               escalate_to: str | None = None) -> list[AlertAction]:
+    """One action with one note on several alerts of a patient (acknowledge or escalate all), in the
+    caller's transaction: all are recorded or none (RecordError names the alert refused)."""
+    if action not in ("acknowledge", "escalate"):
+        raise RecordError([f"Only acknowledge and escalate apply to all of a patient's alerts, not '{action}'."])
+    rows = []
+    for alert_id in alert_ids:
+        try:
+            rows.append(act(session=session, alert_id=int(alert_id), action=action, username=username, role=role,
+                            note=note, now=now, ward_ids=ward_ids, escalate_to=escalate_to))
+        except RecordError as refused:
+            raise RecordError([f"Alert {alert_id}: {message}" for message in refused.errors]) from None
+    return rows
+
+
 def history(*, session: Session, alert_id: int) -> list[AlertAction]:
     """Every action on an alert, oldest first."""
     return list(session.scalars(select(AlertAction).where(AlertAction.alert_id == alert_id)

@@ -597,6 +597,11 @@ def inbox_page(username: str):
     return signed_in(username, page=PAGE)
 
 
+def card_controls(at) -> list:
+    """The action selector of each alert card (the patients' 'act on all' selectors left out)."""
+    return [w for w in at.segmented_control if w.key.startswith("alert_action_")]
+
+
 def headers(at) -> list[str]:
     """The first line of each alert card as shown (severity, rule, level, patient)."""
     return [m.value for m in at.markdown if "border-left" in m.value]
@@ -605,7 +610,7 @@ def headers(at) -> list[str]:
 def card_of(at, url: str, rule_id: str) -> int:
     """The alert id of the card showing `rule_id` (from the keys of its action selector)."""
     stored = stored_alerts(url)
-    ids = [int(w.key.rsplit("_", 1)[1]) for w in at.segmented_control]
+    ids = [int(w.key.rsplit("_", 1)[1]) for w in card_controls(at)]
     return next(i for i in ids if stored[i].rule_id == rule_id)
 
 
@@ -654,7 +659,7 @@ def test_a_nurse_sees_only_her_wards_and_may_only_escalate(app_url):
     at = inbox_page("nurse")
     assert at.selectbox(key="alerts_ward").options == ["All my wards", "Demo ward"]
     assert not any("SYN-ELSEWHERE" in h for h in headers(at)) and headers(at)
-    assert all(w.options == ["Escalate"] for w in at.segmented_control)
+    assert all(w.options == ["Escalate"] for w in at.segmented_control)   # a card's and a patient's
     alert_id = card_of(at, app_url, "sepsis-screen")
     at.segmented_control(key=f"alert_action_{alert_id}").set_value("escalate").run()
     assert at.selectbox(key=f"escalate_to_{alert_id}").options[:2] == ["Oncologist (role)", "Nurse (role)"]
@@ -694,7 +699,7 @@ def submit(at, action: str, alert_id: int):
 ])
 def test_each_action_from_the_page_is_recorded_and_named(app_url, action, note, status, message):
     at = inbox_page("oncologist")
-    assert [w.options for w in at.segmented_control][0] == [
+    assert [w.options for w in card_controls(at)][0] == [
         "Acknowledge", "Decline", "Escalate", "Snooze", "Resolve"]
     alert_id = card_of(at, app_url, "aki")
     at.segmented_control(key=f"alert_action_{alert_id}").set_value(action).run()
@@ -846,3 +851,67 @@ def test_a_hold_alert_in_the_inbox_shows_the_pre_dose_check_the_doses_page_shows
         assert shown.loc[shown["rule_id"] != il2_hold.RULE.id, "check_now"].isna().all()
     finally:
         engine.dispose()
+
+
+# --- grouped by patient (issue 18 item 3) ------------------------------------------------------------
+
+def test_the_inbox_groups_each_patients_alerts_worst_patient_first():
+    frame = pd.DataFrame({
+        "id": [1, 2, 3, 4, 5], "patient_id": [10, 20, 20, 30, 10],
+        "severity": ["urgent", "warning", "emergency", "warning", "warning"],
+        "onset_at": pd.to_datetime(["2026-11-27T09:00Z", "2026-11-27T08:00Z", "2026-11-26T08:00Z",
+                                    "2026-11-27T10:00Z", "2026-11-27T07:00Z"])})
+    grouped = alert_actions.by_patient(frame)
+    # Patient 20 (an emergency, however old) first; then 10 (urgent); then 30; each patient's own alerts
+    # under them, most severe first.
+    assert grouped[["patient_id", "id"]].values.tolist() == [[20, 3], [20, 2], [10, 1], [10, 5], [30, 4]]
+    assert grouped["patient_rank"].tolist() == [0, 0, 1, 1, 2]
+
+
+def test_one_acknowledgement_for_all_of_a_patients_alerts_is_all_or_nothing(engine):
+    patient_id, alert = sepsis_alert(engine)
+    record(engine, patient_id, 2, *SHOCK_SET)
+    sync(engine)
+    with session_scope(engine) as session:
+        ids = [int(i) for i in session.scalars(select(Alert.id).where(Alert.patient_id == patient_id,
+                                                                       Alert.status == "open")).all()]
+    assert len(ids) >= 2
+    with session_scope(engine) as session:
+        rows = alert_actions.act_on_all(session=session, alert_ids=ids, action="acknowledge", username="dr.a",
+                                        role="oncologist", note="sepsis bundle started", now=NOW)
+    assert len(rows) == len(ids) and {r.note for r in rows} == {"sepsis bundle started"}
+    with session_scope(engine) as session:
+        assert {a.status for a in session.scalars(select(Alert).where(Alert.id.in_(ids))).all()} == {"acknowledged"}
+    # A refusal on one alert records none: here the note is missing, named with the first alert refused.
+    patient_2, _ = make_patient_with_course(engine, mrn="SYN-TEST-2")
+    record(engine, patient_2, 1, *SHOCK_SET)
+    sync(engine)
+    with session_scope(engine) as session:
+        others = [int(i) for i in session.scalars(select(Alert.id).where(Alert.patient_id == patient_2)).all()]
+    with pytest.raises(RecordError, match=f"Alert {others[0]}: Say what action was taken"):
+        with session_scope(engine) as session:
+            alert_actions.act_on_all(session=session, alert_ids=others, action="acknowledge", username="dr.a",
+                                     role="oncologist", note=" ", now=NOW)
+    with pytest.raises(RecordError, match="Only acknowledge and escalate apply to all"):
+        with session_scope(engine) as session:
+            alert_actions.act_on_all(session=session, alert_ids=others, action="snooze", username="dr.a",
+                                     role="oncologist", note="x", now=NOW)
+    with session_scope(engine) as session:
+        assert {a.status for a in session.scalars(select(Alert).where(Alert.id.in_(others))).all()} == {"open"}
+
+
+def test_the_page_acknowledges_all_of_a_patients_alerts_under_its_header(app_url):
+    at = inbox_page("oncologist")
+    patient_controls = [w for w in at.segmented_control if w.key.startswith("patient_action_")]
+    assert patient_controls, "no patient with two alerts: the check proves nothing"
+    control = patient_controls[0]
+    assert control.options == ["Acknowledge", "Escalate"]
+    patient_id = int(control.key.rsplit("_", 1)[1])
+    before = [a for a in stored_alerts(app_url).values() if a.patient_id == patient_id and a.status == "open"]
+    control.set_value("acknowledge").run()
+    at.text_input(key=f"patient_note_{patient_id}").input("reviewed at the bedside, plan in the notes")
+    at.button(key=f"patient_submit_{patient_id}").click().run()
+    assert not at.exception and not at.error
+    assert at.success[0].value.startswith(f"Acknowledgement recorded for all {len(before)} alerts of ")
+    after = {a.id: a.status for a in stored_alerts(app_url).values() if a.patient_id == patient_id}
+    assert all(after[a.id] == "acknowledged" for a in before)
