@@ -18,6 +18,7 @@ in-process lock, so only one of them at a time polls the file.
 from __future__ import annotations
 
 import functools
+import os
 import sqlite3
 import threading
 import time
@@ -45,6 +46,9 @@ READ_ONLY = "il2_read_only"
 # of one process, and a thread waiting here sleeps until the holder lets go instead of polling the file.
 _THREAD_LOCKS: dict[Path, threading.Lock] = {}
 _THREAD_LOCKS_GUARD = threading.Lock()
+# A forked process (a CLI job, a test's writer) starts with no lock held: a copy of one that another
+# thread of the parent held at the fork would never be released in the child.
+os.register_at_fork(after_in_child=lambda: _THREAD_LOCKS.clear())
 
 
 def _thread_lock(lock_path: Path) -> threading.Lock:
