@@ -39,16 +39,17 @@ def test_an_escalation_in_one_session_is_a_toast_in_another_on_any_page(browser,
     expect(nurse.get_by_text(re.compile("^Open alerts on your wards:"))).to_be_visible()
     expect(nurse.get_by_role("link", name="Open the inbox")).to_be_visible()
     doctor = opened(browser, toast_url, "/alerts", "oncologist")
-    doctor.get_by_text("Escalate", exact=True).first.click()
+    # The first alert card's own action (not the patient's "act on all" above it).
+    doctor.locator("[class*='st-key-alert_action_']").first.get_by_text("Escalate", exact=True).click()
     wait_for_app_run(doctor)
     doctor.get_by_role("combobox", name="Escalate to").first.click()
     doctor.get_by_role("option", name="Nurse (role)").first.click()
     doctor.get_by_label("Why, and what they should look at (required)").first.fill("recheck the obs now please")
-    doctor.get_by_role("button", name="Record escalation").first.click()
+    doctor.get_by_role("button", name="Record escalation", exact=True).click()
     wait_for_app_run(doctor)
     expect(doctor.get_by_test_id("stAlertContentSuccess")).to_contain_text("to Nurse (role)")
     # The nurse clicked nothing: the bar's own refresh brings the toast.
-    toast = nurse.get_by_test_id("stToast").filter(has_text="Escalated")
+    toast = nurse.get_by_test_id("stToast").filter(has_text="Escalated").first
     expect(toast).to_be_visible(timeout=(REFRESH_SECONDS * 4) * 1000)
     expect(toast).to_contain_text("to the nurse role by oncologist")
     SHOTS.mkdir(exist_ok=True)
