@@ -26,7 +26,7 @@ def show_banner() -> None:
     st.html(COMPACT_CSS)
     if holds_synthetic_data():
         # Dark amber text on a pale amber strip (7:1, WCAG AA): the synthetic label, then the disclaimer.
-        st.markdown(f"<div role='note' style='background:#fff8e1;color:#5d4300;border-left:0.35em solid #f9a825;"
+        st.markdown(f"<div role='note' style='background:#fff8e1;color:#5d4300;box-shadow:inset 0.35em 0 #f9a825;"
                     f"padding:0.25em 0.6em;font-size:0.85rem;border-radius:0.3em'><b>{SYNTHETIC.split(':')[0]}"
                     f"</b>:{SYNTHETIC.split(':', 1)[1]} · {DISCLAIMER}</div>", unsafe_allow_html=True)
     else:

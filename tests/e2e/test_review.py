@@ -85,11 +85,13 @@ def test_the_oncologist_acknowledges_an_alert_in_the_inbox(page):
     sign_in(page, "oncologist")
     open_page(page, "Alert inbox")
     expect(page.get_by_text("Evidence:", exact=False).first).to_be_visible()
-    # The first card is the most severe, newest alert; its action choice comes first on the page.
-    page.get_by_role("radio", name="Acknowledge", exact=True).first.click()
+    # The first card is the most severe, newest alert of the patient with the worst alert; its own action
+    # (not the patient's "act on all" above it).
+    page.locator("[class*='st-key-alert_action_']").first.get_by_role("radio", name="Acknowledge",
+                                                                       exact=True).click()
     wait_for_app_run(page)
     page.get_by_role("textbox", name="Action taken (required)").first.fill("Fluid bolus 500 mL, review in 1 h")
-    page.get_by_role("button", name="Record acknowledgement").first.click()
+    page.get_by_role("button", name="Record acknowledgement", exact=True).click()
     wait_for_app_run(page)
     expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text("Acknowledgement recorded for")
     expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text("Fluid bolus 500 mL")
