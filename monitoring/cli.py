@@ -15,6 +15,19 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
+def _open_store(database_url: str):
+    """The database's engine, or None (said on stderr, engine closed) when its schema is behind this code
+    (schemas change only through `il2-monitor db upgrade`)."""
+    from monitoring.store.db import make_engine, schema_problem
+
+    engine = make_engine(database_url)
+    if (problem := schema_problem(engine)) is not None:
+        engine.dispose()
+        print(f"il2-monitor: {problem}", file=sys.stderr)
+        return None
+    return engine
+
+
 def _cmd_db_upgrade(args: argparse.Namespace) -> int:
     from monitoring.store.db import upgrade
 
@@ -51,7 +64,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from monitoring.demo import seed as demo
     from monitoring.services.alerting import sync_alerts
     from monitoring.services.auth import ensure_demo_accounts, real_data_present
-    from monitoring.store.db import make_engine, schema_problem, session_scope
+    from monitoring.store.db import session_scope
     from monitoring.store.models import Patient, User
 
     settings = load_settings()
@@ -59,10 +72,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         print("The database is not the embedded SQLite file: the demo ward and its accounts are not added "
               "(add them to a database of their own with `make demo`).")
         return 0
-    engine = make_engine(settings.database_url)
-    if (problem := schema_problem(engine)) is not None:
-        engine.dispose()
-        print(f"il2-monitor: {problem}", file=sys.stderr)
+    engine = _open_store(settings.database_url)
+    if engine is None:
         return 2
     try:
         with session_scope(engine) as session:
@@ -274,13 +285,11 @@ def _cmd_users(args: argparse.Namespace) -> int:
 
     from monitoring.errors import RecordError
     from monitoring.services import auth
-    from monitoring.store.db import make_engine, schema_problem, session_scope
+    from monitoring.store.db import session_scope
 
     settings = load_settings()
-    engine = make_engine(settings.database_url)
-    if (problem := schema_problem(engine)) is not None:
-        engine.dispose()
-        print(f"il2-monitor: {problem}", file=sys.stderr)
+    engine = _open_store(settings.database_url)
+    if engine is None:
         return 2
     actor = f"cli:{getpass.getuser()}"
 
@@ -337,7 +346,7 @@ def _cmd_dose(args: argparse.Namespace) -> int:
     from monitoring.errors import RecordError
     from monitoring.services import auth
     from monitoring.services import doses as dose_service
-    from monitoring.store.db import make_engine, schema_problem, session_scope
+    from monitoring.store.db import session_scope
     from monitoring.store.models import Patient, PatientIdentity, TreatmentCourse
     from monitoring.views import dosing
 
@@ -352,10 +361,8 @@ def _cmd_dose(args: argparse.Namespace) -> int:
     if no_password:
         return refuse(no_password)
     settings = load_settings()
-    engine = make_engine(settings.database_url)
-    if (problem := schema_problem(engine)) is not None:
-        engine.dispose()
-        print(f"il2-monitor: {problem}", file=sys.stderr)
+    engine = _open_store(settings.database_url)
+    if engine is None:
         return 2
     now = datetime.now(timezone.utc)
     try:
@@ -478,14 +485,12 @@ def _cmd_alerts_notify_retry(args: argparse.Namespace) -> int:
     """il2-monitor alerts notify-retry: send again every escalation whose latest notification failed
     (monitoring.services.notify); exit status 1 while any still fails, for a timer's log."""
     from monitoring.services import notify
-    from monitoring.store.db import make_engine, schema_problem
 
     settings = load_settings()
-    engine = make_engine(settings.database_url)
+    engine = _open_store(settings.database_url)
+    if engine is None:
+        return 2
     try:
-        if (problem := schema_problem(engine)) is not None:
-            print(f"il2-monitor: {problem}", file=sys.stderr)
-            return 2
         tried = notify.retry_failed(engine=engine, settings=settings)
     finally:
         engine.dispose()
@@ -506,15 +511,14 @@ def _cmd_alerts_sync(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
     from monitoring.services.alerting import sync_alerts
-    from monitoring.store.db import make_engine, schema_problem, session_scope
+    from monitoring.store.db import session_scope
     from monitoring.store.models import Patient
 
     settings = load_settings()
-    engine = make_engine(settings.database_url)
+    engine = _open_store(settings.database_url)
+    if engine is None:
+        return 2
     try:
-        if (problem := schema_problem(engine)) is not None:
-            print(f"il2-monitor: {problem}", file=sys.stderr)
-            return 2
         with session_scope(engine) as session:
             patient_ids = None
             if args.ward:
@@ -613,7 +617,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from monitoring.export import quality
     from monitoring.export import writers as export
     from monitoring.services import auth
-    from monitoring.store.db import make_engine, schema_problem, session_scope
+    from monitoring.store.db import session_scope
 
     def refuse(message: str) -> int:
         print(f"il2-monitor export: {message}", file=sys.stderr)
@@ -638,10 +642,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
     if args.start is not None and end is not None and end <= args.start:
         return refuse("--to is before --from")
     settings = load_settings()
-    engine = make_engine(settings.database_url)
-    if (problem := schema_problem(engine)) is not None:
-        engine.dispose()
-        print(f"il2-monitor: {problem}", file=sys.stderr)
+    engine = _open_store(settings.database_url)
+    if engine is None:
         return 2
     steps = 4
     try:
