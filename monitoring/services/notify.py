@@ -73,11 +73,11 @@ def notice_for(*, session: Session, action_id: int, settings: Settings) -> Notic
         raise ValueError(f"Action {action_id} is not an escalation.")
     alert = session.get(Alert, action.alert_id)
     assert alert is not None   # a foreign key
-    place = session.execute(select(col(Ward.name), col(Bed.label)).select_from(Patient)
+    place = session.execute(select(col(Ward.name), col(Bed.label), col(Patient.ward_id)).select_from(Patient)
                             .join(Ward, col(Ward.id) == col(Patient.ward_id), isouter=True)
                             .join(Bed, col(Bed.id) == col(Patient.bed_id), isouter=True)
                             .where(col(Patient.id) == alert.patient_id)).first()
-    ward, bed = (place or (None, None))
+    ward, bed, ward_id = (place or (None, None, None))
     where = f"{ward or 'no ward'}, {bed or 'no bed'}"
     to = action.escalated_to or ""
     subject = f"[IL-2 monitor] {alert.severity.upper()} escalated: {where}: {alert.rule_id} ({alert.level})"
@@ -96,7 +96,6 @@ def notice_for(*, session: Session, action_id: int, settings: Settings) -> Notic
                "rule": alert.rule_id, "level": alert.level, "ward": ward, "bed": bed,
                "evidence": alert.evidence_text, "note": action.note, "by": action.by,
                "at": action.at.astimezone(timezone.utc).isoformat()}
-    ward_id = session.scalar(select(col(Patient.ward_id)).where(col(Patient.id) == alert.patient_id))
     return Notice(alert_id=action.alert_id, action_id=action_id, to=to,
                   addresses=_addresses(session=session, to=to, settings=settings, ward_id=ward_id),
                   subject=subject, body=body, payload=payload)
