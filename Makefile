@@ -51,8 +51,16 @@ run: db
 	$(BIN)/streamlit run dashboard/app.py --server.port $(PORT) --server.address $(ADDRESS) \
 		--client.showErrorDetails none --client.disableDataExport true
 
+# Two lanes, both always run: the SQLite tests that are neither slow nor browser-driven on every core
+# (pytest-xdist), then the PostgreSQL, browser and slow tests one at a time (they share one PostgreSQL
+# database, start their own servers or measure concurrency, so they must not overlap).
+TEST_WORKERS ?= auto
 test: install-dev
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not postgres and not browser and not slow" $(PYTEST_ARGS); \
+	parallel=$$?; \
+	$(BIN)/python -m pytest -m "postgres or browser or slow" $(PYTEST_ARGS); \
+	serial=$$?; \
+	[ $$parallel -eq 0 ] && [ $$serial -eq 0 ]
 
 # The development lane: SQLite only, no browser (CI runs `make test`, PostgreSQL and Chromium included).
 test-fast: install-dev
