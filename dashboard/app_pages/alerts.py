@@ -230,6 +230,12 @@ def draw_card(a) -> None:
             st.info(f"**Pre-dose check now:** {a.check_now} (as the IL-2 doses page shows it). This alert records "
                     f"the finding at its onset; act on it or resolve it if it no longer applies.",
                     icon=":material/vaccines:")
+        if isinstance(a.cleared_text, str) and a.status not in ("resolved", "retracted"):
+            # Not closed by the engine: urgent and up need a clinician's acknowledgement first, and some
+            # rules are never closed automatically (thresholds.toml [alert_handling]).
+            st.info(f"**Criteria no longer met at the latest data:** {a.cleared_text}. An urgent or emergency "
+                    f"alert is not closed unseen: once acknowledged or declined it closes at the next evaluation "
+                    f"(and reopens if the criteria come back).", icon=":material/trending_down:")
         st.markdown(f"**Evidence:** {a.evidence_text}")
         if a.context:
             st.markdown(f"**IL-2 context:** {a.context}")

@@ -175,15 +175,24 @@ def _alert_frame(parts: list[dict], labels: np.ndarray, unit: str) -> pd.DataFra
                                     utc=True),
         "findings": np.concatenate([p["findings"] for p in parts])[order],
         "alert_key": alert_keys(patients.tolist(), rule[order].tolist(), onset, unit),
+        "cleared_at": pd.to_datetime(np.concatenate([p["cleared_at"] for p in parts])[order].view(f"M8[{unit}]"),
+                                     utc=True),
+        "cleared_evidence": _object_column([items for p in parts for items in p["cleared_evidence"]], order),
     })
     return frame
 
 
 def _items_column(parts: list[dict], order: np.ndarray) -> np.ndarray:
     """Each alert's evidence items (a list of dicts per alert), in the frame's order."""
-    values = np.empty(sum(len(p["patient_id"]) for p in parts), dtype=object)
-    values[:] = [items for p in parts for items in p["evidence_items"]]
-    return values[order]
+    return _object_column([items for p in parts for items in p["evidence_items"]], order)
+
+
+def _object_column(values: list, order: np.ndarray) -> np.ndarray:
+    """A list of lists (or None) as an object column in the frame's order (numpy would otherwise try
+    to make a 2-D array of equal-length lists)."""
+    column = np.empty(len(values), dtype=object)
+    column[:] = values
+    return column[order]
 
 
 def _number_patients(obs: pd.DataFrame, doses: pd.DataFrame | None, courses: pd.DataFrame | None):

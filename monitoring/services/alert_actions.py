@@ -19,7 +19,7 @@ from monitoring.clinical.alert_handling import alert_handling
 from monitoring.clinical.alert_levels import is_worse
 from monitoring.clinical.rules import il2_hold
 from monitoring.clinical.rules.common import SEVERITY_RANK
-from monitoring.clinical.rules.evidence import local_words
+from monitoring.clinical.rules.evidence import local_words, render
 from monitoring.clinical.vocabulary import ALERT_ACTIONS
 from monitoring.errors import RecordError
 from monitoring.services import auth
@@ -32,6 +32,8 @@ from monitoring.views.lists import visible_wards
 # The status each action leaves the alert in.
 ACTION_STATUS = {"acknowledge": "acknowledged", "decline": "declined", "escalate": "escalated",
                  "snooze": "snoozed", "resolve": "resolved"}
+# Who records the engine's own actions on an alert ('auto-resolve', 'reopen': monitoring.services.alerting).
+ENGINE = "engine"
 # Escalating is open to nurses too (auth.PERMISSIONS); every other action is the oncologist's.
 ACTION_PERMISSION = {action: "escalate_alerts" if action == "escalate" else "act_on_alerts"
                      for action in ALERT_ACTIONS}
@@ -208,7 +210,8 @@ def inbox(*, session: Session, patient_ids: Sequence[int], now: datetime, includ
                Alert.last_evaluated_at, Alert.evidence_text, Alert.standard, Alert.context, Alert.status,
                Alert.evidence,
                Alert.snoozed_until, AlertAction.action, AlertAction.by, User.display_name, AlertAction.at,
-               AlertAction.note, AlertAction.level_at_action, AlertAction.severity_at_action, Patient.is_synthetic)
+               AlertAction.note, AlertAction.level_at_action, AlertAction.severity_at_action, Patient.is_synthetic,
+               Alert.cleared_at, Alert.cleared_evidence)
         .join(Patient, Patient.id == Alert.patient_id)
         .join(PatientIdentity, PatientIdentity.patient_id == Alert.patient_id)
         .outerjoin(Ward, Ward.id == Patient.ward_id)
@@ -222,12 +225,16 @@ def inbox(*, session: Session, patient_ids: Sequence[int], now: datetime, includ
         query = query.where(Alert.severity != "info")
     rows = [tuple(r) for r in session.execute(query).all()]
     columns = INBOX_COLUMNS[:INBOX_COLUMNS.index("status") + 1] + ["evidence"] + \
-        INBOX_COLUMNS[INBOX_COLUMNS.index("status") + 1:] + ["is_synthetic"]
+        INBOX_COLUMNS[INBOX_COLUMNS.index("status") + 1:] + ["is_synthetic", "cleared_at", "cleared_evidence"]
     frame = pd.DataFrame.from_records(rows, columns=columns)
     if tz is not None:
         frame["evidence_text"] = [local_words(items, text, tz)
                                   for items, text in zip(frame["evidence"], frame["evidence_text"])]
-    for column in ("onset_at", "first_seen_at", "last_evaluated_at", "snoozed_until", "last_action_at"):
+    # What the latest data showed once the criteria no longer held (an alert still open: not closed
+    # unseen, alert_handling); None while they hold.
+    frame["cleared_text"] = [None if not items else local_words(items, None, tz) if tz is not None else render(items)
+                             for items in frame["cleared_evidence"]]
+    for column in ("onset_at", "first_seen_at", "last_evaluated_at", "snoozed_until", "last_action_at", "cleared_at"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
     frame["patient"] = frame["patient"] + frame["is_synthetic"].map({True: " (synthetic)", False: ""})
     frame["last_action_by_name"] = frame["last_action_by_name"].fillna(frame["last_action_by"])

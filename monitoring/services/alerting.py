@@ -6,6 +6,14 @@ Each alert keeps its evidence as the engine's structured items (Alert.evidence, 
 An alert is identified by alert_key (patient + rule + onset). Re-evaluation updates the level,
 evidence and context of an alert it finds again; an open alert the engine no longer produces (the
 data behind it were corrected) is marked 'retracted', never deleted, so the history shows it.
+
+Auto-resolve (issue 18 item 3): an alert whose criteria no longer hold at the latest data (the
+engine's cleared_at, with what was measured) is resolved by the engine where [alert_handling] allows
+it: an 'auto-resolve' action by 'engine' whose note says why ("criteria no longer met: NEWS2 2 at
+...") stays in the history. If the criteria come back inside the rule's episode gap, the same alert
+reopens (a 'reopen' action): it is counted as returned, not as reopened-worse, so the open-alerts bar
+does not announce it again (unless it is now worse, which is announced as before). After the gap the
+engine starts a new alert, announced as new.
 """
 from __future__ import annotations
 
@@ -13,13 +21,15 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 
 import pandas as pd
-from sqlalchemy import select
-from sqlmodel import Session
+from sqlalchemy import func, select
+from sqlmodel import Session, col
 
+from monitoring.clinical.alert_handling import alert_handling
 from monitoring.clinical.engine import evaluate
-from monitoring.services.alert_actions import HANDLED, worse_than_at_latest_action
+from monitoring.clinical.rules.evidence import render
+from monitoring.services.alert_actions import ENGINE, HANDLED, worse_than_at_latest_action
 from monitoring.store.frames import store_frames
-from monitoring.store.models import Alert, Patient
+from monitoring.store.models import Alert, AlertAction, Patient
 from monitoring.store.repository import write_audit
 
 
@@ -50,7 +60,9 @@ def sync_alerts(*, session: Session, patient_ids: Sequence[int] | None = None, u
 
     An acknowledged, declined, snoozed or resolved alert that is now worse than at its latest action
     (alert_levels.is_worse: severity, then level within the rule) is reopened: status 'open', snooze
-    cleared, counted as 'reopened'.
+    cleared, counted as 'reopened'. An alert whose criteria no longer hold at the latest data is
+    resolved where [alert_handling] allows ('resolved'); one the engine resolved whose criteria came
+    back is reopened ('returned'; module docstring).
 
     Concurrency: on PostgreSQL the patients' rows are locked first (SELECT ... FOR NO KEY UPDATE, in
     id order so two syncs cannot deadlock), so two saves for one patient re-evaluate one after the
@@ -66,7 +78,9 @@ def sync_alerts(*, session: Session, patient_ids: Sequence[int] | None = None, u
     if patient_ids is not None:
         query = query.where(Alert.patient_id.in_(list(patient_ids)))
     known = {a.alert_key: a for a in session.scalars(query).all()}
-    counts = {"new": 0, "updated": 0, "retracted": 0, "reopened": 0}
+    counts = {"new": 0, "updated": 0, "retracted": 0, "reopened": 0, "resolved": 0, "returned": 0}
+    handling = alert_handling()
+    engine_resolved = _resolved_by_engine(session, [a.id for a in known.values() if a.status == "resolved"])
     reopened: list[int] = []
     became_emergency: list[int] = []   # existing alerts whose severity rose to emergency in this evaluation
     seen = set()
@@ -99,6 +113,9 @@ def sync_alerts(*, session: Session, patient_ids: Sequence[int] | None = None, u
             # The same finding under an edited thresholds file: the definition shown follows the file
             # (not an update of the finding: nothing reopens, nothing is counted).
             alert.standard, alert.rule_version = row.standard, row.rule_version
+        outcome = _follow_clearance(session, alert, row, handling, now, engine_resolved)
+        if outcome is not None:
+            counts[outcome] += 1
     for key, alert in known.items():
         if key not in seen and alert.status not in ("retracted", "resolved"):
             alert.status = "retracted"
@@ -112,3 +129,42 @@ def sync_alerts(*, session: Session, patient_ids: Sequence[int] | None = None, u
                            **({"reopened_alerts": reopened} if reopened else {}),
                            **({"became_emergency": became_emergency} if became_emergency else {})})
     return counts
+
+
+def _resolved_by_engine(session: Session, alert_ids: list[int]) -> set[int]:
+    """Those of these alerts whose latest action is the engine's 'auto-resolve' (one query)."""
+    if not alert_ids:
+        return set()
+    latest = (select(func.max(AlertAction.id)).where(col(AlertAction.alert_id).in_(alert_ids))
+              .group_by(col(AlertAction.alert_id)))
+    return set(session.scalars(select(AlertAction.alert_id).where(col(AlertAction.id).in_(latest),
+                                                                   AlertAction.action == "auto-resolve")).all())
+
+
+def _follow_clearance(session: Session, alert: Alert, row, handling, now: datetime,
+                      engine_resolved: set[int]) -> str | None:
+    """Keep the alert's clearance as the engine found it, then resolve it (criteria no longer met, where
+    [alert_handling] allows) or reopen it (an engine-resolved alert whose criteria came back).
+    Returns 'resolved', 'returned' or None."""
+    cleared_at = None if pd.isna(row.cleared_at) else row.cleared_at.to_pydatetime()
+    cleared = None if cleared_at is None else list(row.cleared_evidence)
+    last_seen = row.last_seen.to_pydatetime()
+    if (alert.last_seen_at, alert.cleared_at, alert.cleared_evidence) != (last_seen, cleared_at, cleared):
+        alert.last_seen_at, alert.cleared_at, alert.cleared_evidence = last_seen, cleared_at, cleared
+    if cleared is not None:
+        if not handling.may_auto_resolve(rule_id=alert.rule_id, severity=alert.severity, status=alert.status):
+            return None
+        session.flush()   # a new alert needs its id for the action
+        _engine_action(session, alert, "auto-resolve", "criteria no longer met: " + render(cleared), now)
+        alert.status, alert.snoozed_until = "resolved", None
+        return "resolved"
+    if alert.status == "resolved" and alert.id in engine_resolved:
+        _engine_action(session, alert, "reopen", "criteria met again: " + (alert.evidence_text or ""), now)
+        alert.status = "open"
+        return "returned"
+    return None
+
+
+def _engine_action(session: Session, alert: Alert, action: str, note: str, now: datetime) -> None:
+    session.add(AlertAction(alert_id=alert.id, action=action, at=now, by=ENGINE, note=note,
+                            level_at_action=alert.level, severity_at_action=alert.severity))

@@ -223,6 +223,12 @@ class Alert(SQLModel, table=True):
     snoozed_until: datetime | None = None
     first_seen_at: datetime = Field(default_factory=utc_now)
     last_evaluated_at: datetime = Field(default_factory=utc_now)
+    # The last moment the criteria held in the episode, and the first moment after it at which the
+    # rule was assessed on enough data and they did not (None: not found cleared), with what was
+    # measured then (evidence items): alerting.sync_alerts resolves and reopens on them.
+    last_seen_at: datetime | None = None
+    cleared_at: datetime | None = None
+    cleared_evidence: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class AlertAction(SQLModel, table=True):

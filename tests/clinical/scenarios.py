@@ -15,6 +15,10 @@ source. The notation (README.md of this folder) is meant to be read by a clinici
             !rule>=severity         no alert of the rule at or above the severity ('any' for every rule)
             rule~words              an alert of the rule whose evidence contains the words
             rule@hours              an alert of the rule whose onset is at that time
+            rule^hours              the rule's latest alert is found cleared (criteria no longer met)
+                                    by the data at that time (issue 18 auto-resolve)
+            rule^-                  the rule's latest alert is not found cleared
+            rule^~words             the words the clearance of the rule's latest alert gives
             error~words             the data are refused with a message containing the words
 """
 from __future__ import annotations
@@ -118,7 +122,7 @@ def run(case: Case) -> pd.DataFrame:
 
     courses = course(case.course)
     return evaluate(observations(case.data), doses(case.doses),
-                    courses=None if courses is None else read_courses(courses))
+                    courses=None if courses is None else read_courses(courses), detail=True)
 
 
 def check(case: Case) -> None:
@@ -148,6 +152,8 @@ def _holds(clause: str, alerts: pd.DataFrame) -> bool:
             chosen = alerts if rule == "any" else alerts[alerts["rule"] == rule]
             return not (chosen["severity"].map(SEVERITY_RANK) >= SEVERITY_RANK[severity]).any()
         return not (alerts["rule"] == body).any()
+    if "^" in clause:
+        return _cleared(clause, alerts)
     if "~" in clause:
         rule, words = clause.split("~", 1)
         return alerts[alerts["rule"] == rule]["evidence"].str.contains(words, regex=False).any()
@@ -163,3 +169,18 @@ def _holds(clause: str, alerts: pd.DataFrame) -> bool:
     if level:
         chosen = chosen[chosen["level"] == level]
     return len(chosen) > 0
+
+
+def _cleared(clause: str, alerts: pd.DataFrame) -> bool:
+    from monitoring.clinical.rules.evidence import render
+
+    rule, wanted = clause.split("^", 1)
+    chosen = alerts[alerts["rule"] == rule].sort_values("onset")
+    assert len(chosen), f"no {rule} alert to be cleared"
+    latest = chosen.iloc[-1]
+    if wanted == "-":
+        return pd.isna(latest["cleared_at"])
+    if wanted.startswith("~"):
+        return latest["cleared_evidence"] is not None and wanted[1:] in render(latest["cleared_evidence"])
+    return not pd.isna(latest["cleared_at"]) and \
+        abs((latest["cleared_at"] - T0).total_seconds() / 3600 - float(wanted)) < 1e-6

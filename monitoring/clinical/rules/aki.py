@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, model_validator
 
-from monitoring.clinical.rules.common import Findings, Rule, episodes, kahan_group_cumsum
+from monitoring.clinical.rules.common import Clearance, Findings, Rule, episodes, kahan_group_cumsum
 from monitoring.clinical.rules.context import EvalData, Series, take
 from monitoring.clinical.rules.evidence import isos, number, template
 from monitoring.clinical.thresholds import Refused, SectionModel, section
@@ -87,10 +87,12 @@ def window_min(data: EvalData, s: Series, window: pd.Timedelta) -> np.ndarray:
     return out
 
 
-def creatinine_findings(data: EvalData, s: AKISettings) -> Findings | None:
+def _creatinine_criteria(data: EvalData, s: AKISettings):
+    """Each creatinine result with the lowest value before it over 48 h and over 7 days (the course
+    baseline counts among them), the rise, the ratio and whether the KDIGO criteria are met."""
+    if "aki_creatinine" in data.cache:
+        return data.cache["aki_creatinine"]
     cr = data.series("creatinine")
-    if not len(cr):
-        return None
     v = cr.num
     # Lowest value strictly before each result, over 48 h and over 7 days (series is sorted).
     min_48h = window_min(data, cr, s.rise_window)
@@ -103,6 +105,30 @@ def creatinine_findings(data: EvalData, s: AKISettings) -> Findings | None:
         rise = np.round(v - min_48h, 2) >= s.rise
         ratio = np.round(v / min_7d, 9)
     acute = rise | (ratio >= s.ratio_stage1)
+    data.cache["aki_creatinine"] = cr, v, min_48h, min_7d, ratio, acute
+    return data.cache["aki_creatinine"]
+
+
+def creatinine_clearance(data: EvalData, s: AKISettings) -> Clearance | None:
+    """Creatinine results compared with an earlier value or the baseline that meet neither KDIGO
+    criterion: the creatinine criteria no longer hold. (Urine-output stages are never found cleared
+    this way: their findings are not clearable, see evaluate.)"""
+    cr, v, min_48h, min_7d, _, acute = _creatinine_criteria(data, s)
+    rows = np.flatnonzero(~acute & ~(np.isnan(min_48h) & np.isnan(min_7d)))
+
+    def describe(positions: np.ndarray) -> list[list[dict]]:
+        k = rows[positions]
+        at = isos(cr.time[k], data.unit)
+        return [[{"criterion": "aki.cleared", "kind": "shown", "code": "creatinine", "value": number(x),
+                  "unit": "mg/dL", "at": at[i]}] for i, x in enumerate(v[k].tolist())]
+
+    return Clearance(cr.pid[rows], cr.time[rows], describe)
+
+
+def creatinine_findings(data: EvalData, s: AKISettings) -> Findings | None:
+    if not len(data.series("creatinine")):
+        return None
+    cr, v, min_48h, min_7d, ratio, acute = _creatinine_criteria(data, s)
     stage = np.select([(ratio >= s.ratio_stage3) | (acute & (v >= s.absolute_stage3)), ratio >= s.ratio_stage2],
                       [3, 2], 1)
     hit = np.flatnonzero(acute)
@@ -233,7 +259,9 @@ def _concat(parts: list[Findings | None]) -> Findings | None:
 
     return Findings(np.concatenate([p.pid for p in parts]), np.concatenate([p.time for p in parts]),
                     np.concatenate([p.severity for p in parts]), describe,
-                    np.concatenate([p.level_rank for p in parts]))
+                    np.concatenate([p.level_rank for p in parts]),
+                    np.concatenate([np.zeros(len(p.pid), dtype=bool) if p.clearable is None else p.clearable
+                                    for p in parts]))
 
 
 def standard(s: AKISettings) -> str:
@@ -253,8 +281,16 @@ def standard(s: AKISettings) -> str:
 def evaluate(data: EvalData, thresholds) -> dict | None:
     s: AKISettings = thresholds["aki"]
     # Stages 2 and 3 are both urgent; the level rank makes the higher stage the episode's level.
-    both = _concat([creatinine_findings(data, s), urine_findings(data, s), not_staged_findings(data)])
-    return episodes(data, both, replace(RULE, standard=standard(s)), gap_hours=s.episode_gap_hours, source=s.source)
+    creatinine = creatinine_findings(data, s)
+    if creatinine is not None:
+        # Only creatinine findings can be found cleared (by a later creatinine below the criteria): an
+        # episode with a urine-output stage stays until a clinician resolves it.
+        creatinine.clearable = np.ones(len(creatinine.pid), dtype=bool)
+    both = _concat([creatinine, urine_findings(data, s), not_staged_findings(data)])
+    if both is not None and both.clearable is None:
+        both.clearable = np.zeros(len(both.pid), dtype=bool)
+    return episodes(data, both, replace(RULE, standard=standard(s)), gap_hours=s.episode_gap_hours, source=s.source,
+                    cleared=creatinine_clearance(data, s) if len(data.series("creatinine")) else None)
 
 
 # --- wording ---------------------------------------------------------------------------------------

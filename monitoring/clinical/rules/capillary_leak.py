@@ -16,9 +16,9 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from monitoring.clinical.derived import weight_gain_percent
-from monitoring.clinical.rules.common import Findings, Rule, episodes
+from monitoring.clinical.rules.common import Clearance, Findings, Rule, episodes
 from monitoring.clinical.rules.context import EvalData, take
-from monitoring.clinical.rules.evidence import isos, number, template
+from monitoring.clinical.rules.evidence import isos, measured, number, template
 from monitoring.clinical.thresholds import Increasing, Refused, SectionModel, section
 
 NAT_ = np.iinfo(np.int64).min
@@ -127,6 +127,26 @@ def findings(data: EvalData, s: LeakSettings) -> Findings | None:
     return Findings(pid, time, severity, describe, gain)
 
 
+def clearance(data: EvalData, s: LeakSettings) -> Clearance | None:
+    """Weights whose gain from the baseline is below the warning level: the rule's criteria (which
+    start from the weight gain) no longer hold. A weight without a baseline never clears."""
+    weights = data.series("weight")
+    if not len(weights):
+        return None
+    gain = weight_gain_percent(weights.num, data.weight_baselines(weights))
+    with np.errstate(invalid="ignore"):
+        rows = np.flatnonzero(~np.isnan(gain) & (np.round(gain, 9) < s.warning_percent))
+
+    def describe(positions: np.ndarray) -> list[list[dict]]:
+        k = rows[positions]
+        at = isos(weights.time[k], data.unit)
+        return [[{"criterion": "capillary_leak.cleared", "kind": "shown", "code": "weight", "value": number(w),
+                  "unit": "kg", "at": at[i], "gain": number(g)}]
+                for i, (w, g) in enumerate(zip(weights.num[k].tolist(), gain[k].tolist()))]
+
+    return Clearance(weights.pid[rows], weights.time[rows], describe)
+
+
 def standard(s: LeakSettings) -> str:
     """The definition as applied, from the thresholds in force."""
     bounds, targets = s.usual_sbp_bounds, s.target_sbp
@@ -144,7 +164,7 @@ def standard(s: LeakSettings) -> str:
 def evaluate(data: EvalData, thresholds) -> dict | None:
     s: LeakSettings = thresholds["capillary_leak"]
     return episodes(data, findings(data, s), replace(RULE, standard=standard(s)), gap_hours=s.episode_gap_hours,
-                    source=s.source)
+                    source=s.source, cleared=clearance(data, s))
 
 
 # --- wording ---------------------------------------------------------------------------------------
@@ -174,3 +194,8 @@ def _urine(item, when) -> str:
 @template("capillary_leak.no_sbp")
 def _no_sbp(item, when) -> str:
     return f"no SBP in the last {item['hours']:g} h"
+
+
+@template("capillary_leak.cleared")
+def _cleared(item, when) -> str:
+    return f"{measured(item, when)} ({item['gain']:+.1f}% from baseline)"

@@ -39,7 +39,8 @@ from monitoring.clinical.vocabulary import REGIMENS
 
 FINDING_COLUMNS = ["patient_id", "time", "level", "severity", "evidence", "context"]
 ALERT_COLUMNS = ["patient_id", "rule", "onset", "level", "severity", "evidence", "standard", "context",
-                 "evidence_items", "rule_version", "last_seen", "findings", "alert_key"]
+                 "evidence_items", "rule_version", "last_seen", "findings", "alert_key", "cleared_at",
+                 "cleared_evidence"]
 #: Missing time in the engine's int64 tick arrays (numpy's NaT).
 NAT = np.iinfo(np.int64).min
 
@@ -180,14 +181,31 @@ class Findings:
     severity: np.ndarray                  # rank in SEVERITIES
     describe: Callable[[np.ndarray], tuple[list[str], list[str], list[str]]]
     level_rank: np.ndarray | None = None  # e.g. the AKI stage: the higher wins among equally severe
+    # False for a finding that a later normal reading does not undo (a positive blood culture): an
+    # episode holding one is never found cleared. None: every finding can be.
+    clearable: np.ndarray | None = None
+
+
+@dataclass
+class Clearance:
+    """Moments a rule was assessed on enough data and its criteria did not hold: a complete NEWS2 set
+    below every alerting row, a weight under the gain limit, a creatinine below the KDIGO criteria.
+    Missing data never clear anything (an incomplete set is not one). describe(positions) -> the
+    evidence items of those moments (what was measured, so a clinician can check)."""
+    pid: np.ndarray
+    time: np.ndarray
+    describe: Callable[[np.ndarray], list[list[dict]]]
 
 
 def episodes(data, findings: Findings | None, rule: Rule, *, gap_hours: float, source: Source,
-             onset_evidence: bool = True) -> dict | None:
+             onset_evidence: bool = True, cleared: Clearance | None = None) -> dict | None:
     """Fold findings into alerts: a new episode starts after `gap_hours` without a finding.
 
     onset = first finding of the episode; level, severity and evidence = the worst finding (the
     earliest of equally severe ones), so the alert shows what made it most serious, with its times.
+    cleared_at / cleared_evidence: the first `cleared` moment after the episode's last finding (NaT /
+    None when there is none, or when the episode holds a finding that cannot be cleared): the
+    criteria no longer held at the data then (issue 18: auto-resolve, alerting.sync_alerts).
     Returns the alert columns as arrays (patient numbers, int64 ticks), or None without findings.
     """
     if findings is None or len(findings.pid) == 0:
@@ -225,7 +243,31 @@ def episodes(data, findings: Findings | None, rule: Rule, *, gap_hours: float, s
         "evidence": out_text, "evidence_items": out_items, "standard": cited(rule.standard, source),
         "context": [contexts[at[w]] for w in worst.tolist()], "rule_version": rule.version,
         "last_seen": time[last], "findings": (last - first + 1).astype(np.int64),
+        **_cleared_after(data, cleared, pid[last], time[last],
+                         None if findings.clearable is None else np.minimum.reduceat(findings.clearable[order], first)),
     }
+
+
+def _cleared_after(data, cleared: Clearance | None, pid: np.ndarray, last: np.ndarray,
+                   clearable: np.ndarray | None) -> dict:
+    """For each episode (its patient and last finding), the first clearance moment after it."""
+    at = np.full(len(pid), NAT, dtype=np.int64)
+    items: list[list[dict] | None] = [None] * len(pid)
+    if cleared is not None and len(cleared.pid):
+        c_order = np.argsort(data.key(cleared.pid, cleared.time), kind="stable")
+        c_key = data.key(cleared.pid[c_order], cleared.time[c_order])
+        j = np.searchsorted(c_key, data.key(pid, last), side="right")
+        found = j < len(c_key)
+        found[found] = cleared.pid[c_order][j[found]] == pid[found]
+        if clearable is not None:
+            found &= clearable.astype(bool)
+        rows = np.flatnonzero(found)
+        if len(rows):
+            positions = c_order[j[rows]]
+            at[rows] = cleared.time[positions]
+            for r, described in zip(rows.tolist(), cleared.describe(positions)):
+                items[r] = described
+    return {"cleared_at": at, "cleared_evidence": items}
 
 
 # --- thresholds sections shared by several rules --------------------------------------------------

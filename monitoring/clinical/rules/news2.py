@@ -15,9 +15,9 @@ from dataclasses import replace
 
 import numpy as np
 
-from monitoring.clinical.rules.common import Findings, Rule, episodes
+from monitoring.clinical.rules.common import Clearance, Findings, Rule, episodes
 from monitoring.clinical.rules.context import EvalData, missing_parameters
-from monitoring.clinical.rules.evidence import number, template
+from monitoring.clinical.rules.evidence import isos, number, template
 from monitoring.clinical.rules.expected import judge, set_items
 from monitoring.clinical.severities import SEVERITY_RANK
 
@@ -65,6 +65,28 @@ def findings(data: EvalData) -> Findings | None:
     return Findings(pid, time, severity_of_row[row[chosen]], describe, row[chosen].astype(float))
 
 
+def clearance(data: EvalData) -> Clearance | None:
+    """Complete sets whose full score reaches no alerting row of Chart 4 (whether or not the dose
+    explains part of it): the response criteria no longer hold. An incomplete set never clears."""
+    sets = data.sets
+    if not len(sets["pid"]):
+        return None
+    responses = data.thresholds["news2"].responses
+    alerting = np.array([SEVERITY_RANK.get(responses[r].alert_severity or "info", 0) > 0 for r in ROWS])
+    complete = ~np.isnan(sets["news2"])
+    row = rows_reached(data, np.where(complete, sets["news2"], 0), sets["news2_red"])
+    quiet = complete & ~((row >= 0) & alerting[np.maximum(row, 0)])
+    rows = np.flatnonzero(quiet)
+
+    def describe(positions: np.ndarray) -> list[list[dict]]:
+        k = rows[positions]
+        at = isos(sets["time"][k], data.unit)
+        return [[{"criterion": "news2.cleared", "kind": "shown", "code": "news2", "value": number(v), "at": at[i]}]
+                for i, v in enumerate(sets["news2"][k].tolist())]
+
+    return Clearance(sets["pid"][rows], sets["time"][rows], describe)
+
+
 def standard(thresholds) -> str:
     t = thresholds["news2"]
     bounds = t.aggregate_upper_bounds
@@ -80,7 +102,7 @@ def standard(thresholds) -> str:
 def evaluate(data: EvalData, thresholds) -> dict | None:
     t = thresholds["news2"]
     return episodes(data, findings(data), replace(RULE, standard=standard(thresholds)),
-                    gap_hours=t.alert_episode_gap_hours, source=t.response_source)
+                    gap_hours=t.alert_episode_gap_hours, source=t.response_source, cleared=clearance(data))
 
 
 # --- wording ---------------------------------------------------------------------------------------

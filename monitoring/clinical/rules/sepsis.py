@@ -21,7 +21,7 @@ from dataclasses import replace
 import numpy as np
 from pydantic import Field, model_validator
 
-from monitoring.clinical.rules.common import Findings, Rule, episodes
+from monitoring.clinical.rules.common import Clearance, Findings, Rule, episodes
 from monitoring.clinical.rules.context import NAT, EvalData, missing_parameters
 from monitoring.clinical.rules.evidence import isos, number, template
 from monitoring.clinical.rules.expected import judge, set_items
@@ -187,6 +187,8 @@ def findings(data: EvalData, s: SepsisSettings) -> Findings | None:
     level = np.concatenate([triggers.level[set_rows] if triggers is not None else np.zeros(0, dtype=np.int64)]
                            + [p[2] for p in parts]).astype(np.int64)
     data.cache["screen_times"] = (pid, time)
+    if triggers is not None:
+        data.cache["sepsis_triggers"] = triggers
     if not len(pid):
         return None
     n_sets = len(set_rows)
@@ -205,7 +207,32 @@ def findings(data: EvalData, s: SepsisSettings) -> Findings | None:
         return ([LEVELS[x] for x in level[positions].tolist()], out_items,
                 data.context_at(pid[positions], time[positions]))
 
-    return Findings(pid, time, SEVERITY_OF[level], describe, level.astype(float))
+    # A set's trigger can be found cleared by a later quiet set; a lactate at the resuscitation level, a
+    # positive blood culture or rigors cannot (a normal set does not undo them).
+    clearable = np.arange(len(pid)) < n_sets
+    return Findings(pid, time, SEVERITY_OF[level], describe, level.astype(float), clearable)
+
+
+def clearance(data: EvalData, s: SepsisSettings) -> Clearance | None:
+    """Complete sets (every NEWS2 parameter valid, so qSOFA too) meeting none of the screen's set
+    criteria, whether or not the dose explains them: the screen no longer triggers."""
+    triggers = data.cache.get("sepsis_triggers")
+    if triggers is None:
+        return None
+    sets = data.sets
+    met = np.zeros(len(sets["pid"]), dtype=bool)
+    for mask in triggers.met.values():
+        met |= mask
+    rows = np.flatnonzero(~np.isnan(sets["news2"]) & ~met)
+
+    def describe(positions: np.ndarray) -> list[list[dict]]:
+        k = rows[positions]
+        at = isos(sets["time"][k], data.unit)
+        return [[{"criterion": "sepsis.cleared", "kind": "shown", "at": at[i], "news2": number(sets["news2"][r]),
+                  "qsofa": number(sets["qsofa"][r]), "sirs": number(sets["sirs"][r])}]
+                for i, r in enumerate(k.tolist())]
+
+    return Clearance(sets["pid"][rows], sets["time"][rows], describe)
 
 
 def screen_times(data: EvalData) -> tuple[np.ndarray, np.ndarray]:
@@ -289,7 +316,7 @@ def evaluate(data: EvalData, thresholds) -> list[dict | None]:
     sepsis_standard, expected_standard = standards(thresholds)
     return [
         episodes(data, findings(data, s), replace(RULE, standard=sepsis_standard), gap_hours=s.episode_gap_hours,
-                 source=s.source),
+                 source=s.source, cleared=clearance(data, s)),
         # One expected-effect episode per dose: findings further apart than the window belong to another dose.
         episodes(data, expected_findings(data), replace(EXPECTED, standard=expected_standard), source=schedule.source,
                  gap_hours=(schedule.window_to - schedule.window_from).total_seconds() / 3600 + 1,
@@ -313,6 +340,13 @@ def _scores(item, when) -> str:
     if item.get("sirs") is not None:
         parts.append(f"SIRS {item['sirs']:.0f}")
     return ", ".join(parts)
+
+
+@template("sepsis.cleared")
+def _cleared(item, when) -> str:
+    scores = [f"{name} {item[key]:.0f}" for name, key in (("NEWS2", "news2"), ("qSOFA", "qsofa"), ("SIRS", "sirs"))
+              if item.get(key) is not None]
+    return f"{', '.join(scores)} at {when(item['at'])}"
 
 
 @template("sepsis.lactate")
