@@ -62,8 +62,8 @@ def show_alert_bar(user: dict, inbox_page) -> None:
             onset = e["onset_at"] if e["onset_at"].tzinfo else e["onset_at"].replace(tzinfo=timezone.utc)
             text += (f" · newest emergency: <b>{escape(str(e['bed'] or 'no bed'))}</b> "
                      f"{escape(e['rule_id'])} ({escape(e['level'])}), {elapsed_text(now - onset)} ago")
-        words, link, sound = st.columns([8, 1.3, 1], vertical_alignment="center")
-        words.markdown(f"<div style='font-size:0.9rem'>{text}</div>", unsafe_allow_html=True)
+        words, link, sound = st.columns([6.4, 2.1, 1.5], vertical_alignment="center")
+        words.markdown(f"<div style='font-size:0.85rem'>{text}</div>", unsafe_allow_html=True)
         link.page_link(inbox_page, label="Open the inbox", icon=":material/notifications:")
         st.session_state.setdefault(SOUND, True)
         sound.toggle("Tone", key=SOUND, help="A short tone with each new emergency or escalation on your wards")

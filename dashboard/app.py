@@ -2,6 +2,7 @@
 role-based navigation. Every page has an address; opened before signing in, the address shows the
 sign-in form and then the page."""
 import sys
+from html import escape
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `streamlit run dashboard/app.py` from anywhere
@@ -82,10 +83,13 @@ if user is None:
 
 pages = [st.Page(path, title=title, icon=icon, url_path=url) for path, title, icon, url, permission in PAGES
          if may(user["role"], permission)]
-who, leave = st.columns([6, 1], vertical_alignment="center")
-who.caption(f"Signed in as **{user['display_name']}** ({user['role']}) · signs out after "
-            f"{SESSION_TIMEOUT_MINUTES:g} min without activity")
-leave.button("Sign out", on_click=sign_out, key="sign_out", width="stretch")
+# One header row (issue 18 item 5: the ward's rows must fit a 768-px screen): the open alerts of the
+# user's wards (drawn below, once the page is known), who is signed in, and Sign out.
+alerts_area, who, leave = st.columns([9.6, 2.3, 1.1], vertical_alignment="center")
+who.markdown(f"<div style='font-size:0.85rem;text-align:right'>Signed in as <b>{escape(user['display_name'])}</b> "
+             f"({escape(user['role'])})</div>", unsafe_allow_html=True)
+leave.button("Sign out", on_click=sign_out, key="sign_out", width="stretch",
+             help=f"Signs out after {SESSION_TIMEOUT_MINUTES:g} min without activity")
 with who:   # zero-height helpers in the header row, not as gaps above the page
     if TOKEN_KEY in st.session_state:
         cookie.keep(st.session_state[TOKEN_KEY])
@@ -101,5 +105,6 @@ inbox = next((p for p in pages if p.url_path == "alerts"), None)
 if inbox is not None and page is not home:
     # Every clinical page: the open alerts of the user's wards, and a toast for each new emergency or
     # escalation (issue 18 item 1).
-    show_alert_bar(user, inbox)
+    with alerts_area:
+        show_alert_bar(user, inbox)
 page.run()

@@ -7,9 +7,9 @@ from dashboard.resources import get_engine
 from monitoring.services.transactions import read_scope
 from monitoring.views.lists import holds_synthetic_data as _holds_synthetic_data
 
-DISCLAIMER = ("Decision support only: every score and alert shows its basis so a clinician can check it. "
-              "It does not replace clinical judgement.")
-SYNTHETIC = "Synthetic demo data: every patient here is invented for demonstration and testing; none is a real person."
+DISCLAIMER = ("Decision support only: every score and alert shows its basis so a clinician can check it; "
+              "it does not replace clinical judgement.")
+SYNTHETIC = "Synthetic demo data: every patient is invented; none is a real person."
 # The page's top padding under the menu, and the page titles, made smaller so that a ward's rows fit.
 COMPACT_CSS = """<style>
 [data-testid="stMainBlockContainer"] { padding-top: 3.6rem; padding-bottom: 2rem; }

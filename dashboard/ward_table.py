@@ -28,7 +28,7 @@ def overview_styles(frame: pd.DataFrame, shown: pd.DataFrame) -> pd.DataFrame:
         red, orange = SEVERITY_TEXT_COLOURS["emergency"], SEVERITY_TEXT_COLOURS["urgent"]
         colour = {"hold": red, "permanently discontinue": red, "discuss": orange, "incomplete": orange}
         flagged = frame["forecast_decision"].map(colour)
-        styles.loc[flagged.notna(), "Last dose"] = [f"color: {c}; font-weight: bold" for c in flagged[flagged.notna()]]
+        styles.loc[flagged.notna(), "Next dose"] = [f"color: {c}; font-weight: bold" for c in flagged[flagged.notna()]]
     graded = frame["worst_grade"].notna()
     styles.loc[graded, "CTCAE today"] = [f"background-color: {GRADE_COLOURS[int(g)]}; "
                                          f"color: {text_on(GRADE_COLOURS[int(g)])}"

@@ -10,7 +10,7 @@ import streamlit as st
 from dashboard.patient_picker import SELECTED_PATIENT
 from dashboard.resources import get_engine, get_settings
 from dashboard.session import require
-from dashboard.tables import WRAPPED_ROW_HEIGHT, wrapped_height
+from dashboard.tables import LINE_ROW_HEIGHT, full_height
 from dashboard.ward_table import styled_overview
 from dashboard.warm_up import warm_up_charts
 from monitoring.services.auth import may
@@ -19,7 +19,8 @@ from monitoring.views.lists import visible_wards
 from monitoring.views.ward import ward_overview
 
 REFRESH_SECONDS = 30
-SHOWN = ["Bed", "Patient", "Course", "Last dose", "NEWS2", "Open alerts", "Last set", "Next set", "CTCAE today"]
+SHOWN = ["Bed", "Patient", "Course", "Last dose", "Next dose", "NEWS2", "Open alerts", "Last set", "Next set",
+         "CTCAE today"]
 
 user = require("view_patients")
 st.title("Ward overview")
@@ -53,32 +54,38 @@ def overview() -> None:
                f"{tz.key} · as of {now.astimezone(tz):%H:%M:%S}, refreshed every {REFRESH_SECONDS} s"
                + (f" · **{overdue} overdue set{'s' * (overdue != 1)}**" if overdue else ""))
     shown = frame[SHOWN]
-    # Fixed column widths that add up to a 1366-px ward screen, and wrapped rows (dashboard.tables): at
-    # natural widths the table was 1,424 px in a 1,204-px area and "CTCAE today" was cut off.
+    # One line per row, so that 10 of 12 beds fit a 1366x768 ward screen without scrolling (issue 18
+    # item 5; wrapped rows need 65 px each: 4.5 rows fitted). Fixed column widths that add up to the
+    # screen; a cell's text cut at its edge is given in full in the lists under the table and on the
+    # patient's chart, which a row opens.
     event = st.dataframe(
         styled_overview(frame, shown), hide_index=True, width="stretch", key="overview_table",
-        row_height=WRAPPED_ROW_HEIGHT, height=wrapped_height(len(shown)), on_select="rerun",
+        row_height=LINE_ROW_HEIGHT, height=full_height(len(shown)), on_select="rerun",
         selection_mode="single-row",
         column_config={
-            "Bed": st.column_config.TextColumn(width=70),
-            "Patient": st.column_config.TextColumn(width=165),
+            "Bed": st.column_config.TextColumn(width=60),
+            "Patient": st.column_config.TextColumn(width=178),
             "Course": st.column_config.TextColumn(
-                width=150, help="Regimen · cycle and day of the course · IL-2 doses given of planned"),
+                width=125, help="Regimen · cycle and day of the course · IL-2 doses given of planned"),
             "Last dose": st.column_config.TextColumn(
-                "Last dose (ago); next", width=135, help="Time since the last IL-2 dose; for IL-2 running, what the "
-                "pre-dose check would say now for the next dose (its criteria are listed under the table)"),
+                "Last dose (ago)", width=112, help="The last IL-2 dose: given, held or stopped, and how long ago"),
+            "Next dose": st.column_config.TextColumn(
+                width=150, help="For IL-2 running: the next dose, when it is due and what the pre-dose check would "
+                "say now (HOLD in red, discuss in orange), and the oncologist's decision; the criteria are listed "
+                "under the table"),
             "NEWS2": st.column_config.TextColumn(
-                width=60, help="Of the last complete set (all seven parameters), band colour of RCP 2017 Chart 4"),
-            "Open alerts": st.column_config.TextColumn(width=120),
+                width=55, help="Of the last complete set (all seven parameters), band colour of RCP 2017 Chart 4"),
+            "Open alerts": st.column_config.TextColumn(width=147, help="Open alerts by severity, worst first"),
             "Last set": st.column_config.TextColumn(
-                "Last set (ago)", width=95, help="Time since the last bedside set; in brackets, since the last "
-                "complete one when a partial set came after it"),
+                width=78, help="Time since the last bedside set; in brackets, since the last complete one when a "
+                "partial set came after it"),
             "Next set": st.column_config.TextColumn(
-                width=110, help="From the last complete set's NEWS2 (RCP 2017 Chart 4), by elapsed time"),
+                width=112, help="When the next full set is due, from the last complete set's NEWS2 (RCP 2017 "
+                "Chart 4) or the IL-2 post-dose schedule, by elapsed time"),
             "CTCAE today": st.column_config.TextColumn(
-                width=265, help="Highest CTCAE v5.0 grade today per organ system, grade 1 and above, worst first; "
-                "'all 0' when every value graded today is normal; '–' when nothing was graded today. The values "
-                "are listed below the table.")})
+                width=153, help="Highest CTCAE v5.0 grade today per organ system, grade 1 and above, worst first; "
+                "'all 0' when every value graded today is normal; '–' when nothing was graded today. Every "
+                "system and the values behind it are listed below the table.")})
     rows = event.selection.rows if event is not None else []
     if rows:
         st.session_state[SELECTED_PATIENT] = int(frame["patient_id"].iat[rows[0]])

@@ -119,13 +119,15 @@ def ward_overview(*, session: Session, ward_ids: Sequence[int], now: datetime, t
 
 
 def with_forecasts(frame: pd.DataFrame, found: dict, tz: tzinfo) -> pd.DataFrame:
-    """The overview with each patient's next-dose forecast (IL-2 running only): 'next 14:00: HOLD' after
-    the last dose, and the whole sentence with its criteria in `forecast` (listed under the table)."""
+    """The overview with each patient's next-dose forecast (IL-2 running only): 'dose 6 due 14:00: HOLD' in
+    `Next dose` ('–' without IL-2 running), and the whole sentence with its criteria in `forecast`
+    (listed under the table)."""
     if frame.empty:
-        return frame.assign(forecast=pd.Series(dtype=object), forecast_decision=pd.Series(dtype=object))
+        return frame.assign(**{"Next dose": pd.Series(dtype=object)}, forecast=pd.Series(dtype=object),
+                            forecast_decision=pd.Series(dtype=object))
     of = [found.get(int(p)) for p in frame["patient_id"]]
     frame = frame.copy()
-    frame["Last dose"] = [text if f is None else f"{text}; {f.short(tz)}" for text, f in zip(frame["Last dose"], of)]
+    frame["Next dose"] = ["–" if f is None else f.short(tz) for f in of]
     frame["forecast"] = [None if f is None else f.sentence(tz) for f in of]
     frame["forecast_decision"] = [None if f is None else f.decision for f in of]
     return frame

@@ -51,7 +51,7 @@ def test_every_coloured_cell_of_the_ward_overview_reads():
                                                               None, "give", None, None],
         "worst_grade": [0, 1, 2, 3, 4, None, 3, 1]})
     shown = pd.DataFrame("", index=frame.index,
-                         columns=["NEWS2", "Open alerts", "Next set", "Last dose", "CTCAE today"])
+                         columns=["NEWS2", "Open alerts", "Next set", "Next dose", "CTCAE today"])
     checked = 0
     for css in overview_styles(frame, shown).to_numpy().ravel():
         if "color" not in css:

@@ -46,6 +46,23 @@ def test_the_nurse_signs_in_and_sees_the_ward_overview(page):
     page.screenshot(path=str(SHOTS / "e2e-ward.png"), full_page=True)
 
 
+def test_on_a_1366x768_ward_screen_at_least_10_of_the_12_beds_are_visible_without_scrolling(browser, app_url):
+    """Issue 18 item 5: the banner, user line and open alerts in one strip, one line per bed."""
+    page = browser.new_context(viewport={"width": 1366, "height": 768}).new_page()
+    page.goto(app_url)
+    wait_for_app_run(page)
+    sign_in(page, "nurse")
+    expect(page.get_by_text("12 patients")).to_be_visible()
+    table = page.get_by_test_id("stDataFrame").first.bounding_box()
+    # The grid draws its 12 rows on a canvas under a 38-px header, at the height that shows them all: the
+    # row height follows from the table's, and the rows are counted up to the screen's edge.
+    header = 38
+    row = (table["height"] - header) / 12
+    visible = int((min(table["y"] + table["height"], 768) - table["y"] - header) // row)
+    assert visible >= 10, f"{visible} of 12 rows visible (table top at {table['y']:.0f} px)"
+    page.close()
+
+
 @pytest.mark.parametrize("role", sorted(PAGES))
 def test_each_demo_account_sees_the_pages_its_role_may_use(page, role):
     sign_in(page, role)

@@ -79,7 +79,7 @@ def test_the_ward_overview_shows_the_dose_due_and_the_oncologists_decision(engin
         wards = [w.id for w in lists.list_wards(session=session)]
         frame = ward_overview(session=session, ward_ids=wards, now=now, tz=UTC)
     row = frame.iloc[0]
-    assert row["Last dose"].endswith("; dose 2 due 18:00: HOLD · oncologist: hold")
+    assert row["Next dose"] == "dose 2 due 18:00: HOLD · oncologist: hold"
     assert row["forecast"].endswith("oncologist dr.onc: HOLD at 26 Nov 16:50 UTC (fluids first)")
 
 
@@ -93,7 +93,7 @@ def test_a_decision_to_give_that_lapsed_says_so_on_the_ward_overview(engine):
     with session_scope(engine) as session:
         wards = [w.id for w in lists.list_wards(session=session)]
         row = ward_overview(session=session, ward_ids=wards, now=now, tz=UTC).iloc[0]
-    assert row["Last dose"].endswith("· oncologist: give (lapsed)")
+    assert row["Next dose"].endswith("· oncologist: give (lapsed)")
     assert "lapsed: the check now also finds absolute: platelets 20" in row["forecast"]
 
 

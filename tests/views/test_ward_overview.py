@@ -206,7 +206,7 @@ def test_the_overview_from_the_store_shows_each_patient_with_news2_doses_and_ale
             and top["NEWS2"] == "7")  # RR 25: 3, SBP 88: 3, T 38.9: 1
     assert top["Open alerts"] != "none" and top["Course"] == "HD IV bolus q8h · C1 D1 · 1/14"
     # IL-2 running (a dose 20 h ago): the next dose's forecast, 'hold' for SBP 88, in the cell and in words.
-    assert top["Last dose"] == "given 20 h 0 min; dose 2 due 00:00 (overdue): HOLD"
+    assert top["Last dose"] == "given 20 h 0 min" and top["Next dose"] == "dose 2 due 00:00 (overdue): HOLD"
     assert top["forecast"].startswith("dose 2 due 00:00 (overdue): HOLD if these stay: SBP 88 mmHg at 27 Nov 11:40")
     assert "no valid value for" in top["forecast"]          # the test patient has no labs or urine output
     assert pd.isna(frame.iloc[1]["forecast"])                # no dose: no IL-2 running, no forecast
