@@ -164,7 +164,7 @@ def sessions_memory(url: str, pid: int, charts: int) -> tuple[float, float]:
 def measure(url: str, charts: int, slow_cpu: float = 1.0) -> dict[str, list[float]]:
     from playwright.sync_api import sync_playwright
 
-    times: dict[str, list[float]] = {"Ward overview": [], "Patient chart": [], "Whole course": []}
+    times: dict[str, list[float]] = {"Ward overview": [], "Patient chart": [], "Whole course": [], "Alert inbox": []}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = _signed_in(browser, url, slow_cpu)
@@ -172,7 +172,11 @@ def measure(url: str, charts: int, slow_cpu: float = 1.0) -> dict[str, list[floa
             chart = _switch(page, "Patient chart", ".js-plotly-plot", charts, "last 24 h:")
             course = _period(page, "Whole course", charts)
             ward = _switch(page, "Ward overview", "[data-testid='stDataFrame'] canvas", 1)
+            # The inbox draws the 20 most severe and newest cards at once (a control per card).
+            inbox = _switch(page, "Alert inbox", "[class*='st-key-alert_action_']", 20)
+            _switch(page, "Ward overview", "[data-testid='stDataFrame'] canvas", 1)
             if i:
+                times["Alert inbox"].append(inbox)
                 times["Patient chart"].append(chart)
                 times["Whole course"].append(course)
                 times["Ward overview"].append(ward)
@@ -201,6 +205,62 @@ def first_chart_times(url: str, charts: int, slow_cpu: float = 1.0) -> list[floa
     return times
 
 
+OPEN_ALERTS = 200   # issue 18: the inbox of a 40-patient ward with 200 open alerts opens within 1 s
+
+
+def top_up_open_alerts(url: str, target: int = OPEN_ALERTS) -> int:
+    """Copies of the ward's own open alerts (same rule, level, evidence; onsets an hour earlier per
+    copy, so each has its own key) until `target` need attention; returns how many were added. The
+    generated 28 days leave about 130 open (auto-resolve closes the rest); the inbox reads the stored
+    alerts and nothing re-evaluates them during the benchmark."""
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from monitoring.store.db import make_engine, session_scope
+    from monitoring.store.models import Alert, Patient, Ward
+    from monitoring.views.alerts import NEEDS_ATTENTION
+
+    missing = target - open_alerts_on_ward(url)
+    if missing <= 0:
+        return 0
+    engine = make_engine(url)
+    with session_scope(engine) as session:
+        found = session.scalars(select(Alert).join(Patient, Patient.id == Alert.patient_id)
+                                .join(Ward, Ward.id == Patient.ward_id)
+                                .where(Ward.code == "DEMO", Alert.status.in_(NEEDS_ATTENTION), Alert.severity != "info")
+                                .order_by(Alert.id)).all()
+        for n in range(missing):
+            a = found[n % len(found)]
+            copy = n // len(found) + 1
+            session.add(Alert(alert_key=f"bench-{copy}-{a.alert_key}"[:64], patient_id=a.patient_id,
+                              course_id=a.course_id, rule_id=a.rule_id, rule_version=a.rule_version,
+                              onset_at=a.onset_at - timedelta(hours=copy), level=a.level, severity=a.severity,
+                              evidence=a.evidence, evidence_text=a.evidence_text, standard=a.standard,
+                              context=a.context, status="open", first_seen_at=a.first_seen_at,
+                              last_evaluated_at=a.last_evaluated_at))
+    engine.dispose()
+    return missing
+
+
+def open_alerts_on_ward(url: str) -> int:
+    """Alerts needing attention on the benchmark ward (expected IL-2 effects aside), as the inbox counts them."""
+    from sqlalchemy import func, select
+
+    from monitoring.store.db import make_engine, session_scope
+    from monitoring.store.models import Alert, Patient, Ward
+    from monitoring.views.alerts import NEEDS_ATTENTION
+
+    engine = make_engine(url)
+    with session_scope(engine) as session:
+        count = session.scalar(select(func.count()).select_from(Alert).join(Patient, Patient.id == Alert.patient_id)
+                               .join(Ward, Ward.id == Patient.ward_id)
+                               .where(Ward.code == "DEMO", Alert.status.in_(NEEDS_ATTENTION),
+                                      Alert.severity != "info"))
+    engine.dispose()
+    return int(count or 0)
+
+
 def run(quick: bool = False) -> list[dict]:
     if not Path(CHROMIUM).exists():
         print(f"bench_browser: chromium not found at {CHROMIUM}; skipped")
@@ -211,6 +271,9 @@ def run(quick: bool = False) -> list[dict]:
         url, added = build(Path(tmp) / "bench.db", hospital)
         print(f"bench_browser: ward and hospital built in {time.perf_counter() - started:.0f} s ({added} hourly "
               "vital signs added)")
+        generated = open_alerts_on_ward(url)
+        top_up_open_alerts(url)
+        open_alerts = open_alerts_on_ward(url)
         with serve_process(url, Path(tmp) / "streamlit.log") as (app, process):
             times = measure(app, CHART_PLOTS)
             times["First chart"] = first_chart_times(app, CHART_PLOTS)
@@ -222,7 +285,10 @@ def run(quick: bool = False) -> list[dict]:
                        ("Whole course", f"patient chart switched to the whole {DAYS}-day course, hourly vital "
                                         "signs, daily labs"),
                        ("First chart", f"the first patient chart of a browser session, opened after reading the "
-                                       f"ward overview for {READ_OVERVIEW_S:g} s")):
+                                       f"ward overview for {READ_OVERVIEW_S:g} s"),
+                       ("Alert inbox", f"the nurse's inbox, {open_alerts} open alerts of the {PATIENTS}-patient ward "
+                                       f"({generated} from the generated data, the rest copies of them) grouped by "
+                                       "patient, the 20 most severe cards drawn")):
         median = statistics.median(times[page])
         rows.append({"figure": f"{page} in the browser ({what}), median of {REPEATS}, worst "
                                f"{max(times[page]):.2f} s", "value": round(median, 3), "unit": "s",
