@@ -331,3 +331,12 @@ def test_a_nurse_prints_her_ward_from_the_overview_and_the_print_is_audited(app_
         row = session.scalars(select(AuditEvent).where(AuditEvent.action == "print")).one()
     engine.dispose()
     assert (row.username, row.entity_id, row.after["patients"]) == ("nurse", "DEMO", 2)
+
+
+def test_the_shading_reads_in_black_and_white_under_black_text():
+    """1, 2 and 3 points (and warning, urgent, emergency) are three greys apart on a black-and-white
+    printer, each under black text at better than WCAG AAA contrast; the number is printed in the cell too."""
+    from dashboard.theme import contrast_ratio, relative_luminance
+    greys = [relative_luminance(layout.TINTS[points]) for points in (1, 2, 3)]
+    assert greys[0] - greys[1] >= 0.1 and greys[1] - greys[2] >= 0.1
+    assert all(contrast_ratio("#000000", tint) >= 7 for tint in layout.TINTS.values())

@@ -47,8 +47,8 @@ FRAME_H = PAGE_H - MARGIN_TOP - MARGIN_BOTTOM
 FONT_SIZE = 7.5
 PAD = 2.5                                  # cell padding, each side
 # Light tints for 1, 2 and 3 NEWS2 points (and warning, urgent, emergency; medium and high bands): three
-# greys a black-and-white printer keeps apart, under black text (contrast above 12:1 on each).
-TINTS = {1: "#FFF3BF", 2: "#FFCF8A", 3: "#F5A3A3"}
+# greys a black-and-white printer keeps apart, under black text (contrast above 10:1 on each; tested).
+TINTS = {1: "#FFEB99", 2: "#FFCF8A", 3: "#F5A3A3"}
 SEVERITY_TINT = {"warning": 1, "urgent": 2, "emergency": 3}
 BAND_TINT = {"low-medium": 1, "medium": 2, "high": 3}
 BAND_WORD = {"low": "low", "low-medium": "3 in one", "medium": "medium", "high": "high"}
@@ -76,6 +76,8 @@ def _styles():
         "total": ParagraphStyle("total", parent=base, fontSize=7.5, leading=7.5, alignment=1),
         "heading": ParagraphStyle("heading", parent=base, fontName=BOLD, fontSize=10, leading=12, spaceBefore=6,
                                   spaceAfter=3),
+        "subheading": ParagraphStyle("subheading", parent=base, fontName=BOLD, fontSize=8.5, leading=10.5,
+                                     spaceBefore=5, spaceAfter=2),
         "title": ParagraphStyle("title", parent=base, fontName=BOLD, fontSize=13, leading=16),
         "banner": ParagraphStyle("banner", parent=base, fontSize=9, leading=11.5),
     }
@@ -89,6 +91,7 @@ def _p(text: object, style, *, bold: bool = False):
 
 
 def _width(text: str, size: float = 7, font: str = REGULAR) -> float:
+    register()
     return stringWidth(printable(text), font, size)
 
 
@@ -203,9 +206,8 @@ def grid_block(patient: PatientSheet, sheet: WardSheet, styles) -> list:
     label_width = max(_width(_label(*pair), font=BOLD) for pair in LABELS) + 2 * PAD + 1
     width, per_row, blank = grid_layout(patient.sets, label_width)
     columns: list[SetColumn | None] = [*patient.sets, *([None] * blank)]
-    heading = _p(f"Observations of the last {sheet.hours:g} h as a NEWS2 chart (RCP 2017): "
-                 f"{local_text(sheet.since, tz)} to {local_text(sheet.printed_at, tz)}; continue by hand in the "
-                 "blank columns", styles["heading"])
+    heading = _p(f"Observations, last {sheet.hours:g} h ({local_text(sheet.since, tz)} to "
+                 f"{local_text(sheet.printed_at, tz)}): NEWS2 chart, continue by hand", styles["heading"])
     note = _p(f"No observation set was recorded in the last {sheet.hours:g} h." if not patient.sets else
               f"{len(patient.sets)} set{'s' * (len(patient.sets) != 1)} recorded. ", styles["text"])
     legend = _p("(n): the NEWS2 points of that value; shading light, medium, dark = 1, 2, 3 points (total row: "
@@ -280,37 +282,25 @@ def alerts_block(patient: PatientSheet, sheet: WardSheet, styles) -> list:
 
 
 HISTORY_WIDTHS = {"Dose": 30, "Scheduled": 66, "Status": 42, "Given at": 66, "Amount": 78, "Route": 52,
-                  "Reason or basis": 0, "Recorded": 130}
+                  "Reason or basis": 0, "Recorded": 150}
 NEXT_HEADERS = ["Dose", "Due", "Check done", "Decision", "Given at", "Amount", "Route", "Held or stopped: reason",
                 "Signature"]
 NEXT_WIDTHS = [30, 84, 46, 70, 66, 78, 52, 0, 110]
 
 
 def doses_block(patient: PatientSheet, sheet: WardSheet, styles) -> list:
-
+    """The course, the next doses with empty cells to write in (first: they are what downtime needs),
+    and the doses recorded, newest first."""
     if patient.course is None:
         return [KeepTogether([_p("IL-2 doses", styles["heading"]),
                               _p("No IL-2 course is recorded for this patient.", styles["text"])])]
     grid = [("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#555555")), ("FONT", (0, 0), (-1, 0), BOLD, 7),
             ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#E6E6E6"))]
-    parts = [_p(f"IL-2 doses: {patient.course}", styles["heading"]),
-             _p(f"{patient.progress}. Newest first.", styles["text"]), Spacer(1, 2)]
-    if patient.doses.empty:
-        parts.append(_p("No dose recorded yet.", styles["text"]))
-    else:
-        rows: list[list] = [list(HISTORY_WIDTHS)]
-        for event in patient.doses.to_dict("records"):
-            rows.append([_p(event[c], styles["cell"]) if c in ("Reason or basis", "Recorded")
-                         else printable(event[c]) for c in HISTORY_WIDTHS])
-        parts.append(_table(rows, _fit(rows, list(HISTORY_WIDTHS.values())),
-                            grid + [("VALIGN", (0, 1), (-1, -1), "TOP")], repeat=1))
-    if patient.earlier_doses:
-        parts.append(_p(patient.earlier_doses, styles["small"]))
-    blocks = [KeepTogether(parts)]
-    upcoming = [_p("Next doses: record each one here while the system is down, and in the system when it is back",
-                   styles["heading"])]
+    upcoming = [_p(f"IL-2 doses: {patient.course}", styles["heading"])]
     if patient.next_doses:
-        rows = [list(NEXT_HEADERS)]
+        upcoming += [_p(f"{patient.progress}. Next doses: record each one here while the system is down, and in "
+                        "the system when it is back.", styles["text"]), Spacer(1, 2)]
+        rows: list[list] = [list(NEXT_HEADERS)]
         for dose in patient.next_doses:
             due = "time not scheduled" if dose.due_at is None else local_text(dose.due_at, sheet.tz)
             if dose.due_at is not None and dose.due_at <= sheet.printed_at:
@@ -319,13 +309,25 @@ def doses_block(patient: PatientSheet, sheet: WardSheet, styles) -> list:
         heights = [None] + [WRITE_ROW_H] * len(patient.next_doses)
         upcoming.append(_table(rows, _fit(rows, NEXT_WIDTHS), grid + [("ALIGN", (2, 1), (2, -1), "CENTER")],
                                heights=heights))
+        if patient.forecast:
+            upcoming.append(_p(f"Pre-dose check at print time (a forecast from the values valid then; judge again "
+                               f"at the time of dosing): {patient.forecast}", styles["text"]))
     else:
-        upcoming.append(_p(patient.no_next_dose or "No further dose is scheduled.", styles["text"]))
-    if patient.forecast and patient.next_doses:
-        upcoming.append(_p(f"Pre-dose check at print time (a forecast from the values valid then; judge again at "
-                           f"the time of dosing): {patient.forecast}", styles["text"]))
-    blocks.append(KeepTogether(upcoming))
-    return blocks
+        upcoming.append(_p(f"{patient.progress}. No next dose: {patient.no_next_dose or 'none is scheduled.'}",
+                           styles["text"]))
+    recorded = [_p("Doses recorded, newest first", styles["subheading"])]
+    if patient.doses.empty:
+        recorded.append(_p("No dose recorded yet.", styles["text"]))
+    else:
+        rows = [list(HISTORY_WIDTHS)]
+        for event in patient.doses.to_dict("records"):
+            rows.append([_p(event[c], styles["cell"]) if c in ("Reason or basis", "Recorded")
+                         else printable(event[c]) for c in HISTORY_WIDTHS])
+        recorded.append(_table(rows, _fit(rows, list(HISTORY_WIDTHS.values())),
+                               grid + [("VALIGN", (0, 1), (-1, -1), "TOP")], repeat=1))
+    if patient.earlier_doses:
+        recorded.append(_p(patient.earlier_doses, styles["small"]))
+    return [KeepTogether(upcoming), KeepTogether(recorded)]
 
 
 CHECK_HEADERS = ["Input (* required)", "Hold criteria in force", "Valid for", "Value", "Time", "Met"]
