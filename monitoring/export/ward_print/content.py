@@ -80,7 +80,6 @@ class NextDose:
 @dataclass
 class PatientSheet:
     patient_id: int
-    ward_code: str
     ward_name: str
     banner: PatientBanner
     sets: list[SetColumn]
@@ -223,12 +222,11 @@ def ward_sheet(*, session: Session, ward_ids: Sequence[int], now: datetime, tz: 
     sets = ward_sets(session=session, patient_ids=ids, since=sheet.since, until=now)
     alerts = alert_actions.inbox(session=session, patient_ids=ids, now=now, include_info=True, tz=tz)
     forecasts = dosing.forecasts(session=session, patient_ids=ids, now=now, tz=tz)
-    codes = {name: code for code, name in wards}
     for p in patients.itertuples(index=False):
         pid = int(p.patient_id)
         mine = alerts[alerts["patient_id"] == pid]
         patient = PatientSheet(
-            patient_id=pid, ward_code=codes.get(p.ward, ""), ward_name=p.ward or "no ward",
+            patient_id=pid, ward_name=p.ward or "no ward",
             banner=patient_banner(session=session, patient_id=pid, now=now, tz=tz),
             sets=grid_columns(sets[sets["patient_id"] == pid]) if len(sets) else [],
             alerts=_alert_lines(mine[mine["severity"] != "info"], tz),

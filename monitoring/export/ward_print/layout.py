@@ -66,7 +66,6 @@ class Rendered:
 
 
 def _styles():
-
     register()
     base = ParagraphStyle("print", fontName=REGULAR, fontSize=FONT_SIZE, leading=FONT_SIZE * 1.2)
     return {
@@ -85,7 +84,6 @@ def _styles():
 
 def _p(text: object, style, *, bold: bool = False):
     """A Paragraph of plain text (escaped: evidence says 'SBP < 90'), in the print's font."""
-
     words = escape(printable(text))
     return Paragraph(f"<b>{words}</b>" if bold else words, style)
 
@@ -97,7 +95,6 @@ def _width(text: str, size: float = 7, font: str = REGULAR) -> float:
 
 class _Box(Flowable):
     """An empty tick box (a square drawn, not a glyph the font may lack), for a table cell."""
-
     def __init__(self, size: float = 7.5):
         super().__init__()
         self.size = size
@@ -112,7 +109,6 @@ class _Box(Flowable):
 
 class _Marker(Flowable):
     """A flowable of no size that tells the canvas whose pages follow (the header and footer read it)."""
-
     def __init__(self, key: int):
         super().__init__()
         self.key = key
@@ -163,7 +159,6 @@ def _table(data, widths, style_commands, *, repeat: int = 0, heights=None):
 # --- the blocks ---------------------------------------------------------------------------------------
 
 def banner_block(patient: PatientSheet, styles) -> list:
-
     b = patient.banner
     title = f"{b.bed} · {b.name}" + (" · SYNTHETIC patient" if b.synthetic else "")
     rows = [[_p(title, styles["title"])], [_p(b.identity(), styles["banner"])],
@@ -201,7 +196,6 @@ def _label(label: str, unit: str) -> str:
 
 def grid_block(patient: PatientSheet, sheet: WardSheet, styles) -> list:
     """The NEWS2 chart of the last hours: a column per recorded set, then blank columns."""
-
     tz = sheet.tz
     label_width = max(_width(_label(*pair), font=BOLD) for pair in LABELS) + 2 * PAD + 1
     width, per_row, blank = grid_layout(patient.sets, label_width)
@@ -255,7 +249,6 @@ def grid_block(patient: PatientSheet, sheet: WardSheet, styles) -> list:
 
 
 def alerts_block(patient: PatientSheet, sheet: WardSheet, styles) -> list:
-
     tz = sheet.tz
     count = len(patient.alerts)
     heading = _p(f"Alerts needing attention at print time ({count})", styles["heading"])
@@ -404,7 +397,6 @@ def _canvas_class(decorate: Callable):
 
 
 def _decorator(sheet: WardSheet, pages: dict) -> Callable:
-
     by_id = {p.patient_id: p for p in sheet.patients}
     printed = local_text(sheet.printed_at, sheet.tz, "%d %b %Y %H:%M")
     wards = ", ".join(f"{name} ({code})" for code, name in sheet.wards) or "no ward"
@@ -444,7 +436,6 @@ def _decorator(sheet: WardSheet, pages: dict) -> Callable:
 
 def render(sheet: WardSheet, lines: list[BlankLine], *, compress: bool = True) -> Rendered:
     """The ward's PDF: per patient the banner, the NEWS2 grid, the alerts, the doses and the blank check."""
-
     styles = _styles()
     buffer = io.BytesIO()
     names = ", ".join(code for code, _ in sheet.wards)
