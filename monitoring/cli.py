@@ -535,6 +535,75 @@ def _cmd_alerts_sync(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_hours(text: str) -> float:
+    """--hours: the look-back of the print's observation grid, more than 0 and at most MAX_HOURS."""
+    from monitoring.export.ward_print import MAX_HOURS
+
+    try:
+        hours = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of hours such as 24") from None
+    if not 0 < hours <= MAX_HOURS:
+        raise argparse.ArgumentTypeError(f"'{text}' hours is not accepted: more than 0 and at most {MAX_HOURS:g}")
+    return hours
+
+
+def _write_whole(path: str, data: bytes) -> None:
+    """Write `data` to `path` whole or not at all: a temporary file beside it, flushed to disk, then
+    renamed over it (a rename within a folder is atomic), so a scheduled print never leaves half a PDF
+    where the last good copy was."""
+    import os
+    import tempfile
+
+    folder = os.path.dirname(os.path.abspath(path))
+    handle, temporary = tempfile.mkstemp(prefix=".il2-print-", suffix=".pdf.tmp", dir=folder)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(temporary, 0o640)   # names and record numbers: not for every account on the machine
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def _cmd_print_ward(args: argparse.Namespace) -> int:
+    """il2-monitor print ward --ward CODE [--out FILE] [--hours 24]: the ward's downtime PDF (each patient
+    on pages of their own), written whole or not at all, and audited as identifiable data leaving the
+    system (the operating-system user named)."""
+    import getpass
+
+    from monitoring.export import ward_print
+    from monitoring.store.db import read_scope, session_scope
+
+    settings = load_settings()
+    engine = _open_store(settings.database_url)
+    if engine is None:
+        return 2
+    out = args.out or f"il2-ward-{args.ward}.pdf"
+    now = datetime.now(timezone.utc)
+    try:
+        # Read in a snapshot (on SQLite no writer waits for the rendering); the audit row in its own write.
+        with read_scope(engine) as session:
+            ward_ids, unknown = _ward_ids(session, [args.ward])
+            if unknown:
+                print(f"il2-monitor print: {unknown}; nothing was written", file=sys.stderr)
+                return 2
+            printed = ward_print.ward_pdf(session=session, ward_ids=ward_ids, now=now, tz=settings.timezone,
+                                          hours=args.hours)
+        with session_scope(engine) as session:
+            _write_whole(out, printed.data)
+            ward_print.record_print(session=session, username=f"cli:{getpass.getuser()}", ward_codes=[args.ward],
+                                    rendered=printed, hours=args.hours, os_user=getpass.getuser())
+    finally:
+        engine.dispose()
+    print(f"Wrote the downtime print of ward {args.ward} ({printed.patients} patients, {printed.pages} pages, "
+          f"observations of the last {args.hours:g} h) to {out}")
+    return 0
+
+
 def _cmd_export_key(args: argparse.Namespace) -> int:
     """il2-monitor export-key: a new random key (128 bits) for export pseudonyms."""
     from monitoring.export.deid import new_export_key
@@ -822,6 +891,16 @@ def build_parser() -> argparse.ArgumentParser:
     retry = alert_commands.add_parser("notify-retry", help="send again every escalation whose notification failed "
                                                            "(for a schedule)")
     retry.set_defaults(handler=_cmd_alerts_notify_retry)
+    print_cmd = commands.add_parser("print", help="printable copies for downtime")
+    print_commands = print_cmd.add_subparsers(dest="print_command", required=True)
+    print_ward = print_commands.add_parser(
+        "ward", help="the ward's downtime PDF: per patient the banner, a NEWS2 chart of the last hours to continue "
+                     "by hand, alerts, doses and a blank pre-dose check (audited; for a schedule)")
+    print_ward.add_argument("--ward", required=True, help="ward code")
+    print_ward.add_argument("--out", help="PDF file to write, replaced whole (default il2-ward-CODE.pdf here)")
+    print_ward.add_argument("--hours", type=_print_hours, default=24.0,
+                            help="hours of observation sets in the chart (default 24, at most 72)")
+    print_ward.set_defaults(handler=_cmd_print_ward)
     commands.add_parser("export-key", help="print a new random export key (128 bits) for the pseudonyms; keep it "
                                            "apart from the files").set_defaults(handler=_cmd_export_key)
     settings = commands.add_parser("settings", help="the settings in force (secrets hidden), or their documentation")

@@ -13,6 +13,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "decide_doses": frozenset({"oncologist"}),
     "act_on_alerts": frozenset({"oncologist"}),
     "escalate_alerts": frozenset({"nurse", "oncologist"}),
+    # The ward's downtime print (names, record numbers, observations and alerts on paper; audited).
+    "print_ward": frozenset({"nurse", "oncologist"}),
     # De-identified summaries only: never a name or record number.
     "view_reports": frozenset({"quality", "oncologist"}),
     "export_identifiable": frozenset({"oncologist"}),

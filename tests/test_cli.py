@@ -1,6 +1,7 @@
 """The il2-monitor command line as an operator uses it."""
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
@@ -338,3 +339,66 @@ def test_thresholds_command_checks_a_file_and_prints_the_reference_and_schema(tm
     refused = run_cli("thresholds", str(edited))
     assert refused.returncode == 2
     assert "capillary_leak.urgent_at_signs: found 5, expected a whole number from 1 to 3" in refused.stderr
+
+
+# --- il2-monitor print ward (issue 18 item 7) -------------------------------------------------------------
+
+def _print_ward_db(db_url: str) -> None:
+    """A 2-patient synthetic ward (code DEMO) whose last sets are of the last hours, with its alerts."""
+    from tests.conftest import seed_demo_ward
+    seed_demo_ward(db_url, patients=2, days=1, seed=6, sync=True,
+                   end=datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0))
+
+
+def _print_audits(db_url: str) -> list:
+    from sqlalchemy import select
+
+    from monitoring.store.db import make_engine, session_scope
+    from monitoring.store.models import AuditEvent
+    engine = make_engine(db_url)
+    with session_scope(engine) as session:
+        rows = [(r.username, r.entity_id, r.after) for r in
+                session.scalars(select(AuditEvent).where(AuditEvent.action == "print").order_by(AuditEvent.id))]
+    engine.dispose()
+    return rows
+
+
+def test_print_ward_writes_the_whole_pdf_for_a_schedule_and_audits_it(db_url, tmp_path):
+    import getpass
+    _print_ward_db(db_url)
+    out = tmp_path / "downtime" / "ward.pdf"
+    out.parent.mkdir()
+    out.write_bytes(b"yesterday's copy")
+    printed = run_cli("print", "ward", "--ward", "DEMO", "--out", str(out), env_url=db_url)
+    assert printed.returncode == 0, printed.stderr
+    assert re.match(r"Wrote the downtime print of ward DEMO \(2 patients, \d+ pages, observations of the last 24 h\) "
+                    rf"to {re.escape(str(out))}$", printed.stdout.strip())
+    data = out.read_bytes()
+    assert data.startswith(b"%PDF-") and data.rstrip().endswith(b"%%EOF")      # replaced whole
+    assert [p.name for p in out.parent.iterdir()] == ["ward.pdf"]              # no temporary file left
+    assert oct(out.stat().st_mode & 0o777) == "0o640"
+    (user, ward, after), = _print_audits(db_url)
+    assert (user, ward, after["os_user"], after["patients"]) == (f"cli:{getpass.getuser()}", "DEMO",
+                                                                 getpass.getuser(), 2)
+
+
+def test_print_ward_refuses_an_unknown_ward_or_look_back_and_keeps_the_last_copy(db_url, tmp_path, monkeypatch,
+                                                                                 capsys):
+    from monitoring import cli
+    _print_ward_db(db_url)
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    (tmp_path / "downtime").mkdir()
+    out = tmp_path / "downtime" / "ward.pdf"
+    out.write_bytes(b"the last good copy")
+    assert cli.main(["print", "ward", "--ward", "NOPE", "--out", str(out)]) == 2
+    assert "ward NOPE does not exist; known: DEMO; nothing was written" in capsys.readouterr().err
+    for hours in ("0", "73", "a day"):
+        with pytest.raises(SystemExit) as refused:
+            cli.main(["print", "ward", "--ward", "DEMO", "--hours", hours, "--out", str(out)])
+        assert refused.value.code == 2 and "--hours" in capsys.readouterr().err
+    # A failure while the file is replaced (a full disk, a rename refused) leaves the last copy and no debris.
+    monkeypatch.setattr("os.replace", lambda *args: (_ for _ in ()).throw(OSError(28, "No space left on device")))
+    assert cli.main(["print", "ward", "--ward", "DEMO", "--out", str(out)]) == 2
+    assert "No space left on device" in capsys.readouterr().err
+    assert out.read_bytes() == b"the last good copy" and [p.name for p in out.parent.iterdir()] == ["ward.pdf"]
+    assert _print_audits(db_url) == []       # nothing printed, nothing recorded

@@ -11,6 +11,7 @@ from dashboard.patient_picker import SELECTED_PATIENT
 from dashboard.resources import get_engine, get_settings
 from dashboard.session import require
 from dashboard.tables import LINE_ROW_HEIGHT, full_height
+from dashboard.ward_print import print_ward_button
 from dashboard.ward_table import styled_overview
 from dashboard.warm_up import warm_up_charts
 from monitoring.services.auth import may
@@ -105,6 +106,8 @@ def overview() -> None:
 
 
 overview()
+# Below the table, not above it: the ward's rows keep the screen (issue 18 item 5).
+print_ward_button(user, [w for w in wards if w.id in ward_ids])
 st.caption("Select a row to open the patient's chart. Decision support: every score, grade and alert shows its "
            "basis on the patient's pages; nothing is hidden. " +
            ("You may act on alerts in the Alert inbox." if may(user["role"], "act_on_alerts") else

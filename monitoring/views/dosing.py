@@ -305,6 +305,36 @@ def criteria_rules(v: dict[str, float]) -> dict[str, str]:
     return {name: "; ".join(texts) for name, texts in rules.items()}
 
 
+def _valid_for(spec: hc.Input, thresholds: Thresholds) -> timedelta:
+    """How long a value of this input counts: the pre-dose hours for a reading judged at dosing, its
+    [validity] entry otherwise; zero for what is counted over the course or found by other rules."""
+    if spec.validity == "dosing":
+        return timedelta(hours=thresholds["il2_hold"].values["pre_dose_hours"])
+    if spec.validity in ("course", "alerts"):
+        return timedelta(0)
+    return thresholds["validity"].of(spec.validity).to_pytimedelta()
+
+
+@dataclass(frozen=True)
+class BlankLine:
+    """A line of the pre-dose checklist without a value, for a paper check (the downtime print)."""
+
+    label: str
+    rule: str                     # its hold criteria, with the numbers of data/thresholds.toml
+    required: bool                # missing or stale -> INCOMPLETE
+    valid_for: timedelta | None   # None: counted over the course or found by other rules, never stale
+
+
+def blank_checklist(thresholds: Thresholds | None = None) -> list[BlankLine]:
+    """The lines of the pre-dose check (one per input of the criteria table, in the check's order), with
+    their criteria and validity and no value: the paper check asks what the live one reads."""
+    thresholds = thresholds or default_thresholds()
+    rules = criteria_rules(thresholds["il2_hold"].values)
+    return [BlankLine(spec.label, rules.get(name, ""), spec.required,
+                      None if spec.validity in ("course", "alerts") else _valid_for(spec, thresholds))
+            for name, spec in hc.INPUTS.items()]
+
+
 def _ticks(moment: datetime, unit: str) -> int:
     """A moment as int64 ticks of the engine's time unit (pd.Timestamp.value is always nanoseconds)."""
     return int(np.datetime64(pd.Timestamp(moment).tz_convert(UTC).tz_localize(None), unit).astype(np.int64))
@@ -386,7 +416,6 @@ def _checklist(obs: pd.DataFrame, courses: pd.DataFrame, now: datetime, threshol
     the time of dosing, the readings judged only then (heart rate, phenylephrine) are 'at dosing',
     neither stale nor missing."""
     catalogue = default_catalogue()
-    validity = thresholds["validity"]
     v = thresholds["il2_hold"].values
     rules = criteria_rules(v)
     # The weight-gain baseline as the rules take it (monitoring.clinical.derived; the engine's EvalData).
@@ -395,12 +424,7 @@ def _checklist(obs: pd.DataFrame, courses: pd.DataFrame, now: datetime, threshol
     items = []
     for name, spec in hc.INPUTS.items():
         found = tuple(dict.fromkeys(c.kind for c in criteria if hc.BY_ID[c.id].input == name))
-        if spec.validity == "dosing":
-            valid_for = timedelta(hours=v["pre_dose_hours"])
-        elif spec.validity in ("course", "alerts"):
-            valid_for = timedelta(0)
-        else:
-            valid_for = validity.of(spec.validity).to_pytimedelta()
+        valid_for = _valid_for(spec, thresholds)
         hours = f"{valid_for.total_seconds() / 3600:g} h"
         if spec.validity in ("course", "alerts") or name in ("grade4", "fluid_refractory", "phenylephrine_max"):
             items.append(_derived_item(name, spec, rules.get(name, ""), found, assessment, valid_for, tz))

@@ -291,8 +291,9 @@ def test_each_role_sees_only_its_pages_and_is_refused_the_others(app_url, role):
 @pytest.mark.parametrize("role", sorted(ALLOWED))
 def test_each_role_holds_exactly_its_actions(role):
     expected = {
-        "nurse": {"view_patients", "record_observations", "record_doses", "escalate_alerts"},
+        "nurse": {"view_patients", "record_observations", "record_doses", "escalate_alerts", "print_ward"},
         "oncologist": {"view_patients", "view_all_wards", "decide_doses", "act_on_alerts", "escalate_alerts",
+                       "print_ward",
                        "view_reports", "export_identifiable", "view_thresholds"},
         "quality": {"view_reports"},
         "admin": {"view_thresholds", "manage_users", "view_audit_log"},
