@@ -689,6 +689,18 @@ def next_dose_decisions(*, session: Session, course_ids: Sequence[int]) -> dict[
     return out
 
 
+def given_dose_counts(*, session: Session, course_ids: Sequence[int]) -> dict[int, int]:
+    """Doses given per course, counted over the doses that stand (as current_doses keeps them)."""
+    if not course_ids:
+        return {}
+    newer = aliased(DoseEvent)
+    return {int(c): int(n) for c, n in session.execute(
+        select(DoseEvent.course_id, func.count())
+        .where(DoseEvent.course_id.in_(list(course_ids)), DoseEvent.status == "given",
+               DoseEvent.record_status != "entered-in-error", ~exists().where(newer.supersedes_id == DoseEvent.id))
+        .group_by(DoseEvent.course_id)).all()}
+
+
 def current_doses(*, session: Session, patient_ids: Sequence[int] | None = None) -> pd.DataFrame:
     """Dose events that stand (not superseded, not entered in error), in time order."""
     newer = aliased(DoseEvent)

@@ -24,7 +24,8 @@ from datetime import datetime, timedelta, timezone, tzinfo
 
 import numpy as np
 import pandas as pd
-from sqlmodel import Session
+from sqlalchemy import select
+from sqlmodel import Session, col
 
 from monitoring.clinical.catalogue import default_catalogue
 from monitoring.clinical.derived import SHIFT_HOURS, urine_ml_per_8h, weight_baseline_kg, weight_gain_percent
@@ -609,12 +610,15 @@ def forecasts(*, session: Session, patient_ids: Sequence[int], now: datetime, tz
         return local_text(pd.Timestamp(at).to_pydatetime(), tz)
 
     course_of = dict(zip(courses["patient_id"], courses["course_id"]))
-    decided = repository.next_dose_decisions(
-        session=session, course_ids=[int(c) for c in courses["course_id"].dropna()])
+    course_ids = [int(c) for c in courses["course_id"].dropna()]
+    decided = repository.next_dose_decisions(session=session, course_ids=course_ids)
+    finished = _finished_courses(session=session, course_ids=course_ids)
     out = {}
     for k in np.flatnonzero(running).tolist():
         missing, stale = assessment.missing(k)
         course_id = course_of.get(k)
+        if course_id is not None and course_id == course_id and int(course_id) in finished:
+            continue   # every planned dose given, or the course ended: no next dose to forecast (as next_dose)
         number, row = decided.get(int(course_id), (None, None)) if course_id is not None and course_id == course_id \
             else (None, None)
         codes = list(missing + stale) if assessment.absent else []
@@ -633,6 +637,17 @@ def forecasts(*, session: Session, patient_ids: Sequence[int], now: datetime, tz
             oncologist_words=None if standing is None else standing.words(
                 lambda at: local_text(at, tz)))
     return out
+
+
+def _finished_courses(*, session: Session, course_ids: list[int]) -> set[int]:
+    """Courses with no next dose, as next_dose decides: stopped or completed, or every planned dose given."""
+    if not course_ids:
+        return set()
+    given = repository.given_dose_counts(session=session, course_ids=course_ids)
+    rows = session.execute(select(TreatmentCourse.id, TreatmentCourse.status, TreatmentCourse.planned_doses)
+                           .where(col(TreatmentCourse.id).in_(course_ids))).all()
+    return {int(i) for i, status, planned in rows
+            if status in ("stopped", "completed") or (planned is not None and given.get(int(i), 0) >= planned)}
 
 
 def standing_decision(*, session: Session, course_id: int, dose_number: int, check: PreDoseCheck | None,

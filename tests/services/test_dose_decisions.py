@@ -83,6 +83,29 @@ def test_the_ward_overview_shows_the_dose_due_and_the_oncologists_decision(engin
     assert row["forecast"].endswith("oncologist dr.onc: HOLD at 26 Nov 16:50 UTC (fluids first)")
 
 
+@pytest.mark.parametrize("planned, given, forecast", [(2, 1, True), (2, 2, False), (2, 3, False)])
+def test_the_ward_overview_forecasts_no_dose_once_every_planned_dose_is_given(engine, planned, given, forecast):
+    """The doses page offers no next dose once the planned doses are given (dosing.next_dose); the
+    overview said 'dose 15 due 06:00 (overdue): give' for a course at 14 of 14."""
+    from monitoring.store.models import TreatmentCourse
+
+    patient, course = make_patient_with_course(engine, start=START)
+    with session_scope(engine) as session:
+        session.get(TreatmentCourse, course).planned_doses = planned
+    for number in range(1, given + 1):
+        at = START + timedelta(hours=8 * (number - 1))
+        with session_scope(engine) as session:
+            doses.record(session=session, course_id=course, dose_number=number, status="given", scheduled_at=at,
+                          given_at=at, dose=48e6, recorded_by="nurse.a", now=at, **AUTHORISED)
+    now = START + timedelta(hours=8 * given - 1)
+    with session_scope(engine) as session:
+        row = ward_overview(session=session, ward_ids=[w.id for w in lists.list_wards(session=session)], now=now,
+                            tz=UTC).iloc[0]
+        assert (dosing.next_dose(session=session, course_id=course, now=now) is not None) is forecast
+    assert (row["Next dose"] != "–") is forecast
+    assert row["Last dose"].startswith("given")
+
+
 def test_a_decision_to_give_that_lapsed_says_so_on_the_ward_overview(engine):
     patient, course = make_patient_with_course(engine, start=START)
     give_first_dose(engine, course)
