@@ -306,8 +306,8 @@ def ward_handover(*, session: Session, ward_id: int, shift: Shift, now: datetime
     alerts = list_alerts(session=session, patient_ids=ids, include_info=False)
     alerts = alerts[alerts["status"].isin(HANDED_OVER_STATUSES)]
     rank = {"emergency": 0, "urgent": 1, "warning": 2}
-    alerts = alerts.assign(rank=alerts["severity"].map(rank).fillna(3)).sort_values(["rank", "onset_at"],
-                                                                                    ascending=[True, False])
+    # Most severe first, then newest (list_alerts' order, kept on ties).
+    alerts = alerts.assign(rank=alerts["severity"].map(rank).fillna(3)).sort_values("rank", kind="stable")
     when = shift_times(shift, tz)
     out = []
     for p in patients.itertuples(index=False):
