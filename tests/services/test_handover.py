@@ -98,8 +98,8 @@ def test_saving_writes_each_recommendation_with_who_and_when_and_one_audit_row(e
 def test_a_change_supersedes_the_recommendation_and_an_emptied_box_withdraws_it(engine, ward):
     save(engine, ward["ward"], {ward["b1"]: "Daily weight 06:00", ward["b2"]: "Fluid chart"})
     first = record(engine, ward["ward"])
-    done = save(engine, ward["ward"], {ward["b1"]: "Daily weight 06:00", ward["b2"]: ""}, now=NOW + timedelta(minutes=5),
-                username="nurse.two")
+    done = save(engine, ward["ward"], {ward["b1"]: "Daily weight 06:00", ward["b2"]: ""},
+                now=NOW + timedelta(minutes=5), username="nurse.two")
     assert done.text.endswith("0 recommendations written, 1 withdrawn.")
     done = save(engine, ward["ward"], {ward["b1"]: "Weigh at 06:00 and 18:00"}, now=NOW + timedelta(minutes=9))
     assert done.written == 1
@@ -266,3 +266,55 @@ def test_sqlite_replace_cannot_rewrite_a_handover(engine, ward, statement):
             connection.execute(text(statement))
     stored = record(engine, ward["ward"])
     assert stored.started_by == "nurse.day" and len(stored.acknowledgements) == 1
+
+
+def test_migration_0014_goes_down_and_up_again_with_its_triggers(engine, db_url, ward):
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from monitoring.store.db import alembic_config, current_revision, upgrade
+
+    def migrate(revision: str) -> None:
+        with engine.begin() as connection:
+            config = alembic_config(db_url)
+            config.attributes["connection"] = connection
+            command.downgrade(config, revision)
+
+    tables = {"handover", "handovernote", "handoveracknowledgement"}
+    try:
+        migrate("0013")
+        assert current_revision(engine) == "0013" and not tables & set(inspect(engine).get_table_names())
+    finally:
+        upgrade(db_url)
+    assert current_revision(engine) == "0014" and tables <= set(inspect(engine).get_table_names())
+    save(engine, ward["ward"], {ward["b1"]: "Recheck SBP"})
+    with pytest.raises(DBAPIError, match="append-only"):
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE handovernote SET recommendation = 'changed'"))
+
+
+@pytest.mark.parametrize("db_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
+def test_the_apps_postgresql_role_writes_and_acknowledges_but_cannot_rewrite_a_handover(engine, ward):
+    """`il2-monitor db app-role`: SELECT and INSERT only on the three handover tables."""
+    import os
+
+    from monitoring.store.db import make_engine
+    from monitoring.store.db_roles import grant_app_role
+    role = f"il2_handover_test_{os.getpid()}"
+    granted = grant_app_role(engine, role)
+    assert {"handover", "handovernote", "handoveracknowledgement"} <= set(granted["SELECT, INSERT"])
+    app = make_engine(engine.url.set(username=role, password=None).render_as_string(hide_password=False))
+    try:
+        save(app, ward["ward"], {ward["b1"]: "Recheck SBP"})
+        acknowledge(app, ward["ward"])
+        for statement in ("UPDATE handovernote SET recommendation = 'changed'", "TRUNCATE handoveracknowledgement",
+                          "DELETE FROM handover"):
+            with pytest.raises(DBAPIError, match="permission denied"):
+                with app.begin() as connection:
+                    connection.execute(text(statement))
+    finally:
+        app.dispose()
+        with engine.begin() as connection:
+            connection.execute(text(f'DROP OWNED BY "{role}"'))
+            connection.execute(text(f'DROP ROLE "{role}"'))
+    assert record(engine, ward["ward"]).notes[ward["b1"]].text == "Recheck SBP"

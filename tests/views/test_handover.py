@@ -118,7 +118,8 @@ def test_a_grade_already_there_before_the_shift_is_ongoing_not_new(engine, ward)
     p = handover(engine, ward_id, shift=night).patients[0]
     assert "CTCAE: no grade of 1 or above this shift" in p.assessment
     assert p.situation[0].endswith("this shift 0 at 05:00: no earlier set to compare")
-    assert "Fluids this shift (19:00–07:00): intake none recorded, urine output none recorded: no balance" in p.assessment
+    assert ("Fluids this shift (19:00–07:00): intake none recorded, urine output none recorded: no balance"
+            in p.assessment)
     # The next shift's view of the same grade-3 ANC, measured again: ongoing, not new.
     observe(engine, patient, datetime(2026, 11, 27, 20, 0, tzinfo=UTC), anc=0.7)
     evening = shift_at(DAY.end, LONDON)
