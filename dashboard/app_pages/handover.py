@@ -88,7 +88,8 @@ def status_text() -> str:
     elif record.acknowledgements:
         text += " · **changed since it was acknowledged**: acknowledge it again"
     else:
-        text += " · **not acknowledged yet**"
+        text += " · **not acknowledged yet**" + (" (the incoming nurse acknowledges it at the end of the page)"
+                                                 if may_acknowledge else "")
     return text
 
 
