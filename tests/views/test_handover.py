@@ -11,7 +11,7 @@ import pytest
 
 from monitoring.clinical.inputs import ObservationInput
 from monitoring.clinical.shifts import shift_at
-from monitoring.services import doses
+from monitoring.services import dose_decisions, doses
 from monitoring.services.alerting import sync_alerts
 from monitoring.store import repository
 from monitoring.store.db import session_scope
@@ -89,9 +89,28 @@ def test_the_situation_gives_news2_with_its_trend_the_open_alerts_and_the_next_d
         "WARNING · news2 · red score: a single parameter scoring 3 since 15:30",
         "WARNING · il2-incomplete-check · given on an incomplete check since 09:00",
         "WARNING · il2-incomplete-check · given on an incomplete check since 27 Nov 01:00",
-        # The next dose with the very check the doses page runs (dosing.check_or_none), no decision for it yet.
-        f"Next IL-2: dose 3 at 17:00 (due in 1 h 0 min) · check: {dose_gate.check_words(check)} · no oncologist's "
-        "decision for it"]
+        # IL-2 running: the pre-dose check as the ward's forecast judges it (one engine run for the ward), the
+        # doses page's decision and criteria (there with each criterion's kind: 'absolute: SBP 84 ...').
+        "Next IL-2: dose 3 at 17:00 (due in 1 h 0 min) · check: HOLD (SBP 84 mmHg at 27 Nov 15:30 GMT (< 90: label: "
+        "withhold); no valid value for platelets, creatinine) · no oncologist's decision for it"]
+    assert dose_gate.check_words(check) == ("HOLD (absolute: SBP 84 mmHg at 27 Nov 15:30 GMT (< 90: label: withhold); "
+                                            "no valid value for platelets, creatinine)")
+
+
+def test_before_the_first_dose_the_next_dose_shows_the_doses_pages_own_check_and_the_oncologists_decision(engine):
+    """IL-2 not running yet (no dose in the last 24 h): the check itself (dosing.check_or_none) and the
+    decision that stands for the dose (dosing.standing_decision)."""
+    patient, course = make_patient_with_course(engine, start=NOW + timedelta(hours=2))
+    observe(engine, patient, NOW - timedelta(minutes=30), **{**FULL_SET, "sbp": 84})
+    with session_scope(engine) as session:
+        dose_decisions.decide(session=session, course_id=course, dose_number=1, decision="hold", role="oncologist",
+                              decided_by="dr.onc", reason_note="fluids first, then recheck", now=NOW, tz=LONDON)
+        ward_id = lists.list_wards(session=session)[0].id
+        check, _ = dosing.check_or_none(session=session, patient_id=patient, now=NOW, tz=LONDON)
+    [p] = handover(engine, ward_id).patients
+    assert p.situation[-1] == (f"Next IL-2: dose 1 at 18:00 (due in 2 h 0 min) · check: {dose_gate.check_words(check)}"
+                               " · oncologist dr.onc: HOLD at 16:00 (fluids first, then recheck)")
+    assert check.decision == "hold"
 
 
 def test_background_and_assessment_say_the_course_the_new_grade_3_the_fluids_and_the_weight(engine, ward):
