@@ -20,6 +20,7 @@ PAGES = [PageEntry(*row) for row in [
     ("app_pages/dose_decisions.py", "IL-2 doses", ":material/vaccines:", "doses", "decide_doses"),
     ("app_pages/record.py", "Record observations", ":material/edit_note:", "record", "record_observations"),
     ("app_pages/review.py", "Daily review", ":material/checklist:", "review", "record_observations"),
+    ("app_pages/handover.py", "Shift handover", ":material/handshake:", "handover", "view_patients"),
     ("app_pages/alerts.py", "Alert inbox", ":material/notifications:", "alerts", "view_patients"),
     ("app_pages/chart.py", "Patient chart", ":material/monitoring:", "chart", "view_patients"),
     ("app_pages/summary.py", "Patient summary", ":material/assignment_ind:", "summary", "view_patients"),

@@ -27,6 +27,7 @@ SHOTS = [
     ("nurse-ward-overview", "nurse", None, None, "Ward overview"),
     ("nurse-record-observations", "nurse", "Record observations", None, "Observation date"),
     ("nurse-il2-doses", "nurse", "IL-2 doses", "running course", "Pre-dose check"),
+    ("nurse-shift-handover", "nurse", "Shift handover", None, "Shift handover"),
     ("oncologist-alert-inbox", "oncologist", "Alert inbox", None, "Alert inbox"),
     ("oncologist-patient-chart", "oncologist", "Patient chart", "This cycle", "Vital signs"),
     ("quality-reports", "quality", None, None, None),

@@ -15,6 +15,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "escalate_alerts": frozenset({"nurse", "oncologist"}),
     # The ward's downtime print (names, record numbers, observations and alerts on paper; audited).
     "print_ward": frozenset({"nurse", "oncologist"}),
+    # The shift handover (issue 18 item 6): the outgoing nurse writes it, the incoming nurse acknowledges
+    # it; the oncologist reads it (view_patients).
+    "write_handover": frozenset({"nurse"}),
+    "acknowledge_handover": frozenset({"nurse"}),
     # De-identified summaries only: never a name or record number.
     "view_reports": frozenset({"quality", "oncologist"}),
     "export_identifiable": frozenset({"oncologist"}),

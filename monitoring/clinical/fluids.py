@@ -55,6 +55,22 @@ def shift_balance(observations: pd.DataFrame, *, tz: tzinfo, now: datetime, hour
     return out[columns]
 
 
+def balance_between(observations: pd.DataFrame, *, start: datetime, end: datetime) -> str:
+    """'intake 2400 mL, urine output 1100 mL: balance +1300 mL' over the volumes whose measuring period
+    ended in [start, end) (as a shift holds them above). A volume of one kind missing is said, and then
+    there is no balance (missing is never zero: no urine recorded is not 'output 0 mL')."""
+    fluids = observations[observations["code"].isin(["fluid_intake", "urine_output"])]
+    at = pd.to_datetime(fluids["observed_at"], utc=True)
+    fluids = fluids[(at >= pd.Timestamp(start)) & (at < pd.Timestamp(end))]
+    totals = {code: fluids.loc[fluids["code"] == code, "value_num"].astype(float) for code in ("fluid_intake",
+                                                                                               "urine_output")}
+    words = [f"{label} {'none recorded' if part.empty else f'{part.sum():.0f} mL'}"
+             for label, part in zip(("intake", "urine output"), totals.values())]
+    if totals["fluid_intake"].empty or totals["urine_output"].empty:
+        return ", ".join(words) + ": no balance"
+    return ", ".join(words) + f": balance {totals['fluid_intake'].sum() - totals['urine_output'].sum():+.0f} mL"
+
+
 def weight_change(observations: pd.DataFrame, baseline_kg: float | None, source: str) -> str:
     """'88.4 kg, +8.4 kg (+10.5%) from the course baseline 80.0 kg': the latest weight against the
     course's weight-gain baseline (monitoring.clinical.derived; `source` says which it is); says so when

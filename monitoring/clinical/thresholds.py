@@ -341,4 +341,5 @@ RULE_MODULES: list[str] = [
     "monitoring.clinical.observation_schedule",
     "monitoring.clinical.inputs",
     "monitoring.clinical.alert_handling",
+    "monitoring.clinical.shifts",
 ]

@@ -14,7 +14,7 @@ time (monitoring.services.entry).
 """
 from __future__ import annotations
 
-from datetime import tzinfo
+from datetime import datetime, timedelta, tzinfo
 from typing import Annotated
 
 import numpy as np
@@ -210,3 +210,38 @@ def daily_highest(obs: pd.DataFrame, *, tz: tzinfo, baseline_creatinine: dict[in
                           "organ_system" else s, kind="stable")
     return out[GRADE_COLUMNS].reset_index(drop=True)
 
+
+
+CHANGE_COLUMNS = ["patient_id", "term", "code", "change", "grade", "value_num", "time", "before_grade", "before_time"]
+#: How a term graded in a window compares with before it, in the order a handover lists them.
+CHANGES = ("new", "worse", "ongoing")
+
+
+def grade_changes(graded: pd.DataFrame, *, start: datetime, end: datetime, lookback: timedelta) -> pd.DataFrame:
+    """Each CTCAE term graded 1 or above in [start, end) (a shift), per patient: its highest grade there
+    (code, value and time of the first value that reached it) against the latest grade of the same term
+    in the `lookback` before `start`: 'new' (none recorded then, or grade 0), 'worse' (higher than then)
+    or 'ongoing' (the same or lower). `graded` is graded_observations output. CHANGE_COLUMNS, new first,
+    then worse, then ongoing, the highest grade first within each; before_grade is NA without a grade."""
+    at = pd.to_datetime(graded["observed_at"], utc=True)
+    graded = graded.assign(time=at, grade_int=graded["grade"].astype("int64"))
+    during = graded[(at >= pd.Timestamp(start)) & (at < pd.Timestamp(end))]
+    during = (during.sort_values(["patient_id", "term", "grade_int", "time"], ascending=[True, True, False, True],
+                                 kind="stable")
+              .drop_duplicates(["patient_id", "term"]))
+    during = during[during["grade_int"] >= 1]
+    if during.empty:
+        return pd.DataFrame(columns=CHANGE_COLUMNS)
+    before = graded[(at >= pd.Timestamp(start - lookback)) & (at < pd.Timestamp(start))]
+    before = (before.sort_values("time", kind="stable").drop_duplicates(["patient_id", "term"], keep="last")
+              [["patient_id", "term", "grade_int", "time"]].rename(columns={"grade_int": "before_grade",
+                                                                             "time": "before_time"}))
+    out = during.merge(before, on=["patient_id", "term"], how="left")
+    earlier = out["before_grade"].astype(float).to_numpy()
+    out["change"] = np.select([np.isnan(earlier) | (earlier == 0), out["grade_int"].to_numpy() > earlier],
+                              ["new", "worse"], "ongoing")
+    out["grade"] = out["grade_int"]
+    out["before_grade"] = pd.array(out["before_grade"], dtype="Int64")
+    out["rank"] = out["change"].map({c: i for i, c in enumerate(CHANGES)})
+    out = out.sort_values(["patient_id", "rank", "grade", "time"], ascending=[True, True, False, True], kind="stable")
+    return out[CHANGE_COLUMNS].reset_index(drop=True)

@@ -4,7 +4,7 @@ Conventions (DESIGN.md):
 - every timestamp is timezone-aware UTC (SQLModel's UTCDateTime refuses naive values);
 - identifiers and demographics live in PatientIdentity, apart from every clinical row, so an export
   that never joins that table cannot leak a name or a record number;
-- Observation, DoseEvent, EligibilityAnswer, AlertAction and AuditEvent are append-only: the
+- Observation, DoseEvent, EligibilityAnswer, AlertAction, AuditEvent and the handover tables are append-only: the
   migration installs triggers that refuse UPDATE and DELETE on both SQLite and PostgreSQL. A
   correction is a new row that supersedes the old one, with a reason.
 """
@@ -262,6 +262,50 @@ class NotificationAttempt(SQLModel, table=True):
     detail: str | None = None                    # the server's answer or the error, never a secret
 
 
+class Handover(SQLModel, table=True):
+    """The handover of one ward at the end of one shift (issue 18 item 6): created by the first save of
+    the outgoing nurse's recommendations (migration 0015). Append-only, like its notes and acknowledgements."""
+
+    __table_args__ = (UniqueConstraint("ward_id", "shift_start", name="uq_handover_ward_shift"),)
+    id: int | None = Field(default=None, primary_key=True)
+    ward_id: int = Field(foreign_key="ward.id")
+    shift_start: datetime
+    shift_end: datetime
+    started_by: str = Field(max_length=64)
+    started_at: datetime = Field(default_factory=utc_now)
+
+
+class HandoverNote(SQLModel, table=True):
+    """The outgoing nurse's recommendation (the R of SBAR) for one patient. A change is a new row that
+    supersedes the one before, once only; recommendation None is a recommendation withdrawn."""
+
+    __table_args__ = (
+        # One original per patient and handover (changes supersede it), as for doses.
+        Index("uq_handovernote_patient_original", "handover_id", "patient_id", unique=True,
+              sqlite_where=text("supersedes_id IS NULL"), postgresql_where=text("supersedes_id IS NULL")),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    handover_id: int = Field(foreign_key="handover.id", index=True)
+    patient_id: int = Field(foreign_key="patient.id")
+    recommendation: str | None = Field(default=None, max_length=2000)
+    written_by: str = Field(max_length=64)
+    written_at: datetime = Field(default_factory=utc_now)
+    supersedes_id: int | None = Field(default=None, foreign_key="handovernote.id", unique=True)
+
+
+class HandoverAcknowledgement(SQLModel, table=True):
+    """The incoming nurse's acknowledgement of a handover as it stood: `version` is the number of
+    recommendation rows it had then (append-only, so a later change makes a new version to acknowledge)."""
+
+    __table_args__ = (UniqueConstraint("handover_id", "acknowledged_by", "version",
+                                       name="uq_handoveracknowledgement_version"),)
+    id: int | None = Field(default=None, primary_key=True)
+    handover_id: int = Field(foreign_key="handover.id", index=True)
+    version: int
+    acknowledged_by: str = Field(max_length=64)
+    acknowledged_at: datetime = Field(default_factory=utc_now)
+
+
 class User(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(unique=True, max_length=64)
@@ -325,4 +369,4 @@ class AuditEvent(SQLModel, table=True):
 
 
 APPEND_ONLY_TABLES = ("observation", "doseevent", "dosedecision", "eligibilityanswer", "alertaction", "auditevent",
-                      "notificationattempt")
+                      "notificationattempt", "handover", "handovernote", "handoveracknowledgement")

@@ -3,8 +3,9 @@ from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 import pandas as pd
+import pytest
 
-from monitoring.clinical.fluids import shift_balance, shift_start, weight_change
+from monitoring.clinical.fluids import balance_between, shift_balance, shift_start, weight_change
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -34,3 +35,22 @@ def test_weight_change_names_the_baseline_it_is_measured_from_and_never_a_gain_f
         "from the first weight of the course 80.0 kg")
     assert weight_change(obs, None, "none") == "88.4 kg (no baseline weight for this course)"
     assert weight_change(obs.iloc[0:0], 80.0, "course baseline") == "no weight recorded"
+
+
+DAY_START, DAY_END = datetime(2026, 11, 27, 7, tzinfo=timezone.utc), datetime(2026, 11, 27, 19, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize(("rows", "expected"), [
+    ([("fluid_intake", 900, "2026-11-27T12:00Z"), ("fluid_intake", 600, "2026-11-27T18:00Z"),
+      ("urine_output", 400, "2026-11-27T15:00Z")], "intake 1500 mL, urine output 400 mL: balance +1100 mL"),
+    ([("fluid_intake", 300, "2026-11-27T12:00Z"), ("urine_output", 500, "2026-11-27T15:00Z")],
+     "intake 300 mL, urine output 500 mL: balance -200 mL"),
+    # A period that ended at the shift's start belongs to it; one that ended at its end, to the next shift.
+    ([("fluid_intake", 300, "2026-11-27T07:00Z"), ("urine_output", 500, "2026-11-27T19:00Z")],
+     "intake 300 mL, urine output none recorded: no balance"),
+    ([("fluid_intake", 300, "2026-11-27T06:59Z"), ("urine_output", 0, "2026-11-27T08:00Z")],
+     "intake none recorded, urine output 0 mL: no balance"),
+    ([("weight", 80, "2026-11-27T08:00Z")], "intake none recorded, urine output none recorded: no balance"),
+])
+def test_the_balance_of_a_shift_counts_the_periods_that_ended_in_it_and_never_makes_missing_zero(rows, expected):
+    assert balance_between(frame(*rows), start=DAY_START, end=DAY_END) == expected

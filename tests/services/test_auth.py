@@ -189,7 +189,7 @@ def test_the_audit_table_refuses_update_and_delete(engine, statement):
 # Page files of the registry the app serves (dashboard/page_registry.py); the oncologist's doses page
 # shares its title and address with the nurse's and is checked by tests/services/test_dose_decisions.py.
 PAGES = {p.path: p.title for p in PAGE_REGISTRY if p.path != "app_pages/dose_decisions.py"}
-CLINICAL = {"Ward overview", "Alert inbox", "Patient chart", "Patient summary"}
+CLINICAL = {"Ward overview", "Alert inbox", "Patient chart", "Patient summary", "Shift handover"}
 ALLOWED = {
     "nurse": CLINICAL | {"IL-2 doses", "Record observations", "Daily review", "Lab import"},
     "oncologist": CLINICAL | {"Reports", "Thresholds"},
@@ -291,7 +291,8 @@ def test_each_role_sees_only_its_pages_and_is_refused_the_others(app_url, role):
 @pytest.mark.parametrize("role", sorted(ALLOWED))
 def test_each_role_holds_exactly_its_actions(role):
     expected = {
-        "nurse": {"view_patients", "record_observations", "record_doses", "escalate_alerts", "print_ward"},
+        "nurse": {"view_patients", "record_observations", "record_doses", "escalate_alerts", "print_ward",
+                  "write_handover", "acknowledge_handover"},
         "oncologist": {"view_patients", "view_all_wards", "decide_doses", "act_on_alerts", "escalate_alerts",
                        "print_ward",
                        "view_reports", "export_identifiable", "view_thresholds"},
