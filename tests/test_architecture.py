@@ -324,3 +324,15 @@ def test_the_check_finds_a_module_that_parses_evidence():
                           "def worse(level):\n"
                           "    return 'stage 3' in level\n")
     assert len(_reads_words(offending)) == 4
+
+
+def test_every_package_of_the_code_is_in_the_wheel():
+    """pyproject.toml lists the packages the wheel carries: a new subpackage left out installs without it
+    and the dashboard fails on import (monitoring.export.ward_print was, and the installed wheel's ward
+    page showed an error)."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(init.parent.relative_to(ROOT).parts) for top in ("monitoring", "dashboard")
+             for init in (ROOT / top).rglob("__init__.py")}
+    assert found - listed == set()

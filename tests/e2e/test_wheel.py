@@ -17,6 +17,7 @@ from playwright.sync_api import expect
 
 from bench.streamlit_server import free_port
 from tests.e2e.conftest import wait_for_app_run
+from tests.e2e.test_smoke import sign_in
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -81,11 +82,10 @@ def test_the_installed_wheel_runs_outside_the_checkout(installed, browser):
         page.goto(f"http://127.0.0.1:{port}")
         wait_for_app_run(page)
         expect(page.get_by_role("heading", name="IL-2 Toxicity Monitor")).to_be_visible()
-        page.get_by_role("textbox", name="User name").fill("nurse")
-        page.get_by_role("textbox", name="Password").fill("demo-il2")
-        page.get_by_role("button", name="Sign in").click()
-        wait_for_app_run(page)
-        expect(page.get_by_role("heading", name="Ward overview")).to_be_visible()
+        # The helper waits for the signed-in run itself (the sign-in form's finished run came first and
+        # the heading was looked for before the page had drawn it), then for the page's run.
+        sign_in(page, "nurse")
+        expect(page.get_by_role("heading", name="Ward overview")).to_be_visible(timeout=30_000)
         expect(page.get_by_test_id("stException")).to_have_count(0)
         context.close()
     finally:
