@@ -51,14 +51,15 @@ run: db
 	$(BIN)/streamlit run dashboard/app.py --server.port $(PORT) --server.address $(ADDRESS) \
 		--client.showErrorDetails none --client.disableDataExport true
 
-# Two lanes, both always run: the SQLite tests that are neither slow nor browser-driven on every core
-# (pytest-xdist), then the PostgreSQL, browser and slow tests one at a time (they share one PostgreSQL
-# database, start their own servers or measure concurrency, so they must not overlap).
+# Two lanes, both always run: every test that is neither slow nor browser-driven on every core
+# (pytest-xdist; each worker has a PostgreSQL database of its own, tests/conftest.py), then the browser
+# and slow tests one at a time (they start their own servers or measure concurrency and crashes, so they
+# must not overlap).
 TEST_WORKERS ?= auto
 test: install-dev
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not postgres and not browser and not slow" $(PYTEST_ARGS); \
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not browser and not slow" $(PYTEST_ARGS); \
 	parallel=$$?; \
-	$(BIN)/python -m pytest -m "postgres or browser or slow" $(PYTEST_ARGS); \
+	$(BIN)/python -m pytest -m "browser or slow" $(PYTEST_ARGS); \
 	serial=$$?; \
 	[ $$parallel -eq 0 ] && [ $$serial -eq 0 ]
 

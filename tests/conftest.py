@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from monitoring.config import normalise_database_url
 from monitoring.store.db import make_engine, upgrade
 from tests.factories import empty_postgres
 
@@ -52,12 +54,40 @@ def sqlite_template(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_url() -> str:
+def postgres_url(request) -> Iterator[str]:
+    """TEST_DATABASE_URL, migrated. Under pytest-xdist each worker gets a database of its own on the same
+    server (the URL's name + '_gw0', created here and dropped at the end), so the PostgreSQL tests can
+    run on every core: each test empties its database first."""
     url = os.environ.get("TEST_DATABASE_URL")
     if not url:
         pytest.skip(PG_SKIP_REASON)
-    upgrade(url)
-    return url
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        upgrade(url)
+        yield url
+        return
+    own = _worker_database(url, worker, create=True)
+    try:
+        upgrade(own)
+        yield own
+    finally:
+        _worker_database(url, worker, create=False)
+
+
+def _worker_database(url: str, worker: str, *, create: bool) -> str:
+    """Create (or drop) the worker's database beside TEST_DATABASE_URL's; returns its URL."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    base = make_url(normalise_database_url(url))
+    name = f"{base.database}_{worker}"
+    server = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with server.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if create:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    server.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
