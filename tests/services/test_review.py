@@ -97,7 +97,13 @@ def test_an_incomplete_review_is_refused_whole(ward_url):  # noqa: F811
 
 
 def yesterdays_review(url, patient_id: int, grade: int = 0) -> None:
-    at = datetime.now(timezone.utc) - timedelta(hours=20)
+    """A review on the ward's previous calendar day, 2 h before today's midnight (20 h before now fell on
+    the same day when the suite ran after 20:00: the test then failed by the clock)."""
+    from monitoring.config import load_settings
+
+    tz = load_settings().timezone
+    midnight = datetime.now(tz).replace(hour=0, minute=0, second=0, microsecond=0)
+    at = (midnight - timedelta(hours=2)).astimezone(timezone.utc)
     engine = make_engine(url)
     with session_scope(engine) as session:
         add_observation_set(session=session, patient_id=patient_id, observed_at=at, recorded_by="nurse.b", now=at,
