@@ -51,17 +51,19 @@ run: db
 	$(BIN)/streamlit run dashboard/app.py --server.port $(PORT) --server.address $(ADDRESS) \
 		--client.showErrorDetails none --client.disableDataExport true
 
-# Two lanes, both always run: every test that is neither slow nor browser-driven on every core
-# (pytest-xdist; each worker has a PostgreSQL database of its own, tests/conftest.py), then the browser
-# and slow tests one at a time (they start their own servers or measure concurrency and crashes, so they
-# must not overlap).
+# Three lanes, all always run: every test that does not drive a browser or measure concurrency, on every
+# core (pytest-xdist; each worker has a PostgreSQL database of its own, tests/conftest.py); the browser
+# tests, on every core too (each worker starts its own dashboard servers); then the tests marked serial
+# (concurrency, crash recovery) alone, one at a time.
 TEST_WORKERS ?= auto
 test: install-dev
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not browser and not slow" $(PYTEST_ARGS); \
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not browser and not serial" $(PYTEST_ARGS); \
 	parallel=$$?; \
-	$(BIN)/python -m pytest -m "browser or slow" $(PYTEST_ARGS); \
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "browser and not serial" $(PYTEST_ARGS); \
+	browser=$$?; \
+	$(BIN)/python -m pytest -m "serial" $(PYTEST_ARGS); \
 	serial=$$?; \
-	[ $$parallel -eq 0 ] && [ $$serial -eq 0 ]
+	[ $$parallel -eq 0 ] && [ $$browser -eq 0 ] && [ $$serial -eq 0 ]
 
 # The development lane: SQLite only, no browser (CI runs `make test`, PostgreSQL and Chromium included).
 test-fast: install-dev

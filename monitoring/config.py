@@ -147,6 +147,9 @@ class Settings(BaseSettings):
         30, ge=2, le=300, validation_alias="IL2_ALERT_REFRESH_SECONDS",
         description="How often the open-alerts bar of every clinical page looks for new emergencies and "
                     "escalations (seconds): a new one is shown as a toast on whatever page is open.")
+    ward_refresh_seconds: float = Field(
+        30, ge=2, le=300, validation_alias="IL2_WARD_REFRESH_SECONDS",
+        description="How often the ward overview reads its patients again without a page reload (seconds).")
 
     @field_validator("role_addresses", mode="before")
     @classmethod

@@ -19,7 +19,7 @@ from monitoring.services.transactions import read_scope
 from monitoring.views.lists import visible_wards
 from monitoring.views.ward import ward_overview
 
-REFRESH_SECONDS = 30
+REFRESH_SECONDS = get_settings().ward_refresh_seconds   # IL2_WARD_REFRESH_SECONDS, 30 s
 SHOWN = ["Bed", "Patient", "Course", "Last dose", "Next dose", "NEWS2", "Open alerts", "Last set", "Next set",
          "CTCAE today"]
 
@@ -52,7 +52,7 @@ def overview() -> None:
         return
     overdue = int(frame["overdue"].sum())
     st.caption(f"{len(frame)} patients · riskiest first (open alerts, then NEWS2, then overdue sets) · times in "
-               f"{tz.key} · as of {now.astimezone(tz):%H:%M:%S}, refreshed every {REFRESH_SECONDS} s"
+               f"{tz.key} · as of {now.astimezone(tz):%H:%M:%S}, refreshed every {REFRESH_SECONDS:g} s"
                + (f" · **{overdue} overdue set{'s' * (overdue != 1)}**" if overdue else ""))
     shown = frame[SHOWN]
     # One line per row, so that 10 of 12 beds fit a 1366x768 ward screen without scrolling (issue 18

@@ -40,6 +40,7 @@ def _writer(url: str, patient_id: int, worker: int, queue) -> None:
 
 
 @pytest.mark.slow  # several seconds: in make test, not in make test-fast
+@pytest.mark.serial  # measures concurrency: run alone
 def test_concurrent_writers_on_sqlite_lose_nothing_and_never_see_a_lock_error(tmp_path, sqlite_template):
     import shutil
     path = tmp_path / "ward.db"

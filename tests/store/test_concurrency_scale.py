@@ -28,12 +28,14 @@ PATIENTS = 8
 
 
 @pytest.mark.slow  # several seconds: in make test, not in make test-fast
+@pytest.mark.serial  # measures concurrency: run alone
 def test_sixteen_writers_store_every_set_once_without_errors_and_alerts_agree(engine, db_url):
     """Processes: dashboard replicas, CLI imports."""
     _sixteen_writers(engine, db_url, mp.get_context("fork"))
 
 
 @pytest.mark.slow
+@pytest.mark.serial
 def test_sixteen_sessions_of_one_dashboard_process_store_every_set_once(tmp_path, sqlite_template):
     """Threads of one process, as the dashboard's sessions are: on SQLite they queue on an in-process
     lock before the writers' lock file (monitoring.store.db); PostgreSQL has no queue of its own."""

@@ -70,6 +70,7 @@ def _seconds_per_set(engine, patient_id: int) -> tuple[float, set[str]]:
 
 
 @pytest.mark.slow  # several seconds: in make test, not in make test-fast
+@pytest.mark.serial  # measures concurrency: run alone
 def test_a_writer_killed_at_random_moments_loses_no_reported_set_and_leaves_no_half_set(engine, db_url):
     patient_id, _ = make_patient_with_course(engine, start=START)
     seconds_per_set, calibration_ids = _seconds_per_set(engine, patient_id)
