@@ -6,7 +6,7 @@ bed), or out of the service (no ward). Placement rows are the history (monitorin
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import tzinfo
+from datetime import date, tzinfo
 
 import pandas as pd
 from sqlalchemy import select
@@ -63,3 +63,19 @@ def placement_history(*, session: Session, patient_id: int, tz: tzinfo) -> pd.Da
         "From": "—" if r.event == "admit" and r.from_ward_id is None else where(r.from_ward_id, r.from_bed_id),
         "To": where(r.ward_id, r.bed_id), "By": names.get(r.by, r.by), "Reason": r.reason or ""}
         for r in rows], columns=HISTORY_COLUMNS)
+
+
+@dataclass(frozen=True)
+class StoredIdentity:
+    mrn: str
+    family_name: str
+    given_name: str
+    birth_date: date | None
+
+
+def identity_of(*, session: Session, patient_id: int) -> StoredIdentity:
+    """The identity as stored (record number, names, date of birth), for the correction form to start from."""
+    identity = session.get(PatientIdentity, patient_id)
+    if identity is None:
+        raise ValueError(f"Patient {patient_id} has no identity.")
+    return StoredIdentity(identity.mrn, identity.family_name, identity.given_name, identity.birth_date)
