@@ -13,7 +13,7 @@ from monitoring.errors import RecordError
 from monitoring.permissions import PermissionDenied
 from monitoring.services import admission
 from monitoring.services.transactions import read_scope, session_scope
-from monitoring.views.lists import visible_wards, ward_patient_list
+from monitoring.views.lists import list_wards, visible_wards, ward_patient_list
 from monitoring.views.patient_banner import patient_banner
 from monitoring.views.placement import identity_of, placement_history, ward_beds
 
@@ -27,6 +27,8 @@ st.title("Patients")
 tz = get_settings().timezone
 with read_scope(get_engine()) as session:
     wards = visible_wards(session=session, role=user["role"], ward_ids=user["ward_ids"])
+    # A transfer may go to any ward of the hospital (the receiving ward's nurses then see the patient).
+    every_ward = {w.name: int(w.id or 0) for w in list_wards(session=session)}
 if not wards:
     st.info("You are not assigned to a ward yet; ask an administrator.")
     st.stop()
@@ -93,10 +95,10 @@ with on_ward:
         # Containers, not forms: the beds offered follow the ward chosen, the warnings the discharge chosen.
         with move.container(border=True):
             st.markdown("**Transfer** to another bed or ward")
-            to_ward = st.selectbox("To ward", list(names), index=list(names).index(ward_name),
+            to_ward = st.selectbox("To ward", list(every_ward), index=list(every_ward).index(ward_name),
                                    key=f"transfer_ward_{chosen}")
             with read_scope(get_engine()) as session:
-                target_free = {b.label: b.bed_id for b in ward_beds(session=session, ward_id=names[to_ward])
+                target_free = {b.label: b.bed_id for b in ward_beds(session=session, ward_id=every_ward[to_ward])
                                if b.patient_id is None}
             to_bed = place_choice(f"transfer_bed_{chosen}", {**target_free, HOME: None})
             reason = st.text_input("Reason", key=f"transfer_reason_{chosen}", max_chars=500,
@@ -106,7 +108,7 @@ with on_ward:
                 if not sure:
                     st.error("Tick the confirmation first: nothing was saved.")
                 elif run(lambda s: admission.transfer(session=s, role=user["role"], username=user["username"],
-                                                      patient_id=chosen, ward_id=names[to_ward], bed_id=to_bed,
+                                                      patient_id=chosen, ward_id=every_ward[to_ward], bed_id=to_bed,
                                                       reason=reason, now=datetime.now(timezone.utc),
                                                       ward_ids=user["ward_ids"]), "transfer"):
                     st.rerun()
