@@ -116,7 +116,7 @@ with on_ward:
             st.markdown("**Discharge**")
             where = st.radio("To", ["Home, still on the ward's list (monitored at home)",
                                     "Out of the service (on no ward's list; the record is kept)"],
-                             key=f"discharge_where_{chosen}")
+                             index=1 if banner.bed == "Home" else 0, key=f"discharge_where_{chosen}")
             home = where.startswith("Home")
             for warning in (warnings_home if home else warnings_out):
                 st.warning(warning)
