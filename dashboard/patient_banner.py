@@ -16,5 +16,5 @@ def show_patient_banner(patient_id: int) -> None:
                            tz=get_settings().timezone)
     allergy = b.allergies if b.allergies != "allergies not recorded" else "**not recorded**"
     with st.container(border=True, key=f"patient_banner_{patient_id}"):
-        st.markdown(f"**{b.identity()}**" + (" · :orange-badge[synthetic]" if b.synthetic else "")
+        st.markdown(f"**{b.identity()}** · {b.placement()}" + (" · :orange-badge[synthetic]" if b.synthetic else "")
                     + f"  \n{b.course()} · Allergies: {allergy}")

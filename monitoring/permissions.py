@@ -19,6 +19,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # it; the oncologist reads it (view_patients).
     "write_handover": frozenset({"nurse"}),
     "acknowledge_handover": frozenset({"nurse"}),
+    # Admission (issue 19 item 1): admit a new patient, find one already known (by record number across the
+    # hospital, by name on the user's wards and among those who left), correct an identity with a reason.
+    "admit_patients": frozenset({"nurse", "oncologist"}),
+    # Transfer to another bed or ward, discharge home (stays on a ward's list) or out of the service.
+    "move_patients": frozenset({"nurse", "oncologist"}),
     # De-identified summaries only: never a name or record number.
     "view_reports": frozenset({"quality", "oncologist"}),
     "export_identifiable": frozenset({"oncologist"}),

@@ -45,3 +45,11 @@ ALERT_STATUSES = ("open", "acknowledged", "declined", "escalated", "snoozed", "r
 ALERT_ACTIONS = ("acknowledge", "decline", "escalate", "snooze", "resolve")
 ROLES = ("nurse", "oncologist", "quality", "admin")
 COURSE_STATUSES = ("planned", "active", "completed", "stopped")
+# Administrative sex as FHIR R4 codes it (AdministrativeGender): what the admission form offers and the
+# FHIR export maps one to one; 'unknown' is an answer, never a blank.
+SEXES = ("female", "male", "other", "unknown")
+# Where a patient is (monitoring.services.admission): in a bed of a ward; at home on a ward's list (low-dose
+# SC self-injection, between cycles: still monitored); or gone from every ward's list (left the service;
+# the record is kept). Each move is a Placement row with one of PLACEMENT_EVENTS.
+PLACES = ("bed", "home", "left")
+PLACEMENT_EVENTS = ("admit", "transfer", "discharge-home", "discharge")

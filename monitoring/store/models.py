@@ -4,9 +4,9 @@ Conventions (DESIGN.md):
 - every timestamp is timezone-aware UTC (SQLModel's UTCDateTime refuses naive values);
 - identifiers and demographics live in PatientIdentity, apart from every clinical row, so an export
   that never joins that table cannot leak a name or a record number;
-- Observation, DoseEvent, EligibilityAnswer, AlertAction, AuditEvent and the handover tables are append-only: the
-  migration installs triggers that refuse UPDATE and DELETE on both SQLite and PostgreSQL. A
-  correction is a new row that supersedes the old one, with a reason.
+- Observation, DoseEvent, EligibilityAnswer, AlertAction, AuditEvent, Placement and the handover tables are
+  append-only: the migrations install triggers that refuse UPDATE and DELETE on both SQLite and
+  PostgreSQL. A correction is a new row that supersedes the old one, with a reason.
 """
 from __future__ import annotations
 
@@ -306,6 +306,24 @@ class HandoverAcknowledgement(SQLModel, table=True):
     acknowledged_at: datetime = Field(default_factory=utc_now)
 
 
+class Placement(SQLModel, table=True):
+    """One move of a patient (issue 19): admitted, transferred to another bed or ward, discharged home (on
+    the ward's list, no bed) or out of the service (no ward). The current placement is Patient.ward_id and
+    bed_id, which every list reads; these rows are its history, append-only (migration 0016)."""
+
+    __table_args__ = (Index("ix_placement_patient_at", "patient_id", "at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id")
+    event: str = Field(max_length=16)            # vocabulary.PLACEMENT_EVENTS
+    from_ward_id: int | None = Field(default=None, foreign_key="ward.id")
+    from_bed_id: int | None = Field(default=None, foreign_key="bed.id")
+    ward_id: int | None = Field(default=None, foreign_key="ward.id")    # None: left the service
+    bed_id: int | None = Field(default=None, foreign_key="bed.id")      # None on a ward: at home
+    at: datetime = Field(default_factory=utc_now)
+    by: str = Field(max_length=64)
+    reason: str | None = Field(default=None, max_length=500)
+
+
 class User(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(unique=True, max_length=64)
@@ -369,4 +387,4 @@ class AuditEvent(SQLModel, table=True):
 
 
 APPEND_ONLY_TABLES = ("observation", "doseevent", "dosedecision", "eligibilityanswer", "alertaction", "auditevent",
-                      "notificationattempt", "handover", "handovernote", "handoveracknowledgement")
+                      "notificationattempt", "handover", "handovernote", "handoveracknowledgement", "placement")

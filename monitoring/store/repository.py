@@ -170,9 +170,11 @@ def active_demo_accounts(*, session: Session) -> list[str]:
 def add_patient(*, session: Session, mrn: str, given_name: str, family_name: str, recorded_by: str,
                 birth_date: date | None = None, sex: str | None = None, ward_id: int | None = None,
                 bed_id: int | None = None, is_synthetic: bool = False,
-                admitted_at: datetime | None = None, allergies: str | None = None) -> Patient:
+                admitted_at: datetime | None = None, allergies: str | None = None,
+                action: str = "create") -> Patient:
     """Register a patient: clinical row and identity row written together. `allergies`: free text as
-    the ward records it (None = not recorded, which is never shown as 'no allergies')."""
+    the ward records it (None = not recorded, which is never shown as 'no allergies'). `action` names the
+    audit row ('admit' from monitoring.services.admission)."""
     _require_aware("admitted_at", admitted_at)
     if not mrn.strip():
         raise RecordError(["Record number is empty; every patient needs one."])
@@ -189,7 +191,7 @@ def add_patient(*, session: Session, mrn: str, given_name: str, family_name: str
     identity = PatientIdentity(patient_id=patient.id, mrn=mrn.strip(), given_name=given_name,
                                family_name=family_name, birth_date=birth_date)
     session.add(identity)
-    write_audit(session=session, username=recorded_by, action="create", entity="patient",
+    write_audit(session=session, username=recorded_by, action=action, entity="patient",
                 entity_id=patient.id, after={**_jsonable(patient), **_jsonable(identity)})
     return patient
 

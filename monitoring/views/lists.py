@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import case, func, null, select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
@@ -18,6 +18,7 @@ from monitoring.store.frames import weight_baselines
 from monitoring.store.models import Bed, DoseEvent, Observation, Patient, PatientIdentity, TreatmentCourse, Ward
 from monitoring.store.repository import rows_frame
 
+HOME = "Home"   # the bed column of a patient at home on a ward's list
 WARD_LIST_COLUMNS = ["patient_id", "ward", "bed", "name", "mrn", "is_synthetic", "course_id", "regimen",
                      "cycle", "course_start", "planned_doses", "doses_given", "last_dose_status",
                      "last_dose_at", "last_set_at"]
@@ -25,7 +26,8 @@ WARD_LIST_COLUMNS = ["patient_id", "ward", "bed", "name", "mrn", "is_synthetic",
 
 def ward_patient_list(*, session: Session, ward_id: int | None = None,
                       ward_ids: Sequence[int] | None = None) -> pd.DataFrame:
-    """One row per patient on the ward with the latest course, dose counts and the last set time.
+    """One row per patient on the ward with the latest course, dose counts and the last set time; the bed
+    is 'Home' for a patient at home on the ward's list.
 
     The aggregates are computed for the ward's patients only (a hospital holds a million
     observations: aggregating them all took seconds on every overview refresh)."""
@@ -52,8 +54,10 @@ def ward_patient_list(*, session: Session, ward_id: int | None = None,
     last_set_at = (select(Observation.observed_at)
                    .where(Observation.patient_id == Patient.id, Observation.source != "lab-import")
                    .order_by(Observation.observed_at.desc()).limit(1).correlate(Patient).scalar_subquery())
+    # A patient on a ward without a bed is at home on the ward's list (monitoring.services.admission).
+    bed = case((Patient.ward_id.is_(None), null()), (Patient.bed_id.is_(None), HOME), else_=Bed.label)
     query = (
-        select(Patient.id, Ward.name, Bed.label,
+        select(Patient.id, Ward.name, bed,
                (PatientIdentity.family_name + ", " + PatientIdentity.given_name), PatientIdentity.mrn,
                Patient.is_synthetic, TreatmentCourse.id, TreatmentCourse.regimen, TreatmentCourse.cycle,
                TreatmentCourse.start_at, TreatmentCourse.planned_doses, func.coalesce(given.c.n, 0),
@@ -67,7 +71,7 @@ def ward_patient_list(*, session: Session, ward_id: int | None = None,
         .outerjoin(last_dose_id, last_dose_id.c.course_id == TreatmentCourse.id)
         .outerjoin(last_dose, last_dose.id == last_dose_id.c.dose_id)
         .where(Patient.id.in_(patient_ids))
-        .order_by(Ward.name, Bed.label, Patient.id)
+        .order_by(Ward.name, bed, Patient.id)
     )
     frame = rows_frame(session.execute(query).all(), WARD_LIST_COLUMNS)  # parses last_dose_at, last_set_at
     frame["course_start"] = pd.to_datetime(frame["course_start"], utc=True)

@@ -2,7 +2,8 @@
 
 Two identifiers (NHS and Joint Commission practice: name and date of birth or record number, never the
 bed alone): bed, name, record number, date of birth and age; then regimen, course day and dose,
-dosing weight, allergies as recorded (not recorded is said so, never 'none'), and the synthetic label.
+dosing weight, allergies as recorded (not recorded is said so, never 'none'), and the synthetic label;
+and where the patient is (ward and bed, home on the ward's list, or out of the service) since when.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from monitoring.clinical.vocabulary import REGIMEN_SHORT
-from monitoring.store.models import Bed, DoseEvent, Patient, PatientIdentity, TreatmentCourse
+from monitoring.store.models import Bed, DoseEvent, Patient, PatientIdentity, TreatmentCourse, Ward
 from monitoring.timefmt import course_day
 
 
@@ -38,6 +39,15 @@ class PatientBanner:
     dosing_weight: str
     allergies: str
     synthetic: bool
+    ward: str | None = None         # None: out of the service (on no ward's list)
+    admitted_at: datetime | None = None
+
+    def placement(self) -> str:
+        """'Melanoma unit · admitted 12 Mar 2026', 'left the service · admitted 12 Mar 2026' (the bed, or
+        Home, leads the identity line)."""
+        admitted = ("admission date not recorded" if self.admitted_at is None
+                    else f"admitted {self.admitted_at:%d %b %Y}")
+        return f"{self.ward or 'left the service'} · {admitted}"
 
     def identity(self) -> str:
         """'Bed 02 · PLACEHOLDER, Drew · MRN SYN-0002 · born 14 Mar 1961 (65 y)'."""
@@ -59,10 +69,12 @@ class PatientBanner:
 def patient_banner(*, session: Session, patient_id: int, now: datetime, tz: tzinfo) -> PatientBanner:
     row = session.execute(
         select(Patient.is_synthetic, Patient.allergies, Bed.label, PatientIdentity.family_name,
-               PatientIdentity.given_name, PatientIdentity.mrn, PatientIdentity.birth_date)
+               PatientIdentity.given_name, PatientIdentity.mrn, PatientIdentity.birth_date, Ward.name,
+               Patient.admitted_at)
         .join(PatientIdentity, PatientIdentity.patient_id == Patient.id).outerjoin(Bed, Bed.id == Patient.bed_id)
+        .outerjoin(Ward, Ward.id == Patient.ward_id)
         .where(Patient.id == patient_id)).one()
-    synthetic, allergies, bed, family, given, mrn, birth = row
+    synthetic, allergies, bed, family, given, mrn, birth, ward, admitted_at = row
     course = session.scalars(select(TreatmentCourse).where(TreatmentCourse.patient_id == patient_id)
                              .order_by(TreatmentCourse.start_at.desc(), TreatmentCourse.id.desc())).first()
     given_count, next_number, weight = 0, None, "no dosing weight recorded"
@@ -79,8 +91,10 @@ def patient_banner(*, session: Session, patient_id: int, now: datetime, tz: tzin
             weight = f"dosing weight {(course.dosing_weight_kg or course.baseline_weight_kg):.1f} kg"
     today = now.astimezone(tz).date()
     return PatientBanner(
-        bed=bed or "no bed", name=f"{family.upper()}, {given}", mrn=mrn, birth_date=birth, age=age_on(birth, today),
+        bed=bed or ("Home" if ward else "no bed"), name=f"{family.upper()}, {given}", mrn=mrn, birth_date=birth,
+        age=age_on(birth, today),
         regimen=None if course is None else REGIMEN_SHORT.get(course.regimen, course.regimen),
         course_day=None if course is None else course_day(course.start_at, now), doses_given=int(given_count),
         planned_doses=None if course is None else course.planned_doses, next_dose=next_number,
-        dosing_weight=weight, allergies=allergies or "allergies not recorded", synthetic=bool(synthetic))
+        dosing_weight=weight, allergies=allergies or "allergies not recorded", synthetic=bool(synthetic),
+        ward=ward, admitted_at=None if admitted_at is None else admitted_at.astimezone(tz))

@@ -1,4 +1,5 @@
 """A person opens the dashboard, signs in with a demo account and sees what the role may use."""
+import re
 from pathlib import Path
 
 import pytest
@@ -9,9 +10,9 @@ from tests.e2e.conftest import wait_for_app_run
 SHOTS = Path(__file__).resolve().parents[2] / "screenshots"
 PAGES = {
     "nurse": ["Ward overview", "IL-2 doses", "Record observations", "Daily review", "Shift handover", "Alert inbox",
-              "Patient chart", "Patient summary", "Lab import"],
+              "Patient chart", "Patient summary", "Patients", "Lab import"],
     "oncologist": ["Ward overview", "IL-2 doses", "Shift handover", "Alert inbox", "Patient chart", "Patient summary",
-                   "Reports", "Thresholds"],
+                   "Patients", "Reports", "Thresholds"],
     "quality": ["Reports"],
     "admin": ["Thresholds", "Users", "Audit log"],
 }
@@ -70,6 +71,9 @@ def test_each_demo_account_sees_the_pages_its_role_may_use(page, role):
         expect(page.get_by_role("heading", name=PAGES[role][0], exact=True)).to_be_visible()
     for title in PAGES[role] if len(PAGES[role]) > 1 else []:
         link = page.get_by_role("link", name=title, exact=True)
+        if not link.is_visible():   # the nurse's ten pages overflow a 1366-px menu bar into its "N more" menu
+            page.get_by_role("button", name=re.compile(r"^\d+ more$")).click()
+            link = page.get_by_role("menuitem", name=title, exact=True)
         expect(link).to_be_visible()
         link.click()
         wait_for_app_run(page)

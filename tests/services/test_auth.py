@@ -191,8 +191,8 @@ def test_the_audit_table_refuses_update_and_delete(engine, statement):
 PAGES = {p.path: p.title for p in PAGE_REGISTRY if p.path != "app_pages/dose_decisions.py"}
 CLINICAL = {"Ward overview", "Alert inbox", "Patient chart", "Patient summary", "Shift handover"}
 ALLOWED = {
-    "nurse": CLINICAL | {"IL-2 doses", "Record observations", "Daily review", "Lab import"},
-    "oncologist": CLINICAL | {"Reports", "Thresholds"},
+    "nurse": CLINICAL | {"IL-2 doses", "Record observations", "Daily review", "Lab import", "Patients"},
+    "oncologist": CLINICAL | {"Reports", "Thresholds", "Patients"},
     "quality": {"Reports"},
     "admin": {"Thresholds", "Users", "Audit log"},
 }
@@ -292,9 +292,9 @@ def test_each_role_sees_only_its_pages_and_is_refused_the_others(app_url, role):
 def test_each_role_holds_exactly_its_actions(role):
     expected = {
         "nurse": {"view_patients", "record_observations", "record_doses", "escalate_alerts", "print_ward",
-                  "write_handover", "acknowledge_handover"},
+                  "write_handover", "acknowledge_handover", "admit_patients", "move_patients"},
         "oncologist": {"view_patients", "view_all_wards", "decide_doses", "act_on_alerts", "escalate_alerts",
-                       "print_ward",
+                       "print_ward", "admit_patients", "move_patients",
                        "view_reports", "export_identifiable", "view_thresholds"},
         "quality": {"view_reports"},
         "admin": {"view_thresholds", "manage_users", "view_audit_log"},
