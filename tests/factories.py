@@ -5,6 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import text
 
+from monitoring.clinical.vocabulary import ELIGIBILITY_ITEMS
 from monitoring.store import repository
 from monitoring.store.db import make_engine, session_scope
 from monitoring.store.models import SQLModel
@@ -22,7 +23,19 @@ def make_patient_with_course(engine, *, mrn: str = "SYN-TEST-1", start: datetime
                                        start_at=start or NOW - timedelta(days=1), created_by="tester",
                                        planned_doses=14, dose_per_kg=600_000, dose_interval_hours=8,
                                        baseline_weight_kg=80, baseline_creatinine_mg_dl=0.9, usual_sbp_mm_hg=120)
+        sign_off(session, course.id)
         return patient.id, course.id
+
+
+def sign_off(session, course_id: int, *, at: datetime | None = None) -> None:
+    """Answer every item of the eligibility screen 'no' and sign the course off eligible (issue 19's
+    dose gate: a course records no dose before this)."""
+    at = at or datetime(2026, 1, 1, tzinfo=timezone.utc)
+    answers = repository.record_eligibility(session=session, course_id=course_id, answered_by="dr.test",
+                                            answers={item: "no" for item in ELIGIBILITY_ITEMS}, answered_at=at)
+    repository.record_eligibility_signoff(session=session, course_id=course_id, outcome="eligible",
+                                          signed_by="dr.test", signed_at=at,
+                                          answer_ids={a.item: int(a.id) for a in answers})
 
 
 def write_two_demo_wards(engine, *, end: datetime, days: int = 2) -> None:
