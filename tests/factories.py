@@ -5,7 +5,6 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import text
 
-from monitoring.clinical.vocabulary import ELIGIBILITY_ITEMS
 from monitoring.store import repository
 from monitoring.store.db import make_engine, session_scope
 from monitoring.store.models import SQLModel
@@ -28,14 +27,12 @@ def make_patient_with_course(engine, *, mrn: str = "SYN-TEST-1", start: datetime
 
 
 def sign_off(session, course_id: int, *, at: datetime | None = None) -> None:
-    """Answer every item of the eligibility screen 'no' and sign the course off eligible (issue 19's
-    dose gate: a course records no dose before this)."""
-    at = at or datetime(2026, 1, 1, tzinfo=timezone.utc)
-    answers = repository.record_eligibility(session=session, course_id=course_id, answered_by="dr.test",
-                                            answers={item: "no" for item in ELIGIBILITY_ITEMS}, answered_at=at)
+    """Sign the course off eligible as migration 0017 signs off the courses that predate the sign-off (no
+    answers compared: the screen is whatever the test records), so that issue 19's dose gate lets the
+    tests record doses; tests/services/test_courses.py tests the sign-off itself."""
     repository.record_eligibility_signoff(session=session, course_id=course_id, outcome="eligible",
-                                          signed_by="dr.test", signed_at=at,
-                                          answer_ids={a.item: int(a.id) for a in answers})
+                                          signed_by="dr.test", signed_at=at or datetime(2026, 1, 1, tzinfo=timezone.utc),
+                                          reason="test factory: a course signed off as migration 0017 does")
 
 
 def write_two_demo_wards(engine, *, end: datetime, days: int = 2) -> None:

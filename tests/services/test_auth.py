@@ -294,7 +294,7 @@ def test_each_role_holds_exactly_its_actions(role):
         "nurse": {"view_patients", "record_observations", "record_doses", "escalate_alerts", "print_ward",
                   "write_handover", "acknowledge_handover"},
         "oncologist": {"view_patients", "view_all_wards", "decide_doses", "act_on_alerts", "escalate_alerts",
-                       "print_ward",
+                       "print_ward", "manage_courses",
                        "view_reports", "export_identifiable", "view_thresholds"},
         "quality": {"view_reports"},
         "admin": {"view_thresholds", "manage_users", "view_audit_log"},
