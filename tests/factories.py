@@ -31,7 +31,8 @@ def sign_off(session, course_id: int, *, at: datetime | None = None) -> None:
     answers compared: the screen is whatever the test records), so that issue 19's dose gate lets the
     tests record doses; tests/services/test_courses.py tests the sign-off itself."""
     repository.record_eligibility_signoff(session=session, course_id=course_id, outcome="eligible",
-                                          signed_by="dr.test", signed_at=at or datetime(2026, 1, 1, tzinfo=timezone.utc),
+                                          signed_by="dr.test",
+                                          signed_at=at or datetime(2026, 1, 1, tzinfo=timezone.utc),
                                           reason="test factory: a course signed off as migration 0017 does")
 
 
