@@ -208,9 +208,9 @@ def test_not_eligible_blocks_doses_and_a_changed_screen_needs_a_new_sign_off(eng
     sign(engine, course_id, "not-eligible")
     with pytest.raises(RecordError) as refused:
         hold_dose(engine, course_id)
-    assert refused.value.errors == [f"Course {course_id} (cycle 1) was signed off 'not eligible' (dr.onc, 27 Nov 10:00 UTC); "
-                                    "no dose can be recorded unless an oncologist signs it off as eligible after a "
-                                    "new screen."]
+    assert refused.value.errors == [f"Course {course_id} (cycle 1) was signed off 'not eligible' (dr.onc, 27 Nov "
+                                    "10:00 UTC); no dose can be recorded unless an oncologist signs it off as "
+                                    "eligible after a new screen."]
     sign(engine, course_id, "eligible", at=NOW + timedelta(minutes=5))
     screen(engine, course_id, {**ALL_NO, "on_steroids": "yes"}, {"on_steroids": "dexamethasone 4 mg"},
            at=NOW + timedelta(minutes=10))
