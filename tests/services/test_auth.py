@@ -189,7 +189,7 @@ def test_the_audit_table_refuses_update_and_delete(engine, statement):
 # Page files of the registry the app serves (dashboard/page_registry.py); the oncologist's doses page
 # shares its title and address with the nurse's and is checked by tests/services/test_dose_decisions.py.
 PAGES = {p.path: p.title for p in PAGE_REGISTRY if p.path != "app_pages/dose_decisions.py"}
-CLINICAL = {"Ward overview", "Alert inbox", "Patient chart", "Patient summary", "Shift handover"}
+CLINICAL = {"Ward overview", "Alert inbox", "Patient chart", "Patient summary", "Courses", "Shift handover"}
 ALLOWED = {
     "nurse": CLINICAL | {"IL-2 doses", "Record observations", "Daily review", "Lab import"},
     "oncologist": CLINICAL | {"Reports", "Thresholds"},
