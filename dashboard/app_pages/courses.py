@@ -38,8 +38,9 @@ with read_scope(get_engine()) as session:
 current = shown[0] if shown else None
 
 
-def act(form: str, action) -> None:
-    """Run one service call in its transaction; keep what it said for the form (the form keeps its values)."""
+def act(form: str, action, shown_at: str | None = None) -> None:
+    """Run one service call in its transaction; keep what it said for the form (the form keeps its values),
+    or, on success, for `shown_at` (a course started is confirmed above it, where the new course shows)."""
     try:
         with session_scope(get_engine()) as session:
             words = action(session)
@@ -47,7 +48,7 @@ def act(form: str, action) -> None:
         problems = getattr(exc, "errors", None) or [str(exc)]
         st.session_state[FEEDBACK_KEY] = (form, "error", problems)
     else:
-        st.session_state[FEEDBACK_KEY] = (form, "success", [words])
+        st.session_state[FEEDBACK_KEY] = (shown_at or form, "success", [words])
     st.rerun()
 
 
@@ -77,6 +78,7 @@ if current is None:
     st.info("This patient has no IL-2 course yet.")
 else:
     st.subheader(f"Course {current.course.id}, cycle {current.course.cycle}")
+    feedback("started")
     show_course(current)
     if len(shown) > 1:
         with st.expander(f"Earlier cycles ({len(shown) - 1})"):
@@ -178,7 +180,7 @@ if ended:
                                           plan=plan)
             return (f"Course {made.id}, cycle {made.cycle} started. Answer its eligibility screen and sign it off "
                     "before the first dose.")
-        act("start", start)
+        act("start", start, shown_at="started")
     st.stop()
 
 course = current.course
