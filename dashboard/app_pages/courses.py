@@ -8,6 +8,7 @@ import streamlit as st
 from dashboard.patient_picker import choose_patient
 from dashboard.resources import get_engine, get_settings
 from dashboard.session import require
+from monitoring.clinical.catalogue import default_catalogue
 from monitoring.clinical.vocabulary import (
     COMBINATIONS,
     ELIGIBILITY_ANSWERS,
@@ -98,7 +99,7 @@ def baseline_inputs(prefix: str, carried: dict) -> dict:
     for spec in BASELINES:
         options = []
         if spec.name in carried:
-            options.append(f"Previous cycle: {carried[spec.name].value:g}")
+            options.append(f"Previous cycle: {carried[spec.name].value:g} {default_catalogue()[spec.code].unit_label}")
         if spec.name in results:
             options.append(f"Latest result: {results[spec.name].text(tz)}")
         options += ["Type a value", "Not recorded"]
@@ -129,15 +130,16 @@ if ended:
     with st.form("start_course"):
         a, b, c, d = st.columns(4)
         stages, combos = list(INDICATION_STAGES), list(COMBINATIONS)
-        stage = a.selectbox("Indication", stages, format_func=INDICATION_STAGES.get, key="course_stage",
+        stage = a.selectbox("Indication", stages, format_func=lambda k: INDICATION_STAGES[k], key="course_stage",
                             index=stages.index(base.indication_stage) if base and base.indication_stage else 1)
-        combination = b.selectbox("Combination", combos, format_func=COMBINATIONS.get, key="course_combination",
+        combination = b.selectbox("Combination", combos, format_func=lambda k: COMBINATIONS[k],
+                                  key="course_combination",
                                   index=combos.index(base.combination) if base and base.combination else 0)
         prior = c.radio("Prior surgery", ["yes", "no"], horizontal=True, key="course_prior_surgery", index=None)
         after_til = d.checkbox("After TIL", key="course_after_til", value=bool(base and base.after_til))
         regimens = list(REGIMENS)
         e, f, g, h = st.columns(4)
-        regimen = e.selectbox("Regimen", regimens, format_func=REGIMENS.get, key="course_regimen",
+        regimen = e.selectbox("Regimen", regimens, format_func=lambda k: REGIMENS[k], key="course_regimen",
                               index=regimens.index(base.regimen) if base else 0)
         planned = f.number_input("Planned doses per cycle", min_value=0, step=1, key="course_planned",
                                  value=int(base.planned_doses) if base and base.planned_doses else 14)
@@ -165,7 +167,7 @@ if ended:
     if submitted:
         plan = courses.CoursePlan(
             indication_stage=stage, combination=combination, prior_surgery=None if prior is None else prior == "yes",
-            after_til=after_til, regimen=regimen, planned_doses=int(planned), dose_interval_hours=float(interval),
+            after_til=after_til, regimen=regimen or "", planned_doses=int(planned), dose_interval_hours=float(interval),
             start_at=datetime.combine(day, at, tzinfo=tz), dose_per_kg=per_kg if kind == "per kg" else None,
             fixed_dose=fixed if kind == "fixed" else None, dosing_weight_kg=weight if kind == "per kg" else None,
             after_lymphodepletion=lympho)
@@ -183,6 +185,7 @@ if ended:
         act("start", start, shown_at="started")
     st.stop()
 
+assert current is not None   # no course, or an ended one, stopped above
 course = current.course
 course_id = int(course.id or 0)
 st.subheader("Eligibility screen")
@@ -213,8 +216,8 @@ if saved:
 sign_col, end_col = st.columns(2)
 with sign_col, st.form("sign_off"):
     st.markdown("**Sign off the screen**")
-    outcome = st.radio("Outcome", list(SIGN_OFF_OUTCOMES), format_func=SIGN_OFF_OUTCOMES.get, key="signoff_outcome",
-                       index=None)
+    outcome = st.radio("Outcome", list(SIGN_OFF_OUTCOMES), format_func=lambda k: SIGN_OFF_OUTCOMES[k],
+                       key="signoff_outcome", index=None)
     reason = st.text_input("Reason (required after discussion)", key="signoff_reason")
     signed = st.form_submit_button("Sign off", type="primary")
 with sign_col:
@@ -227,7 +230,8 @@ if signed:
     act("sign", sign)
 with end_col, st.form("end_course"):
     st.markdown("**End the course**")
-    end_reason = st.selectbox("Reason", list(END_REASONS), format_func=END_REASONS.get, key="end_reason", index=None)
+    end_reason = st.selectbox("Reason", list(END_REASONS), format_func=lambda k: END_REASONS[k], key="end_reason",
+                              index=None)
     end_note = st.text_input("Note", key="end_note")
     ending = st.form_submit_button("End the course")
 with end_col:

@@ -15,7 +15,8 @@ checked here on the server; each action is one audit row (repository), nothing h
   'not-eligible'; append-only, the latest stands, and it names the answers it was given on, so a screen
   changed afterwards needs a new sign-off before a dose (views.courses.signoff_problem, the dose gate).
 - `end_course`: completed, toxicity, progression, patient choice or death; once; no dose after it.
-- `next_cycle`: cycle n + 1 of an ended course (not after death), linked to it (previous_course_id), with
+- `next_cycle`: cycle n + 1 of an ended course (ended here, or marked completed or stopped before migration
+  0017; not after death), linked to it (previous_course_id), with
   its plan; its baselines are passed in again (the page offers the previous cycle's, to confirm or replace),
   and its eligibility screen is answered and signed off again (the page starts from the previous answers):
   a patient's fitness changes over the rest days, and a sign-off covers one cycle.
@@ -28,7 +29,7 @@ from datetime import datetime, timezone, tzinfo
 
 import pandas as pd
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from monitoring.clinical.catalogue import ObservationValueError, default_catalogue
 from monitoring.clinical.vocabulary import (
@@ -195,10 +196,10 @@ def _baseline_values(session: Session, patient_id: int, baselines: Mapping[str, 
 
 
 def _open_course(session: Session, patient_id: int) -> TreatmentCourse | None:
-    return session.scalars(select(TreatmentCourse).where(TreatmentCourse.patient_id == patient_id,
-                                                         TreatmentCourse.ended_at.is_(None),
-                                                         TreatmentCourse.status.in_(("planned", "active")))
-                           .order_by(TreatmentCourse.start_at.desc())).first()
+    return session.scalars(select(TreatmentCourse).where(col(TreatmentCourse.patient_id) == patient_id,
+                                                         col(TreatmentCourse.ended_at).is_(None),
+                                                         col(TreatmentCourse.status).in_(("planned", "active")))
+                           .order_by(col(TreatmentCourse.start_at).desc())).first()
 
 
 def _create(*, session: Session, patient_id: int, plan: CoursePlan, baselines: Mapping[str, Baseline],
@@ -342,12 +343,12 @@ def next_cycle(*, session: Session, course_id: int, start_at: datetime, baseline
     auth.require(role, "manage_courses")
     previous = _course(session, course_id)
     errors = _aware("Start time", start_at)
-    if previous.ended_at is None:
+    if previous.ended_at is None and previous.status not in ("stopped", "completed"):
         errors.append(f"Course {course_id} (cycle {previous.cycle}) has not ended; end it (for example "
                       "'completed') before starting the next cycle.")
     elif previous.end_reason == "death":
         errors.append(f"Course {course_id} ended with the patient's death; there is no next cycle.")
-    elif not errors and start_at <= previous.ended_at:
+    elif not errors and previous.ended_at is not None and start_at <= previous.ended_at:
         errors.append(f"The next cycle starts {local_text(start_at, tz)}, not after cycle {previous.cycle} ended "
                       f"({local_text(previous.ended_at, tz)}).")
     if not errors:

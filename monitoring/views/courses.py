@@ -16,9 +16,10 @@ from datetime import datetime, tzinfo
 
 import pandas as pd
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from monitoring.clinical.catalogue import default_catalogue
+from monitoring.clinical.prescription import unit_text
 from monitoring.clinical.vocabulary import (
     COMBINATIONS,
     ELIGIBILITY_ITEMS,
@@ -137,7 +138,7 @@ def _yes_no(value: bool | None) -> str:
 
 def _source_text(source: dict | None, tz: tzinfo) -> str:
     if not source:
-        return "recorded with the course (before sources were kept)"
+        return "course record"
     kind = source.get("source")
     if kind == "result":
         return f"result of {local_text(pd.Timestamp(source['observed_at']).to_pydatetime(), tz)}"
@@ -156,10 +157,10 @@ def course_view(*, session: Session, course: TreatmentCourse, tz: tzinfo) -> Cou
                      "Value": "not recorded" if value is None else f"{value:g} {catalogue[spec.code].unit_label}",
                      "Source": "" if value is None else _source_text(sources.get(spec.name), tz)})
     if course.fixed_dose is not None:
-        dose = f"fixed {course.fixed_dose:,.0f} {course.dose_unit.removesuffix('/kg').strip('[]').replace(']', '')}"
+        dose = f"fixed {course.fixed_dose:,.0f} {unit_text(course.dose_unit.removesuffix('/kg'))}"
     elif course.dose_per_kg is not None:
         weight = course.dosing_weight_kg or course.baseline_weight_kg
-        dose = (f"{course.dose_per_kg:,.0f} {course.dose_unit.replace('[', '').replace(']', '')}"
+        dose = (f"{course.dose_per_kg:,.0f} {unit_text(course.dose_unit)}"
                 + (f" × dosing weight {weight:g} kg" if weight else " (no dosing weight)"))
     else:
         dose = "not prescribed"
@@ -188,8 +189,8 @@ def course_view(*, session: Session, course: TreatmentCourse, tz: tzinfo) -> Cou
 
 def patient_courses(*, session: Session, patient_id: int, tz: tzinfo) -> list[CourseView]:
     """Every course of the patient, the latest first (the one the other pages show)."""
-    courses = session.scalars(select(TreatmentCourse).where(TreatmentCourse.patient_id == patient_id)
-                              .order_by(TreatmentCourse.start_at.desc(), TreatmentCourse.id.desc())).all()
+    courses = session.scalars(select(TreatmentCourse).where(col(TreatmentCourse.patient_id) == patient_id)
+                              .order_by(col(TreatmentCourse.start_at).desc(), col(TreatmentCourse.id).desc())).all()
     return [course_view(session=session, course=c, tz=tz) for c in courses]
 
 

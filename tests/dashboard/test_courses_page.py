@@ -94,7 +94,7 @@ def test_the_oncologist_starts_signs_off_ends_and_starts_the_next_cycle(ward_url
     at.selectbox(key="end_reason").set_value("completed")
     button(at, "End the course").click().run()
     assert any("This course is completed" in i.value for i in at.info)
-    assert at.selectbox(key="course_baseline_weight_how").value == "Previous cycle: 72.5"
+    assert at.selectbox(key="course_baseline_weight_how").value == "Previous cycle: 72.5 kg"
     at.radio(key="course_prior_surgery").set_value("no")
     at.date_input(key="course_start_date").set_value((datetime.now(timezone.utc) + timedelta(days=10)).date())
     button(at, "Start cycle 2").click().run()
