@@ -12,7 +12,7 @@ from monitoring.clinical.inputs import ObservationInput
 from monitoring.clinical.vocabulary import ELIGIBILITY_ITEMS
 from monitoring.store import repository
 from monitoring.store.db import make_engine, session_scope
-from monitoring.store.models import EligibilitySignOff, TreatmentCourse, Ward
+from monitoring.store.models import EligibilitySignOff, PatientIdentity, TreatmentCourse, Ward
 from tests.app_helpers import signed_in
 from tests.conftest import seed_demo_ward
 
@@ -108,3 +108,30 @@ def test_a_nurse_reads_the_course_and_has_no_form(ward_url):
     assert any("Read only: an oncologist starts" in c.value for c in at.caption)
     assert not [b for b in at.button if b.label in ("Start a course", "Sign off", "End the course")]
     assert any("Signed off: doses can be recorded" in s.value for s in at.success)   # the demo course
+
+
+def test_the_doses_pages_show_the_gate_before_the_form_on_a_course_not_signed_off(ward_url):
+    from monitoring.services import courses
+    engine = make_engine(ward_url)
+    with session_scope(engine) as session:
+        patient_id = session.scalars(select(PatientIdentity.patient_id)
+                                     .where(PatientIdentity.mrn == "SYN-NEW-1")).one()
+        weight = courses.Baseline(80.0)
+        course_id = courses.start_course(session=session, patient_id=patient_id, baselines={"weight": weight},
+                                         plan=courses.CoursePlan(
+                                             indication_stage="IV", combination="il2-alone", prior_surgery=False,
+                                             after_til=False, regimen="hd-iv-bolus", planned_doses=14,
+                                             dose_interval_hours=8, dose_per_kg=600_000,
+                                             start_at=datetime.now(timezone.utc) + timedelta(hours=1)),
+                                         role="oncologist", username="oncologist").id
+    engine.dispose()
+    for role, page, key in (("nurse", "app_pages/doses.py", "doses_patient"),
+                            ("oncologist", "app_pages/dose_decisions.py", "decide_patient")):
+        at = signed_in(role, page=page)
+        box = at.selectbox(key=key)
+        box.select(next(o for o in box.options if "Newcourse" in o)).run()
+        assert not at.exception
+        assert any(e.value.startswith(f"Course {course_id} (cycle 1): its eligibility screen is not answered")
+                   for e in at.error), (role, [e.value for e in at.error])
+        if role == "nurse":
+            assert not [b for b in at.button if b.label == "Save dose"]
