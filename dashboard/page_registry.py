@@ -25,6 +25,7 @@ PAGES = [PageEntry(*row) for row in [
     ("app_pages/chart.py", "Patient chart", ":material/monitoring:", "chart", "view_patients"),
     ("app_pages/summary.py", "Patient summary", ":material/assignment_ind:", "summary", "view_patients"),
     ("app_pages/patients.py", "Patients", ":material/person_add:", "patients", "admit_patients"),
+    ("app_pages/courses.py", "Courses", ":material/medication:", "courses", "view_patients"),
     ("app_pages/lab_import.py", "Lab import", ":material/upload_file:", "lab-import", "record_observations"),
     ("app_pages/reports.py", "Reports", ":material/summarize:", "reports", "view_reports"),
     ("app_pages/thresholds.py", "Thresholds", ":material/tune:", "thresholds", "view_thresholds"),

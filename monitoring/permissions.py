@@ -12,6 +12,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "record_doses": frozenset({"nurse"}),
     "decide_doses": frozenset({"oncologist"}),
     "act_on_alerts": frozenset({"oncologist"}),
+    # Start an IL-2 course, answer and sign off its eligibility screen, end it, start the next cycle.
+    "manage_courses": frozenset({"oncologist"}),
     "escalate_alerts": frozenset({"nurse", "oncologist"}),
     # The ward's downtime print (names, record numbers, observations and alerts on paper; audited).
     "print_ward": frozenset({"nurse", "oncologist"}),

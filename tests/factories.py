@@ -22,7 +22,18 @@ def make_patient_with_course(engine, *, mrn: str = "SYN-TEST-1", start: datetime
                                        start_at=start or NOW - timedelta(days=1), created_by="tester",
                                        planned_doses=14, dose_per_kg=600_000, dose_interval_hours=8,
                                        baseline_weight_kg=80, baseline_creatinine_mg_dl=0.9, usual_sbp_mm_hg=120)
+        sign_off(session, course.id)
         return patient.id, course.id
+
+
+def sign_off(session, course_id: int, *, at: datetime | None = None) -> None:
+    """Sign the course off eligible as migration 0017 signs off the courses that predate the sign-off (no
+    answers compared: the screen is whatever the test records), so that issue 19's dose gate lets the
+    tests record doses; tests/services/test_courses.py tests the sign-off itself."""
+    repository.record_eligibility_signoff(session=session, course_id=course_id, outcome="eligible",
+                                          signed_by="dr.test",
+                                          signed_at=at or datetime(2026, 1, 1, tzinfo=timezone.utc),
+                                          reason="test factory: a course signed off as migration 0017 does")
 
 
 def write_two_demo_wards(engine, *, end: datetime, days: int = 2) -> None:

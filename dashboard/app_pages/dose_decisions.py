@@ -15,6 +15,7 @@ from monitoring.services import dose_decisions
 from monitoring.services.auth import PermissionDenied
 from monitoring.services.transactions import read_scope, session_scope
 from monitoring.views import dosing
+from monitoring.views.courses import signoff_problem
 from monitoring.views.lists import visible_wards
 
 PICKER = "decide_patient"
@@ -76,6 +77,7 @@ with read_scope(get_engine()) as session:
         standing = dosing.standing_decision(session=session, course_id=course_id, dose_number=upcoming.dose_number,
                                             check=check, now=now)
     recent = dose_decisions.last_24h(session=session, patient_id=patient_id, now=now, tz=tz)
+    unsigned = signoff_problem(session=session, course=progress.course, tz=tz)
 
 feedback = st.session_state.pop("decision_feedback", None)
 if feedback and feedback[0] == course_id:
@@ -85,6 +87,8 @@ if upcoming is None:
     st.info(dosing.stopped_text(progress, tz) or "No further dose is scheduled.")
     st.stop()
 st.markdown(f"**Next: dose {upcoming.dose_number}** · {upcoming.due_text(now)}")
+if unsigned:   # issue 19's dose gate: the nurse cannot record the dose yet; the oncologist signs off on Courses
+    st.error(unsigned, icon=":material/block:")
 
 st.subheader("Pre-dose check")
 if check is None:

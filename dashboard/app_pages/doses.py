@@ -17,6 +17,7 @@ from monitoring.services import doses
 from monitoring.services.transactions import read_scope, session_scope
 from monitoring.timefmt import local_text
 from monitoring.views import dose_gate, dosing
+from monitoring.views.courses import signoff_problem
 
 STATUSES = {"Given": "given", "Held": "held", "Stopped": "stopped"}
 
@@ -41,6 +42,8 @@ with read_scope(get_engine()) as session:
     progress = dosing.course_progress(session=session, course_id=course_id)
     upcoming = dosing.next_dose(session=session, course_id=course_id, now=now)
     suggestion = dosing.suggested_dose(session=session, course_id=course_id, now=now, tz=tz)
+    # Issue 19's dose gate: no dose on a course not signed off eligible (doses.record refuses it too).
+    unsigned = signoff_problem(session=session, course=progress.course, tz=tz)
     check, check_error, standing = None, None, None
     if upcoming is not None:
         # A check that cannot run is shown as such, never a stack trace; no decision is made up.
@@ -74,7 +77,10 @@ if upcoming is not None:
 if check is not None:
     pre_dose.show_details(check, tz)
 
-if upcoming is not None:
+if upcoming is not None and unsigned:
+    st.subheader(f"Record dose {upcoming.dose_number}")
+    st.error(unsigned, icon=":material/block:")
+elif upcoming is not None:
     st.subheader(f"Record dose {upcoming.dose_number}")
     offered = dose_gate.offered_status(check, standing)   # the safe answer is the one offered
     version = st.session_state.setdefault("dose_form_version", 0)

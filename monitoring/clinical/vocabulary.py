@@ -23,6 +23,23 @@ REGIMEN_SHORT: dict[str, str] = {
     "intralesional": "Intralesional",
 }
 ROUTES = ("IV", "SC", "intralesional")
+# The route of each regimen (the dose form offers it first; the nurse can change it).
+REGIMEN_ROUTE: dict[str, str] = {"hd-iv-bolus": "IV", "continuous-iv": "IV", "biochemotherapy": "IV",
+                                 "til-il2": "IV", "low-dose-sc": "SC", "intralesional": "intralesional"}
+# The indication of a course (issue 19 item 2): melanoma stage, and what IL-2 is given with.
+INDICATION_STAGES: dict[str, str] = {"III": "Melanoma stage III", "IV": "Melanoma stage IV",
+                                     "recurrent": "Recurrent melanoma"}
+COMBINATIONS: dict[str, str] = {"il2-alone": "IL-2 alone", "il2-ifn": "IL-2 with interferon",
+                                "il2-ifn-tmz": "IL-2 with interferon and temozolomide"}
+# Which regimens each combination is given as. IL-2 with interferon and temozolomide is the
+# biochemotherapy regimen and nothing else; IL-2 alone or with interferon is one of the schedules of
+# IL-2 itself (interferon is a second drug, not a schedule of IL-2), biochemotherapy aside. IL-2 after
+# TIL is the til-il2 regimen, and that regimen is always after TIL (services.courses checks both ways).
+COMBINATION_REGIMENS: dict[str, tuple[str, ...]] = {
+    "il2-alone": ("hd-iv-bolus", "continuous-iv", "low-dose-sc", "intralesional", "til-il2"),
+    "il2-ifn": ("hd-iv-bolus", "continuous-iv", "low-dose-sc", "intralesional", "til-il2"),
+    "il2-ifn-tmz": ("biochemotherapy",),
+}
 ELIGIBILITY_ITEMS: dict[str, str] = {
     "bedbound": "Bedbound",
     "supplemental_oxygen": "Needs supplemental oxygen",
@@ -53,3 +70,12 @@ SEXES = ("female", "male", "other", "unknown")
 # the record is kept). Each move is a Placement row with one of PLACEMENT_EVENTS.
 PLACES = ("bed", "home", "left")
 PLACEMENT_EVENTS = ("admit", "transfer", "discharge-home", "discharge")
+# Why a course ended, and the status it ends in: 'completed' as planned, 'stopped' for any other reason.
+END_REASONS: dict[str, str] = {"completed": "Completed", "toxicity": "Toxicity", "progression": "Progression",
+                               "patient-choice": "Patient choice", "death": "Death"}
+END_STATUS: dict[str, str] = {"completed": "completed", "toxicity": "stopped", "progression": "stopped",
+                              "patient-choice": "stopped", "death": "stopped"}
+# The oncologist's sign-off of the eligibility screen; the first two allow doses to be recorded.
+SIGN_OFF_OUTCOMES: dict[str, str] = {"eligible": "Eligible",
+                                     "eligible-after-discussion": "Eligible after discussion",
+                                     "not-eligible": "Not eligible"}

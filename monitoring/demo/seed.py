@@ -39,7 +39,14 @@ from sqlmodel import Session
 from monitoring.clinical.vocabulary import ELIGIBILITY_ITEMS, REGIMENS
 from monitoring.errors import RecordError
 from monitoring.store import repository
-from monitoring.store.models import Bed, EligibilityAnswer, Patient, PatientIdentity, TreatmentCourse
+from monitoring.store.models import (
+    Bed,
+    EligibilityAnswer,
+    EligibilitySignOff,
+    Patient,
+    PatientIdentity,
+    TreatmentCourse,
+)
 
 PATIENT_COUNT_DEFAULT = 12
 patient_count_default = PATIENT_COUNT_DEFAULT  # the name the CLI brief uses
@@ -1243,9 +1250,12 @@ def _insert_patients(*, session: Session, rows: list[dict], recorded_by: str) ->
             bed_id=row["bed_id"], is_synthetic=True, admitted_at=row["admitted_at"], allergies=row["allergies"])
         course = repository.add_course(session=session, patient_id=patient.id, created_by=recorded_by,
                                        **{k: row[k] for k in _COURSE_FIELDS})
-        repository.record_eligibility(session=session, course_id=course.id, answers=_NO_TO_ALL,
-                                      answered_by=SYNTHETIC_CLINICIAN, answered_at=row["answered_at"],
-                                      notes={"bedbound": "Synthetic demo patient"})
+        answers = repository.record_eligibility(session=session, course_id=course.id, answers=_NO_TO_ALL,
+                                                answered_by=SYNTHETIC_CLINICIAN, answered_at=row["answered_at"],
+                                                notes={"bedbound": "Synthetic demo patient"})
+        repository.record_eligibility_signoff(session=session, course_id=course.id, outcome="eligible",
+                                              signed_by=SYNTHETIC_CLINICIAN, signed_at=row["answered_at"],
+                                              answer_ids={a.item: a.id for a in answers})
         patient_ids.append(patient.id)
         course_ids.append(course.id)
     return patient_ids, course_ids
@@ -1296,6 +1306,9 @@ def _insert_patients_bulk(*, session: Session, rows: list[dict], recorded_by: st
         dict(course_id=cid, item=item, answer="no", answered_by=SYNTHETIC_CLINICIAN, answered_at=r["answered_at"],
              note="Synthetic demo patient" if item == "bedbound" else None)
         for cid, r in zip(course_ids, rows) for item in ELIGIBILITY_ITEMS])
+    session.execute(insert(EligibilitySignOff.__table__), [
+        dict(course_id=cid, outcome="eligible", signed_by=SYNTHETIC_CLINICIAN, signed_at=r["answered_at"])
+        for cid, r in zip(course_ids, rows)])
     repository.write_audit(session=session, username=recorded_by, action="bulk-create", entity="patient",
                            after={"patients": len(rows), "courses": len(rows), "synthetic": True,
                                   "eligibility_answers": len(rows) * len(ELIGIBILITY_ITEMS),

@@ -15,6 +15,7 @@ from monitoring.store import repository
 from monitoring.store.models import DoseEvent, TreatmentCourse
 from monitoring.timefmt import local_text
 from monitoring.views import dose_gate
+from monitoring.views.courses import signoff_problem
 from monitoring.views.dosing import check_or_none, course_prescription, course_progress, standing_decision
 
 UTC = timezone.utc
@@ -40,7 +41,9 @@ def record(*, session: Session, course_id: int, dose_number: int, scheduled_at: 
 
     A given dose is judged by monitoring.views.dose_gate on the pre-dose check at the time it was given:
     allowed on GIVE; otherwise only on the oncologist's decision to give this dose or an override
-    naming the authorising clinician and the reason. The check, the decision relied on and the
+    naming the authorising clinician and the reason. Any dose (given, held or stopped) is refused on a
+    course that has ended, or whose eligibility screen is not signed off eligible (views.courses.signoff_problem,
+    issue 19). The check, the decision relied on and the
     override are stored with the dose. A dose that differs from the prescription by more than
     [prescription] confirm_difference_percent needs `difference_confirmed`."""
     now = now or datetime.now(UTC)
@@ -48,6 +51,16 @@ def record(*, session: Session, course_id: int, dose_number: int, scheduled_at: 
     if course is None:
         raise RecordError([f"Treatment course {course_id} does not exist."])
     errors = []
+    if course.status in ("stopped", "completed"):
+        ended = (f" ({course.end_reason}, by {course.ended_by}, {local_text(course.ended_at, tz or UTC)})"
+                 if course.ended_at is not None else "")
+        errors.append(f"This course is {course.status}{ended}; no further dose can be recorded. An oncologist starts "
+                      "the next cycle on the Courses page.")
+    else:
+        # The dose gate of issue 19: no dose on a course whose eligibility screen is not signed off eligible.
+        unsigned = signoff_problem(session=session, course=course, tz=tz or UTC)
+        if unsigned:
+            errors.append(unsigned)
     if status == "given":
         if dose is None:
             errors.append("A given dose needs the amount given: type it or confirm the suggested dose.")

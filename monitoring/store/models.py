@@ -4,9 +4,9 @@ Conventions (DESIGN.md):
 - every timestamp is timezone-aware UTC (SQLModel's UTCDateTime refuses naive values);
 - identifiers and demographics live in PatientIdentity, apart from every clinical row, so an export
   that never joins that table cannot leak a name or a record number;
-- Observation, DoseEvent, EligibilityAnswer, AlertAction, AuditEvent, Placement and the handover tables are
-  append-only: the migrations install triggers that refuse UPDATE and DELETE on both SQLite and
-  PostgreSQL. A correction is a new row that supersedes the old one, with a reason.
+- Observation, DoseEvent, EligibilityAnswer, EligibilitySignOff, AlertAction, AuditEvent, Placement and the
+  handover tables are append-only: the migrations install triggers that refuse UPDATE and DELETE on both
+  SQLite and PostgreSQL. A correction is a new row that supersedes the old one, with a reason.
 """
 from __future__ import annotations
 
@@ -91,6 +91,27 @@ class TreatmentCourse(SQLModel, table=True):
     fixed_dose: float | None = None
     created_at: datetime = Field(default_factory=utc_now)
     created_by: str = Field(max_length=64)
+    # The indication (migration 0017; None on courses started before): melanoma stage (III, IV, recurrent),
+    # prior surgery, the combination (vocabulary.COMBINATIONS) and IL-2 after TIL.
+    indication_stage: str | None = Field(default=None, max_length=16)
+    prior_surgery: bool | None = None
+    combination: str | None = Field(default=None, max_length=16)
+    after_til: bool | None = None
+    baseline_anc_10e9_l: float | None = None
+    baseline_bilirubin_mg_dl: float | None = None
+    baseline_alt_u_l: float | None = None
+    baseline_ast_u_l: float | None = None
+    # Where each baseline came from (monitoring.services.courses.BASELINES names): {"source": "result",
+    # "observed_at": ..., "observation_id": ...}, {"source": "entered"} or {"source": "carried", ...} from
+    # the previous cycle. A baseline with no entry predates migration 0017.
+    baseline_sources: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # The cycle before this one (monitoring.services.courses.next_cycle).
+    previous_course_id: int | None = Field(default=None, foreign_key="treatmentcourse.id")
+    # The end of the course (monitoring.services.courses.end_course), set once, audited; status follows it.
+    ended_at: datetime | None = None
+    ended_by: str | None = Field(default=None, max_length=64)
+    end_reason: str | None = Field(default=None, max_length=16)
+    end_note: str | None = None
 
 
 class EligibilityAnswer(SQLModel, table=True):
@@ -103,6 +124,21 @@ class EligibilityAnswer(SQLModel, table=True):
     note: str | None = None
     answered_by: str = Field(max_length=64)
     answered_at: datetime = Field(default_factory=utc_now)
+
+
+class EligibilitySignOff(SQLModel, table=True):
+    """The oncologist's sign-off of a course's eligibility screen (migration 0017): 'eligible',
+    'eligible-after-discussion' (with the reason) or 'not-eligible'. Append-only: the latest stands. It
+    holds the ids of the answers it was given on (answer_ids; None for the courses signed off by the
+    migration), so a screen changed afterwards needs a new sign-off."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    course_id: int = Field(foreign_key="treatmentcourse.id", index=True)
+    outcome: str = Field(max_length=32)
+    reason: str | None = None
+    answer_ids: dict[str, int] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    signed_by: str = Field(max_length=64)
+    signed_at: datetime = Field(default_factory=utc_now)
 
 
 class DoseEvent(SQLModel, table=True):
@@ -386,5 +422,6 @@ class AuditEvent(SQLModel, table=True):
     after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
 
 
-APPEND_ONLY_TABLES = ("observation", "doseevent", "dosedecision", "eligibilityanswer", "alertaction", "auditevent",
-                      "notificationattempt", "handover", "handovernote", "handoveracknowledgement", "placement")
+APPEND_ONLY_TABLES = ("observation", "doseevent", "dosedecision", "eligibilityanswer", "eligibilitysignoff",
+                      "alertaction", "auditevent", "notificationattempt", "handover", "handovernote",
+                      "handoveracknowledgement", "placement")

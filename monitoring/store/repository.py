@@ -32,6 +32,7 @@ from monitoring.clinical.vocabulary import (
     OBSERVATION_SOURCES,
     REGIMENS,
     ROUTES,
+    SIGN_OFF_OUTCOMES,
 )
 from monitoring.errors import ConfirmationRequired, RecordError
 from monitoring.store.db import time_as_stored
@@ -41,6 +42,7 @@ from monitoring.store.models import (
     DoseDecision,
     DoseEvent,
     EligibilityAnswer,
+    EligibilitySignOff,
     Observation,
     Patient,
     PatientIdentity,
@@ -227,9 +229,11 @@ def add_course(*, session: Session, patient_id: int, regimen: str, start_at: dat
                after_lymphodepletion: bool = False, baseline_weight_kg: float | None = None,
                baseline_creatinine_mg_dl: float | None = None, usual_sbp_mm_hg: float | None = None,
                status: str = "active", dosing_weight_kg: float | None = None,
-               fixed_dose: float | None = None) -> TreatmentCourse:
+               fixed_dose: float | None = None, **more: Any) -> TreatmentCourse:
     """A treatment course. The dosing weight defaults to the pre-treatment (baseline) weight: the
-    prescribed dose never follows a weight gained during the course (monitoring.clinical.prescription)."""
+    prescribed dose never follows a weight gained during the course (monitoring.clinical.prescription).
+    `more`: the columns of migration 0017 (COURSE_SETUP_COLUMNS: indication, the other baselines and their
+    sources, the previous cycle), checked by monitoring.services.courses."""
     errors = []
     if regimen not in REGIMENS:
         errors.append(f"Regimen '{regimen}' is not known; accepted: {', '.join(REGIMENS)}.")
@@ -240,10 +244,13 @@ def add_course(*, session: Session, patient_id: int, regimen: str, start_at: dat
     for name, value in (("Dosing weight", dosing_weight_kg), ("Fixed dose", fixed_dose)):
         if value is not None and not value > 0:
             errors.append(f"{name} {value} is not a positive amount.")
+    unknown = sorted(set(more) - set(COURSE_SETUP_COLUMNS))
+    if unknown:
+        errors.append(f"{', '.join(unknown)}: not a course field; accepted: {', '.join(COURSE_SETUP_COLUMNS)}.")
     if errors:
         raise RecordError(errors)
     _require_aware("start_at", start_at)
-    course = TreatmentCourse(
+    course = TreatmentCourse(**more,
         patient_id=patient_id, regimen=regimen, cycle=cycle, dose_per_kg=dose_per_kg, dose_unit=dose_unit,
         planned_doses=planned_doses, dose_interval_hours=dose_interval_hours, start_at=start_at,
         status=status, after_lymphodepletion=after_lymphodepletion, baseline_weight_kg=baseline_weight_kg,
@@ -255,6 +262,55 @@ def add_course(*, session: Session, patient_id: int, regimen: str, start_at: dat
     write_audit(session=session, username=created_by, action="create", entity="course",
                 entity_id=course.id, after=_jsonable(course))
     return course
+
+
+COURSE_SETUP_COLUMNS = ("indication_stage", "prior_surgery", "combination", "after_til", "baseline_anc_10e9_l",
+                        "baseline_bilirubin_mg_dl", "baseline_alt_u_l", "baseline_ast_u_l", "baseline_sources",
+                        "previous_course_id")
+
+
+def end_course(*, session: Session, course_id: int, status: str, reason: str, ended_by: str, ended_at: datetime,
+               note: str | None = None) -> TreatmentCourse:
+    """Mark a course ended, once: status, time, who and why (checked by monitoring.services.courses), with
+    one audit row holding the course before and after."""
+    _require_aware("ended_at", ended_at)
+    course = session.get(TreatmentCourse, course_id)
+    if course is None:
+        raise RecordError([f"Treatment course {course_id} does not exist."])
+    if course.ended_at is not None:
+        raise RecordError([f"Course {course_id} already ended ({course.end_reason}, by {course.ended_by}); an ended "
+                           "course is not ended again."])
+    before = _jsonable(course)
+    course.status, course.end_reason, course.ended_by, course.ended_at = status, reason, ended_by, ended_at
+    course.end_note = (note or "").strip() or None
+    session.flush()
+    write_audit(session=session, username=ended_by, action="course-end", entity="course", entity_id=course_id,
+                before=before, after=_jsonable(course))
+    return course
+
+
+def record_eligibility_signoff(*, session: Session, course_id: int, outcome: str, signed_by: str,
+                               reason: str | None = None, answer_ids: Mapping[str, int] | None = None,
+                               signed_at: datetime | None = None) -> EligibilitySignOff:
+    """Store a sign-off of a course's eligibility screen (append-only; the latest stands), one audit row.
+    Whether it may be given is monitoring.services.courses.sign_off's rule."""
+    if outcome not in SIGN_OFF_OUTCOMES:
+        raise RecordError([f"Sign-off '{outcome}' is not known; accepted: {', '.join(SIGN_OFF_OUTCOMES)}."])
+    _require_aware("signed_at", signed_at)
+    row = EligibilitySignOff(course_id=course_id, outcome=outcome, reason=(reason or "").strip() or None,
+                             answer_ids=dict(answer_ids) if answer_ids is not None else None, signed_by=signed_by,
+                             signed_at=signed_at or datetime.now(timezone.utc))
+    session.add(row)
+    session.flush()
+    write_audit(session=session, username=signed_by, action="eligibility-signoff", entity="course",
+                entity_id=course_id, after=_jsonable(row))
+    return row
+
+
+def latest_eligibility_signoff(*, session: Session, course_id: int) -> EligibilitySignOff | None:
+    """The sign-off that stands: the latest recorded for the course."""
+    return session.scalars(select(EligibilitySignOff).where(EligibilitySignOff.course_id == course_id)
+                           .order_by(EligibilitySignOff.signed_at.desc(), EligibilitySignOff.id.desc())).first()
 
 
 def record_eligibility(*, session: Session, course_id: int, answers: Mapping[str, str], answered_by: str,

@@ -35,7 +35,7 @@ from monitoring.clinical.rules import il2_hold
 from monitoring.clinical.rules.common import cited
 from monitoring.clinical.rules.context import NAT, prepare, take
 from monitoring.clinical.thresholds import Thresholds, default_thresholds
-from monitoring.clinical.vocabulary import ELIGIBILITY_ITEMS, REGIMEN_SHORT
+from monitoring.clinical.vocabulary import ELIGIBILITY_ITEMS, REGIMEN_ROUTE, REGIMEN_SHORT
 from monitoring.errors import RecordError
 from monitoring.store import repository
 from monitoring.store.frames import store_frames
@@ -47,8 +47,7 @@ UTC = timezone.utc
 DECISIONS = il2_hold.DECISIONS   # give, incomplete, discuss, hold, permanently discontinue
 CRITERION_KINDS = ("discontinue", "absolute", "relative")
 # The usual route of each regimen, offered first on the form (the nurse can change it).
-DEFAULT_ROUTE = {"hd-iv-bolus": "IV", "continuous-iv": "IV", "biochemotherapy": "IV", "til-il2": "IV",
-                 "low-dose-sc": "SC", "intralesional": "intralesional"}
+DEFAULT_ROUTE = REGIMEN_ROUTE
 
 
 def _aware(name: str, moment: datetime) -> datetime:

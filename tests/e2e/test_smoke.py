@@ -10,9 +10,9 @@ from tests.e2e.conftest import wait_for_app_run
 SHOTS = Path(__file__).resolve().parents[2] / "screenshots"
 PAGES = {
     "nurse": ["Ward overview", "IL-2 doses", "Record observations", "Daily review", "Shift handover", "Alert inbox",
-              "Patient chart", "Patient summary", "Patients", "Lab import"],
+              "Patient chart", "Patient summary", "Patients", "Courses", "Lab import"],
     "oncologist": ["Ward overview", "IL-2 doses", "Shift handover", "Alert inbox", "Patient chart", "Patient summary",
-                   "Patients", "Reports", "Thresholds"],
+                   "Patients", "Courses", "Reports", "Thresholds"],
     "quality": ["Reports"],
     "admin": ["Thresholds", "Users", "Audit log"],
 }

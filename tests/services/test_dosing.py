@@ -20,7 +20,7 @@ from monitoring.store.db import make_engine, session_scope
 from monitoring.store.models import AuditEvent, DoseEvent, TreatmentCourse
 from monitoring.views import dosing
 from tests.app_helpers import signed_in
-from tests.factories import NOW, make_patient_with_course
+from tests.factories import NOW, make_patient_with_course, sign_off
 
 START = NOW - timedelta(days=1)     # the factory's course start: 600,000 IU/kg q8h, 14 planned, 80 kg
 
@@ -118,6 +118,7 @@ def test_when_the_planned_doses_are_given_there_is_no_next_dose_held_doses_do_no
         course = repository.add_course(session=session, patient_id=patient, regimen="hd-iv-bolus", start_at=START,
                                        created_by="tester", planned_doses=2, dose_per_kg=600_000,
                                        dose_interval_hours=8).id
+        sign_off(session, course)
     record(engine, course, 1, "given", at=START, given_at=START, dose=48e6, **AUTHORISED)
     record(engine, course, 2, "held", at=START + timedelta(hours=8), reason="platelets 40")
     assert upcoming(engine, course).dose_number == 3

@@ -307,9 +307,9 @@ def test_replace_is_refused_even_from_a_connection_that_is_not_the_apps(engine):
 
 
 def test_every_write_leaves_exactly_one_audit_row(engine):
-    patient_id, course_id = make_patient_with_course(engine)  # ward, bed, patient, course
+    patient_id, course_id = make_patient_with_course(engine)  # ward, bed, patient, course, eligibility sign-off
     before = count(engine, AuditEvent)
-    assert before == 4
+    assert before == 5
     saved = save(engine, patient_id, VITALS)
     assert count(engine, AuditEvent) == before + 1
     with session_scope(engine) as session:
