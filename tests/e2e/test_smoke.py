@@ -1,4 +1,5 @@
 """A person opens the dashboard, signs in with a demo account and sees what the role may use."""
+import re
 from pathlib import Path
 
 import pytest
@@ -70,6 +71,11 @@ def test_each_demo_account_sees_the_pages_its_role_may_use(page, role):
         expect(page.get_by_role("heading", name=PAGES[role][0], exact=True)).to_be_visible()
     for title in PAGES[role] if len(PAGES[role]) > 1 else []:
         link = page.get_by_role("link", name=title, exact=True)
+        if not link.is_visible():
+            # Ten pages (a nurse's, issue 19's Courses) overflow the top navigation at this width: the last
+            # ones sit under Streamlit's "N more" menu, one click away, as a user finds them.
+            page.get_by_role("button", name=re.compile(r"^\d+ more$")).click()
+            link = page.get_by_role("menuitem", name=title, exact=True)
         expect(link).to_be_visible()
         link.click()
         wait_for_app_run(page)
