@@ -48,9 +48,11 @@ def _real_account(url):
     from monitoring.services import auth
     from monitoring.store.db import make_engine, session_scope
     engine = make_engine(url)
+    from monitoring.store.repository import get_or_create_ward
     with session_scope(engine) as session:
+        get_or_create_ward(session=session, code="W7", name="Ward 7")   # a nurse has a ward (issue 19 item 4)
         auth.add_user(session=session, username="sister.jones", display_name="Sister Jones", role="nurse",
-                      password="ward-7-night-shift", created_by="admin")
+                      password="ward-7-night-shift", created_by="admin", ward_codes=["W7"])
     engine.dispose()
 
 
@@ -230,7 +232,8 @@ def test_a_real_patient_is_refused_while_the_demo_accounts_are_active(engine):
     from monitoring.store import repository
     from monitoring.store.db import session_scope
     with session_scope(engine) as session:
-        auth.ensure_demo_accounts(session=session, ward_codes=[])
+        repository.get_or_create_ward(session=session, code="DEMO", name="Demo ward")   # the demo nurse's
+        auth.ensure_demo_accounts(session=session, ward_codes=["DEMO"])
     with pytest.raises(RecordError, match="holds the demo's accounts"), session_scope(engine) as session:
         repository.add_patient(session=session, mrn="REAL-1", given_name="Ada", family_name="Real", recorded_by="x")
     with session_scope(engine) as session:   # a synthetic one is the demo's own business
