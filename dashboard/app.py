@@ -86,7 +86,7 @@ pages = [st.Page(entry.path, title=entry.title, icon=entry.icon, url_path=entry.
          for entry in PAGES if may(user["role"], entry.permission)]
 # One header row (issue 18 item 5: the ward's rows must fit a 768-px screen): the open alerts of the
 # user's wards (drawn below, once the page is known), who is signed in, their own password, and Sign out.
-alerts_area, who, own, leave = st.columns([8.4, 2.3, 1.2, 1.1], vertical_alignment="center")
+alerts_area, who, own, leave = st.columns([8.8, 2.3, 1.4, 1.1], vertical_alignment="center")
 who.markdown(f"<div style='font-size:0.85rem;text-align:right'>Signed in as <b>{escape(user['display_name'])}</b> "
              f"({escape(user['role'])})</div>", unsafe_allow_html=True)
 leave.button("Sign out", on_click=sign_out, key="sign_out", width="stretch",
@@ -103,7 +103,7 @@ home = st.Page(lambda: st.switch_page(first, query_params=st.query_params.to_dic
 page = st.navigation([home, *pages], position="top")  # the full width for tables on a 1366-px ward workstation
 own_page = next((p for p in pages if p.url_path == "password"), None)
 if own_page is not None:   # linked once the navigation holds it (a link before would name the sign-in's page)
-    own.page_link(own_page, label="My password", icon=":material/key:", help="Change your own password")
+    own.page_link(own_page, label="Password", icon=":material/key:", help="My password: change your own password")
 if FAILED_BEFORE_KEY in st.session_state and page is not home:   # shown on the page opened, once
     st.warning(st.session_state.pop(FAILED_BEFORE_KEY), icon=":material/lock:")
 inbox = next((p for p in pages if p.url_path == "alerts"), None)

@@ -78,7 +78,7 @@ def test_each_demo_account_sees_the_pages_its_role_may_use(page, role):
     for title in ALL - set(PAGES[role]):
         expect(page.get_by_role("link", name=title, exact=True)).to_have_count(0)
     # Every role's own password, from the header row (not the menu).
-    page.get_by_role("link", name="My password").click()
+    page.get_by_role("link", name="Password", exact=True).click()
     wait_for_app_run(page)
     expect(page.get_by_role("heading", name="My password", exact=True)).to_be_visible()
     expect(page.get_by_test_id("stException")).to_have_count(0)

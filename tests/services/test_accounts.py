@@ -345,7 +345,7 @@ def test_the_admin_changes_a_users_role_and_wards_on_the_users_page(app_url):
 
 def test_every_user_changes_her_own_password_from_the_header(app_url):
     at = signed_in("quality")
-    links = [link for link in at.get("page_link") if link.proto.label == "My password"]
+    links = [link for link in at.get("page_link") if link.proto.label == "Password"]
     assert len(links) == 1
     at.switch_page("app_pages/password.py").run()
     assert not at.exception and at.title[0].value == "My password"
