@@ -31,5 +31,5 @@ PAGES = [PageEntry(*row) for row in [
     ("app_pages/users.py", "Users", ":material/group:", "users", "manage_users"),
     ("app_pages/wards.py", "Wards", ":material/domain:", "wards", "manage_wards"),
     ("app_pages/audit.py", "Audit log", ":material/history:", "audit", "view_audit_log"),
-    ("app_pages/password.py", "My password", ":material/key:", "password", "change_own_password", False),
-]]
+]] + [PageEntry("app_pages/password.py", "My password", ":material/key:", "password", "change_own_password",
+                in_menu=False)]

@@ -60,7 +60,7 @@ with change:
         st.stop()
     chosen = st.selectbox("Ward", list(wards), key="ward_chosen", format_func=lambda c: f"{c} · {wards[c].name}")
     with read_scope(get_engine()) as session:
-        beds_now = ward_beds(session=session, ward_id=wards[chosen].id)
+        beds_now = ward_beds(session=session, ward_id=int(wards[chosen].id or 0))
     with st.form("rename_ward"):
         new_name = st.text_input("New name", key=f"ward_rename_{chosen}", value=wards[chosen].name)
         if st.form_submit_button("Rename"):

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from sqlalchemy import update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from monitoring.services import auth, sessions
 from monitoring.store.models import User
@@ -45,7 +45,7 @@ def change_own_password(*, session: Session, username: str, current_password: st
         return PasswordChange(False, ["This account is not active; ask an administrator."])
     if user.password_hash is None:
         return PasswordChange(False, [NO_LOCAL_PASSWORD])
-    attempts, locked_until = auth._count_attempt(session=session, user_id=user.id, now=now)
+    attempts, locked_until = auth._count_attempt(session=session, user_id=int(user.id or 0), now=now)
     if attempts > auth.LOCKOUT_ATTEMPTS:   # under the lock nothing is checked, as at sign-in
         write_audit(session=session, username=user.username, action="password-change-failed", entity="user",
                     entity_id=user.username, after={"reason": "locked", "attempt": attempts})
@@ -58,8 +58,7 @@ def change_own_password(*, session: Session, username: str, current_password: st
                     after={"reason": "wrong password", "attempt": attempts,
                            **({"locked_until": locked_until.isoformat()} if locked_until else {})})
         return PasswordChange(False, [WRONG_CURRENT])
-    table = User.__table__
-    session.execute(update(table).where(table.c.id == user.id).values(failed_logins=0, locked_until=None))
+    session.execute(update(User).where(col(User.id) == user.id).values(failed_logins=0, locked_until=None))
     session.expire(user)
     problems = auth.password_problems(new_password, user.username)
     if new_password != confirm_password:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from monitoring.errors import RecordError
 from monitoring.permissions import require
@@ -52,11 +52,13 @@ def resolve(*, session: Session, role: str, username: str, pseudonym: str) -> Re
         raise RecordError([f"No patient has the pseudonym {wanted}; check it against the audit log."])
     patient_id = matches[0]
     identity = session.get(PatientIdentity, patient_id)
-    place = session.execute(select(Ward.code, Bed.label).select_from(Patient)
-                            .outerjoin(Ward, Ward.id == Patient.ward_id).outerjoin(Bed, Bed.id == Patient.bed_id)
-                            .where(Patient.id == patient_id)).one()
+    place = session.execute(select(col(Ward.code), col(Bed.label)).select_from(Patient)
+                            .outerjoin(Ward, col(Ward.id) == Patient.ward_id)
+                            .outerjoin(Bed, col(Bed.id) == Patient.bed_id)
+                            .where(col(Patient.id) == patient_id)).one()
     write_audit(session=session, username=username, action="pseudonym-resolve", entity="patient",
                 entity_id=patient_id, after={"pseudonym": wanted})
-    return ResolvedPatient(patient_id, wanted, identity.mrn if identity else "", identity.family_name if identity else "",
-                           identity.given_name if identity else "", identity.birth_date if identity else None,
-                           place[0], place[1])
+    if identity is None:   # every patient is admitted with an identity (repository.add_patient)
+        raise RecordError([f"Patient of {wanted} has no identity recorded."])
+    return ResolvedPatient(patient_id, wanted, identity.mrn, identity.family_name, identity.given_name,
+                           identity.birth_date, place[0], place[1])

@@ -12,7 +12,7 @@ import re
 from datetime import datetime, timezone
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from monitoring.errors import RecordError
 from monitoring.permissions import require
@@ -27,7 +27,7 @@ MAX_BED_LABEL = 32
 
 
 def _ward(session: Session, code: str) -> Ward | None:
-    return session.scalars(select(Ward).where(Ward.code == code.strip().upper())).first()
+    return session.scalars(select(Ward).where(col(Ward.code) == code.strip().upper())).first()
 
 
 def _name_problems(session: Session, name: str, ward_id: int | None = None) -> list[str]:
@@ -37,8 +37,8 @@ def _name_problems(session: Session, name: str, ward_id: int | None = None) -> l
     if len(name) > MAX_NAME:
         return [f"Ward name has {len(name)} characters; at most {MAX_NAME} are accepted."]
     # Pages choose wards by name: two wards of one name could not be told apart.
-    holder = session.scalars(select(Ward).where(func.lower(Ward.name) == name.lower(), Ward.id != (ward_id or -1))
-                             ).first()
+    same = select(Ward).where(func.lower(col(Ward.name)) == name.lower(), col(Ward.id) != (ward_id or -1))
+    holder = session.scalars(same).first()
     return [f"Ward name '{name}' is already the name of ward {holder.code}; choose another name."] if holder else []
 
 
@@ -75,7 +75,7 @@ def add_ward(*, session: Session, role: str, username: str, code: str, name: str
     session.add(ward)
     session.flush()
     for label in labels:
-        session.add(Bed(ward_id=ward.id, label=label))
+        session.add(Bed(ward_id=int(ward.id or 0), label=label))
     session.flush()
     write_audit(session=session, username=username, action="ward-create", entity="ward", entity_id=ward.id,
                 after={"code": ward.code, "name": ward.name, "beds": labels})
@@ -106,7 +106,7 @@ def add_beds(*, session: Session, role: str, username: str, code: str, labels: l
     labels = [label.strip() for label in labels if label.strip()]
     if ward is None:
         raise RecordError([f"No ward with code '{code}'."])
-    existing = {b.label: b for b in session.scalars(select(Bed).where(Bed.ward_id == ward.id)).all()}
+    existing = {b.label: b for b in session.scalars(select(Bed).where(col(Bed.ward_id) == ward.id)).all()}
     errors = ([] if labels else ["No bed label given; type one or more, separated by commas."])
     errors += _label_problems(labels)
     errors += [f"Bed '{label}' is already in use on ward {ward.code}." for label in labels
@@ -117,7 +117,7 @@ def add_beds(*, session: Session, role: str, username: str, code: str, labels: l
     for label in labels:
         bed = existing.get(label)
         if bed is None:
-            bed = Bed(ward_id=ward.id, label=label)
+            bed = Bed(ward_id=int(ward.id or 0), label=label)
             session.add(bed)
             added.append(label)
         else:
@@ -126,8 +126,8 @@ def add_beds(*, session: Session, role: str, username: str, code: str, labels: l
     session.flush()
     write_audit(session=session, username=username, action="bed-add", entity="ward", entity_id=ward.id,
                 after={"code": ward.code, "added": added, "back_in_use": restored})
-    return [existing.get(label) or session.scalars(select(Bed).where(Bed.ward_id == ward.id,
-                                                                     Bed.label == label)).one()
+    return [existing.get(label) or session.scalars(select(Bed).where(col(Bed.ward_id) == ward.id,
+                                                                     col(Bed.label) == label)).one()
             for label in labels]
 
 
@@ -138,7 +138,8 @@ def retire_bed(*, session: Session, role: str, username: str, code: str, label: 
     ward = _ward(session, code or "")
     if ward is None:
         raise RecordError([f"No ward with code '{code}'."])
-    bed = session.scalars(select(Bed).where(Bed.ward_id == ward.id, Bed.label == (label or "").strip())).first()
+    bed = session.scalars(select(Bed).where(col(Bed.ward_id) == ward.id,
+                                            col(Bed.label) == (label or "").strip())).first()
     if bed is None:
         raise RecordError([f"Ward {ward.code} has no bed '{label}'."])
     if bed.retired_at is not None:

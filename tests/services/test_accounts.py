@@ -109,7 +109,8 @@ def test_a_bed_with_a_patient_in_it_cannot_be_retired_and_a_retired_bed_is_kept_
     with session_scope(engine) as session:
         beds = ward_beds(session=session, ward_id=ward_id)
         assert beds[["Bed", "In use", "Patient in it"]].values.tolist() == [["1", True, True], ["2", False, False]]
-        assert ward_table(session=session).iloc[0][["Beds in use", "Retired beds", "Patients now"]].tolist() == [1, 1, 1]
+        counts = ward_table(session=session).iloc[0][["Beds in use", "Retired beds", "Patients now"]]
+        assert counts.tolist() == [1, 1, 1]
         wards.add_beds(session=session, **ADMIN, code="W1", labels=["2", "3"])   # 2 back in use, 3 new
     with session_scope(engine) as session:
         rows = session.scalars(select(Bed).where(Bed.ward_id == ward_id).order_by(Bed.label)).all()
@@ -167,7 +168,8 @@ def test_a_wrong_current_password_is_refused_and_counts_toward_the_lockout(engin
 
 @pytest.mark.parametrize("new, confirm, problems", [
     ("short", "short", ["Password has 5 characters; at least 8 are needed."]),
-    ("nurse.o", "nurse.o", ["Password has 7 characters; at least 8 are needed.", "Password must not be the user name."]),
+    ("nurse.o", "nurse.o", ["Password has 7 characters; at least 8 are needed.",
+                            "Password must not be the user name."]),
     ("password", "password", ["Password is a commonly used password; choose another."]),
     ("new-pass-2026", "new-pass-2062", ["The new password and its confirmation differ; type the same password twice."]),
     (PASSWORD, PASSWORD, ["The new password is the current one; choose a different password."]),
@@ -224,8 +226,8 @@ def admitted_patient_with_rows(engine) -> int:
                                        start_at=NOW - timedelta(days=1), created_by="dr.b", planned_doses=14,
                                        dose_per_kg=600_000, dose_interval_hours=8, baseline_weight_kg=70)
         repository.add_observation_set(session=session, patient_id=patient.id, course_id=course.id,
-                                       values=[ObservationInput("heart_rate", 88)], observed_at=NOW - timedelta(hours=2),
-                                       recorded_by="n.a", late_reason=TYPED)
+                                       values=[ObservationInput("heart_rate", 88)], recorded_by="n.a",
+                                       observed_at=NOW - timedelta(hours=2), late_reason=TYPED)
         repository.record_dose(session=session, course_id=course.id, dose_number=1, status="held",
                                scheduled_at=NOW - timedelta(hours=1), recorded_by="n.a", reason=TYPED,
                                reason_note=TYPED)
