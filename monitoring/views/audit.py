@@ -90,9 +90,10 @@ def _pseudonymised(value, names: dict[int, str], key: str = ""):
     if isinstance(value, dict):
         return {k: _pseudonymised(v, names, str(k)) for k, v in value.items()}
     if isinstance(value, list):
-        return [_pseudonymised(v, names, key) for v in value]
-    is_id = isinstance(value, int) and not isinstance(value, bool)
-    if key in PATIENT_KEYS and is_id and (key != "patients" or value in names):
+        return [_pseudonymised(v, names, key + "[]") for v in value]
+    # 'patients' is a list of ids or, alone, a count (a print, a bulk write): a count stays a number.
+    id_keys = PATIENT_KEYS - {"patients"} | {"patients[]", "patient_ids[]"}
+    if key in id_keys and isinstance(value, int) and not isinstance(value, bool):
         return names.get(value, UNKNOWN_PATIENT)
     return value
 

@@ -255,6 +255,22 @@ def test_the_admins_audit_view_shows_a_pseudonym_never_the_patients_identity_or_
     assert [(r.username, r.entity_id, r.after) for r in resolved] == [("dr.b", str(patient_id), {"pseudonym": name})]
 
 
+def test_a_count_of_patients_stays_a_number_and_a_list_of_patients_becomes_pseudonyms(engine):
+    """'patients' is a count in a print or a bulk write and a list of ids in an evaluation or a lab import:
+    a count equal to some patient's number must not turn into that patient's pseudonym."""
+    patient_id = admitted_patient_with_rows(engine)
+    with session_scope(engine) as session:
+        repository.write_audit(session=session, username="n.a", action="print", entity="ward-print",
+                               after={"wards": ["W1"], "patients": patient_id, "pages": 2})
+        repository.write_audit(session=session, username="engine", action="evaluate", entity="alert",
+                               after={"new": 1, "patients": [patient_id]})
+    with session_scope(engine) as session:
+        rows = search_audit(session=session).set_index("action")
+        name = search_audit(session=session, entity="patient").iloc[0]["entity_id"]
+    assert f'"patients": {patient_id},' in rows.loc["print", "after"] and rows.loc["print", "patient"] == ""
+    assert f'"patients": ["{name}"]' in rows.loc["evaluate", "after"] and rows.loc["evaluate", "patient"] == name
+
+
 def test_only_an_oncologist_resolves_a_pseudonym_and_a_wrong_one_is_named(engine):
     admitted_patient_with_rows(engine)
     with session_scope(engine) as session:
