@@ -75,17 +75,18 @@ if user is None:
     cookie.clear()
     # Each page's address shows the sign-in form; a page has the same identity (its url path) signed in
     # or not, so after signing in the rerun opens the page that was asked for.
-    addresses = list(dict.fromkeys(url for *_, url, _ in PAGES))
+    addresses = list(dict.fromkeys(entry.url for entry in PAGES))
     gate = [st.Page(sign_in.show, title="Sign in", url_path=HOME, default=True, visibility="hidden"),
             *(st.Page(sign_in.show, title="Sign in", url_path=url) for url in addresses)]
     st.navigation(gate, position="hidden").run()
     st.stop()
 
-pages = [st.Page(path, title=title, icon=icon, url_path=url) for path, title, icon, url, permission in PAGES
-         if may(user["role"], permission)]
+pages = [st.Page(entry.path, title=entry.title, icon=entry.icon, url_path=entry.url,
+                 visibility="visible" if entry.in_menu else "hidden")
+         for entry in PAGES if may(user["role"], entry.permission)]
 # One header row (issue 18 item 5: the ward's rows must fit a 768-px screen): the open alerts of the
-# user's wards (drawn below, once the page is known), who is signed in, and Sign out.
-alerts_area, who, leave = st.columns([9.6, 2.3, 1.1], vertical_alignment="center")
+# user's wards (drawn below, once the page is known), who is signed in, their own password, and Sign out.
+alerts_area, who, own, leave = st.columns([8.8, 2.3, 1.4, 1.1], vertical_alignment="center")
 who.markdown(f"<div style='font-size:0.85rem;text-align:right'>Signed in as <b>{escape(user['display_name'])}</b> "
              f"({escape(user['role'])})</div>", unsafe_allow_html=True)
 leave.button("Sign out", on_click=sign_out, key="sign_out", width="stretch",
@@ -96,9 +97,13 @@ with who:   # zero-height helpers in the header row, not as gaps above the page
     watch_idle()
 # The root address opens the role's first page under its own address: Streamlit serves its default page
 # only at "/", so a default Ward overview made "/ward" (a bookmark, the sign-in's address) "Page not found".
-home = st.Page(lambda: st.switch_page(pages[0], query_params=st.query_params.to_dict()), title=pages[0].title,
+first = next(p for p in pages if p.visibility != "hidden")   # the role's first page in the menu
+home = st.Page(lambda: st.switch_page(first, query_params=st.query_params.to_dict()), title=first.title,
                url_path=HOME, default=True, visibility="hidden")   # the address's patient is kept
 page = st.navigation([home, *pages], position="top")  # the full width for tables on a 1366-px ward workstation
+own_page = next((p for p in pages if p.url_path == "password"), None)
+if own_page is not None:   # linked once the navigation holds it (a link before would name the sign-in's page)
+    own.page_link(own_page, label="Password", icon=":material/key:", help="My password: change your own password")
 if FAILED_BEFORE_KEY in st.session_state and page is not home:   # shown on the page opened, once
     st.warning(st.session_state.pop(FAILED_BEFORE_KEY), icon=":material/lock:")
 inbox = next((p for p in pages if p.url_path == "alerts"), None)

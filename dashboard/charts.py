@@ -40,7 +40,7 @@ def recent_trend(trend: pd.DataFrame, *, tz: tzinfo, title: str = "Last 24 h") -
 
 
 # --- the patient chart ------------------------------------------------------------------------------
-# Builders below take a monitoring.views.patient_chart.ChartData (times UTC) and draw in the ward's zone.
+# Builders below take a monitoring.views.patient_chart.ChartData (times UTC) and draw in the installation's time zone.
 # Every time chart opens with a strip of IL-2 doses and alerts (markers with their hover) and has a
 # dotted vertical line per dose through its panels, so a post-dose fever lines up with its dose.
 # Figures are assembled as plain dicts and handed to plotly unvalidated: for a 28-day course with

@@ -11,6 +11,7 @@ class PageEntry(NamedTuple):
     icon: str
     url: str           # the address; two pages may share one when no role sees both
     permission: str    # monitoring.permissions permission; each page checks it again on the server
+    in_menu: bool = True   # False: reached from the header row (My password), not listed in the menu
 
 
 PAGES = [PageEntry(*row) for row in [
@@ -30,5 +31,7 @@ PAGES = [PageEntry(*row) for row in [
     ("app_pages/reports.py", "Reports", ":material/summarize:", "reports", "view_reports"),
     ("app_pages/thresholds.py", "Thresholds", ":material/tune:", "thresholds", "view_thresholds"),
     ("app_pages/users.py", "Users", ":material/group:", "users", "manage_users"),
+    ("app_pages/wards.py", "Wards", ":material/domain:", "wards", "manage_wards"),
     ("app_pages/audit.py", "Audit log", ":material/history:", "audit", "view_audit_log"),
-]]
+]] + [PageEntry("app_pages/password.py", "My password", ":material/key:", "password", "change_own_password",
+                in_menu=False)]

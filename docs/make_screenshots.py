@@ -32,6 +32,8 @@ SHOTS = [
     ("oncologist-patient-chart", "oncologist", "Patient chart", "This cycle", "Vital signs"),
     ("quality-reports", "quality", None, None, None),
     ("admin-users", "admin", "Users", None, None),
+    ("admin-wards", "admin", "Wards", None, None),
+    ("any-my-password", "nurse", None, "own password", None),
 ]
 
 
@@ -57,6 +59,9 @@ def main(url: str) -> None:
                 texts = [choices.nth(i).inner_text() for i in range(choices.count())]
                 running = next(i for i, text in enumerate(texts) if not re.search(r"\b(\d+) of \1 doses", text))
                 choices.nth(running).click()
+                wait_for_app_run(page, timeout=60_000)
+            elif option == "own password":   # the header row's link, not a menu entry
+                page.get_by_role("link", name="Password", exact=True).click()
                 wait_for_app_run(page, timeout=60_000)
             elif option:
                 page.get_by_text(option, exact=True).first.click()

@@ -31,7 +31,14 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "export_identifiable": frozenset({"oncologist"}),
     "view_thresholds": frozenset({"admin", "oncologist"}),
     "manage_users": frozenset({"admin"}),
+    # Wards and their beds (issue 19 item 4): apart from accounts, so a hospital could give it to a ward manager.
+    "manage_wards": frozenset({"admin"}),
     "view_audit_log": frozenset({"admin"}),
+    # Who an audit log's pseudonym is (issue 19 item 4): the administrator reads the trail by pseudonym;
+    # only a clinician who may see every ward's patients may name the patient behind one (audited).
+    "resolve_pseudonyms": frozenset({"oncologist"}),
+    # Every signed-in user changes her own password (current password required).
+    "change_own_password": frozenset({"nurse", "oncologist", "quality", "admin"}),
 }
 
 

@@ -32,7 +32,8 @@ def course_day(start: datetime | None, now: datetime) -> int | None:
 
 
 def local_text(moment: datetime | None, tz: tzinfo, fmt: str = "%d %b %H:%M") -> str:
-    """A UTC time shown in the ward's time zone, with the zone's abbreviation."""
+    """A UTC time shown in the installation's time zone (IL2_TIMEZONE, one for every ward), with the
+    zone's abbreviation."""
     if moment is None or pd.isna(moment):
         return "–"
     local = pd.Timestamp(moment).tz_convert(tz)

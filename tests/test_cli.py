@@ -48,9 +48,11 @@ def _real_account(url):
     from monitoring.services import auth
     from monitoring.store.db import make_engine, session_scope
     engine = make_engine(url)
+    from monitoring.store.repository import get_or_create_ward
     with session_scope(engine) as session:
+        get_or_create_ward(session=session, code="W7", name="Ward 7")   # a nurse has a ward (issue 19 item 4)
         auth.add_user(session=session, username="sister.jones", display_name="Sister Jones", role="nurse",
-                      password="ward-7-night-shift", created_by="admin")
+                      password="ward-7-night-shift", created_by="admin", ward_codes=["W7"])
     engine.dispose()
 
 
@@ -164,6 +166,7 @@ def test_dose_goes_through_the_same_gate_as_the_doses_page(tmp_path):
     """Issue 15: the CLI records a dose only as the page does: 'given' over a check that is not GIVE
     (here INCOMPLETE: no pre-dose observations) needs an authoriser and a reason."""
     from monitoring.services import auth
+    from monitoring.store import repository
     from monitoring.store.db import make_engine, session_scope, upgrade
     from tests.factories import make_patient_with_course
 
@@ -172,7 +175,10 @@ def test_dose_goes_through_the_same_gate_as_the_doses_page(tmp_path):
     engine = make_engine(url)
     make_patient_with_course(engine, mrn="SYN-CLI-1", start=datetime.now(timezone.utc) - timedelta(hours=1))
     with session_scope(engine) as session:
-        for name, role, wards in (("nurse.a", "nurse", ["T"]), ("dr.b", "oncologist", []), ("nurse.c", "nurse", [])):
+        # nurse.c works on another ward (a nurse needs a ward, issue 19): the patient is not on hers.
+        repository.get_or_create_ward(session=session, code="OTHER", name="Other ward")
+        for name, role, wards in (("nurse.a", "nurse", ["T"]), ("dr.b", "oncologist", []),
+                                  ("nurse.c", "nurse", ["OTHER"])):
             auth.add_user(session=session, username=name, display_name=name, role=role, password="Long-pass-2026",
                           created_by="test", ward_codes=wards)
     engine.dispose()
@@ -230,7 +236,8 @@ def test_a_real_patient_is_refused_while_the_demo_accounts_are_active(engine):
     from monitoring.store import repository
     from monitoring.store.db import session_scope
     with session_scope(engine) as session:
-        auth.ensure_demo_accounts(session=session, ward_codes=[])
+        repository.get_or_create_ward(session=session, code="DEMO", name="Demo ward")   # the demo nurse's
+        auth.ensure_demo_accounts(session=session, ward_codes=["DEMO"])
     with pytest.raises(RecordError, match="holds the demo's accounts"), session_scope(engine) as session:
         repository.add_patient(session=session, mrn="REAL-1", given_name="Ada", family_name="Real", recorded_by="x")
     with session_scope(engine) as session:   # a synthetic one is the demo's own business

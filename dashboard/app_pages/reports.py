@@ -9,6 +9,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
+from dashboard.pseudonym_lookup import show_pseudonym_lookup
 from dashboard.resources import get_engine
 from dashboard.session import require
 from dashboard.theme import GRADE_COLOURS
@@ -31,6 +32,7 @@ st.title("Reports")
 st.caption("Toxicity and monitoring performance across courses. De-identified by default: pseudonyms instead of "
            "patients, days from the course start instead of dates; names, record numbers and birth dates are not "
            "read. Expected IL-2 effects are counted apart from sepsis alerts.")
+show_pseudonym_lookup(user)   # the oncologist only
 
 engine = get_engine()
 with session_scope(engine) as session:

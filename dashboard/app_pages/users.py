@@ -27,8 +27,9 @@ with read_scope(get_engine()) as session:
 st.dataframe(table, hide_index=True, width="stretch")
 
 
-def run(action, success: str) -> None:
-    """Apply a change; on success reload the page so the table and the lists show it."""
+def run(action, success: str, clear_add: bool = False) -> None:
+    """Apply a change; on success reload the page so the table and the lists show it (and, after an
+    add, empty the add form: a refused add keeps what was typed, issue 19 item 4)."""
     try:
         with session_scope(get_engine()) as session:
             action(session)
@@ -37,26 +38,50 @@ def run(action, success: str) -> None:
             st.error(message)
         return
     st.session_state["users_notice"] = success
+    st.session_state["users_clear_add"] = clear_add
     st.rerun()
 
 
+ADD_KEYS = ("new_username", "new_display_name", "new_role", "new_email", "new_wards", "new_password")
+if st.session_state.pop("users_clear_add", False):   # emptied only after a successful add, before drawing it
+    for key in ADD_KEYS:
+        st.session_state.pop(key, None)
+
+
+ward_help = "A nurse needs at least one ward: she sees only the patients of her wards."
 add, change = st.columns(2)
-with add.form("add_user", clear_on_submit=True):
+with add.form("add_user"):
     st.subheader("Add a user")
     username = st.text_input("User name", key="new_username")
     display_name = st.text_input("Full name", key="new_display_name")
     role = st.selectbox("Role", ROLES, key="new_role")
     email = st.text_input("E-mail for single sign-on (optional)", key="new_email")
-    wards = st.multiselect("Wards", list(ward_names.values()), key="new_wards")
+    wards = st.multiselect("Wards", list(ward_names.values()), key="new_wards", help=ward_help)
     password = st.text_input("Initial password", type="password", key="new_password",
                              help=f"At least {auth.MIN_PASSWORD_LENGTH} characters; not the user name.")
     if st.form_submit_button("Add user"):
         run(lambda s: auth.add_user(session=s, username=username, display_name=display_name, role=role,
                                     password=password or None, email=email or None, ward_codes=wards,
-                                    created_by=admin["username"]), f"Added {username}.")
-with change.form("change_user"):
+                                    created_by=admin["username"]), f"Added {username.strip().lower()}.", clear_add=True)
+with change:
     st.subheader("Change a user")
     target = st.selectbox("User", [u.username for u in users], key="change_username")
+    chosen = next((u for u in users if u.username == target), None)
+    if chosen is not None:
+        with read_scope(get_engine()) as session:
+            current_wards = [ward_names[i] for i in auth.user_ward_ids(session=session, user=chosen)]
+        # Keyed by the user chosen, so the fields show that user's role and wards when another is chosen.
+        with st.form("change_account"):
+            role_col, wards_col = st.columns([1, 2])
+            new_role = role_col.selectbox("Role", ROLES, index=list(ROLES).index(chosen.role),
+                                          key=f"change_role_{target}")
+            new_wards = wards_col.multiselect("Wards", list(ward_names.values()), default=current_wards,
+                                              key=f"change_wards_{target}", help=ward_help)
+            if st.form_submit_button("Save role and wards"):
+                run(lambda s: auth.change_account(session=s, username=target, role=new_role, ward_codes=new_wards,
+                                                  changed_by=admin["username"]),
+                    f"{target}: role {new_role}, wards {', '.join(sorted(new_wards)) or 'none'}.")
+with change.form("change_user"):
     new_password = st.text_input("New password (for reset)", type="password", key="reset_password")
     disable, enable, unlock, reset = st.columns(4)
     if disable.form_submit_button("Disable"):   # refused for one's own account by auth.set_active

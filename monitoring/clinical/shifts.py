@@ -1,11 +1,11 @@
 """Nursing shifts for the handover (issue 18 item 6), set in thresholds.toml [handover].
 
-A handover is written per ward and shift. The shifts are a local choice: by default two 12-h shifts,
-day 07:00-19:00 and night 19:00-07:00 (the long-day pattern common on UK inpatient wards; a ward of
-three 8-h shifts writes ["07:00", "15:00", "23:00"]). The times are wall-clock times of the ward's time
-zone (IL2_TIMEZONE, monitoring.config), so a shift in which the clocks change is an hour shorter or
-longer (the night of the change back to GMT lasts 13 h). A shift holds its start and not its end.
-The fluid balance chart's 8-h periods (monitoring.clinical.fluids) are a choice of their own.
+A handover is written per ward and shift. The shifts are a local choice: by default two 12-h shifts, day
+07:00-19:00 and night 19:00-07:00 (the long-day pattern common on UK inpatient wards; a ward of three 8-h
+shifts writes ["07:00", "15:00", "23:00"]). The times are wall-clock times of the installation's time
+zone (IL2_TIMEZONE, monitoring.config: one for every ward), so a shift in which the clocks change is an
+hour shorter or longer (the night of the change back to GMT lasts 13 h). A shift holds its start and not
+its end. The fluid balance chart's 8-h periods (monitoring.clinical.fluids) are a choice of their own.
 """
 from __future__ import annotations
 
@@ -25,12 +25,12 @@ Clock = Annotated[str, Field(pattern=r"^[0-2]\d:[0-5]\d$")]
 
 @section("handover")
 class HandoverShifts(SectionModel):
-    """[handover]: the ward's shifts (when each starts, in the ward's time zone, and its name) and how far
-    back the handover looks for a CTCAE grade to compare the shift's grades with (local choices)."""
+    """[handover]: the ward's shifts (when each starts, in the installation's time zone IL2_TIMEZONE, and its
+    name) and how far back the handover looks for a CTCAE grade to compare the shift's grades with (local choices)."""
 
     shift_starts: list[Clock] = Field(min_length=1, max_length=6, description=(
-        "When each shift starts, as HH:MM of the ward's time zone, earliest first; each shift ends when the "
-        "next starts"))
+        "When each shift starts, as HH:MM of the installation's time zone (IL2_TIMEZONE, the same for every ward), "
+        "earliest first; each shift ends when the next starts"))
     shift_names: list[Text] = Field(min_length=1, max_length=6, description=(
         "The name of each shift, in the order of shift_starts"))
     grade_lookback_hours: float = Field(ge=1, le=336, description=(

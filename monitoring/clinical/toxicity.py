@@ -9,7 +9,7 @@ Oliguria (<80 ml in 8 hr)", grade 4 "Adult: Anuria (<240 ml in 24 hr)": the urin
 8 or 24 h ending with a record, needing no weight) and "Weight gain" (grade 1 "5 - <10% from
 baseline", 2 "10 - <20%", 3 ">=20%"; only with a baseline weight). Values without a numeric CTCAE
 definition (heart rate, blood pressure, SpO2) are not graded here and do not appear. A day is a
-calendar day of the ward's time zone: the grid is read by day, while due times are always elapsed
+calendar day of the installation's time zone (IL2_TIMEZONE): the grid is read by day, while due times are always elapsed
 time (monitoring.services.entry).
 """
 from __future__ import annotations

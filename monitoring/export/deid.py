@@ -24,49 +24,29 @@ pseudonym per export key, and every date becomes days (fractional) from the star
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 
 import numpy as np
 import pandas as pd
 
+# The scheme itself lives in the base layer, so that the administrator's audit view (a read model below
+# this layer) computes its pseudonyms the same way.
+from monitoring.pseudonyms import (  # noqa: F401 (this module's API)
+    GENERATE_KEY,
+    MIN_EXPORT_KEY_CHARS,
+    PSEUDONYM_HEX_DIGITS,
+    PSEUDONYM_PREFIX,
+    export_key_problems,
+    pseudonym,
+)
+
 FREE_TEXT_WITHHELD = "[free text withheld in a de-identified export]"
-PSEUDONYM_PREFIX = "P-"
-PSEUDONYM_HEX_DIGITS = 10
 DAY_DECIMALS = 2
-
-
-# 32 characters: 128 bits as hex (new_export_key), more as any other random text (NIST SP 800-107
-# asks an HMAC key to hold at least the security strength wanted; 128 bits here).
-MIN_EXPORT_KEY_CHARS = 32
-GENERATE_KEY = "il2-monitor export-key"
 
 
 def new_export_key() -> str:
     """A random key of 128 bits (32 hex digits): keep it to get the same pseudonyms next month."""
     return secrets.token_hex(16)
-
-
-def export_key_problems(export_key: str | None) -> list[str]:
-    """Why a key cannot make pseudonyms (empty when it can)."""
-    key = export_key or ""
-    if not key:
-        return [f"an export key is needed for pseudonyms (IL2_EXPORT_KEY or --key-stdin); make one with {GENERATE_KEY}"]
-    if len(key) < MIN_EXPORT_KEY_CHARS or len(set(key)) < 8:
-        return [f"the export key has {len(key)} characters ({len(set(key))} different); at least "
-                f"{MIN_EXPORT_KEY_CHARS} random characters (128 bits) are needed, so that nobody can find it by "
-                f"trying keys; make one with {GENERATE_KEY}"]
-    return []
-
-
-def pseudonym(pseudo_id: str, export_key: str) -> str:
-    """The patient's stable pseudonym under `export_key` (see module doc)."""
-    problems = export_key_problems(export_key)
-    if problems:
-        raise ValueError(problems[0])
-    digest = hmac.new(export_key.encode(), str(pseudo_id).encode(), hashlib.sha256).hexdigest()
-    return PSEUDONYM_PREFIX + digest[:PSEUDONYM_HEX_DIGITS]
 
 
 def pseudonyms(pseudo_ids: pd.Series, export_key: str) -> pd.Series:

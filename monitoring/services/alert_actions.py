@@ -198,7 +198,7 @@ def inbox(*, session: Session, patient_ids: Sequence[int], now: datetime, includ
     Each row carries the patient (bed, name marked '(synthetic)', record number), the evidence,
     standard and IL-2 context, and the last action (what, who, when, note); worse_since_action says
     the alert is worse now than when that action was taken. With `tz`, the evidence is rendered from
-    its structured items with times in the ward's zone. check_now: each IL-2 hold alert's pre-dose check
+    its structured items with times in the installation's time zone. check_now: each IL-2 hold alert's pre-dose check
     now (with_checks_now); checks=False leaves it None for the caller to fill for the rows it shows
     (a check takes about 90 ms per patient: a page that draws 20 cards need not check 40 patients).
     """

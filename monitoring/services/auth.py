@@ -108,6 +108,7 @@ def add_user(*, session: Session, username: str, display_name: str, role: str, p
         errors += password_problems(password, username)
     if get_user(session=session, username=username) is not None:
         errors.append(f"User name '{username}' is taken.")
+    errors += _ward_problems(role, ward_codes or [])
     address = email.strip().lower() if email else None
     holder = session.scalars(select(User.username).where(User.email == address)).first() if address else None
     if holder is not None:   # unique in the table too: refused by name, not as a database error
@@ -123,6 +124,16 @@ def add_user(*, session: Session, username: str, display_name: str, role: str, p
     write_audit(session=session, username=created_by, action="user-create", entity="user", entity_id=user.username,
                 after={**_public(user), "wards": codes})
     return user
+
+
+NURSE_NEEDS_A_WARD = ("A nurse needs at least one ward: a nurse sees only the patients of her wards, so a nurse "
+                      "without a ward would see nothing. Choose a ward.")
+
+
+def _ward_problems(role: str | None, ward_codes: list[str]) -> list[str]:
+    """The rule on an account's wards: a nurse has at least one (views.lists.visible_wards shows her
+    nothing else). Other roles may have none (the oncologist sees every ward; quality and admin none)."""
+    return [NURSE_NEEDS_A_WARD] if role == "nurse" and not ward_codes else []
 
 
 def set_wards(*, session: Session, user: User, ward_codes: list[str]) -> list[str]:
@@ -160,7 +171,8 @@ def set_active(*, session: Session, username: str, active: bool, changed_by: str
 def change_account(*, session: Session, username: str, changed_by: str, role: str | None = None,
                    ward_codes: list[str] | None = None, display_name: str | None = None) -> User:
     """Change an account's role, wards or name: one audit row with the old and the new values. Nobody
-    changes their own role (an administrator could not then be stopped by another)."""
+    changes their own role (an administrator could not then be stopped by another); a nurse keeps at
+    least one ward (NURSE_NEEDS_A_WARD)."""
     user = get_user(session=session, username=username)
     errors = []
     if user is None:
@@ -169,6 +181,9 @@ def change_account(*, session: Session, username: str, changed_by: str, role: st
         errors.append(f"Role '{role}' is not known; accepted: {', '.join(ROLES)}.")
     if user is not None and role is not None and role != user.role and user.username == changed_by.strip().lower():
         errors.append("You cannot change your own role; ask another administrator.")
+    if user is not None and (role is None or role in ROLES):
+        errors += _ward_problems(role or user.role,
+                                 ward_codes if ward_codes is not None else _ward_codes(session=session, user=user))
     if errors:
         raise RecordError(errors)
     before = {**_public(user), "wards": _ward_codes(session=session, user=user)}

@@ -107,3 +107,19 @@ def end(*, session: Session, token: str | None, reason: str, now: datetime | Non
         session.flush()
         write_audit(session=session, username=row.username, action="session-end", entity="user",
                     entity_id=row.username, after={"reason": reason})
+
+
+def end_others(*, session: Session, username: str, keep_token: str | None, reason: str,
+               now: datetime | None = None) -> int:
+    """End every open sign-in of `username` but the one holding `keep_token` (after a password change:
+    whoever knew the old password is signed out everywhere else). Returns how many were ended."""
+    keep = _hash(keep_token) if keep_token else None
+    rows = session.scalars(select(SignInSession).where(col(SignInSession.username) == username,
+                                                       col(SignInSession.ended_at).is_(None))).all()
+    ended = 0
+    for row in rows:
+        if row.token_hash != keep:
+            row.ended_at, row.end_reason = now or datetime.now(timezone.utc), reason
+            ended += 1
+    session.flush()
+    return ended

@@ -4,7 +4,8 @@ The schema's owner runs the migrations (`il2-monitor db upgrade` with the owner'
 app connects as another role with only what it needs: SELECT and INSERT on the append-only tables
 (models.APPEND_ONLY_TABLES), so even a bug or an injected statement in the app cannot UPDATE, DELETE
 or TRUNCATE the record, drop a trigger or alter a table (only an owner may); SELECT, INSERT, UPDATE,
-DELETE on the working tables (alerts, accounts, sign-ins, drafts ...). Run again after each upgrade
+DELETE on the working tables (alerts, accounts, sign-ins, drafts ...); SELECT only on the schema's
+version and the server's keys (models.READ_ONLY_TABLES). Run again after each upgrade
 that adds a table.
 """
 from __future__ import annotations
@@ -13,7 +14,7 @@ import re
 
 from sqlalchemy import Engine, inspect, text
 
-from monitoring.store.models import APPEND_ONLY_TABLES
+from monitoring.store.models import APPEND_ONLY_TABLES, READ_ONLY_TABLES
 
 ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
@@ -43,7 +44,7 @@ def grant_app_role(engine: Engine, role: str, password: str | None = None) -> di
         conn.execute(text(f'GRANT USAGE ON SCHEMA public TO "{role}"'))
         granted: dict[str, list[str]] = {"SELECT, INSERT": [], "SELECT, INSERT, UPDATE, DELETE": [], "SELECT": []}
         for table in tables:
-            if table == "alembic_version":
+            if table == "alembic_version" or table in READ_ONLY_TABLES:
                 privileges = "SELECT"
             elif table in APPEND_ONLY_TABLES:
                 privileges = "SELECT, INSERT"

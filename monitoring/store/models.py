@@ -34,10 +34,15 @@ class Ward(SQLModel, table=True):
 
 
 class Bed(SQLModel, table=True):
+    """A bed of a ward. Retired (out of use) is a mark, never a deletion: patients refer to their bed and the
+    trail names it (migration 0018); adding the label again brings it back."""
+
     __table_args__ = (UniqueConstraint("ward_id", "label"),)
     id: int | None = Field(default=None, primary_key=True)
     ward_id: int = Field(foreign_key="ward.id", index=True)
     label: str = Field(max_length=32)
+    retired_at: datetime | None = None
+    retired_by: str | None = Field(default=None, max_length=64)
 
 
 class Patient(SQLModel, table=True):
@@ -421,6 +426,16 @@ class AuditEvent(SQLModel, table=True):
     before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
 
+
+class ServerSecret(SQLModel, table=True):
+    """A key the server keeps for itself, one per purpose, made by a migration (0018: 'audit-pseudonym', the
+    key of the audit view's patient pseudonyms). The app's PostgreSQL role may only read it."""
+
+    name: str = Field(primary_key=True, max_length=40)
+    value: str = Field(max_length=128)
+
+
+READ_ONLY_TABLES = ("serversecret",)
 
 APPEND_ONLY_TABLES = ("observation", "doseevent", "dosedecision", "eligibilityanswer", "eligibilitysignoff",
                       "alertaction", "auditevent", "notificationattempt", "handover", "handovernote",

@@ -46,6 +46,7 @@ from monitoring.store.models import (
     Observation,
     Patient,
     PatientIdentity,
+    ServerSecret,
     TreatmentCourse,
     User,
     Ward,
@@ -152,6 +153,18 @@ def get_or_create_bed(*, session: Session, ward_id: int, label: str, username: s
         write_audit(session=session, username=username, action="create", entity="bed",
                     entity_id=bed.id, after=_jsonable(bed))
     return bed
+
+
+AUDIT_PSEUDONYM_KEY = "audit-pseudonym"
+
+
+def server_secret(*, session: Session, name: str) -> str:
+    """One of the server's own keys (made by a migration; models.ServerSecret)."""
+    value = session.scalar(select(ServerSecret.value).where(ServerSecret.name == name))
+    if value is None:
+        raise RecordError([f"The server's key '{name}' is missing from the database; run `il2-monitor db upgrade` "
+                           "(migration 0018 makes it)."])
+    return value
 
 
 DEMO_CREATOR = "demo-generator"

@@ -161,12 +161,12 @@ class WardHandover:
 
 
 def _clock(moment, tz: tzinfo) -> str:
-    """'14:05' in the ward's time zone."""
+    """'14:05' in the installation's time zone (IL2_TIMEZONE)."""
     return f"{pd.Timestamp(moment).tz_convert(tz):%H:%M}"
 
 
 def shift_times(shift: Shift, tz: tzinfo) -> Callable[[datetime], str]:
-    """How the handover writes a time (the ward's zone, named once on the page): '14:05' inside the
+    """How the handover writes a time (the installation's time zone, named once on the page): '14:05' inside the
     shift, '03 Dec 09:57' outside it."""
     def when(moment) -> str:
         if moment is None or pd.isna(moment):

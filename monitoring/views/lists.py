@@ -112,3 +112,45 @@ def visible_wards(*, session: Session, role: str, ward_ids: Sequence[int]) -> li
     permission (the oncologist: monitoring.permissions)."""
     wards = list_wards(session=session)
     return wards if may(role, "view_all_wards") else [w for w in wards if w.id in set(ward_ids)]
+
+
+# --- wards and beds, for the Wards page (issue 19 item 4) -------------------------------------------
+
+WARD_TABLE_COLUMNS = ["Code", "Name", "Beds in use", "Retired beds", "Patients now"]
+
+
+def occupied_bed_ids(*, session: Session, ward_id: int | None = None) -> set[int]:
+    """Beds a patient is placed in now. (The seam for admission's discharge, issue 19 item 3: a discharged
+    patient who keeps bed_id would count here until discharge clears or marks it.)"""
+    query = select(Patient.bed_id).where(Patient.bed_id.is_not(None))
+    if ward_id is not None:   # by the bed's ward, whatever the patient row says
+        query = query.join(Bed, Bed.id == Patient.bed_id).where(Bed.ward_id == ward_id)
+    return set(session.scalars(query).all())
+
+
+def ward_beds(*, session: Session, ward_id: int) -> pd.DataFrame:
+    """A ward's beds: label, in use or retired (since when), and whether a patient is in it."""
+    occupied = occupied_bed_ids(session=session, ward_id=ward_id)
+    beds = session.scalars(select(Bed).where(Bed.ward_id == ward_id).order_by(Bed.label)).all()
+    return pd.DataFrame([{"Bed": b.label, "In use": b.retired_at is None, "Patient in it": b.id in occupied,
+                          "Retired at": b.retired_at} for b in beds],
+                        columns=["Bed", "In use", "Patient in it", "Retired at"])
+
+
+def active_beds(*, session: Session, ward_id: int) -> list[Bed]:
+    """The beds a patient may be placed in: the ward's beds not retired."""
+    return list(session.scalars(select(Bed).where(Bed.ward_id == ward_id, Bed.retired_at.is_(None))
+                                .order_by(Bed.label)).all())
+
+
+def ward_table(*, session: Session) -> pd.DataFrame:
+    """Every ward with its beds (in use, retired) and the patients placed on it now."""
+    beds = dict(session.execute(select(Bed.ward_id, func.count()).where(Bed.retired_at.is_(None))
+                                .group_by(Bed.ward_id)).all())
+    retired = dict(session.execute(select(Bed.ward_id, func.count()).where(Bed.retired_at.is_not(None))
+                                   .group_by(Bed.ward_id)).all())
+    patients = dict(session.execute(select(Patient.ward_id, func.count()).where(Patient.ward_id.is_not(None))
+                                    .group_by(Patient.ward_id)).all())
+    rows = [[w.code, w.name, beds.get(w.id, 0), retired.get(w.id, 0), patients.get(w.id, 0)]
+            for w in list_wards(session=session)]
+    return pd.DataFrame(rows, columns=WARD_TABLE_COLUMNS)

@@ -1,5 +1,5 @@
 """Issue 18 item 6: the ward's shifts for the handover (thresholds.toml [handover]): which shift holds
-a moment, in the ward's time zone, across a change of the clocks, and which shift is being handed over."""
+a moment, in the installation's time zone, across a change of the clocks, and which shift is being handed over."""
 from __future__ import annotations
 
 from datetime import datetime, timezone

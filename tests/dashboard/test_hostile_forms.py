@@ -58,6 +58,7 @@ def test_the_users_form_refuses_a_hostile_field_by_name_and_adds_nobody(ward_url
               "new_password": "night-shift-7", field: text}
     for key, value in values.items():
         at.text_input(key=key).input(value)
+    at.multiselect(key="new_wards").select(at.multiselect(key="new_wards").options[0])   # a nurse needs one
     at.button(key="FormSubmitter:add_user-Add user").click().run()
     assert not at.exception
     assert any(refusal in e.value for e in at.error), [e.value for e in at.error]

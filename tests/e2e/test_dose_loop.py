@@ -264,7 +264,7 @@ def test_a_set_is_stamped_with_the_time_of_saving(loop_db, fresh):
     engine.dispose()
     stamped = stamped if stamped.tzinfo else stamped.replace(tzinfo=timezone.utc)
     assert clicked - timedelta(seconds=1) <= stamped <= clicked + timedelta(seconds=30)
-    local = stamped.astimezone(load_settings().timezone)       # the server's ward time zone
+    local = stamped.astimezone(load_settings().timezone)       # the installation's time zone
     expect(page.get_by_text(f"Observed {local:%d %b %H:%M} {local.tzname()}")).to_be_visible()
 
 

@@ -14,7 +14,7 @@ PAGES = {
     "oncologist": ["Ward overview", "IL-2 doses", "Shift handover", "Alert inbox", "Patient chart", "Patient summary",
                    "Patients", "Courses", "Reports", "Thresholds"],
     "quality": ["Reports"],
-    "admin": ["Thresholds", "Users", "Audit log"],
+    "admin": ["Thresholds", "Users", "Wards", "Audit log"],
 }
 ALL = {title for titles in PAGES.values() for title in titles}
 
@@ -83,6 +83,11 @@ def test_each_demo_account_sees_the_pages_its_role_may_use(page, role):
         expect(page.get_by_test_id("stException")).to_have_count(0)
     for title in ALL - set(PAGES[role]):
         expect(page.get_by_role("link", name=title, exact=True)).to_have_count(0)
+    # Every role's own password, from the header row (not the menu).
+    page.get_by_role("link", name="Password", exact=True).click()
+    wait_for_app_run(page)
+    expect(page.get_by_role("heading", name="My password", exact=True)).to_be_visible()
+    expect(page.get_by_test_id("stException")).to_have_count(0)
     page.get_by_role("button", name="Sign out").click()
     wait_for_app_run(page)
     expect(page.get_by_role("heading", name="IL-2 Toxicity Monitor")).to_be_visible()

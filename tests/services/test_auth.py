@@ -190,11 +190,12 @@ def test_the_audit_table_refuses_update_and_delete(engine, statement):
 # shares its title and address with the nurse's and is checked by tests/services/test_dose_decisions.py.
 PAGES = {p.path: p.title for p in PAGE_REGISTRY if p.path != "app_pages/dose_decisions.py"}
 CLINICAL = {"Ward overview", "Alert inbox", "Patient chart", "Patient summary", "Courses", "Shift handover"}
+OWN = {"My password"}   # every role's, reached from the header row rather than the menu
 ALLOWED = {
-    "nurse": CLINICAL | {"IL-2 doses", "Record observations", "Daily review", "Lab import", "Patients"},
-    "oncologist": CLINICAL | {"Reports", "Thresholds", "Patients"},
-    "quality": {"Reports"},
-    "admin": {"Thresholds", "Users", "Audit log"},
+    "nurse": CLINICAL | OWN | {"IL-2 doses", "Record observations", "Daily review", "Lab import", "Patients"},
+    "oncologist": CLINICAL | OWN | {"Reports", "Thresholds", "Patients"},
+    "quality": OWN | {"Reports"},
+    "admin": OWN | {"Thresholds", "Users", "Wards", "Audit log"},
 }
 
 
@@ -295,10 +296,10 @@ def test_each_role_holds_exactly_its_actions(role):
                   "write_handover", "acknowledge_handover", "admit_patients", "move_patients"},
         "oncologist": {"view_patients", "view_all_wards", "decide_doses", "act_on_alerts", "escalate_alerts",
                        "print_ward", "admit_patients", "move_patients", "manage_courses",
-                       "view_reports", "export_identifiable", "view_thresholds"},
+                       "view_reports", "export_identifiable", "view_thresholds", "resolve_pseudonyms"},
         "quality": {"view_reports"},
-        "admin": {"view_thresholds", "manage_users", "view_audit_log"},
-    }[role]
+        "admin": {"view_thresholds", "manage_users", "manage_wards", "view_audit_log"},
+    }[role] | {"change_own_password"}
     assert {p for p in auth.PERMISSIONS if auth.may(role, p)} == expected
     for permission in set(auth.PERMISSIONS) - expected:
         with pytest.raises(auth.PermissionDenied):
@@ -550,7 +551,7 @@ def test_activity_never_revives_a_sign_in_past_the_time_out_or_of_a_disabled_acc
     from monitoring.services import sessions
     start = datetime(2026, 12, 4, 8, 0, tzinfo=timezone.utc)
     with session_scope(engine) as session:
-        auth.add_user(session=session, username="nurse.t", display_name="T", role="nurse",
+        auth.add_user(session=session, username="nurse.t", display_name="T", role="oncologist",
                       password="Long-pass-2026", created_by="test")
         token = sessions.start(session=session, username="nurse.t", now=start)
         other = sessions.start(session=session, username="nurse.t", now=start)
@@ -663,11 +664,13 @@ def test_a_text_longer_than_its_column_is_refused_by_name_on_both_databases(engi
         get_or_create_ward(session=session, code="W1", name="Ward 1")
     if length <= limit:
         with session_scope(engine) as session:
-            auth.add_user(session=session, role="nurse", password=PASSWORD, created_by="admin", **fields)
+            auth.add_user(session=session, role="nurse", password=PASSWORD, created_by="admin", ward_codes=["W1"],
+                          **fields)
         return
     with pytest.raises(RecordError, match=rf"{field.replace('_', ' ')} has {length} characters; at most {limit}"):
         with session_scope(engine) as session:
-            auth.add_user(session=session, role="nurse", password=PASSWORD, created_by="admin", **fields)
+            auth.add_user(session=session, role="nurse", password=PASSWORD, created_by="admin", ward_codes=["W1"],
+                          **fields)
 
 
 def test_a_65_character_user_name_at_sign_in_is_refused_and_audited_not_crashed(engine):
@@ -727,7 +730,9 @@ def test_the_administrators_audit_view_and_export_show_no_patient_identity_or_ty
         assert secret not in shown, secret   # ... the administrator's view is not
     assert "[identity withheld]" in shown and "[free text withheld]" in shown
     correction = rows[rows["action"] == "identity-correct"].iloc[0]
-    assert correction["entity_id"] == str(patient.id) and correction["username"] == "nurse.a"
+    # The patient by the audit pseudonym, never the internal number a clinical page's address uses (issue 19).
+    assert correction["entity_id"].startswith("A-") and correction["username"] == "nurse.a"
+    assert correction["patient"] == correction["entity_id"]
 
 
 def test_a_second_account_for_one_sso_identity_is_refused_by_name_not_by_the_database(engine):

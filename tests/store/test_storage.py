@@ -422,9 +422,10 @@ def test_the_apps_postgresql_role_works_the_ward_but_cannot_rewrite_the_record(e
     patient_id, _ = make_patient_with_course(engine)
     with session_scope(engine) as session:
         auth.add_user(session=session, username="nurse.a", display_name="Nurse A", role="nurse",
-                      password="ward-7-night-shift", created_by="admin")
+                      password="ward-7-night-shift", created_by="admin", ward_codes=["T"])
     granted = grant_app_role(engine, role)
     assert "auditevent" in granted["SELECT, INSERT"] and "alert" in granted["SELECT, INSERT, UPDATE, DELETE"]
+    assert "serversecret" in granted["SELECT"]   # the audit pseudonyms' key (migration 0018): read, never changed
     app = make_engine(engine.url.set(username=role, password=None).render_as_string(hide_password=False))
     try:
         with session_scope(app) as session:       # the ward's work, as the app does it
@@ -433,7 +434,11 @@ def test_the_apps_postgresql_role_works_the_ward_but_cannot_rewrite_the_record(e
         save(app, patient_id, VITALS)
         with session_scope(app) as session:
             sync_alerts(session=session, username="nurse.a")
+        with session_scope(app) as session:       # the admin's audit view reads the key ...
+            from monitoring.views.audit import search_audit
+            assert search_audit(session=session, entity="patient")["patient"].str.startswith("A-").all()
         for statement in ("TRUNCATE auditevent", "UPDATE observation SET value_num = 1", "DELETE FROM auditevent",
+                          "UPDATE serversecret SET value = 'x'", "DELETE FROM serversecret",
                           "DROP TRIGGER auditevent_no_update ON auditevent",
                           "ALTER TABLE auditevent DISABLE TRIGGER ALL"):
             with pytest.raises(DBAPIError, match="permission denied|must be owner"):

@@ -147,7 +147,7 @@ def is_structured(items) -> bool:
 
 
 def local_words(items, text: str | None, tz) -> str:
-    """An alert's evidence for a page: rendered from its items with times in the ward's zone ('04 Dec
+    """An alert's evidence for a page: rendered from its items with times in the installation's time zone ('04 Dec
     14:05 GMT'); the stored text of a row evaluated before the evidence was structured."""
     if not is_structured(items):
         return text or ""
