@@ -138,6 +138,9 @@ def _ward_and_bed(session: Session, *, ward_id: int, bed_id: int | None, seen: s
     bed = session.scalars(select(Bed).where(col(Bed.id) == bed_id).with_for_update()).first()
     if bed is None or bed.ward_id != ward.id:
         return ward, None, [*errors, f"Bed {bed_id} is not a bed of {ward.name}; choose one of its beds or home."]
+    if bed.retired_at is not None:   # retired on the Wards page (services.wards): never offered, never taken
+        return ward, None, [*errors, f"{bed.label} on {ward.name} is retired (no longer in use); choose a bed in "
+                                     "use or home."]
     query = (select(PatientIdentity).join(Patient, col(Patient.id) == col(PatientIdentity.patient_id))
              .where(col(Patient.bed_id) == bed.id, col(Patient.ward_id).is_not(None)))
     if patient_id is not None:

@@ -36,8 +36,10 @@ class BedState:
 
 
 def ward_beds(*, session: Session, ward_id: int) -> list[BedState]:
-    """The ward's beds in label order, each with the patient in it (a patient on the ward's list)."""
-    beds = session.scalars(select(Bed).where(col(Bed.ward_id) == ward_id).order_by(col(Bed.label))).all()
+    """The ward's beds in use in label order, each with the patient in it (a patient on the ward's list).
+    A retired bed (services.wards) is left out: it cannot hold a patient (retiring an occupied bed is refused)."""
+    beds = session.scalars(select(Bed).where(col(Bed.ward_id) == ward_id, col(Bed.retired_at).is_(None))
+                           .order_by(col(Bed.label))).all()
     occupants = {bed: (pid, f"{family.upper()}, {given}") for bed, pid, family, given in session.execute(
         select(col(Patient.bed_id), col(Patient.id), col(PatientIdentity.family_name), col(PatientIdentity.given_name))
         .join(PatientIdentity, col(PatientIdentity.patient_id) == col(Patient.id))

@@ -389,3 +389,16 @@ def test_the_apps_postgresql_role_may_add_placements_but_not_rewrite_them(engine
         with engine.begin() as connection:
             connection.execute(text(f'DROP OWNED BY "{role}"'))
             connection.execute(text(f'DROP ROLE "{role}"'))
+
+
+def test_a_retired_bed_is_neither_offered_nor_taken(engine, wards):
+    """Issue 19: the Wards page retires a bed (services.wards); admission must not place anyone in it."""
+    from monitoring.services import wards as ward_service
+
+    with session_scope(engine) as session:
+        ward_service.retire_bed(session=session, role="admin", username="admin", code="A", label="A2", now=NOW)
+    with session_scope(engine) as session:
+        assert [b.label for b in ward_beds(session=session, ward_id=wards["A"])] == ["A1"]
+    with pytest.raises(RecordError) as refused:
+        admit(engine, wards, bed="A2")
+    assert refused.value.errors == ["A2 on Ward A is retired (no longer in use); choose a bed in use or home."]
