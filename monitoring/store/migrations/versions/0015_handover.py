@@ -16,6 +16,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
+from monitoring.store.migration_triggers import refuse_changes
+
 revision = "0015"
 down_revision = "0014"
 branch_labels = None
@@ -76,32 +78,14 @@ def upgrade() -> None:
         sa.UniqueConstraint("handover_id", "acknowledged_by", "version", name="uq_handoveracknowledgement_version"),
     )
     op.create_index(op.f("ix_handoveracknowledgement_handover_id"), "handoveracknowledgement", ["handover_id"])
-    dialect = op.get_bind().dialect.name
     for table, keys in UNIQUE_KEYS.items():
-        for operation in ("UPDATE", "DELETE"):
-            name = f"{table}_no_{operation.lower()}"
-            if dialect == "postgresql":
-                op.execute(f'CREATE TRIGGER {name} BEFORE {operation} ON "{table}" '
-                           f"FOR EACH ROW EXECUTE FUNCTION il2_refuse_change()")
-            else:
-                op.execute(f'CREATE TRIGGER {name} BEFORE {operation} ON "{table}" BEGIN '
-                           f"SELECT RAISE(ABORT, '{operation} on {table} refused: this record is "
-                           f"append-only; record a correction instead'); END")
-        if dialect == "postgresql":
-            op.execute(f'CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON "{table}" '
-                       f"FOR EACH STATEMENT EXECUTE FUNCTION il2_refuse_change()")
-            continue
-        collisions = [f'EXISTS (SELECT 1 FROM "{table}" WHERE id = NEW.id)']
+        collisions = []
         for columns, condition in keys:
             same = " AND ".join(f"{c} = NEW.{c}" for c in columns)
             known = " AND ".join(f"NEW.{c} IS NOT NULL" for c in columns)
             partial = " AND supersedes_id IS NULL" if condition else ""
             collisions.append(f'({condition or known} AND EXISTS (SELECT 1 FROM "{table}" WHERE {same}{partial}))')
-        op.execute(f'CREATE TRIGGER {table}_no_replace BEFORE INSERT ON "{table}" '
-                   f"WHEN {' OR '.join(collisions)} BEGIN "
-                   f"SELECT RAISE(ABORT, 'INSERT over an existing row of {table} refused: this record is "
-                   f"append-only (REPLACE would overwrite it); record a correction instead'); END")
-
+        refuse_changes(table, replace_collisions=collisions)
 
 def downgrade() -> None:
     op.drop_index(op.f("ix_handoveracknowledgement_handover_id"), table_name="handoveracknowledgement")

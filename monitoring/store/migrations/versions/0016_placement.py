@@ -13,6 +13,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
+from monitoring.store.migration_triggers import refuse_changes
+
 revision = "0016"
 down_revision = "0015"
 branch_labels = None
@@ -45,25 +47,7 @@ def upgrade() -> None:
                            name="ck_placement_event"),
     )
     op.create_index("ix_placement_patient_at", TABLE, ["patient_id", "at"])
-    dialect = op.get_bind().dialect.name
-    for operation in ("UPDATE", "DELETE"):
-        name = f"{TABLE}_no_{operation.lower()}"
-        if dialect == "postgresql":
-            op.execute(f'CREATE TRIGGER {name} BEFORE {operation} ON "{TABLE}" '
-                       f"FOR EACH ROW EXECUTE FUNCTION il2_refuse_change()")
-        else:
-            op.execute(f'CREATE TRIGGER {name} BEFORE {operation} ON "{TABLE}" BEGIN '
-                       f"SELECT RAISE(ABORT, '{operation} on {TABLE} refused: this record is "
-                       f"append-only; record a correction instead'); END")
-    if dialect == "postgresql":
-        op.execute(f'CREATE TRIGGER {TABLE}_no_truncate BEFORE TRUNCATE ON "{TABLE}" '
-                   f"FOR EACH STATEMENT EXECUTE FUNCTION il2_refuse_change()")
-    else:
-        op.execute(f'CREATE TRIGGER {TABLE}_no_replace BEFORE INSERT ON "{TABLE}" '
-                   f'WHEN EXISTS (SELECT 1 FROM "{TABLE}" WHERE id = NEW.id) BEGIN '
-                   f"SELECT RAISE(ABORT, 'INSERT over an existing row of {TABLE} refused: this record is "
-                   f"append-only (REPLACE would overwrite it); record a correction instead'); END")
-
+    refuse_changes(TABLE)
 
 def downgrade() -> None:
     op.drop_index("ix_placement_patient_at", table_name=TABLE)

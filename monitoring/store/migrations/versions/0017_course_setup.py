@@ -19,6 +19,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
+from monitoring.store.migration_triggers import refuse_changes
+
 revision = "0017"
 down_revision = "0016"
 branch_labels = None
@@ -66,23 +68,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index(op.f("ix_eligibilitysignoff_course_id"), "eligibilitysignoff", ["course_id"])
-    for operation in ("UPDATE", "DELETE"):
-        name = f"eligibilitysignoff_no_{operation.lower()}"
-        if dialect == "postgresql":
-            op.execute(f'CREATE TRIGGER {name} BEFORE {operation} ON "eligibilitysignoff" '
-                       f"FOR EACH ROW EXECUTE FUNCTION il2_refuse_change()")
-        else:
-            op.execute(f'CREATE TRIGGER {name} BEFORE {operation} ON "eligibilitysignoff" BEGIN '
-                       f"SELECT RAISE(ABORT, '{operation} on eligibilitysignoff refused: this record is "
-                       f"append-only; record a correction instead'); END")
-    if dialect == "postgresql":
-        op.execute('CREATE TRIGGER eligibilitysignoff_no_truncate BEFORE TRUNCATE ON "eligibilitysignoff" '
-                   "FOR EACH STATEMENT EXECUTE FUNCTION il2_refuse_change()")
-    else:
-        op.execute('CREATE TRIGGER eligibilitysignoff_no_replace BEFORE INSERT ON "eligibilitysignoff" '
-                   'WHEN EXISTS (SELECT 1 FROM "eligibilitysignoff" WHERE id = NEW.id) BEGIN '
-                   "SELECT RAISE(ABORT, 'INSERT over an existing row of eligibilitysignoff refused: this record is "
-                   "append-only (REPLACE would overwrite it); record a correction instead'); END")
+    refuse_changes("eligibilitysignoff")
     # Every course that exists now: signed off by 'migration', honestly labelled (answer_ids NULL: the
     # screen it stood on is whatever the course had).
     signoff = sa.table("eligibilitysignoff", sa.column("course_id", sa.Integer()), sa.column("outcome", sa.String()),
