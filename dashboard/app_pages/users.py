@@ -2,19 +2,17 @@
 import pandas as pd
 import streamlit as st
 
+from dashboard.admin_forms import apply, show_notice
 from dashboard.resources import get_engine
 from dashboard.session import require
 from monitoring.clinical.vocabulary import ROLES
-from monitoring.errors import RecordError
 from monitoring.services import auth
-from monitoring.services.transactions import read_scope, session_scope
+from monitoring.services.transactions import read_scope
 from monitoring.views.lists import list_wards
 
 admin = require("manage_users")
 st.title("Users")
-notice = st.session_state.pop("users_notice", None)
-if notice:
-    st.success(notice)
+show_notice("users")   # after an add, its fields emptied: a refused add keeps what was typed (issue 19)
 with read_scope(get_engine()) as session:
     users = auth.list_users(session=session)
     ward_names = {w.id: w.code for w in list_wards(session=session)}
@@ -27,25 +25,11 @@ with read_scope(get_engine()) as session:
 st.dataframe(table, hide_index=True, width="stretch")
 
 
-def run(action, success: str, clear_add: bool = False) -> None:
-    """Apply a change; on success reload the page so the table and the lists show it (and, after an
-    add, empty the add form: a refused add keeps what was typed, issue 19 item 4)."""
-    try:
-        with session_scope(get_engine()) as session:
-            action(session)
-    except RecordError as exc:
-        for message in exc.errors:
-            st.error(message)
-        return
-    st.session_state["users_notice"] = success
-    st.session_state["users_clear_add"] = clear_add
-    st.rerun()
-
-
 ADD_KEYS = ("new_username", "new_display_name", "new_role", "new_email", "new_wards", "new_password")
-if st.session_state.pop("users_clear_add", False):   # emptied only after a successful add, before drawing it
-    for key in ADD_KEYS:
-        st.session_state.pop(key, None)
+
+
+def run(action, success: str, clear_add: bool = False) -> None:
+    apply("users", action, success, ADD_KEYS if clear_add else ())
 
 
 ward_help = "A nurse needs at least one ward: she sees only the patients of her wards."

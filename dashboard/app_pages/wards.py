@@ -1,11 +1,11 @@
 """Wards: list, add, rename; add and retire beds (admin; monitoring.services.wards, every change audited)."""
 import streamlit as st
 
+from dashboard.admin_forms import apply, show_notice
 from dashboard.resources import get_engine, get_settings
 from dashboard.session import require
-from monitoring.errors import RecordError
 from monitoring.services import wards as ward_service
-from monitoring.services.transactions import read_scope, session_scope
+from monitoring.services.transactions import read_scope
 from monitoring.views.lists import list_wards, ward_beds, ward_table
 
 admin = require("manage_wards")
@@ -14,9 +14,7 @@ tz = get_settings().timezone
 st.caption(f"Every ward shows times in the installation's time zone, {tz.key} (setting IL2_TIMEZONE); a ward has "
            "no time zone of its own. A bed is never deleted: a retired bed is kept for the record and comes back "
            "when its label is added again.")
-notice = st.session_state.pop("wards_notice", None)
-if notice:
-    st.success(notice)
+show_notice("wards")
 with read_scope(get_engine()) as session:
     table = ward_table(session=session)
     wards = {w.code: w for w in list_wards(session=session)}
@@ -27,21 +25,9 @@ else:
 
 
 def run(action, success: str, clear: tuple[str, ...] = ()) -> None:
-    """Apply a change; on success reload the page so the tables show it (and empty the form's fields)."""
-    try:
-        with session_scope(get_engine()) as session:
-            action(session)
-    except RecordError as exc:
-        for message in exc.errors:
-            st.error(message)
-        return
-    st.session_state["wards_notice"] = success
-    st.session_state["wards_clear"] = clear
-    st.rerun()
+    apply("wards", action, success, clear)
 
 
-for key in st.session_state.pop("wards_clear", ()):   # emptied only after a success: a refusal keeps what was typed
-    st.session_state.pop(key, None)
 who = {"role": admin["role"], "username": admin["username"]}
 add, change = st.columns(2)
 with add.form("add_ward"):
