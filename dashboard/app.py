@@ -81,7 +81,9 @@ if user is None:
     st.navigation(gate, position="hidden").run()
     st.stop()
 
-pages = [st.Page(entry.path, title=entry.title, icon=entry.icon, url_path=entry.url,
+# The menu shows titles only: with their icons, a nurse's 11 pages overflowed a 1366-px screen into "3 more",
+# which hid Patients, Courses and Lab import (and which page was open) behind a click; without, all fit.
+pages = [st.Page(entry.path, title=entry.title, url_path=entry.url,
                  visibility="visible" if entry.in_menu else "hidden")
          for entry in PAGES if may(user["role"], entry.permission)]
 # One header row (issue 18 item 5: the ward's rows must fit a 768-px screen): the open alerts of the

@@ -1,6 +1,7 @@
 """The patient banner under the patient picker of every patient page (monitoring.views.patient_banner)."""
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 
 import streamlit as st
@@ -18,3 +19,12 @@ def show_patient_banner(patient_id: int) -> None:
     with st.container(border=True, key=f"patient_banner_{patient_id}"):
         st.markdown(f"**{b.identity()}** · {b.placement()}" + (" · :orange-badge[synthetic]" if b.synthetic else "")
                     + f"  \n{b.course()} · Allergies: {allergy}")
+        eligibility = b.eligibility()
+        if eligibility:
+            # Red when no dose may be recorded; orange for a positive answer on a signed-off course.
+            st.markdown(f":{'orange' if b.doses_allowed else 'red'}[{_plain(eligibility)}]")
+
+
+def _plain(text: str) -> str:
+    """Typed notes shown as typed, never as Markdown (a ']' would end the colour, '*' start bold)."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$:])", r"\\\1", text)

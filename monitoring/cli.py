@@ -5,6 +5,7 @@ Exit codes: 0 success, 1 failure while running, 2 bad input or usage (named in t
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
@@ -314,6 +315,13 @@ def _cmd_users(args: argparse.Namespace) -> int:
                     print(f"{user.username}\t{user.role}\t{user.display_name}\t{user.email or '-'}\t"
                           f"wards {wards}\t{state}{locked}")
             elif args.action == "add":
+                if args.role == "nurse" and not args.ward:   # the service refuses it too; say how here
+                    from sqlalchemy import select
+
+                    from monitoring.store.models import Ward
+                    known = ", ".join(session.scalars(select(Ward.code).order_by(Ward.code)).all())
+                    raise RecordError(["A nurse needs at least one ward: give --ward CODE (repeatable); wards: "
+                                       f"{known or 'none yet (an administrator adds them on the Wards page)'}."])
                 auth.add_user(session=session, username=args.username, display_name=args.display_name or args.username,
                               role=args.role, password=new_password(), email=args.email, created_by=actor,
                               ward_codes=args.ward or [])
@@ -410,6 +418,78 @@ def _cmd_dose(args: argparse.Namespace) -> int:
     finally:
         engine.dispose()
     return 0
+
+
+def _cmd_patients(args: argparse.Namespace) -> int:
+    """il2-monitor patients import FILE.csv --user U [--check] | patients list [--ward CODE] [--all]:
+    admissions (with their courses) from another system, all or nothing, through the same services as the
+    Patients and Courses pages (monitoring.services.patient_import); and the patients with their place and
+    latest course. Both audited."""
+    import getpass
+
+    from monitoring.errors import RecordError
+    from monitoring.services import auth, patient_import
+    from monitoring.store.db import session_scope
+    from monitoring.store.repository import write_audit
+    from monitoring.views.placement import patient_register
+
+    settings = load_settings()
+    if args.patients_command == "import":
+        try:
+            with open(args.file, encoding="utf-8-sig") as handle:
+                text = handle.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            print(f"il2-monitor patients: cannot read {args.file}: {exc}", file=sys.stderr)
+            return 2
+        password, no_password = _read_password(username=args.user, password_stdin=args.password_stdin,
+                                               purpose="importing patients")
+        if no_password:
+            print(f"il2-monitor patients: {no_password}; nothing was saved.", file=sys.stderr)
+            return 2
+    engine = _open_store(settings.database_url)
+    if engine is None:
+        return 2
+    now = datetime.now(timezone.utc)
+    try:
+        with session_scope(engine) as session:
+            if args.patients_command == "list":
+                ward_ids = None
+                if args.ward:
+                    ward_ids, unknown = _ward_ids(session, args.ward)
+                    if unknown:
+                        print(f"il2-monitor patients: {unknown}", file=sys.stderr)
+                        return 2
+                frame = patient_register(session=session, ward_ids=ward_ids, include_left=args.all)
+                write_audit(session=session, username=f"cli:{getpass.getuser()}", action="patient-list",
+                            entity="patient", after={"wards": args.ward or "all", "left_the_service": args.all,
+                                                     "patients": len(frame)})
+                print("\t".join(frame.columns))
+                for row in frame.itertuples(index=False):
+                    print("\t".join(str(v) for v in row))
+                return 0
+            user = auth.get_user(session=session, username=args.user)
+            if user is None or not user.is_active:
+                print(f"il2-monitor patients: no active account named '{args.user}'; nothing was saved.",
+                      file=sys.stderr)
+                return 2
+            not_confirmed = _confirm_account(session, username=user.username, password=password or "")
+            if not_confirmed:
+                print(f"il2-monitor patients: {not_confirmed}; nothing was saved.", file=sys.stderr)
+                return 2
+            ward_ids = None if user.role == "oncologist" else auth.user_ward_ids(session=session, user=user)
+            report = patient_import.import_patients(
+                session=session, text=text, role=user.role, username=user.username, now=now, tz=settings.timezone,
+                ward_ids=ward_ids, check_only=args.check, file_name=os.path.basename(args.file))
+    except (RecordError, auth.PermissionDenied) as refused:
+        print(f"il2-monitor patients: {refused}; nothing was saved.", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+    print("line\tmrn\toutcome\tdetail")
+    for row in report.rows:
+        print(f"{row.line}\t{row.mrn}\t{'ok' if row.ok else 'REFUSED'}\t{row.detail}")
+    print(report.summary())
+    return 0 if (report.saved or (args.check and not report.refused and not report.problems)) else 2
 
 
 def _progress(step: int, total: int, label: str, *, stream=None, width: int = 30) -> None:
@@ -881,6 +961,24 @@ def build_parser() -> argparse.ArgumentParser:
     dose.add_argument("--difference-confirmed", action="store_true",
                       help="the amount differs from the prescribed dose by more than the limit on purpose")
     dose.set_defaults(handler=_cmd_dose)
+
+    patients = commands.add_parser("patients", help="import admissions with their courses from a CSV file (all or "
+                                                    "nothing), or list the patients")
+    patient_commands = patients.add_subparsers(dest="patients_command", required=True)
+    patients_import = patient_commands.add_parser(
+        "import", help="admit the file's patients and start their courses, all or nothing, with a per-row report "
+                       "(columns: docs/patient-import.md)")
+    patients_import.add_argument("file", help="CSV file, one patient per row, header row first")
+    patients_import.add_argument("--user", required=True, help="the account importing (an oncologist for rows with "
+                                                               "a course; a nurse for admissions to her wards)")
+    patients_import.add_argument("--password-stdin", action="store_true",
+                                 help="read the password of --user from standard input (asked for on a terminal)")
+    patients_import.add_argument("--check", action="store_true", help="check every row and report; save nothing")
+    patients_list = patient_commands.add_parser("list", help="patients with their place, latest course and "
+                                                             "eligibility sign-off (tab-separated; audited)")
+    patients_list.add_argument("--ward", action="append", help="ward code (repeatable; default every ward)")
+    patients_list.add_argument("--all", action="store_true", help="also the patients who have left the service")
+    patients.set_defaults(handler=_cmd_patients)
 
     alerts = commands.add_parser("alerts", help="stored alerts")
     alert_commands = alerts.add_subparsers(dest="alerts_command", required=True)

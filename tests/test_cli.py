@@ -409,3 +409,18 @@ def test_print_ward_refuses_an_unknown_ward_or_look_back_and_keeps_the_last_copy
     assert "No space left on device" in capsys.readouterr().err
     assert out.read_bytes() == b"the last good copy" and [p.name for p in out.parent.iterdir()] == ["ward.pdf"]
     assert _print_audits(db_url) == []       # nothing printed, nothing recorded
+
+
+def test_users_add_refuses_a_nurse_without_a_ward_saying_how_to_give_one(tmp_path):
+    """Issue 19 item 4, from the command line: the message names the option and the wards that exist."""
+    url = f"sqlite:///{tmp_path / 'ward.db'}"
+    assert run_cli("db", "upgrade", env_url=url).returncode == 0
+    _real_account(url)        # ward W7 and its nurse
+    refused = run_cli("users", "add", "--username", "night.nurse", "--role", "nurse", "--password-stdin",
+                      env_url=url, stdin="night-shift-ward-7\n")
+    assert refused.returncode == 2
+    assert "A nurse needs at least one ward: give --ward CODE (repeatable); wards: W7." in refused.stderr
+    added = run_cli("users", "add", "--username", "night.nurse", "--role", "nurse", "--ward", "W7",
+                    "--password-stdin", env_url=url, stdin="night-shift-ward-7\n")
+    assert added.returncode == 0, added.stderr
+    assert _counts(url)[1] == ["night.nurse", "sister.jones"]

@@ -8,7 +8,7 @@ import streamlit as st
 
 from dashboard.resources import get_engine, get_settings
 from dashboard.session import require
-from monitoring.clinical.vocabulary import SEXES
+from monitoring.clinical.vocabulary import REGIMEN_SHORT, SEXES
 from monitoring.errors import RecordError
 from monitoring.permissions import PermissionDenied
 from monitoring.services import admission
@@ -80,7 +80,8 @@ with on_ward:
         st.info(f"No patients on {ward_name}. Admit one in the next tab.")
     else:
         shown = pd.DataFrame({"Bed": patients["bed"], "Patient": patients["name"], "MRN": patients["mrn"],
-                              "Course": patients["regimen"].fillna("no IL-2 course")})
+                              "Course": [("no IL-2 course" if pd.isna(r) else f"{REGIMEN_SHORT.get(r, r)}, cycle {int(c)}")
+                                         for r, c in zip(patients["regimen"], patients["cycle"])]})
         st.dataframe(shown, hide_index=True, width="stretch")
         rows = {f"{p.bed} · {p.name} · {p.mrn}": int(p.patient_id) for p in patients.itertuples()}
         chosen = rows[st.selectbox("Patient", list(rows), key="patients_chosen")]
@@ -181,17 +182,27 @@ with admit_tab:
         sex = two.selectbox("Sex", SEXES, index=None, placeholder="Choose", key=f"admit_sex_{version}")
         with three:
             bed = place_choice(f"admit_bed_{version}", {**free, HOME: None})
-        allergy_state = st.radio("Allergies", ALLERGY_CHOICES, horizontal=True, key=f"admit_allergy_state_{version}")
+        allergies_col, day_col, time_col = st.columns([4, 1, 1])
+        allergy_state = allergies_col.radio("Allergies", ALLERGY_CHOICES, horizontal=True,
+                                            key=f"admit_allergy_state_{version}")
+        # Empty: admitted now. A patient admitted earlier (typed in later) keeps the real time.
+        admitted_day = day_col.date_input("Admitted on (empty: now)", value=None, key=f"admit_day_{version}",
+                                          format="DD/MM/YYYY", max_value=today)
+        admitted_time = time_col.time_input("at", value=None, key=f"admit_time_{version}", step=300)
         allergy_text = st.text_input("Allergies as recorded", key=f"admit_allergies_{version}", max_chars=500,
                                      placeholder="e.g. penicillin: rash; or 'no known drug allergies' if the patient "
                                                  "said so")
         if st.form_submit_button("Admit", type="primary"):
             as_recorded = None if allergy_state == ALLERGY_CHOICES[1] else allergy_text
-            if run(lambda s: admission.admit(session=s, role=user["role"], username=user["username"], mrn=mrn,
+            admitted_at = (None if admitted_day is None or admitted_time is None else
+                           datetime.combine(admitted_day, admitted_time, tzinfo=tz))
+            if (admitted_day is None) != (admitted_time is None):   # never a midnight nobody typed
+                st.error("Give both the day and the time of an earlier admission, or neither (admitted now).")
+            elif run(lambda s: admission.admit(session=s, role=user["role"], username=user["username"], mrn=mrn,
                                              family_name=family_name, given_name=given_name, birth_date=birth,
                                              sex=sex, allergies=as_recorded, ward_id=ward_id, bed_id=bed,
-                                             now=datetime.now(timezone.utc), tz=tz, ward_ids=user["ward_ids"]),
-                   "admission"):
+                                             now=datetime.now(timezone.utc), tz=tz, ward_ids=user["ward_ids"],
+                                             admitted_at=admitted_at), "admission"):
                 st.session_state["admit_form_version"] = version + 1    # a new, empty form after an admission
                 st.rerun()
     if not free:

@@ -25,11 +25,13 @@ with read_scope(get_engine()) as session:
 st.dataframe(table, hide_index=True, width="stretch")
 
 
-ADD_KEYS = ("new_username", "new_display_name", "new_role", "new_email", "new_wards", "new_password")
+# The add form's widgets and their empty values (set after an add; admin_forms.show_notice).
+ADD_KEYS = {"new_username": "", "new_display_name": "", "new_role": ROLES[0], "new_email": "", "new_wards": [],
+            "new_password": ""}
 
 
 def run(action, success: str, clear_add: bool = False) -> None:
-    apply("users", action, success, ADD_KEYS if clear_add else ())
+    apply("users", action, success, ADD_KEYS if clear_add else None)
 
 
 ward_help = "A nurse needs at least one ward: she sees only the patients of her wards."

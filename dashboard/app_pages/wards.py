@@ -24,7 +24,7 @@ else:
     st.dataframe(table, hide_index=True, width="stretch")
 
 
-def run(action, success: str, clear: tuple[str, ...] = ()) -> None:
+def run(action, success: str, clear: dict[str, str | None] | None = None) -> None:
     apply("wards", action, success, clear)
 
 
@@ -38,7 +38,7 @@ with add.form("add_ward"):
     if st.form_submit_button("Add ward"):
         run(lambda s: ward_service.add_ward(session=s, **who, code=code, name=name,
                                             beds=ward_service.bed_labels(beds)),
-            f"Ward {code.strip().upper()} added.", ("ward_code", "ward_name", "ward_beds"))
+            f"Ward {code.strip().upper()} added.", {"ward_code": "", "ward_name": "", "ward_beds": ""})
 with change:
     st.subheader("Change a ward")
     if not wards:
@@ -62,13 +62,13 @@ with change:
         if add_col.form_submit_button("Add beds"):
             run(lambda s: ward_service.add_beds(session=s, **who, code=chosen,
                                                 labels=ward_service.bed_labels(labels)),
-                f"Beds added to {chosen}: {', '.join(ward_service.bed_labels(labels))}.", ("beds_add",))
+                f"Beds added to {chosen}: {', '.join(ward_service.bed_labels(labels))}.", {"beds_add": ""})
         if retire_col.form_submit_button("Retire bed"):
             if retire is None:
                 st.error("Choose the bed to retire.")
             else:
                 run(lambda s: ward_service.retire_bed(session=s, **who, code=chosen, label=retire),
-                    f"Bed {retire} on {chosen} retired.", ("bed_retire",))
+                    f"Bed {retire} on {chosen} retired.", {"bed_retire": None})
     shown = beds_now.assign(**{"Retired at": beds_now["Retired at"].map(
         lambda t: "" if t is None or t != t else f"{t.astimezone(tz):%Y-%m-%d %H:%M}")})
     st.dataframe(shown, hide_index=True, width="stretch", height=min(38 + 35 * len(shown), 250))

@@ -27,7 +27,7 @@ plausible ranges, in canonical units.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -38,6 +38,7 @@ from sqlmodel import Session
 
 from monitoring.clinical.vocabulary import ELIGIBILITY_ITEMS, REGIMENS
 from monitoring.errors import RecordError
+from monitoring.services import admission, courses
 from monitoring.store import repository
 from monitoring.store.models import (
     Bed,
@@ -1098,7 +1099,9 @@ def _patients_frame(w: _World, keys: np.ndarray, mrns: np.ndarray, wards: np.nda
     birth = [end_day - timedelta(days=int(a * 365.25 + o)) for a, o in zip(w.age, rng.integers(0, 365, n))]
     per_kg = _scenario_array(s, "dose_per_kg", float)
     in_ward = np.where(pd.isna(wards), np.arange(n), np.arange(n) % beds_per_ward)
-    beds = np.where(w.care == "home", [f"Home {i + 1:02d}" for i in in_ward], [f"Bed {i + 1:02d}" for i in in_ward])
+    # A patient treated at home is on the ward's list without a bed (as services.admission admits them).
+    beds = np.array([None if care == "home" else f"Bed {i + 1:02d}" for care, i in zip(w.care, in_ward)],
+                    dtype=object)
     return pd.DataFrame({
         "key": keys,
         "mrn": mrns,
@@ -1107,7 +1110,7 @@ def _patients_frame(w: _World, keys: np.ndarray, mrns: np.ndarray, wards: np.nda
         "birth_date": np.array(birth, dtype=object),
         "sex": np.where(w.female, "female", "male").astype(object),
         "ward": wards,
-        "bed": beds.astype(object),
+        "bed": beds,
         "scenario": np.array(SCENARIO_NAMES, dtype=object)[s],
         "is_synthetic": np.ones(n, dtype=bool),
         "admitted_at": _timestamps(w, w.obs_start),
@@ -1147,8 +1150,11 @@ def write_ward(*, session: Session, ward: DemoWard, ward_code: str = "DEMO",
     """Store a DemoWard: wards, beds, synthetic patients with their course and eligibility answers, doses
     and observations. Returns the counts written. The caller owns the transaction (session_scope).
 
-    Patients go through repository.add_patient/add_course/record_eligibility one by one (one audit row
-    each); above 50 patients (bulk=None) or with bulk=True they are inserted in bulk with one audit row.
+    Up to 50 patients go through the services a real patient goes through (issue 19 item 6): admission,
+    course start with entered baselines, the eligibility screen answered and signed off, and the course
+    ended with its reason when the scenario completed or stopped it (_admit_patients, _end_courses). Above
+    50 patients (bulk=None: the benchmark hospital) or with bulk=True they are inserted in bulk with one
+    audit row: 2,000 courses through the services would take minutes for data no clinician reads.
     Refuses a ward whose record numbers are already stored (load the demo into a fresh database).
     """
     patients = ward.patients
@@ -1169,7 +1175,8 @@ def write_ward(*, session: Session, ward: DemoWard, ward_code: str = "DEMO",
         name = ward_name if pd.isna(suffix) else f"{ward_name} {suffix}"
         ward_ids[None if pd.isna(suffix) else suffix] = repository.get_or_create_ward(
             session=session, code=code, name=name, username=recorded_by).id
-    wanted = list(dict.fromkeys(zip(patients["ward"].where(patients["ward"].notna(), None), patients["bed"])))
+    wanted = [(suffix, bed) for suffix, bed in dict.fromkeys(zip(patients["ward"].where(patients["ward"].notna(), None),
+                                                                  patients["bed"])) if not pd.isna(bed)]
     if bulk:
         bed_ids = _insert_beds_bulk(session=session, ward_ids=ward_ids, wanted=wanted, recorded_by=recorded_by)
     else:
@@ -1181,7 +1188,8 @@ def write_ward(*, session: Session, ward: DemoWard, ward_code: str = "DEMO",
         suffix = None if pd.isna(row.ward) else row.ward
         rows.append(dict(
             mrn=row.mrn, given_name=row.given_name, family_name=row.family_name, birth_date=row.birth_date,
-            sex=row.sex, ward_id=ward_ids[suffix], bed_id=bed_ids[(suffix, row.bed)], is_synthetic=True,
+            sex=row.sex, ward_id=ward_ids[suffix], is_synthetic=True,
+            bed_id=None if pd.isna(row.bed) else bed_ids[(suffix, row.bed)],
             admitted_at=row.admitted_at.to_pydatetime(), regimen=row.regimen, cycle=int(row.cycle),
             dose_per_kg=None if pd.isna(row.dose_per_kg) else float(row.dose_per_kg), dose_unit=row.dose_unit,
             planned_doses=int(row.planned_doses), dose_interval_hours=float(row.dose_interval_hours),
@@ -1195,7 +1203,10 @@ def write_ward(*, session: Session, ward: DemoWard, ward_code: str = "DEMO",
             fixed_dose=None if pd.isna(row.fixed_dose) else float(row.fixed_dose),
             allergies=DEMO_ALLERGIES[len(rows) % len(DEMO_ALLERGIES)],
             answered_at=max(row.start_at.to_pydatetime() - timedelta(hours=2), ward.start or row.start_at)))
-    ids = (_insert_patients_bulk if bulk else _insert_patients)(session=session, rows=rows, recorded_by=recorded_by)
+    if bulk:
+        ids = _insert_patients_bulk(session=session, rows=rows, recorded_by=recorded_by)
+    else:
+        ids = _admit_patients(session=session, rows=rows, recorded_by=recorded_by, now=ward.end or _latest_time(rows))
     patient_id = dict(zip(patients["key"], ids[0]))
     course_id = dict(zip(patients["key"], ids[1]))
 
@@ -1212,8 +1223,12 @@ def write_ward(*, session: Session, ward: DemoWard, ward_code: str = "DEMO",
     for (source, _), part in obs.groupby([obs["source"], obs["period_start"].notna()], sort=True):
         n_obs += repository.add_observations_bulk(session=session, frame=part.drop(columns=["key", "source"]),
                                                   recorded_by=recorded_by, source=source)
-    return {"wards": len(ward_ids), "beds": len(bed_ids), "patients": len(rows), "courses": len(rows),
-            "eligibility_answers": len(rows) * len(ELIGIBILITY_ITEMS), "doses": n_doses, "observations": n_obs}
+    if not bulk:
+        _end_courses(session=session, rows=rows, course_ids=ids[1], doses=doses, now=ward.end or _latest_time(rows))
+    # Through the services, a cycle-2 patient has their ended cycle 1 too (_admit_patients).
+    n_courses = len(rows) + sum(r["cycle"] > 1 for r in rows) * (not bulk)
+    return {"wards": len(ward_ids), "beds": len(bed_ids), "patients": len(rows), "courses": n_courses,
+            "eligibility_answers": n_courses * len(ELIGIBILITY_ITEMS), "doses": n_doses, "observations": n_obs}
 
 
 def _set_ids(observations: pd.DataFrame) -> np.ndarray:
@@ -1240,25 +1255,90 @@ DEMO_ALLERGIES = ("No known drug allergies", "Penicillin: rash", None, "Iodinate
 _NO_TO_ALL = {item: "no" for item in ELIGIBILITY_ITEMS}
 
 
-def _insert_patients(*, session: Session, rows: list[dict], recorded_by: str) -> tuple[list[int], list[int]]:
-    """One patient at a time through the repository (one audit row per patient, course and screen)."""
+# What the demo's oncologist prescribes beside the scenario's regimen: the indication (melanoma stage IV,
+# after surgery) and the combination the regimen belongs to (vocabulary.COMBINATION_REGIMENS).
+_DEMO_COMBINATION = {"biochemotherapy": "il2-ifn-tmz"}
+_END_REASON = {"completed": "completed", "stopped": "toxicity"}
+# A demo patient in cycle 2 had cycle 1 this many days before (rest days included); its doses lie before the
+# synthetic record and are not in it.
+_CYCLE_GAP_DAYS = 14
+
+
+def _latest_time(rows: list[dict]) -> datetime:
+    return max(max(r["admitted_at"], r["start_at"]) for r in rows)
+
+
+def _plan(row: dict, *, start_at: datetime) -> "courses.CoursePlan":
+    return courses.CoursePlan(
+        indication_stage="IV", combination=_DEMO_COMBINATION.get(row["regimen"], "il2-alone"), prior_surgery=True,
+        after_til=row["regimen"] == "til-il2", regimen=row["regimen"], planned_doses=row["planned_doses"],
+        dose_interval_hours=row["dose_interval_hours"], start_at=start_at, dose_per_kg=row["dose_per_kg"],
+        fixed_dose=row["fixed_dose"], dosing_weight_kg=row["dosing_weight_kg"],
+        after_lymphodepletion=row["after_lymphodepletion"])
+
+
+def _screened(*, session: Session, course_id: int, at: datetime) -> None:
+    """The eligibility screen answered 'no' to every item and signed off 'eligible' by the synthetic oncologist."""
+    courses.answer_screen(session=session, course_id=course_id, answers=_NO_TO_ALL,
+                          notes={"bedbound": "Synthetic demo patient"}, role="oncologist",
+                          username=SYNTHETIC_CLINICIAN, now=at)
+    courses.sign_off(session=session, course_id=course_id, outcome="eligible", role="oncologist",
+                     username=SYNTHETIC_CLINICIAN, now=at)
+
+
+def _admit_patients(*, session: Session, rows: list[dict], recorded_by: str,
+                    now: datetime) -> tuple[list[int], list[int]]:
+    """Each synthetic patient as a real one (issue 19): admitted (services.admission, at their past admission
+    time), the course started with its entered baselines and its screen signed off (services.courses), each
+    with its audit rows. A cycle-2 patient's cycle 1 is started, signed off and ended 'completed' first, and
+    cycle 2 starts from it with the baselines carried forward."""
     patient_ids, course_ids = [], []
     for row in rows:
-        patient = repository.add_patient(
-            session=session, mrn=row["mrn"], given_name=row["given_name"], family_name=row["family_name"],
-            recorded_by=recorded_by, birth_date=row["birth_date"], sex=row["sex"], ward_id=row["ward_id"],
-            bed_id=row["bed_id"], is_synthetic=True, admitted_at=row["admitted_at"], allergies=row["allergies"])
-        course = repository.add_course(session=session, patient_id=patient.id, created_by=recorded_by,
-                                       **{k: row[k] for k in _COURSE_FIELDS})
-        answers = repository.record_eligibility(session=session, course_id=course.id, answers=_NO_TO_ALL,
-                                                answered_by=SYNTHETIC_CLINICIAN, answered_at=row["answered_at"],
-                                                notes={"bedbound": "Synthetic demo patient"})
-        repository.record_eligibility_signoff(session=session, course_id=course.id, outcome="eligible",
-                                              signed_by=SYNTHETIC_CLINICIAN, signed_at=row["answered_at"],
-                                              answer_ids={a.item: a.id for a in answers})
-        patient_ids.append(patient.id)
-        course_ids.append(course.id)
+        done = admission.admit(
+            session=session, role="oncologist", username=recorded_by, mrn=row["mrn"], family_name=row["family_name"],
+            given_name=row["given_name"], birth_date=row["birth_date"], sex=row["sex"], allergies=row["allergies"],
+            ward_id=row["ward_id"], bed_id=row["bed_id"], now=now, tz=timezone.utc, admitted_at=row["admitted_at"],
+            is_synthetic=True)
+        baselines = {name: courses.Baseline(row[column], "entered")
+                     for name, column in (("weight", "baseline_weight_kg"), ("creatinine", "baseline_creatinine_mg_dl"),
+                                          ("sbp", "usual_sbp_mm_hg"))}
+        screened_at = row["answered_at"]
+        if row["cycle"] > 1:
+            first_start = row["start_at"] - timedelta(days=_CYCLE_GAP_DAYS)
+            first = courses.start_course(session=session, patient_id=done.patient_id, baselines=baselines,
+                                         plan=_plan(row, start_at=first_start), role="oncologist",
+                                         username=SYNTHETIC_CLINICIAN)
+            _screened(session=session, course_id=int(first.id or 0), at=first_start - timedelta(hours=2))
+            courses.end_course(session=session, course_id=int(first.id or 0), reason="completed", role="oncologist",
+                               username=SYNTHETIC_CLINICIAN, now=now, ended_at=first_start + timedelta(days=5),
+                               note="Synthetic: cycle 1 lies before the demo's record (its doses are not in it).")
+            course = courses.next_cycle(session=session, course_id=int(first.id or 0), start_at=row["start_at"],
+                                        baselines={n: replace(b, source="carried") for n, b in baselines.items()},
+                                        role="oncologist", username=SYNTHETIC_CLINICIAN)
+        else:
+            course = courses.start_course(session=session, patient_id=done.patient_id, baselines=baselines,
+                                          plan=_plan(row, start_at=row["start_at"]), role="oncologist",
+                                          username=SYNTHETIC_CLINICIAN)
+        _screened(session=session, course_id=int(course.id or 0), at=screened_at)
+        patient_ids.append(done.patient_id)
+        course_ids.append(int(course.id or 0))
     return patient_ids, course_ids
+
+
+def _end_courses(*, session: Session, rows: list[dict], course_ids: list[int], doses: pd.DataFrame,
+                 now: datetime) -> None:
+    """Courses the scenario completed or stopped end with their reason (services.courses.end_course) at their
+    last dose event; a planned course (its first dose after the window) stays as started."""
+    last = doses.assign(at=doses["given_at"].fillna(doses["scheduled_at"])).groupby("course_id")["at"].max()
+    for row, course_id in zip(rows, course_ids):
+        reason = _END_REASON.get(row["status"])
+        if reason is None or course_id not in last.index:
+            continue
+        ended_at = min(pd.Timestamp(last[course_id]).to_pydatetime(), now)
+        courses.end_course(session=session, course_id=course_id, reason=reason, role="oncologist",
+                           username=SYNTHETIC_CLINICIAN, now=now, ended_at=ended_at,
+                           note="Synthetic demo course." if reason == "completed" else
+                           "Synthetic demo course: stopped for toxicity (see the stopped dose's reason).")
 
 
 def _insert_beds_bulk(*, session: Session, ward_ids: dict[Any, int], wanted: list[tuple[Any, str]],

@@ -114,6 +114,21 @@ def _identity_problems(session: Session, *, mrn: str, family_name: str, given_na
     return errors
 
 
+def _admission_time_problems(admitted_at: datetime, *, now: datetime, birth_date: date | None,
+                             tz: tzinfo) -> list[str]:
+    """An admission time is aware, not after now, and not before the date of birth."""
+    if admitted_at.utcoffset() is None:
+        return [f"Admission time {admitted_at.isoformat()} has no time zone; give a time zone-aware time."]
+    if admitted_at > now:
+        return [f"Admission time {admitted_at.astimezone(tz):%d %b %Y %H:%M} is in the future (now is "
+                f"{now.astimezone(tz):%d %b %Y %H:%M}); an admission is recorded when it has happened."]
+    born = birth_date is not None and birth_date <= now.astimezone(tz).date()   # a future one is refused apart
+    if born and birth_date is not None and admitted_at.astimezone(tz).date() < birth_date:
+        return [f"Admission time {admitted_at.astimezone(tz):%d %b %Y} is before the date of birth "
+                f"{birth_date:%d %b %Y}."]
+    return []
+
+
 def _allergies(allergies: str | None) -> tuple[str | None, list[str]]:
     """None: not recorded. Typed text is kept as typed; an empty text is refused (never stored as 'none')."""
     if allergies is None:
@@ -161,6 +176,13 @@ def _place_words(ward: Ward | None, bed: Bed | None) -> str:
     return f"{bed.label} on {ward.name}" if bed is not None else f"home, on {ward.name}'s list"
 
 
+def _to_place(ward: Ward | None, bed: Bed | None, *, home: str = "home") -> str:
+    """'to Bed 03 on Ward A', or `home` + ', on Ward A's list' (after 'transferred'; 'at home' after 'admitted')."""
+    if bed is not None:
+        return f"to {_place_words(ward, bed)}"
+    return f"{home}, on {ward.name}'s list" if ward is not None else _place_words(ward, bed)
+
+
 def _placement(session: Session, *, patient: Patient, event: str, ward: Ward | None, bed: Bed | None,
                username: str, now: datetime, reason: str | None) -> Placement:
     """Move the patient (their current ward and bed) and append the move to the history."""
@@ -183,8 +205,11 @@ def _audit_move(session: Session, *, row: Placement, action: str, username: str,
 
 def admit(*, session: Session, role: str, username: str, mrn: str, family_name: str, given_name: str,
           birth_date: date | None, sex: str | None, allergies: str | None, ward_id: int, bed_id: int | None,
-          now: datetime, tz: tzinfo, ward_ids: list[int] | None = None) -> Done:
-    """Admit a new patient to `bed_id` of `ward_id`, or at home on the ward's list (`bed_id` None).
+          now: datetime, tz: tzinfo, ward_ids: list[int] | None = None, admitted_at: datetime | None = None,
+          is_synthetic: bool = False) -> Done:
+    """Admit a new patient to `bed_id` of `ward_id`, or at home on the ward's list (`bed_id` None), at
+    `admitted_at` (default `now`; an earlier time for a patient admitted before the record was typed in or
+    moved over from another system, never a later one). `is_synthetic`: the demo generator's patients only.
 
     Refused, every problem at once: a role without admit_patients; a record number empty, malformed or
     already a patient's (any case); a name empty; a date of birth missing, in the future or over 120 years
@@ -201,6 +226,8 @@ def admit(*, session: Session, role: str, username: str, mrn: str, family_name: 
         errors.append(f"Sex '{sex or ''}' is not accepted; choose {', '.join(SEXES)} ('unknown' when not known).")
     allergy_text, problems = _allergies(allergies)
     errors += problems
+    admitted_at = now if admitted_at is None else admitted_at
+    errors += _admission_time_problems(admitted_at, now=now, birth_date=birth_date, tz=tz)
     ward, bed, problems = _ward_and_bed(session, ward_id=ward_id, bed_id=bed_id, seen=_seen_ward_ids(
         session, role, ward_ids), verb="admit")
     errors += problems
@@ -209,9 +236,10 @@ def admit(*, session: Session, role: str, username: str, mrn: str, family_name: 
     assert ward is not None
     try:
         patient = repository.add_patient(session=session, mrn=mrn, given_name=given_name, family_name=family_name,
-                                         recorded_by=username, birth_date=birth_date, sex=sex, admitted_at=now,
-                                         allergies=allergy_text, ward_id=ward.id,
-                                         bed_id=None if bed is None else bed.id, action="admit")
+                                         recorded_by=username, birth_date=birth_date, sex=sex,
+                                         admitted_at=admitted_at, allergies=allergy_text, ward_id=ward.id,
+                                         bed_id=None if bed is None else bed.id, action="admit",
+                                         is_synthetic=is_synthetic)
         session.flush()
     except IntegrityError:
         # The unique record number: another admission of the same number a moment ago.
@@ -219,10 +247,10 @@ def admit(*, session: Session, role: str, username: str, mrn: str, family_name: 
                           ) from None
     # The admission's audit row is add_patient's ('admit', with the identity the administrator does not see).
     session.add(Placement(patient_id=int(patient.id or 0), event="admit", ward_id=patient.ward_id,
-                          bed_id=patient.bed_id, at=now, by=username))
+                          bed_id=patient.bed_id, at=admitted_at, by=username))
     session.flush()
-    return Done(int(patient.id or 0), f"{family_name.upper()}, {given_name} (MRN {mrn}) admitted to "
-                                      f"{_place_words(ward, bed)}.")
+    return Done(int(patient.id or 0), f"{family_name.upper()}, {given_name} (MRN {mrn}) admitted "
+                                      f"{_to_place(ward, bed, home='at home')}.")
 
 
 def readmit(*, session: Session, role: str, username: str, patient_id: int, ward_id: int, bed_id: int | None,
@@ -247,7 +275,7 @@ def readmit(*, session: Session, role: str, username: str, patient_id: int, ward
                      reason=(reason or "").strip() or None)
     _audit_move(session, row=row, action="patient-readmit", username=username,
                 extra={"previous_admission_at": None if before is None else before.isoformat()})
-    return Done(patient_id, f"{_name(identity)} admitted again to {_place_words(ward, bed)}.")
+    return Done(patient_id, f"{_name(identity)} admitted again {_to_place(ward, bed, home='at home')}.")
 
 
 def _patient(session: Session, patient_id: int) -> tuple[Patient, PatientIdentity]:
@@ -297,7 +325,7 @@ def transfer(*, session: Session, role: str, username: str, patient_id: int, war
     row = _placement(session, patient=patient, event="transfer", ward=ward, bed=bed, username=username, now=now,
                      reason=text)
     _audit_move(session, row=row, action="patient-transfer", username=username)
-    return Done(patient_id, f"{_name(identity)} transferred to {_place_words(ward, bed)}.")
+    return Done(patient_id, f"{_name(identity)} transferred {_to_place(ward, bed)}.")
 
 
 def discharge(*, session: Session, role: str, username: str, patient_id: int, home: bool, reason: str,

@@ -107,7 +107,8 @@ def _aware(name: str, moment: datetime | None) -> list[str]:
     return []
 
 
-def _plan_problems(plan: CoursePlan, baselines: Mapping[str, Baseline]) -> list[str]:
+def plan_problems(plan: CoursePlan, baselines: Mapping[str, Baseline]) -> list[str]:
+    """Every problem of a plan as prescribed (indication, regimen, prescription, schedule), before any patient."""
     errors = []
     if plan.indication_stage not in INDICATION_STAGES:
         errors.append(f"Indication '{plan.indication_stage or ''}' is not known; accepted: "
@@ -208,7 +209,7 @@ def _create(*, session: Session, patient_id: int, plan: CoursePlan, baselines: M
     errors = list(extra)
     if session.get(Patient, patient_id) is None:
         raise RecordError([f"Patient {patient_id} does not exist."])
-    errors += _plan_problems(plan, baselines)
+    errors += plan_problems(plan, baselines)
     values, sources, problems = _baseline_values(session, patient_id, baselines, previous)
     errors += problems
     running = _open_course(session, patient_id)

@@ -760,14 +760,15 @@ def next_dose_decisions(*, session: Session, course_ids: Sequence[int]) -> dict[
     return out
 
 
-def given_dose_counts(*, session: Session, course_ids: Sequence[int]) -> dict[int, int]:
-    """Doses given per course, counted over the doses that stand (as current_doses keeps them)."""
+def given_dose_counts(*, session: Session, course_ids: Sequence[int], status: str = "given") -> dict[int, int]:
+    """Doses given (or of another `status`) per course, counted over the doses that stand (as current_doses
+    keeps them)."""
     if not course_ids:
         return {}
     newer = aliased(DoseEvent)
     return {int(c): int(n) for c, n in session.execute(
         select(DoseEvent.course_id, func.count())
-        .where(DoseEvent.course_id.in_(list(course_ids)), DoseEvent.status == "given",
+        .where(DoseEvent.course_id.in_(list(course_ids)), DoseEvent.status == status,
                DoseEvent.record_status != "entered-in-error", ~exists().where(newer.supersedes_id == DoseEvent.id))
         .group_by(DoseEvent.course_id)).all()}
 

@@ -114,6 +114,12 @@ class NextDose:
         return f"due in {elapsed_text(delta)}" if delta > timedelta(0) else f"overdue by {elapsed_text(-delta)}"
 
 
+def no_next_dose(*, status: str | None, planned: int | None, given: int, stopped: bool) -> bool:
+    """A course has no next dose when it is stopped or completed, a dose was recorded as stopped, or every
+    planned dose has been given. The one rule for the doses page, the ward forecast and the banner."""
+    return status in ("stopped", "completed") or stopped or (planned is not None and given >= planned)
+
+
 def next_dose(*, session: Session, course_id: int, now: datetime) -> NextDose | None:
     """The next dose of a course: number = the last recorded dose number + 1; scheduled time = the
     next slot after the last recorded one, counted from the course start every dose_interval_hours
@@ -122,9 +128,7 @@ def next_dose(*, session: Session, course_id: int, now: datetime) -> NextDose | 
     _aware("now", now)
     p = course_progress(session=session, course_id=course_id)
     course = p.course
-    if course.status in ("stopped", "completed") or p.stopped is not None:
-        return None
-    if course.planned_doses is not None and p.given >= course.planned_doses:
+    if no_next_dose(status=course.status, planned=course.planned_doses, given=p.given, stopped=p.stopped is not None):
         return None
     interval = course.dose_interval_hours
     start = course.start_at if course.start_at.tzinfo else course.start_at.replace(tzinfo=UTC)
@@ -639,14 +643,15 @@ def forecasts(*, session: Session, patient_ids: Sequence[int], now: datetime, tz
 
 
 def _finished_courses(*, session: Session, course_ids: list[int]) -> set[int]:
-    """Courses with no next dose, as next_dose decides: stopped or completed, or every planned dose given."""
+    """Courses with no next dose (no_next_dose, as next_dose decides), for many courses at once."""
     if not course_ids:
         return set()
     given = repository.given_dose_counts(session=session, course_ids=course_ids)
+    stopped = repository.given_dose_counts(session=session, course_ids=course_ids, status="stopped")
     rows = session.execute(select(TreatmentCourse.id, TreatmentCourse.status, TreatmentCourse.planned_doses)
                            .where(col(TreatmentCourse.id).in_(course_ids))).all()
     return {int(i) for i, status, planned in rows
-            if status in ("stopped", "completed") or (planned is not None and given.get(int(i), 0) >= planned)}
+            if no_next_dose(status=status, planned=planned, given=given.get(int(i), 0), stopped=int(i) in stopped)}
 
 
 def standing_decision(*, session: Session, course_id: int, dose_number: int, check: PreDoseCheck | None,

@@ -4,18 +4,23 @@ Two identifiers (NHS and Joint Commission practice: name and date of birth or re
 bed alone): bed, name, record number, date of birth and age; then regimen, course day and dose,
 dosing weight, allergies as recorded (not recorded is said so, never 'none'), and the synthetic label;
 and where the patient is (ward and bed, home on the ward's list, or out of the service) since when.
+When the latest course's eligibility screen has an answer that is not 'no', or is not signed off for
+doses, the banner says so on every patient page (issue 19 item 2), as the pre-dose check does.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime, timezone, tzinfo
 
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from monitoring.clinical.vocabulary import REGIMEN_SHORT
+from monitoring.clinical.vocabulary import ELIGIBILITY_ITEMS, REGIMEN_SHORT, SIGN_OFF_OUTCOMES
+from monitoring.store import repository
 from monitoring.store.models import Bed, DoseEvent, Patient, PatientIdentity, TreatmentCourse, Ward
 from monitoring.timefmt import course_day
+from monitoring.views.courses import signoff_problem
+from monitoring.views.dosing import no_next_dose
 
 
 def age_on(birth: date | None, today: date) -> int | None:
@@ -41,6 +46,16 @@ class PatientBanner:
     synthetic: bool
     ward: str | None = None         # None: out of the service (on no ward's list)
     admitted_at: datetime | None = None
+    screen_flags: tuple[str, ...] = ()      # 'Active brain metastases: yes (treated, stable on MRI)'
+    sign_off: str | None = None             # 'eligible after discussion', 'not eligible', 'not signed off'
+    doses_allowed: bool = True              # the sign-off lets doses be recorded (views.courses)
+
+    def eligibility(self) -> str | None:
+        """'Eligibility: eligible after discussion · Active brain metastases: yes (treated)'; None when the
+        screen is all 'no' and signed off 'eligible' (nothing to flag), or there is no course."""
+        if not self.screen_flags and self.doses_allowed:
+            return None
+        return " · ".join((f"Eligibility: {self.sign_off}", *self.screen_flags))
 
     def placement(self) -> str:
         """'Melanoma unit · admitted 12 Mar 2026', 'left the service · admitted 12 Mar 2026' (the bed, or
@@ -83,13 +98,15 @@ def patient_banner(*, session: Session, patient_id: int, now: datetime, tz: tzin
         given_count = session.scalar(select(func.count()).where(*live, DoseEvent.status == "given")) or 0
         highest = session.scalar(select(func.max(DoseEvent.dose_number)).where(*live)) or 0
         stopped = session.scalar(select(func.count()).where(*live, DoseEvent.status == "stopped")) or 0
-        done = course.planned_doses is not None and given_count >= course.planned_doses
-        next_number = None if stopped or done or course.status in ("stopped", "completed") else highest + 1
+        finished = no_next_dose(status=course.status, planned=course.planned_doses, given=int(given_count),
+                                stopped=bool(stopped))
+        next_number = None if finished else highest + 1
         if course.fixed_dose is not None:
             weight = "fixed dose"
         elif course.dosing_weight_kg or course.baseline_weight_kg:
             weight = f"dosing weight {(course.dosing_weight_kg or course.baseline_weight_kg):.1f} kg"
     today = now.astimezone(tz).date()
+    flags, sign_off, allowed = _screen(session, course)
     return PatientBanner(
         bed=bed or ("Home" if ward else "no bed"), name=f"{family.upper()}, {given}", mrn=mrn, birth_date=birth,
         age=age_on(birth, today),
@@ -97,4 +114,25 @@ def patient_banner(*, session: Session, patient_id: int, now: datetime, tz: tzin
         course_day=None if course is None else course_day(course.start_at, now), doses_given=int(given_count),
         planned_doses=None if course is None else course.planned_doses, next_dose=next_number,
         dosing_weight=weight, allergies=allergies or "allergies not recorded", synthetic=bool(synthetic),
-        ward=ward, admitted_at=None if admitted_at is None else admitted_at.astimezone(tz))
+        ward=ward, admitted_at=None if admitted_at is None else admitted_at.astimezone(tz), screen_flags=flags,
+        sign_off=sign_off, doses_allowed=allowed)
+
+
+def _screen(session: Session, course: TreatmentCourse | None) -> tuple[tuple[str, ...], str | None, bool]:
+    """The latest course's answers that are not 'no', its sign-off in words, and whether doses may be
+    recorded on it (views.courses.signoff_problem decides; this only words it for the banner)."""
+    if course is None:
+        return (), None, True
+    answers = repository.latest_eligibility(session=session, course_id=int(course.id or 0))
+    flags = tuple(f"{ELIGIBILITY_ITEMS[item]}: {a.answer}" + (f" ({a.note})" if a.note else "")
+                  for item, a in sorted(answers.items(), key=lambda kv: list(ELIGIBILITY_ITEMS).index(kv[0]))
+                  if item in ELIGIBILITY_ITEMS and a.answer != "no")
+    signoff = repository.latest_eligibility_signoff(session=session, course_id=int(course.id or 0))
+    problem = signoff_problem(session=session, course=course, tz=timezone.utc)
+    if signoff is None:
+        words = "not signed off: no dose until the oncologist signs it off"
+    elif problem is not None and signoff.outcome != "not-eligible":
+        words = "screen changed since its sign-off: no dose until signed off again"
+    else:
+        words = SIGN_OFF_OUTCOMES[signoff.outcome].lower()
+    return flags, words, problem is None

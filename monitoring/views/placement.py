@@ -81,3 +81,42 @@ def identity_of(*, session: Session, patient_id: int) -> StoredIdentity:
     if identity is None:
         raise ValueError(f"Patient {patient_id} has no identity.")
     return StoredIdentity(identity.mrn, identity.family_name, identity.given_name, identity.birth_date)
+
+
+REGISTER_COLUMNS = ["mrn", "name", "birth_date", "place", "course", "sign_off"]
+
+
+def patient_register(*, session: Session, ward_ids: list[int] | None = None, include_left: bool = False
+                     ) -> pd.DataFrame:
+    """Every patient on the given wards (None: every ward), and those out of the service when `include_left`:
+    record number, name, birth date, place, the latest course (cycle, regimen, status) and its eligibility
+    sign-off ('awaiting sign-off' until the oncologist signs it off). For `il2-monitor patients list`."""
+    from monitoring.store.models import EligibilitySignOff, TreatmentCourse
+
+    query = (select(Patient, PatientIdentity).join(PatientIdentity, col(PatientIdentity.patient_id) == col(Patient.id))
+             .order_by(col(PatientIdentity.family_name), col(PatientIdentity.given_name), col(Patient.id)))
+    on_ward = col(Patient.ward_id).in_(ward_ids) if ward_ids is not None else col(Patient.ward_id).is_not(None)
+    query = query.where(on_ward | col(Patient.ward_id).is_(None)) if include_left else query.where(on_ward)
+    rows = session.execute(query).all()
+    ids = [int(p.id or 0) for p, _ in rows]
+    wards = {w.id: w.name for w in session.scalars(select(Ward)).all()}
+    beds = {b.id: b.label for b in session.scalars(select(Bed).where(
+        col(Bed.id).in_([p.bed_id for p, _ in rows if p.bed_id]))).all()}
+    latest: dict[int, TreatmentCourse] = {}
+    for started in session.scalars(select(TreatmentCourse).where(col(TreatmentCourse.patient_id).in_(ids))
+                                  .order_by(col(TreatmentCourse.start_at), col(TreatmentCourse.id))).all():
+        latest[started.patient_id] = started
+    signed: dict[int, str] = {}
+    for signoff in session.scalars(select(EligibilitySignOff).where(col(EligibilitySignOff.course_id).in_(
+            [c.id for c in latest.values()])).order_by(col(EligibilitySignOff.id))).all():
+        signed[signoff.course_id] = signoff.outcome
+    out = []
+    for patient, identity in rows:
+        course = latest.get(int(patient.id or 0))
+        out.append({
+            "mrn": identity.mrn, "name": f"{identity.family_name.upper()}, {identity.given_name}",
+            "birth_date": "" if identity.birth_date is None else identity.birth_date.isoformat(),
+            "place": place_text(wards.get(patient.ward_id), beds.get(patient.bed_id)),
+            "course": "no course" if course is None else f"cycle {course.cycle} {course.regimen} {course.status}",
+            "sign_off": "" if course is None else signed.get(int(course.id or 0), "awaiting sign-off")})
+    return pd.DataFrame(out, columns=REGISTER_COLUMNS)

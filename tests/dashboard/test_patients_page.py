@@ -143,7 +143,7 @@ def test_discharge_out_of_the_service_then_find_and_admit_again(ward):
     at.selectbox(key="readmit_bed").set_value("Home (on the ward's list, no bed)")
     at.checkbox(key="readmit_sure").check()
     next(b for b in at.button if b.label == "Admit again").click().run()
-    assert at.success[0].value == "PLACEHOLDER, Drew admitted again to home, on Ward A's list."
+    assert at.success[0].value == "PLACEHOLDER, Drew admitted again at home, on Ward A's list."
     assert at.dataframe[0].value["Bed"].tolist() == ["Home"]
     with session_scope(engine) as session:
         assert session.get(Patient, pid).bed_id is None

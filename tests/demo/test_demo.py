@@ -21,9 +21,11 @@ from monitoring.store.models import (
     Observation,
     Patient,
     PatientIdentity,
+    Placement,
     TreatmentCourse,
 )
 from monitoring.views import lists
+from monitoring.views.courses import signoff_problem
 
 END = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 DAYS = 7
@@ -215,7 +217,11 @@ def test_default_ward_has_twelve_synthetic_patients_on_every_regimen(ward):
     assert patients["key"].is_unique and patients["mrn"].str.fullmatch(r"SYN-\d{6}").all()
     assert patients["is_synthetic"].all()
     assert patients["family_name"].isin(demo.FAMILY_NAMES).all()
-    assert patients["bed"].notna().all() and patients["bed"].is_unique
+    # The patient treated at home is on the ward's list without a bed (issue 19); every other has a bed of
+    # their own.
+    home = patients["scenario"] == "low-dose-sc-home"
+    assert patients.loc[home, "bed"].isna().all()
+    assert patients.loc[~home, "bed"].notna().all() and patients.loc[~home, "bed"].is_unique
     assert (patients["regimen"] == "hd-iv-bolus").sum() >= 4
     til = patients[patients["regimen"] == "til-il2"]
     assert til["after_lymphodepletion"].all()
@@ -371,10 +377,12 @@ def test_write_ward_stores_exactly_what_was_generated(engine, ward):
     assert counts["observations"] == len(ward.observations)
     with session_scope(engine) as session:
         assert _count(session, Patient) == 12
-        assert _count(session, TreatmentCourse) == 12
+        # 12 courses, and the cycle-2 patient's cycle 1 (started, signed off and ended 'completed' before the
+        # record starts, through the services as a real course: issue 19 item 6).
+        assert _count(session, TreatmentCourse) == 13 == counts["courses"]
         assert _count(session, DoseEvent) == len(ward.doses)
         assert _count(session, Observation) == len(ward.observations)
-        assert _count(session, EligibilityAnswer) == 12 * len(ELIGIBILITY_ITEMS) == counts["eligibility_answers"]
+        assert _count(session, EligibilityAnswer) == 13 * len(ELIGIBILITY_ITEMS) == counts["eligibility_answers"]
         assert session.scalars(select(Patient.is_synthetic)).all() == [True] * 12
         assert set(session.scalars(select(EligibilityAnswer.answer))) == {"no"}
         assert set(session.scalars(select(EligibilityAnswer.answered_by))) == {demo.SYNTHETIC_CLINICIAN}
@@ -392,6 +400,36 @@ def test_write_ward_stores_exactly_what_was_generated(engine, ward):
     mrn = ward.patients.set_index("mrn")["key"]
     assert listing.set_index("mrn")["doses_given"].rename(index=mrn).sort_index().tolist() == \
         given.reindex(ward.patients["key"], fill_value=0).sort_index().tolist()
+
+
+def test_demo_patients_go_through_admission_course_start_and_sign_off_like_real_ones(engine, ward):
+    """Issue 19 item 6: each synthetic patient is admitted (a placement, an 'admit' audit row), their course
+    started with entered baselines and its screen signed off 'eligible'; the courses the scenario completed
+    or stopped end with their reason; the cycle-2 patient's cycle 2 follows an ended cycle 1."""
+    with session_scope(engine) as session:
+        demo.write_ward(session=session, ward=ward)
+    with session_scope(engine) as session:
+        assert _count(session, Placement) == 12
+        audits = session.execute(select(AuditEvent.action, AuditEvent.entity)).all()
+        assert audits.count(("admit", "patient")) == 12 and audits.count(("create", "course")) == 13
+        assert audits.count(("eligibility-signoff", "course")) == 13
+        courses = session.scalars(select(TreatmentCourse).order_by(TreatmentCourse.id)).all()
+        assert all(c.baseline_sources["weight"]["source"] in ("entered", "carried") for c in courses)
+        assert {c.indication_stage for c in courses} == {"IV"}
+        for course in courses:
+            assert signoff_problem(session=session, course=course, tz=timezone.utc) is None
+        second = [c for c in courses if c.cycle == 2]
+        assert len(second) == 1 and second[0].baseline_sources["weight"]["source"] == "carried"
+        first = session.get(TreatmentCourse, second[0].previous_course_id)
+        assert (first.cycle, first.status, first.end_reason) == (1, "completed", "completed")
+        status = dict(zip(ward.patients["mrn"], ward.patients["course_status"]))
+        ends = {mrn: (c.status, c.end_reason) for c, mrn in session.execute(
+            select(TreatmentCourse, PatientIdentity.mrn).join(
+                PatientIdentity, PatientIdentity.patient_id == TreatmentCourse.patient_id)
+            .where(TreatmentCourse.id != first.id)).all()}
+    for mrn, generated in status.items():
+        assert ends[mrn] == {"completed": ("completed", "completed"), "stopped": ("stopped", "toxicity")}.get(
+            generated, ("active", None)), mrn
 
 
 def test_stored_values_read_back_as_generated(engine, ward):
@@ -423,7 +461,7 @@ def test_build_hospital_smoke(engine):
     patients = hospital.patients
     assert len(patients) == 50 and patients["key"].is_unique and patients["mrn"].is_unique
     assert set(patients["ward"]) == {"H01", "H02", "H03"}
-    assert patients.groupby("ward")["bed"].apply(lambda b: b.is_unique).all()
+    assert patients.groupby("ward")["bed"].apply(lambda b: b.dropna().is_unique).all()   # home: no bed
     assert set(hospital.observations["key"]) <= set(patients["key"])
     assert len(hospital.observations) > 50 * 100
     assert _validate(hospital.observations)["error"].isna().all()

@@ -184,7 +184,8 @@ def test_quality_sees_tables_charts_and_three_downloads_without_identifiable_opt
     assert not any(df.value.isna().any().any() for df in at.dataframe)
     assert "–" in at.dataframe[0].value.to_csv()
     monitoring = at.dataframe[0].value.set_index("measure")["value"]
-    assert monitoring["courses"] == "12"  # a count reads 12, not 12.0
+    # 13: the 12 demo courses and the cycle-2 patient's ended cycle 1; a count reads 13, not 13.0
+    assert monitoring["courses"] == "13"
     specs = " ".join(chart.proto.spec for chart in at.get("plotly_chart"))
     for title in ("Organ system", "CTCAE grade", "Rule", "Alerts per patient-day"):
         assert f'"text":"{title}"' in specs  # axis titles in words, not column names

@@ -95,7 +95,7 @@ def test_admitting_to_a_bed_stores_identity_apart_a_placement_and_one_audit_row(
 
 def test_a_home_patient_is_on_the_wards_list_and_overview_as_home(engine, wards):
     done = admit(engine, wards, bed=None, allergies=None)
-    assert done.text.endswith("admitted to home, on Ward A's list.")
+    assert done.text.endswith("admitted at home, on Ward A's list.")
     assert listed(engine, wards["A"]) == {done.patient_id: "Home"}
     with session_scope(engine) as session:
         overview = ward_overview(session=session, ward_ids=[wards["A"]], now=NOW, tz=LONDON)

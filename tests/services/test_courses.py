@@ -22,6 +22,7 @@ from monitoring.store.db import session_scope
 from monitoring.store.models import AuditEvent, EligibilitySignOff, TreatmentCourse
 from monitoring.views.courses import latest_results, patient_courses
 from monitoring.views.dosing import next_dose
+from monitoring.views.patient_banner import patient_banner
 
 UTC = timezone.utc
 NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
@@ -341,3 +342,31 @@ def test_migration_0017_signs_off_every_existing_course_so_its_doses_can_be_reco
                                                                                     "migration", None)]
     assert rows[0].reason.startswith("Course started before the eligibility sign-off existed (migration 0017)")
     assert hold_dose(engine, course_id).status == "held"
+
+
+def banner_eligibility(engine, patient_id) -> str | None:
+    with session_scope(engine) as session:
+        return patient_banner(session=session, patient_id=patient_id, now=NOW, tz=UTC).eligibility()
+
+
+def test_the_patient_banner_keeps_a_positive_answer_and_a_missing_sign_off_in_view(engine, patient):
+    """Issue 19 item 2: a positive answer stays visible on the banner (on every patient page), as in the
+    pre-dose check; so does a course that may not take a dose yet. A screen all 'no' and signed off
+    'eligible' adds nothing."""
+    assert banner_eligibility(engine, patient) is None                   # no course: nothing to say
+    course_id = start(engine, patient)
+    assert banner_eligibility(engine, patient) == ("Eligibility: not signed off: no dose until the oncologist "
+                                                   "signs it off")
+    screen(engine, course_id)
+    sign(engine, course_id)
+    assert banner_eligibility(engine, patient) is None                   # eligible, every answer 'no'
+    screen(engine, course_id, {**ALL_NO, "active_brain_metastases": "yes"},
+           {"active_brain_metastases": "treated, stable on MRI"}, at=NOW + timedelta(minutes=5))
+    assert banner_eligibility(engine, patient) == (
+        "Eligibility: screen changed since its sign-off: no dose until signed off again · Active brain metastases: "
+        "yes (treated, stable on MRI)")
+    sign(engine, course_id, "eligible-after-discussion", reason="MDT 26 Nov: SRS done", at=NOW + timedelta(minutes=9))
+    assert banner_eligibility(engine, patient) == ("Eligibility: eligible after discussion · Active brain metastases: "
+                                                   "yes (treated, stable on MRI)")
+    sign(engine, course_id, "not-eligible", at=NOW + timedelta(minutes=12))
+    assert banner_eligibility(engine, patient).startswith("Eligibility: not eligible · Active brain metastases")
