@@ -31,6 +31,8 @@ SHOTS = [
     ("oncologist-alert-inbox", "oncologist", "Alert inbox", None, "Alert inbox"),
     ("oncologist-patient-chart", "oncologist", "Patient chart", "This cycle", "Vital signs"),
     ("quality-reports", "quality", None, None, None),
+    ("nurse-patients", "nurse", "Patients", None, None),
+    ("oncologist-courses", "oncologist", "Courses", None, None),
     ("admin-users", "admin", "Users", None, None),
     ("admin-wards", "admin", "Wards", None, None),
     ("any-my-password", "nurse", None, "own password", None),
