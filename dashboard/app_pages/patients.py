@@ -79,9 +79,10 @@ with on_ward:
     if patients.empty:
         st.info(f"No patients on {ward_name}. Admit one in the next tab.")
     else:
+        course = [("no IL-2 course" if pd.isna(r) else f"{REGIMEN_SHORT.get(r, r)}, cycle {int(c)}")
+                  for r, c in zip(patients["regimen"], patients["cycle"])]
         shown = pd.DataFrame({"Bed": patients["bed"], "Patient": patients["name"], "MRN": patients["mrn"],
-                              "Course": [("no IL-2 course" if pd.isna(r) else f"{REGIMEN_SHORT.get(r, r)}, cycle {int(c)}")
-                                         for r, c in zip(patients["regimen"], patients["cycle"])]})
+                              "Course": course})
         st.dataframe(shown, hide_index=True, width="stretch")
         rows = {f"{p.bed} · {p.name} · {p.mrn}": int(p.patient_id) for p in patients.itertuples()}
         chosen = rows[st.selectbox("Patient", list(rows), key="patients_chosen")]

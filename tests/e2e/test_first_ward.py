@@ -17,8 +17,8 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from bench.streamlit_server import ROOT, serve
-from monitoring.store.db import make_engine, session_scope
 from monitoring.services import auth
+from monitoring.store.db import make_engine, session_scope
 from monitoring.store.models import DoseEvent, Observation, Patient, Placement, Ward
 from tests.e2e.conftest import wait_for_app_run
 from tests.e2e.test_smoke import sign_in
