@@ -763,7 +763,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
     import getpass
 
     from monitoring.clinical.vocabulary import REGIMENS
-    from monitoring.export import quality
+    from monitoring.errors import RecordError
+    from monitoring.export import quality, team_key
     from monitoring.export import writers as export
     from monitoring.services import auth
     from monitoring.store.db import session_scope
@@ -777,20 +778,33 @@ def _cmd_export(args: argparse.Namespace) -> int:
     if args.key is not None:
         return refuse("--key would put the export key in the process list and the shell history; set "
                       "IL2_EXPORT_KEY or give it on standard input with --key-stdin")
-    kept = load_settings().export_key   # IL2_EXPORT_KEY, a secret: never printed
-    key = sys.stdin.readline().strip() if args.key_stdin else (kept.get_secret_value() if kept else "")
+    settings = load_settings()
+    kept = settings.team_export_key()   # IL2_EXPORT_KEY or IL2_EXPORT_KEY_FILE, a secret: never printed
+    key = sys.stdin.readline().strip() if args.key_stdin else (kept or "")
     if export_key_problems(key):
-        return refuse(export_key_problems(key)[0] + " (set IL2_EXPORT_KEY or use --key-stdin; the same key gives "
-                      "the same pseudonyms in every export)")
+        return refuse(export_key_problems(key)[0] + " (set IL2_EXPORT_KEY or IL2_EXPORT_KEY_FILE, or use "
+                      "--key-stdin; the same key gives the same pseudonyms in every export)")
     unknown = [r for r in args.regimen or [] if r not in REGIMENS]
     if unknown:
         return refuse(f"regimen {', '.join(unknown)} is not known; accepted: {', '.join(REGIMENS)}")
     if args.identifiable and not args.user:
         return refuse("--identifiable needs --user NAME: an active account whose role may export identifiable data")
-    end = args.to
-    if args.start is not None and end is not None and end <= args.start:
-        return refuse("--to is before --from")
-    settings = load_settings()
+    # The period (issue 20 item 1): whole months or quarters; a range of days only in an identifiable export.
+    from monitoring.export import periods
+    if (args.start is not None or args.to is not None) and args.period is not None:
+        return refuse("give --period, or --from and --to (identifiable exports), not both")
+    if args.start is not None or args.to is not None:
+        if args.start is not None and args.to is not None and args.to <= args.start:
+            return refuse("--to is before --from")
+        if not args.identifiable:
+            return refuse("--from and --to are for identifiable exports only (a range of days would date the "
+                          "patients' events); give --period YYYY-MM, YYYY-Qn, last-month, last-quarter or all-time")
+        period = periods.Period(f"{args.start or 'any time'} to {args.to or 'now'}", args.start, args.to, whole=False)
+    else:
+        try:
+            period = periods.parse(args.period or "all-time", now=datetime.now(timezone.utc), tz=settings.timezone)
+        except ValueError as exc:
+            return refuse(str(exc))
     engine = _open_store(settings.database_url)
     if engine is None:
         return 2
@@ -821,8 +835,16 @@ def _cmd_export(args: argparse.Namespace) -> int:
             if refused:
                 return refuse(refused)
         with session_scope(engine) as session:
-            filters = quality.QualityFilter(start=args.start, end=end,
-                                            ward_ids=ward_ids or None,
+            try:
+                kept_key = team_key.team_key(session=session, key=key, generation=settings.export_key_generation,
+                                             username=username)
+            except RecordError as exc:
+                return refuse(" ".join(exc.errors))
+        if kept_key.rotation_note():
+            print(f"il2-monitor export: {kept_key.rotation_note()}", file=sys.stderr)
+        with session_scope(engine) as session:
+            filters = quality.QualityFilter(start=period.start, end=period.end, basis=args.basis,
+                                            period_label=period.label, ward_ids=ward_ids or None,
                                             regimens=args.regimen or None)
             show = not args.quiet
             if show:
@@ -835,10 +857,12 @@ def _cmd_export(args: argparse.Namespace) -> int:
                 return refuse(str(exc))
             if show:
                 _progress(2, steps, f"writing {args.format}")
-            described = filters.describe() | {"ward_codes": args.ward or None}
-            text = (f"Courses starting {described['start'] or 'any time'} to {described['end'] or 'now'}; "
+            described = filters.describe() | {"ward_codes": args.ward or None,
+                                              "key_generation": kept_key.generation}
+            text = (f"Period: {period.label} ({periods.BASES[args.basis].lower()}); "
                     f"wards {', '.join(args.ward) if args.ward else 'all'}; "
-                    f"regimens {', '.join(args.regimen) if args.regimen else 'all'}.")
+                    f"regimens {', '.join(args.regimen) if args.regimen else 'all'}; "
+                    f"pseudonyms: {kept_key.describe(settings.timezone)}.")
             if args.format in export.FHIR_FORMATS:
                 data = export.render_fhir(session=session, fmt=args.format, filters=filters, export_key=key,
                                           identifiable=args.identifiable)
@@ -1025,10 +1049,15 @@ def build_parser() -> argparse.ArgumentParser:
     export_cmd = commands.add_parser("export", help="quality export of courses (de-identified by default), audited")
     export_cmd.add_argument("--format", choices=("csv", "xlsx", "pdf", "fhir", "ndjson"), required=True,
                             help="csv (zip of tidy CSVs with a data dictionary), xlsx or pdf")
+    export_cmd.add_argument("--period", help="YYYY-MM, YYYY-Qn, last-month, this-month, last-quarter, this-quarter "
+                                             "or all-time (default), in the installation's time zone")
+    export_cmd.add_argument("--basis", choices=("events", "course-start"), default="events",
+                            help="events (default): what happened in the period; course-start: the courses that "
+                                 "started in it, with all their events")
     export_cmd.add_argument("--from", dest="start", type=_export_date,
-                            help="courses starting on or after this date/time (UTC)")
-    export_cmd.add_argument("--to", type=_export_end, help="courses starting up to this date (inclusive) or "
-                                                             "before this time (UTC)")
+                            help="identifiable exports only: from this date/time (UTC) instead of --period")
+    export_cmd.add_argument("--to", type=_export_end, help="identifiable exports only: up to this date (inclusive) "
+                                                             "or before this time (UTC)")
     export_cmd.add_argument("--ward", action="append", help="ward code (repeatable; default all)")
     export_cmd.add_argument("--regimen", action="append", help="regimen code (repeatable; default all)")
     # Never on the command line (process list, shell history): IL2_EXPORT_KEY or standard input.

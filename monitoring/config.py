@@ -110,9 +110,20 @@ class Settings(BaseSettings):
                     "course's ward and cycle are withheld when fewer courses share them (see docs/security.md).")
     export_key: SecretStr | None = Field(
         None, validation_alias="IL2_EXPORT_KEY",
-        description="Secret key for the pseudonyms of `il2-monitor export` (same key, same pseudonyms across "
-                    "exports); at least 32 random characters (128 bits; `il2-monitor export-key` makes one); never "
-                    "written into an export, never shown. Read by the CLI only.")
+        description="The quality team's kept key for export pseudonyms (same key, same pseudonyms in every month's "
+                    "export, on the Reports page and from `il2-monitor export`); at least 32 random characters "
+                    "(128 bits; `il2-monitor export-key` makes one); never typed into a page, never written into an "
+                    "export, never shown. Or IL2_EXPORT_KEY_FILE; without either, each Reports session uses a "
+                    "one-off key whose pseudonyms match no other export.")
+    export_key_file: Path | None = Field(
+        None, validation_alias="IL2_EXPORT_KEY_FILE",
+        description="A file holding the export key (its first line), readable by the service's user only: the "
+                    "secrets-file form of IL2_EXPORT_KEY (give one of the two).")
+    export_key_generation: int = Field(
+        1, ge=1, validation_alias="IL2_EXPORT_KEY_GENERATION",
+        description="The generation number of the export key. A new key (rotation) takes the next number: it starts "
+                    "a new pseudonym space, and every export names the generation it used. A key changed under the "
+                    "same number is refused (monitoring/export/team_key.py).")
 
     notifier: Literal["none", "smtp", "webhook"] = Field(
         "none", validation_alias="IL2_NOTIFIER",
@@ -181,6 +192,33 @@ class Settings(BaseSettings):
             raise ValueError("IL2_WEBHOOK_TOKEN is sent only over https (IL2_WEBHOOK_URL), or to a gateway on "
                              "this machine")
         return self
+
+    @model_validator(mode="after")
+    def _export_key(self) -> Settings:
+        if self.export_key is not None and self.export_key_file is not None:
+            raise ValueError("IL2_EXPORT_KEY and IL2_EXPORT_KEY_FILE are both set: give the export key one way")
+        key = self.team_export_key()
+        if key is not None:
+            from monitoring.pseudonyms import export_key_problems
+
+            problems = export_key_problems(key)
+            if problems:
+                source = "IL2_EXPORT_KEY_FILE's key" if self.export_key_file is not None else "IL2_EXPORT_KEY"
+                raise ValueError(f"{source}: {problems[0]}")
+        return self
+
+    def team_export_key(self) -> str | None:
+        """The export key from IL2_EXPORT_KEY or the first line of IL2_EXPORT_KEY_FILE (None: neither set)."""
+        if self.export_key is not None:
+            return self.export_key.get_secret_value().strip()
+        if self.export_key_file is None:
+            return None
+        try:
+            lines = self.export_key_file.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"IL2_EXPORT_KEY_FILE {str(self.export_key_file)!r}: cannot be read "
+                             f"({exc.__class__.__name__})") from None
+        return lines[0].strip() if lines else ""
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,

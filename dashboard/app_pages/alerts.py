@@ -13,7 +13,7 @@ from dashboard.session import require
 from dashboard.theme import SEVERITY_COLOURS, SEVERITY_TEXT_COLOURS
 from monitoring.clinical.alert_handling import alert_handling
 from monitoring.clinical.rules.common import SEVERITIES
-from monitoring.clinical.vocabulary import ALERT_ACTIONS
+from monitoring.clinical.vocabulary import ALERT_ACTIONS, DECLINE_REASONS
 from monitoring.errors import RecordError
 from monitoring.services import alert_actions, auth, notify
 from monitoring.services.transactions import read_scope, session_scope
@@ -157,8 +157,14 @@ def attempt_text(outcome: str, recipient: str, detail: str | None) -> str:
 def action_form(a, action: str) -> None:
     """The form of one action on one alert; records it, or shows why nothing was recorded."""
     with st.form(f"{action}_form_{a.id}"):
-        minutes, target = None, None
+        minutes, target, reason_code = None, None, None
         label = NOTE_LABELS[action]
+        if action == "decline":
+            # Chosen from a list, so a de-identified report can say why alerts are declined (issue 20 item 3).
+            reason_code = st.selectbox("Reason for declining", list(DECLINE_REASONS), index=None,
+                                       format_func=DECLINE_REASONS.get, key=f"decline_reason_{a.id}",
+                                       placeholder="Choose the reason")
+            label = "Note (required for 'Other')"
         targets = targets_of.get(int(a.patient_id), {})
         if action == "escalate":
             target = st.selectbox("Escalate to", list(targets), index=None, key=f"escalate_to_{a.id}",
@@ -184,7 +190,8 @@ def action_form(a, action: str) -> None:
         with session_scope(get_engine()) as session:
             row = alert_actions.act(session=session, alert_id=int(a.id), action=action, username=user["username"],
                                     role=user["role"], note=note, snooze_minutes=minutes, escalate_to=target,
-                                    now=datetime.now(timezone.utc), ward_ids=user["ward_ids"])
+                                    now=datetime.now(timezone.utc), ward_ids=user["ward_ids"],
+                                    reason_code=reason_code)
             action_id = int(row.id)
     except (RecordError, auth.PermissionDenied) as refused:
         for message in getattr(refused, "errors", [str(refused)]):
@@ -192,7 +199,8 @@ def action_form(a, action: str) -> None:
         st.error("Nothing was recorded.")
         return
     until = f" until {local_text(row.snooze_until, tz)}" if row.snooze_until else ""
-    said = f": “{row.note}”" if row.note else ""
+    said = (f": {DECLINE_REASONS[row.reason_code].lower()}" if row.reason_code else "") + (
+        f" “{row.note}”" if row.note and row.reason_code else f": “{row.note}”" if row.note else "")
     to = f" to {targets.get(target, target)}" if target else ""
     told = ""
     if action == "escalate":
@@ -206,7 +214,8 @@ def action_form(a, action: str) -> None:
         f"{DONE[action]} recorded for {bed_text(a)} · {a.patient}, {a.rule_id} ({a.level}){to}{until}, by "
         f"{user['display_name']} at {local_text(row.at, tz)}{said}.{told}")
     # Close the form and empty its note, so the same action is not recorded twice by a second click.
-    for key in (f"alert_action_{a.id}", f"{NOTE_KEYS[action]}_{a.id}", f"escalate_to_{a.id}"):
+    for key in (f"alert_action_{a.id}", f"{NOTE_KEYS[action]}_{a.id}", f"escalate_to_{a.id}",
+                f"decline_reason_{a.id}"):
         st.session_state.pop(key, None)
     st.rerun()
 

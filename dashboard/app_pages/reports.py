@@ -10,18 +10,20 @@ import plotly.express as px
 import streamlit as st
 
 from dashboard.pseudonym_lookup import show_pseudonym_lookup
-from dashboard.resources import get_engine
+from dashboard.resources import get_engine, get_settings
 from dashboard.session import require
 from dashboard.theme import GRADE_COLOURS
 from monitoring.clinical.vocabulary import REGIMEN_SHORT, REGIMENS
-from monitoring.export import quality
+from monitoring.errors import RecordError
+from monitoring.export import periods, quality, team_key
 from monitoring.export import writers as export
-from monitoring.export.deid import export_key_problems, new_export_key
+from monitoring.export.deid import new_export_key
 from monitoring.services import auth
 from monitoring.services.transactions import session_scope
 from monitoring.views.lists import list_wards
 
 KEY_STATE = "reports_export_key"
+CUSTOM = "Custom dates (identifiable export only)"
 DOWNLOADS = (("csv", "Download CSV (zip)", "reports_download_csv"), ("xlsx", "Download Excel", "reports_download_xlsx"),
              ("pdf", "Download PDF", "reports_download_pdf"), ("fhir", "Download FHIR R4 (Bundle)",
                                                               "reports_download_fhir"),
@@ -35,41 +37,65 @@ st.caption("Toxicity and monitoring performance across courses. De-identified by
 show_pseudonym_lookup(user)   # the oncologist only
 
 engine = get_engine()
+settings = get_settings()
+tz = settings.timezone
 with session_scope(engine) as session:
     wards = {w.code: (w.id, w.name) for w in list_wards(session=session)}
 
-with st.expander("Filters and export key", expanded=True):
+with st.expander("Period, wards and regimens", expanded=True):
     left, middle, right = st.columns(3)
-    # Whole months, never days (issue 16 item 6): a day-by-day filter dated each course's start, and
-    # with it every event of the course. The months offered do not depend on the data.
-    months = quality.report_months(datetime.now(timezone.utc))
-    start_month = left.selectbox("Courses starting from (month)", months, index=None, placeholder="Any month",
-                                 key="reports_from")
-    end_month = left.selectbox("to (month, inclusive)", months, index=None, placeholder="Any month",
-                               key="reports_to")
-    ward_codes = middle.multiselect("Wards", list(wards), format_func=lambda c: f"{c} · {wards[c][1]}",
-                                    key="reports_wards", placeholder="All wards")
-    regimens = middle.multiselect("Regimens", list(REGIMENS), format_func=lambda r: REGIMEN_SHORT.get(r, r),
-                                  key="reports_regimens", placeholder="All regimens")
-    st.session_state.setdefault(KEY_STATE, new_export_key())
-    own_key = right.text_input("Export key (optional)", type="password", key="reports_key_input",
-                               help="Enter your team's key (at least 32 random characters; make one with "
-                                    "`il2-monitor export-key`) to get the same pseudonyms as in earlier exports.")
-    key_problems = export_key_problems(own_key.strip()) if own_key.strip() else []
-    for problem in key_problems:
-        right.error(problem[0].upper() + problem[1:] + ". The generated key is used meanwhile.")
-    key = own_key.strip() if own_key.strip() and not key_problems else st.session_state[KEY_STATE]
-    right.caption(f"Key in use: {'your key' if key != st.session_state[KEY_STATE] else 'generated for this session'} "
-                  f"(…{key[-4:]}). Pseudonyms match only between exports made with the same key; "
-                  "keep the key apart from the files.")
     identifiable = False
     if auth.may(user["role"], "export_identifiable"):
         identifiable = right.checkbox("Identifiable export (names, record numbers, dates)", key="reports_identifiable",
                                       help="Recorded in the audit trail as an identifiable export.")
+    # Whole months and quarters, never days, in a de-identified report (issue 16 item 6, issue 20 item 1): a
+    # day-by-day filter dates the patients' events. The periods offered do not depend on the data.
+    offered = periods.choices(now=datetime.now(timezone.utc), tz=tz)
+    labels = [*offered, *([CUSTOM] if identifiable else [])]
+    chosen = left.selectbox("Period", labels, key="reports_period",
+                            index=next(i for i, label in enumerate(labels) if label.startswith("Last month")))
+    if chosen == CUSTOM:
+        first_day, last_day = left.columns(2)
+        today = datetime.now(timezone.utc).astimezone(tz).date()
+        first = first_day.date_input("From", value=today.replace(day=1), key="reports_from_day", format="DD/MM/YYYY")
+        last = last_day.date_input("To (inclusive)", value=today, key="reports_to_day", format="DD/MM/YYYY")
+        try:
+            period = periods.for_report(periods.custom(first, last, tz), identifiable=identifiable)
+        except ValueError as problem:
+            left.error(str(problem)[0].upper() + str(problem)[1:] + ".")
+            st.stop()
+    else:
+        period = offered[chosen]
+    basis = left.radio("Counting", list(periods.BASES), format_func=periods.BASES.get, key="reports_basis",
+                       help="Events: what happened in the period, whenever the course started. Courses: the courses "
+                            "that started in the period, followed to their end.")
+    ward_codes = middle.multiselect("Wards", list(wards), format_func=lambda c: f"{c} · {wards[c][1]}",
+                                    key="reports_wards", placeholder="All wards")
+    regimens = middle.multiselect("Regimens", list(REGIMENS), format_func=lambda r: REGIMEN_SHORT.get(r, r),
+                                  key="reports_regimens", placeholder="All regimens")
+    # The team's kept key from the settings (issue 20 item 2), never typed here; else a one-off key.
+    kept = settings.team_export_key()
+    if kept is None:
+        key, key_text = st.session_state.setdefault(KEY_STATE, new_export_key()), team_key.ONE_OFF
+        right.warning(f"Pseudonyms: {key_text}. An administrator sets the team's key (IL2_EXPORT_KEY or "
+                      "IL2_EXPORT_KEY_FILE, with IL2_EXPORT_KEY_GENERATION) so that months can be compared.")
+        generation = None
+    else:
+        try:
+            with session_scope(engine) as session:
+                kept_key = team_key.team_key(session=session, key=kept, generation=settings.export_key_generation,
+                                             username=user["username"])
+        except RecordError as problem:
+            right.error("The team's export key is not usable: " + " ".join(problem.errors))
+            st.stop()
+        key, key_text, generation = kept_key.key, kept_key.describe(tz), kept_key.generation
+        right.caption(f"Pseudonyms: the team's {key_text}; the same in every export made with it.")
+        if kept_key.rotation_note():
+            right.info(kept_key.rotation_note())
 
-start, end = quality.month_bounds(start_month, end_month)
+start, end = period.start, period.end
 filters = quality.QualityFilter(
-    start=start, end=end,
+    start=start, end=end, basis=basis, period_label=period.label,
     ward_ids=[wards[c][0] for c in ward_codes] or None, regimens=regimens or None)
 with session_scope(engine) as session:
     tables = quality.export_tables(session=session, filters=filters, export_key=key, identifiable=identifiable)
@@ -130,8 +156,8 @@ for name in ("cohort_counts", "alerts_by_rule", "distributions", "courses", "epi
         table(tables[name])
 
 st.subheader("Download")
-filters_text = (f"Courses starting {start_month or 'any month'} to {end_month or 'now'}; wards "
-                f"{', '.join(ward_codes) or 'all'}; regimens {', '.join(regimens) or 'all'}.")
+filters_text = (f"Period: {period.label} ({periods.BASES[basis].lower()}); wards {', '.join(ward_codes) or 'all'}; "
+                f"regimens {', '.join(regimens) or 'all'}; pseudonyms: {key_text}.")
 
 
 def produce(fmt: str) -> bytes:
@@ -146,7 +172,8 @@ def produce(fmt: str) -> bytes:
     with session_scope(engine) as audit_session:
         export.authorise(user["role"], identifiable=identifiable)
         export.record_export(session=audit_session, username=user["username"], fmt=fmt,
-                             filters=filters.describe() | {"ward_codes": ward_codes or None},
+                             filters=filters.describe() | {"ward_codes": ward_codes or None,
+                                                           "key_generation": generation},
                              identifiable=identifiable, rows=len(courses))
     return data
 

@@ -71,6 +71,16 @@ SEXES = ("female", "male", "other", "unknown")
 PLACES = ("bed", "home", "left")
 PLACEMENT_EVENTS = ("admit", "transfer", "discharge-home", "discharge")
 # Why a course ended, and the status it ends in: 'completed' as planned, 'stopped' for any other reason.
+# Why an alert is declined (issue 20 item 3), chosen in the inbox so that a de-identified report can say why
+# alerts are declined without the words typed; 'other' needs the reason typed.
+DECLINE_REASONS: dict[str, str] = {
+    "expected-il2-effect": "Expected IL-2 effect, known and managed",
+    "artefact": "Measurement artefact or wrong entry (the value is corrected)",
+    "known-baseline": "The patient's known baseline, not new",
+    "already-treated": "Already being treated for this",
+    "duplicate": "Duplicate of another alert",
+    "other": "Other (say why)",
+}
 END_REASONS: dict[str, str] = {"completed": "Completed", "toxicity": "Toxicity", "progression": "Progression",
                                "patient-choice": "Patient choice", "death": "Death"}
 END_STATUS: dict[str, str] = {"completed": "completed", "toxicity": "stopped", "progression": "stopped",

@@ -85,7 +85,8 @@ def deid_reason(criteria: list[str] | None, note: str | None, reason: str | None
 
     values = values if values is not None else default_thresholds()["il2_hold"].values
     named = [hc.wording(hc.BY_ID[c], values, named=True) for c in (criteria or []) if c in hc.BY_ID]
-    typed = bool(note and str(note).strip()) or (not named and _present(reason))
+    # A note that is missing reads NaN from a frame: not typed text (it marked every reason as withheld).
+    typed = _present(note) or (not named and _present(reason))
     if not named and not typed:
         return None
     return "; ".join(named + ([FREE_TEXT_WITHHELD] if typed else []))

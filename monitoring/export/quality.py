@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
@@ -44,7 +44,9 @@ from monitoring.clinical.rules import aki, febrile_neutropenia, sepsis
 from monitoring.clinical.scores import news2_response
 from monitoring.clinical.sets import scored_sets
 from monitoring.clinical.toxicity import graded_observations
+from monitoring.clinical.vocabulary import DECLINE_REASONS
 from monitoring.export.deid import days_from, deid_reason, pseudonyms, withheld
+from monitoring.export.periods import BASES
 from monitoring.services.alert_actions import acknowledgement_latency
 from monitoring.store.db import time_as_stored
 from monitoring.store.models import (
@@ -142,6 +144,13 @@ COLUMN_DOCS: dict[str, tuple[str, str]] = {
                                                     "than from first seen when the data came late); NA when "
                                                     "unanswered"),
     "declined_day": ("days", "When the alert was declined, days from course start"),
+    "decline_reason_code": ("", "The reason for declining chosen in the inbox (monitoring.clinical.vocabulary."
+                                "DECLINE_REASONS); NA for declines recorded before the list (migration 0019)"),
+    "decline_reason_chosen": ("text", "The wording of decline_reason_code; kept in a de-identified export (chosen "
+                                      "from a list, not typed)"),
+    "hold_criteria": ("ids", "Hold criteria chosen for each held dose, 'dose N: id; id', separated by ' | ' "
+                             "(monitoring/clinical/rules/hold_criteria.py); kept in a de-identified export"),
+    "stop_criteria": ("ids", "Criteria chosen for each stopped dose, as hold_criteria"),
     "decline_reason": ("text", "Reason given for declining the alert: withheld in a de-identified export (free "
                                "text may name people), as typed in an identifiable one"),
     "measure": ("", "What is counted (see the README's quality exports section)"),
@@ -161,6 +170,8 @@ COLUMN_DOCS: dict[str, tuple[str, str]] = {
     "p75": ("unit of the measure", "75th percentile"),
     "max": ("unit of the measure", "Maximum"),
     "unit": ("", "Unit of the value"),
+    "counted": ("", "What the measure counts under the report's period and basis: courses, or events dated in the "
+                    "period, or every event of the courses (monitoring.export.periods)"),
     "value": ("see unit", "Value of the measure"),
     "alerts": ("count", "Alerts (retracted ones left out)"),
     "alerts_per_patient_day": ("per patient-day", "alerts / patient_days_total"),
@@ -173,18 +184,30 @@ COLUMN_DOCS: dict[str, tuple[str, str]] = {
 
 @dataclass(frozen=True)
 class QualityFilter:
-    """Courses whose start is in [start, end) (UTC; None = open), on these wards, with these regimens
-    (None = all)."""
+    """The period [start, end) (time zone-aware; None = open) on its `basis` (monitoring.export.periods.BASES):
+    "events" selects the courses with an event in the period (or starting in it) and counts only the events
+    inside it; "course-start" selects the courses that started in it and counts all their events. On these
+    wards, with these regimens (None = all)."""
 
     start: datetime | None = None
     end: datetime | None = None
     ward_ids: Sequence[int] | None = None
     regimens: Sequence[str] | None = None
+    basis: str = "events"
+    period_label: str | None = None     # 'November 2026', shown on the report and in the audit row
+
+    def __post_init__(self) -> None:
+        if self.basis not in BASES:
+            raise ValueError(f"basis '{self.basis}' is not known; accepted: {', '.join(BASES)}")
+
+    def clips_events(self) -> bool:
+        return self.basis == "events" and (self.start is not None or self.end is not None)
 
     def describe(self) -> dict:
         """The filter as JSON-friendly data, for the audit trail."""
         return {"start": None if self.start is None else self.start.isoformat(),
-                "end": None if self.end is None else self.end.isoformat(),
+                "end": None if self.end is None else self.end.isoformat(), "basis": self.basis,
+                "period": self.period_label,
                 "ward_ids": None if self.ward_ids is None else sorted(int(w) for w in self.ward_ids),
                 "regimens": None if self.regimens is None else sorted(self.regimens)}
 
@@ -200,6 +223,10 @@ class CohortData:
     declines: pd.DataFrame
     identities: pd.DataFrame | None = None
     derived: dict = field(default_factory=dict)
+    # Patient-days count from here (the period's start when the filter clips events to it; else the course start).
+    days_from_period: datetime | None = None
+    basis: str = "events"
+    period_bounded: bool = False        # the filter has a period (else every event of the courses counts)
 
 
 # --- reading --------------------------------------------------------------------------------------
@@ -251,10 +278,11 @@ def load_cohort(*, session: Session, filters: QualityFilter, identifiable: bool 
     # The course's number among all the patient's courses, before filtering: stable across exports.
     courses["course_number"] = courses.groupby("patient_id").cumcount() + 1
     keep = pd.Series(True, index=courses.index)
-    if filters.start is not None:
-        keep &= courses["start_at"] >= pd.Timestamp(filters.start)
+    # Either basis: a course that starts after the period has no event in it.
     if filters.end is not None:
         keep &= courses["start_at"] < pd.Timestamp(filters.end)
+    if filters.start is not None and filters.basis == "course-start":
+        keep &= courses["start_at"] >= pd.Timestamp(filters.start)
     if filters.ward_ids is not None:
         keep &= courses["ward_id"].isin(list(filters.ward_ids))
     if filters.regimens is not None:
@@ -315,19 +343,22 @@ def load_cohort(*, session: Session, filters: QualityFilter, identifiable: bool 
     alerts = alerts.merge(latency[["alert_id", "first_response", "first_response_at", "latency_minutes"]],
                           on="alert_id", how="left")
 
-    decline_query = (select(AlertAction.alert_id, AlertAction.at, AlertAction.note)
+    decline_query = (select(AlertAction.alert_id, AlertAction.at, AlertAction.note, AlertAction.reason_code)
                      .join(Alert, Alert.id == AlertAction.alert_id).where(AlertAction.action == "decline")
                      .order_by(AlertAction.id))
-    declines = pd.concat([_records(session, q, ["alert_id", "declined_at", "decline_reason"])
-                          for q in for_patients(decline_query, Alert.patient_id)]
-                         or [pd.DataFrame(columns=["alert_id", "declined_at", "decline_reason"])], ignore_index=True)
+    decline_columns = ["alert_id", "declined_at", "decline_reason", "decline_reason_code"]
+    declines = pd.concat([_records(session, q, decline_columns) for q in for_patients(decline_query, Alert.patient_id)]
+                         or [pd.DataFrame(columns=decline_columns)], ignore_index=True)
     declines["declined_at"] = pd.to_datetime(declines["declined_at"], utc=True)
 
+    if filters.clips_events():
+        courses, doses, obs, alerts = _in_period(filters, courses, doses, obs, alerts)
     selected = set(courses["course_id"])
     data = CohortData(courses=courses, doses=doses[doses["course_id"].isin(selected)].reset_index(drop=True),
                       observations=obs[obs["course_id"].isin(selected)].reset_index(drop=True),
                       alerts=alerts[alerts["course_id"].isin(selected)].reset_index(drop=True),
-                      declines=declines)
+                      declines=declines, days_from_period=filters.start if filters.clips_events() else None,
+                      basis=filters.basis, period_bounded=filters.start is not None or filters.end is not None)
     if identifiable:
         identity_query = select(PatientIdentity.patient_id, PatientIdentity.mrn, PatientIdentity.family_name,
                                 PatientIdentity.given_name, PatientIdentity.birth_date)
@@ -338,6 +369,27 @@ def load_cohort(*, session: Session, filters: QualityFilter, identifiable: bool 
             or [pd.DataFrame(columns=["patient_id", "mrn", "family_name", "given_name", "birth_date"])],
             ignore_index=True)
     return data
+
+
+def _in_period(filters: QualityFilter, courses: pd.DataFrame, doses: pd.DataFrame, obs: pd.DataFrame,
+               alerts: pd.DataFrame) -> tuple[pd.DataFrame, ...]:
+    """Basis "events": the doses (given, else scheduled time), observations and alerts (onset) inside the
+    period, and the courses that started in it or have one of those events."""
+    def inside(times: pd.Series) -> pd.Series:
+        mask = times.notna()
+        if filters.start is not None:
+            mask &= times >= pd.Timestamp(filters.start)
+        if filters.end is not None:
+            mask &= times < pd.Timestamp(filters.end)
+        return mask
+
+    doses = doses[inside(doses["given_at"].fillna(doses["scheduled_at"]))]
+    obs = obs[inside(obs["observed_at"])]
+    alerts = alerts[inside(alerts["onset_at"])]
+    active = set(doses["course_id"]) | set(obs["course_id"].dropna().astype(int)) | set(
+        alerts["course_id"].dropna().astype(int))
+    courses = courses[inside(courses["start_at"]) | courses["course_id"].isin(active)].reset_index(drop=True)
+    return courses, doses, obs, alerts
 
 
 def _course_of(patient_ids: pd.Series, course_ids: pd.Series, times: pd.Series, courses: pd.DataFrame) -> pd.Series:
@@ -436,7 +488,10 @@ def _per_course(data: CohortData) -> pd.DataFrame:
     dose_times = doses["given_at"].fillna(doses["scheduled_at"])
     last = pd.concat([obs.groupby("course_id")["observed_at"].max(),
                       dose_times.groupby(doses["course_id"]).max()], axis=1).max(axis=1).reindex(index)
-    out["patient_days"] = days_from(last, courses["start_at"]).clip(lower=0)
+    # Within a period (basis "events"), from the later of the course start and the period's start.
+    origin = courses["start_at"] if data.days_from_period is None else courses["start_at"].clip(
+        lower=pd.Timestamp(data.days_from_period))
+    out["patient_days"] = days_from(last, origin).clip(lower=0)
     out["doses_planned"] = courses["planned_doses"].astype("Int64")
     for status in ("given", "held", "stopped"):
         out[f"doses_{status}"] = _counts(doses[doses["status"] == status], "course_id", index)
@@ -451,6 +506,11 @@ def _per_course(data: CohortData) -> pd.DataFrame:
                                                                       part["reason"])], index=part.index, dtype=object))
         text = "dose " + part["dose_number"].astype(str) + ": " + reasons.fillna("").astype(str)
         out[column] = text.groupby(part["course_id"]).agg(" | ".join).reindex(index)
+        # The criteria by their ids (issue 20 item 3): structured, so they survive de-identification whole.
+        listed = part["reason_criteria"].map(lambda c: bool(c) if isinstance(c, list) else False).astype(bool)
+        chosen = part.loc[listed]
+        ids = "dose " + chosen["dose_number"].astype(str) + ": " + chosen["reason_criteria"].map("; ".join)
+        out[column.replace("_reasons", "_criteria")] = ids.groupby(chosen["course_id"]).agg(" | ".join).reindex(index)
     graded = _graded(data)
     if graded.empty:
         systems = pd.DataFrame(index=index)
@@ -502,7 +562,7 @@ def _identity_columns(data: CohortData, export_key: str) -> pd.DataFrame:
 
 COURSE_COLUMNS = (["course_ref", "pseudonym", "ward_code", "regimen", "cycle", "course_status", "is_synthetic",
                    "first_dose_day", "patient_days", "doses_planned", "doses_given", "doses_held", "doses_stopped",
-                   "hold_reasons", "stop_reasons"] + GRADE_COLUMNS
+                   "hold_reasons", "hold_criteria", "stop_reasons", "stop_criteria"] + GRADE_COLUMNS
                   + ["peak_weight_gain_pct", "aki_highest_stage", "fn_episodes", "sepsis_screen_episodes",
                      "expected_effect_alerts", "observation_sets", "overdue_sets", "icu_transfer"])
 IDENTIFIABLE_COLUMNS = ["patient_id", "mrn", "family_name", "given_name", "birth_date", "course_start_utc"]
@@ -511,7 +571,7 @@ TERM_COLUMNS = ["course_ref", "pseudonym", "regimen", "organ_system", "ctcae_ter
 EPISODE_COLUMNS = ["course_ref", "pseudonym", "regimen", "rule_id", "onset_day", "level", "severity", "status",
                    "first_response", "minutes_to_first_response", "minutes_from_onset_to_first_response"]
 DECLINE_COLUMNS = ["course_ref", "pseudonym", "regimen", "rule_id", "level", "onset_day", "declined_day",
-                   "decline_reason"]
+                   "decline_reason_code", "decline_reason_chosen", "decline_reason"]
 
 
 def _courses_table(data: CohortData, export_key: str) -> pd.DataFrame:
@@ -599,6 +659,10 @@ def _declines_table(data: CohortData, export_key: str) -> pd.DataFrame:
     out["declined_day"] = days_from(alerts["declined_at"].reset_index(drop=True), start).to_numpy()
     reasons = alerts["decline_reason"] if data.identities is not None else alerts["decline_reason"].map(withheld)
     out["decline_reason"] = reasons.to_numpy()
+    # The reason chosen from the list survives de-identification (issue 20 item 3): its id and its wording.
+    codes = alerts["decline_reason_code"].astype(object).where(alerts["decline_reason_code"].notna(), None)
+    out["decline_reason_code"] = codes.to_numpy()
+    out["decline_reason_chosen"] = codes.map(lambda c: DECLINE_REASONS.get(c) if c else None).to_numpy()
     return out.sort_values(["regimen", "course_ref", "declined_day"])[DECLINE_COLUMNS].reset_index(drop=True)
 
 
@@ -722,7 +786,20 @@ def _monitoring(data: CohortData) -> pd.DataFrame:
          round(overdue / (sets - (per["observation_sets"] > 0).sum()) * 100, 1)
          if sets - (per["observation_sets"] > 0).sum() > 0 else np.nan, "%"),
     ]
-    return pd.DataFrame(rows, columns=["measure", "value", "unit"])
+    frame = pd.DataFrame(rows, columns=["measure", "value", "unit"])
+    frame["counted"] = [counted_as(data, course_measure=m == "courses") for m in frame["measure"]]
+    return frame
+
+
+def counted_as(data: CohortData, *, course_measure: bool) -> str:
+    """What a measure counts under the filter's basis (issue 20 item 1: each measure says whether it counts by
+    event date or by course)."""
+    if not data.period_bounded:
+        return "courses (every course)" if course_measure else "every event of the courses"
+    if data.basis == "events":
+        return ("courses with an event in the period" if course_measure
+                else "events dated in the period (patient-days inside it)")
+    return "courses started in the period" if course_measure else "every event of those courses, in or after the period"
 
 
 # --- public API -----------------------------------------------------------------------------------
@@ -753,34 +830,6 @@ def _cohort(data: CohortData, export_key: str) -> dict[str, pd.DataFrame]:
     return {"cohort_counts": _cohort_counts(data), "grade_distribution": _grade_distribution(data),
             "distributions": _distributions(data), "alerts_by_rule": _alerts_by_rule(data),
             "monitoring": _monitoring(data), "declined_alerts": _declines_table(data, export_key)}
-
-
-REPORT_MONTHS = 60  # the Reports page offers the last five years of months
-
-
-def report_months(now: datetime, count: int = REPORT_MONTHS) -> list[str]:
-    """'2026-12', '2026-11', ... back `count` months from `now` (the same list whatever the data holds)."""
-    year, month = now.year, now.month
-    months = []
-    for _ in range(count):
-        months.append(f"{year:04d}-{month:02d}")
-        year, month = (year - 1, 12) if month == 1 else (year, month - 1)
-    return months
-
-
-def month_bounds(start_month: str | None, end_month: str | None) -> tuple[datetime | None, datetime | None]:
-    """The course-start window of two 'YYYY-MM' months (UTC): from the first day of the first to the
-    first day after the last; either may be None (open). Reversed months are put in order."""
-    def first_day(text: str) -> datetime:
-        return datetime.strptime(text, "%Y-%m").replace(tzinfo=timezone.utc)
-
-    def next_month(day: datetime) -> datetime:
-        return day.replace(year=day.year + 1, month=1) if day.month == 12 else day.replace(month=day.month + 1)
-
-    if start_month and end_month and end_month < start_month:
-        start_month, end_month = end_month, start_month
-    return (first_day(start_month) if start_month else None,
-            next_month(first_day(end_month)) if end_month else None)
 
 
 TABLE_TITLES = {

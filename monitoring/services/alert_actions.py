@@ -20,7 +20,7 @@ from monitoring.clinical.alert_levels import is_worse
 from monitoring.clinical.rules import il2_hold
 from monitoring.clinical.rules.common import SEVERITY_RANK
 from monitoring.clinical.rules.evidence import local_words, render
-from monitoring.clinical.vocabulary import ALERT_ACTIONS
+from monitoring.clinical.vocabulary import ALERT_ACTIONS, DECLINE_REASONS
 from monitoring.errors import RecordError
 from monitoring.services import auth
 from monitoring.store.models import Alert, AlertAction, Bed, Patient, PatientIdentity, User, UserWard, Ward
@@ -109,10 +109,12 @@ def users_seeing_ward(*, session: Session, ward_id: int | None) -> list[str]:
 
 def act(*, session: Session, alert_id: int, action: str, username: str, role: str | None, note: str | None = None,
         snooze_minutes: int | None = None, now: datetime | None = None,
-        ward_ids: Sequence[int] | None = None, escalate_to: str | None = None) -> AlertAction:
+        ward_ids: Sequence[int] | None = None, escalate_to: str | None = None,
+        reason_code: str | None = None) -> AlertAction:
     """Record one action on an alert and set the alert's status.
 
-    acknowledge needs the action taken; decline a reason; escalate to whom and why; snooze a
+    acknowledge needs the action taken; decline a reason, chosen from vocabulary.DECLINE_REASONS
+    (`reason_code`; 'other' with the reason typed in `note`) or typed; escalate to whom and why; snooze a
     duration offered for the alert's severity (thresholds.toml [alert_handling]: an emergency at most
     30 min, an urgent alert 60) and, from urgent up, a reason (otherwise the note is optional, as for
     resolve). A retracted alert cannot be
@@ -136,8 +138,13 @@ def act(*, session: Session, alert_id: int, action: str, username: str, role: st
     if alert.status == "retracted":
         errors.append("This alert was retracted: the data behind it were corrected or withdrawn, so there is "
                       "nothing to act on. Its history stays visible.")
-    if action in NOTE_REQUIRED and note is None:
-        errors.append(NOTE_REQUIRED[action])
+    if action in NOTE_REQUIRED and note is None and not (action == "decline" and reason_code not in (None, "other")):
+        errors.append(NOTE_REQUIRED[action] if reason_code != "other" else
+                      "'Other' needs the reason for declining typed in the note.")
+    if reason_code is not None and action != "decline":
+        errors.append(f"Only a decline takes a reason from the list; to {action} the alert, choose none.")
+    elif reason_code is not None and reason_code not in DECLINE_REASONS:
+        errors.append(f"Decline reason '{reason_code}' is not known; accepted: {', '.join(DECLINE_REASONS)}.")
     handling = alert_handling()
     offered = handling.choices(alert.severity)
     accepted = ", ".join(str(m) for m in offered) + " minutes"
@@ -168,7 +175,8 @@ def act(*, session: Session, alert_id: int, action: str, username: str, role: st
     before = {"status": alert.status, "snoozed_until": None if alert.snoozed_until is None
               else alert.snoozed_until.isoformat()}
     row = AlertAction(alert_id=alert.id, action=action, at=at, by=username, note=note, snooze_until=until,
-                      level_at_action=alert.level, severity_at_action=alert.severity, escalated_to=escalate_to)
+                      level_at_action=alert.level, severity_at_action=alert.severity, escalated_to=escalate_to,
+                      reason_code=reason_code)
     alert.status = ACTION_STATUS[action]
     # Any action but a snooze ends a running snooze: the alert is no longer waiting for its time.
     alert.snoozed_until = until
@@ -178,7 +186,8 @@ def act(*, session: Session, alert_id: int, action: str, username: str, role: st
                 before=before, after={"status": alert.status, "snoozed_until": None if until is None
                                       else until.isoformat(), "note": note, "level": alert.level,
                                       "severity": alert.severity, "action_id": row.id,
-                                      **({"escalated_to": escalate_to} if escalate_to else {})})
+                                      **({"escalated_to": escalate_to} if escalate_to else {}),
+                                      **({"reason_code": reason_code} if reason_code else {})})
     return row
 
 

@@ -286,6 +286,8 @@ class AlertAction(SQLModel, table=True):
     severity_at_action: str | None = Field(default=None, max_length=16)
     # An escalation names whom it goes to: a role ("role:oncologist") or a person ("user:dr.a").
     escalated_to: str | None = Field(default=None, max_length=120)
+    # A decline's reason chosen from vocabulary.DECLINE_REASONS (migration 0019); `note` is the typed text.
+    reason_code: str | None = Field(default=None, max_length=40)
 
 
 class NotificationAttempt(SQLModel, table=True):
@@ -435,8 +437,21 @@ class ServerSecret(SQLModel, table=True):
     value: str = Field(max_length=128)
 
 
+class ExportKeyGeneration(SQLModel, table=True):
+    """Each generation of the team's export key seen by an export (issue 20 item 2), append-only: its number,
+    a fingerprint of the key (HMAC of a fixed text under the key: tells a changed key, never gives it back),
+    and when and by whom it was first used. A key changed without a new generation number is refused
+    (monitoring.export.team_key), so a generation always names one pseudonym space."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    generation: int = Field(unique=True)
+    fingerprint: str = Field(max_length=32, unique=True)
+    first_used_at: datetime = Field(default_factory=utc_now)
+    first_used_by: str = Field(max_length=64)
+
+
 READ_ONLY_TABLES = ("serversecret",)
 
 APPEND_ONLY_TABLES = ("observation", "doseevent", "dosedecision", "eligibilityanswer", "eligibilitysignoff",
                       "alertaction", "auditevent", "notificationattempt", "handover", "handovernote",
-                      "handoveracknowledgement", "placement")
+                      "handoveracknowledgement", "placement", "exportkeygeneration")

@@ -717,11 +717,14 @@ def test_a_urine_period_is_more_than_0_and_at_most_24_hours_or_refused(hours):
 @PURE
 @given(secret=st.one_of(st.none(), st.text(max_size=80), st.sampled_from(["xxx", "a" * 64, "ab" * 30])),
        key=st.one_of(st.none(), st.text(max_size=80), st.text(alphabet="0123456789abcdef", min_size=30, max_size=34)),
-       start=st.one_of(st.none(), st.sampled_from(["2026-01", "2026-12", "2000-02", "1999-12"])),
-       end=st.one_of(st.none(), st.sampled_from(["2026-01", "2026-12", "2000-02"])))
-def test_settings_fields_are_judged_never_crash(secret, key, start, end):
-    """The SSO cookie secret, the export key and the Reports months: a verdict for any text."""
-    from monitoring.export import quality
+       period=st.one_of(st.text(max_size=12), st.sampled_from(["2026-01", "2026-12", "2000-02", "1999-13", "2026-Q4",
+                                                               "2026-q0", "last-month", "this quarter", "all time"])))
+def test_settings_fields_are_judged_never_crash(secret, key, period):
+    """The SSO cookie secret, the export key and a report period as typed: a verdict for any text."""
+    from datetime import datetime, timezone
+    from zoneinfo import ZoneInfo
+
+    from monitoring.export import periods
     from monitoring.export.deid import export_key_problems
     from monitoring.sso_settings import sso_setting_problems
     CASES["secret, key and months"] += 1
@@ -729,8 +732,12 @@ def test_settings_fields_are_judged_never_crash(secret, key, start, end):
     assert (problems == []) == (secret is not None and len(secret) >= 32 and len(set(secret)) >= 12
                                 and secret not in ("a long random string, identical on every replica",))
     assert (export_key_problems(key) == []) == (bool(key) and len(key) >= 32 and len(set(key)) >= 8)
-    lower, upper = quality.month_bounds(start, end)
-    assert lower is None or upper is None or lower < upper
+    try:
+        found = periods.parse(period, now=datetime(2026, 12, 4, tzinfo=timezone.utc), tz=ZoneInfo("Europe/London"))
+    except ValueError as refused:
+        assert "is not known; accepted" in str(refused)
+    else:
+        assert found.whole and (found.start is None or found.start < found.end)
 
 
 account_texts = st.one_of(st.text(max_size=130), st.sampled_from(["", " ", "a" * 64, "a" * 65, "x" * 121,

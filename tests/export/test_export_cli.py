@@ -7,6 +7,7 @@ import sys
 import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pytest
@@ -25,14 +26,22 @@ KEY = "export-test-key-2b7e9c4a1f6d8e30"
 KEY1 = "export-test-key-one-6a3f8c1e9b2d7e4"
 
 
+# Each key is its own generation (issue 20 item 2: a generation names one key; a changed key under the same
+# number is refused).
+GENERATION = {KEY: "1", KEY1: "2"}
+
+
 def run_cli(*args: str, url: str, env: dict | None = None, stdin: str = "", key: str | None = KEY
             ) -> subprocess.CompletedProcess:
-    """The CLI with the export key in IL2_EXPORT_KEY (never on the command line) unless `key` is None."""
+    """The CLI with the export key in IL2_EXPORT_KEY (never on the command line) unless `key` is None, and
+    that key's generation."""
     environment = {**os.environ, "DATABASE_URL": url, **(env or {})}
     if env is None:
         environment.pop("IL2_EXPORT_KEY", None)
         if key is not None:
             environment["IL2_EXPORT_KEY"] = key
+    used = environment.get("IL2_EXPORT_KEY") or stdin.split("\n")[0]
+    environment["IL2_EXPORT_KEY_GENERATION"] = GENERATION.get(used, "1")
     return subprocess.run([sys.executable, "-m", "monitoring", *args], capture_output=True, text=True, cwd=ROOT,
                           env=environment, timeout=300, input=stdin)
 
@@ -43,6 +52,14 @@ def demo_url(tmp_path_factory) -> str:
     assert run_cli("db", "upgrade", url=url).returncode == 0
     result = run_cli("demo", "--end", "2026-11-27T08:00:00Z", url=url)
     assert result.returncode == 0, result.stderr
+    # Both test keys recorded with their generations up front, as a team that rotated once has them: tests
+    # use either in any order (a new key under an older generation is refused: test_team_key.py).
+    from monitoring.export import team_key
+    engine = make_engine(url)
+    with session_scope(engine) as session:
+        for key_used, generation in GENERATION.items():
+            team_key.team_key(session=session, key=key_used, generation=int(generation), username="test")
+    engine.dispose()
     return url
 
 
@@ -83,7 +100,7 @@ def test_fhir_export_from_the_cli_is_a_valid_pseudonymous_bundle_and_audited(dem
 def test_csv_export_writes_the_zip_shows_progress_and_is_audited(demo_url, tmp_path):
     out = tmp_path / "q.zip"
     result = run_cli("export", "--format", "csv", "--output", str(out), "--regimen", "hd-iv-bolus",
-                     "--from", "2026-11-01", "--to", "2026-11-30", url=demo_url, env={"IL2_EXPORT_KEY": KEY1})
+                     "--period", "2026-11", url=demo_url, env={"IL2_EXPORT_KEY": KEY1})
     assert result.returncode == 0, result.stderr
     assert "4/4" in result.stderr and "[####" in result.stderr      # the text progress bar
     names = zipfile.ZipFile(out).namelist()
@@ -93,6 +110,8 @@ def test_csv_export_writes_the_zip_shows_progress_and_is_audited(demo_url, tmp_p
     user, action, after = audit_rows(demo_url)[-1]
     assert user.startswith("cli:") and action == "export" and after["format"] == "csv"
     assert after["filters"]["regimens"] == ["hd-iv-bolus"] and after["identifiable"] is False
+    assert (after["filters"]["period"], after["filters"]["basis"], after["filters"]["key_generation"]) == (
+        "November 2026", "events", 2)
 
 
 @pytest.mark.parametrize("fmt, magic", [("xlsx", b"PK"), ("pdf", b"%PDF")])
@@ -109,6 +128,9 @@ def test_excel_and_pdf_exports(demo_url, tmp_path, fmt, magic):
     (["--regimen", "iv-magic"], "regimen iv-magic is not known"),
     (["--from", "yesterday"], "is not a date"),
     (["--from", "2026-11-10", "--to", "2026-11-01"], "--to is before --from"),
+    (["--from", "2026-11-01"], "--from and --to are for identifiable exports only"),
+    (["--period", "2026-13"], "period '2026-13' is not known; accepted: last-month"),
+    (["--period", "last-month", "--from", "2026-11-01"], "not both"),
     (["--identifiable"], "--identifiable needs --user"),
     (["--identifiable", "--user", "quality"], "may not export identifiable"),
     (["--user", "ghost"], "no active account named 'ghost'"),
@@ -172,6 +194,7 @@ def download_buttons(at):
 
 def test_quality_sees_tables_charts_and_three_downloads_without_identifiable_option(app_db):
     at = signed_in("quality", page="app_pages/reports.py")
+    at.selectbox(key="reports_period").select("All time").run()
     assert [t.value for t in at.title] == ["Reports"]
     assert len(at.dataframe) >= 2 and len(at.get("plotly_chart")) == 2
     assert download_buttons(at) == list(zip(LABELS, ["reports_download_csv", "reports_download_xlsx",
@@ -216,19 +239,54 @@ def test_the_reports_page_on_a_database_without_courses_says_so(app_db_url):
 
 # --- issue 16 item 6: nothing that re-identifies in a de-identified view --------------------------------
 
-@pytest.mark.parametrize("start, end, expected", [
-    ("2026-11", "2026-11", ("2026-11-01", "2026-12-01")),     # one month, end exclusive
-    ("2026-12", "2026-12", ("2026-12-01", "2027-01-01")),     # December rolls the year
-    ("2026-12", "2026-10", ("2026-10-01", "2027-01-01")),     # reversed: put in order
-    (None, "2026-02", (None, "2026-03-01")),
-    (None, None, (None, None)),
+LONDON = ZoneInfo("Europe/London")
+
+
+@pytest.mark.parametrize("text, label, start, end", [
+    ("2026-11", "November 2026", "2026-11-01T00:00:00+00:00", "2026-12-01T00:00:00+00:00"),
+    ("2026-12", "December 2026", "2026-12-01T00:00:00+00:00", "2027-01-01T00:00:00+00:00"),   # rolls the year
+    ("2026-06", "June 2026", "2026-06-01T00:00:00+01:00", "2026-07-01T00:00:00+01:00"),      # BST, local midnight
+    ("2026-Q4", "Q4 2026 (October to December)", "2026-10-01T00:00:00+01:00", "2027-01-01T00:00:00+00:00"),
+    ("2026-q1", "Q1 2026 (January to March)", "2026-01-01T00:00:00+00:00", "2026-04-01T00:00:00+01:00"),
+    ("last-month", "November 2026", "2026-11-01T00:00:00+00:00", "2026-12-01T00:00:00+00:00"),
+    ("this month", "December 2026", "2026-12-01T00:00:00+00:00", "2027-01-01T00:00:00+00:00"),
+    ("last quarter", "Q3 2026 (July to September)", "2026-07-01T00:00:00+01:00", "2026-10-01T00:00:00+01:00"),
+    ("this-quarter", "Q4 2026 (October to December)", "2026-10-01T00:00:00+01:00", "2027-01-01T00:00:00+00:00"),
+    ("all time", "all time", None, None),
 ])
-def test_the_reports_filter_is_whole_months(start, end, expected):
-    from monitoring.export import quality
-    bounds = quality.month_bounds(start, end)
-    assert tuple(None if b is None else f"{b:%Y-%m-%d}" for b in bounds) == expected
-    months = quality.report_months(datetime(2026, 12, 4, tzinfo=timezone.utc))
-    assert (months[0], months[1], len(months)) == ("2026-12", "2026-11", 60)
+def test_report_periods_are_whole_calendar_months_and_quarters_in_the_wards_time_zone(text, label, start, end):
+    """Issue 20 item 1: months and quarters with presets, midnight to midnight in the installation's zone."""
+    from monitoring.export import periods
+    found = periods.parse(text, now=datetime(2026, 12, 4, 22, tzinfo=timezone.utc), tz=LONDON)
+    assert (found.label, found.whole) == (label, True)
+    assert (None if found.start is None else found.start.isoformat(),
+            None if found.end is None else found.end.isoformat()) == (start, end)
+
+
+def test_last_quarter_in_january_is_the_previous_years_fourth_and_the_offer_does_not_depend_on_data():
+    from monitoring.export import periods
+    january = datetime(2027, 1, 2, tzinfo=timezone.utc)
+    assert periods.preset("last quarter", now=january, tz=LONDON).label == "Q4 2026 (October to December)"
+    assert periods.preset("last month", now=january, tz=LONDON).label == "December 2026"
+    offered = list(periods.choices(now=datetime(2026, 12, 4, tzinfo=timezone.utc), tz=LONDON))
+    assert offered[:5] == ["Last month (November 2026)", "This month (December 2026)",
+                           "Last quarter (Q3 2026 (July to September))", "This quarter (Q4 2026 (October to December))",
+                           "All time"]
+    assert "November 2026" in offered and "Q4 2026 (October to December)" in offered and len(offered) == 5 + 20 + 60
+
+
+def test_a_range_of_days_is_for_identifiable_exports_only():
+    from datetime import date
+
+    from monitoring.export import periods
+    days = periods.custom(date(2026, 11, 3), date(2026, 11, 17), LONDON)
+    assert not days.whole and days.label == "03 Nov 2026 to 17 Nov 2026"
+    assert days.end.isoformat() == "2026-11-18T00:00:00+00:00"            # the last day inclusive
+    assert periods.for_report(days, identifiable=True) is days
+    with pytest.raises(ValueError, match="whole months or quarters"):
+        periods.for_report(days, identifiable=False)
+    with pytest.raises(ValueError, match="ends .* before it starts"):
+        periods.custom(date(2026, 11, 17), date(2026, 11, 3), LONDON)
 
 
 def _tables(courses_per_regimen: dict[str, int]):
@@ -264,7 +322,9 @@ def test_small_cells_of_fewer_than_5_courses_are_withheld(count, small):
 def test_the_quality_role_sees_no_day_filter_and_no_small_cell(app_db):
     at = signed_in("quality", page="app_pages/reports.py")
     assert not at.date_input   # a day-by-day filter dated each course's start
-    assert [s.label for s in at.selectbox][:2] == ["Courses starting from (month)", "to (month, inclusive)"]
+    assert [s.label for s in at.selectbox][:1] == ["Period"]
+    assert "Custom dates (identifiable export only)" not in at.selectbox(key="reports_period").options
+    at.selectbox(key="reports_period").select("All time").run()
     shown = {name: df.value for name, df in zip(range(len(at.dataframe)), at.dataframe)}
     for frame in shown.values():
         for column in ("courses", "patients", "n", "count"):

@@ -170,8 +170,48 @@ def test_filters_select_by_period_ward_and_regimen(engine, cohort):
         ward_b = repository.get_or_create_ward(session=session, code="QB", name="Quality B").id
     assert tables_of(engine, filters={"ward_ids": [ward_b]})["courses"]["regimen"].tolist() == ["low-dose-sc"]
     assert tables_of(engine, filters={"regimens": ["hd-iv-bolus"]})["courses"]["ward_code"].tolist() == ["QA"]
-    assert len(tables_of(engine, filters={"start": S + timedelta(hours=1)})["courses"]) == 1
+    assert len(tables_of(engine, filters={"start": S + timedelta(hours=1), "basis": "course-start"})["courses"]) == 1
     assert tables_of(engine, filters={"end": S - timedelta(days=1)})["courses"].empty
+
+
+def by_events(engine, start, end, basis="events"):
+    tables = tables_of(engine, filters={"start": start, "end": end, "basis": basis})
+    return tables["courses"].set_index("regimen"), tables["monitoring"].set_index("measure")
+
+
+@pytest.mark.parametrize("hours, expected", [
+    # (period from S + h0 to S + h1) -> per course (regimen): doses given, held, stopped, sets, patient-days
+    ((0, 12), {"hd-iv-bolus": (2, 0, 0, 1, 0.42)}),                     # doses at +2 h and +10 h; a set at +1 h
+    ((12, 24), {"hd-iv-bolus": (0, 1, 0, 1, 0.25)}),                    # held at +18 h; the febrile set at +14 h
+    ((24, 36), {"hd-iv-bolus": (0, 0, 1, 0, 0.08), "low-dose-sc": (1, 0, 0, 1, 0.08)}),   # B starts at +24 h
+    ((27, 28), {}),                                                      # nothing happened in that hour
+])
+def test_a_period_counts_the_events_dated_in_it_whenever_the_course_started(engine, cohort, hours, expected):
+    """Issue 20 item 1, basis "events": a course counts when it has an event in the period (or starts in it),
+    and only the events inside the period count; patient-days from the later of the course start and the
+    period's start to the last event in the period."""
+    per, _ = by_events(engine, S + timedelta(hours=hours[0]), S + timedelta(hours=hours[1]))
+    found = {regimen: (int(row.doses_given), int(row.doses_held), int(row.doses_stopped), int(row.observation_sets),
+                       round(float(row.patient_days), 2)) for regimen, row in per.iterrows()}
+    assert found == expected
+
+
+def test_each_measure_says_what_it_counts_under_the_period_and_basis(engine, cohort):
+    _, events = by_events(engine, S, S + timedelta(days=1))
+    _, started = by_events(engine, S, S + timedelta(days=1), basis="course-start")
+    assert events.loc["courses", "counted"] == "courses with an event in the period"
+    assert events.loc["observation sets", "counted"] == "events dated in the period (patient-days inside it)"
+    assert started.loc["courses", "counted"] == "courses started in the period"
+    assert started.loc["observation sets", "counted"] == "every event of those courses, in or after the period"
+    # Course-start basis: course A started in the first day; all its events count, the stopped dose of day 2 too.
+    assert started.loc["courses", "value"] == 1
+    assert events.loc["courses", "value"] == 1 and tables_of(engine)["monitoring"].set_index("measure").loc[
+        "courses", "counted"] == "courses (every course)"
+
+
+def test_an_unknown_basis_is_refused():
+    with pytest.raises(ValueError, match="basis 'weekly' is not known; accepted: events, course-start"):
+        quality.QualityFilter(basis="weekly")
 
 
 def test_pseudonyms_are_stable_per_key(engine, cohort):

@@ -484,7 +484,7 @@ def test_upgrade_works_on_a_fresh_database_and_on_one_at_0003(empty_url, start):
     upgrade(empty_url)
     engine = make_engine(empty_url)
     try:
-        assert current_revision(engine) == "0018"  # the latest migration
+        assert current_revision(engine) == "0019"  # the latest migration
         columns = inspect(engine)
         assert {"reason_criteria", "reason_note"} <= {c["name"] for c in columns.get_columns("doseevent")}
         assert "ix_observation_patient_time" in [i["name"] for i in columns.get_indexes("observation")]
@@ -539,7 +539,7 @@ def test_upgrading_a_populated_database_gives_every_patient_a_random_pseudo_id_a
     upgrade_to(empty_url)   # and on to the latest: 0011 drops ward.timezone under the patients' foreign keys,
     engine = make_engine(empty_url)   # 0012 widens the alert levels (declared type only on SQLite)
     try:
-        assert current_revision(engine) == "0018"
+        assert current_revision(engine) == "0019"
         assert "timezone" not in {c["name"] for c in inspect(engine).get_columns("ward")}
         levels = {c["name"]: getattr(c["type"], "length", None) for c in inspect(engine).get_columns("alert")}
         assert levels["level"] == 120

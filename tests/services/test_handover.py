@@ -286,7 +286,7 @@ def test_migration_0015_goes_down_and_up_again_with_its_triggers(engine, db_url,
         assert current_revision(engine) == "0014" and not tables & set(inspect(engine).get_table_names())
     finally:
         upgrade(db_url)
-    assert current_revision(engine) == "0018" and tables <= set(inspect(engine).get_table_names())
+    assert current_revision(engine) == "0019" and tables <= set(inspect(engine).get_table_names())
     save(engine, ward["ward"], {ward["b1"]: "Recheck SBP"})
     with pytest.raises(DBAPIError, match="append-only"):
         with engine.begin() as connection:

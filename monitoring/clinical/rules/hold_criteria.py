@@ -224,7 +224,8 @@ def wording(criterion: Criterion, values: dict[str, float], *, named: bool = Fal
             "L/min": " L/min", "ug/kg/min": " µg/kg/min", "h": " h", "/min": "/min"}.get(INPUTS[criterion.input].unit
                                                                                        or "", "")
     grade = INPUTS[criterion.input].validity == "nurse_grades"
-    g = "grade " if grade else ""
+    # 'confusion grade >= 2', not 'confusion grade grade >= 2', when the name already says grade.
+    g = "grade " if grade and not (named and INPUTS[criterion.input].label.endswith("grade")) else ""
     op = criterion.op
     if op == "is":
         text = {"open": "present (finding of its rule)"}.get(bounds[0], bounds[0])
@@ -234,7 +235,7 @@ def wording(criterion: Criterion, values: dict[str, float], *, named: bool = Fal
         text = "not " + "/".join(bounds)
     elif op in ("range", "range-closed", "range-open"):
         low, high = bounds
-        text = (f"{g}{low:g}-{high - 1:g}" if grade else
+        text = ((f"{g}{low:g}" if high - 1 == low else f"{g}{low:g}-{high - 1:g}") if grade else
                 f"{'>' if op == 'range-open' else ''}{low:g}-{'<' if op == 'range' else ''}{high:g}{unit}")
     else:
         text = f"{op} {g}{bounds[0]:g}{unit}" if not grade else f"{g}{op} {bounds[0]:g}"
