@@ -7,17 +7,26 @@ import streamlit as st
 
 from dashboard.patient_banner import show_patient_banner
 from dashboard.resources import get_engine
+from monitoring.services import auth
 from monitoring.services.transactions import read_scope
-from monitoring.views.lists import patient_ward_id, visible_wards, ward_patient_list, wards_with_courses
+from monitoring.views.lists import (
+    departed_count,
+    patient_ward_id,
+    visible_wards,
+    ward_patient_list,
+    wards_with_courses,
+)
 
 # The patient last chosen on any page (or selected on the ward overview): the next page opens on it.
 SELECTED_PATIENT = "selected_patient_id"
 # The address names the patient shown (an internal number, no identifier): `/record?patient=12`.
 PATIENT_PARAM = "patient"
+LEFT_THE_SERVICE = "Left the service (records kept)"
 
 
 def short_label(p) -> str:
-    bed = p.bed if isinstance(p.bed, str) and p.bed else "no bed"  # a missing bed is NaN in the frame
+    on_ward = isinstance(p.ward, str) and bool(p.ward)
+    bed = (p.bed if isinstance(p.bed, str) and p.bed else "no bed") if on_ward else "left"   # missing: NaN
     return f"{bed} · {p.name}{' (synthetic)' if p.is_synthetic else ''}"
 
 
@@ -37,24 +46,31 @@ def choose_patient(user: dict, *, key: str, label: Callable = short_label, with_
     with read_scope(get_engine()) as session:
         wards = visible_wards(session=session, role=user["role"], ward_ids=user["ward_ids"])
         selected_ward = patient_ward_id(session=session, patient_id=selected)
+        # Who covers every ward also finds the record of a patient who has left the service (issue 19).
+        departed = auth.may(user["role"], "view_all_wards") and departed_count(session=session) > 0
         # A page about IL-2 courses opens on a ward that has one (a ward of other patients only is
         # still offered: it may be the one wanted next).
         useful = wards_with_courses(session=session) if with_course and len(wards) > 1 else None
     ward_ids = [w.id for w in wards]
     place = st
-    if len(wards) > 1:
+    gone = False
+    if len(wards) > 1 or departed:
         assigned = [w.id for w in wards if w.id in set(user["ward_ids"])]
         preferred = [w for w in ward_ids if useful is None or w in useful] or ward_ids
         default = (selected_ward if selected_ward in preferred
                    else next((w for w in assigned if w in preferred), preferred[0]))
         names = [w.name for w in wards]
         names = [f"{w.name} ({w.code})" if names.count(w.name) > 1 else w.name for w in wards]
+        options = names + ([LEFT_THE_SERVICE] if departed else [])
         ward_place, place = st.columns([1, 2])
-        ward_name = ward_place.selectbox("Ward", names, index=ward_ids.index(default), key=f"{key}_ward")
-        ward_ids = [ward_ids[names.index(ward_name)]]
+        index = (len(names) if departed and selected is not None and selected_ward is None
+                 else ward_ids.index(default))
+        ward_name = ward_place.selectbox("Ward", options, index=index, key=f"{key}_ward")
+        gone = ward_name == LEFT_THE_SERVICE
+        ward_ids = [] if gone else [ward_ids[names.index(ward_name)]]
         empty = f"No patients{' with an IL-2 course' if with_course else ''} on {ward_name}: choose another ward."
     with read_scope(get_engine()) as session:
-        patients = ward_patient_list(session=session, ward_ids=ward_ids)
+        patients = ward_patient_list(session=session, ward_ids=None if gone else ward_ids, departed=gone)
     if with_course and len(patients):
         patients = patients[patients["course_id"].notna()]
     if patients.empty:

@@ -25,13 +25,16 @@ WARD_LIST_COLUMNS = ["patient_id", "ward", "bed", "name", "mrn", "is_synthetic",
 
 
 def ward_patient_list(*, session: Session, ward_id: int | None = None,
-                      ward_ids: Sequence[int] | None = None) -> pd.DataFrame:
+                      ward_ids: Sequence[int] | None = None, departed: bool = False) -> pd.DataFrame:
     """One row per patient on the ward with the latest course, dose counts and the last set time; the bed
-    is 'Home' for a patient at home on the ward's list.
+    is 'Home' for a patient at home on the ward's list. `departed`: instead, the patients who have left the
+    service (on no ward's list; their record is kept whole), for those who may see every ward.
 
     The aggregates are computed for the ward's patients only (a hospital holds a million
     observations: aggregating them all took seconds on every overview refresh)."""
     on_ward = select(Patient.id)
+    if departed:
+        on_ward = on_ward.where(Patient.ward_id.is_(None))
     if ward_id is not None:
         on_ward = on_ward.where(Patient.ward_id == ward_id)
     if ward_ids is not None:
@@ -76,6 +79,11 @@ def ward_patient_list(*, session: Session, ward_id: int | None = None,
     frame = rows_frame(session.execute(query).all(), WARD_LIST_COLUMNS)  # parses last_dose_at, last_set_at
     frame["course_start"] = pd.to_datetime(frame["course_start"], utc=True)
     return frame
+
+
+def departed_count(*, session: Session) -> int:
+    """Patients who have left the service (on no ward's list)."""
+    return int(session.scalar(select(func.count()).select_from(Patient).where(Patient.ward_id.is_(None))) or 0)
 
 
 def list_wards(*, session: Session) -> list[Ward]:

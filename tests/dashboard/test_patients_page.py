@@ -2,7 +2,7 @@
 with home patients, transfer and discharge behind a confirmation, find and admit again."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timezone
 
 import pytest
 from sqlalchemy import select
@@ -162,3 +162,33 @@ def test_an_identity_correction_from_the_page_needs_a_reason(ward):
     at.text_input(key=f"correct_reason_{pid}").input("typing error at admission")
     next(b for b in at.button if b.label == "Correct identity").click().run()
     assert at.success[0].value.startswith("Identity of PLACEHOLDER, Drew corrected (given name)")
+
+
+def test_the_oncologist_opens_the_record_of_a_patient_who_left_the_service_and_a_nurse_cannot(ward):
+    """The way back to a departed patient's record (issue 19): the patient pages offer the oncologist, who
+    covers every ward, "Left the service" beside the wards; a nurse sees her wards' patients only."""
+    engine, ids = ward
+    at = open_page()
+    admit_button(fill_admission(at)).click().run()
+    with session_scope(engine) as session:
+        pid = session.scalars(select(Patient)).one().id
+        auth.add_user(session=session, username="dr.onc", display_name="Dr Onc", role="oncologist",
+                      password=PASSWORD, created_by="admin")
+        repository.add_course(session=session, patient_id=pid, regimen="hd-iv-bolus", created_by="dr.onc",
+                              start_at=datetime(2026, 11, 20, 8, tzinfo=timezone.utc), planned_doses=14,
+                              dose_interval_hours=8, status="completed")
+    at.radio(key=f"discharge_where_{pid}").set_value("Out of the service (on no ward's list; the record is kept)")
+    at.text_input(key=f"discharge_reason_{pid}").input("cycle complete")
+    at.checkbox(key=f"discharge_sure_{pid}").check()
+    at.button(key=f"discharge_{pid}").click().run()
+    oncologist = signed_in("dr.onc", PASSWORD, page="app_pages/summary.py")
+    ward_box = oncologist.selectbox(key="summary_patient_ward")
+    assert ward_box.options[-1] == "Left the service (records kept)"
+    ward_box.select("Left the service (records kept)").run()
+    assert not oncologist.exception
+    assert oncologist.selectbox(key="summary_patient").value == "left · Placeholder, Drew"
+    banner = " ".join(m.value for m in oncologist.markdown)
+    assert "PLACEHOLDER, Drew" in banner and "left the service" in banner
+    nurse = signed_in("nurse.a", PASSWORD, page="app_pages/summary.py")
+    assert not nurse.exception and "No patient with an IL-2 course." in " ".join(i.value for i in nurse.info)
+    assert not [s for s in nurse.selectbox if "Left the service" in s.options]
