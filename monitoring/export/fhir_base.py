@@ -3,6 +3,7 @@ label, profiles), JSON numbers and the shifted times of a de-identified export (
 monitoring.export.fhir)."""
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
@@ -18,15 +19,31 @@ from monitoring.export.fhir_terminology import DATE_SHIFTED, PROJECT, PSEUDONYMI
 EPOCH = pd.Timestamp("2000-01-01T00:00:00Z")
 LEGACY_EVIDENCE_WITHHELD = "[evidence recorded before it was structured: withheld in a de-identified export]"
 _NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, PROJECT)
+_NAMESPACE_BYTES = _NAMESPACE.bytes
+_HEX = frozenset("0123456789abcdef")
 
 
 def resource_id(export_key: str, kind: str, key: Any) -> str:
-    """A uuid5 over the export key and the database id: stable per key, no database id readable."""
-    return str(uuid.uuid5(_NAMESPACE, f"{export_key}|{kind}|{key}"))
+    """A uuid5 over the export key and the database id: stable per key, no database id readable.
+    The string of uuid.uuid5(namespace, name), computed without its UUID objects (RFC 4122: SHA-1 of
+    namespace + name, version 5, variant 10): a tenth of a large export's time went to them."""
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + f"{export_key}|{kind}|{key}".encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    text = digest.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+def _is_canonical_uuid(text: str) -> bool:
+    """True for a UUID in its canonical lower-case form (as resource_id writes them)."""
+    return (len(text) == 36 and text[8] == text[13] == text[18] == text[23] == "-"
+            and set(text.replace("-", "")) <= _HEX)
 
 
 def full_url(resource_type: str, resource_id_: str) -> str:
     """'urn:uuid:...' for a resource: its id when that is a UUID, else a uuid5 of 'Type/id'."""
+    if _is_canonical_uuid(resource_id_):
+        return f"urn:uuid:{resource_id_}"
     try:
         return f"urn:uuid:{uuid.UUID(resource_id_)}"
     except ValueError:
@@ -41,12 +58,15 @@ def meta(*, identifiable: bool, synthetic: bool = False, profile: str | None = N
     """meta of a resource: the profile it claims; de-identified, the date-shift tag and the HL7 security
     label PSEUDED; the synthetic-data tag on a synthetic Patient."""
     result: dict[str, Any] = {"profile": [profile]} if profile else {}
-    tags = ([] if identifiable else [DATE_SHIFTED.coding()]) + ([SYNTHETIC.coding()] if synthetic else [])
+    tags = ([] if identifiable else [dict(_DATE_SHIFTED)]) + ([SYNTHETIC.coding()] if synthetic else [])
     if tags:
         result["tag"] = tags
     if not identifiable:
-        result["security"] = [PSEUDONYMISED.coding()]
+        result["security"] = [dict(_PSEUDONYMISED)]
     return result
+
+
+_DATE_SHIFTED, _PSEUDONYMISED = DATE_SHIFTED.coding(), PSEUDONYMISED.coding()  # copied per resource (dict())
 
 
 def with_meta(resource: dict[str, Any], meta_: dict[str, Any]) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -13,7 +14,7 @@ from fhir.resources.R4B.bundle import Bundle
 
 from monitoring.clinical.inputs import ObservationInput
 from monitoring.export.deid import FREE_TEXT_WITHHELD
-from monitoring.export.fhir import LOINC, UCUM, fhir_export_bytes, to_bundle, to_ndjson
+from monitoring.export.fhir import LOINC, UCUM, fhir_export_bytes, resource_id, to_bundle, to_ndjson
 from monitoring.export.fhir_terminology import AE_GRADE_URL, MEDDRA, NCIT, SNOMED
 from monitoring.services.alerting import sync_alerts
 from monitoring.store import repository
@@ -212,6 +213,15 @@ def test_pseudonyms_and_ids_are_stable_for_a_key_and_differ_for_another(engine, 
     assert of_type(other, "Patient")[0]["id"] == names(engine, [ward.patient_id], OTHER_KEY)[ward.patient_id]
     with pytest.raises(ValueError, match="export key"):
         export(engine, export_key="")
+
+
+@pytest.mark.parametrize("kind, key", [("Observation", 1), ("AdverseEvent", "3|Fever"), ("DetectedIssue", 12),
+                                       ("Observation", "bp|1|5f0c|1796390760000000000")])
+def test_resource_ids_stay_the_uuid5_of_earlier_exports(kind, key):
+    """A registry matches resources across monthly exports by id: ids are uuid5 over the export key and
+    the record, as they were before the export computed them without uuid's objects."""
+    namespace = uuid.uuid5(uuid.NAMESPACE_URL, "https://il2-monitor.example/fhir")
+    assert resource_id(KEY, kind, key) == str(uuid.uuid5(namespace, f"{KEY}|{kind}|{key}"))
 
 
 def test_identifiable_mode_carries_the_mrn_and_real_dates(engine, ward):
