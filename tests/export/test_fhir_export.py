@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+import uuid
+from datetime import timedelta
 
 import pytest
 from fhir.resources.R4B import get_fhir_model_class
@@ -14,92 +14,35 @@ from fhir.resources.R4B.bundle import Bundle
 
 from monitoring.clinical.inputs import ObservationInput
 from monitoring.export.deid import FREE_TEXT_WITHHELD
-from monitoring.export.fhir import CTCAE_GRADE_URL, LOINC, UCUM, fhir_export_bytes, fhir_resources, to_bundle, to_ndjson
+from monitoring.export.fhir import LOINC, UCUM, fhir_export_bytes, resource_id, to_bundle, to_ndjson
+from monitoring.export.fhir_terminology import AE_GRADE_URL, MEDDRA, NCIT, SNOMED
 from monitoring.services.alerting import sync_alerts
 from monitoring.store import repository
 from monitoring.store.db import session_scope
 from monitoring.views.alerts import list_alerts
-from tests.factories import make_patient_with_course
+from tests.export.fhir_ward import (
+    BIRTH,
+    FAMILY,
+    GIVEN,
+    HOLD_REASON,
+    KEY,
+    MRN,
+    OTHER_KEY,
+    SET_AT,
+    START,
+    export,
+    of_type,
+    references,
+    ward,
+)
 
-KEY = "quality-2026-11-7c1e9a4b2f8d6e30"  # 32 characters
-OTHER_KEY = "another-key-5d0b7e2a9c4f1e8b3a6d"
+__all__ = ["ward"]  # the fixture, found by pytest through this import
 
 
 def names(engine, patient_ids, key):
     from monitoring.export.deid import patient_pseudonyms
     with session_scope(engine) as session:
         return patient_pseudonyms(session=session, patient_ids=patient_ids, export_key=key)
-MRN = "MRN-884213"
-GIVEN, FAMILY = "Philippa", "Quigglesworth"
-BIRTH = date(1961, 3, 14)
-# 08:00 UTC, so that a shift to the 00:00 epoch shows in every time.
-START = datetime(2026, 11, 20, 8, 0, tzinfo=timezone.utc)
-SET_AT = START + timedelta(days=1, hours=6)  # -> 2000-01-02T06:00:00Z
-# 8 h is 0.33 day at monitoring.export.deid.days_from's 0.01-day resolution: 2000-01-01T07:55:12Z.
-HELD_AT = START + timedelta(hours=8)
-HOLD_REASON = "SBP 84 mm Hg at 2026-11-20 15:40Z despite fluids"
-
-
-@dataclass(frozen=True)
-class Ward:
-    patient_id: int
-    course_id: int
-    other_patient_id: int
-    other_course_id: int
-
-
-@pytest.fixture
-def ward(engine) -> Ward:
-    """One identifiable patient with a course, vital signs, a lab with a reference range, a nurse
-    grade, a dose given and one held with a reason, and the alerts they raise; plus another patient."""
-    with session_scope(engine) as session:
-        w = repository.get_or_create_ward(session=session, code="T", name="Test ward")
-        patient = repository.add_patient(session=session, mrn=MRN, given_name=GIVEN, family_name=FAMILY,
-                                         birth_date=BIRTH, sex="female", recorded_by="tester", ward_id=w.id)
-        course = repository.add_course(session=session, patient_id=patient.id, regimen="hd-iv-bolus",
-                                       start_at=START, created_by="tester", planned_doses=14,
-                                       dose_per_kg=600_000, dose_interval_hours=8, baseline_weight_kg=80,
-                                       baseline_creatinine_mg_dl=0.9, usual_sbp_mm_hg=120)
-        repository.record_dose(session=session, course_id=course.id, dose_number=1, scheduled_at=START,
-                               status="given", given_at=START, dose=48_000_000, dose_unit="[IU]", route="IV",
-                               recorded_by="nurse.a", now=START)
-        repository.record_dose(session=session, course_id=course.id, dose_number=2, scheduled_at=HELD_AT,
-                               status="held", reason=HOLD_REASON, recorded_by="nurse.a", now=HELD_AT)
-        repository.add_observation_set(
-            session=session, patient_id=patient.id, course_id=course.id, observed_at=SET_AT, now=SET_AT,
-            recorded_by="nurse.a",
-            values=[ObservationInput("temperature", "38.6"), ObservationInput("heart_rate", "118"),
-                    ObservationInput("sbp", "95"), ObservationInput("rigors", "2"),
-                    ObservationInput("consciousness", "A")])
-        # A lab result without a course id: it belongs to the course by its time.
-        repository.add_observation_set(
-            session=session, patient_id=patient.id, observed_at=SET_AT, now=SET_AT, recorded_by="lab",
-            source="lab-import", values=[ObservationInput("anc", "0.4", unit="10*9/L", ref_low=1.8, ref_high=7.5)])
-        sync_alerts(session=session, patient_ids=[patient.id], now=SET_AT + timedelta(minutes=5))
-        ids = patient.id, course.id
-    other = make_patient_with_course(engine, mrn="SYN-OTHER-2", start=START + timedelta(days=3))
-    return Ward(*ids, *other)
-
-
-def export(engine, **kwargs) -> list[dict]:
-    with session_scope(engine) as session:
-        return list(fhir_resources(session=session, export_key=kwargs.pop("export_key", KEY), **kwargs))
-
-
-def of_type(resources, kind):
-    return [r for r in resources if r["resourceType"] == kind]
-
-
-def references(value):
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if key == "reference":
-                yield item
-            else:
-                yield from references(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from references(item)
 
 
 def test_every_resource_and_the_bundle_validate_and_references_resolve(engine, ward):
@@ -113,9 +56,11 @@ def test_every_resource_and_the_bundle_validate_and_references_resolve(engine, w
     assert bundle["type"] == "collection" and len(bundle["entry"]) == len(resources)
     urls = [e["fullUrl"] for e in bundle["entry"]]
     assert all(u.startswith("urn:uuid:") for u in urls) and len(set(urls)) == len(urls)
-    refs = list(references(bundle))
-    assert len(refs) == len(resources) - 1  # every resource but the Patient points at the patient
-    assert set(refs) <= set(urls)
+    refs = set(references(bundle))
+    assert refs <= set(urls)
+    patient_url = next(e["fullUrl"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient")
+    for entry in bundle["entry"][1:]:  # every resource but the Patient points at the patient
+        assert (entry["resource"].get("subject") or entry["resource"]["patient"]) == {"reference": patient_url}
 
 
 def test_numeric_observations_carry_loinc_and_ucum_and_the_lab_reference_range(engine, ward):
@@ -129,18 +74,23 @@ def test_numeric_observations_carry_loinc_and_ucum_and_the_lab_reference_range(e
                                       "high": {**anc["valueQuantity"], "value": 7.5}}]
     assert anc["category"][0]["coding"][0]["code"] == "laboratory"
     numeric = [o for o in observations.values() if "valueQuantity" in o]
-    assert len(numeric) == 4 and all(o["code"]["coding"][0]["system"] == LOINC for o in numeric)
+    assert len(numeric) == 3 and all(o["code"]["coding"][0]["system"] == LOINC for o in numeric)
     rigors = next(o for o in observations.values() if "valueInteger" in o)
-    assert rigors["valueInteger"] == 2
+    assert rigors["valueInteger"] == 2 and rigors["category"][0]["coding"][0]["code"] == "exam"
     avpu = next(o for o in observations.values() if "valueCodeableConcept" in o)
-    assert avpu["valueCodeableConcept"]["coding"][0]["code"] == "A"
+    # ACVPU 'A' in SNOMED CT, no project-made code system.
+    assert avpu["valueCodeableConcept"] == {"coding": [{"system": SNOMED, "code": "248234008",
+                                                        "display": "Mentally alert"}], "text": "A"}
 
 
 def test_doses_given_and_held_become_medication_administrations(engine, ward):
     given, held = of_type(export(engine, course_ids=[ward.course_id]), "MedicationAdministration")
     assert given["status"] == "completed"
     assert given["dosage"]["dose"] == {"value": 48_000_000, "unit": "IU", "system": UCUM, "code": "[IU]"}
-    assert "aldesleukin" in given["medicationCodeableConcept"]["text"]
+    assert given["medicationCodeableConcept"]["coding"] == [{"system": "http://www.whocc.no/atc", "code": "L03AC01",
+                                                             "display": "aldesleukin"}]
+    assert given["dosage"]["route"] == {"coding": [{"system": SNOMED, "code": "47625008",
+                                                    "display": "Intravenous route"}], "text": "IV"}
     assert held["status"] == "not-done" and "dosage" not in held
     # De-identified: a reason typed by the nurse may name people or dates: withheld (deid.scrub_reason).
     assert held["statusReason"][0]["text"] == FREE_TEXT_WITHHELD
@@ -160,6 +110,39 @@ def test_alerts_become_detected_issues_with_mapped_severity(engine, ward):
     assert fn["code"]["text"] == f"febrile-neutropenia: {stored['level']}"
     assert "ANC 0.40" in fn["detail"] and "IDSA 2010" in fn["detail"]
     assert fn["identifiedDateTime"].startswith("2000-01-02T")
+
+
+def cited(issue, resources) -> list[dict]:
+    by_id = {f"{r['resourceType']}/{r['id']}": r for r in resources}
+    return [by_id[ref["reference"]] for part in issue.get("evidence", []) for ref in part["detail"]]
+
+
+def test_detected_issues_reference_the_observations_behind_each_alert(engine, ward):
+    resources = export(engine, course_ids=[ward.course_id])
+    issues = {i["code"]["coding"][0]["code"]: i for i in of_type(resources, "DetectedIssue")}
+    fn = cited(issues["febrile-neutropenia"], resources)
+    assert [(o["code"]["text"], o["valueQuantity"]["value"], o["effectiveDateTime"]) for o in fn] == [
+        ("Temperature", 38.6, "2000-01-02T06:00:00Z"), ("Neutrophils (ANC)", 0.4, "2000-01-02T06:00:00Z")]
+    # NEWS2 names every value of the set; the systolic pressure is cited through its blood-pressure panel.
+    news2 = cited(issues["news2"], resources)
+    assert [o["code"]["text"] for o in news2] == ["Temperature", "Heart rate", "Blood pressure",
+                                                  "Consciousness (ACVPU)"]
+    assert news2[2]["component"][0]["valueQuantity"]["value"] == 95
+    # An alert whose evidence names no stored value (inputs missing at the first dose) cites none.
+    assert "evidence" not in issues["il2-incomplete-check"]
+
+
+def test_an_amended_value_is_cited_as_amended(engine, ward):
+    with session_scope(engine) as session:
+        temperature = repository.current_observations(session=session, patient_ids=[ward.patient_id],
+                                                      codes=["temperature"])
+        repository.amend_observation(session=session, observation_id=int(temperature["id"].iloc[0]), value="38.9",
+                                     reason="misread", recorded_by="nurse.a")
+        sync_alerts(session=session, patient_ids=[ward.patient_id], now=SET_AT + timedelta(hours=1))
+    resources = export(engine, course_ids=[ward.course_id])
+    fn = next(i for i in of_type(resources, "DetectedIssue") if i["code"]["coding"][0]["code"] == "febrile-neutropenia")
+    first = cited(fn, resources)[0]
+    assert (first["code"]["text"], first["valueQuantity"]["value"], first["status"]) == ("Temperature", 38.9, "amended")
 
 
 def test_retracted_alerts_are_not_exported(engine, ward):
@@ -182,11 +165,20 @@ def test_adverse_events_carry_the_highest_ctcae_grade(engine, ward):
     events = {e["event"]["text"]: e for e in of_type(export(engine, course_ids=[ward.course_id]), "AdverseEvent")}
     assert set(events) == {"Neutrophil count decreased", "Fever", "Chills"}
     neutropenia, chills = events["Neutrophil count decreased"], events["Chills"]
-    assert neutropenia["extension"] == [{"url": CTCAE_GRADE_URL, "valueInteger": 4}]
+    # The term in MedDRA (docs/clinical.md: "Neutrophil count decreased (10029366)"), the grade in the AE
+    # Clinical Research IG's ae-grade (NCI Thesaurus C41337 = grade 4), the severity class in severity.
+    assert neutropenia["event"]["coding"] == [{"system": MEDDRA, "code": "10029366",
+                                               "display": "Neutrophil count decreased"}]
+    assert neutropenia["extension"] == [{"url": AE_GRADE_URL, "valueCodeableConcept": {
+        "coding": [{"system": NCIT, "code": "C41337", "display": "Life Threatening or Disabling Adverse Event"}],
+        "text": "CTCAE v5.0 grade 4"}}]
     assert neutropenia["severity"]["coding"][0]["code"] == "severe"
     assert neutropenia["date"] == "2000-01-01T12:00:00Z"
-    assert chills["extension"][0]["valueInteger"] == 2 and chills["severity"]["coding"][0]["code"] == "moderate"
+    assert chills["event"]["coding"][0]["code"] == "10008531"
+    assert chills["extension"][0]["valueCodeableConcept"]["coding"][0]["code"] == "C41339"
+    assert chills["severity"]["coding"][0]["code"] == "moderate"
     assert events["Fever"]["severity"]["coding"][0]["code"] == "mild"
+    assert events["Fever"]["extension"][0]["valueCodeableConcept"]["coding"][0]["code"] == "C41338"
 
 
 def test_deidentified_export_holds_no_identifier_and_no_real_date(engine, ward):
@@ -221,6 +213,15 @@ def test_pseudonyms_and_ids_are_stable_for_a_key_and_differ_for_another(engine, 
     assert of_type(other, "Patient")[0]["id"] == names(engine, [ward.patient_id], OTHER_KEY)[ward.patient_id]
     with pytest.raises(ValueError, match="export key"):
         export(engine, export_key="")
+
+
+@pytest.mark.parametrize("kind, key", [("Observation", 1), ("AdverseEvent", "3|Fever"), ("DetectedIssue", 12),
+                                       ("Observation", "bp|1|5f0c|1796390760000000000")])
+def test_resource_ids_stay_the_uuid5_of_earlier_exports(kind, key):
+    """A registry matches resources across monthly exports by id: ids are uuid5 over the export key and
+    the record, as they were before the export computed them without uuid's objects."""
+    namespace = uuid.uuid5(uuid.NAMESPACE_URL, "https://il2-monitor.example/fhir")
+    assert resource_id(KEY, kind, key) == str(uuid.uuid5(namespace, f"{KEY}|{kind}|{key}"))
 
 
 def test_identifiable_mode_carries_the_mrn_and_real_dates(engine, ward):
@@ -260,8 +261,9 @@ def test_ndjson_is_one_valid_resource_per_line_grouped_by_type(engine, ward):
                                        "AdverseEvent"].index)
     for resource in resources:
         get_fhir_model_class(resource["resourceType"]).model_validate(resource)
-    # ndjson keeps relative references (FHIR bulk data): each names a Patient in the file.
-    assert set(references(resources)) <= {f"Patient/{r['id']}" for r in of_type(resources, "Patient")}
+    # ndjson keeps relative references (FHIR bulk data): each names a Patient or an Observation in the file.
+    assert set(references(resources)) <= {f"{r['resourceType']}/{r['id']}" for r in resources
+                                          if r["resourceType"] in ("Patient", "Observation")}
 
 
 def test_ndjson_refuses_resources_that_are_not_grouped_by_type():
