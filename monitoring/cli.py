@@ -849,12 +849,24 @@ def _cmd_export(args: argparse.Namespace) -> int:
             show = not args.quiet
             if show:
                 _progress(1, steps, "reading courses and observations")
-            tables = quality.export_tables(session=session, filters=filters, export_key=key,
-                                           identifiable=args.identifiable)
-            try:
-                tables = export.for_release(tables, identifiable=args.identifiable)
-            except export.ExportError as exc:
-                return refuse(str(exc))
+            fhir_ids = None
+            if args.format in export.FHIR_FORMATS:
+                # FHIR exports each selected course whole: the selection is counted, no table is built.
+                import pandas as pd
+
+                fhir_ids = quality.selected_course_ids(session=session, filters=filters)
+                tables = {"courses": pd.DataFrame({"course_id": fhir_ids})}
+                if not args.identifiable:
+                    from monitoring.export.small_cells import too_few_courses
+                    if too_few_courses(tables):
+                        return refuse(too_few_courses(tables) or "")
+            else:
+                tables = quality.export_tables(session=session, filters=filters, export_key=key,
+                                               identifiable=args.identifiable)
+                try:
+                    tables = export.for_release(tables, identifiable=args.identifiable)
+                except export.ExportError as exc:
+                    return refuse(str(exc))
             if show:
                 _progress(2, steps, f"writing {args.format}")
             described = filters.describe() | {"ward_codes": args.ward or None,
@@ -865,7 +877,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
                     f"pseudonyms: {kept_key.describe(settings.timezone)}.")
             if args.format in export.FHIR_FORMATS:
                 data = export.render_fhir(session=session, fmt=args.format, filters=filters, export_key=key,
-                                          identifiable=args.identifiable)
+                                          identifiable=args.identifiable, course_ids=fhir_ids)
             else:
                 data = export.render(tables, args.format, docs=quality.COLUMN_DOCS, title="IL-2 quality report",
                                      synthetic=quality.is_synthetic(tables), deidentified=not args.identifiable,

@@ -275,7 +275,7 @@ def test_an_invalid_thresholds_file_is_refused_naming_the_key(tmp_path):
 # edges. A module that parsed the words (a regular expression, startswith, split ...) on an alert's
 # evidence, level or a dose reason would break silently when a rule's wording changes (issue 14).
 READERS = ("views/dosing.py", "services/doses.py", "views/alerts.py", "clinical/alert_levels.py", "export/deid.py",
-           "export/fhir.py",
+           "export/fhir.py", "export/fhir_base.py", "export/fhir_observations.py",
            "export/quality.py", "export/writers.py", "services/alert_actions.py", "services/alerting.py",
            "views/ward.py", "views/patient_chart.py", "views/summary.py")
 TEXT_METHODS = {"startswith", "endswith", "partition", "rpartition", "split", "rsplit", "find", "rfind", "index",

@@ -13,7 +13,7 @@ from dashboard.session import require
 from dashboard.theme import SEVERITY_COLOURS, SEVERITY_TEXT_COLOURS
 from monitoring.clinical.alert_handling import alert_handling
 from monitoring.clinical.rules.common import SEVERITIES
-from monitoring.clinical.vocabulary import ALERT_ACTIONS, DECLINE_REASONS
+from monitoring.clinical.vocabulary import ALERT_ACTIONS, DECLINE_CHOICES
 from monitoring.errors import RecordError
 from monitoring.services import alert_actions, auth, notify
 from monitoring.services.transactions import read_scope, session_scope
@@ -161,8 +161,8 @@ def action_form(a, action: str) -> None:
         label = NOTE_LABELS[action]
         if action == "decline":
             # Chosen from a list, so a de-identified report can say why alerts are declined (issue 20 item 3).
-            reason_code = st.selectbox("Reason for declining", list(DECLINE_REASONS), index=None,
-                                       format_func=DECLINE_REASONS.get, key=f"decline_reason_{a.id}",
+            reason_code = st.selectbox("Reason for declining", list(DECLINE_CHOICES), index=None,
+                                       format_func=DECLINE_CHOICES.get, key=f"decline_reason_{a.id}",
                                        placeholder="Choose the reason")
             label = "Note (required for 'Other')"
         targets = targets_of.get(int(a.patient_id), {})
@@ -199,7 +199,7 @@ def action_form(a, action: str) -> None:
         st.error("Nothing was recorded.")
         return
     until = f" until {local_text(row.snooze_until, tz)}" if row.snooze_until else ""
-    said = (f": {DECLINE_REASONS[row.reason_code].lower()}" if row.reason_code else "") + (
+    said = (f": {DECLINE_CHOICES[row.reason_code].lower()}" if row.reason_code else "") + (
         f" “{row.note}”" if row.note and row.reason_code else f": “{row.note}”" if row.note else "")
     to = f" to {targets.get(target, target)}" if target else ""
     told = ""

@@ -73,7 +73,7 @@ PLACEMENT_EVENTS = ("admit", "transfer", "discharge-home", "discharge")
 # Why a course ended, and the status it ends in: 'completed' as planned, 'stopped' for any other reason.
 # Why an alert is declined (issue 20 item 3), chosen in the inbox so that a de-identified report can say why
 # alerts are declined without the words typed; 'other' needs the reason typed.
-DECLINE_REASONS: dict[str, str] = {
+DECLINE_CHOICES: dict[str, str] = {
     "expected-il2-effect": "Expected IL-2 effect, known and managed",
     "artefact": "Measurement artefact or wrong entry (the value is corrected)",
     "known-baseline": "The patient's known baseline, not new",

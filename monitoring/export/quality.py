@@ -32,7 +32,7 @@ from datetime import datetime
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import case, exists, select
+from sqlalchemy import case, exists, func, or_, select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
@@ -44,7 +44,7 @@ from monitoring.clinical.rules import aki, febrile_neutropenia, sepsis
 from monitoring.clinical.scores import news2_response
 from monitoring.clinical.sets import scored_sets
 from monitoring.clinical.toxicity import graded_observations
-from monitoring.clinical.vocabulary import DECLINE_REASONS
+from monitoring.clinical.vocabulary import DECLINE_CHOICES
 from monitoring.export.deid import days_from, deid_reason, pseudonyms, withheld
 from monitoring.export.periods import BASES
 from monitoring.services.alert_actions import acknowledgement_latency
@@ -145,7 +145,7 @@ COLUMN_DOCS: dict[str, tuple[str, str]] = {
                                                     "unanswered"),
     "declined_day": ("days", "When the alert was declined, days from course start"),
     "decline_reason_code": ("", "The reason for declining chosen in the inbox (monitoring.clinical.vocabulary."
-                                "DECLINE_REASONS); NA for declines recorded before the list (migration 0019)"),
+                                "DECLINE_CHOICES); NA for declines recorded before the list (migration 0019)"),
     "decline_reason_chosen": ("text", "The wording of decline_reason_code; kept in a de-identified export (chosen "
                                       "from a list, not typed)"),
     "hold_criteria": ("ids", "Hold criteria chosen for each held dose, 'dose N: id; id', separated by ' | ' "
@@ -369,6 +369,35 @@ def load_cohort(*, session: Session, filters: QualityFilter, identifiable: bool 
             or [pd.DataFrame(columns=["patient_id", "mrn", "family_name", "given_name", "birth_date"])],
             ignore_index=True)
     return data
+
+
+def selected_course_ids(*, session: Session, filters: QualityFilter) -> list[int]:
+    """The ids of the courses `filters` selects, without reading their records (the FHIR export, which
+    exports each selected course whole, and its small-cell count). Basis "events": the courses that
+    started in the period or have a dose (given, else scheduled), an alert (onset) or an observation of
+    their patient from the course start on, dated in the period."""
+    query = select(TreatmentCourse.id).join(Patient, Patient.id == TreatmentCourse.patient_id)
+    if filters.ward_ids is not None:
+        query = query.where(Patient.ward_id.in_(list(filters.ward_ids)))
+    if filters.regimens is not None:
+        query = query.where(TreatmentCourse.regimen.in_(list(filters.regimens)))
+    if filters.end is not None:
+        query = query.where(TreatmentCourse.start_at < filters.end)
+    if filters.start is not None and not filters.clips_events():
+        query = query.where(TreatmentCourse.start_at >= filters.start)
+    if filters.clips_events():
+        def dated(column):
+            bounds = [column >= filters.start] if filters.start is not None else []
+            return bounds + ([column < filters.end] if filters.end is not None else [])
+
+        dose_at = func.coalesce(DoseEvent.given_at, DoseEvent.scheduled_at)
+        query = query.where(or_(
+            *([TreatmentCourse.start_at >= filters.start] if filters.start is not None else []),
+            exists().where(DoseEvent.course_id == TreatmentCourse.id, *dated(dose_at)),
+            exists().where(Alert.course_id == TreatmentCourse.id, Alert.status != "retracted", *dated(Alert.onset_at)),
+            exists().where(Observation.patient_id == TreatmentCourse.patient_id,
+                           Observation.observed_at >= TreatmentCourse.start_at, *dated(Observation.observed_at))))
+    return [int(i) for i in session.scalars(query.order_by(TreatmentCourse.id)).all()]
 
 
 def _in_period(filters: QualityFilter, courses: pd.DataFrame, doses: pd.DataFrame, obs: pd.DataFrame,
@@ -662,7 +691,7 @@ def _declines_table(data: CohortData, export_key: str) -> pd.DataFrame:
     # The reason chosen from the list survives de-identification (issue 20 item 3): its id and its wording.
     codes = alerts["decline_reason_code"].astype(object).where(alerts["decline_reason_code"].notna(), None)
     out["decline_reason_code"] = codes.to_numpy()
-    out["decline_reason_chosen"] = codes.map(lambda c: DECLINE_REASONS.get(c) if c else None).to_numpy()
+    out["decline_reason_chosen"] = codes.map(lambda c: DECLINE_CHOICES.get(c) if c else None).to_numpy()
     return out.sort_values(["regimen", "course_ref", "declined_day"])[DECLINE_COLUMNS].reset_index(drop=True)
 
 

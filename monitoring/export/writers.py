@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import io
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 
 import pandas as pd
@@ -310,13 +310,17 @@ def for_release(tables: Mapping[str, pd.DataFrame], *, identifiable: bool) -> di
     return small_cells.suppress(dict(tables))
 
 
-def render_fhir(*, session, fmt: str, filters, export_key: str, identifiable: bool) -> bytes:
-    """A FHIR R4 export (Bundle or ndjson) of the courses `filters` (a quality.QualityFilter) selects."""
+def render_fhir(*, session, fmt: str, filters, export_key: str, identifiable: bool,
+                course_ids: Sequence[int] | None = None) -> bytes:
+    """A FHIR R4 export (Bundle or ndjson) of the courses `filters` (a quality.QualityFilter) selects, each
+    course whole (a registry loads records, not a period's slice of them); `course_ids`: that selection,
+    when the caller has it already (quality.selected_course_ids)."""
     from monitoring.export.fhir import fhir_export_bytes
+    from monitoring.export.quality import selected_course_ids
 
+    ids = selected_course_ids(session=session, filters=filters) if course_ids is None else course_ids
     return fhir_export_bytes(session=session, export_key=export_key, identifiable=identifiable,
-                             fmt=FHIR_FORMATS[fmt], ward_ids=filters.ward_ids, regimens=filters.regimens,
-                             period=(filters.start, filters.end))
+                             fmt=FHIR_FORMATS[fmt], course_ids=ids)
 
 
 def render(tables: Mapping[str, pd.DataFrame], fmt: str, *, docs: Mapping[str, tuple[str, str]], title: str,

@@ -20,7 +20,7 @@ from monitoring.clinical.alert_levels import is_worse
 from monitoring.clinical.rules import il2_hold
 from monitoring.clinical.rules.common import SEVERITY_RANK
 from monitoring.clinical.rules.evidence import local_words, render
-from monitoring.clinical.vocabulary import ALERT_ACTIONS, DECLINE_REASONS
+from monitoring.clinical.vocabulary import ALERT_ACTIONS, DECLINE_CHOICES
 from monitoring.errors import RecordError
 from monitoring.services import auth
 from monitoring.store.models import Alert, AlertAction, Bed, Patient, PatientIdentity, User, UserWard, Ward
@@ -113,7 +113,7 @@ def act(*, session: Session, alert_id: int, action: str, username: str, role: st
         reason_code: str | None = None) -> AlertAction:
     """Record one action on an alert and set the alert's status.
 
-    acknowledge needs the action taken; decline a reason, chosen from vocabulary.DECLINE_REASONS
+    acknowledge needs the action taken; decline a reason, chosen from vocabulary.DECLINE_CHOICES
     (`reason_code`; 'other' with the reason typed in `note`) or typed; escalate to whom and why; snooze a
     duration offered for the alert's severity (thresholds.toml [alert_handling]: an emergency at most
     30 min, an urgent alert 60) and, from urgent up, a reason (otherwise the note is optional, as for
@@ -143,8 +143,8 @@ def act(*, session: Session, alert_id: int, action: str, username: str, role: st
                       "'Other' needs the reason for declining typed in the note.")
     if reason_code is not None and action != "decline":
         errors.append(f"Only a decline takes a reason from the list; to {action} the alert, choose none.")
-    elif reason_code is not None and reason_code not in DECLINE_REASONS:
-        errors.append(f"Decline reason '{reason_code}' is not known; accepted: {', '.join(DECLINE_REASONS)}.")
+    elif reason_code is not None and reason_code not in DECLINE_CHOICES:
+        errors.append(f"Decline reason '{reason_code}' is not known; accepted: {', '.join(DECLINE_CHOICES)}.")
     handling = alert_handling()
     offered = handling.choices(alert.severity)
     accepted = ", ".join(str(m) for m in offered) + " minutes"

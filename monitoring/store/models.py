@@ -286,7 +286,7 @@ class AlertAction(SQLModel, table=True):
     severity_at_action: str | None = Field(default=None, max_length=16)
     # An escalation names whom it goes to: a role ("role:oncologist") or a person ("user:dr.a").
     escalated_to: str | None = Field(default=None, max_length=120)
-    # A decline's reason chosen from vocabulary.DECLINE_REASONS (migration 0019); `note` is the typed text.
+    # A decline's reason chosen from vocabulary.DECLINE_CHOICES (migration 0019); `note` is the typed text.
     reason_code: str | None = Field(default=None, max_length=40)
 
 

@@ -369,3 +369,21 @@ def test_identifiers_typed_into_any_free_text_field_reach_no_de_identified_forma
     # The typed words were there to be leaked: the identifiable export carries them.
     if fmt == "csv":
         assert b"Jane Roe" in _all_bytes(tables_of(engine, identifiable=True), fmt)
+
+
+@pytest.mark.parametrize("hours, basis, expected", [
+    ((0, 12), "events", ["ca"]),
+    ((24, 36), "events", ["ca", "cb"]),          # A's stopped dose at +26 h; B starts at +24 h
+    ((27, 28), "events", []),
+    ((1, 48), "course-start", ["cb"]),           # only B started in it
+])
+def test_the_fhir_export_selects_the_same_courses_as_the_tables(engine, cohort, hours, basis, expected):
+    """The FHIR export takes each selected course whole; its selection (without reading the records) is the
+    tables' selection."""
+    filters = quality.QualityFilter(start=S + timedelta(hours=hours[0]), end=S + timedelta(hours=hours[1]),
+                                    basis=basis)
+    with session_scope(engine) as session:
+        ids = quality.selected_course_ids(session=session, filters=filters)
+        table = quality.export_tables(session=session, filters=filters, export_key=KEY)["courses"]
+    assert ids == [cohort[name] for name in expected]
+    assert len(table) == len(expected)

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from monitoring.clinical.inputs import ObservationInput as V
-from monitoring.clinical.vocabulary import DECLINE_REASONS
+from monitoring.clinical.vocabulary import DECLINE_CHOICES
 from monitoring.errors import RecordError
 from monitoring.export import quality
 from monitoring.export.deid import FREE_TEXT_WITHHELD
@@ -82,8 +82,8 @@ def test_a_decline_reason_chosen_from_the_list_is_kept_and_the_note_withheld(eng
     decline(engine, second, reason_code="duplicate")                    # a reason chosen needs no note
     declined = tables(engine)["declined_alerts"].sort_values("decline_reason_code")
     assert declined["decline_reason_code"].tolist() == ["duplicate", "expected-il2-effect"]
-    assert declined["decline_reason_chosen"].tolist() == [DECLINE_REASONS["duplicate"],
-                                                          DECLINE_REASONS["expected-il2-effect"]]
+    assert declined["decline_reason_chosen"].tolist() == [DECLINE_CHOICES["duplicate"],
+                                                          DECLINE_CHOICES["expected-il2-effect"]]
     assert declined["decline_reason"].isna().tolist() == [True, False]            # no note typed: nothing
     assert declined["decline_reason"].iloc[1] == FREE_TEXT_WITHHELD
     with session_scope(engine) as session:

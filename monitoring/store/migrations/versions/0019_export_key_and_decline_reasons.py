@@ -12,7 +12,7 @@ never gives the key back) and when and by whom it was first used; append-only (U
 and TRUNCATE refused, as 0016 does). The generation number and the fingerprint are each unique, so a key
 can only ever belong to one generation and a generation to one key.
 
-alertaction.reason_code: a decline's reason chosen from vocabulary.DECLINE_REASONS (the typed note stays
+alertaction.reason_code: a decline's reason chosen from vocabulary.DECLINE_CHOICES (the typed note stays
 in `note`), so a de-identified export can say why alerts are declined without the words typed. Plain
 ADD COLUMN (nullable: declines before this migration have none).
 """
