@@ -5,6 +5,7 @@ import streamlit as st
 
 from dashboard.resources import get_engine
 from dashboard.session import NOTICE_KEY, start_session
+from dashboard.warm_up import preload_on_sign_in
 from monitoring.services import auth
 from monitoring.services.transactions import session_scope
 
@@ -52,3 +53,4 @@ def show() -> None:
     if sso_configured():
         st.divider()
         st.button("Sign in with the hospital account", on_click=st.login)
+    preload_on_sign_in()   # the browser's chart code loads while the user types (dashboard.warm_up)
