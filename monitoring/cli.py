@@ -522,6 +522,14 @@ def _export_end(text: str) -> datetime:
     return value + timedelta(days=1) if len(text.strip()) == 10 else value
 
 
+def _course_span(start: datetime | None, end: datetime | None) -> str:
+    """The export's period in words, for the report's cover and every page."""
+    def when(value: datetime) -> str:
+        return f"{value:%Y-%m-%d %H:%M} UTC"
+    return (f"Courses starting from {when(start) if start else 'the first'} "
+            f"to before {when(end) if end else 'the export'}")
+
+
 def _read_password(*, username: str, password_stdin: bool, purpose: str) -> tuple[str | None, str | None]:
     """The account's password from standard input (--password-stdin) or a terminal prompt, read before
     any transaction is open (a prompt inside one would hold SQLite's writer lock while waiting).
@@ -843,9 +851,11 @@ def _cmd_export(args: argparse.Namespace) -> int:
                 data = export.render_fhir(session=session, fmt=args.format, filters=filters, export_key=key,
                                           identifiable=args.identifiable)
             else:
-                data = export.render(tables, args.format, docs=quality.COLUMN_DOCS, title="IL-2 quality report",
+                data = export.render(tables, args.format, docs=quality.COLUMN_DOCS,
                                      synthetic=quality.is_synthetic(tables), deidentified=not args.identifiable,
-                                     filters_text=text)
+                                     filters_text=text, period_text=_course_span(args.start, end),
+                                     wards_text=", ".join(args.ward) if args.ward else None,
+                                     regimens_text=", ".join(args.regimen) if args.regimen else None)
             if show:
                 _progress(3, steps, f"saving {args.output}")
             with open(args.output, "wb") as handle:

@@ -185,9 +185,9 @@ def test_quality_sees_tables_charts_and_three_downloads_without_identifiable_opt
     assert "–" in at.dataframe[0].value.to_csv()
     monitoring = at.dataframe[0].value.set_index("measure")["value"]
     # 13: the 12 demo courses and the cycle-2 patient's ended cycle 1; a count reads 13, not 13.0
-    assert monitoring["courses"] == "13"
+    assert monitoring["Courses"] == "13"
     specs = " ".join(chart.proto.spec for chart in at.get("plotly_chart"))
-    for title in ("Organ system", "CTCAE grade", "Rule", "Alerts per patient-day"):
+    for title in ("Organ system", "CTCAE grade", "Alert rule", "Alerts per 100 patient-days"):
         assert f'"text":"{title}"' in specs  # axis titles in words, not column names
 
 
