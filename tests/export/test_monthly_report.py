@@ -256,3 +256,27 @@ def test_every_format_says_identifiable_or_de_identified_inside(ward, identifiab
     assert readme.startswith(mark + ":") and "Key generation 7" in readme
     assert load_workbook(io.BytesIO(files["xlsx"]))["about"]["A1"].value.startswith(mark + ":")
     assert all(mark in text for text in page_texts(files["pdf"], layout=False))
+
+
+@needs_poppler
+def test_a_figure_too_wide_for_its_bar_is_a_footnote_not_text_over_its_neighbours():
+    from reportlab.graphics import renderPDF
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen.canvas import Canvas
+
+    from monitoring.export.monthly_report.charts import Series, bar_chart
+
+    withheld = "withheld (protects a small cell)"
+    chart = bar_chart(title="Courses with a CTCAE grade 3 or 4", categories=["Hepatic", "Hematologic", "Skin"],
+                      series=[Series("Grade 3", [withheld, withheld, 6], "#E08A2C"),
+                              Series("Grade 4", ["<5", 0, None], "#B22222")],
+                      x_title="Organ system", y_title="Courses", width=300, height=200)
+    buffer = io.BytesIO()
+    canvas = Canvas(buffer, pagesize=A4, pageCompression=0)
+    renderPDF.draw(chart, canvas, 40, 500)
+    canvas.showPage()
+    canvas.save()
+    data = buffer.getvalue()
+    text = " ".join(page_texts(data, layout=False)[0].split())
+    assert "*: withheld (protects a small cell)" in text and "<5" in text and "Organ system" in text
+    assert cut_text(words(data), margin=0) == []

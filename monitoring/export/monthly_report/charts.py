@@ -48,21 +48,30 @@ def _wrapped(text: str, width: float) -> list[str]:
     return lines
 
 
-def bar_chart(*, title: str, categories: Sequence[object], series: Sequence[Series], x_title: str, y_title: str,
-              width: float, height: float, value_max: float | None = None, integer_axis: bool = False,
-              blank_text: str = "–", value_text: Callable[[object], str] = figure) -> Drawing:
-    """A grouped vertical bar chart `width` x `height` points: title, named axes, a figure on every bar,
-    a legend when there are several series."""
-    drawing = Drawing(width, height)
-    drawing.add(String(0, height - TITLE_SIZE, drawable(title), fontName=BOLD, fontSize=TITLE_SIZE))
-    slot = (width - LEFT - RIGHT) / max(1, len(categories))
-    label_lines = max([len(_wrapped(str(c), slot - 4)) for c in categories] or [1])
-    bottom = 14 + label_lines * (LABEL_SIZE + 1.5) + 6       # the x-axis title, then the category names
-    plot_h = height - TOP - bottom
-    numbers = [float(v) for s in series for v in s.values if isinstance(v, (int, float)) and not math.isnan(v)]
-    top, ticks = _ticks(value_max if value_max is not None else max(numbers or [0.0]))
-    if integer_axis:
-        ticks = [t for t in ticks if t == int(t)]
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not math.isnan(value) else None
+
+
+def _bar_texts(series: Sequence[Series], room: float, blank_text: str,
+               value_text: Callable[[object], str]) -> tuple[list[list[str]], dict[str, str]]:
+    """The figure over each bar, and the footnotes: a text wider than its bar ('withheld (protects a
+    small cell)') is written as a mark ('*', '**', ...) explained under the chart, never over its
+    neighbours."""
+    notes: dict[str, str] = {}
+    texts = []
+    for part in series:
+        row = []
+        for value in part.values:
+            text = drawable(value_text(value) if _number(value) is not None or isinstance(value, str) else blank_text)
+            if stringWidth(text, FONT, VALUE_SIZE) > room:
+                text = notes.setdefault(text, "*" * (len(notes) + 1))
+            row.append(text)
+        texts.append(row)
+    return texts, notes
+
+
+def _axes(drawing: Drawing, *, ticks: list[float], top: float, bottom: float, plot_h: float, width: float,
+          x_title: str, y_title: str, x_title_y: float) -> None:
     axis = Group()
     for tick in ticks:
         y = bottom + plot_h * tick / top
@@ -71,32 +80,54 @@ def bar_chart(*, title: str, categories: Sequence[object], series: Sequence[Seri
                         textAnchor="end"))
     axis.add(Line(LEFT, bottom, width - RIGHT, bottom, strokeColor=colors.black, strokeWidth=0.7))
     axis.add(Line(LEFT, bottom, LEFT, bottom + plot_h, strokeColor=colors.black, strokeWidth=0.7))
-    y_label = String(0, 0, drawable(y_title), fontName=FONT, fontSize=LABEL_SIZE, textAnchor="middle")
-    turned = Group(y_label)
+    turned = Group(String(0, 0, drawable(y_title), fontName=FONT, fontSize=LABEL_SIZE, textAnchor="middle"))
     turned.translate(LABEL_SIZE + 1, bottom + plot_h / 2)
     turned.rotate(90)
     axis.add(turned)
-    axis.add(String(LEFT + (width - LEFT - RIGHT) / 2, 2, drawable(x_title), fontName=FONT, fontSize=LABEL_SIZE,
-                    textAnchor="middle"))
+    axis.add(String(LEFT + (width - LEFT - RIGHT) / 2, x_title_y, drawable(x_title), fontName=FONT,
+                    fontSize=LABEL_SIZE, textAnchor="middle"))
     drawing.add(axis)
+
+
+def bar_chart(*, title: str, categories: Sequence[object], series: Sequence[Series], x_title: str, y_title: str,
+              width: float, height: float, value_max: float | None = None, integer_axis: bool = False,
+              blank_text: str = "–", value_text: Callable[[object], str] = figure) -> Drawing:
+    """A grouped vertical bar chart `width` x `height` points: title, named axes, a figure on every bar
+    (footnoted when too wide for it), a legend when there are several series."""
+    drawing = Drawing(width, height)
+    drawing.add(String(0, height - TITLE_SIZE, drawable(title), fontName=BOLD, fontSize=TITLE_SIZE))
+    slot = (width - LEFT - RIGHT) / max(1, len(categories))
     bar_w = min(26.0, (slot - 6) / max(1, len(series)))
+    texts, notes = _bar_texts(series, (slot if len(series) == 1 else bar_w) - 2, blank_text, value_text)
+    note_h = (LABEL_SIZE + 3) if notes else 0.0
+    label_lines = max([len(_wrapped(str(c), slot - 8)) for c in categories] or [1])
+    # From the foot: the footnotes, the x-axis title, then the category names.
+    bottom = note_h + 14 + label_lines * (LABEL_SIZE + 1.5) + 6
+    plot_h = height - TOP - bottom
+    numbers = [n for s in series for v in s.values if (n := _number(v)) is not None]
+    top, ticks = _ticks(value_max if value_max is not None else max(numbers or [0.0]))
+    if integer_axis:
+        ticks = [t for t in ticks if t == int(t)]
+    _axes(drawing, ticks=ticks, top=top, bottom=bottom, plot_h=plot_h, width=width, x_title=x_title,
+          y_title=y_title, x_title_y=note_h + 2)
     for i, category in enumerate(categories):
         left = LEFT + i * slot + (slot - bar_w * len(series)) / 2
         for j, part in enumerate(series):
-            value = part.values[i]
+            number = _number(part.values[i])
             x = left + j * bar_w
-            number = float(value) if isinstance(value, (int, float)) and not math.isnan(value) else None
             bar_top = bottom
             if number is not None and number > 0:
                 bar_top = bottom + plot_h * min(number, top) / top
                 drawing.add(Rect(x + 1, bottom, bar_w - 2, bar_top - bottom, fillColor=colors.HexColor(part.colour),
                                  strokeColor=None))
-            text = value_text(value) if number is not None or isinstance(value, str) else blank_text
-            drawing.add(String(x + bar_w / 2, bar_top + 2, drawable(text), fontName=FONT, fontSize=VALUE_SIZE,
+            drawing.add(String(x + bar_w / 2, bar_top + 2, texts[j][i], fontName=FONT, fontSize=VALUE_SIZE,
                                textAnchor="middle"))
-        for k, line in enumerate(_wrapped(str(category), slot - 4)):
+        for k, line in enumerate(_wrapped(str(category), slot - 8)):
             drawing.add(String(LEFT + (i + 0.5) * slot, bottom - 9 - k * (LABEL_SIZE + 1.5), line, fontName=FONT,
                                fontSize=LABEL_SIZE, textAnchor="middle"))
+    if notes:
+        drawing.add(String(0, 2, "; ".join(f"{mark}: {text}" for text, mark in notes.items()), fontName=FONT,
+                           fontSize=LABEL_SIZE))
     if len(series) > 1:   # the legend, on the line under the title
         x, y = LEFT, height - TITLE_SIZE - 13
         for part in series:
