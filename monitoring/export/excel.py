@@ -6,8 +6,8 @@
 * A sheet per table: a header row of readable names (monitoring.export.labels), frozen, with an
   autofilter over the table; regimens, alert rules, measures and organ systems in words as on the
   Reports page (the CSV files keep the codes; the code_labels sheet pairs them); numbers stay numbers,
-  shown with a format by their unit (counts whole, days to 2 decimals, percentages and minutes to 1);
-  missing values are empty cells (never zero).
+  shown with a format by their unit (days to 2 decimals, percentages and minutes to 1; whole numbers
+  as they are); missing values are empty cells (never zero).
 * Then the data dictionary (table, column, label, unit, meaning) and the code labels (the readable
   name of each regimen and alert rule code).
 * Text that a spreadsheet could run as a formula (starting with =, +, -, @, tab or carriage return;
@@ -53,27 +53,34 @@ def _cell_value(value: object) -> object:
 
 
 def _writer(sheet, fmt: str) -> Callable[[object], object]:
-    """A function writing one column's values: reused cells (write-only sheets serialise each row as it
-    is appended), text as a text cell, formula-like text with the quotePrefix style."""
+    """A function writing one column's values. A plain value is appended as it is (openpyxl's fast path);
+    a cell object only where it needs a style: a number with this column's format (one cell reused: a
+    write-only sheet writes each row as it is appended), formula-like text as a text cell with the
+    quotePrefix style, and text openpyxl would read as an error code ('#N/A') as a text cell."""
     from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ERROR_CODES
 
     number = WriteOnlyCell(sheet)
     number.number_format = fmt
     guarded = WriteOnlyCell(sheet)
     guarded.quotePrefix = True
+    formatted = fmt != "General"
 
     def write(value: object) -> object:
         value = _cell_value(value)
-        if value is None:
-            return None
         if isinstance(value, str):
-            if not value.startswith(FORMULA_PREFIXES):
+            if value.startswith(FORMULA_PREFIXES):
+                guarded.value = value
+                guarded.data_type = "s"     # never a formula
+                return guarded
+            if value in ERROR_CODES:
                 text = WriteOnlyCell(sheet, value=value)
-                text.data_type = "s"    # never a formula, never an error code
+                text.data_type = "s"
                 return text
-            guarded.value = value
-            guarded.data_type = "s"
-            return guarded
+            return value
+        # A whole number shows whole under Excel's General format: only fractions need this column's.
+        if value is None or not formatted or (isinstance(value, int) and fmt == "0"):
+            return value
         number.value = value
         return number
 
