@@ -879,9 +879,13 @@ def _cmd_export(args: argparse.Namespace) -> int:
                 data = export.render_fhir(session=session, fmt=args.format, filters=filters, export_key=key,
                                           identifiable=args.identifiable, course_ids=fhir_ids)
             else:
-                data = export.render(tables, args.format, docs=quality.COLUMN_DOCS, title="IL-2 quality report",
+                data = export.render(tables, args.format, docs=quality.COLUMN_DOCS,
                                      synthetic=quality.is_synthetic(tables), deidentified=not args.identifiable,
-                                     filters_text=text)
+                                     filters_text=text,
+                                     period_text=f"{period.label} ({periods.BASES[args.basis].lower()})",
+                                     wards_text=", ".join(args.ward) if args.ward else None,
+                                     regimens_text=", ".join(args.regimen) if args.regimen else None,
+                                     key_generation=kept_key.generation)
             if show:
                 _progress(3, steps, f"saving {args.output}")
             with open(args.output, "wb") as handle:

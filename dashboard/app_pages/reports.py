@@ -15,9 +15,10 @@ from dashboard.session import require
 from dashboard.theme import GRADE_COLOURS
 from monitoring.clinical.vocabulary import REGIMEN_SHORT, REGIMENS
 from monitoring.errors import RecordError
-from monitoring.export import periods, quality, team_key
+from monitoring.export import labels, periods, quality, team_key
 from monitoring.export import writers as export
 from monitoring.export.deid import new_export_key
+from monitoring.export.monthly_report import ALL_BUT_EXPECTED, report_summary
 from monitoring.services import auth
 from monitoring.services.transactions import session_scope
 from monitoring.views.lists import list_wards
@@ -123,10 +124,14 @@ def shown_cell(value):
 
 
 def table(frame) -> None:
-    shown = frame.map(shown_cell)
+    """A table in words: coded values (regimen, rule, measure, organ system) and column names as the
+    exports label them (monitoring.export.labels); the column's meaning on its header's tooltip."""
+    shown = labels.labelled_values(frame).map(shown_cell)
     # A column mixing numbers and "<5" (a small cell withheld) is shown as text: one type per column.
     mixed = [c for c in shown.columns if shown[c].map(type).nunique() > 1]
-    st.dataframe(shown.astype({c: str for c in mixed}), hide_index=True, width="stretch")
+    headers = {c: st.column_config.Column(labels.column_label(c), help=quality.COLUMN_DOCS.get(c, ("", ""))[1] or None)
+               for c in shown.columns}
+    st.dataframe(shown.astype({c: str for c in mixed}), hide_index=True, width="stretch", column_config=headers)
 
 
 st.subheader(quality.TABLE_TITLES["monitoring"])
@@ -134,8 +139,11 @@ table(tables["monitoring"])
 st.caption("–: not determined (for example no alert answered yet, so no acknowledgement latency). Missing is never "
            "zero.")
 
-distribution = tables["grade_distribution"]
-shown = distribution[(distribution["regimen"] == quality.ALL_REGIMENS) & (distribution["grade"] != "0")]
+distribution = labels.labelled_values(tables["grade_distribution"])
+shown = distribution[(distribution["regimen"] == labels.regimen_label(quality.ALL_REGIMENS))
+                     & (distribution["grade"] != "0")]
+# A withheld small cell ("<5") has no bar: its number is not known.
+shown = shown.assign(courses=pd.to_numeric(shown["courses"], errors="coerce"))
 chart_left, chart_right = st.columns(2)
 # The grade colours of every other page (dashboard/theme.py); "not graded" in neutral grey.
 grade_colours = {str(grade): colour for grade, colour in GRADE_COLOURS.items()} | {"not graded": "#bdbdbd"}
@@ -145,10 +153,11 @@ chart_left.plotly_chart(px.bar(shown, x="organ_system", y="courses", color="grad
                                title="Highest CTCAE grade per organ system (courses; grade 0 not shown)",
                                labels={"organ_system": "Organ system", "courses": "Courses", "grade": "CTCAE grade"}),
                         key="reports_grade_chart")
-rules = tables["alerts_by_rule"]
-chart_right.plotly_chart(px.bar(rules[~rules["rule_id"].str.startswith("all ")], x="rule_id",
-                                y="alerts_per_patient_day", title="Alerts per patient-day, by rule",
-                                labels={"rule_id": "Rule", "alerts_per_patient_day": "Alerts per patient-day"}),
+# Alerts per 100 patient-days: the rate of the monthly report's summary (monitoring.export.monthly_report).
+rules = report_summary(tables).alerts
+rules = rules[rules["rule_id"] != ALL_BUT_EXPECTED].assign(rule=lambda f: f["rule_id"].map(labels.rule_label))
+chart_right.plotly_chart(px.bar(rules, x="rule", y="per_100_patient_days", title="Alerts per 100 patient-days, by rule",
+                                labels={"rule": "Alert rule", "per_100_patient_days": "Alerts per 100 patient-days"}),
                          key="reports_rule_chart")
 
 for name in ("cohort_counts", "alerts_by_rule", "distributions", "courses", "episodes", "declined_alerts"):
@@ -156,7 +165,8 @@ for name in ("cohort_counts", "alerts_by_rule", "distributions", "courses", "epi
         table(tables[name])
 
 st.subheader("Download")
-filters_text = (f"Period: {period.label} ({periods.BASES[basis].lower()}); wards {', '.join(ward_codes) or 'all'}; "
+period_text = f"{period.label} ({periods.BASES[basis].lower()})"
+filters_text = (f"Period: {period_text}; wards {', '.join(ward_codes) or 'all'}; "
                 f"regimens {', '.join(regimens) or 'all'}; pseudonyms: {key_text}.")
 
 
@@ -167,8 +177,11 @@ def produce(fmt: str) -> bytes:
             data = export.render_fhir(session=read_session, fmt=fmt, filters=filters, export_key=key,
                                       identifiable=identifiable)
     else:
-        data = export.render(tables, fmt, docs=quality.COLUMN_DOCS, title="IL-2 quality report",
-                             synthetic=synthetic, deidentified=not identifiable, filters_text=filters_text)
+        data = export.render(tables, fmt, docs=quality.COLUMN_DOCS, synthetic=synthetic,
+                             deidentified=not identifiable, filters_text=filters_text, period_text=period_text,
+                             wards_text=", ".join(f"{c} · {wards[c][1]}" for c in ward_codes) or None,
+                             regimens_text=", ".join(REGIMEN_SHORT.get(r, r) for r in regimens) or None,
+                             key_generation=generation)
     with session_scope(engine) as audit_session:
         export.authorise(user["role"], identifiable=identifiable)
         export.record_export(session=audit_session, username=user["username"], fmt=fmt,
@@ -180,5 +193,5 @@ def produce(fmt: str) -> bytes:
 
 for column, (fmt, label, widget_key) in zip(st.columns(len(DOWNLOADS)), DOWNLOADS):
     column.download_button(label, data=lambda fmt=fmt: produce(fmt),
-                           file_name=export.filename(fmt, identifiable=identifiable),
+                           file_name=export.filename(fmt, identifiable=identifiable, period=period.code or None),
                            mime=export.MEDIA_TYPES[fmt], key=widget_key, on_click="ignore")

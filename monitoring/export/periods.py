@@ -33,13 +33,14 @@ class Period:
     start: datetime | None
     end: datetime | None
     whole: bool = True        # whole months (a month, a quarter, all time); False: a custom range of days
+    code: str = ""            # for a file name: '2026-11', '2026-Q4', 'all-time', '2026-11-03-to-2026-11-17'
 
     def describe(self) -> dict:
         return {"period": self.label, "start": None if self.start is None else self.start.isoformat(),
                 "end": None if self.end is None else self.end.isoformat(), "whole_months": self.whole}
 
 
-ALL_TIME = Period("all time", None, None)
+ALL_TIME = Period("all time", None, None, code="all-time")
 
 
 def _first(year: int, month: int, tz: tzinfo) -> datetime:
@@ -56,7 +57,8 @@ def month(year: int, month_number: int, tz: tzinfo) -> Period:
     if not 1 <= month_number <= 12:
         raise ValueError(f"month {month_number} is not 1 to 12")
     end = _add_months(year, month_number, 1)
-    return Period(f"{datetime(year, month_number, 1):%B %Y}", _first(year, month_number, tz), _first(*end, tz))
+    return Period(f"{datetime(year, month_number, 1):%B %Y}", _first(year, month_number, tz), _first(*end, tz),
+                  code=f"{year:04d}-{month_number:02d}")
 
 
 def quarter(year: int, number: int, tz: tzinfo) -> Period:
@@ -66,7 +68,8 @@ def quarter(year: int, number: int, tz: tzinfo) -> Period:
     first = 3 * (number - 1) + 1
     end = _add_months(year, first, 3)
     names = f"{datetime(year, first, 1):%B} to {datetime(year, first + 2, 1):%B}"
-    return Period(f"Q{number} {year} ({names})", _first(year, first, tz), _first(*end, tz))
+    return Period(f"Q{number} {year} ({names})", _first(year, first, tz), _first(*end, tz),
+                  code=f"{year:04d}-Q{number}")
 
 
 def preset(name: str, *, now: datetime, tz: tzinfo) -> Period:
@@ -123,7 +126,8 @@ def custom(first_day: date, last_day: date, tz: tzinfo) -> Period:
     start = datetime(first_day.year, first_day.month, first_day.day, tzinfo=tz)
     end_day = last_day + timedelta(days=1)
     return Period(f"{first_day:%d %b %Y} to {last_day:%d %b %Y}", start,
-                  datetime(end_day.year, end_day.month, end_day.day, tzinfo=tz), whole=False)
+                  datetime(end_day.year, end_day.month, end_day.day, tzinfo=tz), whole=False,
+                  code=f"{first_day:%Y-%m-%d}-to-{last_day:%Y-%m-%d}")
 
 
 def for_report(period: Period, *, identifiable: bool) -> Period:

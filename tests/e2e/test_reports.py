@@ -28,12 +28,16 @@ def test_the_quality_account_downloads_each_format_and_each_is_audited(page, see
     labels = page.get_by_test_id("stElementToolbarButton").evaluate_all(
         "buttons => buttons.map(b => b.getAttribute('aria-label') || b.innerText)")
     assert labels and not [label for label in labels if "download" in (label or "").lower()], labels
-    contents = {}
+    contents, names = {}, {}
     for label, fmt in FORMATS.items():
         with page.expect_download(timeout=60_000) as download:
             page.get_by_role("button", name=label, exact=True).click()
         contents[fmt] = open(download.value.path(), "rb").read()
+        names[fmt] = download.value.suggested_filename
         assert contents[fmt], f"{label}: empty file"
+    # Issue 20: a de-identified file says so in its name (and an identifiable one IDENTIFIABLE).
+    assert [name for name in names.values() if "-de-identified." not in name] == [], names
+    assert names["pdf"].startswith("il2-quality-report-")
     assert "courses.csv" in zipfile.ZipFile(io.BytesIO(contents["csv"])).namelist()
     assert contents["xlsx"][:2] == b"PK" and contents["pdf"][:5] == b"%PDF-"
     assert json.loads(contents["fhir"])["resourceType"] == "Bundle"

@@ -208,10 +208,26 @@ def test_quality_sees_tables_charts_and_three_downloads_without_identifiable_opt
     assert "–" in at.dataframe[0].value.to_csv()
     monitoring = at.dataframe[0].value.set_index("measure")["value"]
     # 13: the 12 demo courses and the cycle-2 patient's ended cycle 1; a count reads 13, not 13.0
-    assert monitoring["courses"] == "13"
+    assert monitoring["Courses"] == "13"
     specs = " ".join(chart.proto.spec for chart in at.get("plotly_chart"))
-    for title in ("Organ system", "CTCAE grade", "Rule", "Alerts per patient-day"):
+    for title in ("Organ system", "CTCAE grade", "Alert rule", "Alerts per 100 patient-days"):
         assert f'"text":"{title}"' in specs  # axis titles in words, not column names
+
+
+def test_the_reports_page_names_columns_regimens_and_rules_as_the_exports_do(app_db):
+    import json
+
+    from monitoring.export import labels
+    at = signed_in("quality", page="app_pages/reports.py")
+    headers = {column: config["label"] for df in at.dataframe
+               for column, config in json.loads(df.proto.columns).items() if column != "_index"}
+    assert headers and {c: labels.column_label(c) for c in headers} == headers
+    assert headers["patient_days_total"] == "Patient-days (total)"
+    assert headers["per_100_patient_days"] == "per 100 patient-days"
+    shown = " ".join(df.value.to_csv(index=False, header=False) for df in at.dataframe)   # the cells
+    assert "IL-2 + IFN + TMZ" in shown and "biochemotherapy" not in shown     # as the ward names it
+    assert "Febrile neutropenia" in shown and "febrile-neutropenia" not in shown
+    assert "Doses held" in shown and "doses_held" not in shown
 
 
 def test_oncologist_may_tick_identifiable(app_db):
