@@ -52,9 +52,9 @@ with st.expander("Period, wards and regimens", expanded=True):
     # Whole months and quarters, never days, in a de-identified report (issue 16 item 6, issue 20 item 1): a
     # day-by-day filter dates the patients' events. The periods offered do not depend on the data.
     offered = periods.choices(now=datetime.now(timezone.utc), tz=tz)
-    labels = [*offered, *([CUSTOM] if identifiable else [])]
-    chosen = left.selectbox("Period", labels, key="reports_period",
-                            index=next(i for i, label in enumerate(labels) if label.startswith("Last month")))
+    period_labels = [*offered, *([CUSTOM] if identifiable else [])]
+    chosen = left.selectbox("Period", period_labels, key="reports_period",
+                            index=next(i for i, text in enumerate(period_labels) if text.startswith("Last month")))
     if chosen == CUSTOM:
         first_day, last_day = left.columns(2)
         today = datetime.now(timezone.utc).astimezone(tz).date()
