@@ -15,7 +15,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 MODULES = ["bench.bench_scores", "bench.bench_ctcae", "bench.bench_engine", "bench.bench_storage", "bench.bench_entry",
-           "bench.bench_export", "bench.bench_print", "bench.bench_hostile", "bench.bench_browser",
+           "bench.bench_export", "bench.bench_print", "bench.bench_hostile", "bench.bench_browser", "bench.bench_pages",
            "bench.bench_concurrency"]
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 
