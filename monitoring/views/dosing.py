@@ -126,8 +126,14 @@ def next_dose(*, session: Session, course_id: int, now: datetime) -> NextDose | 
     (so a late or held dose does not shift the schedule). None when the planned number of doses has
     been given, when a dose was recorded as stopped, or when the course is stopped or completed."""
     _aware("now", now)
-    p = course_progress(session=session, course_id=course_id)
+    return next_dose_of(course_progress(session=session, course_id=course_id), now=now)
+
+
+def next_dose_of(p: Progress, *, now: datetime) -> NextDose | None:
+    """next_dose from a course's progress already read (the handover reads it once per patient)."""
+    _aware("now", now)
     course = p.course
+    course_id = int(course.id or 0)
     if no_next_dose(status=course.status, planned=course.planned_doses, given=p.given, stopped=p.stopped is not None):
         return None
     interval = course.dose_interval_hours

@@ -243,7 +243,7 @@ def _dose_line(session: Session, progress: dosing.Progress, forecast: dosing.For
     engine run for the ward, as the overview and the oncologist's doses-due list read it); otherwise
     the check itself (dosing.check_or_none) and the decision that stands (dosing.standing_decision)."""
     course_id = row_id(progress.course)
-    upcoming = dosing.next_dose(session=session, course_id=course_id, now=now)
+    upcoming = dosing.next_dose_of(progress, now=now)
     if upcoming is None:
         return "Next IL-2: none. " + (dosing.stopped_text(progress, tz) or "No further dose is scheduled.")
     at = "" if upcoming.scheduled_at is None else f" at {when(upcoming.scheduled_at)}"
@@ -296,7 +296,10 @@ def ward_handover(*, session: Session, ward_id: int, shift: Shift, now: datetime
     record = handover_record(session=session, ward_id=ward_id, shift_start=shift.start)
     if not ids:
         return WardHandover(ward_id, ward.name, shift, now, until, [], record)
-    overview = ward_overview(session=session, ward_ids=[ward_id], now=now, tz=tz).set_index("patient_id")
+    # One engine run for the ward's forecasts, read by the overview's rows and by each dose line.
+    running = dosing.forecasts(session=session, patient_ids=ids, now=now, tz=tz)
+    overview = ward_overview(session=session, ward_ids=[ward_id], now=now, tz=tz,
+                             running=running).set_index("patient_id")
     since = shift.start - settings.grade_lookback
     obs = repository.current_observations(session=session, patient_ids=ids, since=since)
     obs = obs[obs["observed_at"] < pd.Timestamp(until)]
@@ -323,7 +326,6 @@ def ward_handover(*, session: Session, ward_id: int, shift: Shift, now: datetime
     rank = {"emergency": 0, "urgent": 1, "warning": 2}
     # Most severe first, then newest (list_alerts' order, kept on ties).
     alerts = alerts.assign(rank=alerts["severity"].map(rank).fillna(3)).sort_values("rank", kind="stable")
-    running = dosing.forecasts(session=session, patient_ids=ids, now=now, tz=tz)
     when = shift_times(shift, tz)
     out = []
     for p in patients.itertuples(index=False):

@@ -88,8 +88,10 @@ def grades_text(cells: dict[str, object]) -> str:
     return " · ".join(f"{system} {g}" for g, system in abnormal) or "all 0"
 
 
-def ward_overview(*, session: Session, ward_ids: Sequence[int], now: datetime, tz: tzinfo) -> pd.DataFrame:
+def ward_overview(*, session: Session, ward_ids: Sequence[int], now: datetime, tz: tzinfo,
+                  running: dict | None = None) -> pd.DataFrame:
     """Every patient of these wards with what the overview shows (OVERVIEW_COLUMNS), riskiest first.
+    `running`: the wards' dosing.forecasts when the caller has them already (the handover: one engine run).
 
     Four queries whatever the number of patients: the ward list, the observations since the
     earlier of 24 h ago and local midnight, the open alerts, the course baselines.
@@ -115,7 +117,8 @@ def ward_overview(*, session: Session, ward_ids: Sequence[int], now: datetime, t
         weights = {patient_of[int(c)]: float(kg) for c, kg in zip(known["course_id"], known["baseline_kg"])}
     frame = overview_rows(patients, obs, open_alerts=open_alerts, baseline_creatinine=baselines,
                           baseline_weight=weights, now=now, tz=tz)
-    return with_forecasts(frame, forecasts(session=session, patient_ids=ids, now=now, tz=tz), tz)
+    found = running if running is not None else forecasts(session=session, patient_ids=ids, now=now, tz=tz)
+    return with_forecasts(frame, found, tz)
 
 
 def with_forecasts(frame: pd.DataFrame, found: dict, tz: tzinfo) -> pd.DataFrame:
