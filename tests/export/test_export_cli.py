@@ -379,3 +379,16 @@ def test_a_lone_small_cell_of_one_regimen_is_not_found_from_the_all_regimens_row
     # ... and then 'all, grade 2' too, or the all-regimens total would give grade 1 back in its turn.
     assert by[(ALL_REGIMENS, "2")] == "withheld (protects a small cell)"
     assert by[("b", "1")] == 6 and by[("b", "2")] == 8
+
+
+def test_the_reports_page_keeps_its_tables_for_a_minute_and_reads_them_again_for_other_filters(app_db):
+    """Issue 21: a rerun (a widget, a re-open) within a minute shows the tables read before, and says when;
+    other filters read them again."""
+    at = signed_in("quality", page="app_pages/reports.py")
+    at.selectbox(key="reports_period").select("All time").run()
+    read = at.session_state["reports_tables"]
+    assert "figures read at " in " ".join(m.value for m in at.markdown)
+    at.run()
+    assert at.session_state["reports_tables"][1] == read[1]          # the same read, not a new one
+    at.radio(key="reports_basis").set_value("course-start").run()
+    assert not at.exception and at.session_state["reports_tables"][1] > read[1]
