@@ -102,10 +102,16 @@ def signoff_problem(*, session: Session, course: TreatmentCourse, tz: tzinfo) ->
     """Why no dose may be recorded on this course yet, naming what is missing and who can give it; None
     when its eligibility screen is signed off 'eligible' or 'eligible after discussion' on the answers
     that stand (a sign-off by the migration of 0017 stands on whatever the course had)."""
+    return signoff_problem_of(
+        course=course, tz=tz, answers=repository.latest_eligibility(session=session, course_id=int(course.id or 0)),
+        signoff=repository.latest_eligibility_signoff(session=session, course_id=int(course.id or 0)))
+
+
+def signoff_problem_of(*, course: TreatmentCourse, tz: tzinfo, answers: dict[str, EligibilityAnswer],
+                       signoff: EligibilitySignOff | None) -> str | None:
+    """signoff_problem from the course's answers and sign-off already read (the patient banner reads them)."""
     who = who_signs_off()
     label = f"Course {course.id} (cycle {course.cycle})"
-    signoff = repository.latest_eligibility_signoff(session=session, course_id=int(course.id or 0))
-    answers = repository.latest_eligibility(session=session, course_id=int(course.id or 0))
     if signoff is None:
         unanswered = [ELIGIBILITY_ITEMS[i] for i in ELIGIBILITY_ITEMS if i not in answers]
         missing = (f"its eligibility screen is not answered ({len(unanswered)} of {len(ELIGIBILITY_ITEMS)} items "

@@ -19,7 +19,7 @@ from monitoring.clinical.vocabulary import ELIGIBILITY_ITEMS, REGIMEN_SHORT, SIG
 from monitoring.store import repository
 from monitoring.store.models import Bed, DoseEvent, Patient, PatientIdentity, TreatmentCourse, Ward
 from monitoring.timefmt import course_day
-from monitoring.views.courses import signoff_problem
+from monitoring.views.courses import signoff_problem_of
 from monitoring.views.dosing import no_next_dose
 
 
@@ -128,7 +128,7 @@ def _screen(session: Session, course: TreatmentCourse | None) -> tuple[tuple[str
                   for item, a in sorted(answers.items(), key=lambda kv: list(ELIGIBILITY_ITEMS).index(kv[0]))
                   if item in ELIGIBILITY_ITEMS and a.answer != "no")
     signoff = repository.latest_eligibility_signoff(session=session, course_id=int(course.id or 0))
-    problem = signoff_problem(session=session, course=course, tz=timezone.utc)
+    problem = signoff_problem_of(course=course, tz=timezone.utc, answers=answers, signoff=signoff)
     if signoff is None:
         words = "not signed off: no dose until the oncologist signs it off"
     elif problem is not None and signoff.outcome != "not-eligible":

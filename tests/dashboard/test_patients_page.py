@@ -52,6 +52,13 @@ def fill_admission(at, *, mrn="MRN-1001", family="Placeholder", given="Drew", bo
     return at
 
 
+def discharge_out_of_the_service(at, pid):
+    at.radio(key=f"discharge_where_{pid}").set_value("Out of the service (on no ward's list; the record is kept)")
+    at.text_input(key=f"discharge_reason_{pid}").input("cycle complete")
+    at.checkbox(key=f"discharge_sure_{pid}").check()
+    at.button(key=f"discharge_{pid}").click().run()
+
+
 def admit_button(at):
     return next(b for b in at.button if b.label == "Admit")
 
@@ -130,11 +137,7 @@ def test_discharge_out_of_the_service_then_find_and_admit_again(ward):
     admit_button(fill_admission(at)).click().run()
     with session_scope(engine) as session:
         pid = session.scalars(select(Patient)).one().id
-    at.radio(key=f"discharge_where_{pid}").set_value(
-        "Out of the service (on no ward's list; the record is kept)")
-    at.text_input(key=f"discharge_reason_{pid}").input("cycle complete")
-    at.checkbox(key=f"discharge_sure_{pid}").check()
-    at.button(key=f"discharge_{pid}").click().run()
+    discharge_out_of_the_service(at, pid)
     assert at.success[0].value == "PLACEHOLDER, Drew discharged out of the service."
     assert "No patients on Ward A" in " ".join(i.value for i in at.info)
     at.text_input(key="find_text").input("placeholder")
@@ -177,10 +180,7 @@ def test_the_oncologist_opens_the_record_of_a_patient_who_left_the_service_and_a
         repository.add_course(session=session, patient_id=pid, regimen="hd-iv-bolus", created_by="dr.onc",
                               start_at=datetime(2026, 11, 20, 8, tzinfo=timezone.utc), planned_doses=14,
                               dose_interval_hours=8, status="completed")
-    at.radio(key=f"discharge_where_{pid}").set_value("Out of the service (on no ward's list; the record is kept)")
-    at.text_input(key=f"discharge_reason_{pid}").input("cycle complete")
-    at.checkbox(key=f"discharge_sure_{pid}").check()
-    at.button(key=f"discharge_{pid}").click().run()
+    discharge_out_of_the_service(at, pid)
     oncologist = signed_in("dr.onc", PASSWORD, page="app_pages/summary.py")
     ward_box = oncologist.selectbox(key="summary_patient_ward")
     assert ward_box.options[-1] == "Left the service (records kept)"
