@@ -278,11 +278,11 @@ def _checks_now(*, session: Session, frame: pd.DataFrame, now: datetime, tz: tzi
     """For each IL-2 hold alert: the pre-dose check as the doses page computes it now (the same
     function, views.dosing.check_or_none), so the inbox never shows HOLD where the doses page shows
     GIVE without saying so. A stored hold alert is the finding at its onset; the check is now."""
-    checks: dict[int, str] = {}
-    for patient_id in sorted({int(p) for p, rule in zip(frame["patient_id"], frame["rule_id"]) if rule == HOLD_RULE}):
-        check, problem = dosing.check_or_none(session=session, patient_id=patient_id, now=now, tz=tz)
-        checks[patient_id] = (f"could not run ({problem}): a dose is given only on the oncologist's decision"
-                              if check is None else check.summary())
+    held = [int(p) for p, rule in zip(frame["patient_id"], frame["rule_id"]) if rule == HOLD_RULE]
+    checks = {patient_id: (f"could not run ({problem}): a dose is given only on the oncologist's decision"
+                           if check is None else check.summary())
+              for patient_id, (check, problem) in dosing.checks_or_none(session=session, patient_ids=held, now=now,
+                                                                         tz=tz).items()}
     return [checks.get(int(p)) if rule == HOLD_RULE else None for p, rule in zip(frame["patient_id"], frame["rule_id"])]
 
 

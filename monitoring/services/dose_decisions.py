@@ -55,9 +55,12 @@ def due_doses(*, session: Session, ward_ids: list[int], now: datetime, tz: tzinf
     found = dosing.forecasts(session=session, patient_ids=[int(p) for p in patients["patient_id"]], now=now, tz=tz)
     course_ids = [int(c) for c in patients["course_id"]]
     decisions = repository.latest_dose_decisions(session=session, course_ids=course_ids)
+    # One read of the ward's doses for every course's progress (issue 21), not one per patient.
+    courses = session.scalars(select(TreatmentCourse).where(TreatmentCourse.id.in_(course_ids))).all()
+    progress = dosing.course_progresses(session=session, courses=courses)
     rows = []
     for p in patients.itertuples(index=False):
-        upcoming = dosing.next_dose(session=session, course_id=int(p.course_id), now=now)
+        upcoming = dosing.next_dose_of(progress[int(p.course_id)], now=now)
         if upcoming is None or upcoming.scheduled_at is None:
             continue
         if upcoming.scheduled_at > now + timedelta(hours=within_hours):

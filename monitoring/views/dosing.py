@@ -85,8 +85,20 @@ def course_progress(*, session: Session, course_id: int) -> Progress:
     course = session.get(TreatmentCourse, course_id)
     if course is None:
         raise RecordError([f"Treatment course {course_id} does not exist."])
-    doses = repository.current_doses(session=session, patient_ids=[course.patient_id])
-    events = doses[doses["course_id"] == course_id].sort_values(["scheduled_at", "id"]).reset_index(drop=True)
+    return _progress(course, repository.current_doses(session=session, patient_ids=[course.patient_id]))
+
+
+def course_progresses(*, session: Session, courses: Sequence[TreatmentCourse]) -> dict[int, Progress]:
+    """course_progress of several courses with one read of their doses (the handover's ward): course id ->
+    Progress."""
+    doses = repository.current_doses(session=session, patient_ids=sorted({c.patient_id for c in courses}))
+    by_course = dict(iter(doses.groupby("course_id", sort=False)))
+    return {int(c.id or 0): _progress(c, by_course.get(c.id, doses.iloc[:0])) for c in courses}
+
+
+def _progress(course: TreatmentCourse, doses: pd.DataFrame) -> Progress:
+    """A course's progress from dose rows that hold at least its own (repository.current_doses)."""
+    events = doses[doses["course_id"] == course.id].sort_values(["scheduled_at", "id"]).reset_index(drop=True)
     stopped = events[events["status"] == "stopped"]
     return Progress(course=course, events=events, given=int((events["status"] == "given").sum()),
                     held=int((events["status"] == "held").sum()),
@@ -379,9 +391,36 @@ def pre_dose_check(*, session: Session, patient_id: int, now: datetime, threshol
     criteria read: the latest value, its time and whether it is valid, stale or missing; and the
     course's eligibility answers that are not 'no'."""
     now = _aware("now", now)
-    thresholds = thresholds or default_thresholds()
-    tz = tz or UTC
     obs, doses, courses = store_frames(session=session, patient_ids=[patient_id])
+    return _check_of(session, patient_id, obs, doses, courses, now, thresholds or default_thresholds(), tz or UTC)
+
+
+def checks_or_none(*, session: Session, patient_ids: Sequence[int], now: datetime, tz: tzinfo | None = None
+                   ) -> dict[int, tuple[PreDoseCheck | None, str | None]]:
+    """check_or_none for several patients with one read of the store (the inbox's cards): each patient's
+    check is the same pre_dose_check, and one that cannot run says why without stopping the others."""
+    now = _aware("now", now)
+    thresholds, tz = default_thresholds(), tz or UTC
+    ids = sorted({int(p) for p in patient_ids})
+    try:
+        obs, doses, courses = store_frames(session=session, patient_ids=ids)
+    except Exception as exc:  # noqa: BLE001 - as check_or_none: no check, said as such
+        return {p: (None, f"{type(exc).__name__}: {exc}") for p in ids}
+    # store_frames gives the patient id as text (the engine's key); one split instead of a filter per patient.
+    parts = [dict(iter(frame.groupby("patient_id", sort=False))) for frame in (obs, doses, courses)]
+    out: dict[int, tuple[PreDoseCheck | None, str | None]] = {}
+    for p in ids:
+        own = [part.get(str(p), frame.iloc[:0]) for part, frame in zip(parts, (obs, doses, courses))]
+        try:
+            out[p] = _check_of(session, p, *own, now, thresholds, tz), None
+        except Exception as exc:  # noqa: BLE001 - any failure of the check means 'no check', said as such
+            out[p] = None, f"{type(exc).__name__}: {exc}"
+    return out
+
+
+def _check_of(session: Session, patient_id: int, obs: pd.DataFrame, doses: pd.DataFrame, courses: pd.DataFrame,
+              now: datetime, thresholds: Thresholds, tz: tzinfo) -> PreDoseCheck:
+    """pre_dose_check from the patient's engine frames already read (store_frames)."""
     obs = obs[obs["time"] <= pd.Timestamp(now)]
     doses = doses[doses["time"] <= pd.Timestamp(now)]
     assessment, data, due_at = _engine_assessment(obs, doses, courses, now, thresholds)
@@ -414,7 +453,11 @@ def eligibility_flags(*, session: Session, course_id: int | None) -> list[Eligib
     """The course's latest eligibility answers that are not 'no' (yes, unknown), in screen order."""
     if course_id is None:
         return []
-    answers = repository.latest_eligibility(session=session, course_id=course_id)
+    return eligibility_flags_of(repository.latest_eligibility(session=session, course_id=course_id))
+
+
+def eligibility_flags_of(answers: dict) -> list[EligibilityFlag]:
+    """eligibility_flags from the course's latest answers already read (repository.latest_eligibility)."""
     return [EligibilityFlag(item, ELIGIBILITY_ITEMS[item], a.answer, a.answered_by, a.answered_at, a.note)
             for item, a in sorted(answers.items(), key=lambda kv: list(ELIGIBILITY_ITEMS).index(kv[0]))
             if a.answer != "no"]
@@ -432,6 +475,7 @@ def _checklist(obs: pd.DataFrame, courses: pd.DataFrame, now: datetime, threshol
     baseline_weight = (weight_baseline_kg(courses["baseline_weight_kg"].to_numpy(float),
                                           courses["first_weight_kg"].to_numpy(float))[-1] if len(courses) else np.nan)
     items = []
+    by_code = dict(iter(obs.groupby("code", sort=False)))   # one split, not a filter per input
     for name, spec in hc.INPUTS.items():
         found = tuple(dict.fromkeys(c.kind for c in criteria if hc.BY_ID[c.id].input == name))
         valid_for = _valid_for(spec, thresholds)
@@ -440,7 +484,7 @@ def _checklist(obs: pd.DataFrame, courses: pd.DataFrame, now: datetime, threshol
             items.append(_derived_item(name, spec, rules.get(name, ""), found, assessment, valid_for, tz))
             continue
         code = spec.codes[0]
-        rows = obs[obs["code"] == code]
+        rows = by_code.get(code, obs.iloc[:0])
         if rows.empty:
             ahead = spec.validity == "dosing" and not at_dosing
             items.append(ChecklistItem(name, spec.label, rules.get(name, ""), None, None, None, valid_for,

@@ -268,7 +268,7 @@ def _background(session: Session, progress: dosing.Progress, now: datetime, tz: 
         at = last["given_at"] if not pd.isna(last["given_at"]) else last["scheduled_at"]
         lines[-1] += f" · last: dose {int(last['dose_number'])} {last['status']} {elapsed_text(now - at)} ago"
     answers = repository.latest_eligibility(session=session, course_id=row_id(course))
-    flags = dosing.eligibility_flags(session=session, course_id=row_id(course))
+    flags = dosing.eligibility_flags_of(answers)
     if not answers:
         lines.append("Eligibility: the screen has not been answered")
     elif not flags:
@@ -277,6 +277,12 @@ def _background(session: Session, progress: dosing.Progress, now: datetime, tz: 
         lines.append("Eligibility flags: " + "; ".join(f"{f.label}: {f.answer}" + (f" ({f.note})" if f.note else "")
                                                        for f in flags))
     return lines
+
+
+def _by_patient(frame: pd.DataFrame) -> Callable[[int], pd.DataFrame]:
+    """The frame's rows of one patient, in the frame's order (none: the frame's empty slice), from one split."""
+    parts = {int(k): part for k, part in frame.groupby("patient_id", sort=False)} if len(frame) else {}
+    return lambda patient_id: parts.get(patient_id, frame.iloc[:0])
 
 
 def ward_handover(*, session: Session, ward_id: int, shift: Shift, now: datetime, tz: tzinfo,
@@ -327,15 +333,19 @@ def ward_handover(*, session: Session, ward_id: int, shift: Shift, now: datetime
     # Most severe first, then newest (list_alerts' order, kept on ties).
     alerts = alerts.assign(rank=alerts["severity"].map(rank).fillna(3)).sort_values("rank", kind="stable")
     when = shift_times(shift, tz)
+    progress_of = dosing.course_progresses(session=session, courses=list(courses.values()))
+    # Each frame split by patient once (a boolean filter per patient and frame cost more than the rest).
+    alerts_of, sets_of, obs_of, changes_of, weights_of = (
+        _by_patient(frame) for frame in (alerts, sets, obs, changes, weights))
     out = []
     for p in patients.itertuples(index=False):
         pid = int(p.patient_id)
         row = overview.loc[pid]
-        mine = alerts[alerts["patient_id"] == pid]
+        mine = alerts_of(pid)
         band = row["band"] if isinstance(row["band"], str) else None
         news2 = ("NEWS2 – (no complete set in the last 24 h)" if row["NEWS2"] == "–" else
                  f"NEWS2 {row['NEWS2']} ({band} band)")
-        trend = news2_trend(sets[sets["patient_id"] == pid], start=shift.start, until=until, when=when)
+        trend = news2_trend(sets_of(pid), start=shift.start, until=until, when=when)
         named = alert_lines(mine, when)
         situation = [f"{news2} · {trend}", f"Next set: {row['Next set']}",
                      *([f"Open alerts ({len(named)}): {named[0]}", *named[1:]] if named else ["Open alerts: none"])]
@@ -343,15 +353,15 @@ def ward_handover(*, session: Session, ward_id: int, shift: Shift, now: datetime
         if course is None:
             background = ["No IL-2 course recorded"]
         else:
-            progress = dosing.course_progress(session=session, course_id=row_id(course))
+            progress = progress_of[row_id(course)]
             situation.append(_dose_line(session, progress, running.get(pid), now, tz, when))
             background = _background(session, progress, now, tz)
-        patient_obs = obs[obs["patient_id"] == pid]
-        assessment = grade_lines(changes[changes["patient_id"] == pid], pid in in_shift, when)
+        patient_obs = obs_of(pid)
+        assessment = grade_lines(changes_of(pid), pid in in_shift, when)
         assessment.append(f"Fluids this shift ({_clock(shift.start, tz)}–{_clock(until, tz)}): "
                           + balance_between(patient_obs, start=shift.start, end=until))
         kg, source = weight_of.get(pid, (None, "none"))
-        mine_w = weights[weights["patient_id"] == pid]
+        mine_w = weights_of(pid)
         weighed = "" if mine_w.empty else f", weighed {when(mine_w['observed_at'].iloc[-1])}"
         assessment.append(f"Weight: {weight_change(mine_w, kg, source)}{weighed}")
         out.append(PatientHandover(

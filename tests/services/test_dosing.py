@@ -529,3 +529,42 @@ def test_a_checklist_line_says_a_grade_once(label, value, said):
 def status_radio(at):
     """The doses page's Given / Held / Stopped choice (keyed by the form's version)."""
     return at.radio(key=f"dose_status_{at.session_state['dose_form_version']}")
+
+
+def test_the_inbox_reads_several_checks_at_once_each_the_same_as_the_patients_own_check(engine):
+    """views.dosing.checks_or_none (the inbox's cards, issue 21: one read of the store for the cards drawn)
+    says for each patient what pre_dose_check says for that patient alone: HOLD, GIVE, INCOMPLETE."""
+    holding, _ = make_patient_with_course(engine, mrn="SYN-TEST-1", start=START)
+    giving, _ = make_patient_with_course(engine, mrn="SYN-TEST-2", start=START)
+    empty, _ = make_patient_with_course(engine, mrn="SYN-TEST-3", start=START)
+    observe_complete(engine, holding, NOW - timedelta(minutes=15), sbp=85)
+    observe_complete(engine, giving, NOW - timedelta(minutes=15))
+    with session_scope(engine) as session:
+        together = dosing.checks_or_none(session=session, patient_ids=[empty, holding, giving, holding], now=NOW)
+    assert list(together) == sorted({holding, giving, empty})
+    assert {p: c.decision for p, (c, _) in together.items()} == {holding: "hold", giving: "give", empty: "incomplete"}
+    for patient, (found, problem) in together.items():
+        alone = check(engine, patient)
+        assert problem is None
+        assert found.summary() == alone.summary()
+        assert [i.text for i in found.checklist] == [i.text for i in alone.checklist]
+        assert [c.text for c in found.criteria] == [c.text for c in alone.criteria]
+        assert found.missing == alone.missing and found.due_at == alone.due_at
+
+
+def test_a_check_that_cannot_run_says_why_and_the_other_patients_checks_still_run(engine, monkeypatch):
+    first, _ = make_patient_with_course(engine, mrn="SYN-TEST-1", start=START)
+    second, _ = make_patient_with_course(engine, mrn="SYN-TEST-2", start=START)
+    observe_complete(engine, second, NOW - timedelta(minutes=15))
+    real = dosing._check_of
+
+    def failing_for_first(session, patient_id, *rest):
+        if patient_id == first:
+            raise ValueError("the course's interval is unreadable")
+        return real(session, patient_id, *rest)
+
+    monkeypatch.setattr(dosing, "_check_of", failing_for_first)
+    with session_scope(engine) as session:
+        together = dosing.checks_or_none(session=session, patient_ids=[first, second], now=NOW)
+    assert together[first] == (None, "ValueError: the course's interval is unreadable")
+    assert together[second][0].decision == "give" and together[second][1] is None
