@@ -30,7 +30,7 @@ except SettingsError as problem:
 from dashboard import cookie, sign_in  # noqa: E402  (after the options above, on purpose)
 from dashboard.alert_bar import show_alert_bar  # noqa: E402
 from dashboard.banner import show_banner  # noqa: E402
-from dashboard.page_registry import PAGES  # noqa: E402
+from dashboard.page_registry import PAGES, first_url  # noqa: E402
 from dashboard.session import (  # noqa: E402
     FAILED_BEFORE_KEY,
     TOKEN_KEY,
@@ -75,10 +75,13 @@ if user is None:
     cookie.clear()
     # Each page's address shows the sign-in form; a page has the same identity (its url path) signed in
     # or not, so after signing in the rerun opens the page that was asked for.
-    addresses = list(dict.fromkeys(entry.url for entry in PAGES))
-    gate = [st.Page(sign_in.show, title="Sign in", url_path=HOME, default=True, visibility="hidden"),
-            *(st.Page(sign_in.show, title="Sign in", url_path=url) for url in addresses)]
-    st.navigation(gate, position="hidden").run()
+    addresses = {url: st.Page(sign_in.show, title="Sign in", url_path=url)
+                 for url in dict.fromkeys(entry.url for entry in PAGES)}
+    # Signed in at the root address, the rerun goes straight to the role's first page (one run fewer than
+    # through the signed-in root below, which would switch to it: issue 21).
+    root = st.Page(lambda: sign_in.show(then=lambda role: addresses[first_url(role)]), title="Sign in",
+                   url_path=HOME, default=True, visibility="hidden")
+    st.navigation([root, *addresses.values()], position="hidden").run()
     st.stop()
 
 # The menu shows titles only: with their icons, a nurse's 11 pages overflowed a 1366-px screen into "3 more",
@@ -99,7 +102,7 @@ with who:   # zero-height helpers in the header row, not as gaps above the page
     watch_idle()
 # The root address opens the role's first page under its own address: Streamlit serves its default page
 # only at "/", so a default Ward overview made "/ward" (a bookmark, the sign-in's address) "Page not found".
-first = next(p for p in pages if p.visibility != "hidden")   # the role's first page in the menu
+first = next(p for p in pages if p.url_path == first_url(user["role"]))   # the role's first page in the menu
 home = st.Page(lambda: st.switch_page(first, query_params=st.query_params.to_dict()), title=first.title,
                url_path=HOME, default=True, visibility="hidden")   # the address's patient is kept
 page = st.navigation([home, *pages], position="top")  # the full width for tables on a 1366-px ward workstation

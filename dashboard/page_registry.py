@@ -35,3 +35,10 @@ PAGES = [PageEntry(*row) for row in [
     ("app_pages/audit.py", "Audit log", ":material/history:", "audit", "view_audit_log"),
 ]] + [PageEntry("app_pages/password.py", "My password", ":material/key:", "password", "change_own_password",
                 in_menu=False)]
+
+
+def first_url(role: str) -> str:
+    """The address of the role's first page in the menu: where the root address, and signing in there, lands."""
+    from monitoring.permissions import may
+
+    return next(e.url for e in PAGES if e.in_menu and may(role, e.permission))

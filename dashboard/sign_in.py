@@ -1,10 +1,13 @@
 """The sign-in page: product name, demo banner, clear errors, single sign-on when configured."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import streamlit as st
+from streamlit.navigation.page import StreamlitPage
 
 from dashboard.resources import get_engine
-from dashboard.session import NOTICE_KEY, start_session
+from dashboard.session import NOTICE_KEY, USER_KEY, start_session
 from dashboard.warm_up import preload_on_sign_in
 from monitoring.services import auth
 from monitoring.services.transactions import session_scope
@@ -22,7 +25,17 @@ def sso_configured() -> bool:
     return sso_section() is not None
 
 
-def show() -> None:
+def _open(then: Callable[[str], StreamlitPage] | None) -> None:
+    """After a successful sign-in: rerun into the page asked for, or into `then`'s page for the user's role."""
+    user = st.session_state.get(USER_KEY)
+    if then is None or user is None:
+        st.rerun()
+    st.switch_page(then(user["role"]), query_params=st.query_params.to_dict())
+
+
+def show(then: Callable[[str], StreamlitPage] | None = None) -> None:
+    """The sign-in form. Signed in, the page asked for opens; `then(role)` names the page to open instead
+    (the root address: the role's first page, with the address's query kept)."""
     st.title("IL-2 Toxicity Monitor")
     st.caption("Side-effect monitoring for interleukin-2 (aldesleukin) treatment. Sign in to see patient data.")
     notice = st.session_state.pop(NOTICE_KEY, None)
@@ -33,7 +46,7 @@ def show() -> None:
             result = auth.sign_in_identity(session=session, email=str(st.user.get("email") or "") or None)
         if result.ok:
             start_session(result)
-            st.rerun()
+            _open(then)
         st.error(result.message)
         st.button("Sign out of the hospital account", on_click=st.logout)
         return
@@ -47,7 +60,7 @@ def show() -> None:
             result = auth.authenticate(session=session, username=username, password=password)
         if result.ok:
             start_session(result)
-            st.rerun()
+            _open(then)
         # One message for every failure (auth.WRONG_CREDENTIALS): the page never says an account is locked.
         st.error(result.message)
     if sso_configured():

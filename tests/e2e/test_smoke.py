@@ -41,6 +41,7 @@ def test_the_sign_in_page_shows_the_product_and_the_demo_banner_and_no_patient_d
 def test_the_nurse_signs_in_and_sees_the_ward_overview(page):
     sign_in(page, "nurse")
     expect(page.get_by_role("heading", name="Ward overview")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/ward$"))   # signed in at the root: her first page, at its address
     expect(page.get_by_test_id("stDataFrame")).to_be_visible()
     expect(page.get_by_text("12 patients")).to_be_visible()
     SHOTS.mkdir(exist_ok=True)
