@@ -264,7 +264,34 @@ def hospital_database(folder: Path) -> str:
         print(f"bench_pages: hospital database built in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     copy = folder / "hospital.db"
     shutil.copyfile(kept, copy)
-    return f"sqlite:///{copy}"
+    url = f"sqlite:///{copy}"
+    _a_course_running(url)
+    return url
+
+
+def _a_course_running(url: str) -> None:
+    """The generated ward's 28 days have ended every course: a second cycle of its first high-dose course
+    starts 2 h ago (screened and signed off as the demo does), so the nurse has a dose to record."""
+    from datetime import datetime, timedelta, timezone
+
+    from sqlalchemy import select
+
+    from monitoring.demo import seed
+    from monitoring.services import courses
+    from monitoring.store.db import make_engine, session_scope
+    from monitoring.store.models import Patient, TreatmentCourse, Ward
+
+    engine = make_engine(url)
+    now = datetime.now(timezone.utc)
+    with session_scope(engine) as session:
+        first = session.scalars(select(TreatmentCourse).join(Patient, Patient.id == TreatmentCourse.patient_id)
+                                .join(Ward, Ward.id == Patient.ward_id)
+                                .where(Ward.code == "DEMO", TreatmentCourse.regimen == "hd-iv-bolus",
+                                       TreatmentCourse.status == "completed").order_by(TreatmentCourse.id)).first()
+        course = courses.next_cycle(session=session, course_id=int(first.id), start_at=now - timedelta(hours=2),
+                                    baselines={}, role="oncologist", username=seed.SYNTHETIC_CLINICIAN)
+        seed._screened(session=session, course_id=int(course.id), at=now)   # 'no' to every item, signed off
+    engine.dispose()
 
 
 def measure(runs: int = RUNS, wards: tuple[str, ...] = WARDS) -> list[dict]:

@@ -33,6 +33,7 @@ DONE = {"acknowledge": "Acknowledgement", "decline": "Decline", "escalate": "Esc
         "resolve": "Resolution"}
 FEEDBACK_KEY = "alert_feedback"
 NOTIFY_KEY = "alert_notify_feedback"   # a notification that failed or went nowhere: a warning of its own
+REFUSED_KEY = "alert_refused"   # (alert id, action, messages): an action refused, shown in that card's form once
 # Cards drawn at once, most severe and newest first; the rest one click away, and counted above the
 # list (40 patients' worth of 117 cards took 2.8 s to draw on a 2-core ward PC; 20 take a fraction).
 PAGE_SIZE = 20
@@ -155,69 +156,78 @@ def attempt_text(outcome: str, recipient: str, detail: str | None) -> str:
 
 
 def action_form(a, action: str) -> None:
-    """The form of one action on one alert; records it, or shows why nothing was recorded."""
+    """The form of one action on one alert; its button records it (record_action), or the form shows why
+    nothing was recorded."""
     with st.form(f"{action}_form_{a.id}"):
-        minutes, target, reason_code = None, None, None
         label = NOTE_LABELS[action]
         if action == "decline":
             # Chosen from a list, so a de-identified report can say why alerts are declined (issue 20 item 3).
-            reason_code = st.selectbox("Reason for declining", list(DECLINE_CHOICES), index=None,
-                                       format_func=DECLINE_CHOICES.get, key=f"decline_reason_{a.id}",
-                                       placeholder="Choose the reason")
+            st.selectbox("Reason for declining", list(DECLINE_CHOICES), index=None, format_func=DECLINE_CHOICES.get,
+                         key=f"decline_reason_{a.id}", placeholder="Choose the reason")
             label = "Note (required for 'Other')"
-        targets = targets_of.get(int(a.patient_id), {})
         if action == "escalate":
-            target = st.selectbox("Escalate to", list(targets), index=None, key=f"escalate_to_{a.id}",
-                                  format_func=targets.get, placeholder="Choose a role or a person")
+            targets = targets_of.get(int(a.patient_id), {})
+            st.selectbox("Escalate to", list(targets), index=None, key=f"escalate_to_{a.id}",
+                         format_func=targets.get, placeholder="Choose a role or a person")
             st.caption(NOTIFIER_TEXT[settings.notifier])
         if action == "snooze":
             # Only the durations this severity allows (thresholds.toml [alert_handling]).
             offered = handling.choices(a.severity)
             # Offered from the shortest for an emergency (its longest is 30 min), else 30 min.
             start = 0 if a.severity == "emergency" or 30 not in offered else offered.index(30)
-            minutes = st.selectbox("Snooze for", offered, index=start,
-                                   key=f"snooze_minutes_{a.id}", format_func=alert_actions.snooze_text)
+            st.selectbox("Snooze for", offered, index=start, key=f"snooze_minutes_{a.id}",
+                         format_func=alert_actions.snooze_text)
             st.caption("The alert comes back when the time is up, or at once if it gets worse.")
             if handling.needs_reason(a.severity):
                 label = f"Reason for snoozing an {a.severity} alert (required)"
-        note = st.text_input(label, key=f"{NOTE_KEYS[action]}_{a.id}")
-        submitted = st.form_submit_button("Snooze" if action == "snooze" else f"Record {DONE[action].lower()}",
-                                          type="primary",
-                                          key=f"{action}_submit_{a.id}")
-    if not submitted:
-        return
+        st.text_input(label, key=f"{NOTE_KEYS[action]}_{a.id}")
+        # Recorded in the button's callback, before the page runs: one run shows the result (issue 21: the
+        # page ran twice, once to record and once more to show it).
+        st.form_submit_button("Snooze" if action == "snooze" else f"Record {DONE[action].lower()}", type="primary",
+                              key=f"{action}_submit_{a.id}", on_click=record_action, args=(a, action))
+    refused = st.session_state.get(REFUSED_KEY)
+    if refused is not None and refused[:2] == (int(a.id), action):
+        del st.session_state[REFUSED_KEY]
+        for message in refused[2]:
+            st.error(message)
+        st.error("Nothing was recorded.")
+
+
+def record_action(a, action: str) -> None:
+    """Record one action on one alert from its form's values; the feedback (or why nothing was recorded)
+    is shown by the run that follows. The form closes and its note empties, so a second click cannot
+    record the same action twice."""
+    state = st.session_state
+    target = state.get(f"escalate_to_{a.id}") if action == "escalate" else None
     try:
         with session_scope(get_engine()) as session:
             row = alert_actions.act(session=session, alert_id=int(a.id), action=action, username=user["username"],
-                                    role=user["role"], note=note, snooze_minutes=minutes, escalate_to=target,
-                                    now=datetime.now(timezone.utc), ward_ids=user["ward_ids"],
-                                    reason_code=reason_code)
+                                    role=user["role"], note=state.get(f"{NOTE_KEYS[action]}_{a.id}", ""),
+                                    snooze_minutes=state.get(f"snooze_minutes_{a.id}") if action == "snooze" else None,
+                                    escalate_to=target, now=datetime.now(timezone.utc), ward_ids=user["ward_ids"],
+                                    reason_code=state.get(f"decline_reason_{a.id}") if action == "decline" else None)
             action_id = int(row.id)
     except (RecordError, auth.PermissionDenied) as refused:
-        for message in getattr(refused, "errors", [str(refused)]):
-            st.error(message)
-        st.error("Nothing was recorded.")
+        state[REFUSED_KEY] = (int(a.id), action, list(getattr(refused, "errors", [str(refused)])))
         return
     until = f" until {local_text(row.snooze_until, tz)}" if row.snooze_until else ""
     said = (f": {DECLINE_CHOICES[row.reason_code].lower()}" if row.reason_code else "") + (
         f" “{row.note}”" if row.note and row.reason_code else f": “{row.note}”" if row.note else "")
-    to = f" to {targets.get(target, target)}" if target else ""
+    to = f" to {targets_of.get(int(a.patient_id), {}).get(target, target)}" if target else ""
     told = ""
     if action == "escalate":
         # Stored first (committed above); telling them comes after and can fail without losing it.
         attempt = notify.deliver(engine=get_engine(), action_id=action_id, settings=settings)
         told = " " + attempt_text(attempt.outcome, attempt.recipient, attempt.detail)
         if attempt.outcome != notify.SENT:   # a failure stands out, apart from the confirmation
-            st.session_state[NOTIFY_KEY] = told.strip()
+            state[NOTIFY_KEY] = told.strip()
             told = ""
-    st.session_state[FEEDBACK_KEY] = (
+    state[FEEDBACK_KEY] = (
         f"{DONE[action]} recorded for {bed_text(a)} · {a.patient}, {a.rule_id} ({a.level}){to}{until}, by "
         f"{user['display_name']} at {local_text(row.at, tz)}{said}.{told}")
-    # Close the form and empty its note, so the same action is not recorded twice by a second click.
     for key in (f"alert_action_{a.id}", f"{NOTE_KEYS[action]}_{a.id}", f"escalate_to_{a.id}",
                 f"decline_reason_{a.id}"):
-        st.session_state.pop(key, None)
-    st.rerun()
+        state.pop(key, None)
 
 
 def draw_card(a) -> None:
