@@ -375,3 +375,29 @@ def test_an_emergency_is_drawn_over_a_milder_alert_at_the_same_time_and_listed_f
     ranks = {tr.name: tr.legendrank for tr in fig.data if tr.name in drawn}
     assert sorted(drawn, key=ranks.get) == ["Alert: emergency", "Alert: urgent", "Alert: warning",
                                             "Expected IL-2 effect"]
+
+
+def test_the_feedback_trend_has_a_panel_per_value_entered_in_local_time_with_its_unit():
+    """The record page's 'Last 24 h' after a save (charts.recent_trend): one panel per numeric value with
+    its label and unit, the points in time order on the ward's clock; a coded value (ACVPU) has no panel."""
+    trend = pd.DataFrame({"code": ["heart_rate", "temperature", "heart_rate", "consciousness"],
+                          "observed_at": pd.to_datetime(["2026-07-01 10:00", "2026-07-01 09:00", "2026-07-01 08:00",
+                                                         "2026-07-01 10:00"], utc=True),
+                          "value_num": [110.0, 38.4, 92.0, np.nan], "unit": ["/min", "Cel", "/min", None]})
+    fig = charts.recent_trend(trend, tz=ZoneInfo("Europe/London"))
+    go.Figure(fig.to_dict())   # plotly accepts every key of the unvalidated figure
+    assert [t.name for t in fig.data] == ["Heart rate", "Temperature"]
+    heart = fig.data[0]
+    assert list(heart.x) == ["2026-07-01T09:00:00", "2026-07-01T11:00:00"] and list(heart.y) == [92.0, 110.0]
+    assert {a.text for a in fig.layout.annotations} == {"Heart rate (/min)", "Temperature (°C)"}
+    assert fig.layout.yaxis.title.text == "/min" and fig.layout.yaxis2.title.text == "°C"
+    assert heart.yaxis != fig.data[1].yaxis and heart.xaxis == fig.data[1].xaxis == "x"   # one time axis
+    assert fig.layout.xaxis.title.text == "local time (Europe/London)"
+
+
+def test_the_feedback_trend_of_a_set_without_numbers_is_an_empty_figure_not_an_error():
+    trend = pd.DataFrame({"code": ["consciousness"], "observed_at": pd.to_datetime(["2026-07-01 10:00"], utc=True),
+                          "value_num": [np.nan], "unit": [None]})
+    fig = charts.recent_trend(trend, tz=ZoneInfo("Europe/London"))
+    go.Figure(fig.to_dict())
+    assert not fig.data
