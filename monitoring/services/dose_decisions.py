@@ -58,20 +58,25 @@ def due_doses(*, session: Session, ward_ids: list[int], now: datetime, tz: tzinf
     # One read of the ward's doses for every course's progress (issue 21), not one per patient.
     courses = session.scalars(select(TreatmentCourse).where(TreatmentCourse.id.in_(course_ids))).all()
     progress = dosing.course_progresses(session=session, courses=courses)
-    rows = []
+    due = []
     for p in patients.itertuples(index=False):
         upcoming = dosing.next_dose_of(progress[int(p.course_id)], now=now)
-        if upcoming is None or upcoming.scheduled_at is None:
-            continue
-        if upcoming.scheduled_at > now + timedelta(hours=within_hours):
-            continue
+        if upcoming is not None and upcoming.scheduled_at is not None \
+                and upcoming.scheduled_at <= now + timedelta(hours=within_hours):
+            due.append((p, upcoming))
+    # IL-2 not running yet or paused (the first dose, or an interval over 24 h): the check itself, read for
+    # all of them at once (dosing.checks_or_none).
+    checked = dosing.checks_or_none(session=session, patient_ids=[int(p.patient_id) for p, _ in due
+                                                                  if int(p.patient_id) not in found], now=now, tz=tz)
+    rows = []
+    for p, upcoming in due:
         forecast = found.get(int(p.patient_id))
         row = repository.standing_row(decisions, int(p.course_id), upcoming.dose_number)
         if forecast is not None:
             check = forecast.decision
             standing_words = forecast.oncologist    # 'give (lapsed)' when the check found something new
         else:   # IL-2 not running yet or paused (the first dose, or an interval over 24 h): the check itself
-            found_now, _ = dosing.check_or_none(session=session, patient_id=int(p.patient_id), now=now, tz=tz)
+            found_now, _ = checked[int(p.patient_id)]
             check = None if found_now is None else found_now.decision
             standing = None if row is None else dose_gate.standing(row, found_now)
             standing_words = None if standing is None else standing.short

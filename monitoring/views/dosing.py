@@ -89,11 +89,20 @@ def course_progress(*, session: Session, course_id: int) -> Progress:
 
 
 def course_progresses(*, session: Session, courses: Sequence[TreatmentCourse]) -> dict[int, Progress]:
-    """course_progress of several courses with one read of their doses (the handover's ward): course id ->
-    Progress."""
+    """course_progress of several courses with one read of their doses and one sort (the handover's ward, the
+    oncologist's doses due: 2,040 courses in a hospital took 6 s course by course): course id -> Progress."""
     doses = repository.current_doses(session=session, patient_ids=sorted({c.patient_id for c in courses}))
-    by_course = dict(iter(doses.groupby("course_id", sort=False)))
-    return {int(c.id or 0): _progress(c, by_course.get(c.id, doses.iloc[:0])) for c in courses}
+    doses = doses[doses["course_id"].isin([c.id for c in courses])].sort_values(["course_id", "scheduled_at", "id"])
+    status, course = doses["status"], doses["course_id"]
+    given, held = ((status == word).groupby(course).sum() for word in ("given", "held"))
+    stops = doses[status == "stopped"].groupby("course_id").head(1)
+    stopped = {int(c): stops.iloc[i] for i, c in enumerate(stops["course_id"])}
+    events = {int(c): part.reset_index(drop=True) for c, part in doses.groupby("course_id", sort=False)}
+    none = doses.iloc[:0].reset_index(drop=True)
+    return {int(c.id or 0): Progress(course=c, events=events.get(int(c.id or 0), none),
+                                     given=int(given.get(c.id, 0)), held=int(held.get(c.id, 0)),
+                                     stopped=stopped.get(int(c.id or 0)))
+            for c in courses}
 
 
 def _progress(course: TreatmentCourse, doses: pd.DataFrame) -> Progress:
@@ -633,8 +642,18 @@ def forecasts(*, session: Session, patient_ids: Sequence[int], now: datetime, tz
     tz = tz or UTC
     if not patient_ids:
         return {}
-    obs, doses, courses = store_frames(session=session, patient_ids=list(patient_ids),
-                                                since=now - FORECAST_LOOKBACK)
+    # Only a patient with a dose given or held in the running window can be running (il2_hold): the engine
+    # decides among them, on their records alone. A hospital's oncologist sees 2,040 patients, of whom
+    # about a hundred are on IL-2 at any time; reading everyone's week took 5 s of the 6 (issue 21).
+    active = pd.Timedelta(hours=thresholds["il2_hold"].values["active_if_dose_within_hours"])
+    recent = repository.current_doses(session=session, patient_ids=list(patient_ids))
+    at = pd.to_datetime(recent["given_at"].fillna(recent["scheduled_at"]), utc=True)
+    candidates = sorted({int(p) for p in recent.loc[recent["status"].isin(["given", "held"])
+                                                    & (at >= pd.Timestamp(now) - active)
+                                                    & (at <= pd.Timestamp(now)), "patient_id"]})
+    if not candidates:
+        return {}
+    obs, doses, courses = store_frames(session=session, patient_ids=candidates, since=now - FORECAST_LOOKBACK)
     obs = obs[obs["time"] <= pd.Timestamp(now)]
     doses = doses[doses["time"] <= pd.Timestamp(now)]
     if doses.empty:

@@ -127,6 +127,34 @@ def test_when_the_planned_doses_are_given_there_is_no_next_dose_held_doses_do_no
     assert upcoming(engine, course) is None
 
 
+def test_a_wards_courses_read_at_once_show_each_the_progress_and_next_dose_of_the_course_alone(engine):
+    """views.dosing.course_progresses (the handover, the oncologist's doses due; issue 21) gives each course
+    what course_progress gives it alone: given and held counts, the stop, the events in schedule order."""
+    _, stopped = make_patient_with_course(engine, mrn="SYN-TEST-1", start=START)
+    _, running = make_patient_with_course(engine, mrn="SYN-TEST-2", start=START)
+    _, untouched = make_patient_with_course(engine, mrn="SYN-TEST-3", start=START)
+    record(engine, running, 2, "held", at=START + timedelta(hours=8), reason="platelets 40")
+    record(engine, running, 1, "given", at=START + timedelta(hours=9), given_at=START, dose=48e6, **AUTHORISED)
+    record(engine, stopped, 1, "given", at=START, given_at=START, dose=48e6, **AUTHORISED)
+    record(engine, stopped, 2, "stopped", at=START + timedelta(hours=8), reason="capillary leak not reversed")
+    with session_scope(engine) as session:
+        courses = session.scalars(select(TreatmentCourse).order_by(TreatmentCourse.id)).all()
+        together = dosing.course_progresses(session=session, courses=courses)
+        alone = {c.id: dosing.course_progress(session=session, course_id=c.id) for c in courses}
+    assert set(together) == {stopped, running, untouched}
+    assert [(p.given, p.held) for p in together.values()] == [(1, 0), (1, 1), (0, 0)]
+    assert together[stopped].stopped["dose_number"] == 2 and together[running].stopped is None
+    assert list(together[running].events["dose_number"]) == [1, 2]   # schedule order, not the order recorded
+    assert together[untouched].events.empty
+    for course_id, progress in together.items():
+        same = alone[course_id]
+        assert (progress.given, progress.held) == (same.given, same.held)
+        assert (progress.stopped is None) is (same.stopped is None)
+        columns = ["id", "dose_number", "status"]
+        assert progress.events[columns].values.tolist() == same.events[columns].values.tolist()
+        assert dosing.next_dose_of(progress, now=NOW) == dosing.next_dose_of(same, now=NOW)
+
+
 # --- the pre-dose check at the published boundaries ------------------------------------------------
 
 @pytest.mark.parametrize("values, decision", [
