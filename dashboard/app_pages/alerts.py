@@ -75,7 +75,7 @@ show_handled = handled_col.toggle("Show handled alerts", key="show_handled",
                                        "ended. A handled alert that gets worse comes back on its own.")
 with read_scope(get_engine()) as session:
     alerts = alert_actions.inbox(session=session, patient_ids=patient_ids[chosen_patient], now=now,
-                                 include_handled=show_handled, include_info=True, tz=tz, checks=False)
+                                 include_handled=show_handled, include_info=True, tz=tz, checks=False, words=False)
     # Whom each alert can be escalated to: the clinicians who may see its patient's ward.
     targets_of = alert_actions.escalation_targets_by_patient(
         session=session, patient_ids=sorted({int(p) for p in alerts["patient_id"]}))
@@ -317,8 +317,10 @@ def patient_actions(cards: pd.DataFrame) -> None:
 # Grouped by patient (the patient with the worst alert first), each patient's alerts under one header.
 grouped = alert_actions.by_patient(shown)
 limit = st.session_state.get(SHOWN_KEY, PAGE_SIZE)
-with read_scope(get_engine()) as session:   # the pre-dose check now, for the hold alerts drawn only
-    drawn = alert_actions.with_checks_now(session=session, frame=grouped.head(limit), now=now, tz=tz)
+with read_scope(get_engine()) as session:
+    # The evidence in words and the pre-dose check of now for the cards drawn only (issue 21).
+    drawn = alert_actions.with_checks_now(session=session, frame=alert_actions.with_words(grouped.head(limit), tz),
+                                          now=now, tz=tz)
 for _, cards in drawn.groupby("patient_rank", sort=True):
     first = cards.iloc[0]
     counted_here = cards["severity"].value_counts()
