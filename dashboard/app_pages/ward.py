@@ -20,6 +20,9 @@ from monitoring.views.lists import visible_wards
 from monitoring.views.ward import ward_overview
 
 REFRESH_SECONDS = get_settings().ward_refresh_seconds   # IL2_WARD_REFRESH_SECONDS, 30 s
+# A ward of up to 40 beds is shown whole; a longer list (an oncologist's hospital-wide choice) scrolls inside
+# the table, riskiest first: at full height 2,040 rows made a 70,000-px page the browser took seconds to lay out.
+WHOLE_ROWS = 40
 SHOWN = ["Bed", "Patient", "Course", "Last dose", "Next dose", "NEWS2", "Open alerts", "Last set", "Next set",
          "CTCAE today"]
 
@@ -61,7 +64,7 @@ def overview() -> None:
     # patient's chart, which a row opens.
     event = st.dataframe(
         styled_overview(frame, shown), hide_index=True, width="stretch", key="overview_table",
-        row_height=LINE_ROW_HEIGHT, height=full_height(len(shown)), on_select="rerun",
+        row_height=LINE_ROW_HEIGHT, height=full_height(min(len(shown), WHOLE_ROWS)), on_select="rerun",
         selection_mode="single-row",
         column_config={
             "Bed": st.column_config.TextColumn(width=60),
