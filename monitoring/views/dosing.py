@@ -85,7 +85,7 @@ def course_progress(*, session: Session, course_id: int) -> Progress:
     course = session.get(TreatmentCourse, course_id)
     if course is None:
         raise RecordError([f"Treatment course {course_id} does not exist."])
-    return _progress(course, repository.current_doses(session=session, patient_ids=[course.patient_id]))
+    return course_progresses(session=session, courses=[course])[course_id]
 
 
 def course_progresses(*, session: Session, courses: Sequence[TreatmentCourse]) -> dict[int, Progress]:
@@ -103,15 +103,6 @@ def course_progresses(*, session: Session, courses: Sequence[TreatmentCourse]) -
                                      given=int(given.get(c.id, 0)), held=int(held.get(c.id, 0)),
                                      stopped=stopped.get(int(c.id or 0)))
             for c in courses}
-
-
-def _progress(course: TreatmentCourse, doses: pd.DataFrame) -> Progress:
-    """A course's progress from dose rows that hold at least its own (repository.current_doses)."""
-    events = doses[doses["course_id"] == course.id].sort_values(["scheduled_at", "id"]).reset_index(drop=True)
-    stopped = events[events["status"] == "stopped"]
-    return Progress(course=course, events=events, given=int((events["status"] == "given").sum()),
-                    held=int((events["status"] == "held").sum()),
-                    stopped=None if stopped.empty else stopped.iloc[0])
 
 
 @dataclass(frozen=True)
@@ -406,8 +397,8 @@ def pre_dose_check(*, session: Session, patient_id: int, now: datetime, threshol
 
 def checks_or_none(*, session: Session, patient_ids: Sequence[int], now: datetime, tz: tzinfo | None = None
                    ) -> dict[int, tuple[PreDoseCheck | None, str | None]]:
-    """check_or_none for several patients with one read of the store (the inbox's cards): each patient's
-    check is the same pre_dose_check, and one that cannot run says why without stopping the others."""
+    """The pre-dose check of each patient, or None and why it could not run (check_or_none), with one read of
+    the store (the inbox's cards): one that cannot run says why without stopping the others."""
     now = _aware("now", now)
     thresholds, tz = default_thresholds(), tz or UTC
     ids = sorted({int(p) for p in patient_ids})
@@ -748,10 +739,7 @@ def check_or_none(*, session: Session, patient_id: int, now: datetime, tz: tzinf
                   ) -> tuple[PreDoseCheck | None, str | None]:
     """The pre-dose check, or None and why it could not run (a dose is then given only on authority:
     the decision is never made up)."""
-    try:
-        return pre_dose_check(session=session, patient_id=patient_id, now=now, tz=tz), None
-    except Exception as exc:  # noqa: BLE001 - any failure of the check means 'no check', said as such
-        return None, f"{type(exc).__name__}: {exc}"
+    return checks_or_none(session=session, patient_ids=[patient_id], now=now, tz=tz)[int(patient_id)]
 
 
 HISTORY_COLUMNS = ["Dose", "Scheduled", "Status", "Given at", "Amount", "Route", "Reason or basis", "Recorded"]

@@ -96,10 +96,10 @@ def test_when_the_check_cannot_run_a_dose_is_given_only_on_an_override(engine, m
     patient, course = make_patient_with_course(engine, start=START)
     observe_complete(engine, patient, BEFORE)
 
-    def broken(**_):
+    def broken(*_, **__):
         raise RuntimeError("thresholds unreadable")
 
-    monkeypatch.setattr(dosing, "pre_dose_check", broken)
+    monkeypatch.setattr(dosing, "_check_of", broken)   # where every pre-dose check runs, one or several
     refused(engine, course, "the pre-dose check says could not run")
     event = give(engine, course, override_by="Dr Reg", override_reason="check down; assessed at the bedside")
     assert event.check_decision == "not run" and event.override_by == "Dr Reg"
