@@ -96,15 +96,17 @@ def overview() -> None:
         st.switch_page(chart_page)
     due = frame[frame["forecast"].notna()] if "forecast" in frame else frame.iloc[:0]
     if len(due):
+        # One element per list, not one per patient: a hospital's list was 1,700 elements sent on every run
+        # (issue 21), though the expander is closed.
         with st.expander("Next IL-2 dose: what the pre-dose check would say now"):
-            for row in due.itertuples(index=False):
-                st.markdown(f"**{row.Bed} · {row.Patient}**: {row.forecast}")
+            st.markdown("\n\n".join(f"**{row.Bed} · {row.Patient}**: {row.forecast}"
+                                     for row in due.itertuples(index=False)))
             st.caption("A forecast from the values valid now; the check is judged again at the time of dosing "
                        "on the IL-2 doses page.")
     with st.expander("Values behind today's grades"):
-        for row in frame.itertuples(index=False):
-            if row.grade_detail:
-                st.markdown(f"**{row.Bed} · {row.Patient}**  \n" + row.grade_detail.replace("\n", "  \n"))
+        st.markdown("\n\n".join(f"**{row.Bed} · {row.Patient}**  \n" + row.grade_detail.replace("\n", "  \n")
+                                  for row in frame.itertuples(index=False) if row.grade_detail)
+                    or "Nothing graded today.")
     warm_up_charts()  # plotly.js loads while the overview is read (dashboard.warm_up)
 
 

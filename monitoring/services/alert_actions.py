@@ -195,11 +195,16 @@ INBOX_COLUMNS = ["id", "patient_id", "ward", "bed", "patient", "mrn", "rule_id",
                  "onset_at", "first_seen_at", "last_evaluated_at", "evidence_text", "standard", "context", "status",
                  "snoozed_until", "last_action", "last_action_by", "last_action_by_name", "last_action_at",
                  "last_action_note", "level_at_last_action", "severity_at_last_action"]
+# Also in the inbox's frame: the structured evidence, when the criteria stopped holding and what they showed then.
+EXTRA_COLUMNS = ["evidence", "is_synthetic", "cleared_at", "cleared_evidence", "cleared_text"]
+# A card's text that only a drawn card needs, read for the cards drawn (with_details; issue 21).
+DETAIL_COLUMNS = {"evidence_text": Alert.evidence_text, "standard": Alert.standard, "context": Alert.context,
+                  "evidence": Alert.evidence, "cleared_evidence": Alert.cleared_evidence}
 
 
 def inbox(*, session: Session, patient_ids: Sequence[int], now: datetime, include_handled: bool = False,
           include_info: bool = False, tz: tzinfo | None = None, checks: bool = True,
-          words: bool = True) -> pd.DataFrame:
+          details: bool = True) -> pd.DataFrame:
     """Alerts of these patients that need attention, most severe first, then newest onset first.
 
     Needing attention: open, escalated, or snoozed with the snooze ended (status_text 'open ·
@@ -211,21 +216,26 @@ def inbox(*, session: Session, patient_ids: Sequence[int], now: datetime, includ
     its structured items with times in the installation's time zone. check_now: each IL-2 hold alert's pre-dose check
     now (with_checks_now); checks=False leaves it None for the caller to fill for the rows it shows
     (a check takes about 90 ms per patient: a page that draws 20 cards need not check 40 patients).
-    words=False leaves the stored evidence text and cleared_text None for the caller to render for the rows
-    it shows (with_words): a hospital's 30,000 alerts took 2 s to put into words for 20 cards (issue 21).
+    details=False leaves the card's text (DETAIL_COLUMNS: evidence, standard, IL-2 context, cleared_text) None
+    for the caller to read for the rows it shows (with_details): a hospital's 27,000 alerts took 1.3 s to read
+    with their evidence and 2 s to put into words, for the 20 cards a page draws (issue 21).
     """
     last = (select(AlertAction.alert_id, func.max(AlertAction.id).label("action_id"))
             .group_by(AlertAction.alert_id).subquery())
     statuses = NEEDS_ATTENTION + HANDLED if include_handled else NEEDS_ATTENTION + ("snoozed",)
     name = PatientIdentity.family_name + ", " + PatientIdentity.given_name
+    read = {"id": Alert.id, "patient_id": Alert.patient_id, "ward": Ward.name, "bed": Bed.label, "patient": name,
+            "mrn": PatientIdentity.mrn, "rule_id": Alert.rule_id, "rule_version": Alert.rule_version,
+            "level": Alert.level, "severity": Alert.severity, "onset_at": Alert.onset_at,
+            "first_seen_at": Alert.first_seen_at, "last_evaluated_at": Alert.last_evaluated_at,
+            "status": Alert.status, "snoozed_until": Alert.snoozed_until, "last_action": AlertAction.action,
+            "last_action_by": AlertAction.by, "last_action_by_name": User.display_name,
+            "last_action_at": AlertAction.at, "last_action_note": AlertAction.note,
+            "level_at_last_action": AlertAction.level_at_action,
+            "severity_at_last_action": AlertAction.severity_at_action, "is_synthetic": Patient.is_synthetic,
+            "cleared_at": Alert.cleared_at, **(DETAIL_COLUMNS if details else {})}
     query = (
-        select(Alert.id, Alert.patient_id, Ward.name, Bed.label, name, PatientIdentity.mrn, Alert.rule_id,
-               Alert.rule_version, Alert.level, Alert.severity, Alert.onset_at, Alert.first_seen_at,
-               Alert.last_evaluated_at, Alert.evidence_text, Alert.standard, Alert.context, Alert.status,
-               Alert.evidence,
-               Alert.snoozed_until, AlertAction.action, AlertAction.by, User.display_name, AlertAction.at,
-               AlertAction.note, AlertAction.level_at_action, AlertAction.severity_at_action, Patient.is_synthetic,
-               Alert.cleared_at, Alert.cleared_evidence)
+        select(*read.values())
         .join(Patient, Patient.id == Alert.patient_id)
         .join(PatientIdentity, PatientIdentity.patient_id == Alert.patient_id)
         .outerjoin(Ward, Ward.id == Patient.ward_id)
@@ -238,10 +248,9 @@ def inbox(*, session: Session, patient_ids: Sequence[int], now: datetime, includ
     if not include_info:
         query = query.where(Alert.severity != "info")
     rows = [tuple(r) for r in session.execute(query).all()]
-    columns = INBOX_COLUMNS[:INBOX_COLUMNS.index("status") + 1] + ["evidence"] + \
-        INBOX_COLUMNS[INBOX_COLUMNS.index("status") + 1:] + ["is_synthetic", "cleared_at", "cleared_evidence"]
-    frame = pd.DataFrame.from_records(rows, columns=columns)
-    frame = with_words(frame, tz) if words else frame.assign(cleared_text=None)
+    frame = pd.DataFrame.from_records(rows, columns=list(read))
+    frame = (with_words(frame, tz) if details else
+             frame.assign(**dict.fromkeys([*DETAIL_COLUMNS, "cleared_text"]))).loc[:, [*INBOX_COLUMNS, *EXTRA_COLUMNS]]
     for column in ("onset_at", "first_seen_at", "last_evaluated_at", "snoozed_until", "last_action_at", "cleared_at"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
     frame["patient"] = frame["patient"] + frame["is_synthetic"].map({True: " (synthetic)", False: ""})
@@ -264,6 +273,17 @@ def inbox(*, session: Session, patient_ids: Sequence[int], now: datetime, includ
     frame["severity_rank"] = frame["severity"].map(SEVERITY_RANK).fillna(-1)
     frame = frame.sort_values(["severity_rank", "onset_at", "id"], ascending=False)
     return frame.drop(columns=["severity_rank", "is_synthetic"]).reset_index(drop=True)
+
+
+def with_details(*, session: Session, frame: pd.DataFrame, tz: tzinfo | None) -> pd.DataFrame:
+    """These inbox rows (read with details=False) with their card's text: DETAIL_COLUMNS read for their ids in
+    one query, the evidence in words (with_words). The rows a page draws, not the whole inbox."""
+    ids = [int(i) for i in frame["id"]]
+    found = {} if not ids else {int(r[0]): r[1:] for r in session.execute(
+        select(Alert.id, *DETAIL_COLUMNS.values()).where(Alert.id.in_(ids))).all()}
+    values = [found[i] for i in ids]
+    read = frame.assign(**{name: [v[k] for v in values] for k, name in enumerate(DETAIL_COLUMNS)})
+    return with_words(read, tz)
 
 
 def with_words(frame: pd.DataFrame, tz: tzinfo | None) -> pd.DataFrame:

@@ -18,9 +18,9 @@ def app_db(app_db_url):
     return app_db_url
 
 
-def seed(url: str) -> None:
+def seed(url: str, end: datetime = datetime(2026, 11, 27, 8, tzinfo=timezone.utc)) -> None:
     engine = make_engine(url)
-    ward = demo.generate_ward(patients=12, days=3, seed=1, end=datetime(2026, 11, 27, 8, tzinfo=timezone.utc))
+    ward = demo.generate_ward(patients=12, days=3, seed=1, end=end)
     with session_scope(engine) as session:
         demo.write_ward(session=session, ward=ward)
     with session_scope(engine) as session:
@@ -58,6 +58,20 @@ def test_the_ward_page_lists_every_demo_patient_with_the_synthetic_banner(app_db
     # in a full run of the page: the overview is drawn as fast as without it.
     at.run()
     assert not at.exception and not at.get("plotly_chart")
+
+
+def test_under_the_overview_every_patient_graded_today_is_listed_with_the_values_behind_the_grades(app_db):
+    seed(app_db, end=datetime.now(timezone.utc))
+    at = signed_in("nurse")
+    table = at.dataframe[0].value
+    # Bed and name: two synthetic patients may share a name.
+    beds = table["Bed"] + " · " + table["Patient"]
+    graded_today = beds[table["CTCAE today"] != "–"]
+    # One text for the whole list (a hospital's list was one element per patient, issue 21).
+    behind = next(e for e in at.expander if e.label == "Values behind today's grades").markdown
+    assert len(behind) == 1 and len(graded_today) > 0
+    assert [b for b in beds if f"**{b}**" in behind[0].value] == graded_today.tolist()
+    assert "grade" in behind[0].value
 
 
 def test_the_alerts_page_shows_each_alert_with_evidence_standard_and_context(app_db):

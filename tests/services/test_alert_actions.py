@@ -940,9 +940,10 @@ def test_the_inbox_page_shows_the_pre_dose_check_now_on_a_drawn_hold_card(app_db
     assert shown[0].startswith(f"**Pre-dose check now:** {check.summary().split(':')[0]}")
 
 
-def test_the_inbox_can_leave_the_words_to_the_cards_drawn_and_they_read_the_same(engine):
-    """inbox(words=False) + with_words for the rows a page draws (issue 21: a hospital's 30,000 alerts were all
-    put into words for 20 cards) gives each drawn card the evidence and cleared text inbox(tz=...) gives it."""
+def test_the_inbox_can_leave_the_card_text_to_the_cards_drawn_and_they_read_the_same(engine):
+    """inbox(details=False) + with_details for the rows a page draws (issue 21: a hospital's 27,000 alerts were
+    all read with their evidence and put into words for 20 cards) gives each drawn card the evidence, standard,
+    IL-2 context and cleared text that inbox(tz=...) gives it."""
     from zoneinfo import ZoneInfo
 
     tz = ZoneInfo("Europe/London")
@@ -952,9 +953,11 @@ def test_the_inbox_can_leave_the_words_to_the_cards_drawn_and_they_read_the_same
     sync(engine)
     with session_scope(engine) as session:
         whole = inbox(session=session, patient_ids=[patient], now=NOW, tz=tz, include_info=True)
-        bare = inbox(session=session, patient_ids=[patient], now=NOW, tz=tz, include_info=True, words=False)
-    assert len(whole) >= 2 and bare["cleared_text"].isna().all()
+        bare = inbox(session=session, patient_ids=[patient], now=NOW, tz=tz, include_info=True, details=False)
+        drawn = alert_actions.with_details(session=session, frame=bare.head(2), tz=tz)
+    assert len(whole) >= 2 and bare["cleared_text"].isna().all() and bare["evidence_text"].isna().all()
     assert whole["cleared_text"].notna().any()   # the shock alert's criteria no longer hold
-    drawn = alert_actions.with_words(bare.head(2), tz)
-    for column in ("id", "evidence_text", "cleared_text"):
+    assert whole["evidence_text"].str.contains("mmHg").any()   # the evidence in words, with its units
+    assert bare["id"].tolist() == whole["id"].tolist()   # the same alerts in the same order
+    for column in ("id", "evidence_text", "standard", "context", "cleared_text"):
         assert drawn[column].tolist() == whole.head(2)[column].tolist()
