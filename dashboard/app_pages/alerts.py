@@ -21,6 +21,9 @@ from monitoring.timefmt import elapsed_text, local_text
 from monitoring.views.lists import visible_wards, ward_patient_list
 
 ALL_WARDS, ALL_PATIENTS = "All my wards", "All patients"
+# Who may see every ward (the oncologist) and is assigned to some opens on those, as the ward overview, the
+# doses due and the handover do; every ward is one choice away.
+ASSIGNED_WARDS, EVERY_WARD = "My wards", "All wards"
 ACTION_LABELS = {"acknowledge": "Acknowledge", "decline": "Decline", "escalate": "Escalate", "snooze": "Snooze",
                  "resolve": "Resolve"}
 # The note field of each action: what it must say, and whether it is required (alert_actions.NOTE_REQUIRED).
@@ -57,12 +60,15 @@ allowed = [a for a in ALERT_ACTIONS if auth.may(user["role"], alert_actions.ACTI
 with read_scope(get_engine()) as session:
     wards = visible_wards(session=session, role=user["role"], ward_ids=user["ward_ids"])
 ward_col, patient_col = st.columns(2)
-ward_ids = {ALL_WARDS: [w.id for w in wards], **{w.name: [w.id] for w in wards}}
+assigned = [w.id for w in wards if w.id in set(user["ward_ids"])]
+grouped_wards = ({ASSIGNED_WARDS: assigned, EVERY_WARD: [w.id for w in wards]}
+                 if assigned and len(assigned) < len(wards) else {ALL_WARDS: [w.id for w in wards]})
+ward_ids = {**grouped_wards, **{w.name: [w.id] for w in wards}}
 chosen_ward = ward_col.selectbox("Ward", list(ward_ids), key="alerts_ward")
 with read_scope(get_engine()) as session:
     patients = ward_patient_list(session=session, ward_ids=ward_ids[chosen_ward])
 if patients.empty:
-    st.info(f"No patients on {'your wards' if chosen_ward == ALL_WARDS else chosen_ward}.")
+    st.info(f"No patients on {'your wards' if chosen_ward in (ALL_WARDS, ASSIGNED_WARDS) else 'any ward' if chosen_ward == EVERY_WARD else chosen_ward}.")
     st.stop()
 patient_ids = {ALL_PATIENTS: patients["patient_id"].astype(int).tolist(),
                # The record number keeps two patients in the same bed label of different wards apart.
