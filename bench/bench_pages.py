@@ -38,6 +38,11 @@ CHOOSE, ACKNOWLEDGE = "choose a patient (chart)", "acknowledge an alert (inbox)"
 SAVE_SET, RECORD_DOSE = "save a set (record observations)", "record a dose held (IL-2 doses)"
 ACTIONS = (CHOOSE, ACKNOWLEDGE, SAVE_SET, RECORD_DOSE)
 ROLES = ("nurse", "oncologist", "quality", "admin")
+# In the hospital the oncologist is assigned to the benchmark ward (the ward measured, as the nurse is), and a
+# second oncologist, assigned to none, covers every ward: the hospital-wide lists, timed on the pages that
+# list the wards' patients (the other pages show one patient, or the whole hospital for either: Reports).
+EVERY_WARD_ONCOLOGIST = "oncologist-all-wards"
+EVERY_WARD_PAGES = ("Ward overview", "IL-2 doses", "Alert inbox")
 PASSWORD = "demo-il2"
 FIRST_TARGET_S, WARM_TARGET_S, ACTION_TARGET_S = 1.0, 0.4, 0.5
 HOSPITAL_FIRST_S, HOSPITAL_WARM_S = 1.5, 0.6
@@ -150,11 +155,13 @@ def _menu(page) -> list[tuple[str, str]]:
     return found
 
 
-def role_pages(browser, url: str, user: str) -> dict[str, tuple[float, float | None]]:
+def role_pages(browser, url: str, user: str, only: tuple[str, ...] | None = None
+               ) -> dict[str, tuple[float, float | None]]:
     """{page title: (first open, warm re-open)} in one browser session of `user`; first of all the
-    sign-in itself, from the click on Sign in until the role's first page is done."""
+    sign-in itself, from the click on Sign in until the role's first page is done. `only`: these pages of
+    the menu (in its order)."""
     page, signing_in = _signed_in(browser, url, user)
-    menu = _menu(page)
+    menu = [(href, title) for href, title in _menu(page) if only is None or title in only]
     out: dict[str, tuple[float, float | None]] = {}
     landing = page.locator("h1").first.inner_text().strip()
     if menu:
@@ -266,7 +273,27 @@ def hospital_database(folder: Path) -> str:
     shutil.copyfile(kept, copy)
     url = f"sqlite:///{copy}"
     _a_course_running(url)
+    _oncologists(url)
     return url
+
+
+def _oncologists(url: str) -> None:
+    """The demo oncologist assigned to the benchmark ward (the ward measured); EVERY_WARD_ONCOLOGIST, assigned
+    to none, sees every ward of the hospital."""
+    from sqlalchemy import select
+
+    from monitoring.services.auth import add_user
+    from monitoring.store.db import make_engine, session_scope
+    from monitoring.store.models import User, UserWard, Ward
+
+    engine = make_engine(url)
+    with session_scope(engine) as session:
+        oncologist = session.scalars(select(User).where(User.username == "oncologist")).one()
+        ward = session.scalars(select(Ward).where(Ward.code == "DEMO")).one()
+        session.add(UserWard(user_id=oncologist.id, ward_id=ward.id))
+        add_user(session=session, username=EVERY_WARD_ONCOLOGIST, display_name="Oncologist of every ward (synthetic)",
+                 role="oncologist", password=PASSWORD, created_by="bench_pages", enforce_policy=False)
+    engine.dispose()
 
 
 def _a_course_running(url: str) -> None:
@@ -310,6 +337,9 @@ def measure(runs: int = RUNS, wards: tuple[str, ...] = WARDS) -> list[dict]:
                     for role in ROLES:
                         for title, pair in role_pages(browser, app, role).items():
                             samples.setdefault((role, title), []).append(pair)
+                    if ward == "hospital":
+                        for title, pair in role_pages(browser, app, EVERY_WARD_ONCOLOGIST, EVERY_WARD_PAGES).items():
+                            samples.setdefault(("oncologist of every ward (2,040 patients)", title), []).append(pair)
                     for (role, name), seconds in actions(browser, app).items():
                         samples.setdefault((role, name), []).append((seconds, None))
                 browser.close()

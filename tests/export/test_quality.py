@@ -185,6 +185,11 @@ def by_events(engine, start, end, basis="events"):
     ((12, 24), {"hd-iv-bolus": (0, 1, 0, 1, 0.25)}),                    # held at +18 h; the febrile set at +14 h
     ((24, 36), {"hd-iv-bolus": (0, 0, 1, 0, 0.08), "low-dose-sc": (1, 0, 0, 1, 0.08)}),   # B starts at +24 h
     ((27, 28), {}),                                                      # nothing happened in that hour
+    # The period's bounds, [start, end): the set at exactly +1 h counts in a period that starts then; in one
+    # that ends then it does not, and the course, with no other event in it, is not selected (the store is
+    # read by the same bounds, issue 21).
+    ((1, 2), {"hd-iv-bolus": (0, 0, 0, 1, 0.0)}),
+    ((0.5, 1), {}),
 ])
 def test_a_period_counts_the_events_dated_in_it_whenever_the_course_started(engine, cohort, hours, expected):
     """Issue 20 item 1, basis "events": a course counts when it has an event in the period (or starts in it),
