@@ -13,7 +13,7 @@ Assembled from what the other pages show, never derived again here:
   (views.dosing: course_text, course_progress, eligibility_flags).
 - Assessment: CTCAE grades new or worse this shift (clinical.toxicity: graded_observations, grade_changes,
   against the latest grade before the shift: thresholds.toml [handover] grade_lookback_hours), the
-  shift's fluid balance (clinical.fluids.balance_between) and the latest weight against the course's
+  shift's fluid balance (clinical.fluids.balances_between) and the latest weight against the course's
   weight-gain baseline (clinical.fluids.weight_change, clinical.derived's baseline).
 - Recommendation: the outgoing nurse's words for the patient (handovernote: the latest row stands).
 
@@ -32,7 +32,7 @@ from sqlmodel import Session, col
 
 from monitoring.clinical.catalogue import default_catalogue
 from monitoring.clinical.code_lists import SCORE_CODES
-from monitoring.clinical.fluids import balance_between, weight_change
+from monitoring.clinical.fluids import balances_between, weight_change
 from monitoring.clinical.sets import scored_sets
 from monitoring.clinical.shifts import HandoverShifts, Shift, handover_settings
 from monitoring.clinical.toxicity import grade_changes, graded_observations
@@ -180,22 +180,24 @@ def news2_trend(sets: pd.DataFrame, *, start: datetime, until: datetime, when: C
     """'this shift 1 at 07:10 → 3 at 11:00 → 5 at 15:00: rising (2 at 03:00 before the shift)' from the
     complete sets of one patient (scored_sets rows); the words compare the shift's latest NEWS2 with the
     last before the shift, or with the shift's first when there was none before."""
-    complete = sets[sets["news2"].notna()].sort_values("time")
-    at = pd.to_datetime(complete["time"], utc=True)
-    shift = complete[(at >= pd.Timestamp(start)) & (at < pd.Timestamp(until))]
-    before = complete[at < pd.Timestamp(start)]
-    if shift.empty:
-        return "no complete set this shift" + ("" if before.empty else
-                                               f" (last: {int(before['news2'].iloc[-1])} at "
-                                               f"{when(before['time'].iloc[-1])})")
-    values = [f"{int(v)} at {when(t)}" for v, t in zip(shift["news2"], shift["time"])]
+    complete = sets[sets["news2"].notna()]
+    # Plain (time, score) pairs: a ward's handover calls this once per patient, and a pandas filter per
+    # step cost more than the rest of the trend (issue 21).
+    points = sorted(zip(pd.to_datetime(complete["time"], utc=True), (int(v) for v in complete["news2"])))
+    start_at, until_at = pd.Timestamp(start), pd.Timestamp(until)
+    shift = [(t, v) for t, v in points if start_at <= t < until_at]
+    before = [(t, v) for t, v in points if t < start_at]
+    if not shift:
+        return "no complete set this shift" + ("" if not before else
+                                               f" (last: {before[-1][1]} at {when(before[-1][0])})")
+    values = [f"{v} at {when(t)}" for t, v in shift]
     earlier = len(values) - TREND_SHOWN
     text = "this shift " + ("… " if earlier > 0 else "") + " → ".join(values[-TREND_SHOWN:])
-    latest = int(shift["news2"].iloc[-1])
-    reference = int(before["news2"].iloc[-1]) if len(before) else int(shift["news2"].iloc[0])
+    latest = shift[-1][1]
+    reference = before[-1][1] if before else shift[0][1]
     word = "rising" if latest > reference else "falling" if latest < reference else "unchanged"
-    if len(before):
-        word += f" ({reference} at {when(before['time'].iloc[-1])} before the shift)"
+    if before:
+        word += f" ({reference} at {when(before[-1][0])} before the shift)"
     elif len(shift) == 1:
         word = "no earlier set to compare"
     return f"{text}: {word}"
@@ -335,8 +337,8 @@ def ward_handover(*, session: Session, ward_id: int, shift: Shift, now: datetime
     when = shift_times(shift, tz)
     progress_of = dosing.course_progresses(session=session, courses=list(courses.values()))
     # Each frame split by patient once (a boolean filter per patient and frame cost more than the rest).
-    alerts_of, sets_of, obs_of, changes_of, weights_of = (
-        _by_patient(frame) for frame in (alerts, sets, obs, changes, weights))
+    alerts_of, sets_of, changes_of, weights_of = (_by_patient(frame) for frame in (alerts, sets, changes, weights))
+    balances = balances_between(obs, patient_ids=ids, start=shift.start, end=until)
     out = []
     for p in patients.itertuples(index=False):
         pid = int(p.patient_id)
@@ -356,10 +358,8 @@ def ward_handover(*, session: Session, ward_id: int, shift: Shift, now: datetime
             progress = progress_of[row_id(course)]
             situation.append(_dose_line(session, progress, running.get(pid), now, tz, when))
             background = _background(session, progress, now, tz)
-        patient_obs = obs_of(pid)
         assessment = grade_lines(changes_of(pid), pid in in_shift, when)
-        assessment.append(f"Fluids this shift ({_clock(shift.start, tz)}–{_clock(until, tz)}): "
-                          + balance_between(patient_obs, start=shift.start, end=until))
+        assessment.append(f"Fluids this shift ({_clock(shift.start, tz)}–{_clock(until, tz)}): " + balances[pid])
         kg, source = weight_of.get(pid, (None, "none"))
         mine_w = weights_of(pid)
         weighed = "" if mine_w.empty else f", weighed {when(mine_w['observed_at'].iloc[-1])}"

@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import pytest
 
-from monitoring.clinical.fluids import balance_between, shift_balance, shift_start, weight_change
+from monitoring.clinical.fluids import balance_between, balances_between, shift_balance, shift_start, weight_change
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -54,3 +54,10 @@ DAY_START, DAY_END = datetime(2026, 11, 27, 7, tzinfo=timezone.utc), datetime(20
 ])
 def test_the_balance_of_a_shift_counts_the_periods_that_ended_in_it_and_never_makes_missing_zero(rows, expected):
     assert balance_between(frame(*rows), start=DAY_START, end=DAY_END) == expected
+    # The ward's handover reads every patient's balance in one pass: the same sentence, whoever else is on the ward.
+    ward = pd.concat([frame(*rows).assign(patient_id=7),
+                      frame(("fluid_intake", 50, "2026-11-27T12:00Z"), ("urine_output", 20, "2026-11-27T12:00Z"),
+                            ("urine_output", 999, "2026-11-27T20:00Z")).assign(patient_id=8)], ignore_index=True)
+    assert balances_between(ward, patient_ids=[7, 8, 9], start=DAY_START, end=DAY_END) == {
+        7: expected, 8: "intake 50 mL, urine output 20 mL: balance +30 mL",
+        9: "intake none recorded, urine output none recorded: no balance"}

@@ -154,3 +154,28 @@ def test_a_shift_not_begun_is_refused_and_a_ward_without_patients_has_no_blocks(
         empty = repository.get_or_create_ward(session=session, code="E", name="Empty ward").id
     assert handover(engine, empty).patients == []
 
+
+
+def _sets(*points):
+    """Complete sets of one patient (hour on 27 Nov, NEWS2), and one partial set (no score) that never counts."""
+    import pandas as pd
+    rows = [{"time": datetime(2026, 11, 27, h, 0, tzinfo=UTC), "news2": v} for h, v in points]
+    return pd.DataFrame(rows + [{"time": datetime(2026, 11, 27, 12, 0, tzinfo=UTC), "news2": None}])
+
+
+@pytest.mark.parametrize(("points", "expected"), [
+    # The shift is 07:00-19:00; the trend compares the shift's latest with the last set before the shift.
+    ([(5, 4), (9, 2)], "this shift 2 at 09:00: falling (4 at 27 Nov 05:00 before the shift)"),
+    ([(6, 3), (7, 3)], "this shift 3 at 07:00: unchanged (3 at 27 Nov 06:00 before the shift)"),
+    # Without a set before the shift, with the shift's first.
+    ([(8, 1), (10, 5)], "this shift 1 at 08:00 → 5 at 10:00: rising"),
+    ([(6, 2)], "no complete set this shift (last: 2 at 27 Nov 06:00)"),
+    ([], "no complete set this shift"),
+    # A set at the shift's end belongs to the next shift; only the last six of the shift are written out.
+    ([(h, h - 7) for h in range(7, 15)] + [(19, 9)],
+     "this shift … 2 at 09:00 → 3 at 10:00 → 4 at 11:00 → 5 at 12:00 → 6 at 13:00 → 7 at 14:00: rising"),
+])
+def test_the_news2_trend_of_a_shift_says_which_way_it_goes_and_against_what(points, expected):
+    from monitoring.views.handover import news2_trend, shift_times
+
+    assert news2_trend(_sets(*points), start=DAY.start, until=DAY.end, when=shift_times(DAY, LONDON)) == expected
