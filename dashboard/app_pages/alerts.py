@@ -68,7 +68,9 @@ chosen_ward = ward_col.selectbox("Ward", list(ward_ids), key="alerts_ward")
 with read_scope(get_engine()) as session:
     patients = ward_patient_list(session=session, ward_ids=ward_ids[chosen_ward])
 if patients.empty:
-    st.info(f"No patients on {'your wards' if chosen_ward in (ALL_WARDS, ASSIGNED_WARDS) else 'any ward' if chosen_ward == EVERY_WARD else chosen_ward}.")
+    where = {ALL_WARDS: "your wards", ASSIGNED_WARDS: "your wards", EVERY_WARD: "any ward"}.get(chosen_ward,
+                                                                                             chosen_ward)
+    st.info(f"No patients on {where}.")
     st.stop()
 patient_ids = {ALL_PATIENTS: patients["patient_id"].astype(int).tolist(),
                # The record number keeps two patients in the same bed label of different wards apart.

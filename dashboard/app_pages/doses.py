@@ -20,6 +20,7 @@ from monitoring.views import dose_gate, dosing
 from monitoring.views.courses import signoff_problem
 
 STATUSES = {"Given": "given", "Held": "held", "Stopped": "stopped"}
+REFUSED_KEY = "dose_refused"   # (form version, messages): why the last Save recorded nothing, shown under the form
 
 user = require("record_doses")
 st.title("IL-2 doses")
@@ -32,6 +33,47 @@ def patient_label(p) -> str:
     planned = "?" if pd.isna(p.planned_doses) else int(p.planned_doses)
     return (f"{p.bed or '–'} · {p.name}{' (synthetic)' if p.is_synthetic else ''} · "
             f"{REGIMEN_SHORT.get(p.regimen, p.regimen)} · {int(p.doses_given)} of {planned} doses given")
+
+
+def save_dose(course_id: int, upcoming, status: str, version: int, authority_needed: bool, unit: str,
+              choices: dict) -> None:
+    """Record the dose from the form's values (the form of `version`, as drawn for `status`); the feedback, or
+    why nothing was saved, is shown by the run that follows. A saved form is replaced by an empty one."""
+    state = st.session_state
+    value = lambda name: state.get(f"{name}_{version}")   # noqa: E731 (the form's widget of this version)
+    problems, fields = [], {}
+    if status == "given":
+        amount = value("dose_amount")
+        if amount is None:
+            problems.append("Type the dose given: no dose is ever assumed.")
+        if not value("dose_confirm"):
+            problems.append("Tick the box to confirm you have checked the dose against the prescription.")
+        fields = dict(given_at=datetime.combine(value("dose_date"), value("dose_time"), tz).astimezone(timezone.utc),
+                      dose=amount, route=value("dose_route"), dose_unit=unit,
+                      difference_confirmed=bool(value("dose_differs")))
+        if authority_needed:
+            fields.update(override_by=value("dose_override_by"), override_reason=value("dose_override_reason"))
+    else:
+        reasons, free_text = value("dose_reasons") or [], value("dose_reason_text") or ""
+        fields = dict(reason=doses.compose_reason([choices[i] for i in reasons], free_text),
+                      reason_criteria=reasons, reason_note=free_text)
+    if problems:
+        state[REFUSED_KEY] = (version, problems)
+        return
+    recorded_at = datetime.now(timezone.utc)
+    try:
+        with session_scope(get_engine()) as session:
+            event = doses.record(session=session, course_id=course_id, dose_number=upcoming.dose_number,
+                                  scheduled_at=upcoming.scheduled_at or recorded_at, status=status,
+                                  recorded_by=user["username"], now=recorded_at, tz=tz, **fields)
+            basis = (f" over the check, authorised by {event.override_by}" if event.override_by else
+                     " on the oncologist's decision" if event.decision_id else "")
+    except RecordError as refused:
+        state[REFUSED_KEY] = (version, list(refused.errors))
+        return
+    state["dose_feedback"] = (course_id, f"Dose {upcoming.dose_number} recorded as {status}{basis} by "
+                                         f"{user['display_name']}.")
+    state["dose_form_version"] = version + 1
 
 
 chosen = choose_patient(user, key="doses_patient", label=patient_label, with_course=True,
@@ -105,75 +147,49 @@ elif upcoming is not None:
                          "clinician who authorised it and the reason. Both are stored with the dose and counted in "
                          "the quality report.", icon=":material/front_hand:")
                 by_col, why_col = st.columns([1, 2])
-                override_by = by_col.text_input("Authorised by (clinician's name and role)",
+                by_col.text_input("Authorised by (clinician's name and role)",
                                                 key=f"dose_override_by_{version}")
-                override_reason = why_col.text_input("Reason for giving over the check",
+                why_col.text_input("Reason for giving over the check",
                                                      key=f"dose_override_reason_{version}")
             elif standing is not None and standing.decision == "give":
                 st.success(f"Given on the {standing.words(lambda at: local_text(at, tz))}.")
             day_col, time_col, dose_col, route_col = st.columns(4)
-            day = day_col.date_input("Date given", local_now.date(), key=f"dose_date_{version}")
-            clock = time_col.time_input("Time given", local_now.time().replace(second=0, microsecond=0),
+            day_col.date_input("Date given", local_now.date(), key=f"dose_date_{version}")
+            time_col.time_input("Time given", local_now.time().replace(second=0, microsecond=0),
                                         key=f"dose_time_{version}", step=60)
-            amount = dose_col.number_input(f"Dose ({dosing.unit_text(suggestion.unit)})", value=suggestion.dose,
+            dose_col.number_input(f"Dose ({dosing.unit_text(suggestion.unit)})", value=suggestion.dose,
                                            min_value=0.0, step=100_000.0, format="%.0f", key=f"dose_amount_{version}")
             usual = dosing.DEFAULT_ROUTE.get(progress.course.regimen, ROUTES[0])
-            route = route_col.selectbox("Route", ROUTES, index=ROUTES.index(usual), key=f"dose_route_{version}")
+            route_col.selectbox("Route", ROUTES, index=ROUTES.index(usual), key=f"dose_route_{version}")
             st.caption(f"Prescribed dose: {suggestion.basis}."
                        + (f" {suggestion.latest_weight[0].upper()}{suggestion.latest_weight[1:]}."
                           if suggestion.latest_weight else "") + " Check it against the prescription.")
-            confirmed = st.checkbox("I have checked the dose, unit and route against the prescription",
+            st.checkbox("I have checked the dose, unit and route against the prescription",
                                     key=f"dose_confirm_{version}")
-            differs = st.checkbox(f"The dose differs from the prescribed dose by more than {limit:g}% on purpose "
+            st.checkbox(f"The dose differs from the prescribed dose by more than {limit:g}% on purpose "
                                   "(asked only then)", key=f"dose_differs_{version}")
         else:
             choices = check.reason_choices() if check else {}
-            reasons = st.multiselect("Reason: criteria found by the pre-dose check", list(choices),
+            st.multiselect("Reason: criteria found by the pre-dose check", list(choices),
                                      format_func=choices.get, key=f"dose_reasons_{version}",
                                      placeholder="choose one or more" if choices else
                                      "no criterion found: write the reason below")
-            free_text = st.text_input("Reason in your own words (or in addition)", key=f"dose_reason_text_{version}",
+            st.text_input("Reason in your own words (or in addition)", key=f"dose_reason_text_{version}",
                                       value=f"oncologist's decision: {standing.decision}" if standing is not None
                                       and standing.decision in ("hold", "stop") else "")
             if status == "stopped":
                 st.warning("Stopping ends IL-2 for this course: no further dose can be recorded.")
-        submitted = st.form_submit_button("Save dose", type="primary")
-
-    if submitted:
-        problems, fields = [], {}
-        if status == "given":
-            if amount is None:
-                problems.append("Type the dose given: no dose is ever assumed.")
-            if not confirmed:
-                problems.append("Tick the box to confirm you have checked the dose against the prescription.")
-            fields = dict(given_at=datetime.combine(day, clock, tz).astimezone(timezone.utc), dose=amount,
-                          route=route, dose_unit=suggestion.unit, difference_confirmed=differs)
-            if authority_needed:
-                fields.update(override_by=override_by, override_reason=override_reason)
-        else:
-            fields = dict(reason=doses.compose_reason([choices[i] for i in reasons], free_text),
-                          reason_criteria=reasons, reason_note=free_text)
-        if problems:
-            for message in problems:
-                st.error(message)
-            st.error("Nothing was saved.")
-        else:
-            try:
-                with session_scope(get_engine()) as session:
-                    event = doses.record(session=session, course_id=course_id, dose_number=upcoming.dose_number,
-                                          scheduled_at=upcoming.scheduled_at or now, status=status,
-                                          recorded_by=user["username"], now=datetime.now(timezone.utc), tz=tz,
-                                          **fields)
-                    basis = (f" over the check, authorised by {event.override_by}" if event.override_by else
-                             " on the oncologist's decision" if event.decision_id else "")
-                st.session_state["dose_feedback"] = (
-                    course_id, f"Dose {upcoming.dose_number} recorded as {status}{basis} by {user['display_name']}.")
-                st.session_state["dose_form_version"] = version + 1
-                st.rerun()
-            except RecordError as refused:
-                for message in refused.errors:
-                    st.error(message)
-                st.error("Nothing was saved.")
+        # Recorded in the button's callback, before the page runs: one run shows the result (issue 21: the page
+        # ran twice, once to record and once more to show it). The callback records what this form showed.
+        st.form_submit_button("Save dose", type="primary", on_click=save_dose,
+                              args=(course_id, upcoming, status, version, authority_needed,
+                                    suggestion.unit, choices if status != "given" else {}))
+    refused = st.session_state.get(REFUSED_KEY)
+    if refused is not None and refused[0] == version:
+        del st.session_state[REFUSED_KEY]
+        for message in refused[1]:
+            st.error(message)
+        st.error("Nothing was saved.")
 
 st.subheader("Doses of this course")
 with read_scope(get_engine()) as session:
