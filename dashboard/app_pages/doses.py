@@ -41,6 +41,13 @@ def save_dose(course_id: int, upcoming, status: str, version: int, authority_nee
     why nothing was saved, is shown by the run that follows. A saved form is replaced by an empty one."""
     state = st.session_state
     value = lambda name: state.get(f"{name}_{version}")   # noqa: E731 (the form's widget of this version)
+    if (STATUSES.get(value("dose_status")) != status or state.get("dose_form_for") != course_id
+            or state.get("dose_form_version") != version):
+        # The status or the patient changed after this form was drawn: what the nurse saw is not what would be
+        # recorded (the page draws the form again for what is chosen now).
+        state[REFUSED_KEY] = (version, ["The form changed after it was drawn (another status or patient): check it "
+                                        "and save again."])
+        return
     problems, fields = [], {}
     if status == "given":
         amount = value("dose_amount")
@@ -96,6 +103,9 @@ with read_scope(get_engine()) as session:
 feedback = st.session_state.pop("dose_feedback", None)
 if feedback and feedback[0] == course_id:
     st.success(feedback[1])
+# Why the last Save recorded nothing: under its form if that form is drawn again, else where the form was (it
+# may be gone: the course stopped or its sign-off withdrawn meanwhile); shown once either way.
+refused = st.session_state.pop(REFUSED_KEY, None)
 
 st.caption(dosing.course_text(progress.course, tz) + f" · times in {tz.key}")
 given, following = st.columns([1, 2])
@@ -147,36 +157,34 @@ elif upcoming is not None:
                          "clinician who authorised it and the reason. Both are stored with the dose and counted in "
                          "the quality report.", icon=":material/front_hand:")
                 by_col, why_col = st.columns([1, 2])
-                by_col.text_input("Authorised by (clinician's name and role)",
-                                                key=f"dose_override_by_{version}")
-                why_col.text_input("Reason for giving over the check",
-                                                     key=f"dose_override_reason_{version}")
+                by_col.text_input("Authorised by (clinician's name and role)", key=f"dose_override_by_{version}")
+                why_col.text_input("Reason for giving over the check", key=f"dose_override_reason_{version}")
             elif standing is not None and standing.decision == "give":
                 st.success(f"Given on the {standing.words(lambda at: local_text(at, tz))}.")
             day_col, time_col, dose_col, route_col = st.columns(4)
             day_col.date_input("Date given", local_now.date(), key=f"dose_date_{version}")
             time_col.time_input("Time given", local_now.time().replace(second=0, microsecond=0),
-                                        key=f"dose_time_{version}", step=60)
+                                key=f"dose_time_{version}", step=60)
             dose_col.number_input(f"Dose ({dosing.unit_text(suggestion.unit)})", value=suggestion.dose,
-                                           min_value=0.0, step=100_000.0, format="%.0f", key=f"dose_amount_{version}")
+                                  min_value=0.0, step=100_000.0, format="%.0f", key=f"dose_amount_{version}")
             usual = dosing.DEFAULT_ROUTE.get(progress.course.regimen, ROUTES[0])
             route_col.selectbox("Route", ROUTES, index=ROUTES.index(usual), key=f"dose_route_{version}")
             st.caption(f"Prescribed dose: {suggestion.basis}."
                        + (f" {suggestion.latest_weight[0].upper()}{suggestion.latest_weight[1:]}."
                           if suggestion.latest_weight else "") + " Check it against the prescription.")
             st.checkbox("I have checked the dose, unit and route against the prescription",
-                                    key=f"dose_confirm_{version}")
+                        key=f"dose_confirm_{version}")
             st.checkbox(f"The dose differs from the prescribed dose by more than {limit:g}% on purpose "
-                                  "(asked only then)", key=f"dose_differs_{version}")
+                        "(asked only then)", key=f"dose_differs_{version}")
         else:
             choices = check.reason_choices() if check else {}
             st.multiselect("Reason: criteria found by the pre-dose check", list(choices),
-                                     format_func=choices.get, key=f"dose_reasons_{version}",
-                                     placeholder="choose one or more" if choices else
-                                     "no criterion found: write the reason below")
+                           format_func=choices.get, key=f"dose_reasons_{version}",
+                           placeholder="choose one or more" if choices else
+                           "no criterion found: write the reason below")
             st.text_input("Reason in your own words (or in addition)", key=f"dose_reason_text_{version}",
-                                      value=f"oncologist's decision: {standing.decision}" if standing is not None
-                                      and standing.decision in ("hold", "stop") else "")
+                          value=f"oncologist's decision: {standing.decision}" if standing is not None
+                          and standing.decision in ("hold", "stop") else "")
             if status == "stopped":
                 st.warning("Stopping ends IL-2 for this course: no further dose can be recorded.")
         # Recorded in the button's callback, before the page runs: one run shows the result (issue 21: the page
@@ -184,12 +192,15 @@ elif upcoming is not None:
         st.form_submit_button("Save dose", type="primary", on_click=save_dose,
                               args=(course_id, upcoming, status, version, authority_needed,
                                     suggestion.unit, choices if status != "given" else {}))
-    refused = st.session_state.get(REFUSED_KEY)
     if refused is not None and refused[0] == version:
-        del st.session_state[REFUSED_KEY]
         for message in refused[1]:
             st.error(message)
         st.error("Nothing was saved.")
+        refused = None
+if refused is not None:
+    for message in refused[1]:
+        st.error(message)
+    st.error("Nothing was saved.")
 
 st.subheader("Doses of this course")
 with read_scope(get_engine()) as session:

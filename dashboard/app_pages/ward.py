@@ -3,6 +3,7 @@
 The rows come from monitoring.views.ward.ward_overview; this page only styles and renders them. Selecting
 a row opens that patient's chart.
 """
+import re
 from datetime import datetime, timezone
 
 import streamlit as st
@@ -41,6 +42,12 @@ chosen = st.multiselect("Wards", list(names), default=assigned or list(names), k
                         help="Patients of the wards chosen, riskiest first.") if len(names) > 1 else list(names)
 ward_ids = [names[n] for n in chosen]
 chart_page = "app_pages/chart.py"
+
+
+def plain(text: str) -> str:
+    """A bed or a name as written, in markdown: its emphasis, code, strike and formula marks escaped, so that
+    one patient's text cannot change how the others' in the same list are shown."""
+    return re.sub(r"([\\`*_~$])", r"\\\1", text)
 
 
 @st.fragment(run_every=REFRESH_SECONDS)
@@ -99,12 +106,13 @@ def overview() -> None:
         # One element per list, not one per patient: a hospital's list was 1,700 elements sent on every run
         # (issue 21), though the expander is closed.
         with st.expander("Next IL-2 dose: what the pre-dose check would say now"):
-            st.markdown("\n\n".join(f"**{row.Bed} · {row.Patient}**: {row.forecast}"
+            st.markdown("\n\n".join(f"**{plain(row.Bed)} · {plain(row.Patient)}**: {row.forecast}"
                                      for row in due.itertuples(index=False)))
             st.caption("A forecast from the values valid now; the check is judged again at the time of dosing "
                        "on the IL-2 doses page.")
     with st.expander("Values behind today's grades"):
-        st.markdown("\n\n".join(f"**{row.Bed} · {row.Patient}**  \n" + row.grade_detail.replace("\n", "  \n")
+        st.markdown("\n\n".join(f"**{plain(row.Bed)} · {plain(row.Patient)}**  \n"
+                                  + row.grade_detail.replace("\n", "  \n")
                                   for row in frame.itertuples(index=False) if row.grade_detail)
                     or "Nothing graded today.")
     warm_up_charts()  # plotly.js loads while the overview is read (dashboard.warm_up)

@@ -324,8 +324,8 @@ def load_cohort(*, session: Session, filters: QualityFilter, identifiable: bool 
                  .where(Observation.status != "entered-in-error")
                  .where(Observation.code.in_(observation_codes())))
     if filters.clips_events():
-        # Only the period's observations count on this basis (_in_period): the rest are not read at all, so a
-        # month's report reads a month, however long the store's history (issue 21).
+        # Only the period's observations count on this basis, and only they are read (_in_period clips the
+        # other events): a month's report reads a month, however long the store's history (issue 21).
         if filters.start is not None:
             obs_query = obs_query.where(Observation.observed_at >= filters.start)
         if filters.end is not None:
@@ -410,8 +410,9 @@ def selected_course_ids(*, session: Session, filters: QualityFilter) -> list[int
 
 def _in_period(filters: QualityFilter, courses: pd.DataFrame, doses: pd.DataFrame, obs: pd.DataFrame,
                alerts: pd.DataFrame) -> tuple[pd.DataFrame, ...]:
-    """Basis "events": the doses (given, else scheduled time), observations and alerts (onset) inside the
-    period, and the courses that started in it or have one of those events."""
+    """Basis "events": the doses (given, else scheduled time) and alerts (onset) inside the period (the
+    observations were read for the period only), and the courses that started in it or have one of those
+    events."""
     def inside(times: pd.Series) -> pd.Series:
         mask = times.notna()
         if filters.start is not None:
@@ -421,7 +422,7 @@ def _in_period(filters: QualityFilter, courses: pd.DataFrame, doses: pd.DataFram
         return mask
 
     doses = doses[inside(doses["given_at"].fillna(doses["scheduled_at"]))]
-    obs = obs[inside(obs["observed_at"])]
+    # The observations were read for the period only (load_cohort's query, the same bounds): not filtered twice.
     alerts = alerts[inside(alerts["onset_at"])]
     active = set(doses["course_id"]) | set(obs["course_id"].dropna().astype(int)) | set(
         alerts["course_id"].dropna().astype(int))

@@ -216,9 +216,10 @@ def inbox(*, session: Session, patient_ids: Sequence[int], now: datetime, includ
     its structured items with times in the installation's time zone. check_now: each IL-2 hold alert's pre-dose check
     now (with_checks_now); checks=False leaves it None for the caller to fill for the rows it shows
     (a check takes about 90 ms per patient: a page that draws 20 cards need not check 40 patients).
-    details=False leaves the card's text (DETAIL_COLUMNS: evidence, standard, IL-2 context, cleared_text) None
-    for the caller to read for the rows it shows (with_details): a hospital's 27,000 alerts took 1.3 s to read
-    with their evidence and 2 s to put into words, for the 20 cards a page draws (issue 21).
+    details=False leaves the card's text None (DETAIL_COLUMNS: evidence_text, standard, context, evidence,
+    cleared_evidence; and cleared_text, rendered from cleared_evidence) for the caller to read for the rows it
+    shows (with_details): a hospital's 27,000 alerts took 1.3 s to read with their evidence and 2 s to put into
+    words, for the 20 cards a page draws (issue 21).
     """
     last = (select(AlertAction.alert_id, func.max(AlertAction.id).label("action_id"))
             .group_by(AlertAction.alert_id).subquery())
@@ -281,7 +282,7 @@ def with_details(*, session: Session, frame: pd.DataFrame, tz: tzinfo | None) ->
     ids = [int(i) for i in frame["id"]]
     found = {} if not ids else {int(r[0]): r[1:] for r in session.execute(
         select(Alert.id, *DETAIL_COLUMNS.values()).where(Alert.id.in_(ids))).all()}
-    values = [found[i] for i in ids]
+    values = [found.get(i, (None,) * len(DETAIL_COLUMNS)) for i in ids]   # alerts are never deleted; None if so
     read = frame.assign(**{name: [v[k] for v in values] for k, name in enumerate(DETAIL_COLUMNS)})
     return with_words(read, tz)
 

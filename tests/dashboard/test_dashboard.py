@@ -1,9 +1,10 @@
 """The dashboard shell under Streamlit's AppTest: real entry point, real database."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy import select
 
 from monitoring.demo import seed as demo
 from monitoring.services.auth import ensure_demo_accounts
@@ -61,7 +62,19 @@ def test_the_ward_page_lists_every_demo_patient_with_the_synthetic_banner(app_db
 
 
 def test_under_the_overview_every_patient_graded_today_is_listed_with_the_values_behind_the_grades(app_db):
-    seed(app_db, end=datetime.now(timezone.utc))
+    now = datetime.now(timezone.utc)
+    seed(app_db, end=now)
+    # A temperature a minute ago, so that something is graded today even just after midnight.
+    from monitoring.clinical.inputs import ObservationInput
+    from monitoring.services import entry
+    from monitoring.store.models import Patient
+
+    engine = make_engine(app_db)
+    with session_scope(engine) as session:
+        first = session.scalars(select(Patient.id).order_by(Patient.id)).first()
+        entry.record_set(session=session, patient_id=first, values=[ObservationInput("temperature", 38.4, "°C")],
+                         observed_at=now - timedelta(minutes=1), username="nurse", now=now)
+    engine.dispose()
     at = signed_in("nurse")
     table = at.dataframe[0].value
     # Bed and name: two synthetic patients may share a name.

@@ -422,6 +422,25 @@ def test_a_given_dose_needs_the_confirmation_and_a_held_one_a_reason(page_db):
     assert doses_and_audit(engine)[0] == []
 
 
+def test_a_save_records_only_what_the_form_showed_never_a_status_chosen_after_it_was_drawn(page_db):
+    """The dose is recorded in the Save button's callback from the form as drawn (issue 21: one run instead of
+    two). A status changed after the form was drawn, sent with the click, records nothing and says why."""
+    engine, _ = page_db
+    at = doses_page()
+    assert status_radio(at).value == "Held"
+    at.multiselect(key="dose_reasons_0").select("sbp_below")
+    status_radio(at).set_value("Given")     # changed, and Save clicked before the form was drawn again
+    at.button(key="FormSubmitter:dose_form_0-Save dose").click().run()
+    assert any("The form changed after it was drawn" in e.value for e in at.error)
+    assert at.error[-1].value == "Nothing was saved." and not at.success and not at.exception
+    assert doses_and_audit(engine)[0] == []
+    status_radio(at).set_value("Held").run()    # the form of what is chosen: saved as shown
+    at.multiselect(key="dose_reasons_0").select("sbp_below")
+    at.button(key="FormSubmitter:dose_form_0-Save dose").click().run()
+    assert at.success[0].value == "Dose 1 recorded as held by Demo nurse." and not at.error
+    assert [d.status for d in doses_and_audit(engine)[0]] == ["held"]
+
+
 def test_a_nurse_cannot_record_given_over_hold_without_an_authoriser_and_a_reason(page_db):
     engine, _ = page_db
     at = doses_page()
