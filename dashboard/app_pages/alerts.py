@@ -37,6 +37,7 @@ DONE = {"acknowledge": "Acknowledgement", "decline": "Decline", "escalate": "Esc
 FEEDBACK_KEY = "alert_feedback"
 NOTIFY_KEY = "alert_notify_feedback"   # a notification that failed or went nowhere: a warning of its own
 REFUSED_KEY = "alert_refused"   # (alert id, action, messages): an action refused, shown in that card's form once
+PATIENT_REFUSED_KEY = "alert_patient_refused"   # (patient id, action, messages): the same for "act on all"
 # Cards drawn at once, most severe and newest first; the rest one click away, and counted above the
 # list (40 patients' worth of 117 cards took 2.8 s to draw on a 2-core ward PC; 20 take a fraction).
 PAGE_SIZE = 20
@@ -272,7 +273,7 @@ def draw_card(a) -> None:
 
 def patient_actions(cards: pd.DataFrame) -> None:
     """One action for all of a patient's alerts shown (acknowledge with what was done, or escalate to
-    one person): all recorded or none."""
+    one person): all recorded or none, in the form button's callback (record_all)."""
     bulk = [a for a in ("acknowledge", "escalate") if a in allowed]
     if len(cards) < 2 or not bulk:
         return
@@ -283,38 +284,49 @@ def patient_actions(cards: pd.DataFrame) -> None:
         return
     targets = targets_of.get(patient_id, {})
     with st.form(f"patient_{choice}_form_{patient_id}"):
-        target = (st.selectbox("Escalate to", list(targets), index=None, key=f"patient_escalate_to_{patient_id}",
-                               format_func=targets.get, placeholder="Choose a role or a person")
-                  if choice == "escalate" else None)
-        note = st.text_input(NOTE_LABELS[choice], key=f"patient_note_{patient_id}")
-        submitted = st.form_submit_button(f"Record {DONE[choice].lower()} of all {len(cards)}", type="primary",
-                                          key=f"patient_submit_{patient_id}")
-    if not submitted:
-        return
+        if choice == "escalate":
+            st.selectbox("Escalate to", list(targets), index=None, key=f"patient_escalate_to_{patient_id}",
+                         format_func=targets.get, placeholder="Choose a role or a person")
+        st.text_input(NOTE_LABELS[choice], key=f"patient_note_{patient_id}")
+        # Recorded in the callback, before the page runs: one run shows the result (issue 21).
+        first = cards.iloc[0]
+        st.form_submit_button(f"Record {DONE[choice].lower()} of all {len(cards)}", type="primary",
+                              key=f"patient_submit_{patient_id}", on_click=record_all,
+                              args=(patient_id, [int(i) for i in cards["id"]], choice,
+                                    f"{bed_text(first)} · {first['patient']}", targets))
+    refused = st.session_state.get(PATIENT_REFUSED_KEY)
+    if refused is not None and refused[:2] == (patient_id, choice):
+        del st.session_state[PATIENT_REFUSED_KEY]
+        for message in refused[2]:
+            st.error(message)
+        st.error("Nothing was recorded.")
+
+
+def record_all(patient_id: int, alert_ids: list[int], choice: str, who: str, targets: dict[str, str]) -> None:
+    """Record one action on all these alerts of one patient (the alerts its form showed) from the form's
+    values: all or none. The feedback, or why nothing was recorded, is shown by the run that follows."""
+    state = st.session_state
+    target = state.get(f"patient_escalate_to_{patient_id}") if choice == "escalate" else None
     try:
         with session_scope(get_engine()) as session:
-            rows = alert_actions.act_on_all(session=session, alert_ids=[int(i) for i in cards["id"]], action=choice,
-                                            username=user["username"], role=user["role"], note=note,
+            rows = alert_actions.act_on_all(session=session, alert_ids=alert_ids, action=choice,
+                                            username=user["username"], role=user["role"],
+                                            note=state.get(f"patient_note_{patient_id}", ""),
                                             now=datetime.now(timezone.utc), ward_ids=user["ward_ids"],
                                             escalate_to=target)
             action_ids = [int(r.id) for r in rows]
     except (RecordError, auth.PermissionDenied) as refused:
-        for message in getattr(refused, "errors", [str(refused)]):
-            st.error(message)
-        st.error("Nothing was recorded.")
+        state[PATIENT_REFUSED_KEY] = (patient_id, choice, list(getattr(refused, "errors", [str(refused)])))
         return
-    first = cards.iloc[0]
-    st.session_state[FEEDBACK_KEY] = (f"{DONE[choice]} recorded for all {len(rows)} alerts of {bed_text(first)} · "
-                                      f"{first['patient']}{f' to {targets.get(target, target)}' if target else ''}, "
-                                      f"by {user['display_name']}.")
+    state[FEEDBACK_KEY] = (f"{DONE[choice]} recorded for all {len(rows)} alerts of {who}"
+                           f"{f' to {targets.get(target, target)}' if target else ''}, by {user['display_name']}.")
     if choice == "escalate":   # stored first; telling them comes after and can fail without losing it
         tries = [notify.deliver(engine=get_engine(), action_id=i, settings=settings) for i in action_ids]
         failed = [t for t in tries if t.outcome != notify.SENT]
         if failed:
-            st.session_state[NOTIFY_KEY] = attempt_text(failed[0].outcome, failed[0].recipient, failed[0].detail)
+            state[NOTIFY_KEY] = attempt_text(failed[0].outcome, failed[0].recipient, failed[0].detail)
     for key in (f"patient_action_{patient_id}", f"patient_note_{patient_id}", f"patient_escalate_to_{patient_id}"):
-        st.session_state.pop(key, None)
-    st.rerun()
+        state.pop(key, None)
 
 
 # Grouped by patient (the patient with the worst alert first), each patient's alerts under one header.

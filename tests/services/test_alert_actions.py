@@ -932,6 +932,25 @@ def test_the_page_acknowledges_all_of_a_patients_alerts_under_its_header(app_url
     assert all(after[a.id] == "acknowledged" for a in before)
 
 
+def test_acting_on_all_of_a_patients_alerts_without_the_note_records_none_and_says_why_under_its_form(app_url):
+    at = inbox_page("oncologist")
+    control = next(w for w in at.segmented_control if w.key.startswith("patient_action_"))
+    patient_id = int(control.key.rsplit("_", 1)[1])
+    before = {a.id: a.status for a in stored_alerts(app_url).values() if a.patient_id == patient_id}
+    control.set_value("acknowledge").run()
+    at.button(key=f"patient_submit_{patient_id}").click().run()   # no note: what was done is required
+    assert not at.exception and not at.success
+    assert any("Say what action was taken" in e.value for e in at.error)
+    assert at.error[-1].value == "Nothing was recorded."
+    assert {a.id: a.status for a in stored_alerts(app_url).values() if a.patient_id == patient_id} == before
+    # The form stays open for the note, and the second try records all of them.
+    at.text_input(key=f"patient_note_{patient_id}").input("reviewed at the bedside")
+    at.button(key=f"patient_submit_{patient_id}").click().run()
+    shown = int(re.search(r"Act on all (\d+) alerts", control.label).group(1))
+    assert at.success[0].value.startswith(f"Acknowledgement recorded for all {shown} alerts of ")
+    assert not at.error
+
+
 def test_the_inbox_page_shows_the_pre_dose_check_now_on_a_drawn_hold_card(app_db_url):
     """The page reads the inbox without the checks and runs them for the cards it draws only (a check
     takes about 90 ms a patient: 27 of them made a 200-alert inbox take 2.9 s): a hold card still shows it."""
