@@ -280,17 +280,12 @@ def hospital_database(folder: Path) -> str:
 def _oncologists(url: str) -> None:
     """The demo oncologist assigned to the benchmark ward (the ward measured); EVERY_WARD_ONCOLOGIST, assigned
     to none, sees every ward of the hospital."""
-    from sqlalchemy import select
-
-    from monitoring.services.auth import add_user
+    from monitoring.services.auth import add_user, get_user, set_wards
     from monitoring.store.db import make_engine, session_scope
-    from monitoring.store.models import User, UserWard, Ward
 
     engine = make_engine(url)
     with session_scope(engine) as session:
-        oncologist = session.scalars(select(User).where(User.username == "oncologist")).one()
-        ward = session.scalars(select(Ward).where(Ward.code == "DEMO")).one()
-        session.add(UserWard(user_id=oncologist.id, ward_id=ward.id))
+        set_wards(session=session, user=get_user(session=session, username="oncologist"), ward_codes=["DEMO"])
         add_user(session=session, username=EVERY_WARD_ONCOLOGIST, display_name="Oncologist of every ward (synthetic)",
                  role="oncologist", password=PASSWORD, created_by="bench_pages", enforce_policy=False)
     engine.dispose()

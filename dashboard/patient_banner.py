@@ -1,11 +1,11 @@
 """The patient banner under the patient picker of every patient page (monitoring.views.patient_banner)."""
 from __future__ import annotations
 
-import re
 from datetime import datetime, timezone
 
 import streamlit as st
 
+from dashboard.markdown_text import plain
 from dashboard.resources import get_engine, get_settings
 from monitoring.services.transactions import read_scope
 from monitoring.views.patient_banner import patient_banner
@@ -22,9 +22,4 @@ def show_patient_banner(patient_id: int) -> None:
         eligibility = b.eligibility()
         if eligibility:
             # Red when no dose may be recorded; orange for a positive answer on a signed-off course.
-            st.markdown(f":{'orange' if b.doses_allowed else 'red'}[{_plain(eligibility)}]")
-
-
-def _plain(text: str) -> str:
-    """Typed notes shown as typed, never as Markdown (a ']' would end the colour, '*' start bold)."""
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$:])", r"\\\1", text)
+            st.markdown(f":{'orange' if b.doses_allowed else 'red'}[{plain(eligibility)}]")

@@ -189,9 +189,14 @@ def action_form(a, action: str) -> None:
         # page ran twice, once to record and once more to show it).
         st.form_submit_button("Snooze" if action == "snooze" else f"Record {DONE[action].lower()}", type="primary",
                               key=f"{action}_submit_{a.id}", on_click=record_action, args=(a, action))
-    refused = st.session_state.get(REFUSED_KEY)
-    if refused is not None and refused[:2] == (int(a.id), action):
-        del st.session_state[REFUSED_KEY]
+    show_refused(REFUSED_KEY, (int(a.id), action))
+
+
+def show_refused(key: str, form: tuple[int, str]) -> None:
+    """Why the action of this form (an alert's or a patient's id, the action) recorded nothing, once, in its form."""
+    refused = st.session_state.get(key)
+    if refused is not None and refused[:2] == form:
+        del st.session_state[key]
         for message in refused[2]:
             st.error(message)
         st.error("Nothing was recorded.")
@@ -294,12 +299,7 @@ def patient_actions(cards: pd.DataFrame) -> None:
                               key=f"patient_submit_{patient_id}", on_click=record_all,
                               args=(patient_id, [int(i) for i in cards["id"]], choice,
                                     f"{bed_text(first)} · {first['patient']}", targets))
-    refused = st.session_state.get(PATIENT_REFUSED_KEY)
-    if refused is not None and refused[:2] == (patient_id, choice):
-        del st.session_state[PATIENT_REFUSED_KEY]
-        for message in refused[2]:
-            st.error(message)
-        st.error("Nothing was recorded.")
+    show_refused(PATIENT_REFUSED_KEY, (patient_id, choice))
 
 
 def record_all(patient_id: int, alert_ids: list[int], choice: str, who: str, targets: dict[str, str]) -> None:

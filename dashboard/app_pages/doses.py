@@ -83,6 +83,12 @@ def save_dose(course_id: int, upcoming, status: str, version: int, authority_nee
     state["dose_form_version"] = version + 1
 
 
+def show_refused(messages: list[str]) -> None:
+    for message in messages:
+        st.error(message)
+    st.error("Nothing was saved.")
+
+
 chosen = choose_patient(user, key="doses_patient", label=patient_label, with_course=True,
                         empty="No patients with an IL-2 course on your wards.")
 patient_id, course_id = int(chosen.patient_id), int(chosen.course_id)
@@ -193,14 +199,10 @@ elif upcoming is not None:
                               args=(course_id, upcoming, status, version, authority_needed,
                                     suggestion.unit, choices if status != "given" else {}))
     if refused is not None and refused[0] == version:
-        for message in refused[1]:
-            st.error(message)
-        st.error("Nothing was saved.")
+        show_refused(refused[1])
         refused = None
 if refused is not None:
-    for message in refused[1]:
-        st.error(message)
-    st.error("Nothing was saved.")
+    show_refused(refused[1])
 
 st.subheader("Doses of this course")
 with read_scope(get_engine()) as session:

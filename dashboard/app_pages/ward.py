@@ -3,11 +3,11 @@
 The rows come from monitoring.views.ward.ward_overview; this page only styles and renders them. Selecting
 a row opens that patient's chart.
 """
-import re
 from datetime import datetime, timezone
 
 import streamlit as st
 
+from dashboard.markdown_text import plain
 from dashboard.patient_picker import SELECTED_PATIENT
 from dashboard.resources import get_engine, get_settings
 from dashboard.session import require
@@ -42,12 +42,6 @@ chosen = st.multiselect("Wards", list(names), default=assigned or list(names), k
                         help="Patients of the wards chosen, riskiest first.") if len(names) > 1 else list(names)
 ward_ids = [names[n] for n in chosen]
 chart_page = "app_pages/chart.py"
-
-
-def plain(text: str) -> str:
-    """A bed or a name as written, in markdown: its emphasis, code, strike and formula marks escaped, so that
-    one patient's text cannot change how the others' in the same list are shown."""
-    return re.sub(r"([\\`*_~$])", r"\\\1", text)
 
 
 @st.fragment(run_every=REFRESH_SECONDS)

@@ -78,9 +78,7 @@ def balance_between(observations: pd.DataFrame, *, start: datetime, end: datetim
     """'intake 2400 mL, urine output 1100 mL: balance +1300 mL' over the volumes whose measuring period
     ended in [start, end) (as a shift holds them above). A volume of one kind missing is said, and then
     there is no balance (missing is never zero: no urine recorded is not 'output 0 mL')."""
-    fluids = _fluids_between(observations, start, end)
-    totals = [fluids.loc[fluids["code"] == code, "value_num"].astype(float) for code in FLUID_CODES]
-    return _balance_words(*(None if part.empty else float(part.sum()) for part in totals))
+    return balances_between(observations.assign(patient_id=0), patient_ids=[0], start=start, end=end)[0]
 
 
 def balances_between(observations: pd.DataFrame, *, patient_ids: list[int], start: datetime, end: datetime

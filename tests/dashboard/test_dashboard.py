@@ -77,8 +77,9 @@ def test_under_the_overview_every_patient_graded_today_is_listed_with_the_values
     engine.dispose()
     at = signed_in("nurse")
     table = at.dataframe[0].value
-    # Bed and name: two synthetic patients may share a name.
-    beds = table["Bed"] + " · " + table["Patient"]
+    # Bed and name (as written: markdown marks escaped): two synthetic patients may share a name.
+    from dashboard.markdown_text import plain
+    beds = table["Bed"].map(plain) + " · " + table["Patient"].map(plain)
     graded_today = beds[table["CTCAE today"] != "–"]
     # One text for the whole list (a hospital's list was one element per patient, issue 21).
     behind = next(e for e in at.expander if e.label == "Values behind today's grades").markdown

@@ -27,7 +27,7 @@ from monitoring.services.alert_actions import acknowledgement_latency, act, hist
 from monitoring.services.alerting import sync_alerts
 from monitoring.store import repository
 from monitoring.store.db import current_revision, make_engine, session_scope, upgrade
-from monitoring.store.models import Alert, AlertAction, AuditEvent, User, UserWard, Ward
+from monitoring.store.models import Alert, AlertAction, AuditEvent
 from tests.app_helpers import signed_in
 from tests.factories import NOW, make_patient_with_course
 
@@ -658,9 +658,7 @@ def test_the_inbox_shows_the_wards_alerts_most_severe_first_with_their_basis(app
 def test_an_oncologist_assigned_to_a_ward_opens_on_it_and_every_ward_is_one_choice_away(app_url):
     engine = make_engine(app_url)
     with session_scope(engine) as session:
-        oncologist = session.scalars(select(User).where(User.username == "oncologist")).one()
-        demo_ward = session.scalars(select(Ward).where(Ward.code == "DEMO")).one()
-        session.add(UserWard(user_id=oncologist.id, ward_id=demo_ward.id))
+        auth.set_wards(session=session, user=auth.get_user(session=session, username="oncologist"), ward_codes=["DEMO"])
     engine.dispose()
     at = inbox_page("oncologist")
     box = at.selectbox(key="alerts_ward")
