@@ -88,6 +88,18 @@ def test_a_small_ward_seeded_for_one_day_can_end_at_any_hour(end_hour):
     assert len(ward.observations) > 0
 
 
+@pytest.mark.parametrize("end_minute", range(0, 24 * 60, 30))
+def test_at_any_hour_the_demo_ward_has_two_beds_with_an_il2_course_still_running(end_minute):
+    """The doses page needs a patient in a bed with a dose to come, and its browser tests two (a decision
+    on one, given-over-HOLD on another). Which courses are still running depends on the hour the demo is
+    seeded: from 06:30 to 14:00 UTC only Bed 10 (intralesional) and Bed 11 (second cycle) are; the home
+    patient has no bed (CI, 2026-12-05 07:10 UTC: a test that asked for three beds failed)."""
+    end = datetime(2026, 12, 5, tzinfo=timezone.utc) + timedelta(minutes=end_minute)
+    patients = demo.generate_ward(end=end).patients
+    running = patients[patients["course_status"].isin(["active", "planned"]) & patients["bed"].notna()]
+    assert len(running) >= 2, running["bed"].tolist()
+
+
 def test_end_must_be_timezone_aware():
     with pytest.raises(ValueError, match="timezone"):
         demo.generate_ward(end=datetime(2026, 3, 2, 9))

@@ -68,7 +68,9 @@ def patient_in_bed(db_url: str, bed: str) -> int:
 
 def beds_with_a_next_dose(db_url: str) -> list[str]:
     """Beds whose IL-2 course has a dose still to come. The demo ends at the hour it was seeded, so
-    which courses are complete depends on the time of day the tests run: never a fixed bed."""
+    which courses are complete depends on the time of day the tests run: never a fixed bed. Two is what
+    the tests need (a decision on the first, given-over-HOLD on the last, a switch between them) and what
+    the demo holds at every hour (tests/demo: 06:30-14:00 UTC only Beds 10 and 11)."""
     engine = make_engine(db_url)
     now = datetime.now(timezone.utc)
     with session_scope(engine) as session:
@@ -77,7 +79,7 @@ def beds_with_a_next_dose(db_url: str) -> list[str]:
         found = sorted(label for label, course in rows
                        if dosing.next_dose(session=session, course_id=course, now=now) is not None)
     engine.dispose()
-    assert len(found) >= 3, f"the demo ward has only {found} with a dose to come"
+    assert len(found) >= 2, f"the demo ward has only {found} with a dose to come"
     return found
 
 
