@@ -110,6 +110,18 @@ def enforce_timeout() -> None:
     revalidate()
 
 
+def account_for_writing(permission: str) -> dict | None:
+    """For a button's callback about to write: the account as stored now, or None when nothing may be
+    written. A callback runs before the page, so before enforce_timeout: a screen left open past the
+    time-out, or of an account disabled or changed meanwhile, could otherwise still record for up to the
+    watch's 20 s. On None the run that follows signs out (time-out, disabled) or refuses the page (role)."""
+    user = current_user()
+    if user is None or expired():
+        return None
+    fresh = _load(user["username"])
+    return fresh if fresh is not None and auth.may(fresh["role"], permission) else None
+
+
 def revalidate() -> bool:
     """The account as stored now, in place of the copy made at sign-in. False (and signed out) when
     it was disabled or removed; True otherwise, with the role and wards brought up to date."""

@@ -9,7 +9,7 @@ import streamlit as st
 
 from dashboard.patient_picker import short_label
 from dashboard.resources import get_engine, get_settings
-from dashboard.session import require
+from dashboard.session import account_for_writing, require
 from dashboard.theme import SEVERITY_COLOURS, SEVERITY_TEXT_COLOURS
 from monitoring.clinical.alert_handling import alert_handling
 from monitoring.clinical.rules.common import SEVERITIES
@@ -207,13 +207,17 @@ def record_action(a, action: str) -> None:
     is shown by the run that follows. The form closes and its note empties, so a second click cannot
     record the same action twice."""
     state = st.session_state
+    account = account_for_writing(alert_actions.ACTION_PERMISSION[action])
+    if account is None:   # signed out or no longer allowed: the run that follows says so
+        return
     target = state.get(f"escalate_to_{a.id}") if action == "escalate" else None
     try:
         with session_scope(get_engine()) as session:
-            row = alert_actions.act(session=session, alert_id=int(a.id), action=action, username=user["username"],
-                                    role=user["role"], note=state.get(f"{NOTE_KEYS[action]}_{a.id}", ""),
+            row = alert_actions.act(session=session, alert_id=int(a.id), action=action,
+                                    username=account["username"], role=account["role"],
+                                    note=state.get(f"{NOTE_KEYS[action]}_{a.id}", ""),
                                     snooze_minutes=state.get(f"snooze_minutes_{a.id}") if action == "snooze" else None,
-                                    escalate_to=target, now=datetime.now(timezone.utc), ward_ids=user["ward_ids"],
+                                    escalate_to=target, now=datetime.now(timezone.utc), ward_ids=account["ward_ids"],
                                     reason_code=state.get(f"decline_reason_{a.id}") if action == "decline" else None)
             action_id = int(row.id)
     except (RecordError, auth.PermissionDenied) as refused:
@@ -233,7 +237,7 @@ def record_action(a, action: str) -> None:
             told = ""
     state[FEEDBACK_KEY] = (
         f"{DONE[action]} recorded for {bed_text(a)} · {a.patient}, {a.rule_id} ({a.level}){to}{until}, by "
-        f"{user['display_name']} at {local_text(row.at, tz)}{said}.{told}")
+        f"{account['display_name']} at {local_text(row.at, tz)}{said}.{told}")
     for key in (f"alert_action_{a.id}", f"{NOTE_KEYS[action]}_{a.id}", f"escalate_to_{a.id}",
                 f"decline_reason_{a.id}"):
         state.pop(key, None)
@@ -306,20 +310,24 @@ def record_all(patient_id: int, alert_ids: list[int], choice: str, who: str, tar
     """Record one action on all these alerts of one patient (the alerts its form showed) from the form's
     values: all or none. The feedback, or why nothing was recorded, is shown by the run that follows."""
     state = st.session_state
+    account = account_for_writing(alert_actions.ACTION_PERMISSION[choice])
+    if account is None:   # signed out or no longer allowed: the run that follows says so
+        return
     target = state.get(f"patient_escalate_to_{patient_id}") if choice == "escalate" else None
     try:
         with session_scope(get_engine()) as session:
             rows = alert_actions.act_on_all(session=session, alert_ids=alert_ids, action=choice,
-                                            username=user["username"], role=user["role"],
+                                            username=account["username"], role=account["role"],
                                             note=state.get(f"patient_note_{patient_id}", ""),
-                                            now=datetime.now(timezone.utc), ward_ids=user["ward_ids"],
+                                            now=datetime.now(timezone.utc), ward_ids=account["ward_ids"],
                                             escalate_to=target)
             action_ids = [int(r.id) for r in rows]
     except (RecordError, auth.PermissionDenied) as refused:
         state[PATIENT_REFUSED_KEY] = (patient_id, choice, list(getattr(refused, "errors", [str(refused)])))
         return
     state[FEEDBACK_KEY] = (f"{DONE[choice]} recorded for all {len(rows)} alerts of {who}"
-                           f"{f' to {targets.get(target, target)}' if target else ''}, by {user['display_name']}.")
+                           f"{f' to {targets.get(target, target)}' if target else ''}, "
+                           f"by {account['display_name']}.")
     if choice == "escalate":   # stored first; telling them comes after and can fail without losing it
         tries = [notify.deliver(engine=get_engine(), action_id=i, settings=settings) for i in action_ids]
         failed = [t for t in tries if t.outcome != notify.SENT]

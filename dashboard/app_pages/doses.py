@@ -8,7 +8,7 @@ import streamlit as st
 from dashboard import pre_dose
 from dashboard.patient_picker import choose_patient
 from dashboard.resources import get_engine, get_settings
-from dashboard.session import require
+from dashboard.session import account_for_writing, require
 from dashboard.tables import WRAPPED_ROW_HEIGHT, full_height, wrapped_height
 from monitoring.clinical.thresholds import default_thresholds
 from monitoring.clinical.vocabulary import REGIMEN_SHORT, ROUTES
@@ -40,6 +40,9 @@ def save_dose(course_id: int, upcoming, status: str, version: int, authority_nee
     """Record the dose from the form's values (the form of `version`, as drawn for `status`); the feedback, or
     why nothing was saved, is shown by the run that follows. A saved form is replaced by an empty one."""
     state = st.session_state
+    account = account_for_writing("record_doses")
+    if account is None:   # signed out or no longer allowed: the run that follows says so
+        return
     value = lambda name: state.get(f"{name}_{version}")   # noqa: E731 (the form's widget of this version)
     if (STATUSES.get(value("dose_status")) != status or state.get("dose_form_for") != course_id
             or state.get("dose_form_version") != version):
@@ -72,14 +75,14 @@ def save_dose(course_id: int, upcoming, status: str, version: int, authority_nee
         with session_scope(get_engine()) as session:
             event = doses.record(session=session, course_id=course_id, dose_number=upcoming.dose_number,
                                   scheduled_at=upcoming.scheduled_at or recorded_at, status=status,
-                                  recorded_by=user["username"], now=recorded_at, tz=tz, **fields)
+                                  recorded_by=account["username"], now=recorded_at, tz=tz, **fields)
             basis = (f" over the check, authorised by {event.override_by}" if event.override_by else
                      " on the oncologist's decision" if event.decision_id else "")
     except RecordError as refused:
         state[REFUSED_KEY] = (version, list(refused.errors))
         return
     state["dose_feedback"] = (course_id, f"Dose {upcoming.dose_number} recorded as {status}{basis} by "
-                                         f"{user['display_name']}.")
+                                         f"{account['display_name']}.")
     state["dose_form_version"] = version + 1
 
 

@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from monitoring.store.db import make_engine, session_scope
 from monitoring.store.models import Observation
-from tests.app_helpers import signed_in
+from tests.app_helpers import disable_account, idle_past_the_time_out, signed_in
 from tests.conftest import seed_demo_ward
 
 APP = "../../dashboard/app.py"
@@ -235,22 +235,29 @@ def test_a_draft_can_be_discarded(ward_url):
 
 
 def test_a_draft_survives_the_time_out_and_the_page_shows_only_the_sign_in(ward_url):
-    from monitoring.services import auth
-    from monitoring.store.models import SignInSession
-
     at = record_page()
     fill(at, heart_rate=131.0)
     at.run()
-    engine = make_engine(ward_url)
-    with session_scope(engine) as session:
-        for row in session.scalars(select(SignInSession)):
-            row.last_activity_at = datetime.now(timezone.utc) - timedelta(minutes=auth.SESSION_TIMEOUT_MINUTES + 1)
-    engine.dispose()
+    before = count_observations(ward_url)
+    idle_past_the_time_out(ward_url)
     save(at)                                   # Save after the time-out: signed out, nothing saved, nothing lost
     assert [t.label for t in at.text_input] == ["User name", "Password"] and not at.number_input
     assert any("kept as a draft" in i.value for i in at.info)
+    assert count_observations(ward_url) == before
     again = record_page()
     assert any("**Unsaved draft** of 1 value(s)" in w.value for w in again.warning)
+
+
+def test_a_set_saved_after_the_account_was_disabled_is_not_stored_and_the_page_shows_the_sign_in(ward_url):
+    at = record_page()
+    fill(at, **SICK)
+    at.run()
+    before = count_observations(ward_url)
+    disable_account(ward_url, "nurse")
+    save(at)
+    assert not at.exception and not at.metric
+    assert count_observations(ward_url) == before
+    assert [t.label for t in at.text_input] == ["User name", "Password"] and not at.number_input
 
 
 def patient_ids_in_order(url) -> list[int]:

@@ -28,7 +28,7 @@ from monitoring.services.alerting import sync_alerts
 from monitoring.store import repository
 from monitoring.store.db import current_revision, make_engine, session_scope, upgrade
 from monitoring.store.models import Alert, AlertAction, AuditEvent
-from tests.app_helpers import signed_in
+from tests.app_helpers import disable_account, idle_past_the_time_out, signed_in
 from tests.factories import NOW, make_patient_with_course
 
 QSOFA_SET = (ObservationInput("resp_rate", 22), ObservationInput("sbp", 100), ObservationInput("consciousness", "A"))
@@ -947,6 +947,40 @@ def test_acting_on_all_of_a_patients_alerts_without_the_note_records_none_and_sa
     shown = int(re.search(r"Act on all (\d+) alerts", control.label).group(1))
     assert at.success[0].value.startswith(f"Acknowledgement recorded for all {shown} alerts of ")
     assert not at.error
+
+
+def actions_recorded(url: str) -> list[tuple[int, str]]:
+    engine = make_engine(url)
+    with session_scope(engine) as session:
+        rows = [(a.alert_id, a.action) for a in session.scalars(select(AlertAction)).all()]
+    engine.dispose()
+    return rows
+
+
+@pytest.mark.parametrize("ended", ["idle past the time-out", "account disabled"])
+@pytest.mark.parametrize("on_all", [False, True], ids=["one alert", "all of a patient's alerts"])
+def test_an_action_sent_after_the_sign_in_ended_records_nothing_and_shows_the_sign_in(app_url, ended, on_all):
+    """The action is recorded in its button's callback, which runs before the page checks the sign-in: the
+    callback checks it itself (a screen left open past the time-out, or of an account disabled meanwhile,
+    until the 20-s watch replaces it)."""
+    at = inbox_page("oncologist")
+    before = actions_recorded(app_url)
+    if on_all:
+        control = next(w for w in at.segmented_control if w.key.startswith("patient_action_"))
+        patient_id = int(control.key.rsplit("_", 1)[1])
+        control.set_value("acknowledge").run()
+        at.text_input(key=f"patient_note_{patient_id}").input("reviewed at the bedside")
+        button = at.button(key=f"patient_submit_{patient_id}")
+    else:
+        alert_id = card_of(at, app_url, "aki")
+        at.segmented_control(key=f"alert_action_{alert_id}").set_value("acknowledge").run()
+        at.text_input(key=f"ack_note_{alert_id}").input("fluid bolus 500 mL given")
+        button = at.button(key=f"acknowledge_submit_{alert_id}")
+    idle_past_the_time_out(app_url) if ended.startswith("idle") else disable_account(app_url, "oncologist")
+    button.click().run()
+    assert not at.exception and not at.success
+    assert actions_recorded(app_url) == before
+    assert [t.label for t in at.text_input] == ["User name", "Password"]
 
 
 def test_the_inbox_page_shows_the_pre_dose_check_now_on_a_drawn_hold_card(app_db_url):

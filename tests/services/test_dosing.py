@@ -19,7 +19,7 @@ from monitoring.store import repository
 from monitoring.store.db import make_engine, session_scope
 from monitoring.store.models import AuditEvent, DoseEvent, TreatmentCourse
 from monitoring.views import dosing
-from tests.app_helpers import signed_in
+from tests.app_helpers import disable_account, idle_past_the_time_out, signed_in
 from tests.factories import NOW, make_patient_with_course, sign_off
 
 START = NOW - timedelta(days=1)     # the factory's course start: 600,000 IU/kg q8h, 14 planned, 80 kg
@@ -439,6 +439,22 @@ def test_a_save_records_only_what_the_form_showed_never_a_status_chosen_after_it
     at.button(key="FormSubmitter:dose_form_0-Save dose").click().run()
     assert at.success[0].value == "Dose 1 recorded as held by Demo nurse." and not at.error
     assert [d.status for d in doses_and_audit(engine)[0]] == ["held"]
+
+
+@pytest.mark.parametrize("ended", ["idle past the time-out", "account disabled"])
+def test_a_dose_saved_after_the_sign_in_ended_records_nothing_and_shows_the_sign_in(page_db, db_url, ended):
+    """The dose is recorded in the Save button's callback, which runs before the page checks the sign-in:
+    the callback checks it itself (a screen left open past the time-out, or of an account disabled
+    meanwhile, until the 20-s watch replaces it)."""
+    engine, _ = page_db
+    at = doses_page()
+    assert status_radio(at).value == "Held"
+    at.multiselect(key="dose_reasons_0").select("sbp_below")
+    idle_past_the_time_out(db_url) if ended.startswith("idle") else disable_account(db_url, "nurse")
+    at.button(key="FormSubmitter:dose_form_0-Save dose").click().run()
+    assert not at.exception and not at.success
+    assert doses_and_audit(engine)[0] == []
+    assert [t.label for t in at.text_input] == ["User name", "Password"]
 
 
 def test_a_nurse_cannot_record_given_over_hold_without_an_authoriser_and_a_reason(page_db):
