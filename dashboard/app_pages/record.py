@@ -9,7 +9,7 @@ from dashboard.enter_moves_on import ENTER_MOVES_ON
 from dashboard.enter_moves_on import install as install_enter_moves_on
 from dashboard.patient_picker import choose_patient
 from dashboard.resources import get_engine, get_settings
-from dashboard.session import note_activity, require
+from dashboard.session import account_for_writing, note_activity, require
 from dashboard.theme import BAND_COLOURS, text_on
 from monitoring.clinical.catalogue import default_catalogue
 from monitoring.clinical.fluids import shift_balance, weight_change
@@ -107,29 +107,43 @@ if st.session_state.setdefault("record_for", patient_id) != patient_id:
 DRAFT_FORM = "record"
 
 
-def field(code: str):
-    """One input per code: empty means not measured (never zero)."""
+def field(code: str) -> None:
+    """One input per code (its value read back by typed_set): empty means not measured (never zero)."""
     e = catalogue[code]
     key = f"obs_{code}_{version}"
     if e.kind == "coded":
-        return st.selectbox(e.label, e.allowed, index=None, placeholder="not recorded", key=key), None
+        st.selectbox(e.label, e.allowed, index=None, placeholder="not recorded", key=key)
+        return
     if e.kind == "grade":
         options = [g for g in range(5) if g == 0 or g in e.grades]
-        return st.selectbox(f"{e.label} (CTCAE grade)", options, index=None, placeholder="not graded", key=key,
-                            format_func=lambda g: "0 – none" if g == 0 else f"{g} – {e.grades[g]}"), None
+        st.selectbox(f"{e.label} (CTCAE grade)", options, index=None, placeholder="not graded", key=key,
+                     format_func=lambda g: "0 – none" if g == 0 else f"{g} – {e.grades[g]}")
+        return
     units = list(e.accepted_units())
     unit = units[0]
     if len(units) > 1:
         unit = st.selectbox(f"{e.label} unit", units, key=f"unit_{code}_{version}",
                             format_func=lambda u: e.conversion(u).label or u)
     label = e.conversion(unit).label or e.unit_label
-    value = st.number_input(f"{e.label} ({label})", value=None, step=10.0 ** -e.precision if e.precision else 1.0,
-                            format=f"%.{e.precision}f", key=key)
-    return value, unit
+    st.number_input(f"{e.label} ({label})", value=None, step=10.0 ** -e.precision if e.precision else 1.0,
+                    format=f"%.{e.precision}f", key=key)
 
 
 FORM_CODES = [code for codes in entry.entry_groups(catalogue).values() for code in codes]
 DEFAULT_PERIOD_HOURS = 8.0
+REFUSED_KEY = "record_refused"   # ((patient id, form version), warnings, errors): why nothing was saved
+
+
+def typed_set(form: int) -> tuple[list[ObservationInput], str | None]:
+    """The values typed on the form of version `form`, each in the unit chosen beside it (the first unit
+    where there is no choice), with the MAP computed from SBP and DBP when not typed and the words saying
+    so; empty is not measured (never zero)."""
+    state = st.session_state
+    values = [ObservationInput(code, state[f"obs_{code}_{form}"],
+                               state.get(f"unit_{code}_{form}", next(iter(catalogue[code].accepted_units())))
+                               if catalogue[code].kind not in ("coded", "grade") else None)
+              for code in FORM_CODES if state.get(f"obs_{code}_{form}") is not None]
+    return entry.with_computed_map(values, catalogue)
 
 
 def form_values() -> dict:
@@ -170,6 +184,8 @@ def restore(values: dict, typed_at: datetime) -> None:
 
 
 def discard() -> None:
+    if account_for_writing("record_observations") is None:   # signed out meanwhile: the next run says so
+        return
     with session_scope(get_engine()) as session:
         discard_draft(session=session, username=user["username"], form=DRAFT_FORM, patient_id=patient_id)
     st.session_state["record_draft_answered"] = (patient_id, version)
@@ -179,6 +195,11 @@ def discard() -> None:
 def entry_form() -> None:
     """The set: values typed are kept as a draft on the server as they are entered (a time-out, a
     refresh or another page loses nothing); Enter moves on and never saves; only Save saves."""
+    if st.session_state.get("record_form_version") != version or REFUSED_KEY in st.session_state:
+        # Save's callback ran in a run of this fragment alone: a value committed as Save was clicked (its
+        # blur) makes Streamlit run the fragment with the click's callback and drop the page's run
+        # (1.67, seen in the browser). The feedback or the refusal is drawn by the page.
+        st.rerun(scope="app")
     offer_pending = False   # a draft offered and not yet restored or discarded is never overwritten
     if st.session_state.get("record_draft_answered") != (patient_id, version) and not form_values():
         with session_scope(get_engine()) as session:
@@ -196,15 +217,14 @@ def entry_form() -> None:
                             key=f"draft_restore_{version}",
                             type="primary", width="stretch")
                 drop.button("Discard the draft", on_click=discard, key=f"draft_discard_{version}", width="stretch")
-    entered: dict[str, tuple[object, str | None]] = {}
     with st.container(border=True, key=f"{ENTER_MOVES_ON}_record_{version}"):
         when_date, when_time, fluid_hours = st.columns(3)
-        day = when_date.date_input("Observation date", value=None, key=f"obs_date_{version}",
-                                   help="Empty: today. Set it with the time for a set observed earlier.")
-        clock = when_time.time_input("Observation time (empty: the time of saving)", value=None,
-                                     key=f"obs_time_{version}", step=60)
-        period = fluid_hours.number_input("Fluid volumes measured over (hours)", value=DEFAULT_PERIOD_HOURS,
-                                          min_value=0.5, max_value=24.0, step=0.5, key=f"obs_period_{version}")
+        when_date.date_input("Observation date", value=None, key=f"obs_date_{version}",
+                             help="Empty: today. Set it with the time for a set observed earlier.")
+        when_time.time_input("Observation time (empty: the time of saving)", value=None, key=f"obs_time_{version}",
+                             step=60)
+        fluid_hours.number_input("Fluid volumes measured over (hours)", value=DEFAULT_PERIOD_HOURS, min_value=0.5,
+                                 max_value=24.0, step=0.5, key=f"obs_period_{version}")
         for group, codes in entry.entry_groups(catalogue).items():
             container = st.container() if group == "vital signs" else st.expander(group.capitalize())
             with container:
@@ -214,55 +234,76 @@ def entry_form() -> None:
                 for start in range(0, len(codes), 5):
                     for column, code in zip(st.columns(5), codes[start:start + 5]):
                         with column:
-                            entered[code] = field(code)
-        late_reason = st.text_input("Reason for late entry (needed when the observation time is more than "
-                                    f"{entry_limits().late_entry_after_minutes:g} min ago)",
-                                    key=f"obs_late_{version}")
-    values = [ObservationInput(code, value, unit) for code, (value, unit) in entered.items() if value is not None]
-    values, map_note = entry.with_computed_map(values, catalogue)
+                            field(code)
+        st.text_input("Reason for late entry (needed when the observation time is more than "
+                      f"{entry_limits().late_entry_after_minutes:g} min ago)", key=f"obs_late_{version}")
+    map_note = typed_set(version)[1]
     if map_note:
         st.caption(map_note + ".")
-    confirm = st.checkbox("I have checked the unusual values and they are right", key=f"obs_confirm_{version}")
-    save = st.button("Save observation set", type="primary", key=f"obs_save_{version}")
+    st.checkbox("I have checked the unusual values and they are right", key=f"obs_confirm_{version}")
     typed = form_values()
     if typed or not offer_pending:   # an empty form deletes the draft only once the offer is answered
         with session_scope(get_engine()) as session:
             save_draft(session=session, username=user["username"], form=DRAFT_FORM, patient_id=patient_id,
                        values=typed)
-    note_activity()   # after the draft is kept: past the time-out this signs out, and nothing below runs
-    if not save:
+    note_activity()   # after the draft is kept: past the time-out this signs out
+
+
+def save_set(patient_id: int, course_id: int | None, form: int) -> None:
+    """Save the set typed on the form of version `form` for `patient_id`, whole or not at all; the feedback,
+    or why nothing was saved, is shown by the run that follows (issue 21: the Save button's callback, one run
+    of the page instead of the form's and then the page's). A saved form is replaced by an empty one."""
+    state = st.session_state
+    if state.get("record_for") != patient_id or state.get("record_form_version") != form:
+        state[REFUSED_KEY] = ((patient_id, form), [], ["The form changed after it was drawn (another patient): "
+                                                      "check it and save again."])
+        return
+    account = account_for_writing("record_observations")
+    if account is None:   # signed out or no longer allowed: the run that follows says so; the draft is kept
         return
     saved_at = datetime.now(timezone.utc)
+    day, clock = state.get(f"obs_date_{form}"), state.get(f"obs_time_{form}")
     if day is not None and clock is None:
-        st.error("A date without a time: set the observation time too, or clear the date (empty: now). "
-                 "Nothing was saved.")
+        state[REFUSED_KEY] = ((patient_id, form), [], ["A date without a time: set the observation time too, or "
+                                                      "clear the date (empty: now)."])
         return
     observed_at, time_typed = entry.observation_time(day, clock, tz, saved_at)
+    period = state.get(f"obs_period_{form}", DEFAULT_PERIOD_HOURS)
     values = [ObservationInput(v.code, v.value, v.unit,
                                period_start=(observed_at - timedelta(hours=period)
-                                             if catalogue[v.code].requires_period else None)) for v in values]
+                                             if catalogue[v.code].requires_period else None))
+              for v in typed_set(form)[0]]
+    confirmed = {v.code for v in values} if state.get(f"obs_confirm_{form}") else set()
     try:
         with session_scope(get_engine()) as session:
             feedback = entry.record_set(session=session, patient_id=patient_id, values=values,
-                                        observed_at=observed_at, username=user["username"], now=saved_at,
-                                        course_id=None if pd.isna(chosen.course_id) else int(chosen.course_id),
-                                        confirmed={v.code for v in values} if confirm else set(),
-                                        late_reason=late_reason or None, draft_form=DRAFT_FORM)
-        st.session_state["record_feedback"] = (patient_id, feedback, observed_at, time_typed)
-        st.session_state["record_form_version"] = version + 1  # a fresh, empty form
-        st.rerun(scope="app")
+                                        observed_at=observed_at, username=account["username"], now=saved_at,
+                                        course_id=course_id, confirmed=confirmed,
+                                        late_reason=state.get(f"obs_late_{form}") or None, draft_form=DRAFT_FORM)
     except ConfirmationRequired as asked:
-        for message in asked.confirmations.values():
-            st.warning(message)
-        st.warning("Nothing was saved. Check these values, tick the confirmation box and save again.")
+        state[REFUSED_KEY] = ((patient_id, form), [*asked.confirmations.values(), "Nothing was saved. Check these "
+                              "values, tick the confirmation box and save again."], [])
+        return
     except RecordError as refused:
-        for message in refused.errors:
-            st.error(message)
-        st.error("Nothing was saved.")
+        state[REFUSED_KEY] = ((patient_id, form), [], list(refused.errors))
+        return
+    state["record_feedback"] = (patient_id, feedback, observed_at, time_typed)
+    state["record_form_version"] = form + 1  # a fresh, empty form
 
 
 install_enter_moves_on()
+refused = st.session_state.pop(REFUSED_KEY, None)   # taken before the form: the form reruns the page for one left
 entry_form()
+# Outside the form's fragment: a click runs the page once, the callback saving before the feedback is drawn.
+st.button("Save observation set", type="primary", key=f"obs_save_{version}", on_click=save_set,
+          args=(patient_id, None if pd.isna(chosen.course_id) else int(chosen.course_id), version))
+if refused and refused[0] == (patient_id, version):
+    for message in refused[1]:
+        st.warning(message)
+    for message in refused[2]:
+        st.error(message)
+    if refused[2]:
+        st.error("Nothing was saved.")
 
 @st.fragment
 def correction_form() -> None:

@@ -270,6 +270,29 @@ def test_a_set_is_stamped_with_the_time_of_saving(loop_db, fresh):
     expect(page.get_by_text(f"Observed {local:%d %b %H:%M} {local.tzname()}")).to_be_visible()
 
 
+def test_a_value_typed_and_saved_at_once_is_saved_or_refused_with_its_words(loop_db, fresh):
+    """Save clicked straight after typing (no Tab): the value is committed by the click itself, and Streamlit
+    runs the form alone with Save's callback; the page still shows what happened: the refusal naming the
+    value, then the saved set's feedback (session 15: the page stayed as it was, silently)."""
+    page = fresh("/record")
+    sign_in(page, "nurse")
+    choose_option(page, "Patient", "Bed 05")
+    patient_id = patient_in_bed(loop_db, "Bed 05")
+    before = count_sets(loop_db, patient_id)
+    page.get_by_label("Oxygen saturation (SpO₂) (%)", exact=True).fill("140")
+    page.get_by_role("button", name="Save observation set").click()
+    wait_for_app_run(page)
+    expect(page.get_by_text("Nothing was saved.")).to_be_visible()
+    expect(page.get_by_text(re.compile(r"140.*%"))).to_be_visible()
+    assert count_sets(loop_db, patient_id) == before
+    page.get_by_label("Oxygen saturation (SpO₂) (%)", exact=True).fill("96")
+    page.get_by_role("button", name="Save observation set").click()
+    wait_for_app_run(page)
+    expect(page.get_by_role("heading", name="Last set saved")).to_be_visible()
+    expect(page.get_by_text("Nothing was saved.")).to_have_count(0)
+    assert count_sets(loop_db, patient_id) == before + 1
+
+
 def count_sets(db_url: str, patient_id: int) -> int:
     engine = make_engine(db_url)
     with session_scope(engine) as session:
