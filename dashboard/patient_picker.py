@@ -10,9 +10,11 @@ from dashboard.resources import get_engine
 from monitoring.services import auth
 from monitoring.services.transactions import read_scope
 from monitoring.views.lists import (
+    LEFT_THE_SERVICE,
     departed_count,
     patient_ward_id,
     visible_wards,
+    ward_choice,
     ward_patient_list,
     wards_with_courses,
 )
@@ -21,7 +23,6 @@ from monitoring.views.lists import (
 SELECTED_PATIENT = "selected_patient_id"
 # The address names the patient shown (an internal number, no identifier): `/record?patient=12`.
 PATIENT_PARAM = "patient"
-LEFT_THE_SERVICE = "Left the service (records kept)"
 
 
 def short_label(p) -> str:
@@ -59,8 +60,7 @@ def choose_patient(user: dict, *, key: str, label: Callable = short_label, with_
         preferred = [w for w in ward_ids if useful is None or w in useful] or ward_ids
         default = (selected_ward if selected_ward in preferred
                    else next((w for w in assigned if w in preferred), preferred[0]))
-        names = [w.name for w in wards]
-        names = [f"{w.name} ({w.code})" if names.count(w.name) > 1 else w.name for w in wards]
+        names = list(ward_choice(wards, user["ward_ids"])[0])   # a ward's code where its name is not enough
         options = names + ([LEFT_THE_SERVICE] if departed else [])
         ward_place, place = st.columns([1, 2])
         index = (len(names) if departed and selected is not None and selected_ward is None

@@ -18,12 +18,18 @@ from monitoring.errors import RecordError
 from monitoring.services import alert_actions, auth, notify
 from monitoring.services.transactions import read_scope, session_scope
 from monitoring.timefmt import elapsed_text, local_text
-from monitoring.views.lists import visible_wards, ward_patient_list
+from monitoring.views.lists import (
+    ASSIGNED_WARDS,
+    EVERY_ASSIGNED_WARD,
+    EVERY_WARD,
+    visible_wards,
+    ward_choice,
+    ward_patient_list,
+)
 
-ALL_WARDS, ALL_PATIENTS = "All my wards", "All patients"
+ALL_PATIENTS = "All patients"
 # Who may see every ward (the oncologist) and is assigned to some opens on those, as the ward overview, the
 # doses due and the handover do; every ward is one choice away.
-ASSIGNED_WARDS, EVERY_WARD = "My wards", "All wards"
 ACTION_LABELS = {"acknowledge": "Acknowledge", "decline": "Decline", "escalate": "Escalate", "snooze": "Snooze",
                  "resolve": "Resolve"}
 # The note field of each action: what it must say, and whether it is required (alert_actions.NOTE_REQUIRED).
@@ -61,16 +67,16 @@ allowed = [a for a in ALERT_ACTIONS if auth.may(user["role"], alert_actions.ACTI
 with read_scope(get_engine()) as session:
     wards = visible_wards(session=session, role=user["role"], ward_ids=user["ward_ids"])
 ward_col, patient_col = st.columns(2)
-assigned = [w.id for w in wards if w.id in set(user["ward_ids"])]
-grouped_wards = ({ASSIGNED_WARDS: assigned, EVERY_WARD: [w.id for w in wards]}
-                 if assigned and len(assigned) < len(wards) else {ALL_WARDS: [w.id for w in wards]})
-ward_ids = {**grouped_wards, **{w.name: [w.id] for w in wards}}
+names, opening = ward_choice(wards, user["ward_ids"])
+grouped_wards = ({ASSIGNED_WARDS: [names[n] for n in opening], EVERY_WARD: list(names.values())}
+                 if len(opening) < len(names) else {EVERY_ASSIGNED_WARD: list(names.values())})
+ward_ids = {**grouped_wards, **{name: [ward_id] for name, ward_id in names.items()}}
 chosen_ward = ward_col.selectbox("Ward", list(ward_ids), key="alerts_ward")
 with read_scope(get_engine()) as session:
     patients = ward_patient_list(session=session, ward_ids=ward_ids[chosen_ward])
 if patients.empty:
-    where = {ALL_WARDS: "your wards", ASSIGNED_WARDS: "your wards", EVERY_WARD: "any ward"}.get(chosen_ward,
-                                                                                             chosen_ward)
+    where = {EVERY_ASSIGNED_WARD: "your wards", ASSIGNED_WARDS: "your wards", EVERY_WARD: "any ward"}.get(
+        chosen_ward, chosen_ward)
     st.info(f"No patients on {where}.")
     st.stop()
 patient_ids = {ALL_PATIENTS: patients["patient_id"].astype(int).tolist(),

@@ -16,7 +16,7 @@ from monitoring.services.auth import PermissionDenied
 from monitoring.services.transactions import read_scope, session_scope
 from monitoring.views import dosing
 from monitoring.views.courses import signoff_problem
-from monitoring.views.lists import visible_wards
+from monitoring.views.lists import visible_wards, ward_choice
 
 PICKER = "decide_patient"
 WINDOWS = {"4 h": 4, "8 h": 8, "12 h": 12, "24 h": 24}
@@ -30,10 +30,9 @@ now = datetime.now(timezone.utc)
 
 with read_scope(get_engine()) as session:
     wards = visible_wards(session=session, role=user["role"], ward_ids=user["ward_ids"])
-names = {w.name: w.id for w in wards}
-assigned = [w.name for w in wards if w.id in set(user["ward_ids"])]
+names, opening = ward_choice(wards, user["ward_ids"])
 left, right = st.columns([3, 1])
-chosen = left.multiselect("Wards", list(names), default=assigned or list(names), key="decide_wards")
+chosen = left.multiselect("Wards", list(names), default=opening, key="decide_wards")
 window = right.selectbox("Doses due within", list(WINDOWS), index=1, key="decide_window")
 with read_scope(get_engine()) as session:
     due = dose_decisions.due_doses(session=session, ward_ids=[names[n] for n in chosen], now=now, tz=tz,

@@ -16,7 +16,7 @@ from monitoring.services.auth import PermissionDenied
 from monitoring.services.transactions import read_scope, session_scope
 from monitoring.timefmt import local_text
 from monitoring.views.handover import PatientHandover, WardHandover, ward_handover
-from monitoring.views.lists import visible_wards
+from monitoring.views.lists import visible_wards, ward_choice
 
 FEEDBACK_KEY = "handover_feedback"      # shown beside the control that was used: (save or acknowledge, words)
 SHOWN_KEY = "handover_shown"          # what the last run showed: ward, shift, version, recommendation ids
@@ -48,11 +48,10 @@ with read_scope(get_engine()) as session:
 if not wards:
     st.info("You are not assigned to a ward yet; ask an administrator.")
     st.stop()
-names = {w.name: int(w.id or 0) for w in wards}
-assigned = [w.name for w in wards if w.id in set(user["ward_ids"])] or list(names)
+names, opening = ward_choice(wards, user["ward_ids"])
 shifts = recent_shifts(now, tz, 4)
 ward_col, shift_col = st.columns([2, 3])
-ward_name = ward_col.selectbox("Ward", list(names), index=list(names).index(assigned[0]), key="handover_ward")
+ward_name = ward_col.selectbox("Ward", list(names), index=list(names).index(opening[0]), key="handover_ward")
 shift = shift_col.selectbox("Shift", shifts, index=shifts.index(handover_shift(now, tz)), key="handover_shift",
                             format_func=lambda s: s.label(tz) + (" (now)" if s.holds(now) else ""),
                             help="Opens on the shift being handed over: the one under way, or the one that ended "

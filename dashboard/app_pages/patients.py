@@ -13,7 +13,7 @@ from monitoring.errors import RecordError
 from monitoring.permissions import PermissionDenied
 from monitoring.services import admission
 from monitoring.services.transactions import read_scope, session_scope
-from monitoring.views.lists import list_wards, visible_wards, ward_patient_list
+from monitoring.views.lists import list_wards, visible_wards, ward_choice, ward_patient_list
 from monitoring.views.patient_banner import patient_banner
 from monitoring.views.placement import identity_of, placement_history, ward_beds
 
@@ -32,9 +32,8 @@ with read_scope(get_engine()) as session:
 if not wards:
     st.info("You are not assigned to a ward yet; ask an administrator.")
     st.stop()
-names = {w.name: int(w.id or 0) for w in wards}
-assigned = [w.name for w in wards if w.id in set(user["ward_ids"])] or list(names)
-ward_name = st.selectbox("Ward", list(names), index=list(names).index(assigned[0]), key="patients_ward")
+names, opening = ward_choice(wards, user["ward_ids"])
+ward_name = st.selectbox("Ward", list(names), index=list(names).index(opening[0]), key="patients_ward")
 ward_id = names[ward_name]
 with read_scope(get_engine()) as session:
     patients = ward_patient_list(session=session, ward_ids=[ward_id])

@@ -17,7 +17,7 @@ from dashboard.ward_table import styled_overview
 from dashboard.warm_up import warm_up_charts
 from monitoring.services.auth import may
 from monitoring.services.transactions import read_scope
-from monitoring.views.lists import visible_wards
+from monitoring.views.lists import visible_wards, ward_choice
 from monitoring.views.ward import ward_overview
 
 REFRESH_SECONDS = get_settings().ward_refresh_seconds   # IL2_WARD_REFRESH_SECONDS, 30 s
@@ -34,11 +34,10 @@ with read_scope(get_engine()) as session:
 if not wards:
     st.info("You are not assigned to a ward yet; ask an administrator.")
     st.stop()
-names = {w.name: w.id for w in wards}
-# An oncologist may see every ward; the overview opens on the wards they are assigned to, if any
-# (a hospital-wide default was 2,000 rows), and keeps their choice for the session.
-assigned = [w.name for w in wards if w.id in set(user["ward_ids"])]
-chosen = st.multiselect("Wards", list(names), default=assigned or list(names), key="overview_wards",
+# An oncologist may see every ward; the overview opens on the wards they are assigned to, if any, and keeps
+# their choice for the session.
+names, opening = ward_choice(wards, user["ward_ids"])
+chosen = st.multiselect("Wards", list(names), default=opening, key="overview_wards",
                         help="Patients of the wards chosen, riskiest first.") if len(names) > 1 else list(names)
 ward_ids = [names[n] for n in chosen]
 chart_page = "app_pages/chart.py"

@@ -18,7 +18,7 @@ from monitoring.errors import RecordError
 from monitoring.permissions import require
 from monitoring.store.models import Bed, Ward
 from monitoring.store.repository import write_audit
-from monitoring.views.lists import occupied_bed_ids
+from monitoring.views.lists import GROUP_LABELS, occupied_bed_ids
 
 CODE_PATTERN = re.compile(r"[A-Z0-9][A-Z0-9_-]{0,31}")
 CODE_RULE = "1 to 32 letters, digits, '-' or '_', starting with a letter or digit"
@@ -36,6 +36,10 @@ def _name_problems(session: Session, name: str, ward_id: int | None = None) -> l
         return ["Ward name is empty; give the name the ward is known by."]
     if len(name) > MAX_NAME:
         return [f"Ward name has {len(name)} characters; at most {MAX_NAME} are accepted."]
+    # Pages choose wards by name: a ward named as a group of wards would be chosen for the group, or hide it.
+    if name.lower() in {label.lower() for label in GROUP_LABELS}:
+        return [f"Ward name '{name}' is a choice the pages offer beside the wards (a group of wards, or patients "
+                "who have left); choose another name."]
     # Pages choose wards by name: two wards of one name could not be told apart.
     same = select(Ward).where(func.lower(col(Ward.name)) == name.lower(), col(Ward.id) != (ward_id or -1))
     holder = session.scalars(same).first()

@@ -115,6 +115,27 @@ def course_weight_baseline(*, session: Session, course_id: int | None) -> tuple[
     return (None if pd.isna(row["baseline_kg"]) else float(row["baseline_kg"])), str(row["source"])
 
 
+# The pages' choices that name a group of wards, or no ward, beside the wards' own names; no ward may be
+# named so (monitoring.services.wards), or choosing the ward would choose the group.
+EVERY_ASSIGNED_WARD, ASSIGNED_WARDS, EVERY_WARD = "All my wards", "My wards", "All wards"
+LEFT_THE_SERVICE = "Left the service (records kept)"
+GROUP_LABELS = (EVERY_ASSIGNED_WARD, ASSIGNED_WARDS, EVERY_WARD, LEFT_THE_SERVICE)
+
+
+def ward_choice(wards: Sequence[Ward], assigned_ids: Sequence[int]) -> tuple[dict[str, int], list[str]]:
+    """A ward chooser's options, label -> ward id in the order given, and the labels it opens on: the wards
+    assigned to the user, else every ward (an oncologist sees every ward, and opens on their own: a
+    hospital-wide default listed 2,000 patients). The label is the ward's name, with its code where the name
+    is not enough: two wards of one name, or a ward named as a group (both refused since session 15, but a
+    store may hold them), which would otherwise hide a ward or a group."""
+    names = [w.name.lower() for w in wards]
+    groups = {label.lower() for label in GROUP_LABELS}
+    labels = {(f"{w.name} ({w.code})" if names.count(w.name.lower()) > 1 or w.name.lower() in groups else w.name):
+              int(w.id or 0) for w in wards}
+    assigned = set(assigned_ids)
+    return labels, [label for label, ward_id in labels.items() if ward_id in assigned] or list(labels)
+
+
 def visible_wards(*, session: Session, role: str, ward_ids: Sequence[int]) -> list[Ward]:
     """The wards whose patients a user may see: those assigned, or every ward with the view_all_wards
     permission (the oncologist: monitoring.permissions)."""

@@ -84,6 +84,24 @@ def test_a_ward_is_added_with_its_beds_and_a_duplicate_code_or_name_is_refused_b
     assert len(created) == 1 and created[0].after == {"code": "W1", "name": "Ward 1", "beds": ["1", "2", "3"]}
 
 
+@pytest.mark.parametrize("name", ["All wards", "my wards", " ALL MY WARDS ", "Left the service (records kept)"])
+def test_a_ward_cannot_take_the_name_of_a_choice_the_pages_offer_beside_the_wards(engine, name):
+    """The ward choosers offer 'All my wards', 'My wards' and 'All wards' (the inbox) and 'Left the service
+    (records kept)' (the patient picker) beside the wards' names: a ward so named would be chosen for the
+    group, or would hide it."""
+    add_ward(engine)
+    expected = (f"Ward name '{name.strip()}' is a choice the pages offer beside the wards (a group of wards, or "
+                "patients who have left); choose another name.")
+    with pytest.raises(RecordError) as refused, session_scope(engine) as session:
+        wards.add_ward(session=session, **ADMIN, code="W2", name=name)
+    assert refused.value.errors == [expected]
+    with pytest.raises(RecordError) as refused, session_scope(engine) as session:
+        wards.rename_ward(session=session, **ADMIN, code="W1", name=name)
+    assert refused.value.errors == [expected]
+    with session_scope(engine) as session:
+        assert ward_table(session=session)["Name"].tolist() == ["Ward 1"]
+
+
 def test_only_a_role_with_manage_wards_changes_wards(engine):
     for role in ("nurse", "oncologist", "quality"):
         with pytest.raises(PermissionDenied, match="may not manage wards"), session_scope(engine) as session:
