@@ -33,6 +33,7 @@ from dashboard.banner import show_banner  # noqa: E402
 from dashboard.page_registry import PAGES, first_url  # noqa: E402
 from dashboard.session import (  # noqa: E402
     FAILED_BEFORE_KEY,
+    NOT_ALLOWED_KEY,
     TOKEN_KEY,
     current_user,
     enforce_timeout,
@@ -111,6 +112,8 @@ if own_page is not None:   # linked once the navigation holds it (a link before 
     own.page_link(own_page, label="Password", icon=":material/key:", help="My password: change your own password")
 if FAILED_BEFORE_KEY in st.session_state and page is not home:   # shown on the page opened, once
     st.warning(st.session_state.pop(FAILED_BEFORE_KEY), icon=":material/lock:")
+if NOT_ALLOWED_KEY in st.session_state:
+    st.error(st.session_state.pop(NOT_ALLOWED_KEY), icon=":material/block:")
 inbox = next((p for p in pages if p.url_path == "alerts"), None)
 if inbox is not None and page is not home:
     # Every clinical page: the open alerts of the user's wards, and a toast for each new emergency or

@@ -7,6 +7,7 @@ entry form's fragment (a value entered); the ward overview's own 30-s refresh is
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
 import streamlit as st
@@ -20,6 +21,7 @@ USER_KEY = "signed_in_user"
 TOKEN_KEY = "sign_in_token"
 NOTICE_KEY = "sign_in_notice"
 FAILED_BEFORE_KEY = "failed_before_notice"
+NOT_ALLOWED_KEY = "not_allowed_notice"   # a click refused because the role changed since the page was drawn
 TIMEOUT_NOTICE = (f"Signed out after {auth.SESSION_TIMEOUT_MINUTES:g} minutes without activity. Sign in again "
                   "to continue: anything typed and not saved is kept as a draft and offered back.")
 
@@ -90,11 +92,15 @@ def sign_out(reason: str = "user") -> None:
         st.logout()
 
 
+def _ended(token: str | None) -> bool:
+    with session_scope(get_engine()) as session:
+        idle = sessions.idle(session=session, token=token)
+    return idle is None or idle > timedelta(minutes=auth.SESSION_TIMEOUT_MINUTES)
+
+
 def expired() -> bool:
     """The sign-in was idle past the time-out, or ended elsewhere (signed out in another tab)."""
-    with session_scope(get_engine()) as session:
-        idle = sessions.idle(session=session, token=st.session_state.get(TOKEN_KEY))
-    return idle is None or idle > timedelta(minutes=auth.SESSION_TIMEOUT_MINUTES)
+    return _ended(st.session_state.get(TOKEN_KEY))
 
 
 def enforce_timeout() -> None:
@@ -110,16 +116,48 @@ def enforce_timeout() -> None:
     revalidate()
 
 
+def account_for(*, token: str | None, username: str, permission: str) -> dict | None:
+    """The account as stored now, if the sign-in of `token` is still open and the account enabled and allowed
+    `permission`; else None. Reads no browser state: a download's file is made outside the page's run
+    (Streamlit calls its producer on the click), so the producer keeps the token and name it was drawn with."""
+    if _ended(token):
+        return None
+    fresh = _load(username)
+    return fresh if fresh is not None and auth.may(fresh["role"], permission) else None
+
+
+def download_account(permission: str) -> Callable[[], dict]:
+    """For a download's producer, made while the page is drawn: a function giving the account as stored now,
+    or raising PermissionDenied when the sign-in has ended or the account may no longer `permission` (the
+    file is then not made and not audited; Streamlit tells the browser the download failed)."""
+    token, user = st.session_state.get(TOKEN_KEY), current_user()
+    username = user["username"] if user else ""
+
+    def check() -> dict:
+        account = account_for(token=token, username=username, permission=permission)
+        if account is None:
+            raise auth.PermissionDenied(f"Signed out, or no longer allowed to {permission.replace('_', ' ')}: "
+                                        "nothing was downloaded.")
+        return account
+    return check
+
+
 def account_for_writing(permission: str) -> dict | None:
     """For a button's callback about to write: the account as stored now, or None when nothing may be
     written. A callback runs before the page, so before enforce_timeout: a screen left open past the
     time-out, or of an account disabled or changed meanwhile, could otherwise still record for up to the
-    watch's 20 s. On None the run that follows signs out (time-out, disabled) or refuses the page (role)."""
+    watch's 20 s. On None the run that follows signs out (time-out, disabled) or says that the role may no
+    longer do this (NOT_ALLOWED_KEY, shown by the app above the page)."""
     user = current_user()
-    if user is None or expired():
+    if user is None:
         return None
-    fresh = _load(user["username"])
-    return fresh if fresh is not None and auth.may(fresh["role"], permission) else None
+    account = account_for(token=st.session_state.get(TOKEN_KEY), username=user["username"], permission=permission)
+    if account is None and not expired():
+        fresh = _load(user["username"])
+        if fresh is not None:   # enabled and signed in, but its role changed: say so, never drop the click silently
+            st.session_state[NOT_ALLOWED_KEY] = (f"Nothing was recorded: your role is now {fresh['role']}, which may "
+                                                 f"not {permission.replace('_', ' ')}.")
+    return account
 
 
 def revalidate() -> bool:

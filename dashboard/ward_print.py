@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 import streamlit as st
 
 from dashboard.resources import get_engine, get_settings
+from dashboard.session import download_account
 from monitoring.export import ward_print
 from monitoring.services.auth import may
 from monitoring.services.transactions import read_scope, session_scope
@@ -19,18 +20,21 @@ def print_ward_button(user: dict, wards: list) -> None:
     if not wards or not may(user["role"], "print_ward"):
         return
     ward_ids, codes = [w.id for w in wards], [w.code for w in wards]
+    allowed = download_account("print_ward")
 
     def produce() -> bytes:
-        """Called by Streamlit on the click: permission checked again, the PDF, then its audit row."""
+        """Called by Streamlit on the click, outside the page's run: the sign-in and the permission checked
+        again (the account as it is now), the PDF, then its audit row."""
+        account = allowed()
         now = datetime.now(timezone.utc)
         with read_scope(get_engine()) as session:
-            seen = visible_wards(session=session, role=user["role"], ward_ids=user["ward_ids"])
+            seen = visible_wards(session=session, role=account["role"], ward_ids=account["ward_ids"])
             visible = [w.id for w in seen if w.id is not None]
-            ward_print.authorise(user["role"], ward_ids=ward_ids, visible_ids=visible)
+            ward_print.authorise(account["role"], ward_ids=ward_ids, visible_ids=visible)
             printed = ward_print.ward_pdf(session=session, ward_ids=ward_ids, now=now, tz=get_settings().timezone)
         with session_scope(get_engine()) as session:
-            ward_print.record_print(session=session, username=user["username"], ward_codes=codes, rendered=printed,
-                                    hours=24.0)
+            ward_print.record_print(session=session, username=account["username"], ward_codes=codes,
+                                    rendered=printed, hours=24.0)
         return printed.data
 
     st.download_button(

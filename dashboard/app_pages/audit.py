@@ -4,7 +4,7 @@ from datetime import datetime, time, timedelta, timezone
 import streamlit as st
 
 from dashboard.resources import get_engine, get_settings
-from dashboard.session import require
+from dashboard.session import download_account, require
 from monitoring.services.transactions import read_scope, session_scope
 from monitoring.views.audit import audit_actions, export_audit_csv, search_audit
 
@@ -33,9 +33,15 @@ shown = rows.assign(at=rows["at"].dt.tz_convert(tz).dt.strftime("%Y-%m-%d %H:%M:
 st.dataframe(shown, hide_index=True, width="stretch")
 
 
+allowed = download_account("view_audit_log")
+
+
 def export() -> bytes:
+    """Called by Streamlit on the click, outside the page's run: the sign-in checked again, then the file
+    and its audit row."""
+    account = allowed()
     with session_scope(get_engine()) as session:
-        return export_audit_csv(session=session, frame=rows, exported_by=admin["username"], filters=filters)
+        return export_audit_csv(session=session, frame=rows, exported_by=account["username"], filters=filters)
 
 
 st.download_button("Export CSV", data=export, file_name="audit-log.csv", mime="text/csv", key="audit_export",

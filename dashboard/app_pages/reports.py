@@ -14,7 +14,7 @@ import streamlit as st
 
 from dashboard.pseudonym_lookup import show_pseudonym_lookup
 from dashboard.resources import get_engine, get_settings
-from dashboard.session import require
+from dashboard.session import download_account, require
 from dashboard.theme import GRADE_COLOURS
 from monitoring.clinical.vocabulary import REGIMEN_SHORT, REGIMENS
 from monitoring.errors import RecordError
@@ -185,8 +185,13 @@ filters_text = (f"Period: {period_text}; wards {', '.join(ward_codes) or 'all'};
                 f"regimens {', '.join(regimens) or 'all'}; pseudonyms: {key_text}.")
 
 
+allowed = download_account("export_identifiable" if identifiable else "view_reports")
+
+
 def produce(fmt: str) -> bytes:
-    """The file, and its audit row (called by Streamlit when the button is clicked)."""
+    """The file, and its audit row (called by Streamlit when the button is clicked, outside the page's run:
+    the sign-in and the permission checked again first)."""
+    account = allowed()
     if fmt in export.FHIR_FORMATS:
         with session_scope(engine) as read_session:
             data = export.render_fhir(session=read_session, fmt=fmt, filters=filters, export_key=key,
@@ -198,8 +203,8 @@ def produce(fmt: str) -> bytes:
                              regimens_text=", ".join(REGIMEN_SHORT.get(r, r) for r in regimens) or None,
                              key_generation=generation)
     with session_scope(engine) as audit_session:
-        export.authorise(user["role"], identifiable=identifiable)
-        export.record_export(session=audit_session, username=user["username"], fmt=fmt,
+        export.authorise(account["role"], identifiable=identifiable)
+        export.record_export(session=audit_session, username=account["username"], fmt=fmt,
                              filters=filters.describe() | {"ward_codes": ward_codes or None,
                                                            "key_generation": generation},
                              identifiable=identifiable, rows=len(courses))

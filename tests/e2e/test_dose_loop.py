@@ -293,6 +293,33 @@ def test_a_value_typed_and_saved_at_once_is_saved_or_refused_with_its_words(loop
     assert count_sets(loop_db, patient_id) == before + 1
 
 
+def test_the_ward_print_clicked_after_the_time_out_is_not_made_and_the_page_signs_out(loop_db, fresh):
+    """A download's file is made outside the page's run (Streamlit calls its producer on the click), so the
+    producer checks the sign-in itself: past the time-out no PDF of names leaves, and nothing is audited as
+    printed; the 20-s watch then replaces the page by the sign-in."""
+    from monitoring.store.models import AuditEvent
+    from tests.app_helpers import idle_past_the_time_out
+
+    def prints() -> int:
+        engine = make_engine(loop_db)
+        with session_scope(engine) as session:
+            found = len(session.scalars(select(AuditEvent.id).where(AuditEvent.entity == "ward-print")).all())
+        engine.dispose()
+        return found
+
+    page = fresh("/ward")
+    sign_in(page, "nurse")
+    button = page.get_by_role("button", name="Print ward (PDF)")
+    expect(button).to_be_visible()
+    before = prints()
+    downloads = []
+    page.on("download", lambda download: downloads.append(download))
+    idle_past_the_time_out(loop_db)
+    button.click()
+    expect(page.get_by_role("textbox", name="User name")).to_be_visible(timeout=40_000)
+    assert downloads == [] and prints() == before
+
+
 def count_sets(db_url: str, patient_id: int) -> int:
     engine = make_engine(db_url)
     with session_scope(engine) as session:

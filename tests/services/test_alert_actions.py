@@ -983,6 +983,27 @@ def test_an_action_sent_after_the_sign_in_ended_records_nothing_and_shows_the_si
     assert [t.label for t in at.text_input] == ["User name", "Password"]
 
 
+def test_an_action_sent_after_the_role_lost_the_permission_records_nothing_and_says_so(app_url):
+    """An oncologist made a nurse by an administrator while the inbox is open: the acknowledgement clicked
+    afterwards is not recorded, and the page says why (it was dropped silently)."""
+    at = inbox_page("oncologist")
+    alert_id = card_of(at, app_url, "aki")
+    at.segmented_control(key=f"alert_action_{alert_id}").set_value("acknowledge").run()
+    at.text_input(key=f"ack_note_{alert_id}").input("fluid bolus 500 mL given")
+    before = actions_recorded(app_url)
+    engine = make_engine(app_url)
+    with session_scope(engine) as session:
+        auth.change_account(session=session, username="oncologist", changed_by="admin", role="nurse",
+                            ward_codes=["DEMO"])
+    engine.dispose()
+    at.button(key=f"acknowledge_submit_{alert_id}").click().run()
+    assert not at.exception and not at.success
+    assert actions_recorded(app_url) == before
+    assert [e.value for e in at.error] == ["Nothing was recorded: your role is now nurse, which may not act on "
+                                           "alerts."]
+    assert all(w.options == ["Escalate"] for w in at.segmented_control)   # the page as the nurse may use it
+
+
 def test_the_inbox_page_shows_the_pre_dose_check_now_on_a_drawn_hold_card(app_db_url):
     """The page reads the inbox without the checks and runs them for the cards it draws only (a check
     takes about 90 ms a patient: 27 of them made a 200-alert inbox take 2.9 s): a hold card still shows it."""
