@@ -9,7 +9,7 @@ from dashboard.enter_moves_on import ENTER_MOVES_ON
 from dashboard.enter_moves_on import install as install_enter_moves_on
 from dashboard.patient_picker import choose_patient
 from dashboard.resources import get_engine, get_settings
-from dashboard.session import account_for_writing, note_activity, require
+from dashboard.session import NOT_ALLOWED_KEY, account_for_writing, note_activity, require
 from dashboard.theme import BAND_COLOURS, text_on
 from monitoring.clinical.catalogue import default_catalogue
 from monitoring.clinical.fluids import shift_balance, weight_change
@@ -131,7 +131,9 @@ def field(code: str) -> None:
 
 FORM_CODES = [code for codes in entry.entry_groups(catalogue).values() for code in codes]
 DEFAULT_PERIOD_HOURS = 8.0
-REFUSED_KEY = "record_refused"   # ((patient id, form version), warnings, errors): why nothing was saved
+# Why nothing was saved: ((patient id, form version), warnings, errors, the form's values when refused), shown
+# under the form until a value is changed (a refusal left up over corrected values reads as a second failure).
+REFUSED_KEY = "record_refused"
 
 
 def typed_set(form: int) -> tuple[list[ObservationInput], str | None]:
@@ -184,10 +186,11 @@ def restore(values: dict, typed_at: datetime) -> None:
 
 
 def discard() -> None:
-    if account_for_writing("record_observations") is None:   # signed out meanwhile: the next run says so
+    account = account_for_writing("record_observations")
+    if account is None:   # signed out or no longer allowed meanwhile: the next run says so
         return
     with session_scope(get_engine()) as session:
-        discard_draft(session=session, username=user["username"], form=DRAFT_FORM, patient_id=patient_id)
+        discard_draft(session=session, username=account["username"], form=DRAFT_FORM, patient_id=patient_id)
     st.session_state["record_draft_answered"] = (patient_id, version)
 
 
@@ -195,10 +198,10 @@ def discard() -> None:
 def entry_form() -> None:
     """The set: values typed are kept as a draft on the server as they are entered (a time-out, a
     refresh or another page loses nothing); Enter moves on and never saves; only Save saves."""
-    if st.session_state.get("record_form_version") != version or REFUSED_KEY in st.session_state:
+    if st.session_state.get("record_form_version") != version or NOT_ALLOWED_KEY in st.session_state:
         # Save's callback ran in a run of this fragment alone: a value committed as Save was clicked (its
         # blur) makes Streamlit run the fragment with the click's callback and drop the page's run
-        # (1.67, seen in the browser). The feedback or the refusal is drawn by the page.
+        # (1.67, seen in the browser). The feedback, or the role's refusal, is drawn by the page.
         st.rerun(scope="app")
     offer_pending = False   # a draft offered and not yet restored or discarded is never overwritten
     if st.session_state.get("record_draft_answered") != (patient_id, version) and not form_values():
@@ -242,6 +245,16 @@ def entry_form() -> None:
         st.caption(map_note + ".")
     st.checkbox("I have checked the unusual values and they are right", key=f"obs_confirm_{version}")
     typed = form_values()
+    refused = st.session_state.get(REFUSED_KEY)
+    if refused and refused[0] == (patient_id, version) and refused[3] == typed:
+        for message in refused[1]:
+            st.warning(message)
+        for message in refused[2]:
+            st.error(message)
+        if refused[2]:
+            st.error("Nothing was saved.")
+    else:   # saved, another form, or a value changed since: what was refused is no longer on the form
+        st.session_state.pop(REFUSED_KEY, None)
     if typed or not offer_pending:   # an empty form deletes the draft only once the offer is answered
         with session_scope(get_engine()) as session:
             save_draft(session=session, username=user["username"], form=DRAFT_FORM, patient_id=patient_id,
@@ -255,8 +268,8 @@ def save_set(patient_id: int, course_id: int | None, form: int) -> None:
     of the page instead of the form's and then the page's). A saved form is replaced by an empty one."""
     state = st.session_state
     if state.get("record_for") != patient_id or state.get("record_form_version") != form:
-        state[REFUSED_KEY] = ((patient_id, form), [], ["The form changed after it was drawn (another patient): "
-                                                      "check it and save again."])
+        # Not the form shown now (a second click on a form already saved, or another patient's): nothing is
+        # saved from it, and the form shown now has nothing to say about it.
         return
     account = account_for_writing("record_observations")
     if account is None:   # signed out or no longer allowed: the run that follows says so; the draft is kept
@@ -265,7 +278,7 @@ def save_set(patient_id: int, course_id: int | None, form: int) -> None:
     day, clock = state.get(f"obs_date_{form}"), state.get(f"obs_time_{form}")
     if day is not None and clock is None:
         state[REFUSED_KEY] = ((patient_id, form), [], ["A date without a time: set the observation time too, or "
-                                                      "clear the date (empty: now)."])
+                                                      "clear the date (empty: now)."], form_values())
         return
     observed_at, time_typed = entry.observation_time(day, clock, tz, saved_at)
     period = state.get(f"obs_period_{form}", DEFAULT_PERIOD_HOURS)
@@ -282,28 +295,21 @@ def save_set(patient_id: int, course_id: int | None, form: int) -> None:
                                         late_reason=state.get(f"obs_late_{form}") or None, draft_form=DRAFT_FORM)
     except ConfirmationRequired as asked:
         state[REFUSED_KEY] = ((patient_id, form), [*asked.confirmations.values(), "Nothing was saved. Check these "
-                              "values, tick the confirmation box and save again."], [])
+                              "values, tick the confirmation box and save again."], [], form_values())
         return
     except RecordError as refused:
-        state[REFUSED_KEY] = ((patient_id, form), [], list(refused.errors))
+        state[REFUSED_KEY] = ((patient_id, form), [], list(refused.errors), form_values())
         return
     state["record_feedback"] = (patient_id, feedback, observed_at, time_typed)
     state["record_form_version"] = form + 1  # a fresh, empty form
 
 
 install_enter_moves_on()
-refused = st.session_state.pop(REFUSED_KEY, None)   # taken before the form: the form reruns the page for one left
 entry_form()
 # Outside the form's fragment: a click runs the page once, the callback saving before the feedback is drawn.
 st.button("Save observation set", type="primary", key=f"obs_save_{version}", on_click=save_set,
           args=(patient_id, None if pd.isna(chosen.course_id) else int(chosen.course_id), version))
-if refused and refused[0] == (patient_id, version):
-    for message in refused[1]:
-        st.warning(message)
-    for message in refused[2]:
-        st.error(message)
-    if refused[2]:
-        st.error("Nothing was saved.")
+
 
 @st.fragment
 def correction_form() -> None:

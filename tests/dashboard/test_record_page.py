@@ -73,6 +73,19 @@ def test_an_implausible_value_is_refused_with_its_range_and_nothing_is_saved(war
     assert count_observations(ward_url) == before
 
 
+def test_a_refusal_stays_while_the_form_is_as_refused_and_goes_when_a_value_is_changed(ward_url):
+    """A refusal left up over corrected values would read as a second failure."""
+    at = record_page()
+    fill(at, spo2=140.0, heart_rate=80.0)
+    save(at)
+    assert "Nothing was saved." in [e.value for e in at.error]
+    at.run()                                            # nothing changed: still said
+    assert "Nothing was saved." in [e.value for e in at.error]
+    fill(at, spo2=96.0)
+    at.run()
+    assert not at.error and not at.exception
+
+
 def test_a_surprising_value_needs_the_confirmation_box(ward_url):
     at = record_page()
     before = count_observations(ward_url)
