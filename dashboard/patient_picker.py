@@ -60,14 +60,15 @@ def choose_patient(user: dict, *, key: str, label: Callable = short_label, with_
         preferred = [w for w in ward_ids if useful is None or w in useful] or ward_ids
         default = (selected_ward if selected_ward in preferred
                    else next((w for w in assigned if w in preferred), preferred[0]))
-        names = list(ward_choice(wards, user["ward_ids"])[0])   # a ward's code where its name is not enough
+        choice = ward_choice(wards, user["ward_ids"])[0]   # label -> ward id; the code where the name is not enough
+        names = list(choice)
         options = names + ([LEFT_THE_SERVICE] if departed else [])
         ward_place, place = st.columns([1, 2])
         index = (len(names) if departed and selected is not None and selected_ward is None
-                 else ward_ids.index(default))
+                 else list(choice.values()).index(default))
         ward_name = ward_place.selectbox("Ward", options, index=index, key=f"{key}_ward")
         gone = ward_name == LEFT_THE_SERVICE
-        ward_ids = [] if gone else [ward_ids[names.index(ward_name)]]
+        ward_ids = [] if gone else [choice[ward_name]]
         empty = f"No patients{' with an IL-2 course' if with_course else ''} on {ward_name}: choose another ward."
     with read_scope(get_engine()) as session:
         patients = ward_patient_list(session=session, ward_ids=None if gone else ward_ids, departed=gone)

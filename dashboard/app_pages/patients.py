@@ -28,7 +28,7 @@ tz = get_settings().timezone
 with read_scope(get_engine()) as session:
     wards = visible_wards(session=session, role=user["role"], ward_ids=user["ward_ids"])
     # A transfer may go to any ward of the hospital (the receiving ward's nurses then see the patient).
-    every_ward = {w.name: int(w.id or 0) for w in list_wards(session=session)}
+    every_ward = ward_choice(list_wards(session=session), [])[0]
 if not wards:
     st.info("You are not assigned to a ward yet; ask an administrator.")
     st.stop()
@@ -96,7 +96,7 @@ with on_ward:
         # Containers, not forms: the beds offered follow the ward chosen, the warnings the discharge chosen.
         with move.container(border=True):
             st.markdown("**Transfer** to another bed or ward")
-            to_ward = st.selectbox("To ward", list(every_ward), index=list(every_ward).index(ward_name),
+            to_ward = st.selectbox("To ward", list(every_ward), index=list(every_ward.values()).index(ward_id),
                                    key=f"transfer_ward_{chosen}")
             with read_scope(get_engine()) as session:
                 target_free = {b.label: b.bed_id for b in ward_beds(session=session, ward_id=every_ward[to_ward])

@@ -132,6 +132,8 @@ def ward_choice(wards: Sequence[Ward], assigned_ids: Sequence[int]) -> tuple[dic
     groups = {label.lower() for label in GROUP_LABELS}
     labels = {(f"{w.name} ({w.code})" if names.count(w.name.lower()) > 1 or w.name.lower() in groups else w.name):
               int(w.id or 0) for w in wards}
+    if len(labels) < len(wards):   # a name that reads as another's "name (code)": every ward by its code
+        labels = {f"{w.name} ({w.code})": int(w.id or 0) for w in wards}   # codes are unique, without spaces
     assigned = set(assigned_ids)
     return labels, [label for label, ward_id in labels.items() if ward_id in assigned] or list(labels)
 

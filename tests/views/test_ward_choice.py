@@ -24,6 +24,8 @@ def wards(*names: str) -> list[Ward]:
     (["All wards", "My wards", "all my wards", "Left the service (records kept)", "Oncology"], [5],
      ["All wards (W1)", "My wards (W2)", "all my wards (W3)", "Left the service (records kept) (W4)", "Oncology"],
      ["Oncology"]),
+    # A name that reads as another ward's "name (code)": every ward by its code, so none hides another.
+    (["X", "x", "X (W1)"], [3], ["X (W1)", "x (W2)", "X (W1) (W3)"], ["X (W1) (W3)"]),
 ])
 def test_every_ward_has_a_label_of_its_own_and_the_chooser_opens_on_the_users_wards(names, assigned, labels,
                                                                                      opening):
