@@ -116,14 +116,11 @@ def enforce_timeout() -> None:
     revalidate()
 
 
-def account_for(*, token: str | None, username: str, permission: str) -> dict | None:
-    """The account as stored now, if the sign-in of `token` is still open and the account enabled and allowed
-    `permission`; else None. Reads no browser state: a download's file is made outside the page's run
-    (Streamlit calls its producer on the click), so the producer keeps the token and name it was drawn with."""
-    if _ended(token):
-        return None
-    fresh = _load(username)
-    return fresh if fresh is not None and auth.may(fresh["role"], permission) else None
+def _signed_in_account(token: str | None, username: str) -> dict | None:
+    """The account as stored now while the sign-in of `token` is open and the account enabled; else None.
+    Reads no browser state: a download's file is made outside the page's run (Streamlit calls its producer
+    on the click), so the producer keeps the token and name it was drawn with."""
+    return None if _ended(token) else _load(username)
 
 
 def download_account(permission: str) -> Callable[[], dict]:
@@ -134,8 +131,8 @@ def download_account(permission: str) -> Callable[[], dict]:
     username = user["username"] if user else ""
 
     def check() -> dict:
-        account = account_for(token=token, username=username, permission=permission)
-        if account is None:
+        account = _signed_in_account(token, username)
+        if account is None or not auth.may(account["role"], permission):
             raise auth.PermissionDenied(f"Signed out, or no longer allowed to {permission.replace('_', ' ')}: "
                                         "nothing was downloaded.")
         return account
@@ -149,15 +146,13 @@ def account_for_writing(permission: str) -> dict | None:
     watch's 20 s. On None the run that follows signs out (time-out, disabled) or says that the role may no
     longer do this (NOT_ALLOWED_KEY, shown by the app above the page)."""
     user = current_user()
-    if user is None:
+    fresh = None if user is None else _signed_in_account(st.session_state.get(TOKEN_KEY), user["username"])
+    if fresh is not None and not auth.may(fresh["role"], permission):
+        # Signed in and enabled, but the role changed since the page was drawn: say so, never drop the click.
+        st.session_state[NOT_ALLOWED_KEY] = (f"Nothing was recorded: your role is now {fresh['role']}, which may "
+                                             f"not {permission.replace('_', ' ')}.")
         return None
-    account = account_for(token=st.session_state.get(TOKEN_KEY), username=user["username"], permission=permission)
-    if account is None and not expired():
-        fresh = _load(user["username"])
-        if fresh is not None:   # enabled and signed in, but its role changed: say so, never drop the click silently
-            st.session_state[NOT_ALLOWED_KEY] = (f"Nothing was recorded: your role is now {fresh['role']}, which may "
-                                                 f"not {permission.replace('_', ' ')}.")
-    return account
+    return fresh
 
 
 def revalidate() -> bool:
