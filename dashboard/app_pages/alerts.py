@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.patient_picker import short_label
+from dashboard.refusal import problems_of, show_refusal
 from dashboard.resources import get_engine, get_settings
 from dashboard.session import account_for_writing, require
 from dashboard.theme import SEVERITY_COLOURS, SEVERITY_TEXT_COLOURS
@@ -203,9 +204,7 @@ def show_refused(key: str, form: tuple[int, str]) -> None:
     refused = st.session_state.get(key)
     if refused is not None and refused[:2] == form:
         del st.session_state[key]
-        for message in refused[2]:
-            st.error(message)
-        st.error("Nothing was recorded.")
+        show_refusal(refused[2], nothing="Nothing was recorded.")
 
 
 def record_action(a, action: str) -> None:
@@ -227,7 +226,7 @@ def record_action(a, action: str) -> None:
                                     reason_code=state.get(f"decline_reason_{a.id}") if action == "decline" else None)
             action_id = int(row.id)
     except (RecordError, auth.PermissionDenied) as refused:
-        state[REFUSED_KEY] = (int(a.id), action, list(getattr(refused, "errors", [str(refused)])))
+        state[REFUSED_KEY] = (int(a.id), action, problems_of(refused))
         return
     until = f" until {local_text(row.snooze_until, tz)}" if row.snooze_until else ""
     said = (f": {DECLINE_CHOICES[row.reason_code].lower()}" if row.reason_code else "") + (
@@ -329,7 +328,7 @@ def record_all(patient_id: int, alert_ids: list[int], choice: str, who: str, tar
                                             escalate_to=target)
             action_ids = [int(r.id) for r in rows]
     except (RecordError, auth.PermissionDenied) as refused:
-        state[PATIENT_REFUSED_KEY] = (patient_id, choice, list(getattr(refused, "errors", [str(refused)])))
+        state[PATIENT_REFUSED_KEY] = (patient_id, choice, problems_of(refused))
         return
     state[FEEDBACK_KEY] = (f"{DONE[choice]} recorded for all {len(rows)} alerts of {who}"
                            f"{f' to {targets.get(target, target)}' if target else ''}, "

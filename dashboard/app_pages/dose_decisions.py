@@ -7,6 +7,7 @@ import streamlit as st
 
 from dashboard import pre_dose
 from dashboard.patient_picker import SELECTED_PATIENT, choose_patient
+from dashboard.refusal import problems_of, show_refusal
 from dashboard.resources import get_engine, get_settings
 from dashboard.session import require
 from dashboard.tables import full_height
@@ -144,9 +145,7 @@ elif submitted:
         st.session_state["decision_form_version"] = version + 1
         st.rerun()
     except (RecordError, PermissionDenied) as refused:
-        for message in getattr(refused, "errors", [str(refused)]):
-            st.error(message)
-        st.error("Nothing was saved.")
+        show_refusal(problems_of(refused))
 
 if check is not None:
     with st.expander("Every input of the pre-dose check", expanded=False):

@@ -7,6 +7,7 @@ import streamlit as st
 
 from dashboard import pre_dose
 from dashboard.patient_picker import choose_patient
+from dashboard.refusal import show_refusal
 from dashboard.resources import get_engine, get_settings
 from dashboard.session import account_for_writing, require
 from dashboard.tables import WRAPPED_ROW_HEIGHT, full_height, wrapped_height
@@ -84,12 +85,6 @@ def save_dose(course_id: int, upcoming, status: str, version: int, authority_nee
     state["dose_feedback"] = (course_id, f"Dose {upcoming.dose_number} recorded as {status}{basis} by "
                                          f"{account['display_name']}.")
     state["dose_form_version"] = version + 1
-
-
-def show_refused(messages: list[str]) -> None:
-    for message in messages:
-        st.error(message)
-    st.error("Nothing was saved.")
 
 
 chosen = choose_patient(user, key="doses_patient", label=patient_label, with_course=True,
@@ -202,10 +197,10 @@ elif upcoming is not None:
                               args=(course_id, upcoming, status, version, authority_needed,
                                     suggestion.unit, choices if status != "given" else {}))
     if refused is not None and refused[0] == version:
-        show_refused(refused[1])
+        show_refusal(refused[1])
         refused = None
 if refused is not None:
-    show_refused(refused[1])
+    show_refusal(refused[1])
 
 st.subheader("Doses of this course")
 with read_scope(get_engine()) as session:

@@ -6,6 +6,7 @@ from html import escape
 
 import streamlit as st
 
+from dashboard.refusal import problems_of, show_refusal
 from dashboard.resources import get_engine, get_settings
 from dashboard.session import require
 from dashboard.theme import BAND_COLOURS, SEVERITY_TEXT_COLOURS, text_on
@@ -150,9 +151,7 @@ if may_write:
             st.session_state["handover_form_version"] = form_version + 1
             st.rerun()
         except (RecordError, PermissionDenied) as refused:
-            for message in getattr(refused, "errors", [str(refused)]):
-                st.error(message)
-            st.error("Nothing was saved.")
+            show_refusal(problems_of(refused))
 else:
     for p in shown.patients:
         st.container(border=True).markdown(block(p, with_recommendation=True), unsafe_allow_html=True)
@@ -180,5 +179,5 @@ else:
             st.session_state[FEEDBACK_KEY] = ("acknowledge", acknowledged.text)
             st.rerun()
         except (RecordError, PermissionDenied) as refused:
-            for message in getattr(refused, "errors", [str(refused)]):
+            for message in problems_of(refused):
                 st.error(message)

@@ -6,6 +6,7 @@ from datetime import date, datetime, timezone
 import pandas as pd
 import streamlit as st
 
+from dashboard.refusal import problems_of, show_refusal
 from dashboard.resources import get_engine, get_settings
 from dashboard.session import require
 from monitoring.clinical.vocabulary import REGIMEN_SHORT, SEXES
@@ -48,9 +49,7 @@ def run(action, label: str) -> bool:
         with session_scope(get_engine()) as session:
             done = action(session)
     except (RecordError, PermissionDenied) as refused:
-        for message in getattr(refused, "errors", [str(refused)]):
-            st.error(message)
-        st.error(f"Nothing was saved ({label}).")
+        show_refusal(problems_of(refused), nothing=f"Nothing was saved ({label}).")
         return False
     st.session_state[NOTICE_KEY] = (done.text, done.warnings)
     return True

@@ -8,6 +8,7 @@ from dashboard.charts import recent_trend
 from dashboard.enter_moves_on import ENTER_MOVES_ON
 from dashboard.enter_moves_on import install as install_enter_moves_on
 from dashboard.patient_picker import choose_patient
+from dashboard.refusal import show_refusal
 from dashboard.resources import get_engine, get_settings
 from dashboard.session import NOT_ALLOWED_KEY, account_for_writing, note_activity, require
 from dashboard.theme import BAND_COLOURS, text_on
@@ -247,12 +248,7 @@ def entry_form() -> None:
     typed = form_values()
     refused = st.session_state.get(REFUSED_KEY)
     if refused and refused[0] == (patient_id, version) and refused[3] == typed:
-        for message in refused[1]:
-            st.warning(message)
-        for message in refused[2]:
-            st.error(message)
-        if refused[2]:
-            st.error("Nothing was saved.")
+        show_refusal(refused[2], warnings=refused[1])
     else:   # saved, another form, or a value changed since: what was refused is no longer on the form
         st.session_state.pop(REFUSED_KEY, None)
     if typed or not offer_pending:   # an empty form deletes the draft only once the offer is answered
@@ -378,9 +374,7 @@ def correction_form() -> None:
             entry.correct_value(session=session, patient_id=patient_id, observation_id=target, reason=reason,
                                 username=user["username"], value=new_value, entered_in_error=not amend)
     except RecordError as refused:
-        for message in refused.errors:
-            st.error(message)
-        st.error("Nothing was saved.")
+        show_refusal(refused.errors)
         return
     st.session_state["correct_done"] = (f"Correction saved: {chosen_words} {change}"
                                         + (f"; {effect}" if effect else "") + ". The original stays in the history.")
